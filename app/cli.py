@@ -1,0 +1,145 @@
+"""The ``switchboard`` command: serve, migrate, create-admin, demo.
+
+With no ``DATABASE_URL``, each command starts the embedded PostgreSQL in ``DATA_DIR`` and
+stops it when done; ``serve`` passes its address to the server processes it starts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import getpass
+import os
+import secrets
+import sys
+from contextlib import contextmanager
+from typing import Iterator
+
+from app import db
+from app.logs import setup_logging
+from app.settings import Settings
+
+
+@contextmanager
+def database(settings: Settings) -> Iterator[Settings]:
+    """Settings with a database URL: the configured one, or an embedded server's."""
+    if settings.database_url:
+        yield settings
+        return
+    embedded = db.EmbeddedPostgres(settings.data_dir)
+    print(f"Starting the embedded PostgreSQL in {embedded.pgdata} ...", flush=True)
+    uri = embedded.start()
+    try:
+        yield dataclasses.replace(settings, database_url=uri)
+    finally:
+        embedded.stop()
+
+
+def _migrate(settings: Settings) -> None:
+    asyncio.run(db.migrate(settings.database_url))
+
+
+def cmd_migrate(settings: Settings, _args: argparse.Namespace) -> None:
+    with database(settings) as s:
+        _migrate(s)
+        print("Database is up to date.")
+
+
+def cmd_create_admin(settings: Settings, args: argparse.Namespace) -> None:
+    from app.domain.companies import create_company_with_admin, find_company
+    from app.domain.errors import ValidationError
+    from app.domain.users import create_user
+
+    password = args.password or os.environ.get("ADMIN_PASSWORD") or ""
+    generated = False
+    if not password:
+        if sys.stdin.isatty():
+            password = getpass.getpass("Password for the new admin (10+ characters): ")
+        else:
+            password, generated = secrets.token_urlsafe(12), True
+
+    async def run() -> None:
+        admin = {"name": args.name, "email": args.email, "password": password}
+        company = await find_company(args.company)
+        if company is None:
+            company, _ = await create_company_with_admin(args.company, admin)
+        else:
+            await create_user(company.id, {**admin, "role": "admin"})
+        print(f"Admin {args.email} created in company {company.name!r} (id {company.id}).")
+        if generated:
+            print(f"Generated password: {password}")
+
+    with database(settings) as s:
+        _migrate(s)
+        try:
+            asyncio.run(run())
+        except ValidationError as exc:
+            raise SystemExit(f"Not created: {exc}") from exc
+
+
+def _serve(settings: Settings) -> None:
+    import uvicorn
+
+    # Server processes read their settings from the environment: hand them what we resolved.
+    os.environ["DATABASE_URL"] = settings.database_url
+    os.environ["SECRET_KEY"] = settings.with_secret().secret_key
+    print(f"Switchboard is running at {settings.public_url}  (Ctrl+C stops it)", flush=True)
+    uvicorn.run(
+        "app.main:app_from_env",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        log_level=settings.log_level.lower(),
+        access_log=False,
+        proxy_headers=True,
+        timeout_graceful_shutdown=3,
+    )
+
+
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
+    settings = _apply_overrides(settings, args)
+    with database(settings) as s:
+        _migrate(s)
+        _serve(s)
+
+
+def cmd_demo(settings: Settings, args: argparse.Namespace) -> None:
+    from app.demo import DEMO_PASSWORD, seed_demo
+
+    settings = _apply_overrides(settings, args)
+    with database(settings) as s:
+        _migrate(s)
+        logins = asyncio.run(seed_demo())
+        print("\nDemo company ready. Log in with any of these (password: %s):" % DEMO_PASSWORD)
+        for role, email in logins:
+            print(f"  {role:<10} {email}")
+        print(f"\nOpen {s.public_url}/login\n", flush=True)
+        _serve(s)
+
+
+def _apply_overrides(settings: Settings, args: argparse.Namespace) -> Settings:
+    changes = {k: getattr(args, k) for k in ("host", "port", "workers") if getattr(args, k, None) is not None}
+    return dataclasses.replace(settings, **changes) if changes else settings
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="switchboard", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, helptext in (("serve", "run the web server"), ("demo", "create the demo company, then serve")):
+        p = sub.add_parser(name, help=helptext)
+        p.add_argument("--host")
+        p.add_argument("--port", type=int)
+        p.add_argument("--workers", type=int)
+    sub.add_parser("migrate", help="apply database migrations")
+    p = sub.add_parser("create-admin", help="create a company (if new) and an admin in it")
+    p.add_argument("--company", required=True)
+    p.add_argument("--email", required=True)
+    p.add_argument("--name", default="Administrator")
+    p.add_argument("--password", help="default: $ADMIN_PASSWORD, a prompt, or a generated one")
+    args = parser.parse_args(argv)
+    settings = Settings.from_env()
+    setup_logging(settings.log_level, settings.log_json)
+    commands = {"serve": cmd_serve, "demo": cmd_demo, "migrate": cmd_migrate, "create-admin": cmd_create_admin}
+    commands[args.command](settings, args)

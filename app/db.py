@@ -1,0 +1,76 @@
+"""Database lifecycle: the embedded server, the Piccolo engine's DSN, the pool, migrations.
+
+Queries live in ``app.domain``; this module only opens, migrates and closes.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import asyncpg
+
+from app.piccolo_conf import DB
+
+log = logging.getLogger(__name__)
+
+# pg_advisory_lock key held while migrating, so that several processes starting together
+# do not race on CREATE TABLE (STACK-NOTES: DuplicateTableError otherwise).
+MIGRATION_LOCK = 7_201_001
+
+
+class EmbeddedPostgres:
+    """A PostgreSQL bundled in the pgserver wheel, in a data folder of ours."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.pgdata = Path(data_dir) / "pgdata"
+        self._server = None
+
+    def start(self) -> str:
+        import pgserver
+
+        self.pgdata.parent.mkdir(parents=True, exist_ok=True)
+        self._server = pgserver.get_server(str(self.pgdata), cleanup_mode=None)
+        return self._server.get_uri()
+
+    def stop(self) -> None:
+        """Stop the server (pgserver's own cleanup with mode None leaves it running)."""
+        if self._server is None:
+            return
+        from pgserver._commands import pg_ctl
+
+        server, self._server = self._server, None
+        try:
+            server.cleanup()
+            pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.pgdata, user=server.system_user)
+        except Exception:  # noqa: BLE001 - stopping is best effort at exit
+            log.exception("embedded postgres did not stop cleanly")
+
+
+def configure(dsn: str) -> None:
+    """Point the Piccolo engine at ``dsn`` (must run before the first query)."""
+    DB.config = {"dsn": dsn}
+
+
+async def open_pool(min_size: int = 2, max_size: int = 10) -> None:
+    await DB.start_connection_pool(min_size=min_size, max_size=max_size)
+
+
+async def close_pool() -> None:
+    if DB.pool is not None:
+        await DB.close_connection_pool()
+
+
+async def migrate(dsn: str) -> None:
+    """Apply every migration in ``piccolo_migrations/`` under an advisory lock."""
+    from piccolo.apps.migrations.commands.forwards import run_forwards
+
+    configure(dsn)
+    lock_conn = await asyncpg.connect(dsn)
+    try:
+        await lock_conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK)
+        result = await run_forwards("all")
+        if not result.success:
+            raise RuntimeError(f"migrations failed: {result.message}")
+    finally:
+        await lock_conn.close()

@@ -1,0 +1,54 @@
+"""The demo company: an admin, a supervisor, two agents and two departments.
+
+Running it again keeps what exists and resets the demo passwords, so the printed logins
+always work.
+"""
+
+from __future__ import annotations
+
+from app.domain import sql
+from app.domain.companies import create_company, find_company
+from app.domain.departments import create_department, list_departments
+from app.domain.passwords import hash_password
+from app.domain.users import create_user
+
+DEMO_COMPANY = "Demo Company"
+DEMO_PASSWORD = "switchboard-demo"
+
+DEPARTMENTS = [
+    {"name": "Sales", "code": "SALES", "colour": "#2563eb", "response_timeout": 300, "menu_position": 1},
+    {"name": "Support", "code": "SUPPORT", "colour": "#16a34a", "response_timeout": 180, "menu_position": 2},
+]
+USERS = [
+    ("admin", "Alice Admin", "admin@demo.switchboard.test", []),
+    ("supervisor", "Sam Supervisor", "supervisor@demo.switchboard.test", ["SALES", "SUPPORT"]),
+    ("agent", "Anna Agent", "anna@demo.switchboard.test", ["SALES", "SUPPORT"]),
+    ("agent", "Bruno Agent", "bruno@demo.switchboard.test", ["SUPPORT"]),
+]
+
+
+async def seed_demo() -> list[tuple[str, str]]:
+    company = await find_company(DEMO_COMPANY) or await create_company(DEMO_COMPANY)
+    existing = {d.code for d in await list_departments(company.id)}
+    for dep in DEPARTMENTS:
+        if dep["code"] not in existing:
+            await create_department(company.id, dep)
+    codes = {d.code: d.id for d in await list_departments(company.id)}
+    password_hash = await hash_password(DEMO_PASSWORD)
+    for role, name, email, departments in USERS:
+        found = await sql.fetchval("SELECT id FROM app_user WHERE lower(email) = $1", email)
+        if found is None:
+            await create_user(
+                company.id,
+                {
+                    "name": name,
+                    "email": email,
+                    "role": role,
+                    "password": DEMO_PASSWORD,
+                    "capacity": 5,
+                    "department_ids": [codes[c] for c in departments],
+                },
+            )
+        else:
+            await sql.execute("UPDATE app_user SET password_hash = $2, active = true WHERE id = $1", found, password_hash)
+    return [(role, email) for role, _, email, _ in USERS]

@@ -1,0 +1,80 @@
+"""Departments: the groups of agents that conversations are routed to."""
+
+from __future__ import annotations
+
+import asyncpg
+
+from app.domain import sql
+from app.domain.errors import NotFound, ValidationError
+from app.domain.tables import Department
+from app.domain.validation import CODE_RE, COLOUR_RE, Cleaner
+
+
+async def list_departments(company_id: int) -> list[Department]:
+    rows = await Department.objects().where(Department.company_id == company_id).order_by(Department.menu_position).order_by(Department.name)
+    return list(rows)
+
+
+async def get_department(company_id: int, department_id: int) -> Department:
+    dep = await Department.objects().where(
+        (Department.company_id == company_id) & (Department.id == department_id)
+    ).first()
+    if dep is None:
+        raise NotFound("No such department.")
+    return dep
+
+
+async def member_counts(company_id: int) -> dict[int, int]:
+    rows = await sql.fetch(
+        "SELECT department_id, count(*) AS n FROM user_department WHERE company_id = $1 GROUP BY 1", company_id
+    )
+    return {r["department_id"]: r["n"] for r in rows}
+
+
+def _clean(data: dict) -> dict:
+    c = Cleaner(data)
+    values = {
+        "name": c.text("name", max_len=120),
+        "code": c.pattern("code", CODE_RE, "Use letters, digits, - and _ only.", max_len=32).upper(),
+        "colour": c.pattern("colour", COLOUR_RE, "Use a colour such as #4f46e5.", max_len=7).lower(),
+        "response_timeout": c.integer("response_timeout", low=10, high=86400, default=300),
+        "menu_position": c.integer("menu_position", low=0, high=99, default=0),
+    }
+    c.raise_if_errors()
+    return values
+
+
+def _unique_error(exc: asyncpg.UniqueViolationError) -> ValidationError:
+    field = "code" if "code" in (exc.constraint_name or "") else "name"
+    return ValidationError({field: f"Another department already uses this {field}."})
+
+
+async def create_department(company_id: int, data: dict) -> Department:
+    values = _clean(data)
+    try:
+        async with sql.transaction():
+            dep = Department(company_id=company_id, **values)
+            await dep.save()
+    except asyncpg.UniqueViolationError as exc:
+        raise _unique_error(exc) from exc
+    return dep
+
+
+async def update_department(company_id: int, department_id: int, data: dict) -> Department:
+    await get_department(company_id, department_id)
+    values = _clean(data)
+    try:
+        async with sql.transaction():
+            await Department.update(values).where(
+                (Department.company_id == company_id) & (Department.id == department_id)
+            )
+    except asyncpg.UniqueViolationError as exc:
+        raise _unique_error(exc) from exc
+    return await get_department(company_id, department_id)
+
+
+async def delete_department(company_id: int, department_id: int) -> None:
+    """Delete a department; its memberships go with it."""
+    await get_department(company_id, department_id)
+    async with sql.transaction():
+        await Department.delete().where((Department.company_id == company_id) & (Department.id == department_id))

@@ -1,0 +1,69 @@
+"""Domain events: small frozen dataclasses, sent with NOTIFY inside the acting transaction.
+
+PostgreSQL delivers a NOTIFY only when its transaction commits, so an event can never
+announce data that was rolled back. Events carry ids, never HTML: each process's hub
+(``app.realtime``) fans them out and each subscriber renders what its user may see.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from app.domain import sql
+from app.piccolo_conf import DB
+
+CHANNEL = "switchboard_events"
+
+EVENT_TYPES: dict[str, type["Event"]] = {}
+
+
+@dataclass(frozen=True)
+class Event:
+    """Base class. ``name`` is the SSE event name and the key in the registry."""
+
+    name: ClassVar[str] = "event"
+    company_id: int
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        EVENT_TYPES[cls.name] = cls
+
+    def encode(self) -> str:
+        return json.dumps({"name": self.name, **dataclasses.asdict(self)}, separators=(",", ":"))
+
+
+def decode(payload: str) -> Event | None:
+    """The event in a NOTIFY payload, or None for a payload this version does not know."""
+    try:
+        data = json.loads(payload)
+        cls = EVENT_TYPES[data.pop("name")]
+        return cls(**data)
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+async def emit(event: Event) -> None:
+    """Queue ``event`` for delivery when the current transaction commits."""
+    if DB.current_transaction.get() is None:
+        raise RuntimeError("emit() must run inside the action's transaction")
+    await sql.execute("SELECT pg_notify($1, $2)", CHANNEL, event.encode())
+
+
+@dataclass(frozen=True)
+class PresenceChanged(Event):
+    """An agent went online, busy or offline."""
+
+    name: ClassVar[str] = "presence-changed"
+    user_id: int
+    presence: str
+
+
+@dataclass(frozen=True)
+class UserChanged(Event):
+    """A user's details, role, departments or active flag changed (or the user was created)."""
+
+    name: ClassVar[str] = "user-changed"
+    user_id: int

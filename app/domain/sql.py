@@ -1,0 +1,57 @@
+"""Plain SQL through the Piccolo engine's pool and transactions.
+
+Piccolo's query builder serves simple reads and writes; statements it cannot express
+(``ON CONFLICT``, ``FOR UPDATE SKIP LOCKED`` with joins, ``pg_notify``) go through these
+helpers with asyncpg's ``$1`` placeholders. Inside ``transaction()`` (or Piccolo's own
+``DB.transaction()``) they use that transaction's connection.
+"""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+from typing import Any, AsyncIterator
+
+import asyncpg
+
+from app.piccolo_conf import DB
+
+
+@asynccontextmanager
+async def _connection() -> AsyncIterator[asyncpg.Connection]:
+    tx = DB.current_transaction.get()
+    if tx is not None:
+        yield tx.connection
+    elif DB.pool is not None:
+        async with DB.pool.acquire() as conn:
+            yield conn
+    else:  # CLI commands that run before a pool exists
+        conn = await DB.get_new_connection()
+        try:
+            yield conn
+        finally:
+            await conn.close()
+
+
+async def fetch(query: str, *args: Any) -> list[asyncpg.Record]:
+    async with _connection() as conn:
+        return await conn.fetch(query, *args)
+
+
+async def fetchrow(query: str, *args: Any) -> asyncpg.Record | None:
+    async with _connection() as conn:
+        return await conn.fetchrow(query, *args)
+
+
+async def fetchval(query: str, *args: Any) -> Any:
+    async with _connection() as conn:
+        return await conn.fetchval(query, *args)
+
+
+async def execute(query: str, *args: Any) -> str:
+    async with _connection() as conn:
+        return await conn.execute(query, *args)
+
+
+def transaction():
+    """One transaction (nested calls join the outer one)."""
+    return DB.transaction()

@@ -1,0 +1,94 @@
+"""The foundation's tables: companies, users, departments, sessions and login failures.
+
+The schema itself is written as SQL in ``piccolo_migrations/`` (constraints, indexes and
+foreign keys are easier to read there); these classes mirror it column for column so that
+Piccolo can query it. Every company-owned row carries ``company_id``, and every read of such
+a row in ``app.domain`` filters on it.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+from piccolo.columns import Boolean, Bytea, Integer, Text, Timestamptz, Varchar
+from piccolo.columns.defaults.timestamptz import TimestamptzNow
+from piccolo.table import Table
+
+
+class Company(Table, tablename="company"):
+    """A tenant. Every other row belongs to exactly one company."""
+
+    name = Varchar(length=200)
+    timezone = Varchar(length=64, default="UTC")
+    language = Varchar(length=8, default="en")
+    created_at = Timestamptz(default=TimestamptzNow())
+
+
+class User(Table, tablename="app_user"):
+    """A person who logs in: an admin, a supervisor or an agent of one company."""
+
+    class Role(str, Enum):
+        admin = "admin"
+        supervisor = "supervisor"
+        agent = "agent"
+
+    class Presence(str, Enum):
+        online = "online"
+        busy = "busy"
+        offline = "offline"
+
+    company_id = Integer()
+    email = Varchar(length=254)
+    name = Varchar(length=120)
+    password_hash = Text()
+    role = Varchar(length=16, choices=Role, default=Role.agent)
+    presence = Varchar(length=16, choices=Presence, default=Presence.offline)
+    presence_changed_at = Timestamptz(default=TimestamptzNow())
+    active = Boolean(default=True)
+    # Most conversations the agent may hold open at once (dispatch never exceeds it).
+    capacity = Integer(default=5)
+    # Interface language; empty means the company's language.
+    language = Varchar(length=8, default="")
+    last_seen_at = Timestamptz(null=True, default=None)
+    created_at = Timestamptz(default=TimestamptzNow())
+
+
+class Department(Table, tablename="department"):
+    """A group of agents that conversations are routed to (seeds: poste, departamento)."""
+
+    company_id = Integer()
+    name = Varchar(length=120)
+    code = Varchar(length=32)
+    colour = Varchar(length=7, default="#4f46e5")
+    # Seconds an assigned agent has to answer before the conversation is reinjected.
+    response_timeout = Integer(default=300)
+    # Position in the customer-facing bot menu (1, 2, 3 ...).
+    menu_position = Integer(default=0)
+    created_at = Timestamptz(default=TimestamptzNow())
+
+
+class UserDepartment(Table, tablename="user_department"):
+    """Membership of an agent in a department."""
+
+    company_id = Integer()
+    user_id = Integer()
+    department_id = Integer()
+
+
+class HttpSession(Table, tablename="http_session"):
+    """Server-side login sessions, shared by every app process."""
+
+    key = Varchar(length=128, primary_key=True)
+    data = Bytea()
+    expires_at = Timestamptz(null=True, default=None)
+
+
+class LoginFailure(Table, tablename="login_failure"):
+    """One failed login, counted per account and per address for throttling."""
+
+    scope = Varchar(length=16)
+    key = Varchar(length=254)
+    at = Timestamptz(default=TimestamptzNow())
+
+
+TABLES = [Company, User, Department, UserDepartment, HttpSession, LoginFailure]

@@ -1,0 +1,202 @@
+"""Users: reads, and the actions admins and agents take on them (create, edit, presence).
+
+Rules that protect a company from locking itself out live here: nobody deactivates or
+demotes themselves, so a company always keeps the admin who is acting.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import asyncpg
+
+from app.domain import sql
+from app.domain.errors import NotFound, PermissionDenied, ValidationError
+from app.domain.events import PresenceChanged, UserChanged, emit
+from app.domain.passwords import hash_password, password_problem
+from app.domain.tables import Department, User, UserDepartment
+from app.domain.validation import Cleaner
+
+ROLES = [r.value for r in User.Role]
+PRESENCES = [p.value for p in User.Presence]
+# Interface languages offered; English is the source language of every string.
+LANGUAGES = {"": "Company default", "en": "English", "fr": "Français", "pt_BR": "Português (Brasil)"}
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a list: ``items`` plus what a pager needs."""
+
+    items: list
+    page: int
+    per_page: int
+    total: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+
+async def get_user(company_id: int, user_id: int) -> User:
+    user = await User.objects().where((User.company_id == company_id) & (User.id == user_id)).first()
+    if user is None:
+        raise NotFound("No such user.")
+    return user
+
+
+async def get_active_user(user_id: int) -> User | None:
+    """The user behind a login session, if still active (not company scoped: auth uses it)."""
+    return await User.objects().where((User.id == user_id) & (User.active.eq(True))).first()
+
+
+async def list_users(company_id: int, *, query: str = "", page: int = 1, per_page: int = 50) -> Page:
+    where = User.company_id == company_id
+    if query:
+        like = f"%{query.replace('%', '').replace('_', '')}%"
+        where &= User.name.ilike(like) | User.email.ilike(like)
+    total = await User.count().where(where)
+    page = max(1, page)
+    items = (
+        await User.objects()
+        .where(where)
+        .order_by(User.active, ascending=False)
+        .order_by(User.name)
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    )
+    return Page(items=list(items), page=page, per_page=per_page, total=total)
+
+
+async def department_ids_of(user_id: int) -> list[int]:
+    rows = await UserDepartment.select(UserDepartment.department_id).where(UserDepartment.user_id == user_id)
+    return sorted(r["department_id"] for r in rows)
+
+
+async def departments_by_user(company_id: int) -> dict[int, list[Department]]:
+    """Every user's departments, for list pages (one query)."""
+    rows = await sql.fetch(
+        """SELECT ud.user_id, d.id, d.name, d.colour FROM user_department ud
+           JOIN department d ON d.id = ud.department_id
+           WHERE ud.company_id = $1 ORDER BY d.name""",
+        company_id,
+    )
+    result: dict[int, list[Department]] = {}
+    for r in rows:
+        result.setdefault(r["user_id"], []).append(Department(id=r["id"], name=r["name"], colour=r["colour"]))
+    return result
+
+
+async def _clean(company_id: int, data: dict, *, creating: bool) -> tuple[dict, list[int], str | None]:
+    c = Cleaner(data)
+    values = {
+        "name": c.text("name", max_len=120),
+        "email": c.email(),
+        "role": c.choice("role", ROLES, default="agent"),
+        "capacity": c.integer("capacity", low=0, high=100, default=5),
+        "language": c.choice("language", LANGUAGES, default=""),
+    }
+    department_ids = c.id_list("department_ids")
+    password = str(data.get("password") or "")
+    if creating or password:
+        problem = password_problem(password)
+        if problem:
+            c.fail("password", problem)
+    if department_ids:
+        known = await Department.count().where(
+            (Department.company_id == company_id) & Department.id.is_in(department_ids)
+        )
+        if known != len(department_ids):
+            c.fail("department_ids", "Choose from the list.")
+    c.raise_if_errors()
+    return values, department_ids, password or None
+
+
+async def _email_taken(email: str, except_id: int | None = None) -> bool:
+    row = await sql.fetchval(
+        "SELECT id FROM app_user WHERE lower(email) = lower($1) AND id IS DISTINCT FROM $2", email, except_id
+    )
+    return row is not None
+
+
+async def _set_departments(company_id: int, user_id: int, department_ids: list[int]) -> None:
+    await sql.execute("DELETE FROM user_department WHERE user_id = $1", user_id)
+    if department_ids:
+        await sql.execute(
+            """INSERT INTO user_department (company_id, user_id, department_id)
+               SELECT $1, $2, unnest($3::int[])""",
+            company_id,
+            user_id,
+            department_ids,
+        )
+
+
+async def create_user(company_id: int, data: dict) -> User:
+    """Create a user of ``company_id`` from form or API input."""
+    values, department_ids, password = await _clean(company_id, data, creating=True)
+    if await _email_taken(values["email"]):
+        raise ValidationError({"email": "A user with this e-mail already exists."})
+    password_hash = await hash_password(password or "")
+    try:
+        async with sql.transaction():
+            user = User(company_id=company_id, password_hash=password_hash, **values)
+            await user.save()
+            await _set_departments(company_id, user.id, department_ids)
+            await emit(UserChanged(company_id=company_id, user_id=user.id))
+    except asyncpg.UniqueViolationError as exc:  # a concurrent create won the race
+        raise ValidationError({"email": "A user with this e-mail already exists."}) from exc
+    return user
+
+
+async def update_user(actor: User, user_id: int, data: dict) -> User:
+    """Edit a user; a new password is set only when one is given."""
+    user = await get_user(actor.company_id, user_id)
+    values, department_ids, password = await _clean(actor.company_id, data, creating=False)
+    if user.id == actor.id and values["role"] != user.role:
+        raise ValidationError({"role": "You cannot change your own role."})
+    if await _email_taken(values["email"], except_id=user.id):
+        raise ValidationError({"email": "A user with this e-mail already exists."})
+    if password:
+        values["password_hash"] = await hash_password(password)
+    async with sql.transaction():
+        await User.update(values).where((User.id == user.id) & (User.company_id == actor.company_id))
+        await _set_departments(actor.company_id, user.id, department_ids)
+        await emit(UserChanged(company_id=actor.company_id, user_id=user.id))
+    return await get_user(actor.company_id, user.id)
+
+
+async def set_user_active(actor: User, user_id: int, active: bool) -> User:
+    """Deactivate (logged out at their next request, presence offline) or reactivate."""
+    user = await get_user(actor.company_id, user_id)
+    if user.id == actor.id and not active:
+        raise PermissionDenied("You cannot deactivate yourself.")
+    async with sql.transaction():
+        changes: dict = {User.active: active}
+        if not active and user.presence != User.Presence.offline:
+            changes.update({User.presence: "offline", User.presence_changed_at: datetime.now(timezone.utc)})
+            await emit(PresenceChanged(company_id=user.company_id, user_id=user.id, presence="offline"))
+        await User.update(changes).where(User.id == user.id)
+        await emit(UserChanged(company_id=user.company_id, user_id=user.id))
+    return await get_user(actor.company_id, user.id)
+
+
+async def set_presence(user: User, presence: str) -> User:
+    """Switch the user's own presence (online / busy / offline)."""
+    if presence not in PRESENCES:
+        raise ValidationError({"presence": "Choose online, busy or offline."})
+    async with sql.transaction():
+        old = await sql.fetchval("SELECT presence FROM app_user WHERE id = $1 AND active FOR UPDATE", user.id)
+        if old is None:
+            raise NotFound("No such user.")
+        if old == presence:
+            await sql.execute("UPDATE app_user SET last_seen_at = now() WHERE id = $1", user.id)
+        else:
+            await sql.execute(
+                """UPDATE app_user SET presence = $2, presence_changed_at = now(), last_seen_at = now()
+                   WHERE id = $1""",
+                user.id,
+                presence,
+            )
+            await emit(PresenceChanged(company_id=user.company_id, user_id=user.id, presence=presence))
+    user.presence = presence
+    return user

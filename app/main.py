@@ -1,0 +1,143 @@
+"""``create_app(settings)``: the only place where Switchboard is wired together."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import threading
+from contextlib import asynccontextmanager
+from typing import AsyncIterator, Callable
+
+from litestar import Litestar, Request
+from litestar.config.csrf import CSRFConfig
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.datastructures import State
+from litestar.openapi import OpenAPIConfig
+from litestar.static_files import create_static_files_router
+from litestar.template import TemplateConfig
+
+from app import __version__, db
+from app.domain.auth import purge_old_failures
+from app.logs import setup_logging
+from app.realtime.hub import Hub
+from app.settings import ROOT, Settings
+from app.web.auth import AuthController
+from app.web.departments import DepartmentsController
+from app.web.errors import EXCEPTION_HANDLERS
+from app.web.health import health
+from app.web.home import HomeController
+from app.web.middleware import request_id_middleware
+from app.web.presence import PresenceController
+from app.web.security import PostgresStore, session_auth
+from app.web.stream import events
+from app.web.templating import ENV, current_language
+from app.web.users import UsersController
+
+log = logging.getLogger(__name__)
+
+# Paths that authenticate otherwise than by the session's CSRF-protected cookie.
+CSRF_EXEMPT = ["^/webhooks/"]
+
+
+def _on_exit_signal(callback: Callable[[], None]) -> None:
+    """Run ``callback`` on SIGINT/SIGTERM before the server's own handler.
+
+    uvicorn waits for open responses before it runs the lifespan shutdown, and an SSE
+    stream never ends by itself: ending the streams when the signal arrives lets the
+    server stop at once instead of after its graceful timeout.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        previous = signal.getsignal(sig)
+        if not callable(previous):
+            continue
+
+        def handler(signum, frame, previous=previous):  # noqa: ANN001
+            loop.call_soon_threadsafe(callback)
+            previous(signum, frame)
+
+        signal.signal(sig, handler)
+
+
+async def _maintenance(settings: Settings) -> None:
+    """Housekeeping every few minutes: expired sessions, old login failures."""
+    while True:
+        try:
+            await PostgresStore().purge_expired()
+            await purge_old_failures(settings.login_throttle_window)
+        except Exception:  # noqa: BLE001
+            log.exception("maintenance failed")
+        await asyncio.sleep(600)
+
+
+def create_app(settings: Settings, *, migrate: bool = True) -> Litestar:
+    """Build the ASGI app for ``settings``; ``settings.database_url`` must be set."""
+    if not settings.database_url:
+        raise ValueError("create_app needs settings.database_url (the CLI starts an embedded server)")
+    settings = settings.with_secret()
+    db.configure(settings.database_url)
+    hub = Hub(settings.database_url)
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        if migrate:
+            await db.migrate(settings.database_url)
+        await db.open_pool()
+        await hub.start()
+        _on_exit_signal(hub.end_streams)
+        housekeeping = asyncio.create_task(_maintenance(settings), name="maintenance")
+        try:
+            yield
+        finally:
+            housekeeping.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await housekeeping
+            await hub.close()
+            await db.close_pool()
+
+    async def set_language(request: Request) -> None:
+        user = request.scope.get("user")
+        current_language.set((getattr(user, "language", "") or "en") if user else "en")
+
+    auth = session_auth(settings)
+    return Litestar(
+        route_handlers=[
+            AuthController,
+            HomeController,
+            UsersController,
+            DepartmentsController,
+            PresenceController,
+            events,
+            health,
+            create_static_files_router(path="/static", directories=[ROOT / "static"], cache_control=None),
+        ],
+        lifespan=[lifespan],
+        on_app_init=[auth.on_app_init],
+        middleware=[request_id_middleware],
+        before_request=set_language,
+        template_config=TemplateConfig(instance=JinjaTemplateEngine.from_environment(ENV)),
+        csrf_config=CSRFConfig(
+            secret=settings.secret_key,
+            cookie_secure=settings.secure_cookies,
+            cookie_httponly=True,
+            cookie_samesite="lax",
+            exclude=CSRF_EXEMPT,
+        ),
+        stores={"sessions": PostgresStore()},
+        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        request_max_body_size=settings.max_body_bytes,
+        openapi_config=OpenAPIConfig(title="Switchboard", version=__version__, path="/schema"),
+        state=State({"settings": settings, "hub": hub}),
+        debug=False,
+    )
+
+
+def app_from_env() -> Litestar:
+    """uvicorn factory for server processes: ``DATABASE_URL`` is set by ``switchboard serve``."""
+    settings = Settings.from_env()
+    setup_logging(settings.log_level, settings.log_json)
+    return create_app(settings, migrate=False)

@@ -1,0 +1,14 @@
+"""The one Piccolo app: every table of Switchboard and the top-level migrations folder."""
+
+from piccolo.conf.apps import AppConfig
+
+from app.domain.tables import TABLES
+from app.settings import ROOT
+
+APP_CONFIG = AppConfig(
+    app_name="switchboard",
+    migrations_folder_path=str(ROOT / "piccolo_migrations"),
+    table_classes=list(TABLES),
+    migration_dependencies=[],
+    commands=[],
+)

@@ -1,0 +1,151 @@
+"""The bus, receiving side: one LISTEN connection per process, fanned out to subscribers.
+
+``app.domain.events.emit`` sends with NOTIFY; here each process keeps one dedicated
+connection (never a pooled one: the pool runs ``UNLISTEN *`` on release), health-checks it,
+reconnects with backoff, and after any gap tells every subscriber to resync, since
+notifications sent while disconnected are lost. Each subscriber has a bounded queue: a
+client too slow to keep up is told to resync rather than holding memory for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from typing import Callable
+
+import asyncpg
+
+from app.domain.events import CHANNEL, Event, decode
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Resync:
+    """Events may have been missed: the subscriber should reload what it shows."""
+
+    reason: str
+
+
+class Closed:
+    """The hub is shutting down: the subscriber should end."""
+
+
+CLOSED = Closed()
+
+
+@dataclass(eq=False)
+class Subscription:
+    company_id: int
+    accepts: Callable[[Event], bool] = lambda e: True
+    queue: asyncio.Queue = field(default_factory=lambda: asyncio.Queue(maxsize=256))
+
+    def offer(self, item: object) -> None:
+        try:
+            self.queue.put_nowait(item)
+        except asyncio.QueueFull:
+            # Too slow: drop what is queued and ask for a full resync instead.
+            while not self.queue.empty():
+                self.queue.get_nowait()
+            self.queue.put_nowait(Resync("overflow"))
+
+    async def get(self) -> Event | Resync | Closed:
+        return await self.queue.get()
+
+
+class Hub:
+    """Per-process fan-out of committed domain events."""
+
+    def __init__(self, dsn: str, *, health_interval: float = 5.0) -> None:
+        self.dsn = dsn
+        self.health_interval = health_interval
+        self.subscriptions: set[Subscription] = set()
+        self.connected = asyncio.Event()
+        self._conn: asyncpg.Connection | None = None
+        self._task: asyncio.Task | None = None
+        self._closing = False
+        self.delivered = 0
+
+    async def start(self, timeout: float = 10.0) -> None:
+        self._task = asyncio.create_task(self._run(), name="hub-listener")
+        try:
+            await asyncio.wait_for(self.connected.wait(), timeout)
+        except asyncio.TimeoutError:
+            log.error("event bus did not connect within %.0fs; retrying in the background", timeout)
+
+    async def close(self) -> None:
+        """End every stream and stop listening."""
+        self._closing = True
+        self.end_streams()
+        if self._task:
+            self._task.cancel()
+            try:
+                await self._task
+            except (asyncio.CancelledError, Exception):  # noqa: BLE001
+                pass
+        await self._drop_connection()
+
+    def end_streams(self) -> None:
+        for sub in list(self.subscriptions):
+            sub.offer(CLOSED)
+
+    def subscribe(self, company_id: int, accepts: Callable[[Event], bool] | None = None) -> Subscription:
+        sub = Subscription(company_id=company_id, accepts=accepts or (lambda e: True))
+        if self._closing:
+            sub.offer(CLOSED)
+        self.subscriptions.add(sub)
+        return sub
+
+    def unsubscribe(self, sub: Subscription) -> None:
+        self.subscriptions.discard(sub)
+
+    def publish_local(self, event: Event) -> None:
+        for sub in list(self.subscriptions):
+            if sub.company_id == event.company_id and sub.accepts(event):
+                sub.offer(event)
+                self.delivered += 1
+
+    def _on_notify(self, _conn, _pid, _channel, payload: str) -> None:
+        event = decode(payload)
+        if event is None:
+            log.warning("ignored an event this version does not know: %.200s", payload)
+            return
+        self.publish_local(event)
+
+    async def _drop_connection(self) -> None:
+        conn, self._conn = self._conn, None
+        self.connected.clear()
+        if conn is not None and not conn.is_closed():
+            try:
+                await asyncio.wait_for(conn.close(), 2)
+            except Exception:  # noqa: BLE001
+                conn.terminate()
+
+    async def _run(self) -> None:
+        backoff = 0.2
+        first = True
+        while not self._closing:
+            try:
+                self._conn = await asyncpg.connect(self.dsn)
+                await self._conn.add_listener(CHANNEL, self._on_notify)
+                self.connected.set()
+                backoff = 0.2
+                if not first:
+                    log.warning("event bus reconnected; subscribers told to resync")
+                    for sub in list(self.subscriptions):
+                        sub.offer(Resync("reconnected"))
+                first = False
+                while not self._closing:
+                    await asyncio.sleep(self.health_interval)
+                    await asyncio.wait_for(self._conn.fetchval("SELECT 1"), self.health_interval)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - any failure means reconnect
+                if self._closing:
+                    break
+                log.warning("event bus connection lost (%s); reconnecting in %.1fs", exc, backoff)
+                await self._drop_connection()
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+                first = False

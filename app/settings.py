@@ -1,0 +1,101 @@
+"""Settings read from the environment, each one documented.
+
+Every field of :class:`Settings` is one environment variable of the same name in upper case.
+`tests/test_settings.py` checks that each is described in README.md. Nothing else in the
+package reads ``os.environ``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise SystemExit(f"{name} must be a whole number, got {raw!r}") from exc
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Runtime configuration. Construct with :meth:`from_env`; tests pass fields directly."""
+
+    # PostgreSQL DSN. Empty: start an embedded PostgreSQL (pgserver) under DATA_DIR/pgdata.
+    database_url: str = ""
+    # Signs session cookies and CSRF tokens. Empty: generated once, kept in DATA_DIR/secret_key.
+    secret_key: str = ""
+    # Where the embedded database, uploaded media and the generated secret live.
+    data_dir: Path = field(default_factory=lambda: ROOT / "data")
+    # Public address of the app, used in links and webhook URLs; https makes cookies Secure.
+    base_url: str = ""
+    host: str = "127.0.0.1"
+    port: int = 8000
+    # Number of server processes `switchboard serve` starts.
+    workers: int = 1
+    log_level: str = "INFO"
+    # Log lines as JSON objects (one per line) instead of key=value text.
+    log_json: bool = False
+    # Idle lifetime of a login session, in seconds (renewed on every request).
+    session_max_age: int = 8 * 3600
+    # Failed logins allowed per account and per address within LOGIN_THROTTLE_WINDOW seconds.
+    login_max_failures: int = 5
+    login_throttle_window: int = 900
+    # Largest request body accepted, in bytes (forms, webhooks, API).
+    max_body_bytes: int = 1_000_000
+    # Seconds between SSE keep-alive comments.
+    sse_keepalive: int = 15
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> "Settings":
+        env = os.environ
+        values: dict[str, object] = {
+            "database_url": env.get("DATABASE_URL", ""),
+            "secret_key": env.get("SECRET_KEY", ""),
+            "data_dir": Path(env.get("DATA_DIR") or ROOT / "data").resolve(),
+            "base_url": env.get("BASE_URL", ""),
+            "host": env.get("HOST", "127.0.0.1"),
+            "port": _env_int("PORT", 8000),
+            "workers": _env_int("WORKERS", 1),
+            "log_level": env.get("LOG_LEVEL", "INFO").upper(),
+            "log_json": env.get("LOG_JSON", "").lower() in {"1", "true", "yes"},
+            "session_max_age": _env_int("SESSION_MAX_AGE", 8 * 3600),
+            "login_max_failures": _env_int("LOGIN_MAX_FAILURES", 5),
+            "login_throttle_window": _env_int("LOGIN_THROTTLE_WINDOW", 900),
+            "max_body_bytes": _env_int("MAX_BODY_BYTES", 1_000_000),
+            "sse_keepalive": _env_int("SSE_KEEPALIVE", 15),
+        }
+        values.update(overrides)
+        return cls(**values)  # type: ignore[arg-type]
+
+    @property
+    def public_url(self) -> str:
+        return (self.base_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def secure_cookies(self) -> bool:
+        return urlsplit(self.public_url).scheme == "https"
+
+    def with_secret(self) -> "Settings":
+        """Return settings whose secret key is set, generating and keeping one if needed."""
+        if self.secret_key:
+            return self
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        path = self.data_dir / "secret_key"
+        if not path.exists():
+            path.write_text(secrets.token_urlsafe(48))
+            path.chmod(0o600)
+        return dataclasses.replace(self, secret_key=path.read_text().strip())
+
+
+ENV_NAMES = [f.name.upper() for f in dataclasses.fields(Settings)]

@@ -1,0 +1,72 @@
+"""Admin: departments (list, create, edit, delete)."""
+
+from __future__ import annotations
+
+from litestar import Controller, Request, get, post
+from litestar.params import FromPath
+from litestar.response import Redirect, Template
+
+from app.domain.departments import (
+    create_department,
+    delete_department,
+    get_department,
+    list_departments,
+    member_counts,
+    update_department,
+)
+from app.domain.errors import ValidationError
+from app.web.forms import flash, read_form
+from app.web.security import admin_only
+
+DEFAULTS = {"colour": "#4f46e5", "response_timeout": 300, "menu_position": 0}
+
+
+class DepartmentsController(Controller):
+    path = "/admin/departments"
+    guards = [admin_only]
+
+    @get("/")
+    async def index(self, request: Request) -> Template:
+        company_id = request.user.company_id
+        context = {"departments": await list_departments(company_id), "members": await member_counts(company_id)}
+        return Template("admin/departments/list.html", context=context)
+
+    @get("/new")
+    async def new(self) -> Template:
+        return Template("admin/departments/form.html", context={"values": DEFAULTS, "errors": {}, "edited": None})
+
+    @post("/", status_code=303)
+    async def create(self, request: Request) -> Template | Redirect:
+        data = await read_form(request)
+        try:
+            dep = await create_department(request.user.company_id, data)
+        except ValidationError as exc:
+            context = {"values": data, "errors": exc.errors, "edited": None}
+            return Template("admin/departments/form.html", context=context, status_code=400)
+        flash(request, f"Department {dep.name} created.")
+        return Redirect("/admin/departments", status_code=303)
+
+    @get("/{department_id:int}/edit")
+    async def edit(self, request: Request, department_id: FromPath[int]) -> Template:
+        dep = await get_department(request.user.company_id, department_id)
+        values = {k: getattr(dep, k) for k in ("name", "code", "colour", "response_timeout", "menu_position")}
+        return Template("admin/departments/form.html", context={"values": values, "errors": {}, "edited": dep})
+
+    @post("/{department_id:int}", status_code=303)
+    async def update(self, request: Request, department_id: FromPath[int]) -> Template | Redirect:
+        dep = await get_department(request.user.company_id, department_id)
+        data = await read_form(request)
+        try:
+            dep = await update_department(request.user.company_id, department_id, data)
+        except ValidationError as exc:
+            context = {"values": data, "errors": exc.errors, "edited": dep}
+            return Template("admin/departments/form.html", context=context, status_code=400)
+        flash(request, f"Saved {dep.name}.")
+        return Redirect("/admin/departments", status_code=303)
+
+    @post("/{department_id:int}/delete", status_code=303)
+    async def delete(self, request: Request, department_id: FromPath[int]) -> Redirect:
+        dep = await get_department(request.user.company_id, department_id)
+        await delete_department(request.user.company_id, department_id)
+        flash(request, f"Department {dep.name} deleted.")
+        return Redirect("/admin/departments", status_code=303)

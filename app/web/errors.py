@@ -1,0 +1,102 @@
+"""Errors as responses: HTML pages for people, one JSON shape under ``/api/``.
+
+Not logged in: a page request is sent to the login page, an htmx request is told to go
+there (``HX-Redirect``), an API request gets 401 JSON. Domain refusals map to 403 / 404 /
+400 / 429. Anything unexpected is logged with its request id and answered 500 without
+details.
+"""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import quote
+
+from litestar import MediaType, Request, Response
+from litestar.exceptions import HTTPException, NotAuthorizedException
+from litestar.response import Redirect, Template
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+
+from app.domain.errors import DomainError, NotFound, PermissionDenied, Throttled, ValidationError
+from app.logs import request_id
+
+log = logging.getLogger(__name__)
+
+TITLES = {
+    400: "Bad request",
+    401: "Please log in",
+    403: "Not allowed",
+    404: "Not found",
+    405: "Method not allowed",
+    413: "Too large",
+    415: "Unsupported content type",
+    429: "Too many requests",
+    500: "Something went wrong",
+}
+
+
+def _wants_json(request: Request) -> bool:
+    return request.url.path.startswith("/api/") or request.url.path.startswith("/webhooks/")
+
+
+def error_response(request: Request, status: int, message: str, headers: dict | None = None) -> Response:
+    if _wants_json(request):
+        return Response(
+            {"error": {"status": status, "message": message, "request_id": request_id.get()}},
+            status_code=status,
+            media_type=MediaType.JSON,
+            headers=headers,
+        )
+    if request.headers.get("hx-request") and status >= 400:
+        # htmx does not swap error responses by default: show the message in the toast area.
+        headers = {**(headers or {}), "HX-Retarget": "#toasts", "HX-Reswap": "beforeend"}
+        return Template(
+            "errors/_toast.html", context={"message": message}, status_code=status, headers=headers
+        )
+    return Template(
+        "errors/error.html",
+        context={"status": status, "title": TITLES.get(status, "Error"), "message": message},
+        status_code=status,
+        headers=headers,
+    )
+
+
+def http_exception(request: Request, exc: HTTPException) -> Response:
+    status = exc.status_code
+    if isinstance(exc, NotAuthorizedException) and not _wants_json(request):
+        target = "/login?next=" + quote(request.url.path)
+        if request.headers.get("hx-request"):
+            return Response("", status_code=401, headers={"HX-Redirect": target})
+        return Redirect(target)
+    message = exc.detail if exc.detail and status < 500 else TITLES.get(status, "Error")
+    if status == 413:
+        message = "The request is too large."
+    headers = dict(exc.headers or {})
+    return error_response(request, status, str(message), headers)
+
+
+def domain_error(request: Request, exc: DomainError) -> Response:
+    if isinstance(exc, NotFound):
+        return error_response(request, 404, str(exc) or "Not found.")
+    if isinstance(exc, PermissionDenied):
+        return error_response(request, 403, str(exc) or "Not allowed.")
+    if isinstance(exc, Throttled):
+        return error_response(request, 429, str(exc), {"Retry-After": str(exc.retry_after)})
+    if isinstance(exc, ValidationError):
+        return error_response(request, 400, str(exc))
+    return error_response(request, 400, str(exc))
+
+
+def server_error(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return error_response(
+        request,
+        HTTP_500_INTERNAL_SERVER_ERROR,
+        f"Something went wrong on our side. Reference: {request_id.get()}",
+    )
+
+
+EXCEPTION_HANDLERS = {
+    HTTPException: http_exception,
+    DomainError: domain_error,
+    Exception: server_error,
+}

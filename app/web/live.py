@@ -1,0 +1,75 @@
+"""Turning committed events into the HTML fragments a given viewer may see.
+
+One renderer per event name chooses its recipients and fragments (Chatwoot's listener
+pattern). A fragment depends on the event and the viewer's role, not on the viewer, so it is
+rendered once per process and role and reused for every subscriber (``FragmentCache``).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Awaitable, Callable
+
+from litestar.response import ServerSentEventMessage
+
+from app.domain.events import Event, PresenceChanged, UserChanged
+from app.domain.tables import User
+from app.domain.users import departments_by_user, get_user
+from app.web.templating import render_fragment
+
+
+class FragmentCache:
+    """A small LRU of rendered fragments keyed by (event, variant)."""
+
+    def __init__(self, size: int = 512) -> None:
+        self.size = size
+        self._items: OrderedDict = OrderedDict()
+
+    async def get(self, key: tuple, make: Callable[[], Awaitable[str]]) -> str:
+        if key in self._items:
+            self._items.move_to_end(key)
+            return self._items[key]
+        value = await make()
+        self._items[key] = value
+        if len(self._items) > self.size:
+            self._items.popitem(last=False)
+        return value
+
+
+CACHE = FragmentCache()
+
+
+async def _presence(event: PresenceChanged, viewer: User) -> list[ServerSentEventMessage]:
+    async def badge() -> str:
+        return render_fragment("users/_presence.html", presence=event.presence, user_id=event.user_id)
+
+    messages = [ServerSentEventMessage(event=f"presence-{event.user_id}", data=await CACHE.get((event, "badge"), badge))]
+    if event.user_id == viewer.id:
+        viewer.presence = event.presence
+        messages.append(
+            ServerSentEventMessage(event="my-presence", data=render_fragment("users/_presence_switch.html", me=viewer))
+        )
+    return messages
+
+
+async def _user_changed(event: UserChanged, viewer: User) -> list[ServerSentEventMessage]:
+    if viewer.role != "admin":
+        return []
+
+    async def row() -> str:
+        user = await get_user(event.company_id, event.user_id)
+        departments = await departments_by_user(event.company_id)
+        return render_fragment("admin/users/_row.html", u=user, departments_of=departments)
+
+    return [ServerSentEventMessage(event=f"user-row-{event.user_id}", data=await CACHE.get((event, "row"), row))]
+
+
+RENDERERS: dict[str, Callable[[Event, User], Awaitable[list[ServerSentEventMessage]]]] = {
+    PresenceChanged.name: _presence,  # type: ignore[dict-item]
+    UserChanged.name: _user_changed,  # type: ignore[dict-item]
+}
+
+
+async def render_event(event: Event, viewer: User) -> list[ServerSentEventMessage]:
+    renderer = RENDERERS.get(event.name)
+    return await renderer(event, viewer) if renderer else []

@@ -1,0 +1,55 @@
+"""``/events``: the Server-Sent Events stream of one logged-in browser tab."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import AsyncGenerator
+
+from litestar import Request, get
+from litestar.response import ServerSentEvent, ServerSentEventMessage
+
+from app.domain.events import UserChanged
+from app.domain.users import get_active_user
+from app.realtime.hub import Closed, Resync
+from app.web.live import render_event
+from app.web.security import staff
+
+log = logging.getLogger(__name__)
+
+
+@get("/events", guards=[staff])
+async def events(request: Request) -> ServerSentEvent:
+    hub = request.app.state.hub
+    keepalive = request.app.state.settings.sse_keepalive
+    viewer = request.user
+    sub = hub.subscribe(viewer.company_id)
+
+    async def stream() -> AsyncGenerator[ServerSentEventMessage, None]:
+        try:
+            # Tell the page it is live; after a reconnect it uses this to resync.
+            yield ServerSentEventMessage(event="ready", data="ready", retry_duration=2000)
+            while True:
+                try:
+                    item = await asyncio.wait_for(sub.get(), keepalive)
+                except asyncio.TimeoutError:
+                    yield ServerSentEventMessage(comment="keepalive", data=None)
+                    continue
+                if isinstance(item, Closed):
+                    return
+                if isinstance(item, Resync):
+                    yield ServerSentEventMessage(event="resync", data=item.reason)
+                    continue
+                if isinstance(item, UserChanged) and item.user_id == viewer.id:
+                    if await get_active_user(viewer.id) is None:
+                        yield ServerSentEventMessage(event="logged-out", data="deactivated")
+                        return
+                try:
+                    for message in await render_event(item, viewer):
+                        yield message
+                except Exception:  # noqa: BLE001 - one bad event must not kill the stream
+                    log.exception("could not render %s for the stream", item.name)
+        finally:
+            hub.unsubscribe(sub)
+
+    return ServerSentEvent(stream(), headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})

@@ -1,0 +1,103 @@
+"""Admin: users (list, create, edit, deactivate)."""
+
+from __future__ import annotations
+
+from litestar import Controller, Request, get, post
+from litestar.params import FromPath, Parameter
+from litestar.response import Redirect, Template
+
+from app.domain.departments import list_departments
+from app.domain.errors import ValidationError
+from app.domain.users import (
+    LANGUAGES,
+    ROLES,
+    create_user,
+    department_ids_of,
+    departments_by_user,
+    get_user,
+    list_users,
+    set_user_active,
+    update_user,
+)
+from app.web.forms import flash, read_form
+from app.web.security import admin_only
+
+
+async def _form_context(request: Request, values: dict, errors: dict, user=None) -> dict:
+    return {
+        "values": values,
+        "errors": errors,
+        "edited": user,
+        "roles": ROLES,
+        "languages": LANGUAGES,
+        "departments": await list_departments(request.user.company_id),
+    }
+
+
+class UsersController(Controller):
+    path = "/admin/users"
+    guards = [admin_only]
+
+    @get("/")
+    async def index(
+        self, request: Request, q: str = Parameter(default="", max_length=100), page: int = Parameter(default=1, ge=1, le=10_000)
+    ) -> Template:
+        me = request.user
+        result = await list_users(me.company_id, query=q.strip(), page=page)
+        context = {"result": result, "q": q, "departments_of": await departments_by_user(me.company_id)}
+        return Template("admin/users/list.html", context=context)
+
+    @get("/new")
+    async def new(self, request: Request) -> Template:
+        values = {"role": "agent", "capacity": 5, "language": "", "department_ids": []}
+        return Template("admin/users/form.html", context=await _form_context(request, values, {}))
+
+    @post("/", status_code=303)
+    async def create(self, request: Request) -> Template | Redirect:
+        data = await read_form(request)
+        try:
+            user = await create_user(request.user.company_id, data)
+        except ValidationError as exc:
+            data.pop("password", None)
+            context = await _form_context(request, data, exc.errors)
+            return Template("admin/users/form.html", context=context, status_code=400)
+        flash(request, f"{user.name} can now log in.")
+        return Redirect("/admin/users", status_code=303)
+
+    @get("/{user_id:int}/edit")
+    async def edit(self, request: Request, user_id: FromPath[int]) -> Template:
+        user = await get_user(request.user.company_id, user_id)
+        values = {
+            "name": user.name,
+            "email": user.email,
+            "role": user.role,
+            "capacity": user.capacity,
+            "language": user.language,
+            "department_ids": await department_ids_of(user.id),
+        }
+        return Template("admin/users/form.html", context=await _form_context(request, values, {}, user))
+
+    @post("/{user_id:int}", status_code=303)
+    async def update(self, request: Request, user_id: FromPath[int]) -> Template | Redirect:
+        user = await get_user(request.user.company_id, user_id)
+        data = await read_form(request)
+        try:
+            user = await update_user(request.user, user_id, data)
+        except ValidationError as exc:
+            data.pop("password", None)
+            context = await _form_context(request, data, exc.errors, user)
+            return Template("admin/users/form.html", context=context, status_code=400)
+        flash(request, f"Saved {user.name}.")
+        return Redirect("/admin/users", status_code=303)
+
+    @post("/{user_id:int}/deactivate", status_code=303)
+    async def deactivate(self, request: Request, user_id: FromPath[int]) -> Redirect:
+        user = await set_user_active(request.user, user_id, False)
+        flash(request, f"{user.name} is deactivated and logged out.")
+        return Redirect("/admin/users", status_code=303)
+
+    @post("/{user_id:int}/activate", status_code=303)
+    async def activate(self, request: Request, user_id: FromPath[int]) -> Redirect:
+        user = await set_user_active(request.user, user_id, True)
+        flash(request, f"{user.name} is active again.")
+        return Redirect("/admin/users", status_code=303)

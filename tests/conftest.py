@@ -1,0 +1,185 @@
+"""Test fixtures: one real PostgreSQL per session, a clean database per test, the ASGI app.
+
+The database is the server named by ``TEST_DATABASE_URL`` (or ``DATABASE_URL``) if set,
+else an embedded PostgreSQL (pgserver) in a temporary folder. Each session creates its own
+database in it, migrates it once, and empties every table before each test.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import AsyncIterator, Iterator
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import httpx
+import pytest
+from litestar import Litestar
+
+from app import db
+from app.main import create_app
+from app.settings import ROOT, Settings
+
+TEST_SECRET = "test-secret-key-for-switchboard-tests"
+
+
+def _with_database(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path="/" + name))
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    base = os.environ.get("TEST_DATABASE_URL") or os.environ.get("DATABASE_URL")
+    server = None
+    if not base:
+        import pgserver
+
+        server = pgserver.get_server(str(tmp_path_factory.mktemp("pg")), cleanup_mode="delete")
+        base = server.get_uri()
+    name = f"switchboard_test_{os.getpid()}"
+
+    async def create() -> None:
+        conn = await asyncpg.connect(base)
+        await conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        await conn.execute(f"CREATE DATABASE {name}")
+        await conn.close()
+
+    async def drop() -> None:
+        conn = await asyncpg.connect(base)
+        await conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        await conn.close()
+
+    asyncio.run(create())
+    url = _with_database(base, name)
+    asyncio.run(db.migrate(url))
+    yield url
+    asyncio.run(drop())
+    if server is not None:
+        server.cleanup()
+
+
+async def _truncate(url: str) -> None:
+    conn = await asyncpg.connect(url)
+    try:
+        tables = await conn.fetch(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'migration'"
+        )
+        if tables:
+            names = ", ".join(f'"{t["tablename"]}"' for t in tables)
+            await conn.execute(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(autouse=True)
+def clean_database(database_url: str) -> None:
+    asyncio.run(_truncate(database_url))
+    db.configure(database_url)
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return Settings(database_url=database_url, secret_key=TEST_SECRET, data_dir=tmp_path, sse_keepalive=1)
+
+
+@pytest.fixture
+async def app(settings: Settings) -> AsyncIterator[Litestar]:
+    """The app with its lifespan running on the test's own event loop (pool, hub)."""
+    app = create_app(settings, migrate=False)
+    started, stop = asyncio.Event(), asyncio.Event()
+
+    async def run() -> None:
+        # The lifespan's task group must be entered and left by one task.
+        async with app.lifespan():
+            started.set()
+            await stop.wait()
+
+    task = asyncio.create_task(run())
+    await asyncio.wait([task, asyncio.ensure_future(started.wait())], return_when=asyncio.FIRST_COMPLETED)
+    if task.done():
+        task.result()
+    yield app
+    stop.set()
+    await task
+
+
+@pytest.fixture
+async def client(app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
+    """Real HTTP requests through the ASGI app, on the same loop as the test and its data."""
+    transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 50000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver.local") as c:
+        yield c
+
+
+# Real server processes --------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LiveServer:
+    """``switchboard serve`` in a subprocess, on the test database."""
+
+    def __init__(self, database_url: str, data_dir: Path, workers: int = 1) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = {
+            **os.environ,
+            "DATABASE_URL": database_url,
+            "SECRET_KEY": TEST_SECRET,
+            "DATA_DIR": str(data_dir),
+            "HOST": "127.0.0.1",
+            "PORT": str(self.port),
+            "WORKERS": str(workers),
+            "LOG_LEVEL": "WARNING",
+            "SSE_KEEPALIVE": "1",
+        }
+        self.log = open(data_dir / f"server-{self.port}.log", "w")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "app", "serve"], cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited: see {self.log.name}")
+            try:
+                if httpx.get(self.url + "/health", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError("server did not become healthy in 30 s")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        self.log.close()
+
+
+@pytest.fixture(scope="session")
+def live_server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    server = LiveServer(database_url, tmp_path_factory.mktemp("live"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def second_live_server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    server = LiveServer(database_url, tmp_path_factory.mktemp("live2"))
+    yield server
+    server.stop()
