@@ -8,6 +8,7 @@ database in it, migrates it once, and empties every table before each test.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import os
 import socket
 import subprocess
@@ -27,6 +28,13 @@ from app.main import create_app
 from app.settings import ROOT, Settings
 
 TEST_SECRET = "test-secret-key-for-switchboard-tests"
+
+
+def run_sync(coro):
+    """Run a coroutine to completion from synchronous code, even where a loop is running
+    in this thread (Playwright's sync API keeps one): it gets a thread of its own."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coro).result()
 
 
 def _with_database(url: str, name: str) -> str:
@@ -80,7 +88,7 @@ async def _truncate(url: str) -> None:
 
 @pytest.fixture(autouse=True)
 def clean_database(database_url: str) -> None:
-    asyncio.run(_truncate(database_url))
+    run_sync(_truncate(database_url))
     db.configure(database_url)
 
 

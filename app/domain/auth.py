@@ -37,8 +37,8 @@ async def _failures(scope: str, key: str, window: int) -> tuple[int, int]:
 
 async def authenticate(email: str, password: str, address: str, policy: ThrottlePolicy) -> User | None:
     """The active user with these credentials, None for wrong ones; ``Throttled`` when locked."""
-    email = (email or "").strip().lower()[:254]
-    address = (address or "unknown")[:254]
+    email = (email or "").replace("\x00", "").strip().lower()[:254]
+    address = (address or "unknown").replace("\x00", "")[:254]
     for scope, key, limit in (
         ("account", email, policy.max_failures),
         ("address", address, policy.max_failures * ADDRESS_FACTOR),

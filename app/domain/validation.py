@@ -80,7 +80,11 @@ class Cleaner:
         ids: list[int] = []
         for item in raw:
             try:
-                ids.append(int(item))
+                value = int(item)
             except (TypeError, ValueError):
+                value = 0
+            if not 0 < value < 2**31:
                 self.fail(field, "Choose from the list.")
+            else:
+                ids.append(value)
         return sorted(set(ids))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from urllib.parse import quote
 
+import asyncpg
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, NotAuthorizedException
 from litestar.response import Redirect, Template
@@ -86,6 +87,12 @@ def domain_error(request: Request, exc: DomainError) -> Response:
     return error_response(request, 400, str(exc))
 
 
+def data_error(request: Request, exc: asyncpg.DataError) -> Response:
+    """Input PostgreSQL cannot hold (an id beyond int4, say): the client's mistake, not ours."""
+    log.info("refused input the database cannot store: %s", exc)
+    return error_response(request, 400, "A value in the request is out of range.")
+
+
 def server_error(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return error_response(
@@ -98,5 +105,6 @@ def server_error(request: Request, exc: Exception) -> Response:
 EXCEPTION_HANDLERS = {
     HTTPException: http_exception,
     DomainError: domain_error,
+    asyncpg.DataError: data_error,
     Exception: server_error,
 }

@@ -11,10 +11,12 @@ MULTI = {"department_ids"}
 
 
 async def read_form(request: Request) -> dict[str, Any]:
+    """The form's fields; repeated fields listed in MULTI come as lists, others as their last value."""
     form = await request.form()
     data: dict[str, Any] = {}
     for key in form.keys():
-        values = form.getall(key)
+        # PostgreSQL text cannot hold NUL: drop it here, once, for every form.
+        values = [v.replace("\x00", "") if isinstance(v, str) else v for v in form.getall(key)]
         data[key] = values if key in MULTI else values[-1]
     for key in MULTI:
         data.setdefault(key, [])

@@ -11,6 +11,9 @@ from datetime import timedelta
 from typing import Any
 
 from litestar.connection import ASGIConnection
+from litestar.datastructures import Cookie, MutableScopeHeaders
+from litestar.types import Empty
+from litestar.utils.dataclass import extract_dataclass_items
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware.session.server_side import ServerSideSessionBackend, ServerSideSessionConfig
@@ -24,6 +27,7 @@ from app.settings import Settings
 
 ROTATE_KEY = "switchboard.rotate_session"
 NEW_ID_KEY = "switchboard.new_session_id"
+LOADED_KEY = "switchboard.session_loaded"
 
 # Paths reachable without a login session.
 PUBLIC_PATHS = ["^/login", "^/health", "^/static/", "^/webhooks/", "^/favicon.ico", "^/schema"]
@@ -81,7 +85,34 @@ class PostgresStore(Store):
 
 
 class RotatingSessionBackend(ServerSideSessionBackend):
-    """Gives the session a fresh id when the login handler asks for one."""
+    """Litestar's server-side sessions with three changes.
+
+    - A fresh id when the login handler asks for one (no session fixation).
+    - Nothing stored for a visitor whose session is empty: anonymous pages (login, errors)
+      must not create a row per request.
+    - No write when the data did not change: the read already renewed its expiry.
+    """
+
+    async def load_from_connection(self, connection: ASGIConnection) -> dict[str, Any]:
+        if session_id := connection.cookies.get(self.config.key):
+            data = await self.get(session_id, store=self.config.get_store_from_app(connection.scope["app"]))
+            if data is not None:
+                connection.scope[LOADED_KEY] = data  # type: ignore[literal-required]
+                return self.deserialize_data(data)
+        return {}
+
+    async def store_in_message(self, scope_session: Any, message: Any, connection: ASGIConnection) -> None:
+        scope: Any = connection.scope
+        if scope_session is not Empty and not scope.get(ROTATE_KEY):
+            loaded = scope.get(LOADED_KEY)
+            if not scope_session and loaded is None:
+                return
+            if scope_session and loaded is not None and self.serialize_data(scope_session, scope) == loaded:
+                params = dict(extract_dataclass_items(self.config, exclude_none=True, include=Cookie.__dict__.keys()))
+                cookie = Cookie(value=connection.cookies[self.config.key], key=self.config.key, **params)
+                MutableScopeHeaders.from_message(message).add("Set-Cookie", cookie.to_header(header=""))
+                return
+        await super().store_in_message(scope_session, message, connection)
 
     def get_session_id(self, connection: ASGIConnection) -> str:
         scope: Any = connection.scope

@@ -28,7 +28,7 @@ async def events(request: Request) -> ServerSentEvent:
     async def stream() -> AsyncGenerator[ServerSentEventMessage, None]:
         try:
             # Tell the page it is live; after a reconnect it uses this to resync.
-            yield ServerSentEventMessage(event="ready", data="ready", retry_duration=2000)
+            yield ServerSentEventMessage(event="ready", data="ready", retry=2000)
             while True:
                 try:
                     item = await asyncio.wait_for(sub.get(), keepalive)
