@@ -23,6 +23,7 @@ from app.domain.auth import purge_old_failures
 from app.logs import setup_logging
 from app.realtime.hub import Hub
 from app.settings import ROOT, Settings
+from app.telephony.ami import AmiListener
 from app.web.auth import AuthController
 from app.web.departments import DepartmentsController
 from app.web.errors import EXCEPTION_HANDLERS
@@ -81,6 +82,8 @@ def create_app(settings: Settings, *, migrate: bool = True) -> Litestar:
     settings = settings.with_secret()
     db.configure(settings.database_url)
     hub = Hub(settings.database_url)
+    # The AMI listener runs in every process; only the advisory-lock leader connects.
+    ami = AmiListener(settings) if settings.ami_host else None
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -90,9 +93,13 @@ def create_app(settings: Settings, *, migrate: bool = True) -> Litestar:
         await hub.start()
         _on_exit_signal(hub.end_streams)
         housekeeping = asyncio.create_task(_maintenance(settings), name="maintenance")
+        if ami is not None:
+            await ami.start()
         try:
             yield
         finally:
+            if ami is not None:
+                await ami.close()
             housekeeping.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await housekeeping
@@ -131,7 +138,7 @@ def create_app(settings: Settings, *, migrate: bool = True) -> Litestar:
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         request_max_body_size=settings.max_body_bytes,
         openapi_config=OpenAPIConfig(title="Switchboard", version=__version__, path="/schema"),
-        state=State({"settings": settings, "hub": hub}),
+        state=State({"settings": settings, "hub": hub, "ami": ami}),
         debug=False,
     )
 

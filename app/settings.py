@@ -27,6 +27,13 @@ def _env_int(name: str, default: int) -> int:
         raise SystemExit(f"{name} must be a whole number, got {raw!r}") from exc
 
 
+def _choice(name: str, options: tuple[str, ...]) -> str:
+    raw = (os.environ.get(name) or options[0]).strip().lower()
+    if raw not in options:
+        raise SystemExit(f"{name} must be one of {', '.join(options)}, got {raw!r}")
+    return raw
+
+
 @dataclass(frozen=True)
 class Settings:
     """Runtime configuration. Construct with :meth:`from_env`; tests pass fields directly."""
@@ -55,6 +62,19 @@ class Settings:
     max_body_bytes: int = 1_000_000
     # Seconds between SSE keep-alive comments.
     sse_keepalive: int = 15
+    # Asterisk Manager Interface (AMI). Empty AMI_HOST: telephony live features are off.
+    ami_host: str = ""
+    ami_port: int = 5038
+    ami_username: str = ""
+    ami_secret: str = ""
+    # Seconds to wait for the AMI login and for each action's answer.
+    ami_timeout: int = 5
+    # Longest pause, in seconds, between AMI reconnection attempts (backoff doubles up to it).
+    ami_reconnect_max: int = 30
+    # SIP stack whose Realtime tables we write: "pjsip" (ps_* tables) or "sip" (chan_sip sippeers, Asterisk <= 20).
+    asterisk_sip_driver: str = "pjsip"
+    # Dialplan context of our extensions, and where transfers and click-to-call are sent.
+    asterisk_context: str = "internal"
 
     @classmethod
     def from_env(cls, **overrides: object) -> "Settings":
@@ -74,6 +94,14 @@ class Settings:
             "login_throttle_window": _env_int("LOGIN_THROTTLE_WINDOW", 900),
             "max_body_bytes": _env_int("MAX_BODY_BYTES", 1_000_000),
             "sse_keepalive": _env_int("SSE_KEEPALIVE", 15),
+            "ami_host": env.get("AMI_HOST", "").strip(),
+            "ami_port": _env_int("AMI_PORT", 5038),
+            "ami_username": env.get("AMI_USERNAME", ""),
+            "ami_secret": env.get("AMI_SECRET", ""),
+            "ami_timeout": _env_int("AMI_TIMEOUT", 5),
+            "ami_reconnect_max": _env_int("AMI_RECONNECT_MAX", 30),
+            "asterisk_sip_driver": _choice("ASTERISK_SIP_DRIVER", ("pjsip", "sip")),
+            "asterisk_context": env.get("ASTERISK_CONTEXT", "").strip() or "internal",
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]

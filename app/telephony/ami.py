@@ -1,0 +1,249 @@
+"""The AMI connection: one leader process listens, any process can send an action.
+
+* ``AmiListener`` runs in every app process when ``AMI_HOST`` is set. It takes a PostgreSQL
+  advisory lock on a dedicated connection; the process that holds it is the leader and keeps
+  the one AMI event connection (panoramisk). After every (re)connect it resyncs the whole state
+  (``CoreShowChannels``, ``PJSIPShowEndpoints`` or ``SIPpeers``, ``QueueStatus``), then applies
+  events as they come. Snapshots are published per company by ``LivePublisher``.
+* ``send_action`` opens a short connection (``Events: off``) from whichever process serves the
+  request: actions never depend on being the leader.
+
+panoramisk 1.4 quirks handled here (ASTERISK-NOTES §3): it reconnects on its own forever,
+even after a refused login, and cannot be told to stop; ``_Manager`` disables that so that the
+listener decides (with backoff) and reports a bad password or an unreachable Asterisk as a
+status instead of a silent retry loop. A successful ``QueueAdd`` never resolves in 1.4: every
+action is awaited with a timeout and single-response actions pass ``as_list=False``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+from dataclasses import dataclass
+
+import asyncpg
+from panoramisk import Manager
+
+from app.domain.errors import DomainError
+from app.settings import Settings
+from app.telephony.live import LivePublisher, set_status
+from app.telephony.state import LiveState
+
+log = logging.getLogger(__name__)
+
+LEADER_LOCK = 7_201_003
+
+
+class AmiError(DomainError):
+    """Asterisk refused an action, or could not be reached; the message says which."""
+
+    def __init__(self, message: str, *, unreachable: bool = False) -> None:
+        super().__init__(message)
+        self.unreachable = unreachable
+
+
+class _Manager(Manager):
+    """panoramisk's Manager without its own endless reconnects; tells us about login/loss."""
+
+    def __init__(self, **config) -> None:
+        super().__init__(**config)
+        loop = asyncio.get_running_loop()
+        self.loop = loop
+        self.logged_in: asyncio.Future = loop.create_future()
+        self.lost: asyncio.Future = loop.create_future()
+
+    def connection_made(self, f) -> None:  # noqa: ANN001
+        exc = None if f.cancelled() else f.exception()
+        if f.cancelled() or exc is not None:
+            err = exc or ConnectionError("cancelled")
+            for fut in (self.logged_in, self.lost):
+                if not fut.done():
+                    fut.set_exception(err)
+            return
+        super().connection_made(f)
+
+    def login(self, future) -> bool:  # noqa: ANN001
+        ok = super().login(future)
+        if not self.logged_in.done():
+            self.logged_in.set_result((ok, future.result().message or ""))
+        return ok
+
+    def connection_lost(self, exc) -> None:  # noqa: ANN001
+        self._connected = False
+        if self.pinger:
+            self.pinger.cancel()
+            self.pinger = None
+        if not self.logged_in.done():
+            self.logged_in.set_exception(ConnectionError("connection closed before login"))
+        if not self.lost.done():
+            self.lost.set_result(exc)
+
+
+def _config(settings: Settings, events: str) -> dict:
+    return {
+        "host": settings.ami_host,
+        "port": settings.ami_port,
+        "username": settings.ami_username,
+        "secret": settings.ami_secret,
+        "events": events,
+        "ping_delay": 10,
+        "ping_interval": 10,
+        "log": logging.getLogger("app.telephony.panoramisk"),
+    }
+
+
+async def open_manager(settings: Settings, *, events: str, timeout: float) -> _Manager:
+    """Connect and log in; raise AmiError with a clear reason otherwise."""
+    manager = _Manager(**_config(settings, events))
+    try:
+        await asyncio.wait_for(manager.connect(), timeout)
+        ok, message = await asyncio.wait_for(asyncio.shield(manager.logged_in), timeout)
+    except (OSError, ConnectionError, asyncio.TimeoutError) as exc:
+        manager.close()
+        reason = str(exc) or type(exc).__name__
+        raise AmiError(f"Asterisk is unreachable at {settings.ami_host}:{settings.ami_port} ({reason}).", unreachable=True) from exc
+    if not ok:
+        manager.close()
+        raise AmiError(f"Asterisk refused the AMI login: {message or 'Authentication failed'}.")
+    return manager
+
+
+@dataclass(frozen=True)
+class AmiResult:
+    ok: bool
+    message: str
+
+
+async def send_action(settings: Settings, action: dict, *, timeout: float | None = None) -> AmiResult:
+    """Send one single-response action on a short connection of this process."""
+    if not settings.ami_host:
+        raise AmiError("The PBX is not configured (AMI_HOST is empty).", unreachable=True)
+    timeout = timeout or settings.ami_timeout
+    manager = await open_manager(settings, events="off", timeout=timeout)
+    try:
+        resp = await asyncio.wait_for(manager.send_action(dict(action), as_list=False), timeout)
+    except asyncio.TimeoutError as exc:
+        raise AmiError(f"Asterisk did not answer {action.get('Action')} within {timeout:.0f} s.", unreachable=True) from exc
+    finally:
+        manager.close()
+    if isinstance(resp, list):  # defensive: list answers carry the response first
+        resp = resp[0]
+    return AmiResult(ok=bool(resp.success), message=str(resp.message or resp.response or ""))
+
+
+class AmiListener:
+    """Leader election + the AMI event connection + the live state publisher."""
+
+    reconnect_min = 0.5  # seconds; the backoff doubles up to AMI_RECONNECT_MAX
+    leader_poll = 3.0  # seconds between attempts to take the leader lock
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.state = LiveState()
+        self.publisher = LivePublisher(self.state, settings)
+        self.is_leader = False
+        self.status = "starting"
+        self.resyncs = 0
+        self._task: asyncio.Task | None = None
+        self._manager: _Manager | None = None
+        self._lock_conn: asyncpg.Connection | None = None
+        self.name = f"{socket.gethostname()}:{os.getpid()}"
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="ami-listener")
+
+    async def close(self) -> None:
+        if self._task:
+            self._task.cancel()
+            try:
+                await self._task
+            except (asyncio.CancelledError, Exception):  # noqa: BLE001
+                pass
+        if self._manager:
+            self._manager.close()
+        await self.publisher.close()
+        if self._lock_conn is not None and not self._lock_conn.is_closed():
+            self._lock_conn.terminate()
+
+    async def _become_leader(self) -> None:
+        while True:
+            try:
+                if self._lock_conn is None or self._lock_conn.is_closed():
+                    self._lock_conn = await asyncpg.connect(self.settings.database_url)
+                if await self._lock_conn.fetchval("SELECT pg_try_advisory_lock($1)", LEADER_LOCK):
+                    self.is_leader = True
+                    return
+            except (OSError, asyncpg.PostgresError) as exc:
+                log.warning("AMI leader election failed (%s); retrying", exc)
+                self._lock_conn = None
+            await asyncio.sleep(self.leader_poll)
+
+    async def _set_status(self, state: str, detail: str = "") -> None:
+        self.status = state
+        log.log(logging.WARNING if state in {"auth_failed", "unreachable"} else logging.INFO, "AMI %s %s", state, detail)
+        try:
+            await set_status(state, detail, self.name)
+        except Exception:  # noqa: BLE001 - status is best effort
+            log.exception("could not record the AMI status")
+
+    async def _run(self) -> None:
+        await self._become_leader()
+        await self.publisher.start()
+        backoff = self.reconnect_min
+        while True:
+            await self._set_status("connecting", f"{self.settings.ami_host}:{self.settings.ami_port}")
+            try:
+                self._manager = await open_manager(self.settings, events="on", timeout=self.settings.ami_timeout)
+            except AmiError as exc:
+                await self._set_status("unreachable" if exc.unreachable else "auth_failed", str(exc))
+                self.state.reset()
+                await self.publisher.flush(force=True)
+                # A refused password will not fix itself quickly: wait longer before asking again.
+                delay = backoff if exc.unreachable else max(backoff, self.settings.ami_reconnect_max)
+                await asyncio.sleep(delay)
+                backoff = min(backoff * 2, self.settings.ami_reconnect_max)
+                continue
+            manager = self._manager
+            manager.register_event("*", self._on_event)
+            try:
+                await self._resync(manager)
+                backoff = self.reconnect_min
+                await self._set_status("connected", f"{self.settings.ami_host}:{self.settings.ami_port}")
+                await self.publisher.flush(force=True)
+                exc = await manager.lost
+                reason = f"Shutdown: {exc.get('Shutdown', '')}" if exc is not None and hasattr(exc, "get") else "connection closed"
+            except (AmiError, ConnectionError, asyncio.TimeoutError) as err:
+                reason = str(err) or type(err).__name__
+            finally:
+                manager.close()
+                self._manager = None
+            self.state.reset()
+            await self._set_status("unreachable", f"Lost the AMI connection ({reason}); reconnecting.")
+            await self.publisher.flush(force=True)
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, self.settings.ami_reconnect_max)
+
+    def _on_event(self, _manager, message) -> None:  # noqa: ANN001
+        if "security" in str(message.get("Privilege", "")):
+            return
+        if self.state.apply(message):
+            self.publisher.touch()
+
+    async def _resync(self, manager: _Manager) -> None:
+        """Rebuild the whole state from Asterisk's lists (after every connect)."""
+        timeout = self.settings.ami_timeout
+        await self.publisher.load_owners()
+        self.state.reset()
+        peers = "SIPpeers" if self.settings.asterisk_sip_driver == "sip" else "PJSIPShowEndpoints"
+        for name in ("CoreShowChannels", peers, "QueueStatus"):
+            try:
+                answer = await asyncio.wait_for(manager.send_action({"Action": name}), timeout)
+            except asyncio.TimeoutError as exc:
+                raise AmiError(f"{name} was not answered during resync.") from exc
+            for item in answer if isinstance(answer, list) else [answer]:
+                if item.get("Event"):
+                    self.state.apply(item)
+        self.resyncs += 1
+        self.publisher.touch()
