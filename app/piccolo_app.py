@@ -2,13 +2,14 @@
 
 from piccolo.conf.apps import AppConfig
 
+from app.domain.presence import PresenceChange
 from app.domain.tables import TABLES
 from app.settings import ROOT
 
 APP_CONFIG = AppConfig(
     app_name="switchboard",
     migrations_folder_path=str(ROOT / "piccolo_migrations"),
-    table_classes=list(TABLES),
+    table_classes=[*TABLES, PresenceChange],
     migration_dependencies=[],
     commands=[],
 )

@@ -60,8 +60,12 @@ class Settings:
     login_throttle_window: int = 900
     # Largest request body accepted, in bytes (forms, webhooks, API).
     max_body_bytes: int = 1_000_000
-    # Seconds between SSE keep-alive comments.
+    # Seconds between SSE keep-alive comments (each also counts as the agent's heartbeat).
     sse_keepalive: int = 15
+    # Seconds without a heartbeat after which an online or busy agent is set offline.
+    presence_grace: int = 120
+    # Seconds between sweeps of the time-based jobs (presence expiry).
+    sweep_interval: int = 5
     # Asterisk Manager Interface (AMI). Empty AMI_HOST: telephony live features are off.
     ami_host: str = ""
     ami_port: int = 5038
@@ -94,6 +98,8 @@ class Settings:
             "login_throttle_window": _env_int("LOGIN_THROTTLE_WINDOW", 900),
             "max_body_bytes": _env_int("MAX_BODY_BYTES", 1_000_000),
             "sse_keepalive": _env_int("SSE_KEEPALIVE", 15),
+            "presence_grace": _env_int("PRESENCE_GRACE", 120),
+            "sweep_interval": _env_int("SWEEP_INTERVAL", 5),
             "ami_host": env.get("AMI_HOST", "").strip(),
             "ami_port": _env_int("AMI_PORT", 5038),
             "ami_username": env.get("AMI_USERNAME", ""),

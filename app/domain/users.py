@@ -7,19 +7,17 @@ demotes themselves, so a company always keeps the admin who is acting.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
-
 import asyncpg
 
 from app.domain import sql
 from app.domain.errors import NotFound, PermissionDenied, ValidationError
-from app.domain.events import PresenceChanged, UserChanged, emit
+from app.domain.events import UserChanged, emit
 from app.domain.passwords import hash_password, password_problem
+from app.domain.presence import record_change
 from app.domain.tables import Department, User, UserDepartment
 from app.domain.validation import Cleaner
 
 ROLES = [r.value for r in User.Role]
-PRESENCES = [p.value for p in User.Presence]
 # Interface languages offered; English is the source language of every string.
 LANGUAGES = {"": "Company default", "en": "English", "fr": "Français", "pt_BR": "Português (Brasil)"}
 
@@ -171,32 +169,16 @@ async def set_user_active(actor: User, user_id: int, active: bool) -> User:
     if user.id == actor.id and not active:
         raise PermissionDenied("You cannot deactivate yourself.")
     async with sql.transaction():
-        changes: dict = {User.active: active}
-        if not active and user.presence != User.Presence.offline:
-            changes.update({User.presence: "offline", User.presence_changed_at: datetime.now(timezone.utc)})
-            await emit(PresenceChanged(company_id=user.company_id, user_id=user.id, presence="offline"))
-        await User.update(changes).where(User.id == user.id)
+        old = await sql.fetchval("SELECT presence FROM app_user WHERE id = $1 FOR UPDATE", user.id)
+        await sql.execute(
+            """UPDATE app_user SET active = $2,
+                   presence = CASE WHEN $2 THEN presence ELSE 'offline' END,
+                   presence_changed_at = CASE WHEN $2 OR presence = 'offline' THEN presence_changed_at ELSE now() END
+               WHERE id = $1""",
+            user.id,
+            active,
+        )
+        if not active and old != "offline":
+            await record_change(user.company_id, user.id, old, "offline", "deactivated")
         await emit(UserChanged(company_id=user.company_id, user_id=user.id))
     return await get_user(actor.company_id, user.id)
-
-
-async def set_presence(user: User, presence: str) -> User:
-    """Switch the user's own presence (online / busy / offline)."""
-    if presence not in PRESENCES:
-        raise ValidationError({"presence": "Choose online, busy or offline."})
-    async with sql.transaction():
-        old = await sql.fetchval("SELECT presence FROM app_user WHERE id = $1 AND active FOR UPDATE", user.id)
-        if old is None:
-            raise NotFound("No such user.")
-        if old == presence:
-            await sql.execute("UPDATE app_user SET last_seen_at = now() WHERE id = $1", user.id)
-        else:
-            await sql.execute(
-                """UPDATE app_user SET presence = $2, presence_changed_at = now(), last_seen_at = now()
-                   WHERE id = $1""",
-                user.id,
-                presence,
-            )
-            await emit(PresenceChanged(company_id=user.company_id, user_id=user.id, presence=presence))
-    user.presence = presence
-    return user

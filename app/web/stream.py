@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import AsyncGenerator
 
 from litestar import Request, get
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 
 from app.domain.events import UserChanged
+from app.domain.presence import heartbeat
 from app.domain.users import get_active_user
 from app.realtime.hub import Closed, Resync
 from app.web.live import render_event
@@ -29,7 +31,13 @@ async def events(request: Request) -> ServerSentEvent:
         try:
             # Tell the page it is live; after a reconnect it uses this to resync.
             yield ServerSentEventMessage(event="ready", data="ready", retry=2000)
+            await heartbeat(viewer.id)
+            last_beat = time.monotonic()
             while True:
+                if time.monotonic() - last_beat >= keepalive:
+                    # An open stream keeps its agent present (DESIGN: presence).
+                    await heartbeat(viewer.id)
+                    last_beat = time.monotonic()
                 try:
                     item = await asyncio.wait_for(sub.get(), keepalive)
                 except asyncio.TimeoutError:
