@@ -23,13 +23,14 @@ from app.domain.auth import purge_old_failures
 from app.logs import setup_logging
 from app.realtime.hub import Hub
 from app.settings import ROOT, Settings
-from app.telephony.ami import AmiListener
+from app.telephony.ami import AmiError, AmiListener
 from app.web.auth import AuthController
 from app.web.departments import DepartmentsController
 from app.web.errors import EXCEPTION_HANDLERS
 from app.web.health import health
 from app.web.home import HomeController
 from app.web.middleware import request_id_middleware
+from app.web.operator import CallsApiController, OperatorController, ami_error_handler
 from app.web.presence import PresenceController
 from app.web.security import PostgresStore, session_auth
 from app.web.stream import events
@@ -118,6 +119,8 @@ def create_app(settings: Settings, *, migrate: bool = True) -> Litestar:
             UsersController,
             DepartmentsController,
             PresenceController,
+            OperatorController,
+            CallsApiController,
             events,
             health,
             create_static_files_router(path="/static", directories=[ROOT / "static"], cache_control=None),
@@ -135,7 +138,7 @@ def create_app(settings: Settings, *, migrate: bool = True) -> Litestar:
             exclude=CSRF_EXEMPT,
         ),
         stores={"sessions": PostgresStore()},
-        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        exception_handlers={**EXCEPTION_HANDLERS, AmiError: ami_error_handler},  # type: ignore[arg-type]
         request_max_body_size=settings.max_body_bytes,
         openapi_config=OpenAPIConfig(title="Switchboard", version=__version__, path="/schema"),
         state=State({"settings": settings, "hub": hub, "ami": ami}),

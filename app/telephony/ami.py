@@ -44,6 +44,13 @@ class AmiError(DomainError):
         self.unreachable = unreachable
 
 
+def _fail(fut: asyncio.Future, exc: BaseException) -> None:
+    """Fail ``fut`` without asyncio's "exception was never retrieved" when nobody awaits it."""
+    if not fut.done():
+        fut.set_exception(exc)
+        fut.exception()
+
+
 class _Manager(Manager):
     """panoramisk's Manager without its own endless reconnects; tells us about login/loss."""
 
@@ -58,9 +65,9 @@ class _Manager(Manager):
         exc = None if f.cancelled() else f.exception()
         if f.cancelled() or exc is not None:
             err = exc or ConnectionError("cancelled")
-            for fut in (self.logged_in, self.lost):
-                if not fut.done():
-                    fut.set_exception(err)
+            _fail(self.logged_in, err)
+            if not self.lost.done():
+                self.lost.set_result(err)
             return
         super().connection_made(f)
 
@@ -75,8 +82,7 @@ class _Manager(Manager):
         if self.pinger:
             self.pinger.cancel()
             self.pinger = None
-        if not self.logged_in.done():
-            self.logged_in.set_exception(ConnectionError("connection closed before login"))
+        _fail(self.logged_in, ConnectionError("connection closed before login"))
         if not self.lost.done():
             self.lost.set_result(exc)
 

@@ -15,6 +15,7 @@ from litestar.response import ServerSentEventMessage
 from app.domain.events import Event, PresenceChanged, UserChanged
 from app.domain.tables import User
 from app.domain.users import departments_by_user, get_user
+from app.telephony.live import PbxLiveChanged
 from app.web.templating import render_fragment
 
 
@@ -64,9 +65,16 @@ async def _user_changed(event: UserChanged, viewer: User) -> list[ServerSentEven
     return [ServerSentEventMessage(event=f"user-row-{event.user_id}", data=await CACHE.get((event, "row"), row))]
 
 
+async def _operator_live(event: PbxLiveChanged, viewer: User) -> list[ServerSentEventMessage]:
+    from app.web.operator import render_live  # the console owns its fragments
+
+    return await render_live(event, viewer)
+
+
 RENDERERS: dict[str, Callable[[Event, User], Awaitable[list[ServerSentEventMessage]]]] = {
     PresenceChanged.name: _presence,  # type: ignore[dict-item]
     UserChanged.name: _user_changed,  # type: ignore[dict-item]
+    PbxLiveChanged.name: _operator_live,  # type: ignore[dict-item]
 }
 
 

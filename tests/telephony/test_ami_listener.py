@@ -56,3 +56,94 @@ async def _no_calls(company):
 async def _status_is(state):
     status = await get_status()
     return status is not None and status["state"] == state
+
+
+async def test_reconnect_resyncs_state(app, fake_ami):
+    company = await make_company()
+    await own(company, "extension", "1001")
+    await own(company, "extension", "1002")
+    await eventually(lambda: _status_is("connected"))
+    assert len(fake_ami.actions_named("CoreShowChannels")) == 1
+    # Asterisk restarts while a call is up: after the reconnect only the lists tell us so.
+    fake_ami.replies["coreshowchannels"] = blocks("real_action_CoreShowChannels_2.txt")[1:]
+    fake_ami.drop_all()
+    calls = await eventually(lambda: calls_of(company))
+    assert len(fake_ami.actions_named("CoreShowChannels")) == 2
+    assert len(fake_ami.actions_named("PJSIPShowEndpoints")) == 2
+    assert len(fake_ami.actions_named("QueueStatus")) == 2
+    assert [c["channels"] for c in calls] == [["PJSIP/1001-00000000", "PJSIP/1002-00000001"]]
+    assert calls[0]["state"] == "Up" and calls[0]["from_name"] == "Alice"
+    # Endpoint states from PJSIPShowEndpoints; the queue we own from QueueStatus.
+    live = await get_live(company.id)
+    assert live["endpoints"]["1001"] == {"kind": "extension", "state": "Unavailable", "registered": False}
+
+
+async def test_registration_events_update_extension_presence(app, fake_ami):
+    company = await make_company()
+    await own(company, "extension", "1001")
+    await own(company, "trunk", "1002")
+    await own(company, "queue", "support")
+    await eventually(lambda: _status_is("connected"))
+    await fake_ami.push_file("real_event_ContactStatus.txt")  # 1001 up, 1002 up, 1001 removed
+    live = await eventually(lambda: _live_where(company, lambda l: l["endpoints"]["1002"]["registered"]))
+    assert live["endpoints"]["1001"]["registered"] is False
+    assert live["stats"]["registered_trunks"] == 1 and live["stats"]["registered_extensions"] == 0
+    assert [m["interface"] for m in live["queues"]["support"]["members"]] == ["PJSIP/1002"]
+    await fake_ami.push(blocks("real_event_DeviceStateChange.txt")[2])  # PJSIP/1001 NOT_INUSE
+    live = await eventually(lambda: _live_where(company, lambda l: l["endpoints"]["1001"]["registered"]))
+    assert live["endpoints"]["1001"]["state"] == "Not in use"
+    assert live["stats"]["registered_extensions"] == 1
+
+
+async def test_queue_callers_join_and_leave(app, fake_ami):
+    company = await make_company()
+    await own(company, "queue", "support")
+    await eventually(lambda: _status_is("connected"))
+    join = blocks("real_event_QueueCallerJoin.txt")[0]
+    await fake_ami.push(join)
+    live = await eventually(lambda: _live_where(company, lambda l: l["queues"]["support"]["callers"]))
+    assert live["queues"]["support"]["callers"][0]["position"] == 1
+    leave = blocks("real_event_QueueCallerLeave.txt")[0]
+    await fake_ami.push(leave)
+    await eventually(lambda: _live_where(company, lambda l: not l["queues"]["support"]["callers"]))
+
+
+async def _live_where(company, predicate):
+    live = await get_live(company.id)
+    try:
+        return live if live["version"] and predicate(live) else None
+    except KeyError:
+        return None
+
+
+async def test_bad_credentials_are_reported(settings, fake_ami):
+    import dataclasses
+
+    from app.main import create_app
+
+    bad = dataclasses.replace(settings, ami_secret="wrong")
+    app = create_app(bad, migrate=False)
+    async with app.lifespan():
+        status = await eventually(lambda: _status_is("auth_failed"))
+        assert status
+        row = await get_status()
+        assert "Authentication failed" in row["detail"]
+        assert fake_ami.logins and fake_ami.logins[0]["Secret"] == "wrong"
+        assert fake_ami.actions == []  # nothing sent after a refused login
+        # Not a tight retry loop: it waits AMI_RECONNECT_MAX before asking again.
+        import asyncio
+
+        await asyncio.sleep(1)
+        assert len(fake_ami.logins) == 1
+
+
+async def test_unreachable_asterisk_is_reported(settings):
+    import dataclasses
+
+    from app.main import create_app
+    from tests.conftest import free_port
+
+    app = create_app(dataclasses.replace(settings, ami_port=free_port()), migrate=False)
+    async with app.lifespan():
+        await eventually(lambda: _status_is("unreachable"))
+        assert "unreachable" in (await get_status())["detail"]

@@ -1,0 +1,117 @@
+"""The operator console (``/operator``), its live fragments, its call actions and the calls API."""
+
+from __future__ import annotations
+
+import time
+
+from litestar import Controller, Request, Response, get, post
+from litestar.response import ServerSentEventMessage, Template
+
+from app.domain.tables import User
+from app.telephony import calls
+from app.telephony.ami import AmiError
+from app.telephony.live import PbxLiveChanged, get_live, get_status
+from app.web.errors import error_response
+from app.web.forms import read_form
+from app.web.security import supervisors
+from app.web.templating import render_fragment
+
+SECTIONS = ("status", "stats", "calls", "endpoints", "queues")
+
+
+def _context(live: dict, status: dict | None, configured: bool) -> dict:
+    extensions = {n: e for n, e in live["endpoints"].items() if e["kind"] == "extension"}
+    trunks = {n: e for n, e in live["endpoints"].items() if e["kind"] == "trunk"}
+    return {
+        "live": live,
+        "status": status,
+        "configured": configured,
+        "extensions": dict(sorted(extensions.items())),
+        "trunks": dict(sorted(trunks.items())),
+        "now": time.time(),
+    }
+
+
+def render_section(section: str, context: dict) -> str:
+    return render_fragment(f"operator/_{section}.html", **context)
+
+
+async def render_live(event: PbxLiveChanged, viewer: User) -> list[ServerSentEventMessage]:
+    """SSE: the console's sections that changed since this stream last received them."""
+    if viewer.role not in {"admin", "supervisor"}:
+        return []
+    context = _context(await get_live(event.company_id), await get_status(), True)
+    # Per stream memory (the viewer object lives as long as the stream): send a section
+    # only when its HTML changed, so that the 2-second heartbeat costs the browser nothing.
+    seen: dict = viewer.__dict__.setdefault("_operator_sections", {})
+    messages = []
+    for section in SECTIONS:
+        html = render_section(section, context)
+        if seen.get(section) != html:
+            seen[section] = html
+            messages.append(ServerSentEventMessage(event=f"operator-{section}", data=html))
+    return messages
+
+
+def _toast(message: str, kind: str = "success") -> Template:
+    return Template("operator/_toast.html", context={"message": message, "kind": kind})
+
+
+def ami_error_handler(request: Request, exc: AmiError) -> Response:
+    status = 503 if exc.unreachable else 502
+    return error_response(request, status, str(exc))
+
+
+class OperatorController(Controller):
+    path = "/operator"
+    guards = [supervisors]
+
+    @get("/")
+    async def console(self, request: Request) -> Template:
+        me = request.user
+        settings = request.app.state.settings
+        context = _context(await get_live(me.company_id), await get_status(), bool(settings.ami_host))
+        return Template("operator/page.html", context=context)
+
+    @post("/calls/hangup", status_code=200)
+    async def hangup(self, request: Request) -> Template:
+        result = await calls.hangup_call(request.app.state.settings, request.user, await read_form(request))
+        return _toast(result.message or "Hung up.")
+
+    @post("/calls/transfer", status_code=200)
+    async def transfer(self, request: Request) -> Template:
+        result = await calls.transfer_call(request.app.state.settings, request.user, await read_form(request))
+        return _toast(result.message or "Transferred.")
+
+    @post("/calls/originate", status_code=200)
+    async def originate(self, request: Request) -> Template:
+        result = await calls.originate_call(request.app.state.settings, request.user, await read_form(request))
+        return _toast(result.message or "Calling.")
+
+    @post("/queues/pause", status_code=200)
+    async def pause(self, request: Request) -> Template:
+        result = await calls.pause_queue_member(request.app.state.settings, request.user, await read_form(request))
+        return _toast(result.message or "Done.")
+
+
+class CallsApiController(Controller):
+    """Seed 004's ``/api/calls``: JSON in, JSON out; same rules as the console's buttons."""
+
+    path = "/api/calls"
+    guards = [supervisors]
+    tags = ["calls"]
+
+    @post("/hangup", status_code=200, summary="Hang up a live call (AMI Hangup)")
+    async def hangup(self, request: Request, data: dict) -> dict:
+        result = await calls.hangup_call(request.app.state.settings, request.user, data)
+        return {"ok": result.ok, "message": result.message}
+
+    @post("/transfer", status_code=200, summary="Blind-transfer a live call to a number (AMI Redirect)")
+    async def transfer(self, request: Request, data: dict) -> dict:
+        result = await calls.transfer_call(request.app.state.settings, request.user, data)
+        return {"ok": result.ok, "message": result.message}
+
+    @get("/", summary="Live calls of the company")
+    async def live_calls(self, request: Request) -> dict:
+        live = await get_live(request.user.company_id)
+        return {"calls": live["calls"], "stats": live["stats"]}
