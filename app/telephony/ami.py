@@ -188,6 +188,7 @@ class AmiListener:
 
     async def _set_status(self, state: str, detail: str = "") -> None:
         self.status = state
+        self.publisher.status = (state, detail, self.name)
         log.log(logging.WARNING if state in {"auth_failed", "unreachable"} else logging.INFO, "AMI %s %s", state, detail)
         try:
             await set_status(state, detail, self.name)

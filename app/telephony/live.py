@@ -86,6 +86,7 @@ class LivePublisher:
         self._task: asyncio.Task | None = None
         self._owners_loaded = 0.0
         self._owners_sig: tuple = ()
+        self.status: tuple[str, str, str] | None = None
         self.flushes = 0
 
     async def start(self) -> None:
@@ -155,6 +156,9 @@ class LivePublisher:
         """Write changed snapshots and emit their events; returns how many were written."""
         if not self.companies and not self._owners_loaded:
             await self.load_owners()
+        if force and self.status is not None:
+            # Re-assert the connection status with the heartbeat (fresh updated_at).
+            await set_status(*self.status)
         if not force and self.state.changes == self._flushed_changes:
             return 0
         self._flushed_changes = self.state.changes

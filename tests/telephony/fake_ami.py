@@ -65,6 +65,8 @@ class FakeAmi:
         self.username = username
         self.secret = secret
         self.replies: dict[str, list[str]] = dict(DEFAULT_REPLIES)
+        # Events Asterisk would raise after an action (e.g. the Hangup events after a Hangup).
+        self.after_action: dict[str, list[str]] = {}
         self.actions: list[dict[str, str]] = []
         self.logins: list[dict[str, str]] = []
         self.writers: list[asyncio.StreamWriter] = []
@@ -152,6 +154,8 @@ class FakeAmi:
                 for block in reply:
                     writer.write((with_action_id(block, action_id) + EOL + EOL).encode())
                 await writer.drain()
+                if action in self.after_action:
+                    await self.push(*self.after_action[action])
         finally:
             if writer in self.writers:
                 self.writers.remove(writer)
