@@ -31,6 +31,7 @@ from app.web.health import health
 from app.web.home import HomeController
 from app.web.middleware import request_id_middleware
 from app.web.operator import CallsApiController, OperatorController, ami_error_handler
+from app.web.pbx import CONTROLLERS as PBX_CONTROLLERS
 from app.web.presence import PresenceController
 from app.web.security import PostgresStore, session_auth
 from app.web.stream import events
@@ -121,6 +122,7 @@ def create_app(settings: Settings, *, migrate: bool = True) -> Litestar:
             PresenceController,
             OperatorController,
             CallsApiController,
+            *PBX_CONTROLLERS,
             events,
             health,
             create_static_files_router(path="/static", directories=[ROOT / "static"], cache_control=None),

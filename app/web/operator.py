@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from litestar import Controller, Request, Response, get, post
+from litestar.params import JSONBody
 from litestar.response import ServerSentEventMessage, Template
 
 from app.domain.tables import User
@@ -102,12 +103,12 @@ class CallsApiController(Controller):
     tags = ["calls"]
 
     @post("/hangup", status_code=200, summary="Hang up a live call (AMI Hangup)")
-    async def hangup(self, request: Request, data: dict) -> dict:
+    async def hangup(self, request: Request, data: JSONBody[dict]) -> dict:
         result = await calls.hangup_call(request.app.state.settings, request.user, data)
         return {"ok": result.ok, "message": result.message}
 
     @post("/transfer", status_code=200, summary="Blind-transfer a live call to a number (AMI Redirect)")
-    async def transfer(self, request: Request, data: dict) -> dict:
+    async def transfer(self, request: Request, data: JSONBody[dict]) -> dict:
         result = await calls.transfer_call(request.app.state.settings, request.user, data)
         return {"ok": result.ok, "message": result.message}
 

@@ -1,0 +1,275 @@
+"""Admin: the PBX's extensions, trunks and queues (pages), and seed 004's JSON API for them."""
+
+from __future__ import annotations
+
+from litestar import Controller, Request, delete, get, post, put
+from litestar.params import FromPath, JSONBody
+from litestar.response import Redirect, Template
+
+from app.domain.errors import ValidationError
+from app.telephony import pbx
+from app.telephony.pbx import CODECS, STRATEGIES, PbxObject
+from app.web.forms import flash, read_form
+from app.web.security import admin_only
+
+
+def _driver(request: Request) -> dict:
+    s = request.app.state.settings
+    return {"driver": s.asterisk_sip_driver}
+
+
+def _as_json(obj: PbxObject) -> dict:
+    return {"id": obj.id, "name": obj.name, "label": obj.label, **obj.details}
+
+
+async def _form_data(request: Request) -> dict:
+    form = await request.form()
+    data = {key: form.getall(key)[-1] for key in form.keys()}
+    data["codecs"] = form.getall("codecs") if "codecs" in form else []
+    return data
+
+
+# Extensions ----------------------------------------------------------------------------
+
+
+class ExtensionsController(Controller):
+    path = "/admin/pbx/extensions"
+    guards = [admin_only]
+
+    @get("/")
+    async def index(self, request: Request) -> Template:
+        items = await pbx.list_extensions(request.user.company_id)
+        return Template("admin/pbx/extensions.html", context={"items": items, "tab": "extensions"})
+
+    @get("/new")
+    async def new(self) -> Template:
+        return Template("admin/pbx/extension_form.html", context={"values": {"codecs": ["ulaw", "alaw"]}, "errors": {}, "edited": None, "codecs": CODECS})
+
+    @post("/", status_code=200)
+    async def create(self, request: Request) -> Template:
+        data = await _form_data(request)
+        try:
+            obj, secret = await pbx.create_extension(request.user, data, context=request.app.state.settings.asterisk_context, **_driver(request))
+        except ValidationError as exc:
+            return Template("admin/pbx/extension_form.html", context={"values": data, "errors": exc.errors, "edited": None, "codecs": CODECS}, status_code=400)
+        return Template("admin/pbx/secret.html", context={"obj": obj, "secret": secret}, status_code=201)
+
+    @get("/{object_id:int}/edit")
+    async def edit(self, request: Request, object_id: FromPath[int]) -> Template:
+        obj = await pbx.get_extension(request.user.company_id, object_id)
+        values = {"name": obj.label, "codecs": obj.details["codecs"]}
+        return Template("admin/pbx/extension_form.html", context={"values": values, "errors": {}, "edited": obj, "codecs": CODECS})
+
+    @post("/{object_id:int}", status_code=303)
+    async def update(self, request: Request, object_id: FromPath[int]) -> Template | Redirect:
+        obj = await pbx.get_extension(request.user.company_id, object_id)
+        data = await _form_data(request)
+        try:
+            obj, secret = await pbx.update_extension(request.user, object_id, data, context=request.app.state.settings.asterisk_context, **_driver(request))
+        except ValidationError as exc:
+            return Template("admin/pbx/extension_form.html", context={"values": data, "errors": exc.errors, "edited": obj, "codecs": CODECS}, status_code=400)
+        if secret:
+            return Template("admin/pbx/secret.html", context={"obj": obj, "secret": secret}, status_code=200)
+        flash(request, f"Saved extension {obj.name}.")
+        return Redirect("/admin/pbx/extensions", status_code=303)
+
+    @post("/{object_id:int}/delete", status_code=303)
+    async def remove(self, request: Request, object_id: FromPath[int]) -> Redirect:
+        obj = await pbx.get_extension(request.user.company_id, object_id)
+        await pbx.delete_extension(request.user, object_id)
+        flash(request, f"Deleted extension {obj.name}.")
+        return Redirect("/admin/pbx/extensions", status_code=303)
+
+
+# Trunks --------------------------------------------------------------------------------
+
+
+class TrunksController(Controller):
+    path = "/admin/pbx/trunks"
+    guards = [admin_only]
+
+    @get("/")
+    async def index(self, request: Request) -> Template:
+        items = [await pbx.get_trunk(request.user.company_id, o.id) for o in await pbx.list_objects(request.user.company_id, "trunk")]
+        return Template("admin/pbx/trunks.html", context={"items": items, "tab": "trunks"})
+
+    @get("/new")
+    async def new(self) -> Template:
+        values = {"codecs": ["ulaw", "alaw"], "context": "from-trunk", "register": True}
+        return Template("admin/pbx/trunk_form.html", context={"values": values, "errors": {}, "edited": None, "codecs": CODECS})
+
+    @post("/", status_code=303)
+    async def create(self, request: Request) -> Template | Redirect:
+        data = await _form_data(request)
+        try:
+            obj = await pbx.create_trunk(request.user, data, **_driver(request))
+        except ValidationError as exc:
+            data.pop("password", None)
+            return Template("admin/pbx/trunk_form.html", context={"values": data, "errors": exc.errors, "edited": None, "codecs": CODECS}, status_code=400)
+        flash(request, f"Trunk {obj.name} created.")
+        return Redirect("/admin/pbx/trunks", status_code=303)
+
+    @get("/{object_id:int}/edit")
+    async def edit(self, request: Request, object_id: FromPath[int]) -> Template:
+        obj = await pbx.get_trunk(request.user.company_id, object_id)
+        return Template("admin/pbx/trunk_form.html", context={"values": dict(obj.details), "errors": {}, "edited": obj, "codecs": CODECS})
+
+    @post("/{object_id:int}", status_code=303)
+    async def update(self, request: Request, object_id: FromPath[int]) -> Template | Redirect:
+        obj = await pbx.get_trunk(request.user.company_id, object_id)
+        data = await _form_data(request)
+        try:
+            obj = await pbx.update_trunk(request.user, object_id, data, **_driver(request))
+        except ValidationError as exc:
+            data.pop("password", None)
+            return Template("admin/pbx/trunk_form.html", context={"values": data, "errors": exc.errors, "edited": obj, "codecs": CODECS}, status_code=400)
+        flash(request, f"Saved trunk {obj.name}.")
+        return Redirect("/admin/pbx/trunks", status_code=303)
+
+    @post("/{object_id:int}/delete", status_code=303)
+    async def remove(self, request: Request, object_id: FromPath[int]) -> Redirect:
+        obj = await pbx.get_trunk(request.user.company_id, object_id)
+        await pbx.delete_trunk(request.user, object_id)
+        flash(request, f"Deleted trunk {obj.name}.")
+        return Redirect("/admin/pbx/trunks", status_code=303)
+
+
+# Queues --------------------------------------------------------------------------------
+
+
+async def _queue_context(request: Request, values: dict, errors: dict, edited: PbxObject | None) -> dict:
+    return {
+        "values": values,
+        "errors": errors,
+        "edited": edited,
+        "strategies": STRATEGIES,
+        "extensions": await pbx.list_objects(request.user.company_id, "extension"),
+    }
+
+
+class QueuesController(Controller):
+    path = "/admin/pbx/queues"
+    guards = [admin_only]
+
+    @get("/")
+    async def index(self, request: Request) -> Template:
+        items = [await pbx.get_queue(request.user.company_id, o.id) for o in await pbx.list_objects(request.user.company_id, "queue")]
+        return Template("admin/pbx/queues.html", context={"items": items, "tab": "queues"})
+
+    @get("/new")
+    async def new(self, request: Request) -> Template:
+        values = {"strategy": "ringall", "timeout": 15, "wrapuptime": 0, "maxlen": 0}
+        return Template("admin/pbx/queue_form.html", context=await _queue_context(request, values, {}, None))
+
+    @post("/", status_code=303)
+    async def create(self, request: Request) -> Template | Redirect:
+        data = await read_form(request)
+        try:
+            obj = await pbx.create_queue(request.user, data, **_driver(request))
+        except ValidationError as exc:
+            return Template("admin/pbx/queue_form.html", context=await _queue_context(request, data, exc.errors, None), status_code=400)
+        flash(request, f"Queue {obj.name} created.")
+        return Redirect("/admin/pbx/queues", status_code=303)
+
+    @get("/{object_id:int}/edit")
+    async def edit(self, request: Request, object_id: FromPath[int]) -> Template:
+        obj = await pbx.get_queue(request.user.company_id, object_id)
+        values = {k: obj.details.get(k) for k in ("strategy", "timeout", "wrapuptime", "maxlen")}
+        for m in obj.details["members"]:
+            values[f"member_{m['extension']}"] = "on"
+            values[f"penalty_{m['extension']}"] = m["penalty"]
+        return Template("admin/pbx/queue_form.html", context=await _queue_context(request, values, {}, obj))
+
+    @post("/{object_id:int}", status_code=303)
+    async def update(self, request: Request, object_id: FromPath[int]) -> Template | Redirect:
+        obj = await pbx.get_queue(request.user.company_id, object_id)
+        data = await read_form(request)
+        try:
+            obj = await pbx.update_queue(request.user, object_id, data, **_driver(request))
+        except ValidationError as exc:
+            return Template("admin/pbx/queue_form.html", context=await _queue_context(request, data, exc.errors, obj), status_code=400)
+        flash(request, f"Saved queue {obj.name}.")
+        return Redirect("/admin/pbx/queues", status_code=303)
+
+    @post("/{object_id:int}/delete", status_code=303)
+    async def remove(self, request: Request, object_id: FromPath[int]) -> Redirect:
+        obj = await pbx.get_queue(request.user.company_id, object_id)
+        await pbx.delete_queue(request.user, object_id)
+        flash(request, f"Deleted queue {obj.name}.")
+        return Redirect("/admin/pbx/queues", status_code=303)
+
+
+# JSON API (seed 004 §3.1-3.3) -----------------------------------------------------------
+
+
+class ExtensionsApi(Controller):
+    path = "/api/extensions"
+    guards = [admin_only]
+    tags = ["pbx"]
+
+    @get("/", summary="List the company's extensions")
+    async def index(self, request: Request) -> list[dict]:
+        return [_as_json(o) for o in await pbx.list_extensions(request.user.company_id)]
+
+    @post("/", status_code=201, summary="Create an extension; the response carries its SIP password once")
+    async def create(self, request: Request, data: JSONBody[dict]) -> dict:
+        s = request.app.state.settings
+        obj, secret = await pbx.create_extension(request.user, data, driver=s.asterisk_sip_driver, context=s.asterisk_context)
+        return {**_as_json(obj), "secret": secret}
+
+    @put("/{object_id:int}", summary="Update an extension (regenerate_secret: true for a new password)")
+    async def update(self, request: Request, object_id: FromPath[int], data: JSONBody[dict]) -> dict:
+        s = request.app.state.settings
+        obj, secret = await pbx.update_extension(request.user, object_id, data, driver=s.asterisk_sip_driver, context=s.asterisk_context)
+        return {**_as_json(obj), **({"secret": secret} if secret else {})}
+
+    @delete("/{object_id:int}", status_code=204, summary="Delete an extension")
+    async def remove(self, request: Request, object_id: FromPath[int]) -> None:
+        await pbx.delete_extension(request.user, object_id)
+
+
+class TrunksApi(Controller):
+    path = "/api/trunks"
+    guards = [admin_only]
+    tags = ["pbx"]
+
+    @get("/", summary="List the company's trunks")
+    async def index(self, request: Request) -> list[dict]:
+        return [_as_json(await pbx.get_trunk(request.user.company_id, o.id)) for o in await pbx.list_objects(request.user.company_id, "trunk")]
+
+    @post("/", status_code=201, summary="Create a trunk")
+    async def create(self, request: Request, data: JSONBody[dict]) -> dict:
+        return _as_json(await pbx.create_trunk(request.user, data, driver=request.app.state.settings.asterisk_sip_driver))
+
+    @put("/{object_id:int}", summary="Update a trunk (an empty password keeps the current one)")
+    async def update(self, request: Request, object_id: FromPath[int], data: JSONBody[dict]) -> dict:
+        return _as_json(await pbx.update_trunk(request.user, object_id, data, driver=request.app.state.settings.asterisk_sip_driver))
+
+    @delete("/{object_id:int}", status_code=204, summary="Delete a trunk")
+    async def remove(self, request: Request, object_id: FromPath[int]) -> None:
+        await pbx.delete_trunk(request.user, object_id)
+
+
+class QueuesApi(Controller):
+    path = "/api/queues"
+    guards = [admin_only]
+    tags = ["pbx"]
+
+    @get("/", summary="List the company's queues with their members")
+    async def index(self, request: Request) -> list[dict]:
+        return [_as_json(await pbx.get_queue(request.user.company_id, o.id)) for o in await pbx.list_objects(request.user.company_id, "queue")]
+
+    @post("/", status_code=201, summary="Create a queue; members: [{extension, penalty}]")
+    async def create(self, request: Request, data: JSONBody[dict]) -> dict:
+        return _as_json(await pbx.create_queue(request.user, data, driver=request.app.state.settings.asterisk_sip_driver))
+
+    @put("/{object_id:int}", summary="Update a queue and its members")
+    async def update(self, request: Request, object_id: FromPath[int], data: JSONBody[dict]) -> dict:
+        return _as_json(await pbx.update_queue(request.user, object_id, data, driver=request.app.state.settings.asterisk_sip_driver))
+
+    @delete("/{object_id:int}", status_code=204, summary="Delete a queue")
+    async def remove(self, request: Request, object_id: FromPath[int]) -> None:
+        await pbx.delete_queue(request.user, object_id)
+
+
+CONTROLLERS = [ExtensionsController, TrunksController, QueuesController, ExtensionsApi, TrunksApi, QueuesApi]

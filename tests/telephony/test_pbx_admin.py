@@ -1,0 +1,155 @@
+"""Admin pages and JSON API for extensions, trunks and queues: Asterisk rows, validation, scoping."""
+
+import pytest
+
+from app.domain import sql
+from tests.factories import make_company, make_user
+from tests.helpers import csrf, login, post_form
+
+
+@pytest.fixture
+async def admin(app):
+    company = await make_company()
+    return await make_user(company, "admin")
+
+
+async def _ext(client, number="1001", name="Alice", codecs=("ulaw", "alaw")):
+    return await post_form(client, "/admin/pbx/extensions/", {"number": number, "name": name, "codecs": list(codecs)})
+
+
+async def test_create_extension_writes_pjsip_realtime_rows_and_shows_secret_once(client, admin):
+    await login(client, admin.email)
+    response = await _ext(client, name='Al;ce "A"')
+    assert response.status_code == 201, response.text
+    secret = await sql.fetchval("SELECT password FROM ps_auths WHERE id = '1001'")
+    assert len(secret) >= 24 and secret in response.text
+    ep = await sql.fetchrow("SELECT * FROM ps_endpoints WHERE id = '1001'")
+    assert (ep["aors"], ep["auth"], ep["context"], ep["disallow"], ep["allow"]) == ("1001", "1001", "internal", "all", "ulaw,alaw")
+    assert ep["callerid"] == '"Al^3Bce "A"" <1001>'  # ';' stored as ^3B for Realtime
+    assert ep["accountcode"] == f"sb{admin.company_id}"
+    assert await sql.fetchval("SELECT max_contacts FROM ps_aors WHERE id = '1001'") == 1
+    listing = await client.get("/admin/pbx/extensions/")
+    assert "1001" in listing.text and secret not in listing.text
+    assert "Al;ce &#34;A&#34;" in listing.text  # escaped
+    audit = await sql.fetchrow("SELECT action, target, detail FROM pbx_audit")
+    assert audit["action"] == "extension.create" and audit["target"] == "1001" and secret not in audit["detail"]
+
+
+async def test_extension_validation_and_duplicates(client, admin):
+    await login(client, admin.email)
+    assert (await _ext(client)).status_code == 201
+    dup = await _ext(client)
+    assert dup.status_code == 400 and "already in use" in dup.text
+    other_admin = await make_user(await make_company(), "admin")
+    await login(client, other_admin.email)
+    assert (await _ext(client)).status_code == 400  # numbers are global to the PBX
+    for bad in (
+        {"number": "1", "name": "x", "codecs": ["ulaw"]},
+        {"number": "12ab", "name": "x", "codecs": ["ulaw"]},
+        {"number": "1002", "name": "", "codecs": ["ulaw"]},
+        {"number": "1002", "name": "x" * 500, "codecs": ["ulaw"]},
+        {"number": "1002", "name": "x", "codecs": []},
+        {"number": "1002", "name": "x", "codecs": ["speex"]},
+        {"number": "1002", "name": "x", "codecs": ["ulaw", "ulaw"]},
+    ):
+        response = await post_form(client, "/admin/pbx/extensions/", bad)
+        assert response.status_code == 400, bad
+    assert await sql.fetchval("SELECT count(*) FROM ps_endpoints") == 1
+
+
+async def test_edit_regenerate_delete_and_other_company(client, admin):
+    await login(client, admin.email)
+    await _ext(client)
+    ext_id = await sql.fetchval("SELECT id FROM pbx_object WHERE name = '1001'")
+    old = await sql.fetchval("SELECT password FROM ps_auths WHERE id = '1001'")
+    saved = await post_form(client, f"/admin/pbx/extensions/{ext_id}", {"name": "Alicia", "codecs": ["opus"]})
+    assert saved.status_code == 303
+    assert await sql.fetchval("SELECT allow FROM ps_endpoints WHERE id = '1001'") == "opus"
+    assert await sql.fetchval("SELECT password FROM ps_auths WHERE id = '1001'") == old
+    regen = await post_form(client, f"/admin/pbx/extensions/{ext_id}", {"name": "Alicia", "codecs": ["opus"], "regenerate_secret": "on"})
+    new = await sql.fetchval("SELECT password FROM ps_auths WHERE id = '1001'")
+    assert regen.status_code == 200 and new != old and new in regen.text
+
+    intruder = await make_user(await make_company(), "admin")
+    await login(client, intruder.email)
+    assert (await client.get(f"/admin/pbx/extensions/{ext_id}/edit")).status_code == 404
+    assert (await post_form(client, f"/admin/pbx/extensions/{ext_id}", {"name": "x", "codecs": ["ulaw"]})).status_code == 404
+    assert (await post_form(client, f"/admin/pbx/extensions/{ext_id}/delete")).status_code == 404
+    supervisor = await make_user(await make_company(), "supervisor")
+    await login(client, supervisor.email)
+    assert (await client.get("/admin/pbx/extensions/")).status_code == 403
+
+    await login(client, admin.email)
+    no_csrf = await client.post(f"/admin/pbx/extensions/{ext_id}/delete")
+    assert no_csrf.status_code == 403
+    assert (await post_form(client, f"/admin/pbx/extensions/{ext_id}/delete")).status_code == 303
+    for table in ("ps_endpoints", "ps_auths", "ps_aors", "pbx_object"):
+        assert await sql.fetchval(f"SELECT count(*) FROM {table}") == 0, table
+
+
+async def test_trunk_with_registration(client, admin):
+    await login(client, admin.email)
+    data = {"name": "operator1", "host": "sip.example.net:5060", "username": "acme", "password": "s3cret;x", "register": "on", "codecs": ["alaw"]}
+    response = await post_form(client, "/admin/pbx/trunks/", data)
+    assert response.status_code == 303, response.text
+    reg = await sql.fetchrow("SELECT * FROM ps_registrations WHERE id = 'operator1'")
+    assert (reg["server_uri"], reg["client_uri"], reg["outbound_auth"], reg["endpoint"]) == (
+        "sip:sip.example.net:5060", "sip:acme@sip.example.net:5060", "operator1", "operator1")
+    assert await sql.fetchval("SELECT match FROM ps_endpoint_id_ips WHERE id = 'operator1'") == "sip.example.net"
+    assert await sql.fetchval("SELECT outbound_auth FROM ps_endpoints WHERE id = 'operator1'") == "operator1"
+    page = await client.get("/admin/pbx/trunks/")
+    assert "sip.example.net" in page.text and "s3cret" not in page.text
+    trunk_id = await sql.fetchval("SELECT id FROM pbx_object WHERE name = 'operator1'")
+    edit = await client.get(f"/admin/pbx/trunks/{trunk_id}/edit")
+    assert "s3cret" not in edit.text
+    # An empty password keeps the current one; unticking registration removes it.
+    await post_form(client, f"/admin/pbx/trunks/{trunk_id}", {**data, "password": "", "register": ""})
+    assert await sql.fetchval("SELECT password FROM ps_auths WHERE id = 'operator1'") == "s3cret;x"
+    assert await sql.fetchval("SELECT count(*) FROM ps_registrations") == 0
+    for bad in ({**data, "name": "bad name"}, {**data, "name": "t2", "host": "bad host/x"}, {**data, "name": "t3", "username": ""},
+                {**data, "name": "t4", "password": "x" * 81}):
+        assert (await post_form(client, "/admin/pbx/trunks/", bad)).status_code == 400, bad
+
+
+async def test_queue_members_keep_uniqueid(client, admin):
+    await login(client, admin.email)
+    await _ext(client, "1001")
+    await _ext(client, "1002", "Bob")
+    data = {"name": "support", "strategy": "rrmemory", "timeout": "20", "member_1001": "on", "penalty_1001": "0", "member_1002": "on", "penalty_1002": "2"}
+    assert (await post_form(client, "/admin/pbx/queues/", data)).status_code == 303
+    assert await sql.fetchval("SELECT strategy::text FROM queues WHERE name = 'support'") == "rrmemory"
+    rows = {r["interface"]: r for r in await sql.fetch("SELECT * FROM queue_members")}
+    assert set(rows) == {"PJSIP/1001", "PJSIP/1002"} and rows["PJSIP/1002"]["penalty"] == 2
+    queue_id = await sql.fetchval("SELECT id FROM pbx_object WHERE kind = 'queue'")
+    data2 = {"strategy": "ringall", "member_1002": "on", "penalty_1002": "5"}
+    assert (await post_form(client, f"/admin/pbx/queues/{queue_id}", data2)).status_code == 303
+    after = await sql.fetch("SELECT * FROM queue_members")
+    assert [(r["interface"], r["penalty"], r["uniqueid"]) for r in after] == [("PJSIP/1002", 5, rows["PJSIP/1002"]["uniqueid"])]
+    for bad in ({**data, "name": "q2", "strategy": "loudest"}, {**data, "name": "q3", "penalty_1001": "-1"},
+                {**data, "name": "q4", "member_9999": "on"}, {**data, "name": "support"}):
+        assert (await post_form(client, "/admin/pbx/queues/", bad)).status_code == 400, bad
+
+
+async def test_pbx_json_api(client, admin):
+    await login(client, admin.email)
+    h = {"x-csrftoken": csrf(client)}
+    created = await client.post("/api/extensions/", json={"number": "2001", "name": "Zoe", "codecs": ["ulaw"]}, headers=h)
+    assert created.status_code == 201 and len(created.json()["secret"]) >= 24
+    ext_id = created.json()["id"]
+    assert [e["name"] for e in (await client.get("/api/extensions/")).json()] == ["2001"]
+    assert (await client.put(f"/api/extensions/{ext_id}", json={"name": "Zoé", "codecs": "ulaw,alaw"}, headers=h)).json()["codecs"] == ["ulaw", "alaw"]
+    bad = await client.post("/api/extensions/", json={"number": "x"}, headers=h)
+    assert bad.status_code == 400 and "number" in bad.json()["error"]["message"]
+    q = await client.post("/api/queues/", json={"name": "sales", "strategy": "ringall", "members": [{"extension": "2001", "penalty": 1}]}, headers=h)
+    assert q.status_code == 201 and q.json()["members"][0]["interface"] == "PJSIP/2001"
+    assert (await client.post("/api/queues/", json={"name": "s2", "members": "2001"}, headers=h)).status_code == 400
+    t = await client.post("/api/trunks/", json={"name": "op", "host": "10.0.0.1", "codecs": ["alaw"]}, headers=h)
+    assert t.status_code == 201 and t.json()["host"] == "10.0.0.1"
+    other = await make_user(await make_company(), "admin")
+    await login(client, other.email)
+    h2 = {"x-csrftoken": csrf(client)}
+    assert (await client.get("/api/extensions/")).json() == []
+    assert (await client.delete(f"/api/extensions/{ext_id}", headers=h2)).status_code == 404
+    await login(client, admin.email)
+    assert (await client.delete(f"/api/extensions/{ext_id}", headers={"x-csrftoken": csrf(client)})).status_code == 204
+    assert await sql.fetchval("SELECT count(*) FROM queue_members") == 0
