@@ -10,6 +10,7 @@ import threading
 from contextlib import asynccontextmanager
 from typing import AsyncIterator, Callable
 
+import httpx
 from litestar import Litestar, Request
 from litestar.config.csrf import CSRFConfig
 from litestar.plugins.jinja import JinjaTemplateEngine
@@ -24,7 +25,11 @@ from app.logs import setup_logging
 from app.realtime.hub import Hub
 from app.settings import ROOT, Settings
 from app.telephony.ami import AmiError, AmiListener
+from app.providers.sender import Sender
 from app.web.auth import AuthController
+from app.web.channels import ChannelsController
+from app.web.conversations import ConversationsController, SimulatorController
+from app.web.webhooks import ROUTES as WEBHOOK_ROUTES
 from app.web.departments import DepartmentsController
 from app.web.errors import EXCEPTION_HANDLERS
 from app.web.health import health
@@ -95,6 +100,18 @@ def create_app(settings: Settings, *, migrate: bool = True) -> Litestar:
         await hub.start()
         _on_exit_signal(hub.end_streams)
         housekeeping = asyncio.create_task(_maintenance(settings), name="maintenance")
+        # One HTTP client per process for provider calls (sender worker, check connection).
+        http = httpx.AsyncClient(timeout=httpx.Timeout(15.0, connect=5.0))
+        app.state.http = http
+        sender = (
+            asyncio.create_task(
+                Sender(http, public_url=settings.public_url, poll_interval=settings.sender_poll_ms / 1000,
+                       max_attempts=settings.sender_max_attempts).run(),
+                name="sender",
+            )
+            if settings.sender_enabled
+            else None
+        )
         if ami is not None:
             await ami.start()
         try:
@@ -105,6 +122,11 @@ def create_app(settings: Settings, *, migrate: bool = True) -> Litestar:
             housekeeping.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await housekeeping
+            if sender is not None:
+                sender.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await sender
+            await http.aclose()
             await hub.close()
             await db.close_pool()
 
@@ -115,6 +137,10 @@ def create_app(settings: Settings, *, migrate: bool = True) -> Litestar:
     auth = session_auth(settings)
     return Litestar(
         route_handlers=[
+            ChannelsController,
+            ConversationsController,
+            SimulatorController,
+            *WEBHOOK_ROUTES,
             AuthController,
             HomeController,
             UsersController,

@@ -3,13 +3,14 @@
 from piccolo.conf.apps import AppConfig
 
 from app.domain.presence import PresenceChange
+from app.domain.channel_tables import CHANNEL_TABLES
 from app.domain.tables import TABLES
 from app.settings import ROOT
 
 APP_CONFIG = AppConfig(
     app_name="switchboard",
     migrations_folder_path=str(ROOT / "piccolo_migrations"),
-    table_classes=[*TABLES, PresenceChange],
+    table_classes=[*TABLES, PresenceChange, *CHANNEL_TABLES],
     migration_dependencies=[],
     commands=[],
 )

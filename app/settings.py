@@ -62,6 +62,14 @@ class Settings:
     max_body_bytes: int = 1_000_000
     # Seconds between SSE keep-alive comments (each also counts as the agent's heartbeat).
     sse_keepalive: int = 15
+    # Largest provider webhook body accepted, in bytes (413 beyond).
+    webhook_max_bytes: int = 256_000
+    # Run the outbound sender worker in this process (several processes are safe).
+    sender_enabled: bool = True
+    # Milliseconds the sender worker waits between polls of an empty outbox.
+    sender_poll_ms: int = 300
+    # Attempts at sending one message through transient errors before it is marked failed.
+    sender_max_attempts: int = 20
     # Seconds without a heartbeat after which an online or busy agent is set offline.
     presence_grace: int = 120
     # Seconds between sweeps of the time-based jobs (presence expiry).
@@ -98,6 +106,10 @@ class Settings:
             "login_throttle_window": _env_int("LOGIN_THROTTLE_WINDOW", 900),
             "max_body_bytes": _env_int("MAX_BODY_BYTES", 1_000_000),
             "sse_keepalive": _env_int("SSE_KEEPALIVE", 15),
+            "webhook_max_bytes": _env_int("WEBHOOK_MAX_BYTES", 256_000),
+            "sender_enabled": env.get("SENDER_ENABLED", "true").lower() not in {"0", "false", "no"},
+            "sender_poll_ms": _env_int("SENDER_POLL_MS", 300),
+            "sender_max_attempts": _env_int("SENDER_MAX_ATTEMPTS", 20),
             "presence_grace": _env_int("PRESENCE_GRACE", 120),
             "sweep_interval": _env_int("SWEEP_INTERVAL", 5),
             "ami_host": env.get("AMI_HOST", "").strip(),

@@ -67,3 +67,40 @@ class UserChanged(Event):
 
     name: ClassVar[str] = "user-changed"
     user_id: int
+
+
+@dataclass(frozen=True)
+class ConversationOpened(Event):
+    """A contact's first message (since their last resolved conversation) opened a conversation."""
+
+    name: ClassVar[str] = "conversation-opened"
+    conversation_id: int
+    channel_id: int
+
+
+@dataclass(frozen=True)
+class MessageReceived(Event):
+    """A message was stored in a conversation: from the customer, or an echo of the business phone."""
+
+    name: ClassVar[str] = "message-received"
+    conversation_id: int
+    message_id: int
+
+
+@dataclass(frozen=True)
+class MessageQueued(Event):
+    """An outbound message was stored ``pending`` (the outbox); the sender worker will send it."""
+
+    name: ClassVar[str] = "message-queued"
+    conversation_id: int
+    message_id: int
+
+
+@dataclass(frozen=True)
+class MessageStatusChanged(Event):
+    """An outbound message moved on (sent, delivered, read, failed) or was queued again."""
+
+    name: ClassVar[str] = "message-status-changed"
+    conversation_id: int
+    message_id: int
+    status: str

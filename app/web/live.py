@@ -12,7 +12,16 @@ from typing import Awaitable, Callable
 
 from litestar.response import ServerSentEventMessage
 
-from app.domain.events import Event, PresenceChanged, UserChanged
+from app.domain.events import (
+    ConversationOpened,
+    Event,
+    MessageQueued,
+    MessageReceived,
+    MessageStatusChanged,
+    PresenceChanged,
+    UserChanged,
+)
+from app.domain.messages import get_conversation, get_message
 from app.domain.tables import User
 from app.domain.users import departments_by_user, get_user
 from app.telephony.live import PbxLiveChanged
@@ -71,7 +80,42 @@ async def _operator_live(event: PbxLiveChanged, viewer: User) -> list[ServerSent
     return await render_live(event, viewer)
 
 
+async def _message(event: MessageReceived | MessageQueued, viewer: User) -> list[ServerSentEventMessage]:
+    """A new message: appended to its conversation page and to the simulator showing it."""
+    if viewer.role not in ("admin", "supervisor"):
+        return []  # agents get conversations through dispatch (issue 4)
+
+    async def item() -> str:
+        return render_fragment("conversations/_message.html", m=await get_message(event.company_id, event.message_id))
+
+    return [ServerSentEventMessage(event=f"message-new-{event.conversation_id}", data=await CACHE.get((event, "msg"), item))]
+
+
+async def _message_status(event: MessageStatusChanged, viewer: User) -> list[ServerSentEventMessage]:
+    if viewer.role not in ("admin", "supervisor"):
+        return []
+
+    async def item() -> str:
+        return render_fragment("conversations/_message.html", m=await get_message(event.company_id, event.message_id), resend=True)
+
+    return [ServerSentEventMessage(event=f"message-{event.message_id}", data=await CACHE.get((event, "msg"), item))]
+
+
+async def _conversation_opened(event: ConversationOpened, viewer: User) -> list[ServerSentEventMessage]:
+    if viewer.role not in ("admin", "supervisor"):
+        return []
+
+    async def row() -> str:
+        return render_fragment("conversations/_row.html", c=await get_conversation(event.company_id, event.conversation_id))
+
+    return [ServerSentEventMessage(event="conversation-opened", data=await CACHE.get((event, "row"), row))]
+
+
 RENDERERS: dict[str, Callable[[Event, User], Awaitable[list[ServerSentEventMessage]]]] = {
+    MessageReceived.name: _message,  # type: ignore[dict-item]
+    MessageQueued.name: _message,  # type: ignore[dict-item]
+    MessageStatusChanged.name: _message_status,  # type: ignore[dict-item]
+    ConversationOpened.name: _conversation_opened,  # type: ignore[dict-item]
     PresenceChanged.name: _presence,  # type: ignore[dict-item]
     UserChanged.name: _user_changed,  # type: ignore[dict-item]
     PbxLiveChanged.name: _operator_live,  # type: ignore[dict-item]

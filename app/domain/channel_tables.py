@@ -1,0 +1,92 @@
+"""Piccolo mirrors of the channel tables (schema in ``piccolo_migrations/sb_0002_channels.py``).
+
+Most channel queries are plain SQL (``ON CONFLICT``, ``SKIP LOCKED``); these classes let Piccolo
+tooling and simple reads see the tables. Every row carries ``company_id``.
+"""
+
+from __future__ import annotations
+
+from piccolo.columns import JSONB, BigInt, Boolean, Integer, Text, Timestamptz, Varchar
+from piccolo.columns.defaults.timestamptz import TimestamptzNow
+from piccolo.table import Table
+
+
+class Channel(Table, tablename="channel"):
+    """One WhatsApp number at one provider, with its credentials and webhook secret."""
+
+    company_id = Integer()
+    name = Varchar(length=120)
+    provider = Varchar(length=16)
+    active = Boolean(default=True)
+    credentials = JSONB(default={})
+    webhook_secret = Varchar(length=128)
+    default_department_id = Integer(null=True, default=None)
+    created_at = Timestamptz(default=TimestamptzNow())
+
+
+class Contact(Table, tablename="contact"):
+    """A customer, by E.164 phone number per company."""
+
+    company_id = Integer()
+    phone = Varchar(length=20, null=True, default=None)
+    name = Varchar(length=200, default="")
+    created_at = Timestamptz(default=TimestamptzNow())
+
+
+class ContactAlias(Table, tablename="contact_alias"):
+    company_id = Integer()
+    contact_id = Integer()
+    alias = Varchar(length=200)
+
+
+class Conversation(Table, tablename="conversation"):
+    """A contact's thread on a channel, from first message to resolution."""
+
+    company_id = Integer()
+    channel_id = Integer()
+    contact_id = Integer()
+    status = Varchar(length=16, default="bot")
+    department_id = Integer(null=True, default=None)
+    assigned_user_id = Integer(null=True, default=None)
+    last_inbound_at = Timestamptz(null=True, default=None)
+    last_message_at = Timestamptz(default=TimestamptzNow())
+    created_at = Timestamptz(default=TimestamptzNow())
+    resolved_at = Timestamptz(null=True, default=None)
+
+
+class Message(Table, tablename="message"):
+    """An inbound or outbound message; outbound ones are the outbox while ``pending``."""
+
+    id = BigInt(primary_key=True)
+    company_id = Integer()
+    channel_id = Integer()
+    conversation_id = Integer()
+    direction = Varchar(length=3)
+    author = Varchar(length=10)
+    author_user_id = Integer(null=True, default=None)
+    type = Varchar(length=16)
+    text = Text(default="")
+    data = JSONB(default={})
+    reply_to = Varchar(length=200, default="")
+    provider_message_id = Varchar(length=200, null=True, default=None)
+    status = Varchar(length=10)
+    error_code = Varchar(length=32, default="")
+    error_reason = Text(default="")
+    attempts = Integer(default=0)
+    next_attempt_at = Timestamptz(default=TimestamptzNow())
+    created_at = Timestamptz(default=TimestamptzNow())
+    sent_at = Timestamptz(null=True, default=None)
+
+
+class PendingStatus(Table, tablename="pending_status"):
+    id = BigInt(primary_key=True)
+    company_id = Integer()
+    channel_id = Integer()
+    provider_message_id = Varchar(length=200)
+    status = Varchar(length=10)
+    error_code = Varchar(length=32, default="")
+    error_reason = Text(default="")
+    received_at = Timestamptz(default=TimestamptzNow())
+
+
+CHANNEL_TABLES = [Channel, Contact, ContactAlias, Conversation, Message, PendingStatus]

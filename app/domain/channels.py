@@ -1,0 +1,167 @@
+"""Channels: one WhatsApp number at one provider. Reads, and the admin actions on them.
+
+Secrets (tokens, app secrets, the webhook secret) are stored as given and never echoed back in
+full: :func:`masked` is what pages show, and an edit that leaves a secret field empty keeps the
+stored value. Which credential fields exist comes from each provider module's ``fields``.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import asyncpg
+
+from app.domain import sql
+from app.domain.errors import NotFound, ValidationError
+from app.domain.validation import Cleaner
+from app.providers import PROVIDERS, get_provider
+from app.providers.base import Provider
+
+PROVIDER_CHOICES = list(PROVIDERS)
+
+
+@dataclass
+class ChannelInfo:
+    id: int
+    company_id: int
+    name: str
+    provider: str
+    active: bool
+    credentials: dict = field(default_factory=dict)
+    webhook_secret: str = ""
+    default_department_id: int | None = None
+    created_at: datetime | None = None
+
+    @property
+    def impl(self) -> Provider:
+        return PROVIDERS[self.provider]
+
+    def webhook_path(self) -> str:
+        return f"/webhooks/{self.provider}/{self.id}"
+
+
+def _row(r: asyncpg.Record) -> ChannelInfo:
+    creds = r["credentials"]
+    return ChannelInfo(
+        id=r["id"], company_id=r["company_id"], name=r["name"], provider=r["provider"], active=r["active"],
+        credentials=json.loads(creds) if isinstance(creds, str) else dict(creds or {}),
+        webhook_secret=r["webhook_secret"], default_department_id=r["default_department_id"], created_at=r["created_at"],
+    )
+
+
+def mask(value: str) -> str:
+    """A secret as pages show it: its length hidden, only the last 4 characters (if long)."""
+    if not value:
+        return ""
+    return "••••" + (value[-4:] if len(value) >= 12 else "")
+
+
+async def list_channels(company_id: int) -> list[ChannelInfo]:
+    rows = await sql.fetch("SELECT * FROM channel WHERE company_id = $1 ORDER BY lower(name)", company_id)
+    return [_row(r) for r in rows]
+
+
+async def get_channel(company_id: int, channel_id: int) -> ChannelInfo:
+    row = await sql.fetchrow("SELECT * FROM channel WHERE company_id = $1 AND id = $2", company_id, channel_id)
+    if row is None:
+        raise NotFound("No such channel.")
+    return _row(row)
+
+
+async def get_channel_for_webhook(channel_id: int) -> ChannelInfo | None:
+    """Webhooks arrive before we know the company: the channel id (and its secret) decide it."""
+    if not 0 < channel_id < 2**31:
+        return None
+    row = await sql.fetchrow("SELECT * FROM channel WHERE id = $1", channel_id)
+    return _row(row) if row else None
+
+
+async def _clean(company_id: int, data: dict, existing: ChannelInfo | None) -> dict:
+    c = Cleaner(data)
+    provider_name = existing.provider if existing else c.choice("provider", PROVIDER_CHOICES)
+    provider = get_provider(provider_name) or PROVIDERS["sandbox"]
+    values: dict = {"name": c.text("name", max_len=120), "provider": provider_name}
+    dep_raw = str(data.get("default_department_id") or "").strip()
+    values["default_department_id"] = None
+    if dep_raw:
+        dep_id = c.integer("default_department_id", low=1, high=2**31 - 1)
+        if "default_department_id" not in c.errors:
+            found = await sql.fetchval("SELECT id FROM department WHERE company_id = $1 AND id = $2", company_id, dep_id)
+            if found is None:
+                c.fail("default_department_id", "Choose from the list.")
+            values["default_department_id"] = found
+    creds: dict = {}
+    old = existing.credentials if existing else {}
+    for f in provider.fields:
+        key = f"cred_{f.name}"
+        raw = c.text(key, max_len=2000, required=False)
+        if f.secret and not raw:
+            raw = old.get(f.name, "")  # empty secret field: keep what is stored
+        if not raw:
+            raw = f.default
+        if f.required and not raw:
+            c.fail(key, "This field is required.")
+        if f.name.endswith(("base", "base_url")) and raw and not raw.startswith(("http://", "https://")):
+            c.fail(key, "Enter an address starting with https://.")
+        if f.name == "from_number" and raw and not raw.lstrip("+").isdigit():
+            c.fail(key, "Enter the number in international form, e.g. +14155238886.")
+        creds[f.name] = raw
+    values["credentials"] = creds
+    secret = c.text("webhook_secret", max_len=128, required=False)
+    if secret and len(secret) < 16:
+        c.fail("webhook_secret", "Use at least 16 characters (or leave empty to keep / generate one).")
+    values["webhook_secret"] = secret or (existing.webhook_secret if existing else secrets.token_urlsafe(24))
+    c.raise_if_errors()
+    return values
+
+
+async def create_channel(company_id: int, data: dict) -> ChannelInfo:
+    values = await _clean(company_id, data, None)
+    try:
+        async with sql.transaction():
+            row = await sql.fetchrow(
+                """INSERT INTO channel (company_id, name, provider, credentials, webhook_secret, default_department_id)
+                   VALUES ($1, $2, $3, $4::jsonb, $5, $6) RETURNING *""",
+                company_id, values["name"], values["provider"], json.dumps(values["credentials"]),
+                values["webhook_secret"], values["default_department_id"],
+            )
+    except asyncpg.UniqueViolationError as exc:
+        raise ValidationError({"name": "Another channel already uses this name."}) from exc
+    return _row(row)
+
+
+async def update_channel(company_id: int, channel_id: int, data: dict) -> ChannelInfo:
+    existing = await get_channel(company_id, channel_id)
+    values = await _clean(company_id, data, existing)
+    try:
+        async with sql.transaction():
+            await sql.execute(
+                """UPDATE channel SET name = $3, credentials = $4::jsonb, webhook_secret = $5, default_department_id = $6
+                   WHERE company_id = $1 AND id = $2""",
+                company_id, channel_id, values["name"], json.dumps(values["credentials"]),
+                values["webhook_secret"], values["default_department_id"],
+            )
+    except asyncpg.UniqueViolationError as exc:
+        raise ValidationError({"name": "Another channel already uses this name."}) from exc
+    return await get_channel(company_id, channel_id)
+
+
+async def set_channel_active(company_id: int, channel_id: int, active: bool) -> ChannelInfo:
+    """Disable (webhooks refused, nothing sent) or enable a channel. History stays."""
+    await get_channel(company_id, channel_id)
+    async with sql.transaction():
+        await sql.execute("UPDATE channel SET active = $3 WHERE company_id = $1 AND id = $2", company_id, channel_id, active)
+    return await get_channel(company_id, channel_id)
+
+
+async def ensure_sandbox_channel(company_id: int, name: str = "Sandbox") -> ChannelInfo:
+    """The company's Sandbox channel, created if missing (demo company, first run)."""
+    row = await sql.fetchrow(
+        "SELECT * FROM channel WHERE company_id = $1 AND provider = 'sandbox' ORDER BY id LIMIT 1", company_id
+    )
+    if row:
+        return _row(row)
+    return await create_channel(company_id, {"name": name, "provider": "sandbox"})

@@ -1,0 +1,348 @@
+"""Messages in and out: the inbound ingestion action, delivery statuses, queueing replies, reads.
+
+Inbound (``receive_webhook``): one transaction stores the contact, the open conversation and
+each message, keyed by the unique ``(channel_id, provider_message_id)``; a retried or duplicated
+webhook stores nothing new. Statuses only move forward (pending → sent → delivered → read, or
+failed) and a status for a message we do not have yet waits in ``pending_status`` until the
+message (or its provider id) arrives. Both paths take a transaction-scoped advisory lock on
+(channel, provider id) so that a status and its message racing in two requests cannot miss
+each other. Outbound (``queue_message``): stored ``pending`` and shown at once; the sender
+worker (``app.providers.sender``) does the sending.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, replace
+from datetime import datetime, timedelta, timezone
+
+import asyncpg
+
+from app.domain import sql
+from app.domain.channels import ChannelInfo, get_channel
+from app.domain.errors import NotFound, ValidationError
+from app.domain.events import ConversationOpened, MessageQueued, MessageReceived, MessageStatusChanged, emit
+from app.providers.base import STATUS_RANK, InboundMessage, Parsed, StatusUpdate
+
+WINDOW = timedelta(hours=24)
+
+
+@dataclass
+class IngestResult:
+    stored: int = 0
+    duplicates: int = 0
+    statuses: int = 0
+    early_statuses: int = 0
+    ignored: int = 0
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+# Inbound ------------------------------------------------------------------------------------
+
+
+async def _lock(channel_id: int, provider_message_id: str) -> None:
+    await sql.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", channel_id, provider_message_id)
+
+
+async def _contact_id(company_id: int, phone: str | None, alias: str, name: str) -> int:
+    if phone:
+        contact_id = await sql.fetchval(
+            """INSERT INTO contact (company_id, phone, name) VALUES ($1, $2, $3)
+               ON CONFLICT (company_id, phone) DO UPDATE
+               SET name = CASE WHEN excluded.name <> '' THEN excluded.name ELSE contact.name END
+               RETURNING id""",
+            company_id, phone, name[:200],
+        )
+        if alias:
+            await sql.execute(
+                "INSERT INTO contact_alias (company_id, contact_id, alias) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                company_id, contact_id, alias,
+            )
+        return contact_id
+    found = await sql.fetchval("SELECT contact_id FROM contact_alias WHERE company_id = $1 AND alias = $2", company_id, alias)
+    if found:
+        return found
+    contact_id = await sql.fetchval(
+        "INSERT INTO contact (company_id, phone, name) VALUES ($1, NULL, $2) RETURNING id", company_id, name[:200]
+    )
+    await sql.execute(
+        "INSERT INTO contact_alias (company_id, contact_id, alias) VALUES ($1, $2, $3)", company_id, contact_id, alias
+    )
+    return contact_id
+
+
+def _data(m: InboundMessage) -> dict:
+    data: dict = {}
+    if m.media:
+        data["media"] = {k: v for k, v in asdict(m.media).items() if v}
+    if m.location:
+        data["location"] = m.location
+    if m.reaction_to:
+        data["reaction_to"] = m.reaction_to
+    return data
+
+
+def _nul(value: str) -> str:
+    return value.replace("\x00", "") if "\x00" in value else value
+
+
+async def _store(channel: ChannelInfo, m: InboundMessage) -> bool:
+    # PostgreSQL text cannot hold NUL; providers' JSON may carry "\u0000".
+    m = replace(m, text=_nul(m.text), name=_nul(m.name), provider_message_id=_nul(m.provider_message_id),
+                reply_to=_nul(m.reply_to), alias=_nul(m.alias))
+    await _lock(channel.id, m.provider_message_id)
+    if await sql.fetchval(
+        "SELECT 1 FROM message WHERE channel_id = $1 AND provider_message_id = $2", channel.id, m.provider_message_id
+    ):
+        return False
+    contact_id = await _contact_id(channel.company_id, m.phone, m.alias, m.name)
+    conv = await sql.fetchrow(
+        """INSERT INTO conversation (company_id, channel_id, contact_id, department_id, last_inbound_at)
+           VALUES ($1, $2, $3, $4, CASE WHEN $5 THEN now() END)
+           ON CONFLICT (channel_id, contact_id) WHERE status <> 'resolved' DO UPDATE
+           SET last_message_at = now(),
+               last_inbound_at = CASE WHEN $5 THEN now() ELSE conversation.last_inbound_at END
+           RETURNING id, (xmax = 0) AS created""",
+        channel.company_id, channel.id, contact_id, channel.default_department_id, not m.outbound,
+    )
+    message_id = await sql.fetchval(
+        """INSERT INTO message (company_id, channel_id, conversation_id, direction, author, type, text, data,
+                                reply_to, provider_message_id, status, sent_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10, $11, CASE WHEN $12 THEN now() END)
+           ON CONFLICT (channel_id, provider_message_id) DO NOTHING RETURNING id""",
+        channel.company_id, channel.id, conv["id"], "out" if m.outbound else "in", "agent" if m.outbound else "customer",
+        m.type, m.text, json.dumps(_data(m)), m.reply_to[:200], m.provider_message_id, "sent" if m.outbound else "received",
+        m.outbound,
+    )
+    if message_id is None:
+        return False
+    if conv["created"]:
+        await emit(ConversationOpened(channel.company_id, conv["id"], channel.id))
+    await emit(MessageReceived(channel.company_id, conv["id"], message_id))
+    if m.outbound:
+        await _drain_pending(channel, m.provider_message_id)
+    return True
+
+
+async def _drain_pending(channel: ChannelInfo, provider_message_id: str) -> None:
+    """Apply statuses that arrived before the message (or before we knew its provider id)."""
+    rows = await sql.fetch(
+        """DELETE FROM pending_status WHERE channel_id = $1 AND provider_message_id = $2
+           RETURNING status, error_code, error_reason""",
+        channel.id, provider_message_id,
+    )
+    for r in sorted(rows, key=lambda r: STATUS_RANK.get(r["status"], -1)):
+        await _update_status(channel, StatusUpdate(provider_message_id, r["status"], r["error_code"], r["error_reason"]))
+
+
+async def _update_status(channel: ChannelInfo, s: StatusUpdate) -> bool:
+    row = await sql.fetchrow(
+        """UPDATE message SET status = $3, error_code = $4, error_reason = $5
+           WHERE channel_id = $1 AND provider_message_id = $2 AND direction = 'out'
+             AND sb_status_rank(status) < sb_status_rank($3)
+           RETURNING id, conversation_id""",
+        channel.id, s.provider_message_id, s.status, s.error_code[:32], s.error_reason,
+    )
+    if row is None:
+        return False
+    await emit(MessageStatusChanged(channel.company_id, row["conversation_id"], row["id"], s.status))
+    return True
+
+
+async def _apply_status(channel: ChannelInfo, s: StatusUpdate, result: IngestResult) -> None:
+    await _lock(channel.id, s.provider_message_id)
+    if await _update_status(channel, s):
+        result.statuses += 1
+        return
+    if await sql.fetchval(
+        "SELECT 1 FROM message WHERE channel_id = $1 AND provider_message_id = $2", channel.id, s.provider_message_id
+    ):
+        return  # stale or repeated: statuses never move backwards
+    await sql.execute(
+        """INSERT INTO pending_status (company_id, channel_id, provider_message_id, status, error_code, error_reason)
+           VALUES ($1, $2, $3, $4, $5, $6)""",
+        channel.company_id, channel.id, s.provider_message_id, s.status, s.error_code[:32], s.error_reason,
+    )
+    result.early_statuses += 1
+
+
+async def receive_webhook(channel: ChannelInfo, parsed: Parsed) -> IngestResult:
+    """Store everything a verified webhook carries, in one transaction (the caller answers 200
+    only after it returns, i.e. after commit)."""
+    result = IngestResult(ignored=len(parsed.ignored))
+    async with sql.transaction():
+        for m in parsed.messages:
+            if await _store(channel, m):
+                result.stored += 1
+            else:
+                result.duplicates += 1
+        for s in parsed.statuses:
+            await _apply_status(channel, s, result)
+    return result
+
+
+async def attach_provider_id(channel: ChannelInfo, message_id: int, provider_message_id: str, status: str) -> None:
+    """The sender got the provider's id for our message: record it and apply early statuses.
+
+    If the provider's echo of this very message was stored first (it raced the send response),
+    the echo row is dropped: ours carries the author and the history."""
+    async with sql.transaction():
+        await _lock(channel.id, provider_message_id)
+        await sql.execute(
+            "DELETE FROM message WHERE channel_id = $1 AND provider_message_id = $2 AND id <> $3 AND direction = 'out'",
+            channel.id, provider_message_id, message_id,
+        )
+        row = await sql.fetchrow(
+            """UPDATE message SET provider_message_id = $2, status = $3, sent_at = now(), error_code = '', error_reason = ''
+               WHERE id = $1 AND status = 'pending' RETURNING conversation_id""",
+            message_id, provider_message_id, status,
+        )
+        if row is None:
+            return
+        await emit(MessageStatusChanged(channel.company_id, row["conversation_id"], message_id, status))
+        await _drain_pending(channel, provider_message_id)
+
+
+# Outbound -----------------------------------------------------------------------------------
+
+
+def window_open(last_inbound_at: datetime | None, now: datetime | None = None) -> bool:
+    """The 24-hour customer service window (Meta, Twilio): free text only within 24 h of the
+    customer's last message; outside it only an approved template may be sent."""
+    if last_inbound_at is None:
+        return False
+    return (now or datetime.now(timezone.utc)) - last_inbound_at < WINDOW
+
+
+def _template(provider: str, data: dict, c_errors: dict) -> dict | None:
+    if provider == "meta" and (data.get("template_name") or "").strip():
+        params = [p.strip() for p in str(data.get("template_params") or "").split("\n") if p.strip()]
+        return {"name": data["template_name"].strip()[:512], "language": (data.get("template_language") or "en_US").strip()[:16],
+                "params": params}
+    if provider == "twilio" and (data.get("content_sid") or "").strip():
+        sid = data["content_sid"].strip()
+        if not (sid.startswith("HX") and len(sid) == 34):
+            c_errors["content_sid"] = "A Content SID looks like HX followed by 32 characters."
+        variables: dict = {}
+        raw = (data.get("content_variables") or "").strip()
+        if raw:
+            try:
+                variables = json.loads(raw)
+                if not isinstance(variables, dict):
+                    raise ValueError
+            except ValueError:
+                c_errors["content_variables"] = 'Use JSON such as {"1": "12/1"}.'
+        return {"content_sid": sid, "variables": {str(k): str(v) for k, v in variables.items()}}
+    return None
+
+
+async def queue_message(company_id: int, conversation_id: int, data: dict, *, user_id: int | None,
+                        author: str = "agent", media: dict | None = None) -> int:
+    """Store an outbound message ``pending`` (the outbox). Checks the provider's text limit and,
+    for Meta and Twilio, the 24-hour window (outside it a template is required)."""
+    conv = await get_conversation(company_id, conversation_id)
+    channel = await get_channel(company_id, conv["channel_id"])
+    errors: dict[str, str] = {}
+    text = str(data.get("text") or "").replace("\x00", "").strip()
+    template = _template(channel.provider, data, errors)
+    if conv["status"] == "resolved":
+        errors["text"] = "This conversation is resolved: the customer's next message opens a new one."
+    if not channel.active:
+        errors["text"] = "This channel is disabled."
+    if template is None:
+        if not text and not media:
+            errors.setdefault("text", "Write a message.")
+        elif len(text) > channel.impl.text_limit:
+            errors.setdefault("text", f"{channel.impl.label} accepts at most {channel.impl.text_limit} characters.")
+        if channel.impl.has_window and not window_open(conv["last_inbound_at"]):
+            errors.setdefault("text", "More than 24 hours since the customer last wrote: send an approved template instead.")
+    if errors:
+        raise ValidationError(errors)
+    kind = "template" if template else (media or {}).get("type", "text")
+    payload: dict = {}
+    if template:
+        payload["template"] = template
+        text = text or template.get("name") or template.get("content_sid", "")
+    if media:
+        payload["media"] = {k: v for k, v in media.items() if k != "type"}
+    async with sql.transaction():
+        message_id = await sql.fetchval(
+            """INSERT INTO message (company_id, channel_id, conversation_id, direction, author, author_user_id,
+                                    type, text, data, reply_to, status)
+               VALUES ($1, $2, $3, 'out', $4, $5, $6, $7, $8::jsonb, $9, 'pending') RETURNING id""",
+            company_id, channel.id, conversation_id, author, user_id, kind, text, json.dumps(payload),
+            str(data.get("reply_to") or "")[:200],
+        )
+        await sql.execute("UPDATE conversation SET last_message_at = now() WHERE id = $1", conversation_id)
+        await emit(MessageQueued(company_id, conversation_id, message_id))
+    return message_id
+
+
+async def resend_message(company_id: int, message_id: int) -> None:
+    """Queue a failed outbound message again (the agent's "resend" button)."""
+    msg = await get_message(company_id, message_id)
+    if msg["direction"] != "out" or msg["status"] != "failed":
+        raise ValidationError({"message": "Only a failed message can be sent again."})
+    async with sql.transaction():
+        await sql.execute(
+            """UPDATE message SET status = 'pending', attempts = 0, next_attempt_at = now(), error_code = '',
+                                  error_reason = '', provider_message_id = NULL
+               WHERE company_id = $1 AND id = $2 AND status = 'failed'""",
+            company_id, message_id,
+        )
+        await emit(MessageStatusChanged(company_id, msg["conversation_id"], message_id, "pending"))
+
+
+# Reads --------------------------------------------------------------------------------------
+
+CONVERSATION_SQL = """
+SELECT c.*, ct.phone, ct.name AS contact_name, ch.name AS channel_name, ch.provider
+FROM conversation c JOIN contact ct ON ct.id = c.contact_id JOIN channel ch ON ch.id = c.channel_id
+"""
+
+
+async def get_conversation(company_id: int, conversation_id: int) -> asyncpg.Record:
+    row = await sql.fetchrow(CONVERSATION_SQL + " WHERE c.company_id = $1 AND c.id = $2", company_id, conversation_id)
+    if row is None:
+        raise NotFound("No such conversation.")
+    return row
+
+
+async def list_conversations(company_id: int, limit: int = 100) -> list[asyncpg.Record]:
+    return await sql.fetch(
+        CONVERSATION_SQL + " WHERE c.company_id = $1 ORDER BY c.last_message_at DESC, c.id DESC LIMIT $2", company_id, limit
+    )
+
+
+async def find_open_conversation(company_id: int, channel_id: int, phone: str) -> asyncpg.Record | None:
+    return await sql.fetchrow(
+        CONVERSATION_SQL + " WHERE c.company_id = $1 AND c.channel_id = $2 AND ct.phone = $3 ORDER BY c.id DESC LIMIT 1",
+        company_id, channel_id, phone,
+    )
+
+
+def _decode(row: asyncpg.Record) -> dict:
+    item = dict(row)
+    if isinstance(item.get("data"), str):
+        item["data"] = json.loads(item["data"])
+    return item
+
+
+async def get_message(company_id: int, message_id: int) -> dict:
+    if not 0 < message_id < 2**63:
+        raise NotFound("No such message.")
+    row = await sql.fetchrow("SELECT * FROM message WHERE company_id = $1 AND id = $2", company_id, message_id)
+    if row is None:
+        raise NotFound("No such message.")
+    return _decode(row)
+
+
+async def list_messages(company_id: int, conversation_id: int, limit: int = 200) -> list[dict]:
+    rows = await sql.fetch(
+        """SELECT * FROM (SELECT * FROM message WHERE company_id = $1 AND conversation_id = $2
+                          ORDER BY id DESC LIMIT $3) m ORDER BY id""",
+        company_id, conversation_id, limit,
+    )
+    return [_decode(r) for r in rows]

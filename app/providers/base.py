@@ -1,0 +1,251 @@
+"""The provider contract: what every WhatsApp provider module offers, and the normalised form.
+
+Each provider module (``meta``, ``waha``, ``whapi``, ``twilio``, ``sandbox``) exposes one
+``Provider`` subclass (Chatwoot's ``base_service.rb`` pattern): verify a webhook, parse it into
+:class:`Parsed` (normalised messages and statuses), build the HTTP request that sends an
+outgoing message, read the provider's answer, and check a channel's credentials. Provider
+modules are pure: no database, no web framework; the HTTP client is handed in.
+"""
+
+from __future__ import annotations
+
+import hmac
+import re
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import httpx
+
+# Normalised delivery statuses, in the order a message moves through them.
+STATUS_RANK = {"pending": 0, "sent": 1, "delivered": 2, "read": 3, "failed": 4}
+MESSAGE_TYPES = ("text", "image", "document", "audio", "voice", "video", "location", "reaction", "template", "unsupported")
+
+
+class WebhookRejected(Exception):
+    """The webhook is refused with ``status`` (4xx) and a reason the caller may read."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Media:
+    """Where a message's file is: a URL to fetch or a provider media id, plus what it is."""
+
+    url: str = ""
+    media_id: str = ""
+    mime_type: str = ""
+    filename: str = ""
+
+
+@dataclass(frozen=True)
+class InboundMessage:
+    """One message in normalised form. ``outbound`` marks messages sent from the business
+    phone itself (``fromMe``, echoes): they are recorded, never re-sent."""
+
+    provider_message_id: str
+    phone: str | None  # E.164 ("+15551234567"), or None when only an @lid alias is known
+    type: str
+    text: str = ""
+    name: str = ""
+    alias: str = ""  # e.g. "153219082764294@lid"
+    outbound: bool = False
+    media: Media | None = None
+    location: dict | None = None
+    reply_to: str = ""  # provider id of the quoted message
+    reaction_to: str = ""  # provider id of the message reacted to
+    timestamp: float | None = None
+
+
+@dataclass(frozen=True)
+class StatusUpdate:
+    provider_message_id: str
+    status: str  # one of STATUS_RANK
+    error_code: str = ""
+    error_reason: str = ""
+    timestamp: float | None = None
+
+
+@dataclass
+class Parsed:
+    messages: list[InboundMessage] = field(default_factory=list)
+    statuses: list[StatusUpdate] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)  # reasons, for the log
+
+
+@dataclass(frozen=True)
+class WebhookRequest:
+    """What a provider needs to verify a webhook: the public URL, headers (lower-case), raw body."""
+
+    url: str
+    headers: dict[str, str]
+    body: bytes
+    query: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def content_type(self) -> str:
+        return self.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A message to send, as the sender worker hands it to a provider."""
+
+    to_phone: str  # E.164
+    type: str = "text"
+    text: str = ""
+    media_url: str = ""
+    media_mime: str = ""
+    media_filename: str = ""
+    reply_to: str = ""
+    template: dict | None = None  # Meta: name, language, params; Twilio: content_sid, variables
+    status_callback: str = ""
+
+
+@dataclass(frozen=True)
+class SendResult:
+    provider_message_id: str
+    status: str = "sent"
+
+
+class SendError(Exception):
+    """A send failed. ``permanent`` errors are shown to the agent; others are retried."""
+
+    def __init__(self, reason: str, *, code: str = "", permanent: bool, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.code = code
+        self.permanent = permanent
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class CredentialField:
+    name: str
+    label: str
+    secret: bool = False
+    required: bool = True
+    default: str = ""
+    help: str = ""
+
+
+class Provider:
+    """Base class; subclasses set the class attributes and override the methods."""
+
+    name: ClassVar[str] = ""
+    label: ClassVar[str] = ""
+    fields: ClassVar[tuple[CredentialField, ...]] = ()
+    text_limit: ClassVar[int] = 4096
+    has_window: ClassVar[bool] = False  # the 24-hour customer service window applies
+    setup_help: ClassVar[str] = ""
+
+    def verify(self, credentials: dict, webhook_secret: str, request: WebhookRequest) -> None:
+        raise NotImplementedError
+
+    def parse(self, request: WebhookRequest) -> Parsed:
+        raise NotImplementedError
+
+    def build_send(self, credentials: dict, out: Outgoing) -> httpx.Request:
+        raise NotImplementedError
+
+    def read_send_response(self, response: httpx.Response) -> SendResult:
+        raise NotImplementedError
+
+    async def send(self, client: httpx.AsyncClient, credentials: dict, out: Outgoing) -> SendResult:
+        """Send ``out``; network failures and timeouts are transient ``SendError``s."""
+        request = self.build_send(credentials, out)
+        try:
+            response = await client.send(request)
+        except httpx.TimeoutException as exc:
+            raise SendError(f"{self.label} did not answer in time.", code="timeout", permanent=False) from exc
+        except httpx.HTTPError as exc:
+            raise SendError(f"Could not reach {self.label}: {exc.__class__.__name__}.", code="network", permanent=False) from exc
+        return self.read_send_response(response)
+
+    async def check_connection(self, client: httpx.AsyncClient, credentials: dict) -> tuple[bool, str]:
+        raise NotImplementedError
+
+
+# Shared helpers ---------------------------------------------------------------------------
+
+_DIGITS = re.compile(r"^\+?(\d{6,15})$")
+IGNORED_SUFFIXES = ("@g.us", "@broadcast", "@newsletter")
+
+
+def normalise_phone(value: str | None) -> str | None:
+    """E.164 from ``123@c.us``, ``123@s.whatsapp.net``, ``whatsapp:+123``, ``+123`` or ``123``.
+
+    Returns None for anything that is not a phone number (groups, @lid ids, junk)."""
+    if not value:
+        return None
+    v = value.strip()
+    if v.startswith("whatsapp:"):
+        v = v[len("whatsapp:"):]
+    if "@" in v:
+        local, _, domain = v.partition("@")
+        if domain not in ("c.us", "s.whatsapp.net"):
+            return None
+        v = local.split(":")[0]  # multi-device suffix "123:12@s.whatsapp.net"
+    v = v.replace(" ", "")
+    m = _DIGITS.match(v)
+    return "+" + m.group(1) if m else None
+
+
+def chat_kind(jid: str) -> str:
+    """'direct', 'lid', or the reason the chat is ignored ('group', 'broadcast', ...)."""
+    if jid.endswith("@g.us"):
+        return "group"
+    if jid == "status@broadcast":
+        return "status"
+    if jid.endswith("@broadcast"):
+        return "broadcast"
+    if jid.endswith("@newsletter"):
+        return "newsletter"
+    if jid.endswith("@lid"):
+        return "lid"
+    return "direct"
+
+
+def hmac_equal(expected: str, given: str) -> bool:
+    return hmac.compare_digest(expected.encode(), given.strip().encode())
+
+
+def json_body(request: WebhookRequest) -> Any:
+    import json
+
+    if request.content_type != "application/json":
+        raise WebhookRejected(415, "Expected a JSON body (Content-Type: application/json).")
+    try:
+        return json.loads(request.body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise WebhookRejected(400, f"Malformed JSON: {exc}") from exc
+
+
+def retry_after(response: httpx.Response) -> float | None:
+    raw = response.headers.get("retry-after")
+    if not raw:
+        return None
+    try:
+        return max(0.0, float(raw))
+    except ValueError:
+        from email.utils import parsedate_to_datetime
+        from datetime import datetime, timezone
+
+        try:
+            return max(0.0, (parsedate_to_datetime(raw) - datetime.now(timezone.utc)).total_seconds())
+        except (TypeError, ValueError):
+            return None
+
+
+def transient(response: httpx.Response, reason: str, code: str = "") -> SendError:
+    """5xx and 429 are worth retrying, honouring Retry-After."""
+    return SendError(reason, code=code or str(response.status_code), permanent=False, retry_after=retry_after(response))
+
+
+def as_float(value: Any) -> float | None:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None

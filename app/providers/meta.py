@@ -1,0 +1,217 @@
+"""Meta WhatsApp Cloud API: webhooks signed with ``X-Hub-Signature-256``, sends to the Graph API.
+
+Sources: Meta webhook and send formats as captured in tests/fixtures/providers/meta (pywa test
+data, Meta's Postman collection); error codes from Meta's "Cloud API error codes" page.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+import httpx
+
+from app.providers.base import (
+    CredentialField,
+    InboundMessage,
+    Media,
+    Outgoing,
+    Parsed,
+    Provider,
+    SendError,
+    SendResult,
+    StatusUpdate,
+    WebhookRejected,
+    WebhookRequest,
+    as_float,
+    hmac_equal,
+    json_body,
+    normalise_phone,
+    transient,
+)
+
+# Human explanations of the error codes an agent is likely to meet.
+ERRORS = {
+    "131047": "More than 24 hours have passed since the customer last wrote: send an approved template instead.",
+    "131026": "The message could not be delivered: the number may not be on WhatsApp, or must accept new terms.",
+    "131030": "The recipient's number is not in the allowed list of this test number.",
+    "130472": "The customer's number is part of a Meta experiment; the message was not delivered.",
+    "131056": "Too many messages to this customer in a short time; try again later.",
+    "190": "The access token has expired or is invalid: update the channel's credentials.",
+    "100": "The request was refused by Meta (invalid parameter).",
+}
+TRANSIENT_CODES = {"1", "2", "4", "80007", "130429", "131000", "131016", "131056", "133004"}
+STATUSES = {"sent": "sent", "delivered": "delivered", "read": "read", "played": "read", "failed": "failed"}
+MEDIA_TYPES = {"image": "image", "document": "document", "video": "video", "sticker": "image"}
+
+
+def explain(code: str, fallback: str) -> str:
+    return ERRORS.get(code, fallback or "The provider refused the message.")
+
+
+class MetaProvider(Provider):
+    name = "meta"
+    label = "Meta Cloud API"
+    text_limit = 4096
+    has_window = True
+    fields = (
+        CredentialField("phone_number_id", "Phone number ID"),
+        CredentialField("access_token", "Access token", secret=True),
+        CredentialField("app_secret", "App secret (signs webhooks)", secret=True),
+        CredentialField("api_base", "Graph API base URL", required=False, default="https://graph.facebook.com/v21.0"),
+    )
+    setup_help = (
+        "In the Meta app dashboard, WhatsApp > Configuration: callback URL = the webhook URL below, "
+        "verify token = the webhook secret; subscribe to the 'messages' field."
+    )
+
+    def verify(self, credentials: dict, webhook_secret: str, request: WebhookRequest) -> None:
+        secret = credentials.get("app_secret") or ""
+        given = request.headers.get("x-hub-signature-256", "")
+        if not given:
+            raise WebhookRejected(401, "Missing X-Hub-Signature-256 header.")
+        if not secret:
+            raise WebhookRejected(403, "The channel has no app secret to verify signatures with.")
+        expected = "sha256=" + hmac.new(secret.encode(), request.body, hashlib.sha256).hexdigest()
+        if not hmac_equal(expected, given):
+            raise WebhookRejected(403, "Bad X-Hub-Signature-256 signature.")
+
+    def parse(self, request: WebhookRequest) -> Parsed:
+        data = json_body(request)
+        out = Parsed()
+        if not isinstance(data, dict) or not isinstance(data.get("entry"), list):
+            raise WebhookRejected(400, "Not a WhatsApp Business webhook: 'entry' is missing.")
+        for entry in data["entry"]:
+            for change in (entry or {}).get("changes") or []:
+                value = (change or {}).get("value") or {}
+                if change.get("field") not in ("messages", "smb_message_echoes"):
+                    out.ignored.append(f"field {change.get('field')!r}")
+                    continue
+                names = {c.get("wa_id"): (c.get("profile") or {}).get("name", "") for c in value.get("contacts") or []}
+                for m in value.get("messages") or []:
+                    self._message(m, names, out, outbound=False)
+                for m in value.get("message_echoes") or []:
+                    self._message(m, names, out, outbound=True)
+                for s in value.get("statuses") or []:
+                    self._status(s, out)
+        return out
+
+    def _message(self, m: dict, names: dict, out: Parsed, *, outbound: bool) -> None:
+        mid = str(m.get("id") or "")
+        who = m.get("to") if outbound else m.get("from")
+        phone = normalise_phone(str(who or ""))
+        if not mid or not phone:
+            out.ignored.append(f"message without id or sender: {mid!r}")
+            return
+        kind = m.get("type") or "unsupported"
+        context = m.get("context") or {}
+        common = dict(
+            provider_message_id=mid,
+            phone=phone,
+            name=names.get(who, ""),
+            outbound=outbound,
+            reply_to=str(context.get("id") or ""),
+            timestamp=as_float(m.get("timestamp")),
+        )
+        if kind == "text":
+            out.messages.append(InboundMessage(type="text", text=(m.get("text") or {}).get("body", ""), **common))
+        elif kind in MEDIA_TYPES or kind == "audio":
+            body = m.get(kind) or {}
+            ntype = ("voice" if body.get("voice") else "audio") if kind == "audio" else MEDIA_TYPES[kind]
+            media = Media(url=body.get("url", ""), media_id=str(body.get("id") or ""), mime_type=body.get("mime_type", ""),
+                          filename=body.get("filename", ""))
+            out.messages.append(InboundMessage(type=ntype, text=body.get("caption", ""), media=media, **common))
+        elif kind == "location":
+            loc = m.get("location") or {}
+            location = {k: loc.get(k) for k in ("latitude", "longitude", "name", "address", "url") if loc.get(k) is not None}
+            out.messages.append(InboundMessage(type="location", text=loc.get("name", ""), location=location, **common))
+        elif kind == "reaction":
+            r = m.get("reaction") or {}
+            out.messages.append(InboundMessage(type="reaction", text=r.get("emoji", ""), reaction_to=str(r.get("message_id") or ""), **common))
+        else:
+            out.messages.append(InboundMessage(type="unsupported", text=f"[{kind}]", **common))
+
+    def _status(self, s: dict, out: Parsed) -> None:
+        if s.get("recipient_type") == "group":
+            out.ignored.append("group status")
+            return
+        status = STATUSES.get(str(s.get("status")))
+        if not status or not s.get("id"):
+            out.ignored.append(f"status {s.get('status')!r}")
+            return
+        code, reason = "", ""
+        if status == "failed":
+            err = (s.get("errors") or [{}])[0]
+            code = str(err.get("code") or "")
+            reason = explain(code, (err.get("error_data") or {}).get("details") or err.get("title") or "")
+        out.statuses.append(StatusUpdate(str(s["id"]), status, code, reason, as_float(s.get("timestamp"))))
+
+    def verify_handshake(self, webhook_secret: str, query: dict[str, str]) -> str:
+        """Meta's GET handshake: echo hub.challenge when the verify token matches."""
+        if query.get("hub.mode") != "subscribe":
+            raise WebhookRejected(400, "hub.mode must be 'subscribe'.")
+        if not webhook_secret or not hmac_equal(webhook_secret, query.get("hub.verify_token", "")):
+            raise WebhookRejected(403, "The verify token does not match this channel's webhook secret.")
+        return query.get("hub.challenge", "")
+
+    def _base(self, credentials: dict) -> str:
+        return (credentials.get("api_base") or "https://graph.facebook.com/v21.0").rstrip("/")
+
+    def build_send(self, credentials: dict, out: Outgoing) -> httpx.Request:
+        body: dict = {"messaging_product": "whatsapp", "recipient_type": "individual", "to": out.to_phone.lstrip("+")}
+        if out.reply_to:
+            body["context"] = {"message_id": out.reply_to}
+        if out.template:
+            tpl: dict = {"name": out.template["name"], "language": {"code": out.template.get("language") or "en_US"}}
+            params = out.template.get("params") or []
+            if params:
+                tpl["components"] = [{"type": "body", "parameters": [{"type": "text", "text": p} for p in params]}]
+            body.update(type="template", template=tpl)
+        elif out.type in ("image", "document", "video", "audio", "voice"):
+            kind = "audio" if out.type == "voice" else out.type
+            media: dict = {"link": out.media_url}
+            if out.text and kind != "audio":
+                media["caption"] = out.text
+            if kind == "document" and out.media_filename:
+                media["filename"] = out.media_filename
+            body.update(type=kind, **{kind: media})
+        else:
+            body.update(type="text", text={"preview_url": False, "body": out.text})
+        url = f"{self._base(credentials)}/{credentials.get('phone_number_id', '')}/messages"
+        headers = {"Authorization": f"Bearer {credentials.get('access_token', '')}"}
+        return httpx.Request("POST", url, json=body, headers=headers)
+
+    def read_send_response(self, response: httpx.Response) -> SendResult:
+        try:
+            data = response.json()
+        except ValueError:
+            data = {}
+        if response.status_code == 200 and (data.get("messages") or [{}])[0].get("id"):
+            return SendResult(str(data["messages"][0]["id"]), "sent")
+        err = data.get("error") or {}
+        code = str(err.get("code") or response.status_code)
+        reason = explain(code, (err.get("error_data") or {}).get("details") or err.get("message") or "")
+        if response.status_code >= 500 or response.status_code == 429 or code in TRANSIENT_CODES:
+            return_error = transient(response, reason, code)
+            raise return_error
+        raise SendError(reason, code=code, permanent=True)
+
+    async def check_connection(self, client: httpx.AsyncClient, credentials: dict) -> tuple[bool, str]:
+        url = f"{self._base(credentials)}/{credentials.get('phone_number_id', '')}"
+        response = await client.get(url, headers={"Authorization": f"Bearer {credentials.get('access_token', '')}"})
+        data = _json(response)
+        if response.status_code == 200:
+            return True, f"Connected: {data.get('display_phone_number') or data.get('verified_name') or 'phone number found'}."
+        err = data.get("error") or {}
+        return False, explain(str(err.get("code") or ""), err.get("message") or f"HTTP {response.status_code}")
+
+
+def _json(response: httpx.Response) -> dict:
+    try:
+        data = response.json()
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+PROVIDER = MetaProvider()

@@ -1,0 +1,100 @@
+"""The sender worker: claims pending outbound messages and sends them through their provider.
+
+Runs in every app process (the claim uses ``SKIP LOCKED``, so processes never share a message).
+Timeouts, network errors, 5xx and 429 are retried with exponential backoff, honouring
+``Retry-After``; permanent errors mark the message failed with the provider's code and a human
+reason. A provider outage therefore delays messages and loses none.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+
+import httpx
+
+from app.domain.channels import get_channel_for_webhook
+from app.domain.messages import attach_provider_id
+from app.domain.outbox import Claimed, claim_due, record_failure, record_retry
+from app.providers.base import Outgoing, SendError
+
+log = logging.getLogger(__name__)
+
+
+class Sender:
+    def __init__(self, client: httpx.AsyncClient, *, public_url: str = "", poll_interval: float = 0.5, batch: int = 10,
+                 retry_base: float = 1.0, retry_cap: float = 300.0, max_attempts: int = 20, lease: float = 120.0) -> None:
+        self.client = client
+        self.public_url = public_url.rstrip("/")
+        self.poll_interval = poll_interval
+        self.batch = batch
+        self.retry_base = retry_base
+        self.retry_cap = retry_cap
+        self.max_attempts = max_attempts
+        self.lease = lease
+
+    def backoff(self, attempts: int) -> float:
+        delay = min(self.retry_cap, self.retry_base * 2 ** max(0, attempts - 1))
+        return delay * random.uniform(0.8, 1.2)
+
+    async def run_once(self) -> int:
+        claimed = await claim_due(self.batch, self.lease)
+        if claimed:
+            await asyncio.gather(*(self._send(m) for m in claimed))
+        return len(claimed)
+
+    async def run(self) -> None:
+        while True:
+            try:
+                if await self.run_once():
+                    continue
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - the worker must outlive a bad moment (db restart)
+                log.exception("sender loop failed; retrying")
+            await asyncio.sleep(self.poll_interval)
+
+    def _outgoing(self, m: Claimed, provider: str) -> Outgoing:
+        media = m.data.get("media") or {}
+        return Outgoing(
+            to_phone=m.to_phone or "",
+            type=m.type if m.type != "template" else "text",
+            text=m.text if m.type != "template" else "",
+            media_url=media.get("public_url") or media.get("url") or "",
+            media_mime=media.get("mime_type", ""),
+            media_filename=media.get("filename", ""),
+            reply_to=m.reply_to,
+            template=m.data.get("template"),
+            status_callback=f"{self.public_url}/webhooks/twilio/{m.channel_id}" if provider == "twilio" and self.public_url else "",
+        )
+
+    async def _send(self, m: Claimed) -> None:
+        try:
+            channel = await get_channel_for_webhook(m.channel_id)
+            if channel is None or channel.company_id != m.company_id:
+                return
+            if not channel.active:
+                await record_failure(m.company_id, m.id, "disabled", "The channel is disabled: enable it, then resend.")
+                return
+            if not m.to_phone:
+                await record_failure(m.company_id, m.id, "no-phone", "The contact has no phone number to write to.")
+                return
+            try:
+                result = await channel.impl.send(self.client, channel.credentials, self._outgoing(m, channel.provider))
+            except SendError as exc:
+                if exc.permanent:
+                    await record_failure(m.company_id, m.id, exc.code, exc.reason)
+                elif m.attempts >= self.max_attempts:
+                    await record_failure(m.company_id, m.id, exc.code, f"Gave up after {m.attempts} attempts: {exc.reason}")
+                else:
+                    delay = exc.retry_after if exc.retry_after is not None else self.backoff(m.attempts)
+                    await record_retry(m.id, min(delay, 3600.0), exc.code, f"Retrying: {exc.reason}")
+                return
+            await attach_provider_id(channel, m.id, result.provider_message_id, result.status)
+        except Exception:  # noqa: BLE001 - one bad message must not stop the others
+            log.exception("sending message %s failed unexpectedly", m.id)
+            try:
+                await record_retry(m.id, self.backoff(m.attempts), "error", "Retrying after an internal error.")
+            except Exception:  # noqa: BLE001
+                log.exception("could not record the retry of message %s", m.id)

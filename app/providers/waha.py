@@ -1,0 +1,202 @@
+"""WAHA (WhatsApp HTTP API, self-hosted): webhooks signed with ``X-Webhook-Hmac`` (SHA-512).
+
+Sources: waha-docs events/index.md (envelope, HMAC, message.ack), send-messages/index.md;
+issue devlikeapro/waha#760 (NOWEB send response). WAHA ids look like
+``{fromMe}_{chatId}_{msgId}[_{participant}]`` while NOWEB send responses give only ``msgId``:
+we key messages by the bare ``msgId`` so that acks and echoes match what we sent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+import httpx
+
+from app.providers.base import (
+    CredentialField,
+    InboundMessage,
+    Media,
+    Outgoing,
+    Parsed,
+    Provider,
+    SendError,
+    SendResult,
+    StatusUpdate,
+    WebhookRejected,
+    WebhookRequest,
+    as_float,
+    chat_kind,
+    hmac_equal,
+    json_body,
+    normalise_phone,
+    transient,
+)
+
+ACKS = {-1: "failed", 0: "pending", 1: "sent", 2: "delivered", 3: "read", 4: "read"}
+SEND_PATHS = {"text": "sendText", "image": "sendImage", "document": "sendFile", "voice": "sendVoice",
+              "audio": "sendVoice", "video": "sendVideo"}
+
+
+def short_id(value: object) -> str:
+    """The WhatsApp message id inside a WAHA id (``true_123@c.us_ABC`` -> ``ABC``)."""
+    if isinstance(value, dict):
+        value = value.get("_serialized") or value.get("id") or ""
+    text = str(value or "")
+    parts = text.split("_")
+    if len(parts) >= 3 and parts[0] in ("true", "false"):
+        return parts[2]
+    return text
+
+
+def media_type(mime: str, data_type: str = "") -> str:
+    if data_type == "ptt":
+        return "voice"
+    major = (mime or "").split("/")[0]
+    return {"image": "image", "video": "video", "audio": "audio"}.get(major, "document")
+
+
+class WahaProvider(Provider):
+    name = "waha"
+    label = "WAHA"
+    text_limit = 4096
+    fields = (
+        CredentialField("base_url", "WAHA server URL", help="e.g. https://waha.example.com"),
+        CredentialField("session", "Session name", default="default"),
+        CredentialField("api_key", "API key (X-Api-Key)", secret=True, required=False),
+    )
+    setup_help = (
+        "Create or update the WAHA session with a webhook: url = the webhook URL below, events = "
+        "message, message.any, message.ack, message.reaction; hmac.key = the webhook secret."
+    )
+
+    def verify(self, credentials: dict, webhook_secret: str, request: WebhookRequest) -> None:
+        given = request.headers.get("x-webhook-hmac", "")
+        if not given:
+            raise WebhookRejected(401, "Missing X-Webhook-Hmac header.")
+        algorithm = request.headers.get("x-webhook-hmac-algorithm", "sha512").lower()
+        if algorithm != "sha512":
+            raise WebhookRejected(403, f"Unsupported HMAC algorithm {algorithm!r}.")
+        expected = hmac.new(webhook_secret.encode(), request.body, hashlib.sha512).hexdigest()
+        if not webhook_secret or not hmac_equal(expected, given.lower()):
+            raise WebhookRejected(403, "Bad X-Webhook-Hmac signature.")
+
+    def parse(self, request: WebhookRequest) -> Parsed:
+        data = json_body(request)
+        if not isinstance(data, dict) or "event" not in data:
+            raise WebhookRejected(400, "Not a WAHA event: 'event' is missing.")
+        out = Parsed()
+        event, payload = data.get("event"), data.get("payload")
+        if not isinstance(payload, dict):
+            payload = {}
+        if event in ("message", "message.any"):
+            self._message(payload, out)
+        elif event == "message.reaction":
+            self._message(payload, out, reaction=True)
+        elif event == "message.ack":
+            self._ack(payload, out)
+        else:
+            out.ignored.append(f"event {event!r}")
+        return out
+
+    def _message(self, p: dict, out: Parsed, *, reaction: bool = False) -> None:
+        from_me = bool(p.get("fromMe"))
+        jid = str((p.get("to") if from_me else p.get("from")) or "")
+        kind = chat_kind(jid)
+        if kind not in ("direct", "lid"):
+            out.ignored.append(f"{kind} chat")
+            return
+        mid = short_id(p.get("id"))
+        if not mid:
+            out.ignored.append("message without id")
+            return
+        phone = normalise_phone(jid)
+        alias = jid if kind == "lid" else ""
+        data = p.get("_data") if isinstance(p.get("_data"), dict) else {}
+        common = dict(provider_message_id=mid, phone=phone, alias=alias, outbound=from_me,
+                      name=str(data.get("notifyName") or "") if not from_me else "",
+                      timestamp=as_float(p.get("timestamp")))
+        reply = p.get("replyTo")
+        if isinstance(reply, dict) and reply.get("id"):
+            common["reply_to"] = short_id(reply["id"])
+        body = str(p.get("body") or "")
+        media = p.get("media") if isinstance(p.get("media"), dict) else None
+        if reaction:
+            r = p.get("reaction") or {}
+            out.messages.append(InboundMessage(type="reaction", text=str(r.get("text") or ""),
+                                               reaction_to=short_id(r.get("messageId")), **common))
+        elif media and (media.get("url") or p.get("hasMedia")):
+            mime = str(media.get("mimetype") or "")
+            m = Media(url=str(media.get("url") or ""), mime_type=mime, filename=str(media.get("filename") or ""))
+            out.messages.append(InboundMessage(type=media_type(mime, str(data.get("type") or "")), text=body, media=m, **common))
+        elif isinstance(p.get("location"), dict):
+            loc = p["location"]
+            location = {"latitude": loc.get("latitude"), "longitude": loc.get("longitude"), "name": loc.get("description") or ""}
+            out.messages.append(InboundMessage(type="location", text=location["name"], location=location, **common))
+        elif body or data.get("type") in (None, "chat"):
+            out.messages.append(InboundMessage(type="text", text=body, **common))
+        else:
+            out.messages.append(InboundMessage(type="unsupported", text=f"[{data.get('type')}]", **common))
+
+    def _ack(self, p: dict, out: Parsed) -> None:
+        jid = str(p.get("from") or "")
+        if chat_kind(jid) not in ("direct", "lid"):
+            out.ignored.append("group ack")
+            return
+        status = ACKS.get(p.get("ack"))  # type: ignore[arg-type]
+        if status is None or not p.get("id"):
+            out.ignored.append(f"ack {p.get('ack')!r}")
+            return
+        reason = "WAHA reported an error delivering the message." if status == "failed" else ""
+        out.statuses.append(StatusUpdate(short_id(p["id"]), status, "", reason))
+
+    def _headers(self, credentials: dict) -> dict:
+        return {"X-Api-Key": credentials["api_key"]} if credentials.get("api_key") else {}
+
+    def build_send(self, credentials: dict, out: Outgoing) -> httpx.Request:
+        chat_id = out.to_phone.lstrip("+") + "@c.us"
+        body: dict = {"session": credentials.get("session") or "default", "chatId": chat_id}
+        kind = out.type if out.type in SEND_PATHS else "text"
+        if kind == "text":
+            body["text"] = out.text
+        else:
+            body["file"] = {"url": out.media_url, "mimetype": out.media_mime, "filename": out.media_filename or None}
+            if out.text and kind != "voice":
+                body["caption"] = out.text
+        if out.reply_to:
+            body["reply_to"] = out.reply_to
+        url = f"{str(credentials.get('base_url', '')).rstrip('/')}/api/{SEND_PATHS[kind]}"
+        return httpx.Request("POST", url, json=body, headers=self._headers(credentials))
+
+    def read_send_response(self, response: httpx.Response) -> SendResult:
+        if response.status_code >= 500 or response.status_code == 429:
+            raise transient(response, f"WAHA answered HTTP {response.status_code}.")
+        try:
+            data = response.json()
+        except ValueError:
+            data = {}
+        if 200 <= response.status_code < 300 and isinstance(data, dict):
+            mid = (data.get("key") or {}).get("id") if isinstance(data.get("key"), dict) else None
+            mid = mid or short_id(data.get("id"))
+            if mid:
+                return SendResult(str(mid), "sent")
+        message = data.get("message") if isinstance(data, dict) else None
+        if response.status_code == 401:
+            message = "WAHA refused the API key: update the channel's credentials."
+        raise SendError(str(message or f"WAHA refused the message (HTTP {response.status_code})."),
+                        code=str(response.status_code), permanent=True)
+
+    async def check_connection(self, client: httpx.AsyncClient, credentials: dict) -> tuple[bool, str]:
+        url = f"{str(credentials.get('base_url', '')).rstrip('/')}/api/sessions/{credentials.get('session') or 'default'}"
+        response = await client.get(url, headers=self._headers(credentials))
+        try:
+            data = response.json()
+        except ValueError:
+            data = {}
+        if response.status_code == 200 and isinstance(data, dict):
+            status = data.get("status", "unknown")
+            return status == "WORKING", f"Session {data.get('name', '')} is {status}."
+        return False, f"WAHA answered HTTP {response.status_code}."
+
+
+PROVIDER = WahaProvider()

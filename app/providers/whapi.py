@@ -1,0 +1,162 @@
+"""Whapi.Cloud: webhooks with no signature scheme, so a per-channel secret authenticates them.
+
+Sources: support.whapi.cloud incoming-webhooks-format pages; Whapi-Cloud/nodejs-whatsapp-chatbot
+(``POST /messages/text {to, body}``, ``PATCH /settings``). Whapi sends up to 5 custom headers per
+webhook: we ask for ``X-Webhook-Secret: <secret>``; a ``?token=<secret>`` URL works too.
+"""
+
+from __future__ import annotations
+
+import httpx
+
+from app.providers.base import (
+    CredentialField,
+    InboundMessage,
+    Media,
+    Outgoing,
+    Parsed,
+    Provider,
+    SendError,
+    SendResult,
+    StatusUpdate,
+    WebhookRejected,
+    WebhookRequest,
+    as_float,
+    chat_kind,
+    hmac_equal,
+    json_body,
+    normalise_phone,
+    transient,
+)
+
+STATUSES = {"pending": "pending", "sent": "sent", "delivered": "delivered", "read": "read", "played": "read", "failed": "failed"}
+MEDIA = {"image": "image", "document": "document", "video": "video", "audio": "audio", "voice": "voice", "gif": "video", "sticker": "image"}
+
+
+class WhapiProvider(Provider):
+    name = "whapi"
+    label = "Whapi.Cloud"
+    text_limit = 4096
+    fields = (
+        CredentialField("token", "Channel API token", secret=True),
+        CredentialField("api_base", "API base URL", required=False, default="https://gate.whapi.cloud"),
+    )
+    setup_help = (
+        "In the Whapi channel settings (or PATCH /settings), add a webhook: url = the webhook URL below, "
+        "events messages (post) and statuses (post), mode body, and a custom header "
+        "X-Webhook-Secret = the webhook secret (or append ?token=<secret> to the URL)."
+    )
+
+    def verify(self, credentials: dict, webhook_secret: str, request: WebhookRequest) -> None:
+        given = request.headers.get("x-webhook-secret") or request.query.get("token") or ""
+        if not given:
+            raise WebhookRejected(401, "Missing X-Webhook-Secret header (or ?token=).")
+        if not webhook_secret or not hmac_equal(webhook_secret, given):
+            raise WebhookRejected(403, "Wrong webhook secret.")
+
+    def parse(self, request: WebhookRequest) -> Parsed:
+        data = json_body(request)
+        if not isinstance(data, dict):
+            raise WebhookRejected(400, "Not a Whapi event: expected a JSON object.")
+        out = Parsed()
+        event = (data.get("event") or {}).get("type") if isinstance(data.get("event"), dict) else None
+        if "messages" not in data and "statuses" not in data:
+            out.ignored.append(f"event {event!r}")
+        for m in data.get("messages") or []:
+            if isinstance(m, dict):
+                self._message(m, out)
+        for s in data.get("statuses") or []:
+            if isinstance(s, dict):
+                self._status(s, out)
+        return out
+
+    def _message(self, m: dict, out: Parsed) -> None:
+        jid = str(m.get("chat_id") or "")
+        kind = chat_kind(jid)
+        if kind not in ("direct", "lid"):
+            out.ignored.append(f"{kind} chat")
+            return
+        if not m.get("id"):
+            out.ignored.append("message without id")
+            return
+        from_me = bool(m.get("from_me"))
+        common = dict(provider_message_id=str(m["id"]), phone=normalise_phone(jid), alias=jid if kind == "lid" else "",
+                      outbound=from_me, name="" if from_me else str(m.get("from_name") or ""),
+                      timestamp=as_float(m.get("timestamp")))
+        context = m.get("context") if isinstance(m.get("context"), dict) else {}
+        if context.get("quoted_id"):
+            common["reply_to"] = str(context["quoted_id"])
+        t = str(m.get("type") or "")
+        body = m.get(t) if isinstance(m.get(t), dict) else {}
+        if t == "text":
+            out.messages.append(InboundMessage(type="text", text=str(body.get("body") or ""), **common))
+        elif t in MEDIA:
+            media = Media(url=str(body.get("link") or ""), media_id=str(body.get("id") or ""),
+                          mime_type=str(body.get("mime_type") or ""), filename=str(body.get("filename") or ""))
+            out.messages.append(InboundMessage(type=MEDIA[t], text=str(body.get("caption") or ""), media=media, **common))
+        elif t == "location":
+            location = {k: body.get(k) for k in ("latitude", "longitude", "name", "address") if body.get(k) is not None}
+            out.messages.append(InboundMessage(type="location", text=str(body.get("name") or ""), location=location, **common))
+        elif t == "action" and isinstance(body.get("emoji"), str):
+            out.messages.append(InboundMessage(type="reaction", text=body["emoji"], reaction_to=str(body.get("target") or ""), **common))
+        else:
+            out.messages.append(InboundMessage(type="unsupported", text=f"[{t}]", **common))
+
+    def _status(self, s: dict, out: Parsed) -> None:
+        status = STATUSES.get(str(s.get("status")))
+        if status is None or not s.get("id"):
+            out.ignored.append(f"status {s.get('status')!r}")
+            return
+        reason = "Whapi reported that the message failed." if status == "failed" else ""
+        out.statuses.append(StatusUpdate(str(s["id"]), status, str(s.get("code") or "") if status == "failed" else "",
+                                         reason, as_float(s.get("timestamp"))))
+
+    def _base(self, credentials: dict) -> str:
+        return str(credentials.get("api_base") or "https://gate.whapi.cloud").rstrip("/")
+
+    def _headers(self, credentials: dict) -> dict:
+        return {"Authorization": f"Bearer {credentials.get('token', '')}"}
+
+    def build_send(self, credentials: dict, out: Outgoing) -> httpx.Request:
+        to = out.to_phone.lstrip("+")
+        if out.type in MEDIA and out.media_url:
+            body: dict = {"to": to, "media": out.media_url}
+            if out.text:
+                body["caption"] = out.text
+            path = out.type
+        else:
+            body, path = {"to": to, "body": out.text}, "text"
+        if out.reply_to:
+            body["quoted"] = out.reply_to
+        return httpx.Request("POST", f"{self._base(credentials)}/messages/{path}", json=body, headers=self._headers(credentials))
+
+    def read_send_response(self, response: httpx.Response) -> SendResult:
+        if response.status_code >= 500 or response.status_code == 429:
+            raise transient(response, f"Whapi answered HTTP {response.status_code}.")
+        try:
+            data = response.json()
+        except ValueError:
+            data = {}
+        data = data if isinstance(data, dict) else {}
+        message = data.get("message") if isinstance(data.get("message"), dict) else {}
+        if 200 <= response.status_code < 300 and data.get("sent") and message.get("id"):
+            return SendResult(str(message["id"]), "sent")
+        err = data.get("error") if isinstance(data.get("error"), dict) else {}
+        reason = str(err.get("message") or f"Whapi refused the message (HTTP {response.status_code}).")
+        if response.status_code == 401:
+            reason = "Whapi refused the channel token: update the channel's credentials."
+        raise SendError(reason, code=str(err.get("code") or response.status_code), permanent=True)
+
+    async def check_connection(self, client: httpx.AsyncClient, credentials: dict) -> tuple[bool, str]:
+        response = await client.get(f"{self._base(credentials)}/health", headers=self._headers(credentials))
+        try:
+            data = response.json()
+        except ValueError:
+            data = {}
+        if response.status_code == 200:
+            status = (data.get("status") or {}).get("text") if isinstance(data, dict) and isinstance(data.get("status"), dict) else None
+            return True, f"Connected{': ' + status if status else ''}."
+        return False, f"Whapi answered HTTP {response.status_code}."
+
+
+PROVIDER = WhapiProvider()

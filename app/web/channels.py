@@ -1,0 +1,106 @@
+"""Admin: WhatsApp channels (list, create, edit, disable/enable, check connection)."""
+
+from __future__ import annotations
+
+import httpx
+from litestar import Controller, Request, get, post
+from litestar.params import FromPath, FromQuery
+from litestar.response import Redirect, Template
+
+from app.domain.channels import (
+    PROVIDER_CHOICES,
+    create_channel,
+    get_channel,
+    list_channels,
+    mask,
+    set_channel_active,
+    update_channel,
+)
+from app.domain.departments import list_departments
+from app.domain.errors import ValidationError
+from app.providers import PROVIDERS
+from app.web.forms import flash, read_form
+from app.web.security import admin_only
+
+
+def _context(request: Request, values: dict, errors: dict, edited, provider: str) -> dict:
+    return {"values": values, "errors": errors, "edited": edited, "provider": PROVIDERS.get(provider, PROVIDERS["sandbox"]),
+            "providers": PROVIDERS, "choices": PROVIDER_CHOICES, "mask": mask,
+            "base_url": request.app.state.settings.public_url}
+
+
+class ChannelsController(Controller):
+    path = "/admin/channels"
+    guards = [admin_only]
+
+    @get("/")
+    async def index(self, request: Request) -> Template:
+        channels = await list_channels(request.user.company_id)
+        return Template("admin/channels/list.html", context={"channels": channels, "providers": PROVIDERS,
+                                                             "base_url": request.app.state.settings.public_url})
+
+    @get("/new")
+    async def new(self, request: Request, provider: FromQuery[str] = "sandbox") -> Template:
+        provider = provider if provider in PROVIDERS else "sandbox"
+        context = _context(request, {"provider": provider}, {}, None, provider)
+        context["departments"] = await list_departments(request.user.company_id)
+        return Template("admin/channels/form.html", context=context)
+
+    @post("/", status_code=303)
+    async def create(self, request: Request) -> Template | Redirect:
+        data = await read_form(request)
+        try:
+            channel = await create_channel(request.user.company_id, data)
+        except ValidationError as exc:
+            context = _context(request, data, exc.errors, None, str(data.get("provider") or "sandbox"))
+            context["departments"] = await list_departments(request.user.company_id)
+            return Template("admin/channels/form.html", context=context, status_code=400)
+        flash(request, f"Channel {channel.name} created.")
+        return Redirect(f"/admin/channels/{channel.id}/edit", status_code=303)
+
+    @get("/{channel_id:int}/edit")
+    async def edit(self, request: Request, channel_id: FromPath[int]) -> Template:
+        channel = await get_channel(request.user.company_id, channel_id)
+        values = {"name": channel.name, "provider": channel.provider, "default_department_id": channel.default_department_id or ""}
+        for f in channel.impl.fields:
+            if not f.secret:
+                values[f"cred_{f.name}"] = channel.credentials.get(f.name, "")
+        context = _context(request, values, {}, channel, channel.provider)
+        context["departments"] = await list_departments(request.user.company_id)
+        return Template("admin/channels/form.html", context=context)
+
+    @post("/{channel_id:int}", status_code=303)
+    async def update(self, request: Request, channel_id: FromPath[int]) -> Template | Redirect:
+        channel = await get_channel(request.user.company_id, channel_id)
+        data = await read_form(request)
+        try:
+            channel = await update_channel(request.user.company_id, channel_id, data)
+        except ValidationError as exc:
+            for f in channel.impl.fields:
+                if f.secret:
+                    data.pop(f"cred_{f.name}", None)  # never echo a secret back
+            data.pop("webhook_secret", None)
+            context = _context(request, data, exc.errors, channel, channel.provider)
+            context["departments"] = await list_departments(request.user.company_id)
+            return Template("admin/channels/form.html", context=context, status_code=400)
+        flash(request, f"Saved {channel.name}.")
+        return Redirect(f"/admin/channels/{channel.id}/edit", status_code=303)
+
+    @post("/{channel_id:int}/active", status_code=303)
+    async def toggle(self, request: Request, channel_id: FromPath[int]) -> Redirect:
+        data = await read_form(request)
+        channel = await set_channel_active(request.user.company_id, channel_id, data.get("active") == "1")
+        flash(request, f"{channel.name} {'enabled' if channel.active else 'disabled'}.")
+        return Redirect("/admin/channels", status_code=303)
+
+    @post("/{channel_id:int}/check", status_code=200)
+    async def check(self, request: Request, channel_id: FromPath[int]) -> Template:
+        channel = await get_channel(request.user.company_id, channel_id)
+        client: httpx.AsyncClient = request.app.state.http
+        try:
+            ok, message = await channel.impl.check_connection(client, channel.credentials)
+        except httpx.TimeoutException:
+            ok, message = False, f"{channel.impl.label} did not answer in time."
+        except httpx.HTTPError as exc:
+            ok, message = False, f"Could not reach {channel.impl.label}: {exc.__class__.__name__}."
+        return Template("admin/channels/_check.html", context={"ok": ok, "message": message, "channel": channel})

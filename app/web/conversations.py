@@ -1,0 +1,120 @@
+"""A plain conversation page (until the agent workspace exists) and the Sandbox phone simulator.
+
+Conversations: supervisors and admins see every conversation of their company, live (SSE), and
+may reply. The simulator: an admin plays a customer of a Sandbox channel; what they type goes
+through the same ingestion action as a provider webhook.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from litestar import Controller, Request, Response, get, post
+from litestar.params import FromPath, FromQuery
+from litestar.response import Redirect, Template
+
+from app.domain.channels import get_channel, list_channels
+from app.domain.errors import ValidationError
+from app.domain.messages import (
+    find_open_conversation,
+    get_conversation,
+    list_conversations,
+    list_messages,
+    queue_message,
+    receive_webhook,
+    resend_message,
+    window_open,
+)
+from app.domain.validation import Cleaner
+from app.providers.base import InboundMessage, Parsed, StatusUpdate, normalise_phone
+from app.web.forms import flash, read_form
+from app.web.security import admin_only, supervisors
+
+
+class ConversationsController(Controller):
+    path = "/conversations"
+    guards = [supervisors]
+
+    @get("/")
+    async def index(self, request: Request) -> Template:
+        return Template("conversations/list.html", context={"conversations": await list_conversations(request.user.company_id)})
+
+    @get("/{conversation_id:int}")
+    async def show(self, request: Request, conversation_id: FromPath[int]) -> Template:
+        company_id = request.user.company_id
+        conv = await get_conversation(company_id, conversation_id)
+        channel = await get_channel(company_id, conv["channel_id"])
+        context = {"c": conv, "messages": await list_messages(company_id, conversation_id), "channel": channel,
+                   "window_open": (not channel.impl.has_window) or window_open(conv["last_inbound_at"])}
+        return Template("conversations/show.html", context=context)
+
+    @post("/{conversation_id:int}/messages", status_code=200)
+    async def send(self, request: Request, conversation_id: FromPath[int]) -> Response:
+        data = await read_form(request)
+        try:
+            await queue_message(request.user.company_id, conversation_id, data, user_id=request.user.id)
+        except ValidationError as exc:
+            if request.headers.get("hx-request"):
+                raise
+            flash(request, str(exc), "error")
+        if request.headers.get("hx-request"):
+            return Response("", status_code=200)
+        return Redirect(f"/conversations/{conversation_id}", status_code=303)
+
+    @post("/messages/{message_id:int}/resend", status_code=200)
+    async def resend(self, request: Request, message_id: FromPath[int]) -> Response:
+        await resend_message(request.user.company_id, message_id)
+        return Response("", status_code=200)
+
+
+class SimulatorController(Controller):
+    path = "/simulator"
+    guards = [admin_only]
+
+    @get("/")
+    async def page(self, request: Request, channel: FromQuery[int | None] = None, phone: FromQuery[str] = "+15550100001",
+                   name: FromQuery[str] = "Test Customer") -> Template:
+        company_id = request.user.company_id
+        channels = [c for c in await list_channels(company_id) if c.provider == "sandbox"]
+        current = next((c for c in channels if c.id == channel), channels[0] if channels else None)
+        phone = normalise_phone(phone) or "+15550100001"
+        conv = await find_open_conversation(company_id, current.id, phone) if current else None
+        messages = await list_messages(company_id, conv["id"]) if conv else []
+        context = {"channels": channels, "current": current, "phone": phone, "name": name[:200], "conv": conv,
+                   "messages": messages}
+        return Template("simulator/page.html", context=context)
+
+    @post("/send", status_code=303)
+    async def send(self, request: Request) -> Redirect:
+        data = await read_form(request)
+        c = Cleaner(data)
+        channel_id = c.integer("channel_id", low=1, high=2**31 - 1)
+        text = c.text("text", max_len=4096)
+        name = c.text("name", max_len=200, required=False)
+        phone = normalise_phone(str(data.get("phone") or ""))
+        if phone is None:
+            c.fail("phone", "Enter a phone number in international form, e.g. +15550100001.")
+        c.raise_if_errors()
+        channel = await get_channel(request.user.company_id, channel_id)
+        if channel.provider != "sandbox":
+            raise ValidationError({"channel_id": "Only Sandbox channels can be simulated."})
+        message = InboundMessage(provider_message_id=f"sim-{uuid.uuid4().hex}", phone=phone, name=name, type="text", text=text)
+        await receive_webhook(channel, Parsed(messages=[message]))
+        return Redirect(f"/simulator?channel={channel.id}&phone={phone.replace('+', '%2B')}&name={name}", status_code=303)
+
+    @post("/read", status_code=303)
+    async def read(self, request: Request) -> Redirect:
+        """The customer opens the chat: the business's messages become read (blue ticks)."""
+        data = await read_form(request)
+        c = Cleaner(data)
+        channel_id = c.integer("channel_id", low=1, high=2**31 - 1)
+        conversation_id = c.integer("conversation_id", low=1, high=2**31 - 1)
+        c.raise_if_errors()
+        channel = await get_channel(request.user.company_id, channel_id)
+        conv = await get_conversation(request.user.company_id, conversation_id)
+        if conv["channel_id"] != channel.id or channel.provider != "sandbox":
+            raise ValidationError({"conversation_id": "Not a conversation of this Sandbox channel."})
+        statuses = [StatusUpdate(m["provider_message_id"], "read") for m in await list_messages(channel.company_id, conv["id"])
+                    if m["direction"] == "out" and m["provider_message_id"]]
+        await receive_webhook(channel, Parsed(statuses=statuses))
+        return Redirect(f"/simulator?channel={channel.id}&phone={(conv['phone'] or '').replace('+', '%2B')}", status_code=303)

@@ -1,0 +1,104 @@
+"""``/webhooks/{provider}/{channel_id}``: provider webhooks in, verified before anything is stored.
+
+Order: size limit → channel (unknown 404, disabled 403, wrong provider 404) → signature → parse
+→ one transaction → 200 after commit. Every refusal is a 4xx JSON with a reason; unknown event
+types are acknowledged (200) and logged. Public (no session) and CSRF-exempt: the signature or
+the channel's secret is the authentication.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from litestar import Request, Response, get, post
+from litestar.params import FromPath
+
+from app.domain.channels import ChannelInfo, get_channel_for_webhook
+from app.domain.messages import receive_webhook
+from app.providers import get_provider
+from app.providers.base import WebhookRejected, WebhookRequest
+from app.providers.meta import PROVIDER as META
+
+log = logging.getLogger(__name__)
+
+
+def _reject(status: int, reason: str) -> Response:
+    return Response({"error": {"status": status, "message": reason}}, status_code=status)
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise WebhookRejected(413, f"The body is larger than {limit} bytes.")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise WebhookRejected(413, f"The body is larger than {limit} bytes.")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def _channel(provider: str, channel_id: int) -> ChannelInfo:
+    channel = await get_channel_for_webhook(channel_id)
+    if channel is None or channel.provider != provider or get_provider(provider) is None:
+        raise WebhookRejected(404, "No such channel for this provider.")
+    if not channel.active:
+        raise WebhookRejected(403, "This channel is disabled.")
+    return channel
+
+
+def _public_url(request: Request) -> str:
+    """The URL the provider called, as the provider saw it (Twilio signs it)."""
+    base = request.app.state.settings.public_url
+    query = request.url.query
+    return f"{base}{request.url.path}" + (f"?{query}" if query else "")
+
+
+@post("/webhooks/{provider:str}/{channel_id:int}", status_code=200)
+async def receive(request: Request, provider: FromPath[str], channel_id: FromPath[int]) -> Response:
+    return await _receive(request, provider, channel_id)
+
+
+@post("/webhooks/meta/{channel_id:int}", status_code=200)
+async def receive_meta(request: Request, channel_id: FromPath[int]) -> Response:
+    # Its own route: the GET handshake's static "meta" segment would otherwise shadow the POST.
+    return await _receive(request, "meta", channel_id)
+
+
+async def _receive(request: Request, provider: str, channel_id: int) -> Response:
+    settings = request.app.state.settings
+    try:
+        body = await _read_body(request, settings.webhook_max_bytes)
+        channel = await _channel(provider, channel_id)
+        hook = WebhookRequest(
+            url=_public_url(request),
+            headers={k.lower(): v for k, v in request.headers.items()},
+            body=body,
+            query=dict(request.query_params.items()),
+        )
+        impl = channel.impl
+        impl.verify(channel.credentials, channel.webhook_secret, hook)
+        parsed = impl.parse(hook)
+    except WebhookRejected as exc:
+        log.info("webhook refused: %s %s -> %s %s", provider, channel_id, exc.status, exc.reason)
+        return _reject(exc.status, exc.reason)
+    result = await receive_webhook(channel, parsed)
+    if parsed.ignored:
+        log.info("webhook %s/%s ignored: %s", provider, channel_id, "; ".join(parsed.ignored)[:500])
+    if provider == "twilio":  # Twilio expects TwiML; an empty Response sends no reply.
+        return Response("<Response></Response>", media_type="text/xml", status_code=200)
+    return Response({"ok": True, **result.as_dict()}, status_code=200)
+
+
+@get("/webhooks/meta/{channel_id:int}")
+async def meta_handshake(request: Request, channel_id: FromPath[int]) -> Response:
+    try:
+        channel = await _channel("meta", channel_id)
+        challenge = META.verify_handshake(channel.webhook_secret, dict(request.query_params.items()))
+    except WebhookRejected as exc:
+        return _reject(exc.status, exc.reason)
+    return Response(challenge, media_type="text/plain", status_code=200)
+
+
+ROUTES = [receive, receive_meta, meta_handshake]
