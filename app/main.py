@@ -35,7 +35,7 @@ from app.web.errors import EXCEPTION_HANDLERS
 from app.web.health import health
 from app.web.home import HomeController
 from app.web.middleware import request_id_middleware
-from app.web.operator import CallsApiController, OperatorController, ami_error_handler
+from app.web.operator import CallsApiController, CdrApiController, OperatorController, ami_error_handler
 from app.web.pbx import CONTROLLERS as PBX_CONTROLLERS
 from app.web.presence import PresenceController
 from app.web.security import PostgresStore, session_auth
@@ -148,6 +148,7 @@ def create_app(settings: Settings, *, migrate: bool = True) -> Litestar:
             PresenceController,
             OperatorController,
             CallsApiController,
+            CdrApiController,
             *PBX_CONTROLLERS,
             events,
             health,

@@ -6,10 +6,11 @@ import time
 
 from litestar import Controller, Request, Response, get, post
 from litestar.params import JSONBody
-from litestar.response import ServerSentEventMessage, Template
+from litestar.response import ServerSentEventMessage, Stream, Template
 
 from app.domain.tables import User
-from app.telephony import calls
+from app.domain.errors import ValidationError
+from app.telephony import calls, cdr
 from app.telephony.ami import AmiError
 from app.telephony.live import PbxLiveChanged, get_live, get_status
 from app.web.errors import error_response
@@ -74,6 +75,28 @@ class OperatorController(Controller):
         context = _context(await get_live(me.company_id), await get_status(), bool(settings.ami_host))
         return Template("operator/page.html", context=context)
 
+    @get("/history")
+    async def history(self, request: Request) -> Template:
+        params = dict(request.query_params)
+        errors: dict = {}
+        try:
+            f = cdr.parse_filter(params)
+            page = await cdr.search_cdr(request.user.company_id, f, cursor=params.get("cursor") or None)
+        except ValidationError as exc:
+            errors, page = exc.errors, cdr.CdrPage([], None, cdr.CdrFilter())
+        query = {k: v for k, v in params.items() if k in {"q", "from", "to", "disposition", "min_duration"} and v}
+        context = {"page": page, "params": params, "query": query, "errors": errors, "dispositions": cdr.DISPOSITIONS, "tab": "history"}
+        return Template("operator/history.html", context=context, status_code=400 if errors else 200)
+
+    @get("/history.csv")
+    async def history_csv(self, request: Request) -> Stream:
+        f = cdr.parse_filter(dict(request.query_params))
+        return Stream(
+            cdr.export_csv(request.user.company_id, f),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": 'attachment; filename="call-history.csv"'},
+        )
+
     @post("/calls/hangup", status_code=200)
     async def hangup(self, request: Request) -> Template:
         result = await calls.hangup_call(request.app.state.settings, request.user, await read_form(request))
@@ -116,3 +139,35 @@ class CallsApiController(Controller):
     async def live_calls(self, request: Request) -> dict:
         live = await get_live(request.user.company_id)
         return {"calls": live["calls"], "stats": live["stats"]}
+
+
+class CdrApiController(Controller):
+    """Seed 004's ``/api/cdr``: ``?search=&startDate=&endDate=&disposition=&limit=`` and either
+    ``cursor`` (keyset, fast at any depth) or the seed's ``page`` (offset, at most 100 pages)."""
+
+    path = "/api/cdr"
+    guards = [supervisors]
+    tags = ["calls"]
+
+    @get("/", summary="Call history (CDR) of the company, newest first")
+    async def index(self, request: Request) -> dict:
+        params = dict(request.query_params)
+        errors = {}
+        try:
+            limit = int(params.get("limit") or 25)
+            page = int(params.get("page") or 1)
+        except ValueError:
+            limit, page = 0, 0
+        if not 1 <= limit <= 200:
+            errors["limit"] = "limit is a number from 1 to 200."
+        if not 1 <= page <= 100:
+            errors["page"] = "page is a number from 1 to 100 (use cursor to go further)."
+        if errors:
+            raise ValidationError(errors)
+        f = cdr.parse_filter(params)
+        cursor = params.get("cursor") or None
+        result = await cdr.search_cdr(
+            request.user.company_id, f, cursor=cursor, limit=limit, offset=0 if cursor else (page - 1) * limit
+        )
+        rows = [{k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in r.items()} for r in result.rows]
+        return {"items": rows, "next_cursor": result.next_cursor, "limit": limit}

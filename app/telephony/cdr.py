@@ -1,0 +1,162 @@
+"""Call history: reads of Asterisk's ``cdr`` table (never written by us).
+
+A company's CDRs are those whose ``accountcode`` is the company's (``sb<id>``): our endpoints
+carry it and Asterisk copies it into every CDR (``cdr_pgsql`` / ``cdr_adaptive_odbc``). The
+table has no primary key, so pages are keyset-paginated on ``(start, uniqueid)`` newest first,
+served by ``cdr_account_start_idx``; search is a prefix match on caller, callee or caller-id
+name, served by the three prefix indexes of migration sb_0003 (no trigram extension is needed,
+so it works on any PostgreSQL). ``start`` is Asterisk's ``timestamp without time zone``, read
+as UTC (set ``timezone=UTC`` in cdr_pgsql.conf).
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import io
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import AsyncIterator
+
+from app.domain import sql
+from app.domain.errors import ValidationError
+from app.telephony.live import account_code
+
+DISPOSITIONS = ["ANSWERED", "NO ANSWER", "BUSY", "FAILED", "CONGESTION"]
+COLUMNS = "start, answer, \"end\", src, dst, clid, channel, dstchannel, lastapp, duration, billsec, disposition, uniqueid, linkedid"
+CSV_FIELDS = ["start", "answer", "end", "src", "dst", "clid", "channel", "dstchannel", "lastapp", "duration", "billsec", "disposition", "uniqueid", "linkedid"]
+
+
+@dataclass(frozen=True)
+class CdrFilter:
+    search: str = ""
+    start_date: date | None = None
+    end_date: date | None = None
+    disposition: str = ""
+    min_duration: int = 0
+
+
+@dataclass
+class CdrPage:
+    rows: list[dict]
+    next_cursor: str | None
+    filters: CdrFilter
+
+
+def _date(raw: object, field: str, errors: dict) -> date | None:
+    text = str(raw or "").strip()
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text[:10])
+    except ValueError:
+        errors[field] = "Enter a date as YYYY-MM-DD."
+        return None
+
+
+def parse_filter(params: dict) -> CdrFilter:
+    """Query parameters -> filter; accepts seed 004's names (startDate, endDate) too."""
+    errors: dict[str, str] = {}
+    search = str(params.get("q") or params.get("search") or "").strip()
+    if len(search) > 80:
+        errors["q"] = "Search with at most 80 characters."
+    start = _date(params.get("from") or params.get("startDate"), "from", errors)
+    end = _date(params.get("to") or params.get("endDate"), "to", errors)
+    if start and end and end < start:
+        errors["to"] = "The end date is before the start date."
+    disposition = str(params.get("disposition") or "").strip().upper()
+    if disposition and disposition not in DISPOSITIONS:
+        errors["disposition"] = "Choose one of the options."
+    try:
+        min_duration = int(str(params.get("min_duration") or 0))
+        if not 0 <= min_duration <= 86400:
+            raise ValueError
+    except ValueError:
+        errors["min_duration"] = "Enter seconds from 0 to 86400."
+        min_duration = 0
+    if errors:
+        raise ValidationError(errors)
+    return CdrFilter(search, start, end, disposition, min_duration)
+
+
+def encode_cursor(start: datetime, uniqueid: str) -> str:
+    return base64.urlsafe_b64encode(f"{start.isoformat()}|{uniqueid}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        when, _, uniqueid = raw.partition("|")
+        return datetime.fromisoformat(when), uniqueid
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ValidationError({"cursor": "This page link is not valid any more."}) from exc
+
+
+def _where(company_id: int, f: CdrFilter, cursor: str | None) -> tuple[str, list]:
+    args: list = [account_code(company_id)]
+    clauses = ["accountcode = $1"]
+    if f.start_date:
+        args.append(datetime.combine(f.start_date, datetime.min.time()))
+        clauses.append(f"start >= ${len(args)}")
+    if f.end_date:
+        args.append(datetime.combine(f.end_date + timedelta(days=1), datetime.min.time()))
+        clauses.append(f"start < ${len(args)}")
+    if f.disposition:
+        args.append(f.disposition)
+        clauses.append(f"disposition = ${len(args)}")
+    if f.min_duration:
+        args.append(f.min_duration)
+        clauses.append(f"duration >= ${len(args)}")
+    if f.search:
+        like = f.search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        args.extend([like, like.lower()])
+        a, b = len(args) - 1, len(args)
+        clauses.append(
+            f"(src LIKE ${a} OR dst LIKE ${a} OR lower(btrim(split_part(clid, '<', 1), ' \"')) LIKE ${b})"
+        )
+    if cursor:
+        when, uniqueid = decode_cursor(cursor)
+        args.extend([when, uniqueid])
+        clauses.append(f"(start, uniqueid) < (${len(args) - 1}, ${len(args)})")
+    return " AND ".join(clauses), args
+
+
+async def search_cdr(company_id: int, f: CdrFilter, *, cursor: str | None = None, limit: int = 25, offset: int = 0) -> CdrPage:
+    where, args = _where(company_id, f, cursor)
+    args.extend([limit + 1, offset])
+    rows = await sql.fetch(
+        f"SELECT {COLUMNS} FROM cdr WHERE {where} ORDER BY start DESC, uniqueid DESC LIMIT ${len(args) - 1} OFFSET ${len(args)}",  # noqa: S608
+        *args,
+    )
+    items = [dict(r) for r in rows[:limit]]
+    more = len(rows) > limit and items and items[-1]["start"] is not None
+    return CdrPage(items, encode_cursor(items[-1]["start"], items[-1]["uniqueid"] or "") if more else None, f)
+
+
+def _cell(value: object) -> str:
+    """CSV cell safe from spreadsheet formula injection (a leading = @ or +/- not before a digit)."""
+    text = "" if value is None else (value.isoformat(sep=" ") if isinstance(value, datetime) else str(value))
+    if text[:1] in ("=", "@", "\t", "\r") or (text[:1] in ("+", "-") and not text[1:2].isdigit()):
+        return "'" + text
+    return text
+
+
+async def export_csv(company_id: int, f: CdrFilter, *, max_rows: int = 100_000, batch: int = 5000) -> AsyncIterator[bytes]:
+    """The filtered history as CSV, read in keyset batches (constant memory)."""
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(CSV_FIELDS)
+    yield buf.getvalue().encode()
+    cursor, sent = None, 0
+    while sent < max_rows:
+        page = await search_cdr(company_id, f, cursor=cursor, limit=min(batch, max_rows - sent))
+        buf.seek(0)
+        buf.truncate()
+        for row in page.rows:
+            writer.writerow([_cell(row[k]) for k in CSV_FIELDS])
+        sent += len(page.rows)
+        yield buf.getvalue().encode()
+        if not page.next_cursor:
+            break
+        cursor = page.next_cursor
