@@ -152,6 +152,7 @@ class AmiListener:
         self.is_leader = False
         self.status = "starting"
         self.resyncs = 0
+        self.events = 0  # AMI events received (for the benchmark and diagnostics)
         self._task: asyncio.Task | None = None
         self._manager: _Manager | None = None
         self._lock_conn: asyncpg.Connection | None = None
@@ -233,6 +234,7 @@ class AmiListener:
             backoff = min(backoff * 2, self.settings.ami_reconnect_max)
 
     def _on_event(self, _manager, message) -> None:  # noqa: ANN001
+        self.events += 1
         if "security" in str(message.get("Privilege", "")):
             return
         if self.state.apply(message):

@@ -23,6 +23,7 @@ from app.domain import sql
 from app.domain.errors import ValidationError
 from app.telephony.live import account_code
 
+SPARSE = 2000  # fewer matches than this: sort them rather than walk the history
 DISPOSITIONS = ["ANSWERED", "NO ANSWER", "BUSY", "FAILED", "CONGESTION"]
 COLUMNS = "start, answer, \"end\", src, dst, clid, channel, dstchannel, lastapp, duration, billsec, disposition, uniqueid, linkedid"
 CSV_FIELDS = ["start", "answer", "end", "src", "dst", "clid", "channel", "dstchannel", "lastapp", "duration", "billsec", "disposition", "uniqueid", "linkedid"]
@@ -124,9 +125,22 @@ def _where(company_id: int, f: CdrFilter, cursor: str | None) -> tuple[str, list
 
 async def search_cdr(company_id: int, f: CdrFilter, *, cursor: str | None = None, limit: int = 25, offset: int = 0) -> CdrPage:
     where, args = _where(company_id, f, cursor)
+    order = "start DESC, uniqueid DESC"
+    if f.search and not offset:
+        # Walking the company's rows newest first is fast when matches are dense, and slow
+        # when they are rare (a number called a few times in a million rows). A bounded probe
+        # tells which: rare matches are fetched through the prefix indexes and sorted instead
+        # (the ``+ interval`` keeps the planner off the start-order index).
+        # The probe uses the search alone: that is what the prefix indexes answer cheaply.
+        probe_where, probe_args = _where(company_id, CdrFilter(search=f.search), None)
+        probe = await sql.fetchval(
+            f"SELECT count(*) FROM (SELECT 1 FROM cdr WHERE {probe_where} LIMIT {SPARSE}) s", *probe_args  # noqa: S608
+        )
+        if probe < SPARSE:
+            order = "start + interval '0 seconds' DESC, uniqueid DESC"
     args.extend([limit + 1, offset])
     rows = await sql.fetch(
-        f"SELECT {COLUMNS} FROM cdr WHERE {where} ORDER BY start DESC, uniqueid DESC LIMIT ${len(args) - 1} OFFSET ${len(args)}",  # noqa: S608
+        f"SELECT {COLUMNS} FROM cdr WHERE {where} ORDER BY {order} LIMIT ${len(args) - 1} OFFSET ${len(args)}",  # noqa: S608
         *args,
     )
     items = [dict(r) for r in rows[:limit]]
