@@ -7,6 +7,7 @@ always work.
 from __future__ import annotations
 
 from app.domain import sql
+from app.domain.channels import ensure_sandbox_channel
 from app.domain.companies import create_company, find_company
 from app.domain.departments import create_department, list_departments
 from app.domain.passwords import hash_password
@@ -51,4 +52,6 @@ async def seed_demo() -> list[tuple[str, str]]:
             )
         else:
             await sql.execute("UPDATE app_user SET password_hash = $2, active = true WHERE id = $1", found, password_hash)
+    # A Sandbox channel, so the simulator works at once with no provider account.
+    await ensure_sandbox_channel(company.id)
     return [(role, email) for role, _, email, _ in USERS]
