@@ -28,7 +28,10 @@ CHROMIUM_ARGS = [
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
 
 
-@pytest.fixture(scope="session")
+# Module scope: Playwright's sync API keeps an event loop running in the main thread while
+# it is open, and pytest-asyncio cannot run the async tests collected after the browser tests
+# until it is closed ("Cannot run the event loop while another loop is running").
+@pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
     from playwright.sync_api import sync_playwright
 
