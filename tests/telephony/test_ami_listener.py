@@ -147,3 +147,28 @@ async def test_unreachable_asterisk_is_reported(settings):
     async with app.lifespan():
         await eventually(lambda: _status_is("unreachable"))
         assert "unreachable" in (await get_status())["detail"]
+
+
+async def test_asterisk_shutdown_event_triggers_reconnect_and_resync(app, fake_ami):
+    await eventually(lambda: _status_is("connected"))
+    shutdown = blocks("real_shutdown.txt")[-1]
+    assert shutdown.startswith("Event: Shutdown")
+    await fake_ami.push(shutdown)
+    await eventually(lambda: _count(fake_ami, "CoreShowChannels", 2))
+    await eventually(lambda: _status_is("connected"))
+    assert len(fake_ami.logins) == 2
+
+
+async def _count(fake_ami, name, n):
+    return len(fake_ami.actions_named(name)) >= n
+
+
+def test_security_events_and_noise_do_not_change_state():
+    from app.telephony.state import LiveState
+
+    state = LiveState()
+    assert not state.apply({"Event": "VarSet", "Uniqueid": "1", "Channel": "PJSIP/1001-1"})
+    assert not state.apply({"Event": "SuccessfulAuth", "Privilege": "security,all"})
+    assert state.apply({"Event": "Newchannel", "Uniqueid": "1", "Linkedid": "1", "Channel": "PJSIP/1001-1", "ChannelState": "4"})
+    assert state.channels["1"].state == "Ring"
+    assert state.apply({"Event": "Hangup", "Uniqueid": "1"}) and not state.channels

@@ -145,3 +145,22 @@ async def test_pause_queue_member(client, fake_ami, pbx):
     sent = fake_ami.actions_named("QueuePause")[-1]
     assert (sent["Queue"], sent["Interface"], sent["Paused"], sent["Reason"]) == ("support", "PJSIP/1001", "true", "lunch")
     assert (await post_form(client, "/operator/queues/pause", {"queue": "sales", "interface": "PJSIP/1001"})).status_code == 404
+
+
+async def test_click_to_call_originates_from_own_extension_only(client, fake_ami, pbx):
+    company, supervisor = pbx
+    await eventually(_connected)
+    await login(client, supervisor.email)
+    ok = await post_form(client, "/operator/calls/originate", {"extension": "1001", "destination": "0612345678"})
+    assert ok.status_code == 200 and "Originate successfully queued" in ok.text
+    sent = fake_ami.actions_named("Originate")[-1]
+    assert (sent["Channel"], sent["Context"], sent["Exten"], sent["Async"]) == ("PJSIP/1001", "internal", "0612345678", "true")
+    other = await make_company()
+    from tests.telephony.conftest import own as give
+
+    await give(other, "extension", "3001")
+    for bad in ({"extension": "3001", "destination": "1"}, {"extension": "1001", "destination": "abc"}, {"extension": "", "destination": ""}):
+        assert (await post_form(client, "/operator/calls/originate", bad)).status_code == 400, bad
+    assert len(fake_ami.actions_named("Originate")) == 1
+    audit = await sql.fetch("SELECT action, target FROM pbx_audit")
+    assert [(a["action"], a["target"]) for a in audit] == [("call.originate", "1001")]

@@ -153,3 +153,17 @@ async def test_pbx_json_api(client, admin):
     await login(client, admin.email)
     assert (await client.delete(f"/api/extensions/{ext_id}", headers={"x-csrftoken": csrf(client)})).status_code == 204
     assert await sql.fetchval("SELECT count(*) FROM queue_members") == 0
+
+
+async def test_chan_sip_driver_writes_sippeers(app):
+    from app.telephony import pbx
+
+    company = await make_company()
+    admin = await make_user(company, "admin")
+    obj, secret = await pbx.create_extension(admin, {"number": "2003", "name": "Carol", "codecs": ["ulaw"]}, driver="sip", context="internal")
+    row = await sql.fetchrow("SELECT * FROM sippeers WHERE name = '2003'")
+    assert (row["type"], row["host"], row["secret"], row["context"], row["allow"], row["callerid"]) == (
+        "friend", "dynamic", secret, "internal", "ulaw", '"Carol" <2003>')
+    assert await sql.fetchval("SELECT count(*) FROM ps_endpoints") == 0
+    await pbx.delete_extension(admin, obj.id)
+    assert await sql.fetchval("SELECT count(*) FROM sippeers") == 0
