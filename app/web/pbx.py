@@ -8,6 +8,7 @@ from litestar.response import Redirect, Template
 
 from app.domain.errors import ValidationError
 from app.telephony import pbx
+from app.telephony.calls import list_audit
 from app.telephony.pbx import CODECS, STRATEGIES, PbxObject
 from app.web.forms import flash, read_form
 from app.web.security import admin_only
@@ -199,6 +200,13 @@ class QueuesController(Controller):
         return Redirect("/admin/pbx/queues", status_code=303)
 
 
+@get("/admin/pbx/audit", guards=[admin_only])
+async def pbx_audit(request: Request) -> Template:
+    """Who changed the PBX or acted on a call, with Asterisk's answer (latest 200)."""
+    entries = await list_audit(request.user.company_id, limit=200)
+    return Template("admin/pbx/audit.html", context={"entries": entries, "tab": "audit"})
+
+
 # JSON API (seed 004 §3.1-3.3) -----------------------------------------------------------
 
 
@@ -272,4 +280,4 @@ class QueuesApi(Controller):
         await pbx.delete_queue(request.user, object_id)
 
 
-CONTROLLERS = [ExtensionsController, TrunksController, QueuesController, ExtensionsApi, TrunksApi, QueuesApi]
+CONTROLLERS = [ExtensionsController, TrunksController, QueuesController, ExtensionsApi, TrunksApi, QueuesApi, pbx_audit]

@@ -167,3 +167,16 @@ async def test_chan_sip_driver_writes_sippeers(app):
     assert await sql.fetchval("SELECT count(*) FROM ps_endpoints") == 0
     await pbx.delete_extension(admin, obj.id)
     assert await sql.fetchval("SELECT count(*) FROM sippeers") == 0
+
+
+async def test_audit_page_lists_own_company_changes_only(client, admin):
+    await login(client, admin.email)
+    await _ext(client, "1001", "<script>x</script>")
+    page = await client.get("/admin/pbx/audit")
+    assert page.status_code == 200 and "extension.create" in page.text and "<script>x" not in page.text
+    other = await make_user(await make_company(), "admin")
+    await login(client, other.email)
+    assert "extension.create" not in (await client.get("/admin/pbx/audit")).text
+    sup = await make_user(await make_company(), "supervisor")
+    await login(client, sup.email)
+    assert (await client.get("/admin/pbx/audit")).status_code == 403
