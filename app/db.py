@@ -5,6 +5,7 @@ Queries live in ``app.domain``; this module only opens, migrates and closes.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from pathlib import Path
 
@@ -56,9 +57,16 @@ async def open_pool(min_size: int = 2, max_size: int = 10) -> None:
     await DB.start_connection_pool(min_size=min_size, max_size=max_size)
 
 
-async def close_pool() -> None:
-    if DB.pool is not None:
-        await DB.close_connection_pool()
+async def close_pool(timeout: float = 5.0) -> None:
+    """Close the pool; connections still busy after ``timeout`` seconds are cut."""
+    pool, DB.pool = DB.pool, None
+    if pool is None:
+        return
+    try:
+        await asyncio.wait_for(pool.close(), timeout)
+    except asyncio.TimeoutError:
+        log.warning("database connections still busy at shutdown; closing them")
+        pool.terminate()
 
 
 async def migrate(dsn: str) -> None:

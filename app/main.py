@@ -22,7 +22,9 @@ from litestar.template import TemplateConfig
 from app import __version__, db
 from app.domain.auth import purge_old_failures
 from app.logs import setup_logging
+from app.dispatch.sweeper import run_dispatcher
 from app.realtime.hub import Hub
+from app.realtime.leader import SWEEPER, Leadership
 from app.settings import ROOT, Settings
 from app.telephony.ami import AmiError, AmiListener
 from app.providers.sender import Sender
@@ -89,6 +91,7 @@ def create_app(settings: Settings, *, migrate: bool = True) -> Litestar:
     settings = settings.with_secret()
     db.configure(settings.database_url)
     hub = Hub(settings.database_url)
+    sweeper = Leadership(settings.database_url, SWEEPER, "dispatcher", lambda: run_dispatcher(hub, settings))
     # The AMI listener runs in every process; only the advisory-lock leader connects.
     ami = AmiListener(settings) if settings.ami_host else None
 
@@ -112,6 +115,7 @@ def create_app(settings: Settings, *, migrate: bool = True) -> Litestar:
             if settings.sender_enabled
             else None
         )
+        sweeper.start()
         if ami is not None:
             await ami.start()
         try:
@@ -119,6 +123,7 @@ def create_app(settings: Settings, *, migrate: bool = True) -> Litestar:
         finally:
             if ami is not None:
                 await ami.close()
+            await sweeper.close()
             housekeeping.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await housekeeping
@@ -170,7 +175,7 @@ def create_app(settings: Settings, *, migrate: bool = True) -> Litestar:
         exception_handlers={**EXCEPTION_HANDLERS, AmiError: ami_error_handler},  # type: ignore[arg-type]
         request_max_body_size=settings.max_body_bytes,
         openapi_config=OpenAPIConfig(title="Switchboard", version=__version__, path="/schema"),
-        state=State({"settings": settings, "hub": hub, "ami": ami}),
+        state=State({"settings": settings, "hub": hub, "sweeper": sweeper, "ami": ami}),
         debug=False,
     )
 

@@ -13,6 +13,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import AsyncIterator, Iterator
@@ -49,7 +50,9 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if not base:
         import pgserver
 
-        server = pgserver.get_server(str(tmp_path_factory.mktemp("pg")), cleanup_mode="delete")
+        # Not under pytest's basetemp: that tree is private to root (mode 700), and another
+        # pytest run on the machine may tidy it away; the server runs as user "pgserver".
+        server = pgserver.get_server(tempfile.mkdtemp(prefix="switchboard-test-pg-"), cleanup_mode="delete")
         base = server.get_uri()
     name = f"switchboard_test_{os.getpid()}"
 

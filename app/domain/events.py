@@ -104,3 +104,16 @@ class MessageStatusChanged(Event):
     conversation_id: int
     message_id: int
     status: str
+
+
+@dataclass(frozen=True)
+class ConversationRouted(Event):
+    """A conversation changed hands or state: queued, assigned, transferred, reinjected,
+    redistributed or resolved (``status`` is the new one)."""
+
+    name: ClassVar[str] = "conversation-routed"
+    conversation_id: int
+    status: str
+    user_id: int | None = None
+    previous_user_id: int | None = None
+    department_id: int | None = None

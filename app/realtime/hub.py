@@ -37,7 +37,8 @@ CLOSED = Closed()
 
 @dataclass(eq=False)
 class Subscription:
-    company_id: int
+    # None: every company's events (the dispatcher); otherwise one company's.
+    company_id: int | None
     accepts: Callable[[Event], bool] = lambda e: True
     queue: asyncio.Queue = field(default_factory=lambda: asyncio.Queue(maxsize=256))
 
@@ -90,7 +91,7 @@ class Hub:
         for sub in list(self.subscriptions):
             sub.offer(CLOSED)
 
-    def subscribe(self, company_id: int, accepts: Callable[[Event], bool] | None = None) -> Subscription:
+    def subscribe(self, company_id: int | None, accepts: Callable[[Event], bool] | None = None) -> Subscription:
         sub = Subscription(company_id=company_id, accepts=accepts or (lambda e: True))
         if self._closing:
             sub.offer(CLOSED)
@@ -102,7 +103,7 @@ class Hub:
 
     def publish_local(self, event: Event) -> None:
         for sub in list(self.subscriptions):
-            if sub.company_id == event.company_id and sub.accepts(event):
+            if sub.company_id in (None, event.company_id) and sub.accepts(event):
                 sub.offer(event)
                 self.delivered += 1
 

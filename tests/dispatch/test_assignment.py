@@ -1,0 +1,236 @@
+"""Dispatch rules on real PostgreSQL: candidates, queue, FIFO, capacity, reinjection,
+redistribution, manual actions and their history."""
+
+import asyncio
+
+import pytest
+
+from app.dispatch.assignment import (
+    assign_to_agent,
+    drain_department,
+    mark_agent_replied,
+    queue_conversation,
+    reinject_overdue,
+    resolve_conversation,
+    take_conversation,
+    transfer_conversation,
+)
+from app.dispatch.sweeper import react, redistribute_offline_agents
+from app.domain import sql
+from app.domain.errors import PermissionDenied, ValidationError
+from app.domain.events import ConversationRouted, PresenceChanged, UserChanged
+from app.domain.presence import set_presence
+from tests.dispatch.factories import conversation, make_channel, make_conversation, open_counts
+from tests.factories import make_company, make_department, make_user
+
+
+@pytest.fixture
+async def world(app):
+    company = await make_company()
+    sales = await make_department(company, "Sales", response_timeout=60)
+    support = await make_department(company, "Support")
+    channel = await make_channel(company, department=sales)
+    return company, sales, support, channel
+
+
+async def events_of(conversation_id):
+    return [
+        (r["kind"], r["from_status"], r["to_status"], r["to_user_id"])
+        for r in await sql.fetch("SELECT * FROM conversation_event WHERE conversation_id = $1 ORDER BY id", conversation_id)
+    ]
+
+
+async def test_only_online_active_members_under_capacity_are_candidates(world):
+    company, sales, support, channel = world
+    await make_user(company, presence="offline", departments=[sales])
+    await make_user(company, presence="busy", departments=[sales])
+    await make_user(company, presence="online", active=False, departments=[sales])
+    await make_user(company, presence="online", departments=[support])
+    await make_user(company, presence="online", capacity=0, departments=[sales])
+    conv = await make_conversation(company, channel)
+    await queue_conversation(company.id, conv, sales.id)
+    assert (await conversation(conv))["status"] == "queued"
+
+    good = await make_user(company, presence="online", departments=[sales])
+    await drain_department(company.id, sales.id)
+    row = await conversation(conv)
+    assert (row["status"], row["assigned_user_id"]) == ("assigned", good.id)
+    assert await events_of(conv) == [("queued", "bot", "queued", None), ("assigned", "queued", "assigned", good.id)]
+
+
+async def test_least_loaded_then_longest_idle(world):
+    company, sales, _, channel = world
+    a = await make_user(company, presence="online", departments=[sales])
+    b = await make_user(company, presence="online", departments=[sales])
+    convs = [await make_conversation(company, channel) for _ in range(4)]
+    for c in convs:
+        await queue_conversation(company.id, c, sales.id)
+    owners = [(await conversation(c))["assigned_user_id"] for c in convs]
+    assert sorted(owners) == sorted([a.id, a.id, b.id, b.id])
+    assert owners[0] != owners[1]  # the second goes to the one who has none
+
+
+async def test_queue_is_fifo_and_drains_when_an_agent_comes_online(world, app):
+    company, sales, _, channel = world
+    agent = await make_user(company, presence="offline", capacity=2, departments=[sales])
+    convs = [await make_conversation(company, channel) for _ in range(3)]
+    for c in convs:
+        await queue_conversation(company.id, c, sales.id)
+    assert [(await conversation(c))["status"] for c in convs] == ["queued"] * 3
+
+    await set_presence(agent, "online")
+    await react(PresenceChanged(company_id=company.id, user_id=agent.id, presence="online"))
+    statuses = [(await conversation(c))["status"] for c in convs]
+    assert statuses == ["assigned", "assigned", "queued"]  # oldest first, capacity 2
+
+    await resolve_conversation(agent, convs[0])
+    assert (await conversation(convs[2]))["assigned_user_id"] == agent.id  # the freed slot drains at once
+
+
+async def test_more_capacity_drains_the_queue(world):
+    company, sales, _, channel = world
+    agent = await make_user(company, presence="online", capacity=1, departments=[sales])
+    first, second = await make_conversation(company, channel), await make_conversation(company, channel)
+    await queue_conversation(company.id, first, sales.id)
+    await queue_conversation(company.id, second, sales.id)
+    assert (await conversation(second))["status"] == "queued"
+    await sql.execute("UPDATE app_user SET capacity = 2 WHERE id = $1", agent.id)
+    await react(UserChanged(company_id=company.id, user_id=agent.id))
+    assert (await conversation(second))["assigned_user_id"] == agent.id
+
+
+async def test_reinjection_goes_to_another_agent_never_the_same(world, app):
+    company, sales, _, channel = world
+    slow = await make_user(company, presence="online", departments=[sales])
+    conv = await make_conversation(company, channel)
+    await queue_conversation(company.id, conv, sales.id)
+    assert (await conversation(conv))["assigned_user_id"] == slow.id
+    await sql.execute("UPDATE conversation SET awaiting_agent_since = now() - interval '61 seconds' WHERE id = $1", conv)
+
+    assert await reinject_overdue() == [conv]
+    row = await conversation(conv)
+    assert (row["status"], row["reinjections"], row["timed_out_user_id"]) == ("queued", 1, slow.id)  # nobody else
+
+    other = await make_user(company, presence="online", departments=[sales])
+    await drain_department(company.id, sales.id)
+    assert (await conversation(conv))["assigned_user_id"] == other.id
+    kinds = [e[0] for e in await events_of(conv)]
+    assert kinds == ["queued", "assigned", "reinjected", "assigned"]
+
+
+async def test_answered_conversations_are_not_reinjected(world):
+    company, sales, _, channel = world
+    await make_user(company, presence="online", departments=[sales])
+    conv = await make_conversation(company, channel)
+    await queue_conversation(company.id, conv, sales.id)
+    await mark_agent_replied(company.id, conv)
+    await sql.execute("UPDATE conversation SET assigned_at = now() - interval '1 hour' WHERE id = $1", conv)
+    assert await reinject_overdue() == []
+    assert (await conversation(conv))["first_response_at"] is not None
+
+
+async def test_offline_agent_unanswered_conversations_move(world):
+    company, sales, _, channel = world
+    leaving = await make_user(company, presence="online", departments=[sales])
+    waiting, answered = await make_conversation(company, channel), await make_conversation(company, channel)
+    await queue_conversation(company.id, waiting, sales.id)
+    await queue_conversation(company.id, answered, sales.id)
+    await mark_agent_replied(company.id, answered)
+    staying = await make_user(company, presence="online", departments=[sales])
+
+    await set_presence(leaving, "offline")
+    await react(PresenceChanged(company_id=company.id, user_id=leaving.id, presence="offline"))
+    assert (await conversation(waiting))["assigned_user_id"] == staying.id
+    assert (await conversation(answered))["assigned_user_id"] == leaving.id  # department keeps answered ones
+
+
+async def test_offline_policy_requeue_moves_answered_ones_too(world):
+    company, sales, _, channel = world
+    await sql.execute("UPDATE department SET offline_policy = 'requeue' WHERE id = $1", sales.id)
+    leaving = await make_user(company, presence="online", departments=[sales])
+    answered = await make_conversation(company, channel)
+    await queue_conversation(company.id, answered, sales.id)
+    await mark_agent_replied(company.id, answered)
+    await sql.execute("UPDATE app_user SET presence = 'offline' WHERE id = $1", leaving.id)
+    assert await redistribute_offline_agents() == 0  # answered + keep-policy check is per department
+    await react(PresenceChanged(company_id=company.id, user_id=leaving.id, presence="offline"))
+    assert (await conversation(answered))["status"] == "queued"
+
+
+async def test_take_assign_transfer_resolve_rules(world):
+    company, sales, support, channel = world
+    anna = await make_user(company, "agent", presence="online", departments=[sales])
+    bruno = await make_user(company, "agent", presence="offline", departments=[support])
+    boss = await make_user(company, "supervisor")
+    conv = await make_conversation(company, channel, status="bot", department=sales)
+
+    with pytest.raises(PermissionDenied):
+        await take_conversation(bruno, conv)  # not his department
+    await take_conversation(anna, conv)
+    row = await conversation(conv)
+    assert (row["assigned_user_id"], row["awaiting_agent_since"]) == (anna.id, None)
+
+    with pytest.raises(PermissionDenied):
+        await resolve_conversation(bruno, conv)
+    with pytest.raises(PermissionDenied):
+        await transfer_conversation(bruno, conv, department_id=support.id)
+    with pytest.raises(ValidationError):
+        await transfer_conversation(anna, conv)
+
+    await transfer_conversation(anna, conv, department_id=support.id, note="Billing question")
+    row = await conversation(conv)
+    assert (row["status"], row["department_id"]) == ("queued", support.id)  # Bruno is offline
+
+    await assign_to_agent(boss, conv, bruno.id, note="Bruno knows this customer")
+    assert (await conversation(conv))["assigned_user_id"] == bruno.id
+    with pytest.raises(PermissionDenied):
+        await assign_to_agent(anna, conv, anna.id)
+
+    await resolve_conversation(boss, conv)
+    row = await conversation(conv)
+    assert row["status"] == "resolved" and row["resolved_at"] is not None
+    with pytest.raises(ValidationError):
+        await take_conversation(anna, conv)
+    history = await sql.fetch("SELECT kind, note, actor_user_id FROM conversation_event WHERE conversation_id = $1 ORDER BY id", conv)
+    assert [h["kind"] for h in history] == ["taken", "transferred", "reassigned", "resolved"]
+    assert history[1]["note"] == "Billing question" and history[3]["actor_user_id"] == boss.id
+
+
+async def test_capacity_is_checked_on_manual_assignment(world):
+    company, sales, _, channel = world
+    full = await make_user(company, presence="online", capacity=1, departments=[sales])
+    boss = await make_user(company, "supervisor")
+    first, second = await make_conversation(company, channel), await make_conversation(company, channel)
+    await queue_conversation(company.id, first, sales.id)
+    with pytest.raises(ValidationError):
+        await assign_to_agent(boss, second, full.id)
+
+
+async def test_other_company_conversation_is_not_found(world):
+    company, sales, _, channel = world
+    stranger = await make_user(await make_company(), "supervisor")
+    conv = await make_conversation(company, channel)
+    from app.domain.errors import NotFound
+
+    for action in (
+        lambda: take_conversation(stranger, conv),
+        lambda: resolve_conversation(stranger, conv),
+        lambda: transfer_conversation(stranger, conv, department_id=sales.id),
+        lambda: assign_to_agent(stranger, conv, stranger.id),
+    ):
+        with pytest.raises(NotFound):
+            await action()
+
+
+async def test_routed_events_are_emitted(world, app):
+    company, sales, _, channel = world
+    agent = await make_user(company, presence="online", departments=[sales])
+    sub = app.state.hub.subscribe(company.id)
+    conv = await make_conversation(company, channel)
+    await queue_conversation(company.id, conv, sales.id)
+    seen = []
+    while len(seen) < 2:
+        item = await asyncio.wait_for(sub.get(), 3)
+        if isinstance(item, ConversationRouted):
+            seen.append((item.status, item.user_id))
+    assert seen == [("queued", None), ("assigned", agent.id)]
