@@ -23,10 +23,10 @@ import os
 import socket
 from dataclasses import dataclass
 
-import asyncpg
 from panoramisk import Manager
 
 from app.domain.errors import DomainError
+from app.realtime.leader import Leadership
 from app.settings import Settings
 from app.telephony.live import LivePublisher, set_status
 from app.telephony.state import LiveState
@@ -143,49 +143,42 @@ class AmiListener:
     """Leader election + the AMI event connection + the live state publisher."""
 
     reconnect_min = 0.5  # seconds; the backoff doubles up to AMI_RECONNECT_MAX
-    leader_poll = 3.0  # seconds between attempts to take the leader lock
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.state = LiveState()
         self.publisher = LivePublisher(self.state, settings)
-        self.is_leader = False
         self.status = "starting"
         self.resyncs = 0
         self.events = 0  # AMI events received (for the benchmark and diagnostics)
-        self._task: asyncio.Task | None = None
         self._manager: _Manager | None = None
-        self._lock_conn: asyncpg.Connection | None = None
         self.name = f"{socket.gethostname()}:{os.getpid()}"
+        # The process holding the advisory lock leads; if its lock connection fails the
+        # health check, the job is cancelled (AMI connection closed) and another takes over.
+        self.leadership = Leadership(settings.database_url, LEADER_LOCK, "ami-listener", self._lead, retry_seconds=3.0)
+
+    @property
+    def is_leader(self) -> bool:
+        return self.leadership.is_leader
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="ami-listener")
+        self.leadership.start()
 
     async def close(self) -> None:
-        if self._task:
-            self._task.cancel()
-            try:
-                await self._task
-            except (asyncio.CancelledError, Exception):  # noqa: BLE001
-                pass
+        await self.leadership.close()
         if self._manager:
             self._manager.close()
         await self.publisher.close()
-        if self._lock_conn is not None and not self._lock_conn.is_closed():
-            self._lock_conn.terminate()
 
-    async def _become_leader(self) -> None:
-        while True:
-            try:
-                if self._lock_conn is None or self._lock_conn.is_closed():
-                    self._lock_conn = await asyncpg.connect(self.settings.database_url)
-                if await self._lock_conn.fetchval("SELECT pg_try_advisory_lock($1)", LEADER_LOCK):
-                    self.is_leader = True
-                    return
-            except (OSError, asyncpg.PostgresError) as exc:
-                log.warning("AMI leader election failed (%s); retrying", exc)
-                self._lock_conn = None
-            await asyncio.sleep(self.leader_poll)
+    async def _lead(self) -> None:
+        await self.publisher.start()
+        try:
+            await self._run()
+        finally:
+            if self._manager is not None:
+                self._manager.close()
+                self._manager = None
+            await self.publisher.close()
 
     async def _set_status(self, state: str, detail: str = "") -> None:
         self.status = state
@@ -197,8 +190,6 @@ class AmiListener:
             log.exception("could not record the AMI status")
 
     async def _run(self) -> None:
-        await self._become_leader()
-        await self.publisher.start()
         backoff = self.reconnect_min
         while True:
             await self._set_status("connecting", f"{self.settings.ami_host}:{self.settings.ami_port}")
