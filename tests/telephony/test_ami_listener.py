@@ -172,3 +172,34 @@ def test_security_events_and_noise_do_not_change_state():
     assert state.apply({"Event": "Newchannel", "Uniqueid": "1", "Linkedid": "1", "Channel": "PJSIP/1001-1", "ChannelState": "4"})
     assert state.channels["1"].state == "Ring"
     assert state.apply({"Event": "Hangup", "Uniqueid": "1"}) and not state.channels
+
+
+async def test_one_leader_holds_the_ami_connection_and_another_takes_over(settings, fake_ami):
+    import asyncio
+
+    from app import db
+    from app.telephony.ami import AmiListener
+
+    await db.open_pool()
+    first, second = AmiListener(settings), AmiListener(settings)
+    for listener in (first, second):
+        listener.leadership.retry_seconds = 0.2
+    try:
+        await first.start()
+        await eventually(lambda: _status_is("connected"))
+        await second.start()
+        await asyncio.sleep(0.6)
+        assert first.is_leader and not second.is_leader
+        assert len(fake_ami.logins) == 1
+        await first.close()
+        await eventually(lambda: _is_leader(second))
+        await eventually(lambda: _count(fake_ami, "CoreShowChannels", 2))  # the new leader resynced
+        assert len(fake_ami.logins) == 2 and second.status == "connected"
+    finally:
+        await first.close()
+        await second.close()
+        await db.close_pool()
+
+
+async def _is_leader(listener):
+    return listener.is_leader
