@@ -194,7 +194,8 @@ async def test_one_leader_holds_the_ami_connection_and_another_takes_over(settin
         await first.close()
         await eventually(lambda: _is_leader(second))
         await eventually(lambda: _count(fake_ami, "CoreShowChannels", 2))  # the new leader resynced
-        assert len(fake_ami.logins) == 2 and second.status == "connected"
+        await eventually(lambda: _listener_status(second, "connected"))
+        assert len(fake_ami.logins) == 2
     finally:
         await first.close()
         await second.close()
@@ -203,3 +204,7 @@ async def test_one_leader_holds_the_ami_connection_and_another_takes_over(settin
 
 async def _is_leader(listener):
     return listener.is_leader
+
+
+async def _listener_status(listener, state):
+    return listener.status == state
