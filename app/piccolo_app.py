@@ -6,11 +6,12 @@ from app.domain.presence import PresenceChange
 from app.domain.channel_tables import CHANNEL_TABLES
 from app.domain.tables import TABLES
 from app.settings import ROOT
+from app.telephony.tables import TELEPHONY_TABLES
 
 APP_CONFIG = AppConfig(
     app_name="switchboard",
     migrations_folder_path=str(ROOT / "piccolo_migrations"),
-    table_classes=[*TABLES, PresenceChange, *CHANNEL_TABLES],
+    table_classes=[*TABLES, PresenceChange, *CHANNEL_TABLES, *TELEPHONY_TABLES],
     migration_dependencies=[],
     commands=[],
 )

@@ -80,3 +80,18 @@ async def test_cdr_has_no_primary_key_and_quoted_end_column():
     assert pk == 0
     await sql.execute('INSERT INTO cdr (src, "end") VALUES ($1, now())', "1001")
     assert await sql.fetchval('SELECT count(*) FROM cdr WHERE "end" IS NOT NULL') == 1
+
+
+async def test_piccolo_mirrors_match_our_tables():
+    from app.telephony.tables import TELEPHONY_TABLES
+
+    for table in TELEPHONY_TABLES:
+        name = table._meta.tablename
+        columns = {r["column_name"] for r in await sql.fetch(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = $1", name)}
+        assert {c._meta.db_column_name for c in table._meta.columns} == columns, name
+    company_id = await sql.fetchval("INSERT INTO company (name) VALUES ('x') RETURNING id")
+    from app.telephony.tables import PbxOwnership
+
+    await PbxOwnership(company_id=company_id, kind="queue", name="sales").save()
+    assert await PbxOwnership.count() == 1
