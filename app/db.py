@@ -11,7 +11,7 @@ from pathlib import Path
 
 import asyncpg
 
-from app.piccolo_conf import DB
+from app.engine import DB
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ drives; channels only create conversations and keep the 24-hour window (``last_i
 
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 
-from app.piccolo_conf import DB
+from app.engine import DB
 
 ID = "2026-11-22T06:10:00:000000"
 VERSION = "1.38.0"

@@ -2,7 +2,7 @@
 
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 
-from app.piccolo_conf import DB
+from app.engine import DB
 
 ID = "2026-11-22T06:40:00:000000"
 VERSION = "1.38.0"

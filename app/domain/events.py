@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from app.domain import sql
-from app.piccolo_conf import DB
+from app.engine import DB
 
 CHANNEL = "switchboard_events"
 

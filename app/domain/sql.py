@@ -13,7 +13,7 @@ from typing import Any, AsyncIterator
 
 import asyncpg
 
-from app.piccolo_conf import DB
+from app.engine import DB
 
 
 @asynccontextmanager
