@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 from litestar import Controller, Request, Response, get, post
@@ -42,13 +43,19 @@ async def render_live(event: PbxLiveChanged, viewer: User) -> list[ServerSentEve
     """SSE: the console's sections that changed since this stream last received them."""
     if viewer.role not in {"admin", "supervisor"}:
         return []
-    context = _context(await get_live(event.company_id), await get_status(), True)
+    from app.web.live import CACHE  # rendered once per event and process, for every supervisor
+
+    async def make() -> str:
+        context = _context(await get_live(event.company_id), await get_status(), True)
+        return json.dumps({section: render_section(section, context) for section in SECTIONS})
+
+    sections = json.loads(await CACHE.get((event, "operator"), make))
     # Per stream memory (the viewer object lives as long as the stream): send a section
     # only when its HTML changed, so that the 2-second heartbeat costs the browser nothing.
     seen: dict = viewer.__dict__.setdefault("_operator_sections", {})
     messages = []
     for section in SECTIONS:
-        html = render_section(section, context)
+        html = sections[section]
         if seen.get(section) != html:
             seen[section] = html
             messages.append(ServerSentEventMessage(event=f"operator-{section}", data=html))
