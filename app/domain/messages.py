@@ -21,7 +21,7 @@ import asyncpg
 from app.domain import sql
 from app.domain.channels import ChannelInfo, get_channel
 from app.domain.errors import NotFound, ValidationError
-from app.domain.events import ConversationOpened, MessageQueued, MessageReceived, MessageStatusChanged, emit
+from app.domain.events import CHANNEL, ConversationOpened, MessageQueued, MessageReceived, MessageStatusChanged, emit
 from app.providers.base import STATUS_RANK, InboundMessage, Parsed, StatusUpdate
 
 WINDOW = timedelta(hours=24)
@@ -92,35 +92,59 @@ async def _store(channel: ChannelInfo, m: InboundMessage) -> bool:
     # PostgreSQL text cannot hold NUL; providers' JSON may carry "\u0000".
     m = replace(m, text=_nul(m.text), name=_nul(m.name), provider_message_id=_nul(m.provider_message_id),
                 reply_to=_nul(m.reply_to), alias=_nul(m.alias))
-    await _lock(channel.id, m.provider_message_id)
+    if m.outbound:
+        # Only outbound messages race with statuses (and with our own send response).
+        await _lock(channel.id, m.provider_message_id)
     if await sql.fetchval(
         "SELECT 1 FROM message WHERE channel_id = $1 AND provider_message_id = $2", channel.id, m.provider_message_id
     ):
         return False
-    contact_id = await _contact_id(channel.company_id, m.phone, m.alias, m.name)
-    conv = await sql.fetchrow(
-        """INSERT INTO conversation (company_id, channel_id, contact_id, department_id, last_inbound_at)
-           VALUES ($1, $2, $3, $4, CASE WHEN $5 THEN now() END)
-           ON CONFLICT (channel_id, contact_id) WHERE status <> 'resolved' DO UPDATE
-           SET last_message_at = now(),
-               last_inbound_at = CASE WHEN $5 THEN now() ELSE conversation.last_inbound_at END
-           RETURNING id, (xmax = 0) AS created""",
-        channel.company_id, channel.id, contact_id, channel.default_department_id, not m.outbound,
-    )
+    if m.phone:
+        # Hot path: contact and open conversation in one statement.
+        conv = await sql.fetchrow(
+            """WITH ct AS (
+                   INSERT INTO contact (company_id, phone, name) VALUES ($1, $5, $6)
+                   ON CONFLICT (company_id, phone) DO UPDATE
+                   SET name = CASE WHEN excluded.name <> '' THEN excluded.name ELSE contact.name END
+                   RETURNING id)
+               INSERT INTO conversation (company_id, channel_id, contact_id, department_id, last_inbound_at)
+               SELECT $1, $2, ct.id, $3, CASE WHEN $4 THEN now() END FROM ct
+               ON CONFLICT (channel_id, contact_id) WHERE status <> 'resolved' DO UPDATE
+               SET last_message_at = now(),
+                   last_inbound_at = CASE WHEN $4 THEN now() ELSE conversation.last_inbound_at END
+               RETURNING id, contact_id, (xmax = 0) AS created""",
+            channel.company_id, channel.id, channel.default_department_id, not m.outbound, m.phone, m.name[:200],
+        )
+        if m.alias:
+            await _contact_id(channel.company_id, m.phone, m.alias, m.name)
+    else:
+        contact_id = await _contact_id(channel.company_id, m.phone, m.alias, m.name)
+        conv = await sql.fetchrow(
+            """INSERT INTO conversation (company_id, channel_id, contact_id, department_id, last_inbound_at)
+               VALUES ($1, $2, $3, $4, CASE WHEN $5 THEN now() END)
+               ON CONFLICT (channel_id, contact_id) WHERE status <> 'resolved' DO UPDATE
+               SET last_message_at = now(),
+                   last_inbound_at = CASE WHEN $5 THEN now() ELSE conversation.last_inbound_at END
+               RETURNING id, contact_id, (xmax = 0) AS created""",
+            channel.company_id, channel.id, contact_id, channel.default_department_id, not m.outbound,
+        )
+    if conv["created"]:
+        await emit(ConversationOpened(channel.company_id, conv["id"], channel.id))
+    # The insert and its event in one round trip (the NOTIFY leaves at commit, like emit()).
     message_id = await sql.fetchval(
-        """INSERT INTO message (company_id, channel_id, conversation_id, direction, author, type, text, data,
-                                reply_to, provider_message_id, status, sent_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10, $11, CASE WHEN $12 THEN now() END)
-           ON CONFLICT (channel_id, provider_message_id) DO NOTHING RETURNING id""",
+        """WITH m AS (
+               INSERT INTO message (company_id, channel_id, conversation_id, direction, author, type, text, data,
+                                    reply_to, provider_message_id, status, sent_at)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10, $11, CASE WHEN $12 THEN now() END)
+               ON CONFLICT (channel_id, provider_message_id) DO NOTHING RETURNING id)
+           SELECT m.id FROM m, pg_notify($13, json_build_object('name', $14::text, 'company_id', $1::int,
+                                                                'conversation_id', $3::int, 'message_id', m.id)::text)""",
         channel.company_id, channel.id, conv["id"], "out" if m.outbound else "in", "agent" if m.outbound else "customer",
         m.type, m.text, json.dumps(_data(m)), m.reply_to[:200], m.provider_message_id, "sent" if m.outbound else "received",
-        m.outbound,
+        m.outbound, CHANNEL, MessageReceived.name,
     )
     if message_id is None:
         return False
-    if conv["created"]:
-        await emit(ConversationOpened(channel.company_id, conv["id"], channel.id))
-    await emit(MessageReceived(channel.company_id, conv["id"], message_id))
     if m.outbound:
         await _drain_pending(channel, m.provider_message_id)
     return True

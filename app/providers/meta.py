@@ -81,19 +81,20 @@ class MetaProvider(Provider):
         out = Parsed()
         if not isinstance(data, dict) or not isinstance(data.get("entry"), list):
             raise WebhookRejected(400, "Not a WhatsApp Business webhook: 'entry' is missing.")
-        for entry in data["entry"]:
-            for change in (entry or {}).get("changes") or []:
-                value = (change or {}).get("value") or {}
+        for entry in _l(data["entry"]):
+            for change in _l(_d(entry).get("changes")):
+                change = _d(change)
+                value = _d(change.get("value"))
                 if change.get("field") not in ("messages", "smb_message_echoes"):
                     out.ignored.append(f"field {change.get('field')!r}")
                     continue
-                names = {c.get("wa_id"): (c.get("profile") or {}).get("name", "") for c in value.get("contacts") or []}
-                for m in value.get("messages") or []:
-                    self._message(m, names, out, outbound=False)
-                for m in value.get("message_echoes") or []:
-                    self._message(m, names, out, outbound=True)
-                for s in value.get("statuses") or []:
-                    self._status(s, out)
+                names = {str(_d(c).get("wa_id")): str(_d(_d(c).get("profile")).get("name") or "") for c in _l(value.get("contacts"))}
+                for m in _l(value.get("messages")):
+                    self._message(_d(m), names, out, outbound=False)
+                for m in _l(value.get("message_echoes")):
+                    self._message(_d(m), names, out, outbound=True)
+                for s in _l(value.get("statuses")):
+                    self._status(_d(s), out)
         return out
 
     def _message(self, m: dict, names: dict, out: Parsed, *, outbound: bool) -> None:
@@ -103,31 +104,31 @@ class MetaProvider(Provider):
         if not mid or not phone:
             out.ignored.append(f"message without id or sender: {mid!r}")
             return
-        kind = m.get("type") or "unsupported"
-        context = m.get("context") or {}
+        kind = str(m.get("type") or "unsupported")
+        context = _d(m.get("context"))
         common = dict(
             provider_message_id=mid,
             phone=phone,
-            name=names.get(who, ""),
+            name=names.get(str(who), ""),
             outbound=outbound,
             reply_to=str(context.get("id") or ""),
             timestamp=as_float(m.get("timestamp")),
         )
         if kind == "text":
-            out.messages.append(InboundMessage(type="text", text=(m.get("text") or {}).get("body", ""), **common))
+            out.messages.append(InboundMessage(type="text", text=str(_d(m.get("text")).get("body") or ""), **common))
         elif kind in MEDIA_TYPES or kind == "audio":
-            body = m.get(kind) or {}
+            body = _d(m.get(kind))
             ntype = ("voice" if body.get("voice") else "audio") if kind == "audio" else MEDIA_TYPES[kind]
-            media = Media(url=body.get("url", ""), media_id=str(body.get("id") or ""), mime_type=body.get("mime_type", ""),
-                          filename=body.get("filename", ""))
-            out.messages.append(InboundMessage(type=ntype, text=body.get("caption", ""), media=media, **common))
+            media = Media(url=str(body.get("url") or ""), media_id=str(body.get("id") or ""),
+                          mime_type=str(body.get("mime_type") or ""), filename=str(body.get("filename") or ""))
+            out.messages.append(InboundMessage(type=ntype, text=str(body.get("caption") or ""), media=media, **common))
         elif kind == "location":
-            loc = m.get("location") or {}
+            loc = _d(m.get("location"))
             location = {k: loc.get(k) for k in ("latitude", "longitude", "name", "address", "url") if loc.get(k) is not None}
-            out.messages.append(InboundMessage(type="location", text=loc.get("name", ""), location=location, **common))
+            out.messages.append(InboundMessage(type="location", text=str(loc.get("name") or ""), location=location, **common))
         elif kind == "reaction":
-            r = m.get("reaction") or {}
-            out.messages.append(InboundMessage(type="reaction", text=r.get("emoji", ""), reaction_to=str(r.get("message_id") or ""), **common))
+            r = _d(m.get("reaction"))
+            out.messages.append(InboundMessage(type="reaction", text=str(r.get("emoji") or ""), reaction_to=str(r.get("message_id") or ""), **common))
         else:
             out.messages.append(InboundMessage(type="unsupported", text=f"[{kind}]", **common))
 
@@ -141,9 +142,9 @@ class MetaProvider(Provider):
             return
         code, reason = "", ""
         if status == "failed":
-            err = (s.get("errors") or [{}])[0]
+            err = _d((_l(s.get("errors")) or [{}])[0])
             code = str(err.get("code") or "")
-            reason = explain(code, (err.get("error_data") or {}).get("details") or err.get("title") or "")
+            reason = explain(code, str(_d(err.get("error_data")).get("details") or err.get("title") or ""))
         out.statuses.append(StatusUpdate(str(s["id"]), status, code, reason, as_float(s.get("timestamp"))))
 
     def verify_handshake(self, webhook_secret: str, query: dict[str, str]) -> str:
@@ -204,6 +205,15 @@ class MetaProvider(Provider):
             return True, f"Connected: {data.get('display_phone_number') or data.get('verified_name') or 'phone number found'}."
         err = data.get("error") or {}
         return False, explain(str(err.get("code") or ""), err.get("message") or f"HTTP {response.status_code}")
+
+
+def _d(value: object) -> dict:
+    """Webhook JSON of an unexpected shape reads as empty, never as a crash."""
+    return value if isinstance(value, dict) else {}
+
+
+def _l(value: object) -> list:
+    return value if isinstance(value, list) else []
 
 
 def _json(response: httpx.Response) -> dict:

@@ -143,7 +143,8 @@ class WahaProvider(Provider):
         if chat_kind(jid) not in ("direct", "lid"):
             out.ignored.append("group ack")
             return
-        status = ACKS.get(p.get("ack"))  # type: ignore[arg-type]
+        ack = p.get("ack")
+        status = ACKS.get(ack) if isinstance(ack, int) else None
         if status is None or not p.get("id"):
             out.ignored.append(f"ack {p.get('ack')!r}")
             return

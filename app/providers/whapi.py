@@ -62,10 +62,10 @@ class WhapiProvider(Provider):
         event = (data.get("event") or {}).get("type") if isinstance(data.get("event"), dict) else None
         if "messages" not in data and "statuses" not in data:
             out.ignored.append(f"event {event!r}")
-        for m in data.get("messages") or []:
+        for m in data.get("messages") if isinstance(data.get("messages"), list) else []:
             if isinstance(m, dict):
                 self._message(m, out)
-        for s in data.get("statuses") or []:
+        for s in data.get("statuses") if isinstance(data.get("statuses"), list) else []:
             if isinstance(s, dict):
                 self._status(s, out)
         return out

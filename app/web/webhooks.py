@@ -79,7 +79,12 @@ async def _receive(request: Request, provider: str, channel_id: int) -> Response
         )
         impl = channel.impl
         impl.verify(channel.credentials, channel.webhook_secret, hook)
-        parsed = impl.parse(hook)
+        try:
+            parsed = impl.parse(hook)
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
+            # Valid JSON of an unexpected shape: refuse it with a reason rather than a 500.
+            log.warning("webhook %s/%s has an unexpected shape: %r", provider, channel_id, exc)
+            raise WebhookRejected(400, "The payload does not have the shape this provider sends.") from exc
     except WebhookRejected as exc:
         log.info("webhook refused: %s %s -> %s %s", provider, channel_id, exc.status, exc.reason)
         return _reject(exc.status, exc.reason)
