@@ -70,6 +70,8 @@ class Settings:
     sender_poll_ms: int = 300
     # Attempts at sending one message through transient errors before it is marked failed.
     sender_max_attempts: int = 20
+    # Largest inbound media file kept, in bytes (larger ones are shown by name only).
+    media_max_bytes: int = 16_000_000
     # Seconds without a heartbeat after which an online or busy agent is set offline.
     presence_grace: int = 120
     # Seconds between sweeps of the time-based jobs (presence expiry).
@@ -110,6 +112,7 @@ class Settings:
             "sender_enabled": env.get("SENDER_ENABLED", "true").lower() not in {"0", "false", "no"},
             "sender_poll_ms": _env_int("SENDER_POLL_MS", 300),
             "sender_max_attempts": _env_int("SENDER_MAX_ATTEMPTS", 20),
+            "media_max_bytes": _env_int("MEDIA_MAX_BYTES", 16_000_000),
             "presence_grace": _env_int("PRESENCE_GRACE", 120),
             "sweep_interval": _env_int("SWEEP_INTERVAL", 5),
             "ami_host": env.get("AMI_HOST", "").strip(),

@@ -167,6 +167,36 @@ class Provider:
     async def check_connection(self, client: httpx.AsyncClient, credentials: dict) -> tuple[bool, str]:
         raise NotImplementedError
 
+    def media_headers(self, credentials: dict) -> dict:
+        """Headers that authenticate a media download at this provider."""
+        return {}
+
+    async def media_url(self, client: httpx.AsyncClient, credentials: dict, media: Media) -> str:
+        """Where to download ``media`` from (Meta first resolves a media id into a URL)."""
+        return media.url
+
+    async def fetch_media(self, client: httpx.AsyncClient, credentials: dict, media: Media, max_bytes: int) -> tuple[bytes, str]:
+        """Download an inbound message's file; raises ``SendError`` (permanent or not) on failure."""
+        url = await self.media_url(client, credentials, media)
+        if not url:
+            raise SendError("The provider gave no address for this file.", code="no-url", permanent=True)
+        try:
+            async with client.stream("GET", url, headers=self.media_headers(credentials), follow_redirects=True) as r:
+                if r.status_code >= 500 or r.status_code == 429:
+                    raise transient(r, f"{self.label} answered HTTP {r.status_code} for the file.")
+                if r.status_code != 200:
+                    raise SendError(f"{self.label} refused the file (HTTP {r.status_code}).", code=str(r.status_code), permanent=True)
+                chunks, size = [], 0
+                async for chunk in r.aiter_bytes():
+                    size += len(chunk)
+                    if size > max_bytes:
+                        raise SendError(f"The file is larger than {max_bytes // 1_000_000} MB.", code="too-large", permanent=True)
+                    chunks.append(chunk)
+                mime = r.headers.get("content-type", "").split(";")[0].strip() or media.mime_type
+        except httpx.HTTPError as exc:
+            raise SendError(f"Could not download the file: {exc.__class__.__name__}.", code="network", permanent=False) from exc
+        return b"".join(chunks), (media.mime_type.split(";")[0].strip() or mime)
+
 
 # Shared helpers ---------------------------------------------------------------------------
 

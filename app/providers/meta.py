@@ -207,6 +207,31 @@ class MetaProvider(Provider):
         return False, explain(str(err.get("code") or ""), err.get("message") or f"HTTP {response.status_code}")
 
 
+def _media_methods():
+    async def media_url(self, client: httpx.AsyncClient, credentials: dict, media: Media) -> str:
+        if media.url:
+            return media.url
+        if not media.media_id:
+            return ""
+        # Graph API: GET /{media-id} answers {"url": ...}; the URL needs the same bearer token.
+        try:
+            r = await client.get(f"{self._base(credentials)}/{media.media_id}", headers=self.media_headers(credentials))
+        except httpx.HTTPError as exc:
+            raise SendError(f"Could not reach Meta: {exc.__class__.__name__}.", code="network", permanent=False) from exc
+        if r.status_code != 200:
+            if r.status_code >= 500 or r.status_code == 429:
+                raise transient(r, f"Meta answered HTTP {r.status_code}.")
+            err = _d(_json(r).get("error"))
+            raise SendError(explain(str(err.get("code") or ""), str(err.get("message") or "")), code=str(err.get("code") or r.status_code), permanent=True)
+        return str(_json(r).get("url") or "")
+
+    def media_headers(self, credentials: dict) -> dict:
+        return {"Authorization": f"Bearer {credentials.get('access_token', '')}"}
+
+    MetaProvider.media_url = media_url  # type: ignore[method-assign]
+    MetaProvider.media_headers = media_headers  # type: ignore[method-assign]
+
+
 def _d(value: object) -> dict:
     """Webhook JSON of an unexpected shape reads as empty, never as a crash."""
     return value if isinstance(value, dict) else {}
@@ -224,4 +249,5 @@ def _json(response: httpx.Response) -> dict:
     return data if isinstance(data, dict) else {}
 
 
+_media_methods()
 PROVIDER = MetaProvider()

@@ -16,15 +16,22 @@ import httpx
 
 from app.domain.channels import get_channel_for_webhook
 from app.domain.messages import attach_provider_id
+from pathlib import Path
+
+from app.domain import sql
+from app.domain.media import claim_media, media_failed, retry_media_later, store_media
 from app.domain.outbox import Claimed, claim_due, record_failure, record_retry
-from app.providers.base import Outgoing, SendError
+from app.providers.base import Media, Outgoing, SendError
 
 log = logging.getLogger(__name__)
 
 
 class Sender:
     def __init__(self, client: httpx.AsyncClient, *, public_url: str = "", poll_interval: float = 0.5, batch: int = 10,
-                 retry_base: float = 1.0, retry_cap: float = 300.0, max_attempts: int = 20, lease: float = 120.0) -> None:
+                 retry_base: float = 1.0, retry_cap: float = 300.0, max_attempts: int = 20, lease: float = 120.0,
+                 data_dir: Path | None = None, media_max_bytes: int = 16_000_000) -> None:
+        self.data_dir = data_dir
+        self.media_max_bytes = media_max_bytes
         self.client = client
         self.public_url = public_url.rstrip("/")
         self.poll_interval = poll_interval
@@ -44,10 +51,41 @@ class Sender:
             await asyncio.gather(*(self._send(m) for m in claimed))
         return len(claimed)
 
+    async def fetch_media_once(self) -> bool:
+        """Fetch one inbound file from its provider and keep it under DATA_DIR (False: none due)."""
+        if self.data_dir is None:
+            return False
+        if not await sql.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM message WHERE direction = 'in' AND data ? 'media' "
+            "AND NOT (data->'media' ? 'path') AND NOT (data->'media' ? 'error') AND next_attempt_at <= now())"
+        ):
+            return False
+        async with sql.transaction():
+            item = await claim_media()
+            if item is None:
+                return False
+            channel = await get_channel_for_webhook(item.channel_id)
+            if channel is None or channel.company_id != item.company_id:
+                await media_failed(item, "The channel no longer exists.")
+                return True
+            media = Media(**{k: str(item.media.get(k) or "") for k in ("url", "media_id", "mime_type", "filename")})
+            try:
+                content, mime = await channel.impl.fetch_media(self.client, channel.credentials, media, self.media_max_bytes)
+            except SendError as exc:
+                if exc.permanent:
+                    await media_failed(item, exc.reason)
+                else:
+                    await retry_media_later(item, exc.retry_after or 30.0)
+                return True
+            await store_media(self.data_dir, item, content, mime)
+        return True
+
     async def run(self) -> None:
         while True:
             try:
-                if await self.run_once():
+                busy = await self.run_once()
+                busy += await self.fetch_media_once()
+                if busy:
                     continue
             except asyncio.CancelledError:
                 raise

@@ -149,6 +149,10 @@ class TwilioProvider(Provider):
     def _auth(self, credentials: dict) -> tuple[str, str]:
         return (str(credentials.get("account_sid", "")), str(credentials.get("auth_token", "")))
 
+    def media_headers(self, credentials: dict) -> dict:
+        # MediaUrl answers a redirect to the file; Basic auth when "HTTP Basic for media" is on.
+        return {"Authorization": _basic(*self._auth(credentials))}
+
     def build_send(self, credentials: dict, out: Outgoing) -> httpx.Request:
         data: dict = {"To": f"whatsapp:{out.to_phone}", "From": f"whatsapp:{credentials.get('from_number', '')}"}
         if out.template:

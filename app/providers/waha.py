@@ -154,6 +154,9 @@ class WahaProvider(Provider):
     def _headers(self, credentials: dict) -> dict:
         return {"X-Api-Key": credentials["api_key"]} if credentials.get("api_key") else {}
 
+    def media_headers(self, credentials: dict) -> dict:
+        return self._headers(credentials)
+
     def build_send(self, credentials: dict, out: Outgoing) -> httpx.Request:
         chat_id = out.to_phone.lstrip("+") + "@c.us"
         body: dict = {"session": credentials.get("session") or "default", "chatId": chat_id}

@@ -117,6 +117,13 @@ class WhapiProvider(Provider):
     def _headers(self, credentials: dict) -> dict:
         return {"Authorization": f"Bearer {credentials.get('token', '')}"}
 
+    def media_headers(self, credentials: dict) -> dict:
+        return self._headers(credentials)
+
+    async def media_url(self, client: httpx.AsyncClient, credentials: dict, media: Media) -> str:
+        # GET /media/{MediaID} serves the file itself.
+        return media.url or (f"{self._base(credentials)}/media/{media.media_id}" if media.media_id else "")
+
     def build_send(self, credentials: dict, out: Outgoing) -> httpx.Request:
         to = out.to_phone.lstrip("+")
         if out.type in MEDIA and out.media_url:

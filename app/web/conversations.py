@@ -11,10 +11,11 @@ import uuid
 
 from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, FromQuery
-from litestar.response import Redirect, Template
+from litestar.response import File, Redirect, Template
 
 from app.domain.channels import get_channel, list_channels
 from app.domain.errors import ValidationError
+from app.domain.media import INLINE, get_media_file
 from app.domain.messages import (
     find_open_conversation,
     get_conversation,
@@ -60,6 +61,14 @@ class ConversationsController(Controller):
         if request.headers.get("hx-request"):
             return Response("", status_code=200)
         return Redirect(f"/conversations/{conversation_id}", status_code=303)
+
+    @get("/media/{message_id:int}")
+    async def media(self, request: Request, message_id: FromPath[int]) -> File:
+        path, mime, name = await get_media_file(request.user.company_id, message_id, request.app.state.settings.data_dir)
+        inline = mime.startswith(INLINE)
+        return File(path=path, filename=name, media_type=mime, content_disposition_type="inline" if inline else "attachment",
+                    headers={"X-Content-Type-Options": "nosniff", "Content-Security-Policy": "sandbox",
+                             "Cache-Control": "private, max-age=3600"})
 
     @post("/messages/{message_id:int}/resend", status_code=200)
     async def resend(self, request: Request, message_id: FromPath[int]) -> Response:

@@ -1,0 +1,96 @@
+"""Media of inbound messages: which files still need fetching, storing them, reading them back.
+
+Files live under ``DATA_DIR/media/<company id>/<message id><ext>``; the message's ``data.media``
+records ``path`` (relative), ``size`` and ``mime_type``, or ``error`` when the file could not be
+kept (too large, a type we refuse, the provider refused). Downloading is the worker's job
+(``app.providers.sender.MediaFetcher``): this module never talks HTTP.
+"""
+
+from __future__ import annotations
+
+import json
+import mimetypes
+from dataclasses import dataclass
+from pathlib import Path
+
+from app.domain import sql
+from app.domain.errors import NotFound
+from app.domain.events import MessageStatusChanged, emit
+
+# Types kept; anything else (executables, scripts, HTML) is refused and only its name shown.
+ALLOWED = ("image/", "audio/", "video/", "application/pdf", "text/plain", "application/msword",
+           "application/vnd.openxmlformats-officedocument.", "application/vnd.ms-excel", "application/zip")
+INLINE = ("image/jpeg", "image/png", "image/webp", "image/gif", "audio/", "video/")
+
+
+def allowed(mime: str) -> bool:
+    return bool(mime) and mime.startswith(ALLOWED) and mime not in ("image/svg+xml",)
+
+
+@dataclass(frozen=True)
+class PendingMedia:
+    message_id: int
+    company_id: int
+    channel_id: int
+    media: dict
+
+
+async def claim_media() -> PendingMedia | None:
+    """One inbound message whose file is not fetched yet, locked (call inside a transaction)."""
+    row = await sql.fetchrow(
+        """SELECT id, company_id, channel_id, data->'media' AS media FROM message
+           WHERE direction = 'in' AND data ? 'media' AND NOT (data->'media' ? 'path') AND NOT (data->'media' ? 'error')
+             AND next_attempt_at <= now()
+           ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED"""
+    )
+    if row is None:
+        return None
+    media = row["media"]
+    return PendingMedia(row["id"], row["company_id"], row["channel_id"], json.loads(media) if isinstance(media, str) else dict(media))
+
+
+async def _update(item: PendingMedia, changes: dict) -> None:
+    conversation_id = await sql.fetchval(
+        """UPDATE message SET data = jsonb_set(data, '{media}', (data->'media') || $2::jsonb) WHERE id = $1
+           RETURNING conversation_id""",
+        item.message_id, json.dumps(changes),
+    )
+    await emit(MessageStatusChanged(item.company_id, conversation_id, item.message_id, "received"))
+
+
+async def store_media(data_dir: Path, item: PendingMedia, content: bytes, mime: str) -> None:
+    mime = (mime or "application/octet-stream").split(";")[0].strip().lower()
+    if not allowed(mime):
+        await _update(item, {"error": f"Files of type {mime} are not kept."})
+        return
+    ext = mimetypes.guess_extension(mime) or ".bin"
+    relative = Path("media") / str(item.company_id) / f"{item.message_id}{ext}"
+    target = data_dir / relative
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_suffix(target.suffix + ".part")
+    tmp.write_bytes(content)
+    tmp.replace(target)
+    await _update(item, {"path": str(relative), "size": len(content), "mime_type": mime})
+
+
+async def media_failed(item: PendingMedia, reason: str) -> None:
+    await _update(item, {"error": reason})
+
+
+async def retry_media_later(item: PendingMedia, seconds: float) -> None:
+    await sql.execute("UPDATE message SET next_attempt_at = now() + make_interval(secs => $2) WHERE id = $1",
+                      item.message_id, float(seconds))
+
+
+async def get_media_file(company_id: int, message_id: int, data_dir: Path) -> tuple[Path, str, str]:
+    """The stored file of a message of this company: (path, mime type, download name)."""
+    if not 0 < message_id < 2**63:
+        raise NotFound("No such file.")
+    media = await sql.fetchval("SELECT data->'media' FROM message WHERE company_id = $1 AND id = $2", company_id, message_id)
+    media = json.loads(media) if isinstance(media, str) else media
+    if not media or not media.get("path"):
+        raise NotFound("No such file.")
+    path = (data_dir / media["path"]).resolve()
+    if data_dir.resolve() not in path.parents or not path.is_file():
+        raise NotFound("No such file.")
+    return path, media.get("mime_type") or "application/octet-stream", media.get("filename") or path.name
