@@ -110,7 +110,7 @@ def create_app(settings: Settings, *, migrate: bool = True) -> Litestar:
             asyncio.create_task(
                 Sender(http, public_url=settings.public_url, poll_interval=settings.sender_poll_ms / 1000,
                        max_attempts=settings.sender_max_attempts, data_dir=settings.data_dir,
-                       media_max_bytes=settings.media_max_bytes).run(),
+                       media_max_bytes=settings.media_max_bytes, secret_key=settings.secret_key).run(),
                 name="sender",
             )
             if settings.sender_enabled

@@ -8,13 +8,16 @@ kept (too large, a type we refuse, the provider refused). Downloading is the wor
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import mimetypes
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 from app.domain import sql
-from app.domain.errors import NotFound
+from app.domain.errors import NotFound, ValidationError
 from app.domain.events import MessageStatusChanged, emit
 
 # Types kept; anything else (executables, scripts, HTML) is refused and only its name shown.
@@ -94,3 +97,41 @@ async def get_media_file(company_id: int, message_id: int, data_dir: Path) -> tu
     if data_dir.resolve() not in path.parents or not path.is_file():
         raise NotFound("No such file.")
     return path, media.get("mime_type") or "application/octet-stream", media.get("filename") or path.name
+
+
+def kind_of(mime: str) -> str:
+    major = mime.split("/")[0]
+    return {"image": "image", "audio": "audio", "video": "video"}.get(major, "document")
+
+
+def save_upload(data_dir: Path, company_id: int, content: bytes, mime: str, filename: str, max_bytes: int) -> dict:
+    """Keep a file uploaded by a user (agent reply, simulator); returns the message's media dict."""
+    mime = (mime or "application/octet-stream").split(";")[0].strip().lower()
+    if not content:
+        raise ValidationError({"file": "The file is empty."})
+    if len(content) > max_bytes:
+        raise ValidationError({"file": f"Files may be at most {max_bytes // 1_000_000} MB."})
+    if not allowed(mime):
+        raise ValidationError({"file": f"Files of type {mime} cannot be sent."})
+    relative = Path("media") / str(company_id) / f"up-{uuid.uuid4().hex}{mimetypes.guess_extension(mime) or '.bin'}"
+    target = data_dir / relative
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(content)
+    name = Path(filename or "").name[:200] or relative.name
+    return {"type": kind_of(mime), "path": str(relative), "size": len(content), "mime_type": mime, "filename": name}
+
+
+def media_token(secret: str, message_id: int, path: str) -> str:
+    """Signs the public address a provider downloads an outbound file from."""
+    return hmac.new(secret.encode(), f"{message_id}:{path}".encode(), hashlib.sha256).hexdigest()[:40]
+
+
+async def get_public_media(message_id: int, token: str, secret: str, data_dir: Path) -> tuple[Path, str, str]:
+    """An outbound message's file for the provider (no login: the signed token is the key)."""
+    if not 0 < message_id < 2**63:
+        raise NotFound("No such file.")
+    row = await sql.fetchrow("SELECT company_id, data->'media' AS media FROM message WHERE id = $1 AND direction = 'out'", message_id)
+    media = (json.loads(row["media"]) if isinstance(row["media"], str) else row["media"]) if row else None
+    if not media or not media.get("path") or not hmac.compare_digest(media_token(secret, message_id, media["path"]), token):
+        raise NotFound("No such file.")
+    return await get_media_file(row["company_id"], message_id, data_dir)

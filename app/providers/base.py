@@ -38,6 +38,8 @@ class Media:
     media_id: str = ""
     mime_type: str = ""
     filename: str = ""
+    path: str = ""  # set when the file is already stored under DATA_DIR (simulator uploads)
+    size: int = 0
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from app.domain.messages import attach_provider_id
 from pathlib import Path
 
 from app.domain import sql
-from app.domain.media import claim_media, media_failed, retry_media_later, store_media
+from app.domain.media import media_token, claim_media, media_failed, retry_media_later, store_media
 from app.domain.outbox import Claimed, claim_due, record_failure, record_retry
 from app.providers.base import Media, Outgoing, SendError
 
@@ -29,7 +29,8 @@ log = logging.getLogger(__name__)
 class Sender:
     def __init__(self, client: httpx.AsyncClient, *, public_url: str = "", poll_interval: float = 0.5, batch: int = 10,
                  retry_base: float = 1.0, retry_cap: float = 300.0, max_attempts: int = 20, lease: float = 120.0,
-                 data_dir: Path | None = None, media_max_bytes: int = 16_000_000) -> None:
+                 data_dir: Path | None = None, media_max_bytes: int = 16_000_000, secret_key: str = "") -> None:
+        self.secret_key = secret_key
         self.data_dir = data_dir
         self.media_max_bytes = media_max_bytes
         self.client = client
@@ -93,13 +94,18 @@ class Sender:
                 log.exception("sender loop failed; retrying")
             await asyncio.sleep(self.poll_interval)
 
+    def _media_url(self, m: Claimed, media: dict) -> str:
+        if media.get("path") and self.public_url and self.secret_key:
+            return f"{self.public_url}/webhooks/media/{m.id}/{media_token(self.secret_key, m.id, media['path'])}"
+        return media.get("url") or ""
+
     def _outgoing(self, m: Claimed, provider: str) -> Outgoing:
         media = m.data.get("media") or {}
         return Outgoing(
             to_phone=m.to_phone or "",
             type=m.type if m.type != "template" else "text",
             text=m.text if m.type != "template" else "",
-            media_url=media.get("public_url") or media.get("url") or "",
+            media_url=self._media_url(m, media),
             media_mime=media.get("mime_type", ""),
             media_filename=media.get("filename", ""),
             reply_to=m.reply_to,

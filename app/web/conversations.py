@@ -8,6 +8,7 @@ through the same ingestion action as a provider webhook.
 from __future__ import annotations
 
 import uuid
+from urllib.parse import quote
 
 from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, FromQuery
@@ -15,7 +16,7 @@ from litestar.response import File, Redirect, Template
 
 from app.domain.channels import get_channel, list_channels
 from app.domain.errors import ValidationError
-from app.domain.media import INLINE, get_media_file
+from app.domain.media import INLINE, get_media_file, save_upload
 from app.domain.messages import (
     find_open_conversation,
     get_conversation,
@@ -27,9 +28,20 @@ from app.domain.messages import (
     window_open,
 )
 from app.domain.validation import Cleaner
-from app.providers.base import InboundMessage, Parsed, StatusUpdate, normalise_phone
+from app.providers.base import InboundMessage, Media, Parsed, StatusUpdate, normalise_phone
 from app.web.forms import flash, read_form
 from app.web.security import admin_only, supervisors
+
+
+async def _upload(request: Request, data: dict) -> dict | None:
+    """The form's file (field ``file``) kept under DATA_DIR, or None when no file was chosen."""
+    upload = data.get("file")
+    if upload is None or isinstance(upload, str) or not getattr(upload, "filename", ""):
+        return None
+    settings = request.app.state.settings
+    content = await upload.read()
+    return save_upload(settings.data_dir, request.user.company_id, content, upload.content_type or "", upload.filename,
+                       settings.media_max_bytes)
 
 
 class ConversationsController(Controller):
@@ -53,7 +65,9 @@ class ConversationsController(Controller):
     async def send(self, request: Request, conversation_id: FromPath[int]) -> Response:
         data = await read_form(request)
         try:
-            await queue_message(request.user.company_id, conversation_id, data, user_id=request.user.id)
+            await get_conversation(request.user.company_id, conversation_id)
+            media = await _upload(request, data)
+            await queue_message(request.user.company_id, conversation_id, data, user_id=request.user.id, media=media)
         except ValidationError as exc:
             if request.headers.get("hx-request"):
                 raise
@@ -98,7 +112,7 @@ class SimulatorController(Controller):
         data = await read_form(request)
         c = Cleaner(data)
         channel_id = c.integer("channel_id", low=1, high=2**31 - 1)
-        text = c.text("text", max_len=4096)
+        text = c.text("text", max_len=4096, required=False)
         name = c.text("name", max_len=200, required=False)
         phone = normalise_phone(str(data.get("phone") or ""))
         if phone is None:
@@ -107,9 +121,14 @@ class SimulatorController(Controller):
         channel = await get_channel(request.user.company_id, channel_id)
         if channel.provider != "sandbox":
             raise ValidationError({"channel_id": "Only Sandbox channels can be simulated."})
-        message = InboundMessage(provider_message_id=f"sim-{uuid.uuid4().hex}", phone=phone, name=name, type="text", text=text)
+        media = await _upload(request, data)
+        if not text and media is None:
+            raise ValidationError({"text": "Write a message or choose a file."})
+        kind = media.pop("type") if media else "text"
+        message = InboundMessage(provider_message_id=f"sim-{uuid.uuid4().hex}", phone=phone, name=name, type=kind, text=text,
+                                 media=Media(**media) if media else None)
         await receive_webhook(channel, Parsed(messages=[message]))
-        return Redirect(f"/simulator?channel={channel.id}&phone={phone.replace('+', '%2B')}&name={name}", status_code=303)
+        return Redirect(f"/simulator?channel={channel.id}&phone={quote(phone)}&name={quote(name)}", status_code=303)
 
     @post("/read", status_code=303)
     async def read(self, request: Request) -> Redirect:

@@ -12,8 +12,10 @@ import logging
 
 from litestar import Request, Response, get, post
 from litestar.params import FromPath
+from litestar.response import File
 
 from app.domain.channels import ChannelInfo, get_channel_for_webhook
+from app.domain.media import get_public_media
 from app.domain.messages import receive_webhook
 from app.providers import get_provider
 from app.providers.base import WebhookRejected, WebhookRequest
@@ -106,4 +108,12 @@ async def meta_handshake(request: Request, channel_id: FromPath[int]) -> Respons
     return Response(challenge, media_type="text/plain", status_code=200)
 
 
-ROUTES = [receive, receive_meta, meta_handshake]
+@get("/webhooks/media/{message_id:int}/{token:str}")
+async def public_media(request: Request, message_id: FromPath[int], token: FromPath[str]) -> File:
+    """Outbound files, fetched by the provider from the signed address the sender gave it."""
+    settings = request.app.state.settings
+    path, mime, name = await get_public_media(message_id, token, settings.secret_key, settings.data_dir)
+    return File(path=path, filename=name, media_type=mime, headers={"X-Content-Type-Options": "nosniff"})
+
+
+ROUTES = [receive, receive_meta, meta_handshake, public_media]

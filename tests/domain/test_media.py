@@ -111,3 +111,45 @@ async def test_media_limits(app, settings, case):
     media = json.loads(await sql.fetchval("SELECT data->'media' FROM message"))
     assert "path" not in media and media["error"]
     assert not list(Path(settings.data_dir).rglob("*.html"))
+
+
+async def test_uploads_from_simulator_and_composer(app, client, settings):
+    from app.domain.channels import ensure_sandbox_channel
+    from tests.conftest import TEST_SECRET
+    from tests.helpers import csrf
+
+    company = await make_company()
+    admin = await make_user(company, "admin")
+    await login(client, admin.email)
+    sandbox = await ensure_sandbox_channel(company.id)
+    files = {"file": ("photo.jpg", JPEG, "image/jpeg")}
+    r = await client.post("/simulator/send", data={"channel_id": str(sandbox.id), "phone": "+15550100001", "text": "look",
+                                                   "_csrf_token": csrf(client)}, files=files)
+    assert r.status_code == 303, r.text
+    row = await sql.fetchrow("SELECT id, type, text, data FROM message")
+    assert (row["type"], row["text"]) == ("image", "look") and json.loads(row["data"])["media"]["size"] == len(JPEG)
+    assert (await client.get(f"/conversations/media/{row['id']}")).content == JPEG
+    bad = await client.post("/simulator/send", data={"channel_id": str(sandbox.id), "phone": "+15550100001", "_csrf_token": csrf(client)},
+                            files={"file": ("x.html", b"<script>", "text/html")})
+    assert bad.status_code == 400 and await sql.fetchval("SELECT count(*) FROM message") == 1
+
+    async with FakeProvider(lambda r: json_answer(200, {"sent": True, "message": {"id": "wh-1"}})) as fake, httpx.AsyncClient() as http:
+        whapi = await create_channel(company.id, {"name": "w", "provider": "whapi", "cred_token": "tok", "cred_api_base": fake.url})
+        from app.providers.base import InboundMessage
+        await receive_webhook(whapi, Parsed(messages=[InboundMessage(provider_message_id="i1", phone="+919984351847", type="text", text="hi")]))
+        conv = await sql.fetchval("SELECT id FROM conversation WHERE channel_id = $1", whapi.id)
+        r = await client.post(f"/conversations/{conv}/messages", data={"text": "your invoice", "_csrf_token": csrf(client)},
+                              files={"file": ("invoice.pdf", b"%PDF-1.4 test", "application/pdf")})
+        assert r.status_code == 303, r.text
+        out = await sql.fetchrow("SELECT id, type FROM message WHERE direction = 'out'")
+        assert out["type"] == "document"
+        await Sender(http, public_url="http://testserver.local", secret_key=TEST_SECRET).run_once()
+        sent = fake.requests[0]
+        assert sent.path == "/messages/document" and sent.json()["caption"] == "your invoice"
+        url = sent.json()["media"]
+        assert url.startswith(f"http://testserver.local/webhooks/media/{out['id']}/")
+    client.cookies.clear()  # the provider has no session
+    r = await client.get(url.replace("http://testserver.local", ""))
+    assert r.status_code == 200 and r.content == b"%PDF-1.4 test"
+    assert (await client.get(f"/webhooks/media/{out['id']}/{'0' * 40}")).status_code == 404
+    assert (await client.get(f"/webhooks/media/{row['id']}/{'0' * 40}")).status_code == 404
