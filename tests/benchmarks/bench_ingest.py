@@ -78,6 +78,18 @@ class RawConnection:
         self.writer: asyncio.StreamWriter | None = None
 
     async def post(self, path: str, raw: bytes, hdrs: dict) -> int:
+        """Status of the answer; a connection the server closed is reopened once (the webhook is
+        re-sent, as a provider would: the unique key keeps that harmless)."""
+        for attempt in range(2):
+            try:
+                return await self._post(path, raw, hdrs)
+            except (ConnectionError, IndexError, ValueError, asyncio.IncompleteReadError):
+                self.writer = None
+                if attempt:
+                    return 0
+        return 0
+
+    async def _post(self, path: str, raw: bytes, hdrs: dict) -> int:
         if self.writer is None:
             self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
         head = f"POST {path} HTTP/1.1\r\nhost: {self.host}\r\ncontent-length: {len(raw)}\r\n" + "".join(
