@@ -145,4 +145,5 @@ class SimulatorController(Controller):
         statuses = [StatusUpdate(m["provider_message_id"], "read") for m in await list_messages(channel.company_id, conv["id"])
                     if m["direction"] == "out" and m["provider_message_id"]]
         await receive_webhook(channel, Parsed(statuses=statuses))
-        return Redirect(f"/simulator?channel={channel.id}&phone={(conv['phone'] or '').replace('+', '%2B')}", status_code=303)
+        return Redirect(f"/simulator?channel={channel.id}&phone={quote(conv['phone'] or '')}&name={quote(conv['contact_name'] or '')}",
+                        status_code=303)

@@ -98,7 +98,8 @@ async def _message_status(event: MessageStatusChanged, viewer: User) -> list[Ser
     async def item() -> str:
         return render_fragment("conversations/_message.html", m=await get_message(event.company_id, event.message_id), resend=True)
 
-    return [ServerSentEventMessage(event=f"message-{event.message_id}", data=await CACHE.get((event, "msg"), item))]
+    # Named after the conversation: see static/js/conversation.js.
+    return [ServerSentEventMessage(event=f"message-status-{event.conversation_id}", data=await CACHE.get((event, "msg"), item))]
 
 
 async def _conversation_opened(event: ConversationOpened, viewer: User) -> list[ServerSentEventMessage]:
