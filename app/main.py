@@ -84,8 +84,12 @@ async def _maintenance(settings: Settings) -> None:
         await asyncio.sleep(600)
 
 
-def create_app(settings: Settings, *, migrate: bool = True) -> Litestar:
-    """Build the ASGI app for ``settings``; ``settings.database_url`` must be set."""
+def create_app(settings: Settings, *, migrate: bool = True, dispatcher: bool = True) -> Litestar:
+    """Build the ASGI app for ``settings``; ``settings.database_url`` must be set.
+
+    ``dispatcher=False`` leaves this process out of the election for the dispatcher (tests
+    that drive dispatch step by step).
+    """
     if not settings.database_url:
         raise ValueError("create_app needs settings.database_url (the CLI starts an embedded server)")
     settings = settings.with_secret()
@@ -116,7 +120,8 @@ def create_app(settings: Settings, *, migrate: bool = True) -> Litestar:
             if settings.sender_enabled
             else None
         )
-        sweeper.start()
+        if dispatcher:
+            sweeper.start()
         if ami is not None:
             await ami.start()
         try:

@@ -82,11 +82,33 @@ async def _truncate(url: str) -> None:
         tables = await conn.fetch(
             "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'migration'"
         )
-        if tables:
-            names = ", ".join(f'"{t["tablename"]}"' for t in tables)
-            await conn.execute(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+        if not tables:
+            return
+        names = ", ".join(f'"{t["tablename"]}"' for t in tables)
+        for attempt in range(10):
+            # Live server processes (browser tests) may hold row locks in a sweep: TRUNCATE
+            # can then lose a deadlock or wait; both pass in a moment, so try again.
+            try:
+                await conn.execute("SET lock_timeout = '2s'")
+                await conn.execute(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+                return
+            except (asyncpg.DeadlockDetectedError, asyncpg.LockNotAvailableError):
+                await asyncio.sleep(0.1 * (attempt + 1))
+        raise RuntimeError("could not empty the test database")
     finally:
         await conn.close()
+
+
+LIVE_FIXTURES = {"live_server", "second_live_server", "new_page", "browser"}
+
+
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list) -> None:
+    """Run the tests that need real server processes last.
+
+    Those processes run the dispatcher and the sweeper (leader election picks one of them),
+    which would otherwise act on the data of in-process tests running beside them.
+    """
+    items.sort(key=lambda item: bool(LIVE_FIXTURES & set(getattr(item, "fixturenames", ()))))
 
 
 @pytest.fixture(autouse=True)
@@ -103,7 +125,8 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
 @pytest.fixture
 async def app(settings: Settings) -> AsyncIterator[Litestar]:
     """The app with its lifespan running on the test's own event loop (pool, hub)."""
-    app = create_app(settings, migrate=False)
+    # No dispatcher here: tests drive dispatch step by step (react(), sweep_once()).
+    app = create_app(settings, migrate=False, dispatcher=False)
     started, stop = asyncio.Event(), asyncio.Event()
 
     async def run() -> None:

@@ -17,11 +17,22 @@ from app.dispatch.assignment import (
     drain_department,
     drain_everything,
     drain_for_user,
+    mark_agent_replied,
+    mark_customer_waiting,
+    queue_conversation,
     redistribute_from,
     reinject_overdue,
 )
 from app.domain import sql
-from app.domain.events import ConversationRouted, Event, PresenceChanged, UserChanged
+from app.domain.events import (
+    ConversationOpened,
+    ConversationRouted,
+    Event,
+    MessageQueued,
+    MessageReceived,
+    PresenceChanged,
+    UserChanged,
+)
 from app.domain.presence import expire_stale_presence
 from app.realtime.hub import Closed, Hub, Resync
 from app.settings import Settings
@@ -40,6 +51,29 @@ async def react(event: Event) -> None:
         await drain_for_user(event.company_id, event.user_id)
     elif isinstance(event, ConversationRouted) and event.status == "queued" and event.department_id:
         await drain_department(event.company_id, event.department_id)
+    elif isinstance(event, ConversationOpened):
+        await route_new_conversation(event.company_id, event.conversation_id)
+    elif isinstance(event, MessageReceived):
+        await mark_customer_waiting(event.company_id, event.conversation_id)
+    elif isinstance(event, MessageQueued):
+        author = await sql.fetchval(
+            "SELECT author FROM message WHERE company_id = $1 AND id = $2", event.company_id, event.message_id
+        )
+        if author == "agent":
+            await mark_agent_replied(event.company_id, event.conversation_id)
+
+
+async def route_new_conversation(company_id: int, conversation_id: int) -> None:
+    """A new conversation goes to its channel's default department's queue (then to an agent).
+
+    Conversations of channels without a default department stay with the bot (status
+    ``bot``) until an agent takes them or a supervisor assigns them.
+    """
+    row = await sql.fetchrow(
+        "SELECT status, department_id FROM conversation WHERE company_id = $1 AND id = $2", company_id, conversation_id
+    )
+    if row is not None and row["status"] == "bot" and row["department_id"]:
+        await queue_conversation(company_id, conversation_id, row["department_id"])
 
 
 async def redistribute_offline_agents() -> int:

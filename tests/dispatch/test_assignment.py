@@ -234,3 +234,45 @@ async def test_routed_events_are_emitted(world, app):
         if isinstance(item, ConversationRouted):
             seen.append((item.status, item.user_id))
     assert seen == [("queued", None), ("assigned", agent.id)]
+
+
+async def test_new_conversation_goes_to_the_channel_default_department(world):
+    company, sales, _, channel = world  # the channel's default department is Sales
+    agent = await make_user(company, presence="online", departments=[sales])
+    conv = await make_conversation(company, channel, department=sales)
+    from app.domain.events import ConversationOpened
+
+    await react(ConversationOpened(company_id=company.id, conversation_id=conv, channel_id=channel))
+    row = await conversation(conv)
+    assert (row["status"], row["assigned_user_id"]) == ("assigned", agent.id)
+    await react(ConversationOpened(company_id=company.id, conversation_id=conv, channel_id=channel))  # repeated: no-op
+    assert [e[0] for e in await events_of(conv)] == ["queued", "assigned"]
+
+
+async def test_without_default_department_the_conversation_stays_with_the_bot(world):
+    company, sales, _, _ = world
+    bare_channel = await make_channel(company)
+    conv = await make_conversation(company, bare_channel)
+    from app.domain.events import ConversationOpened
+
+    await react(ConversationOpened(company_id=company.id, conversation_id=conv, channel_id=bare_channel))
+    assert (await conversation(conv))["status"] == "bot"
+
+
+async def test_reply_timer_follows_customer_and_agent_messages(world):
+    company, sales, _, channel = world
+    agent = await make_user(company, presence="online", departments=[sales])
+    conv = await make_conversation(company, channel)
+    await queue_conversation(company.id, conv, sales.id)
+    from app.domain.events import MessageQueued, MessageReceived
+
+    msg = await sql.fetchval(
+        """INSERT INTO message (company_id, channel_id, conversation_id, direction, author, author_user_id, type, text, status)
+           VALUES ($1, $2, $3, 'out', 'agent', $4, 'text', 'Hello', 'pending') RETURNING id""",
+        company.id, channel, conv, agent.id,
+    )
+    await react(MessageQueued(company_id=company.id, conversation_id=conv, message_id=msg))
+    row = await conversation(conv)
+    assert row["awaiting_agent_since"] is None and row["first_response_at"] is not None
+    await react(MessageReceived(company_id=company.id, conversation_id=conv, message_id=msg))
+    assert (await conversation(conv))["awaiting_agent_since"] is not None
