@@ -15,11 +15,13 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import File, Redirect, Template
 
 from app.domain.channels import get_channel, list_channels
-from app.domain.errors import ValidationError
+from app.dispatch.reads import agent_may_see, may_reply
+from app.domain.errors import NotFound, PermissionDenied, ValidationError
 from app.domain.media import INLINE, get_media_file, save_upload
 from app.domain.messages import (
     find_open_conversation,
     get_conversation,
+    get_message,
     list_conversations,
     list_messages,
     queue_message,
@@ -30,7 +32,7 @@ from app.domain.messages import (
 from app.domain.validation import Cleaner
 from app.providers.base import InboundMessage, Media, Parsed, StatusUpdate, normalise_phone
 from app.web.forms import flash, read_form
-from app.web.security import admin_only, supervisors
+from app.web.security import admin_only, staff, supervisors
 
 
 async def _upload(request: Request, data: dict) -> dict | None:
@@ -44,11 +46,22 @@ async def _upload(request: Request, data: dict) -> dict | None:
                        settings.media_max_bytes)
 
 
+async def _conversation_of_message(request: Request, message_id: int, *, write: bool):
+    """The message's conversation, if this user may see it (``write``: reply to it); else 404 / 403."""
+    message = await get_message(request.user.company_id, message_id)
+    conv = await get_conversation(request.user.company_id, message["conversation_id"])
+    if not await agent_may_see(request.user.id, request.user.role, conv):
+        raise NotFound("No such message.")
+    if write and not may_reply(request.user.id, request.user.role, conv):
+        raise PermissionDenied("Only the assigned agent or a supervisor may do this.")
+    return conv
+
+
 class ConversationsController(Controller):
     path = "/conversations"
-    guards = [supervisors]
+    guards = [staff]
 
-    @get("/")
+    @get("/", guards=[supervisors])
     async def index(self, request: Request) -> Template:
         return Template("conversations/list.html", context={"conversations": await list_conversations(request.user.company_id)})
 
@@ -56,8 +69,10 @@ class ConversationsController(Controller):
     async def show(self, request: Request, conversation_id: FromPath[int]) -> Template:
         company_id = request.user.company_id
         conv = await get_conversation(company_id, conversation_id)
+        if not await agent_may_see(request.user.id, request.user.role, conv):
+            raise NotFound("No such conversation.")
         channel = await get_channel(company_id, conv["channel_id"])
-        context = {"c": conv, "messages": await list_messages(company_id, conversation_id), "channel": channel,
+        context = {"can_reply": may_reply(request.user.id, request.user.role, conv), "c": conv, "messages": await list_messages(company_id, conversation_id), "channel": channel,
                    "window_open": (not channel.impl.has_window) or window_open(conv["last_inbound_at"])}
         return Template("conversations/show.html", context=context)
 
@@ -65,7 +80,9 @@ class ConversationsController(Controller):
     async def send(self, request: Request, conversation_id: FromPath[int]) -> Response:
         data = await read_form(request)
         try:
-            await get_conversation(request.user.company_id, conversation_id)
+            conv = await get_conversation(request.user.company_id, conversation_id)
+            if not may_reply(request.user.id, request.user.role, conv):
+                raise PermissionDenied("Only the assigned agent or a supervisor may reply to this conversation.")
             media = await _upload(request, data)
             await queue_message(request.user.company_id, conversation_id, data, user_id=request.user.id, media=media)
         except ValidationError as exc:
@@ -78,6 +95,7 @@ class ConversationsController(Controller):
 
     @get("/media/{message_id:int}")
     async def media(self, request: Request, message_id: FromPath[int]) -> File:
+        await _conversation_of_message(request, message_id, write=False)
         path, mime, name = await get_media_file(request.user.company_id, message_id, request.app.state.settings.data_dir)
         inline = mime.startswith(INLINE)
         return File(path=path, filename=name, media_type=mime, content_disposition_type="inline" if inline else "attachment",
@@ -86,6 +104,7 @@ class ConversationsController(Controller):
 
     @post("/messages/{message_id:int}/resend", status_code=200)
     async def resend(self, request: Request, message_id: FromPath[int]) -> Response:
+        await _conversation_of_message(request, message_id, write=True)
         await resend_message(request.user.company_id, message_id)
         return Response("", status_code=200)
 

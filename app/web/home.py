@@ -5,6 +5,7 @@ from __future__ import annotations
 from litestar import Controller, Request, get
 from litestar.response import Template
 
+from app.dispatch.reads import list_my_conversations, list_my_queue
 from app.domain.departments import list_departments
 from app.domain.users import department_ids_of, list_users
 from app.web.security import staff
@@ -24,5 +25,7 @@ class HomeController(Controller):
             context={
                 "team": [u for u in team.items if u.active],
                 "my_departments": [d for d in departments if d.id in mine],
+                "mine": await list_my_conversations(me.company_id, me.id),
+                "queue": await list_my_queue(me.company_id, me.id),
             },
         )

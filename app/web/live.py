@@ -12,7 +12,9 @@ from typing import Awaitable, Callable
 
 from litestar.response import ServerSentEventMessage
 
+from app.dispatch.reads import list_my_conversations, list_my_queue
 from app.domain.events import (
+    ConversationRouted,
     ConversationOpened,
     Event,
     MessageQueued,
@@ -112,11 +114,33 @@ async def _conversation_opened(event: ConversationOpened, viewer: User) -> list[
     return [ServerSentEventMessage(event="conversation-opened", data=await CACHE.get((event, "row"), row))]
 
 
+async def _my_work(event: Event, viewer: User) -> list[ServerSentEventMessage]:
+    """The viewer's own conversations and queue, when a conversation is routed or opened.
+
+    Rendered per viewer (it is their list); only for people who take conversations."""
+    if viewer.role == "admin":
+        return []
+    html = render_fragment(
+        "dispatch/_my_work.html",
+        mine=await list_my_conversations(viewer.company_id, viewer.id),
+        queue=await list_my_queue(viewer.company_id, viewer.id),
+    )
+    return [ServerSentEventMessage(event="my-work", data=html)]
+
+
+def _both(*renderers: Callable) -> Callable:
+    async def render(event: Event, viewer: User) -> list[ServerSentEventMessage]:
+        return [m for r in renderers for m in await r(event, viewer)]
+
+    return render
+
+
 RENDERERS: dict[str, Callable[[Event, User], Awaitable[list[ServerSentEventMessage]]]] = {
+    ConversationRouted.name: _my_work,
     MessageReceived.name: _message,  # type: ignore[dict-item]
     MessageQueued.name: _message,  # type: ignore[dict-item]
     MessageStatusChanged.name: _message_status,  # type: ignore[dict-item]
-    ConversationOpened.name: _conversation_opened,  # type: ignore[dict-item]
+    ConversationOpened.name: _both(_conversation_opened, _my_work),
     PresenceChanged.name: _presence,  # type: ignore[dict-item]
     UserChanged.name: _user_changed,  # type: ignore[dict-item]
     PbxLiveChanged.name: _operator_live,  # type: ignore[dict-item]

@@ -1,0 +1,117 @@
+"""Take, transfer, assign and resolve through HTTP: roles, company scoping, CSRF, bad input;
+and the agent's live list of work on the home page."""
+
+import pytest
+
+from app.dispatch.assignment import queue_conversation
+from tests.dispatch.factories import conversation, make_channel, make_conversation
+from tests.factories import make_company, make_department, make_user
+from tests.helpers import login, post_form
+
+
+@pytest.fixture
+async def setup(app):
+    company = await make_company()
+    sales = await make_department(company, "Sales")
+    support = await make_department(company, "Support")
+    channel = await make_channel(company, department=sales)
+    return company, sales, support, channel
+
+
+async def test_agent_takes_then_resolves_from_the_home_page(client, setup):
+    company, sales, _, channel = setup
+    agent = await make_user(company, presence="busy", departments=[sales])
+    conv = await make_conversation(company, channel, department=sales)
+    await queue_conversation(company.id, conv, sales.id)  # busy agent: it waits
+    await login(client, agent.email)
+    home = await client.get("/")
+    assert f'id="queued-conversation-{conv}"' in home.text
+    response = await post_form(client, f"/conversations/{conv}/take", {"next": "/"})
+    assert response.status_code == 303
+    home = await client.get("/")
+    assert f'id="my-conversation-{conv}"' in home.text and "The conversation is yours." in home.text
+    assert (await post_form(client, f"/conversations/{conv}/resolve")).status_code == 303
+    assert (await conversation(conv))["status"] == "resolved"
+
+
+async def test_agent_cannot_act_on_someone_elses_conversation(client, setup):
+    company, sales, support, channel = setup
+    holder = await make_user(company, presence="online", departments=[sales])
+    other = await make_user(company, presence="online", departments=[sales])
+    conv = await make_conversation(company, channel)
+    await queue_conversation(company.id, conv, sales.id)
+    assert (await conversation(conv))["assigned_user_id"] == holder.id
+    await login(client, other.email)
+    for url, data in ((f"/conversations/{conv}/resolve", {}), (f"/conversations/{conv}/take", {}),
+                      (f"/conversations/{conv}/transfer", {"department_id": str(support.id)}),
+                      (f"/conversations/{conv}/assign", {"user_id": str(other.id)})):
+        response = await post_form(client, url, data)
+        assert response.status_code == 403, url
+    assert (await conversation(conv))["assigned_user_id"] == holder.id
+
+
+async def test_supervisor_transfers_and_assigns(client, setup):
+    company, sales, support, channel = setup
+    holder = await make_user(company, presence="online", departments=[sales])
+    helper = await make_user(company, presence="offline", departments=[support])
+    boss = await make_user(company, "supervisor")
+    conv = await make_conversation(company, channel)
+    await queue_conversation(company.id, conv, sales.id)
+    await login(client, boss.email)
+    moved = await post_form(client, f"/conversations/{conv}/transfer", {"department_id": str(support.id), "note": "VAT"})
+    assert moved.status_code == 303
+    row = await conversation(conv)
+    assert (row["status"], row["department_id"]) == ("queued", support.id)
+    given = await post_form(client, f"/conversations/{conv}/assign", {"user_id": str(helper.id)})
+    assert given.status_code == 303 and (await conversation(conv))["assigned_user_id"] == helper.id
+    assert holder.id != helper.id
+
+
+async def test_bad_input_and_other_company(client, setup):
+    company, sales, _, channel = setup
+    boss = await make_user(company, "supervisor")
+    conv = await make_conversation(company, channel)
+    foreign_company = await make_company()
+    foreign_conv = await make_conversation(foreign_company, await make_channel(foreign_company))
+    await login(client, boss.email)
+    assert (await post_form(client, f"/conversations/{conv}/transfer", {})).status_code == 400
+    assert (await post_form(client, f"/conversations/{conv}/transfer", {"department_id": "x"})).status_code == 400
+    assert (await post_form(client, f"/conversations/{conv}/transfer", {"department_id": str(sales.id), "note": "n" * 3000})).status_code == 400
+    assert (await post_form(client, f"/conversations/{conv}/assign", {"user_id": "-1"})).status_code == 400
+    assert (await post_form(client, f"/conversations/{foreign_conv}/resolve")).status_code == 404
+    assert (await post_form(client, f"/conversations/{foreign_conv}/take")).status_code == 404
+    assert (await post_form(client, "/conversations/99999999/take")).status_code == 404
+    assert (await client.post(f"/conversations/{conv}/resolve")).status_code == 403  # no CSRF token
+    assert (await conversation(foreign_conv))["status"] == "bot"
+
+
+async def test_anonymous_is_sent_to_login(client, setup):
+    company, _, _, channel = setup
+    conv = await make_conversation(company, channel)
+    response = await client.post(f"/conversations/{conv}/resolve")
+    assert response.status_code in (302, 403)
+    assert (await conversation(conv))["status"] == "bot"
+
+
+async def test_agents_see_their_own_and_their_queue_only(client, setup):
+    company, sales, support, channel = setup
+    anna = await make_user(company, presence="online", departments=[sales])
+    bruno = await make_user(company, presence="offline", departments=[support])
+    mine = await make_conversation(company, channel)
+    await queue_conversation(company.id, mine, sales.id)  # Anna gets it
+    waiting_support = await make_conversation(company, channel)
+    await queue_conversation(company.id, waiting_support, support.id)  # Bruno is offline: queued
+    await login(client, anna.email)
+    assert (await client.get(f"/conversations/{mine}")).status_code == 200
+    assert (await client.get(f"/conversations/{waiting_support}")).status_code == 404  # not her department
+    assert (await client.get("/conversations/")).status_code == 403  # the full list is for supervisors
+    reply = await post_form(client, f"/conversations/{mine}/messages", {"text": "Hello!"}, headers={"HX-Request": "true"})
+    assert reply.status_code == 200
+
+    client.cookies.clear()
+    await login(client, bruno.email)
+    page = await client.get(f"/conversations/{waiting_support}")
+    assert page.status_code == 200 and "Read-only" in page.text  # queued in his department: visible, not writable
+    refused = await post_form(client, f"/conversations/{waiting_support}/messages", {"text": "Hi"})
+    assert refused.status_code == 403
+    assert (await client.get(f"/conversations/{mine}")).status_code == 404
