@@ -69,9 +69,15 @@ async def test_twilio_media_fetched_and_served(app, client, settings):
     outsider = await make_user(other, "admin")
     await login(client, outsider.email)
     assert (await client.get(f"/conversations/media/{message_id}")).status_code == 404
+    # An agent sees media of conversations they hold or that wait for any agent; not of a
+    # colleague's conversation.
     agent = await make_user(company, "agent")
+    colleague = await make_user(company, "agent")
+    await sql.execute("UPDATE conversation SET status = 'assigned', assigned_user_id = $1", colleague.id)
     await login(client, agent.email)
-    assert (await client.get(f"/conversations/media/{message_id}")).status_code == 403
+    assert (await client.get(f"/conversations/media/{message_id}")).status_code == 404
+    await sql.execute("UPDATE conversation SET assigned_user_id = $1", agent.id)
+    assert (await client.get(f"/conversations/media/{message_id}")).status_code == 200
 
 
 async def test_meta_media_id_resolved_then_downloaded(app, settings):
