@@ -21,7 +21,7 @@ from datetime import datetime, timedelta, timezone
 from app.dispatch.policy import Candidate, choose
 from app.domain import sql
 from app.domain.errors import NotFound, PermissionDenied, ValidationError
-from app.domain.events import ConversationRouted, emit
+from app.domain.events import ConversationRouted, ReinjectionAlert, emit
 from app.domain.tables import User
 
 log = logging.getLogger(__name__)
@@ -379,7 +379,8 @@ async def reinject_overdue() -> list[int]:
         async with sql.transaction():
             await lock_company(company_id)
             conv = await sql.fetchrow(
-                """SELECT c.status, c.assigned_user_id, c.department_id, c.awaiting_agent_since, d.response_timeout
+                """SELECT c.status, c.assigned_user_id, c.department_id, c.awaiting_agent_since, c.reinjections,
+                          d.response_timeout, d.reinjection_alert
                    FROM conversation c JOIN department d ON d.id = c.department_id
                    WHERE c.id = $1 FOR UPDATE OF c""",
                 conversation_id,
@@ -404,6 +405,9 @@ async def reinject_overdue() -> list[int]:
                 [Transition(conversation_id, "reinjected", "assigned", "queued", conv["assigned_user_id"], None,
                             conv["department_id"], conv["department_id"], None, "No answer within the response timeout.")],
             )
+            if conv["reinjections"] + 1 >= conv["reinjection_alert"]:
+                await emit(ReinjectionAlert(company_id=company_id, conversation_id=conversation_id,
+                                            reinjections=conv["reinjections"] + 1))
             await _drain_locked(company_id, conv["department_id"])
         moved.append(conversation_id)
     return moved

@@ -117,3 +117,13 @@ class ConversationRouted(Event):
     user_id: int | None = None
     previous_user_id: int | None = None
     department_id: int | None = None
+
+
+@dataclass(frozen=True)
+class ReinjectionAlert(Event):
+    """A conversation went unanswered and was reinjected as often as its department allows
+    before supervisors are told."""
+
+    name: ClassVar[str] = "reinjection-alert"
+    conversation_id: int
+    reinjections: int

@@ -15,6 +15,7 @@ from litestar.response import ServerSentEventMessage
 from app.dispatch.reads import list_my_conversations, list_my_queue
 from app.domain.events import (
     ConversationRouted,
+    ReinjectionAlert,
     ConversationOpened,
     Event,
     MessageQueued,
@@ -128,6 +129,18 @@ async def _my_work(event: Event, viewer: User) -> list[ServerSentEventMessage]:
     return [ServerSentEventMessage(event="my-work", data=html)]
 
 
+async def _reinjection_alert(event: ReinjectionAlert, viewer: User) -> list[ServerSentEventMessage]:
+    """A toast for supervisors: a customer keeps waiting."""
+    if viewer.role not in ("admin", "supervisor"):
+        return []
+    conv = await get_conversation(event.company_id, event.conversation_id)
+    who = conv["contact_name"] or conv["phone"] or "a customer"
+    html = render_fragment(
+        "dispatch/_alert.html", conversation_id=event.conversation_id, who=who, reinjections=event.reinjections
+    )
+    return [ServerSentEventMessage(event="alert", data=html)]
+
+
 def _both(*renderers: Callable) -> Callable:
     async def render(event: Event, viewer: User) -> list[ServerSentEventMessage]:
         return [m for r in renderers for m in await r(event, viewer)]
@@ -137,6 +150,7 @@ def _both(*renderers: Callable) -> Callable:
 
 RENDERERS: dict[str, Callable[[Event, User], Awaitable[list[ServerSentEventMessage]]]] = {
     ConversationRouted.name: _my_work,
+    ReinjectionAlert.name: _reinjection_alert,  # type: ignore[dict-item]
     MessageReceived.name: _message,  # type: ignore[dict-item]
     MessageQueued.name: _message,  # type: ignore[dict-item]
     MessageStatusChanged.name: _message_status,  # type: ignore[dict-item]

@@ -276,3 +276,27 @@ async def test_reply_timer_follows_customer_and_agent_messages(world):
     assert row["awaiting_agent_since"] is None and row["first_response_at"] is not None
     await react(MessageReceived(company_id=company.id, conversation_id=conv, message_id=msg))
     assert (await conversation(conv))["awaiting_agent_since"] is not None
+
+
+async def test_supervisors_are_alerted_after_repeated_reinjections(world, app):
+    company, sales, _, channel = world
+    await sql.execute("UPDATE department SET reinjection_alert = 2 WHERE id = $1", sales.id)
+    agents = [await make_user(company, presence="online", departments=[sales]) for _ in range(3)]
+    conv = await make_conversation(company, channel)
+    await queue_conversation(company.id, conv, sales.id)
+    sub = app.state.hub.subscribe(company.id)
+    from app.domain.events import ReinjectionAlert
+
+    alerts = []
+    for _ in range(2):
+        await sql.execute("UPDATE conversation SET awaiting_agent_since = now() - interval '61 seconds' WHERE id = $1", conv)
+        assert await reinject_overdue() == [conv]
+    while True:  # events arrive just after each commit: read until quiet
+        try:
+            item = await asyncio.wait_for(sub.get(), 1)
+        except asyncio.TimeoutError:
+            break
+        if isinstance(item, ReinjectionAlert):
+            alerts.append(item.reinjections)
+    assert alerts == [2]  # the first reinjection is silent, the second tells supervisors
+    assert (await conversation(conv))["assigned_user_id"] in {a.id for a in agents}

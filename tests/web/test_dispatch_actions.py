@@ -115,3 +115,20 @@ async def test_agents_see_their_own_and_their_queue_only(client, setup):
     refused = await post_form(client, f"/conversations/{waiting_support}/messages", {"text": "Hi"})
     assert refused.status_code == 403
     assert (await client.get(f"/conversations/{mine}")).status_code == 404
+
+
+async def test_reinjection_alert_is_a_toast_for_supervisors_only(setup):
+    from app.domain.events import ReinjectionAlert
+    from app.web.live import render_event
+
+    company, _, _, channel = setup
+    conv = await make_conversation(company, channel)
+    from app.domain import sql
+
+    await sql.execute("UPDATE contact SET name = '<b>Zed</b>'")
+    event = ReinjectionAlert(company_id=company.id, conversation_id=conv, reinjections=3)
+    boss = await make_user(company, "supervisor")
+    agent = await make_user(company, "agent")
+    [message] = await render_event(event, boss)
+    assert message.event == "alert" and "&lt;b&gt;Zed&lt;/b&gt;" in message.data and f"/conversations/{conv}" in message.data
+    assert await render_event(event, agent) == []
