@@ -31,6 +31,7 @@ from app.providers.sender import Sender
 from app.web.auth import AuthController
 from app.web.channels import ChannelsController
 from app.web.conversations import ConversationsController, SimulatorController
+from app.web.auto_messages import AutoMessagesController
 from app.web.dispatch import ConversationActionsController
 from app.web.webhooks import ROUTES as WEBHOOK_ROUTES
 from app.web.departments import DepartmentsController
@@ -152,6 +153,7 @@ def create_app(settings: Settings, *, migrate: bool = True, dispatcher: bool = T
             ChannelsController,
             ConversationsController,
             ConversationActionsController,
+            AutoMessagesController,
             SimulatorController,
             *WEBHOOK_ROUTES,
             AuthController,

@@ -21,7 +21,9 @@ from datetime import datetime, timedelta, timezone
 from app.dispatch.policy import Candidate, choose
 from app.domain import sql
 from app.domain.errors import NotFound, PermissionDenied, ValidationError
+from app.domain.auto_messages import render_auto_message
 from app.domain.events import ConversationRouted, ReinjectionAlert, emit
+from app.domain.messages import queue_message
 from app.domain.tables import User
 
 log = logging.getLogger(__name__)
@@ -324,7 +326,17 @@ async def transfer_conversation(
 
 
 async def resolve_conversation(actor: User, conversation_id: int) -> None:
-    """Close the conversation: read-only history from now on; the agent's slot frees."""
+    """Close the conversation: the closing message goes out, then it is read-only history;
+    the agent's slot frees."""
+    current = await sql.fetchrow(
+        "SELECT status, assigned_user_id FROM conversation WHERE company_id = $1 AND id = $2", actor.company_id, conversation_id
+    )
+    if current is None:
+        raise NotFound("No such conversation.")
+    if actor.role == "agent" and current["assigned_user_id"] != actor.id:
+        raise PermissionDenied("Only the assigned agent or a supervisor may resolve this conversation.")
+    if current["status"] != "resolved":
+        await send_auto_message(actor.company_id, conversation_id, "resolved")
     async with sql.transaction():
         await lock_company(actor.company_id)
         conv = await _lock_conversation(actor.company_id, conversation_id)
@@ -343,6 +355,19 @@ async def resolve_conversation(actor: User, conversation_id: int) -> None:
         )
     if conv["assigned_user_id"]:
         await drain_for_user(actor.company_id, conv["assigned_user_id"])
+
+
+async def send_auto_message(company_id: int, conversation_id: int, kind: str, **values: object) -> int | None:
+    """Queue the company's automatic message of this kind, unless it is off or cannot be sent
+    now (channel disabled, 24-hour window closed): automatic messages never block routing."""
+    text = await render_auto_message(company_id, kind, **values)
+    if not text:
+        return None
+    try:
+        return await queue_message(company_id, conversation_id, {"text": text}, user_id=None, author="bot")
+    except ValidationError as exc:
+        log.info("automatic %s message not sent to conversation %s: %s", kind, conversation_id, exc)
+        return None
 
 
 async def mark_agent_replied(company_id: int, conversation_id: int) -> None:

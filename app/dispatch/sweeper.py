@@ -22,6 +22,7 @@ from app.dispatch.assignment import (
     queue_conversation,
     redistribute_from,
     reinject_overdue,
+    send_auto_message,
 )
 from app.domain import sql
 from app.domain.events import (
@@ -49,8 +50,10 @@ async def react(event: Event) -> None:
             await redistribute_from(event.company_id, event.user_id)
     elif isinstance(event, UserChanged):
         await drain_for_user(event.company_id, event.user_id)
-    elif isinstance(event, ConversationRouted) and event.status == "queued" and event.department_id:
-        await drain_department(event.company_id, event.department_id)
+    elif isinstance(event, ConversationRouted):
+        await tell_customer(event)
+        if event.status == "queued" and event.department_id:
+            await drain_department(event.company_id, event.department_id)
     elif isinstance(event, ConversationOpened):
         await route_new_conversation(event.company_id, event.conversation_id)
     elif isinstance(event, MessageReceived):
@@ -61,6 +64,24 @@ async def react(event: Event) -> None:
         )
         if author == "agent":
             await mark_agent_replied(event.company_id, event.conversation_id)
+
+
+async def tell_customer(event: ConversationRouted) -> None:
+    """Automatic messages: who is now with them, or their place in line."""
+    if event.status == "assigned" and event.user_id and event.user_id != event.previous_user_id:
+        name = await sql.fetchval("SELECT name FROM app_user WHERE id = $1", event.user_id)
+        await send_auto_message(event.company_id, event.conversation_id, "takeover", agent=name)
+    elif event.status == "queued":
+        row = await sql.fetchrow(
+            """SELECT c.status, (SELECT count(*) FROM conversation q
+                                  WHERE q.company_id = c.company_id AND q.department_id = c.department_id
+                                    AND q.status = 'queued' AND (q.queued_at, q.id) <= (c.queued_at, c.id)) AS position
+               FROM conversation c WHERE c.company_id = $1 AND c.id = $2""",
+            event.company_id,
+            event.conversation_id,
+        )
+        if row is not None and row["status"] == "queued":  # not drained to an agent at once
+            await send_auto_message(event.company_id, event.conversation_id, "queued", position=row["position"])
 
 
 async def route_new_conversation(company_id: int, conversation_id: int) -> None:
