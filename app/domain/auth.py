@@ -13,6 +13,7 @@ from app.domain import sql
 from app.domain.errors import Throttled
 from app.domain.passwords import verify_password
 from app.domain.tables import User
+from app.i18n import ngettext
 
 ADDRESS_FACTOR = 4
 
@@ -46,7 +47,12 @@ async def authenticate(email: str, password: str, address: str, policy: Throttle
         count, wait = await _failures(scope, key, policy.window_seconds)
         if count >= limit:
             minutes = max(1, round(wait / 60))
-            raise Throttled(f"Too many failed attempts. Try again in {minutes} minute(s).", retry_after=wait)
+            message = ngettext(
+                "Too many failed attempts. Try again in %(num)d minute.",
+                "Too many failed attempts. Try again in %(num)d minutes.",
+                minutes,
+            )
+            raise Throttled(message % {"num": minutes}, retry_after=wait)
     user = await User.objects().where(User.email == email).first() if email else None
     ok = await verify_password(user.password_hash if user else None, password or "")
     if ok and user is not None and user.active:

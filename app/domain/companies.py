@@ -16,6 +16,12 @@ async def get_company(company_id: int) -> Company:
     return company
 
 
+async def get_company_locale(company_id: int) -> tuple[str, str]:
+    """The company's default interface language and its timezone (read on every page)."""
+    row = await sql.fetchrow("SELECT language, timezone FROM company WHERE id = $1", company_id)
+    return (row["language"], row["timezone"]) if row else ("", "UTC")
+
+
 async def find_company(name: str) -> Company | None:
     return await Company.objects().where(Company.name == name).first()
 

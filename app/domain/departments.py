@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncpg
 
+from app.i18n import N_
 from app.domain import sql
 from app.domain.errors import NotFound, ValidationError
 from app.domain.tables import Department
@@ -20,7 +21,7 @@ async def get_department(company_id: int, department_id: int) -> Department:
         (Department.company_id == company_id) & (Department.id == department_id)
     ).first()
     if dep is None:
-        raise NotFound("No such department.")
+        raise NotFound(N_("No such department."))
     return dep
 
 
@@ -35,8 +36,8 @@ def _clean(data: dict) -> dict:
     c = Cleaner(data)
     values = {
         "name": c.text("name", max_len=120),
-        "code": c.pattern("code", CODE_RE, "Use letters, digits, - and _ only.", max_len=32).upper(),
-        "colour": c.pattern("colour", COLOUR_RE, "Use a colour such as #4f46e5.", max_len=7).lower(),
+        "code": c.pattern("code", CODE_RE, N_("Use letters, digits, - and _ only."), max_len=32).upper(),
+        "colour": c.pattern("colour", COLOUR_RE, N_("Use a colour such as #4f46e5."), max_len=7).lower(),
         "response_timeout": c.integer("response_timeout", low=10, high=86400, default=300),
         "menu_position": c.integer("menu_position", low=0, high=99, default=0),
     }
@@ -46,7 +47,8 @@ def _clean(data: dict) -> dict:
 
 def _unique_error(exc: asyncpg.UniqueViolationError) -> ValidationError:
     field = "code" if "code" in (exc.constraint_name or "") else "name"
-    return ValidationError({field: f"Another department already uses this {field}."})
+    message = N_("Another department already uses this code.") if field == "code" else N_("Another department already uses this name.")
+    return ValidationError({field: message})
 
 
 async def create_department(company_id: int, data: dict) -> Department:

@@ -13,6 +13,7 @@ _hasher = PasswordHasher()  # argon2id with the library's current recommended pa
 _DUMMY_HASH = _hasher.hash("switchboard-timing-equaliser")
 
 MIN_LENGTH = 10
+from app.i18n import N_, gettext
 
 
 def hash_password_sync(password: str) -> str:
@@ -37,7 +38,7 @@ async def verify_password(password_hash: str | None, password: str) -> bool:
 def password_problem(password: str) -> str | None:
     """The reason a new password is refused, or None."""
     if len(password) < MIN_LENGTH:
-        return f"Use at least {MIN_LENGTH} characters."
+        return gettext("Use at least %(min)d characters.") % {"min": MIN_LENGTH}
     if len(password) > 256:
-        return "Use at most 256 characters."
+        return N_("Use at most 256 characters.")
     return None

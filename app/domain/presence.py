@@ -12,6 +12,7 @@ from piccolo.columns import Integer, Timestamptz, Varchar
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
+from app.i18n import N_
 from app.domain import sql
 from app.domain.errors import NotFound, ValidationError
 from app.domain.events import PresenceChanged, emit
@@ -48,11 +49,11 @@ async def record_change(company_id: int, user_id: int, old: str, new: str, reaso
 async def set_presence(user: User, presence: str) -> User:
     """Switch the user's own presence (online / busy / offline)."""
     if presence not in PRESENCES:
-        raise ValidationError({"presence": "Choose online, busy or offline."})
+        raise ValidationError({"presence": N_("Choose online, busy or offline.")})
     async with sql.transaction():
         old = await sql.fetchval("SELECT presence FROM app_user WHERE id = $1 AND active FOR UPDATE", user.id)
         if old is None:
-            raise NotFound("No such user.")
+            raise NotFound(N_("No such user."))
         await sql.execute(
             """UPDATE app_user SET presence = $2::varchar, last_seen_at = now(),
                    presence_changed_at = CASE WHEN presence = $2::varchar THEN presence_changed_at ELSE now() END

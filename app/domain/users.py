@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 import asyncpg
 
+from app.i18n import N_
 from app.domain import sql
 from app.domain.errors import NotFound, PermissionDenied, ValidationError
 from app.domain.events import UserChanged, emit
@@ -39,7 +40,7 @@ class Page:
 async def get_user(company_id: int, user_id: int) -> User:
     user = await User.objects().where((User.company_id == company_id) & (User.id == user_id)).first()
     if user is None:
-        raise NotFound("No such user.")
+        raise NotFound(N_("No such user."))
     return user
 
 
@@ -105,7 +106,7 @@ async def _clean(company_id: int, data: dict, *, creating: bool) -> tuple[dict, 
             (Department.company_id == company_id) & Department.id.is_in(department_ids)
         )
         if known != len(department_ids):
-            c.fail("department_ids", "Choose from the list.")
+            c.fail("department_ids", N_("Choose from the list."))
     c.raise_if_errors()
     return values, department_ids, password or None
 
@@ -133,7 +134,7 @@ async def create_user(company_id: int, data: dict) -> User:
     """Create a user of ``company_id`` from form or API input."""
     values, department_ids, password = await _clean(company_id, data, creating=True)
     if await _email_taken(values["email"]):
-        raise ValidationError({"email": "A user with this e-mail already exists."})
+        raise ValidationError({"email": N_("A user with this e-mail already exists.")})
     password_hash = await hash_password(password or "")
     try:
         async with sql.transaction():
@@ -142,7 +143,7 @@ async def create_user(company_id: int, data: dict) -> User:
             await _set_departments(company_id, user.id, department_ids)
             await emit(UserChanged(company_id=company_id, user_id=user.id))
     except asyncpg.UniqueViolationError as exc:  # a concurrent create won the race
-        raise ValidationError({"email": "A user with this e-mail already exists."}) from exc
+        raise ValidationError({"email": N_("A user with this e-mail already exists.")}) from exc
     return user
 
 
@@ -151,9 +152,9 @@ async def update_user(actor: User, user_id: int, data: dict) -> User:
     user = await get_user(actor.company_id, user_id)
     values, department_ids, password = await _clean(actor.company_id, data, creating=False)
     if user.id == actor.id and values["role"] != user.role:
-        raise ValidationError({"role": "You cannot change your own role."})
+        raise ValidationError({"role": N_("You cannot change your own role.")})
     if await _email_taken(values["email"], except_id=user.id):
-        raise ValidationError({"email": "A user with this e-mail already exists."})
+        raise ValidationError({"email": N_("A user with this e-mail already exists.")})
     if password:
         values["password_hash"] = await hash_password(password)
     async with sql.transaction():
@@ -167,7 +168,7 @@ async def set_user_active(actor: User, user_id: int, active: bool) -> User:
     """Deactivate (logged out at their next request, presence offline) or reactivate."""
     user = await get_user(actor.company_id, user_id)
     if user.id == actor.id and not active:
-        raise PermissionDenied("You cannot deactivate yourself.")
+        raise PermissionDenied(N_("You cannot deactivate yourself."))
     async with sql.transaction():
         old = await sql.fetchval("SELECT presence FROM app_user WHERE id = $1 FOR UPDATE", user.id)
         await sql.execute(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any, Iterable
 
+from app.i18n import N_, gettext
 from app.domain.errors import ValidationError
 
 EMAIL_RE = re.compile(r"^[^@\s<>\"']{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}$")
@@ -35,15 +36,15 @@ class Cleaner:
         raw = self.data.get(field, default)
         value = _CONTROL.sub("", str(raw if raw is not None else "")).strip()
         if required and not value:
-            self.fail(field, "This field is required.")
+            self.fail(field, N_("This field is required."))
         elif len(value) > max_len:
-            self.fail(field, f"Use at most {max_len} characters.")
+            self.fail(field, gettext("Use at most %(max)d characters.") % {"max": max_len})
         return value
 
     def email(self, field: str = "email") -> str:
         value = self.text(field, max_len=254).lower()
         if value and field not in self.errors and not EMAIL_RE.match(value):
-            self.fail(field, "Enter a valid e-mail address.")
+            self.fail(field, N_("Enter a valid e-mail address."))
         return value
 
     def integer(self, field: str, *, low: int, high: int, default: int | None = None) -> int:
@@ -53,17 +54,17 @@ class Cleaner:
         try:
             value = int(str(raw).strip())
         except (TypeError, ValueError):
-            self.fail(field, "Enter a whole number.")
+            self.fail(field, N_("Enter a whole number."))
             return default if default is not None else low
         if not low <= value <= high:
-            self.fail(field, f"Enter a number from {low} to {high}.")
+            self.fail(field, gettext("Enter a number from %(low)d to %(high)d.") % {"low": low, "high": high})
         return value
 
     def choice(self, field: str, choices: Iterable[str], *, default: str | None = None) -> str:
         options = list(choices)
         value = str(self.data.get(field) or default or "").strip()
         if value not in options:
-            self.fail(field, "Choose one of the options.")
+            self.fail(field, N_("Choose one of the options."))
             return default or options[0]
         return value
 
@@ -84,7 +85,7 @@ class Cleaner:
             except (TypeError, ValueError):
                 value = 0
             if not 0 < value < 2**31:
-                self.fail(field, "Choose from the list.")
+                self.fail(field, N_("Choose from the list."))
             else:
                 ids.append(value)
         return sorted(set(ids))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 
+from app.i18n import N_
 from app.domain import sql
 from app.domain.errors import NotFound, ValidationError
 from app.domain.tables import User
@@ -49,14 +50,14 @@ async def list_audit(company_id: int, limit: int = 50) -> list[dict]:
 def _channel(data: dict) -> str:
     channel = str(data.get("channel") or "").strip()
     if not CHANNEL_RE.match(channel):
-        raise ValidationError({"channel": "Choose a live call."})
+        raise ValidationError({"channel": N_("Choose a live call.")})
     return channel
 
 
 def _destination(data: dict) -> str:
     destination = str(data.get("destination") or "").strip()
     if not DESTINATION_RE.match(destination):
-        raise ValidationError({"destination": "Enter a number: digits, * or # (at most 32)."})
+        raise ValidationError({"destination": N_("Enter a number: digits, * or # (at most 32).")})
     return destination
 
 
@@ -64,7 +65,7 @@ async def _live_call(company_id: int, channel: str) -> dict:
     for call in (await get_live(company_id))["calls"]:
         if channel in call["channels"]:
             return call
-    raise NotFound("No such live call (it may have just ended).")
+    raise NotFound(N_("No such live call (it may have just ended)."))
 
 
 async def _run(settings: Settings, actor: User, name: str, target: str, action: dict, detail: dict) -> AmiResult:
@@ -103,7 +104,7 @@ async def originate_call(settings: Settings, actor: User, data: dict) -> AmiResu
         "SELECT 1 FROM pbx_object WHERE company_id = $1 AND kind = 'extension' AND name = $2", actor.company_id, extension
     )
     if not owned:
-        raise ValidationError({"extension": "Choose one of your extensions."})
+        raise ValidationError({"extension": N_("Choose one of your extensions.")})
     tech = "SIP" if settings.asterisk_sip_driver == "sip" else "PJSIP"
     action = {
         "Action": "Originate",
@@ -126,9 +127,9 @@ async def pause_queue_member(settings: Settings, actor: User, data: dict) -> Ami
         "SELECT 1 FROM pbx_object WHERE company_id = $1 AND kind = 'queue' AND name = $2", actor.company_id, queue
     )
     if not owned:
-        raise NotFound("No such queue.")
+        raise NotFound(N_("No such queue."))
     if not CHANNEL_RE.match(interface):
-        raise ValidationError({"interface": "Choose a queue member."})
+        raise ValidationError({"interface": N_("Choose a queue member.")})
     action = {"Action": "QueuePause", "Queue": queue, "Interface": interface, "Paused": "true" if paused else "false"}
     reason = str(data.get("reason") or "").strip()[:80]
     if reason:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import AsyncIterator
 
+from app.i18n import N_
 from app.domain import sql
 from app.domain.errors import ValidationError
 from app.telephony.live import account_code
@@ -52,7 +53,7 @@ def _date(raw: object, field: str, errors: dict) -> date | None:
     try:
         return date.fromisoformat(text[:10])
     except ValueError:
-        errors[field] = "Enter a date as YYYY-MM-DD."
+        errors[field] = N_("Enter a date as YYYY-MM-DD.")
         return None
 
 
@@ -61,20 +62,20 @@ def parse_filter(params: dict) -> CdrFilter:
     errors: dict[str, str] = {}
     search = str(params.get("q") or params.get("search") or "").strip()
     if len(search) > 80:
-        errors["q"] = "Search with at most 80 characters."
+        errors["q"] = N_("Search with at most 80 characters.")
     start = _date(params.get("from") or params.get("startDate"), "from", errors)
     end = _date(params.get("to") or params.get("endDate"), "to", errors)
     if start and end and end < start:
-        errors["to"] = "The end date is before the start date."
+        errors["to"] = N_("The end date is before the start date.")
     disposition = str(params.get("disposition") or "").strip().upper()
     if disposition and disposition not in DISPOSITIONS:
-        errors["disposition"] = "Choose one of the options."
+        errors["disposition"] = N_("Choose one of the options.")
     try:
         min_duration = int(str(params.get("min_duration") or 0))
         if not 0 <= min_duration <= 86400:
             raise ValueError
     except ValueError:
-        errors["min_duration"] = "Enter seconds from 0 to 86400."
+        errors["min_duration"] = N_("Enter seconds from 0 to 86400.")
         min_duration = 0
     if errors:
         raise ValidationError(errors)
@@ -91,7 +92,7 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
         when, _, uniqueid = raw.partition("|")
         return datetime.fromisoformat(when), uniqueid
     except (ValueError, UnicodeDecodeError) as exc:
-        raise ValidationError({"cursor": "This page link is not valid any more."}) from exc
+        raise ValidationError({"cursor": N_("This page link is not valid any more.")}) from exc
 
 
 def _where(company_id: int, f: CdrFilter, cursor: str | None) -> tuple[str, list]:

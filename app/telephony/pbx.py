@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
+from app.i18n import N_
 from app.domain import sql
 from app.domain.errors import NotFound, ValidationError
 from app.domain.tables import User
@@ -59,13 +60,13 @@ def _codecs(c: Cleaner, data: dict) -> list[str]:
     if isinstance(raw, str):
         raw = [x for x in re.split(r"[,\s]+", raw) if x]
     if not isinstance(raw, list):
-        c.fail("codecs", "Choose codecs from the list.")
+        c.fail("codecs", N_("Choose codecs from the list."))
         return []
     chosen = [str(x).strip().lower() for x in raw]
     if not chosen:
-        c.fail("codecs", "Choose at least one codec.")
+        c.fail("codecs", N_("Choose at least one codec."))
     elif any(x not in CODECS for x in chosen) or len(set(chosen)) != len(chosen):
-        c.fail("codecs", "Choose codecs from the list.")
+        c.fail("codecs", N_("Choose codecs from the list."))
     return [x for x in CODECS if x in chosen]
 
 
@@ -96,7 +97,7 @@ async def _name_taken(kind: str, name: str) -> bool:
 
 async def _claim(company_id: int, kind: str, name: str, label: str, field: str) -> int:
     if await _name_taken(kind, name):
-        raise ValidationError({field: "This name is already in use on the PBX."})
+        raise ValidationError({field: N_("This name is already in use on the PBX.")})
     try:
         return await sql.fetchval(
             "INSERT INTO pbx_object (company_id, kind, name, label) VALUES ($1, $2, $3, $4) RETURNING id",
@@ -106,7 +107,7 @@ async def _claim(company_id: int, kind: str, name: str, label: str, field: str) 
             label,
         )
     except asyncpg.UniqueViolationError as exc:  # a concurrent create won the race
-        raise ValidationError({field: "This name is already in use on the PBX."}) from exc
+        raise ValidationError({field: N_("This name is already in use on the PBX.")}) from exc
 
 
 async def _delete_endpoint_rows(name: str) -> None:
@@ -122,7 +123,7 @@ def _clean_extension(data: dict, *, creating: bool) -> dict:
     c = Cleaner(data)
     values = {"label": c.text("name", max_len=24), "codecs": _codecs(c, data)}
     if creating:
-        values["number"] = c.pattern("number", NUMBER_RE, "Use 2 to 10 digits.", max_len=10)
+        values["number"] = c.pattern("number", NUMBER_RE, N_("Use 2 to 10 digits."), max_len=10)
     values["regenerate"] = str(data.get("regenerate_secret") or "").lower() in {"1", "on", "true", "yes"}
     c.raise_if_errors()
     return values
@@ -220,21 +221,21 @@ async def list_extensions(company_id: int) -> list[PbxObject]:
 def _clean_trunk(data: dict, *, creating: bool) -> dict:
     c = Cleaner(data)
     values = {
-        "host": c.pattern("host", HOST_RE, "Enter a host name or address, optionally with :port.", max_len=100),
+        "host": c.pattern("host", HOST_RE, N_("Enter a host name or address, optionally with :port."), max_len=100),
         "username": c.text("username", max_len=40, required=False),
         "password": str(data.get("password") or ""),
-        "context": c.pattern("context", CONTEXT_RE, "Letters, digits, - and _ only.", max_len=40) if data.get("context") else "from-trunk",
+        "context": c.pattern("context", CONTEXT_RE, N_("Letters, digits, - and _ only."), max_len=40) if data.get("context") else "from-trunk",
         "register": str(data.get("register") or "").lower() in {"1", "on", "true", "yes"},
         "codecs": _codecs(c, data),
     }
     if creating:
-        values["name"] = c.pattern("name", NAME_RE, "Letters, digits, - and _ only (at most 40).", max_len=40)
+        values["name"] = c.pattern("name", NAME_RE, N_("Letters, digits, - and _ only (at most 40)."), max_len=40)
     if len(values["password"]) > 80 or any(ch in values["password"] for ch in "\r\n\x00"):
-        c.fail("password", "Use at most 80 characters on one line.")
+        c.fail("password", N_("Use at most 80 characters on one line."))
     if any(ch in values["username"] for ch in "@:;<> "):
-        c.fail("username", "A user name without spaces, @, : or ;.")
+        c.fail("username", N_("A user name without spaces, @, : or ;."))
     if values["register"] and not values["username"]:
-        c.fail("username", "Registration needs a user name.")
+        c.fail("username", N_("Registration needs a user name."))
     c.raise_if_errors()
     return values
 
@@ -331,30 +332,30 @@ async def _clean_queue(company_id: int, data: dict, *, creating: bool) -> dict:
         "maxlen": c.integer("maxlen", low=0, high=1000, default=0),
     }
     if creating:
-        values["name"] = c.pattern("name", QUEUE_RE, "Letters, digits, - and _ only (at most 80).", max_len=80)
+        values["name"] = c.pattern("name", QUEUE_RE, N_("Letters, digits, - and _ only (at most 80)."), max_len=80)
     members = data.get("members")
     own = {o.name: o for o in await list_objects(company_id, "extension")}
     chosen: dict[str, int] = {}
     if isinstance(members, list):  # API: [{"extension": "1001", "penalty": 0}, ...]
         for item in members[:200]:
             if not isinstance(item, dict) or str(item.get("extension")) not in own:
-                c.fail("members", "Choose members among your extensions.")
+                c.fail("members", N_("Choose members among your extensions."))
                 continue
             try:
                 penalty = int(item.get("penalty") or 0)
             except (TypeError, ValueError):
                 penalty = -1
             if not 0 <= penalty <= 100:
-                c.fail("members", "A penalty is a number from 0 to 100.")
+                c.fail("members", N_("A penalty is a number from 0 to 100."))
             chosen[str(item["extension"])] = penalty
     elif members is not None:
-        c.fail("members", "Choose members among your extensions.")
+        c.fail("members", N_("Choose members among your extensions."))
     else:  # form: member_<ext>=on, penalty_<ext>=n
         for key in data:
             if key.startswith("member_"):
                 ext = key.removeprefix("member_")
                 if ext not in own:
-                    c.fail("members", "Choose members among your extensions.")
+                    c.fail("members", N_("Choose members among your extensions."))
                     continue
                 chosen[ext] = c.integer(f"penalty_{ext}", low=0, high=100, default=0)
     values["members"] = chosen

@@ -6,6 +6,7 @@ from litestar import Controller, Request, get, post
 from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 
+from app.i18n import gettext as _
 from app.domain.auth import ThrottlePolicy, authenticate
 from app.domain.errors import Throttled
 from app.web.forms import read_form, safe_next
@@ -38,7 +39,7 @@ class AuthController(Controller):
             )
         if user is None:
             return Template(
-                "auth/login.html", context={**context, "error": "Wrong e-mail or password."}, status_code=400
+                "auth/login.html", context={**context, "error": _("Wrong e-mail or password.")}, status_code=400
             )
         await rotate_session(request)
         request.set_session({"user_id": user.id})

@@ -7,6 +7,7 @@ from litestar import Controller, Request, get, post
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
+from app.i18n import gettext as _
 from app.domain.channels import (
     PROVIDER_CHOICES,
     create_channel,
@@ -55,7 +56,7 @@ class ChannelsController(Controller):
             context = _context(request, data, exc.errors, None, str(data.get("provider") or "sandbox"))
             context["departments"] = await list_departments(request.user.company_id)
             return Template("admin/channels/form.html", context=context, status_code=400)
-        flash(request, f"Channel {channel.name} created.")
+        flash(request, _("Channel %(name)s created.") % {"name": channel.name})
         return Redirect(f"/admin/channels/{channel.id}/edit", status_code=303)
 
     @get("/{channel_id:int}/edit")
@@ -83,14 +84,14 @@ class ChannelsController(Controller):
             context = _context(request, data, exc.errors, channel, channel.provider)
             context["departments"] = await list_departments(request.user.company_id)
             return Template("admin/channels/form.html", context=context, status_code=400)
-        flash(request, f"Saved {channel.name}.")
+        flash(request, _("Saved %(name)s.") % {"name": channel.name})
         return Redirect(f"/admin/channels/{channel.id}/edit", status_code=303)
 
     @post("/{channel_id:int}/active", status_code=303)
     async def toggle(self, request: Request, channel_id: FromPath[int]) -> Redirect:
         data = await read_form(request)
         channel = await set_channel_active(request.user.company_id, channel_id, data.get("active") == "1")
-        flash(request, f"{channel.name} {'enabled' if channel.active else 'disabled'}.")
+        flash(request, (_("%(name)s enabled.") if channel.active else _("%(name)s disabled.")) % {"name": channel.name})
         return Redirect("/admin/channels", status_code=303)
 
     @post("/{channel_id:int}/check", status_code=200)

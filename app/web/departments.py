@@ -6,6 +6,7 @@ from litestar import Controller, Request, get, post
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
+from app.i18n import gettext as _
 from app.domain.departments import (
     create_department,
     delete_department,
@@ -43,7 +44,7 @@ class DepartmentsController(Controller):
         except ValidationError as exc:
             context = {"values": data, "errors": exc.errors, "edited": None}
             return Template("admin/departments/form.html", context=context, status_code=400)
-        flash(request, f"Department {dep.name} created.")
+        flash(request, _("Department %(name)s created.") % {"name": dep.name})
         return Redirect("/admin/departments", status_code=303)
 
     @get("/{department_id:int}/edit")
@@ -61,12 +62,12 @@ class DepartmentsController(Controller):
         except ValidationError as exc:
             context = {"values": data, "errors": exc.errors, "edited": dep}
             return Template("admin/departments/form.html", context=context, status_code=400)
-        flash(request, f"Saved {dep.name}.")
+        flash(request, _("Saved %(name)s.") % {"name": dep.name})
         return Redirect("/admin/departments", status_code=303)
 
     @post("/{department_id:int}/delete", status_code=303)
     async def delete(self, request: Request, department_id: FromPath[int]) -> Redirect:
         dep = await get_department(request.user.company_id, department_id)
         await delete_department(request.user.company_id, department_id)
-        flash(request, f"Department {dep.name} deleted.")
+        flash(request, _("Department %(name)s deleted.") % {"name": dep.name})
         return Redirect("/admin/departments", status_code=303)

@@ -17,21 +17,22 @@ from litestar.exceptions import HTTPException, NotAuthorizedException
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
+from app.i18n import N_
 from app.domain.errors import DomainError, NotFound, PermissionDenied, Throttled, ValidationError
 from app.logs import request_id
 
 log = logging.getLogger(__name__)
 
 TITLES = {
-    400: "Bad request",
-    401: "Please log in",
-    403: "Not allowed",
-    404: "Not found",
-    405: "Method not allowed",
-    413: "Too large",
-    415: "Unsupported content type",
-    429: "Too many requests",
-    500: "Something went wrong",
+    400: N_("Bad request"),
+    401: N_("Please log in"),
+    403: N_("Not allowed"),
+    404: N_("Not found"),
+    405: N_("Method not allowed"),
+    413: N_("Too large"),
+    415: N_("Unsupported content type"),
+    429: N_("Too many requests"),
+    500: N_("Something went wrong"),
 }
 
 
@@ -70,16 +71,16 @@ def http_exception(request: Request, exc: HTTPException) -> Response:
         return Redirect(target)
     message = exc.detail if exc.detail and status < 500 else TITLES.get(status, "Error")
     if status == 413:
-        message = "The request is too large."
+        message = N_("The request is too large.")
     headers = dict(exc.headers or {})
     return error_response(request, status, str(message), headers)
 
 
 def domain_error(request: Request, exc: DomainError) -> Response:
     if isinstance(exc, NotFound):
-        return error_response(request, 404, str(exc) or "Not found.")
+        return error_response(request, 404, str(exc) or N_("Not found."))
     if isinstance(exc, PermissionDenied):
-        return error_response(request, 403, str(exc) or "Not allowed.")
+        return error_response(request, 403, str(exc) or N_("Not allowed."))
     if isinstance(exc, Throttled):
         return error_response(request, 429, str(exc), {"Retry-After": str(exc.retry_after)})
     if isinstance(exc, ValidationError):

@@ -9,6 +9,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.params import JSONBody
 from litestar.response import ServerSentEventMessage, Stream, Template
 
+from app.i18n import N_
 from app.domain.tables import User
 from app.domain.errors import ValidationError
 from app.telephony import calls, cdr
@@ -107,22 +108,22 @@ class OperatorController(Controller):
     @post("/calls/hangup", status_code=200)
     async def hangup(self, request: Request) -> Template:
         result = await calls.hangup_call(request.app.state.settings, request.user, await read_form(request))
-        return _toast(result.message or "Hung up.")
+        return _toast(result.message or N_("Hung up."))
 
     @post("/calls/transfer", status_code=200)
     async def transfer(self, request: Request) -> Template:
         result = await calls.transfer_call(request.app.state.settings, request.user, await read_form(request))
-        return _toast(result.message or "Transferred.")
+        return _toast(result.message or N_("Transferred."))
 
     @post("/calls/originate", status_code=200)
     async def originate(self, request: Request) -> Template:
         result = await calls.originate_call(request.app.state.settings, request.user, await read_form(request))
-        return _toast(result.message or "Calling.")
+        return _toast(result.message or N_("Calling."))
 
     @post("/queues/pause", status_code=200)
     async def pause(self, request: Request) -> Template:
         result = await calls.pause_queue_member(request.app.state.settings, request.user, await read_form(request))
-        return _toast(result.message or "Done.")
+        return _toast(result.message or N_("Done."))
 
 
 class CallsApiController(Controller):
@@ -166,9 +167,9 @@ class CdrApiController(Controller):
         except ValueError:
             limit, page = 0, 0
         if not 1 <= limit <= 200:
-            errors["limit"] = "limit is a number from 1 to 200."
+            errors["limit"] = N_("limit is a number from 1 to 200.")
         if not 1 <= page <= 100:
-            errors["page"] = "page is a number from 1 to 100 (use cursor to go further)."
+            errors["page"] = N_("page is a number from 1 to 100 (use cursor to go further).")
         if errors:
             raise ValidationError(errors)
         f = cdr.parse_filter(params)

@@ -6,6 +6,7 @@ from litestar import Controller, Request, delete, get, post, put
 from litestar.params import FromPath, JSONBody
 from litestar.response import Redirect, Template
 
+from app.i18n import gettext as _
 from app.domain.errors import ValidationError
 from app.telephony import pbx
 from app.telephony.calls import list_audit
@@ -71,14 +72,14 @@ class ExtensionsController(Controller):
             return Template("admin/pbx/extension_form.html", context={"values": data, "errors": exc.errors, "edited": obj, "codecs": CODECS}, status_code=400)
         if secret:
             return Template("admin/pbx/secret.html", context={"obj": obj, "secret": secret}, status_code=200)
-        flash(request, f"Saved extension {obj.name}.")
+        flash(request, _("Saved extension %(name)s.") % {"name": obj.name})
         return Redirect("/admin/pbx/extensions", status_code=303)
 
     @post("/{object_id:int}/delete", status_code=303)
     async def remove(self, request: Request, object_id: FromPath[int]) -> Redirect:
         obj = await pbx.get_extension(request.user.company_id, object_id)
         await pbx.delete_extension(request.user, object_id)
-        flash(request, f"Deleted extension {obj.name}.")
+        flash(request, _("Deleted extension %(name)s.") % {"name": obj.name})
         return Redirect("/admin/pbx/extensions", status_code=303)
 
 
@@ -107,7 +108,7 @@ class TrunksController(Controller):
         except ValidationError as exc:
             data.pop("password", None)
             return Template("admin/pbx/trunk_form.html", context={"values": data, "errors": exc.errors, "edited": None, "codecs": CODECS}, status_code=400)
-        flash(request, f"Trunk {obj.name} created.")
+        flash(request, _("Trunk %(name)s created.") % {"name": obj.name})
         return Redirect("/admin/pbx/trunks", status_code=303)
 
     @get("/{object_id:int}/edit")
@@ -124,14 +125,14 @@ class TrunksController(Controller):
         except ValidationError as exc:
             data.pop("password", None)
             return Template("admin/pbx/trunk_form.html", context={"values": data, "errors": exc.errors, "edited": obj, "codecs": CODECS}, status_code=400)
-        flash(request, f"Saved trunk {obj.name}.")
+        flash(request, _("Saved trunk %(name)s.") % {"name": obj.name})
         return Redirect("/admin/pbx/trunks", status_code=303)
 
     @post("/{object_id:int}/delete", status_code=303)
     async def remove(self, request: Request, object_id: FromPath[int]) -> Redirect:
         obj = await pbx.get_trunk(request.user.company_id, object_id)
         await pbx.delete_trunk(request.user, object_id)
-        flash(request, f"Deleted trunk {obj.name}.")
+        flash(request, _("Deleted trunk %(name)s.") % {"name": obj.name})
         return Redirect("/admin/pbx/trunks", status_code=303)
 
 
@@ -169,7 +170,7 @@ class QueuesController(Controller):
             obj = await pbx.create_queue(request.user, data, **_driver(request))
         except ValidationError as exc:
             return Template("admin/pbx/queue_form.html", context=await _queue_context(request, data, exc.errors, None), status_code=400)
-        flash(request, f"Queue {obj.name} created.")
+        flash(request, _("Queue %(name)s created.") % {"name": obj.name})
         return Redirect("/admin/pbx/queues", status_code=303)
 
     @get("/{object_id:int}/edit")
@@ -189,14 +190,14 @@ class QueuesController(Controller):
             obj = await pbx.update_queue(request.user, object_id, data, **_driver(request))
         except ValidationError as exc:
             return Template("admin/pbx/queue_form.html", context=await _queue_context(request, data, exc.errors, obj), status_code=400)
-        flash(request, f"Saved queue {obj.name}.")
+        flash(request, _("Saved queue %(name)s.") % {"name": obj.name})
         return Redirect("/admin/pbx/queues", status_code=303)
 
     @post("/{object_id:int}/delete", status_code=303)
     async def remove(self, request: Request, object_id: FromPath[int]) -> Redirect:
         obj = await pbx.get_queue(request.user.company_id, object_id)
         await pbx.delete_queue(request.user, object_id)
-        flash(request, f"Deleted queue {obj.name}.")
+        flash(request, _("Deleted queue %(name)s.") % {"name": obj.name})
         return Redirect("/admin/pbx/queues", status_code=303)
 
 

@@ -20,6 +20,7 @@ from litestar.middleware.session.server_side import ServerSideSessionBackend, Se
 from litestar.security.session_auth import SessionAuth
 from litestar.stores.base import Store
 
+from app.i18n import N_
 from app.domain import sql
 from app.domain.tables import User
 from app.domain.users import get_active_user
@@ -163,18 +164,18 @@ def session_auth(settings: Settings) -> SessionAuth:
 def _role(connection: ASGIConnection) -> str:
     user = connection.scope.get("user")
     if not isinstance(user, User):
-        raise NotAuthorizedException("Log in first.")
+        raise NotAuthorizedException(N_("Log in first."))
     return user.role
 
 
 def admin_only(connection: ASGIConnection, _: BaseRouteHandler) -> None:
     if _role(connection) != "admin":
-        raise PermissionDeniedException("Only admins may do this.")
+        raise PermissionDeniedException(N_("Only admins may do this."))
 
 
 def supervisors(connection: ASGIConnection, _: BaseRouteHandler) -> None:
     if _role(connection) not in {"admin", "supervisor"}:
-        raise PermissionDeniedException("Only supervisors and admins may do this.")
+        raise PermissionDeniedException(N_("Only supervisors and admins may do this."))
 
 
 def staff(connection: ASGIConnection, _: BaseRouteHandler) -> None:

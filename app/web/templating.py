@@ -2,38 +2,24 @@
 
 Pages and SSE events render the same fragments. The language is chosen per request (the
 user's, else the company's) through a context variable that ``_()`` reads, so templates
-never pass it around. Catalogues live in ``app/locale/<lang>/LC_MESSAGES/messages.mo``;
-a language without one falls back to the English source strings.
+never pass it around. Catalogues and locale formatting live in ``app.i18n``;
+a language without a catalogue falls back to the English source strings.
 """
 
 from __future__ import annotations
 
-import gettext as gettext_module
-from contextvars import ContextVar
 from datetime import datetime, timezone
-from functools import lru_cache
-from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from app import __version__
+from app.i18n import LOCALE_DIR, current_language, current_timezone, format_datetime, format_number, format_time
+from app.i18n import gettext as _gettext
+from app.i18n import ngettext as _ngettext
+from app.i18n import translations
 from app.settings import ROOT
 
-LOCALE_DIR = Path(__file__).resolve().parent.parent / "locale"
-current_language: ContextVar[str] = ContextVar("current_language", default="en")
-
-
-@lru_cache(maxsize=None)
-def translations(language: str) -> gettext_module.NullTranslations:
-    return gettext_module.translation("messages", localedir=LOCALE_DIR, languages=[language], fallback=True)
-
-
-def _gettext(message: str) -> str:
-    return translations(current_language.get()).gettext(message)
-
-
-def _ngettext(singular: str, plural: str, n: int) -> str:
-    return translations(current_language.get()).ngettext(singular, plural, n)
+__all__ = ["ENV", "LOCALE_DIR", "current_language", "current_timezone", "render_fragment", "translations"]
 
 
 def _ago(value: datetime | None) -> str:
@@ -59,7 +45,13 @@ def make_environment() -> Environment:
     )
     env.install_gettext_callables(_gettext, _ngettext, newstyle=True)  # type: ignore[attr-defined]
     env.filters["ago"] = _ago
+    env.filters["datetime"] = format_datetime
+    env.filters["time"] = format_time
+    env.filters["number"] = format_number
     env.globals["version"] = __version__
+    env.globals["language"] = current_language.get
+    # For messages made at run time (validation errors, flashes): no %-formatting, unlike _().
+    env.globals["translate"] = _gettext
     return env
 
 

@@ -6,6 +6,7 @@ from litestar import Controller, Request, get, post
 from litestar.params import FromPath, Parameter
 from litestar.response import Redirect, Template
 
+from app.i18n import gettext as _
 from app.domain.departments import list_departments
 from app.domain.errors import ValidationError
 from app.domain.users import (
@@ -61,7 +62,7 @@ class UsersController(Controller):
             data.pop("password", None)
             context = await _form_context(request, data, exc.errors)
             return Template("admin/users/form.html", context=context, status_code=400)
-        flash(request, f"{user.name} can now log in.")
+        flash(request, _("%(name)s can now log in.") % {"name": user.name})
         return Redirect("/admin/users", status_code=303)
 
     @get("/{user_id:int}/edit")
@@ -87,17 +88,17 @@ class UsersController(Controller):
             data.pop("password", None)
             context = await _form_context(request, data, exc.errors, user)
             return Template("admin/users/form.html", context=context, status_code=400)
-        flash(request, f"Saved {user.name}.")
+        flash(request, _("Saved %(name)s.") % {"name": user.name})
         return Redirect("/admin/users", status_code=303)
 
     @post("/{user_id:int}/deactivate", status_code=303)
     async def deactivate(self, request: Request, user_id: FromPath[int]) -> Redirect:
         user = await set_user_active(request.user, user_id, False)
-        flash(request, f"{user.name} is deactivated and logged out.")
+        flash(request, _("%(name)s is deactivated and logged out.") % {"name": user.name})
         return Redirect("/admin/users", status_code=303)
 
     @post("/{user_id:int}/activate", status_code=303)
     async def activate(self, request: Request, user_id: FromPath[int]) -> Redirect:
         user = await set_user_active(request.user, user_id, True)
-        flash(request, f"{user.name} is active again.")
+        flash(request, _("%(name)s is active again.") % {"name": user.name})
         return Redirect("/admin/users", status_code=303)
