@@ -19,11 +19,11 @@ from app.dispatch.assignment import (
     drain_for_user,
     mark_agent_replied,
     mark_customer_waiting,
-    queue_conversation,
     redistribute_from,
     reinject_overdue,
     send_auto_message,
 )
+from app.dispatch import bot
 from app.domain import sql
 from app.domain.events import (
     ConversationOpened,
@@ -55,8 +55,9 @@ async def react(event: Event) -> None:
         if event.status == "queued" and event.department_id:
             await drain_department(event.company_id, event.department_id)
     elif isinstance(event, ConversationOpened):
-        await route_new_conversation(event.company_id, event.conversation_id)
+        await bot.start(event.company_id, event.conversation_id)
     elif isinstance(event, MessageReceived):
+        await bot.answer(event.company_id, event.conversation_id, event.message_id)
         await mark_customer_waiting(event.company_id, event.conversation_id)
     elif isinstance(event, MessageQueued):
         author = await sql.fetchval(
@@ -82,19 +83,6 @@ async def tell_customer(event: ConversationRouted) -> None:
         )
         if row is not None and row["status"] == "queued":  # not drained to an agent at once
             await send_auto_message(event.company_id, event.conversation_id, "queued", position=row["position"])
-
-
-async def route_new_conversation(company_id: int, conversation_id: int) -> None:
-    """A new conversation goes to its channel's default department's queue (then to an agent).
-
-    Conversations of channels without a default department stay with the bot (status
-    ``bot``) until an agent takes them or a supervisor assigns them.
-    """
-    row = await sql.fetchrow(
-        "SELECT status, department_id FROM conversation WHERE company_id = $1 AND id = $2", company_id, conversation_id
-    )
-    if row is not None and row["status"] == "bot" and row["department_id"]:
-        await queue_conversation(company_id, conversation_id, row["department_id"])
 
 
 async def redistribute_offline_agents() -> int:

@@ -1,4 +1,5 @@
-"""Automatic messages to customers (seeds 000 and 002): take-over, place in line, closing.
+"""Automatic messages to customers (seeds 000, 002, 003): the bot's welcome menu, its
+re-ask and returning-customer question, take-over, place in line, closing.
 
 Each company may edit the texts or turn them off; until it does, the defaults below apply.
 Placeholders: ``{agent}`` (the agent's name) in the take-over text, ``{position}`` (place
@@ -13,13 +14,23 @@ from dataclasses import dataclass
 from app.domain import sql
 from app.domain.validation import Cleaner
 
-KINDS = ("takeover", "queued", "resolved")
+KINDS = ("welcome", "invalid", "returning", "takeover", "queued", "resolved")
 DEFAULTS = {
+    "welcome": "Welcome to {company}! Reply with the number of the service you need:\n{menu}",
+    "invalid": "Sorry, I did not understand. Please reply with one of these numbers:\n{menu}",
+    "returning": "Welcome back! Do you want to continue with {department}? Reply yes or no.",
     "takeover": "{agent} is now with you.",
     "queued": "All our agents are busy. You are number {position} in line; we will answer as soon as we can.",
     "resolved": "Thank you for contacting us. This conversation is now closed; write again any time.",
 }
-PLACEHOLDERS = {"takeover": {"agent"}, "queued": {"position"}, "resolved": set()}
+PLACEHOLDERS = {
+    "welcome": {"company", "menu"},
+    "invalid": {"menu"},
+    "returning": {"department"},
+    "takeover": {"agent"},
+    "queued": {"position"},
+    "resolved": set(),
+}
 
 
 @dataclass(frozen=True)
@@ -53,10 +64,13 @@ def _placeholders(text: str) -> set[str]:
 
 
 async def update_auto_messages(company_id: int, data: dict) -> dict[str, AutoMessage]:
-    """Save every kind's text and switch from a form (``<kind>_text``, ``<kind>_enabled``)."""
+    """Save the texts and switches a form carries (``<kind>_text``, ``<kind>_enabled``);
+    kinds the form does not mention keep what they had."""
     c = Cleaner(data)
     values = {}
     for kind in KINDS:
+        if f"{kind}_text" not in data:
+            continue
         text = c.text(f"{kind}_text", max_len=1000)
         unknown = _placeholders(text) - PLACEHOLDERS[kind]
         if text and unknown:

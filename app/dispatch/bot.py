@@ -1,0 +1,131 @@
+"""The bot: the first minutes of a conversation, before a department has it (seeds 002, 003).
+
+A new conversation of a channel with a default department goes straight to that queue. Else
+the bot asks: a returning customer whether to continue with their last department (yes /
+no, in English, French or Portuguese), anyone else the numbered menu of the company's
+departments (those with a menu position). A valid answer queues the conversation there; an
+invalid one re-asks. Only customer messages written after the question count as answers.
+An agent may take a conversation from the bot at any time.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+from app.dispatch.assignment import queue_conversation, send_auto_message
+from app.domain import sql
+
+YES = {"yes", "y", "oui", "o", "sim", "s", "si", "ok", "1"}
+NO = {"no", "n", "non", "nao", "2"}
+# How long a previous conversation's department is offered again.
+RETURNING_DAYS = 30
+
+
+def _fold(text: str) -> str:
+    """Lower case, no accents, no punctuation around: "Não!" -> "nao"."""
+    text = unicodedata.normalize("NFKD", text.strip().lower())
+    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    return text.strip(" .!?,;:'\"()")
+
+
+async def _menu(company_id: int) -> list:
+    return await sql.fetch(
+        "SELECT id, name, menu_position FROM department WHERE company_id = $1 AND menu_position > 0 ORDER BY menu_position, name",
+        company_id,
+    )
+
+
+def _menu_text(menu: list) -> str:
+    return "\n".join(f"{d['menu_position']}. {d['name']}" for d in menu)
+
+
+def choose_department(answer: str, menu: list) -> int | None:
+    """The department a menu answer names: its number, or its name."""
+    folded = _fold(answer)
+    for d in menu:
+        if folded == str(d["menu_position"]) or folded == _fold(d["name"]):
+            return d["id"]
+    return None
+
+
+async def _ask(company_id: int, conversation_id: int, state: str, kind: str, **values: object) -> None:
+    await sql.execute(
+        "UPDATE conversation SET bot_state = $3, bot_asked_at = now() WHERE company_id = $1 AND id = $2",
+        company_id,
+        conversation_id,
+        state,
+    )
+    await send_auto_message(company_id, conversation_id, kind, **values)
+
+
+async def start(company_id: int, conversation_id: int) -> None:
+    """A conversation just opened with the bot."""
+    conv = await sql.fetchrow(
+        "SELECT status, department_id, contact_id, bot_state FROM conversation WHERE company_id = $1 AND id = $2",
+        company_id,
+        conversation_id,
+    )
+    if conv is None or conv["status"] != "bot" or conv["bot_state"]:
+        return
+    if conv["department_id"]:
+        await queue_conversation(company_id, conversation_id, conv["department_id"])
+        return
+    last = await sql.fetchrow(
+        """SELECT d.id, d.name FROM conversation p JOIN department d ON d.id = p.department_id
+           WHERE p.company_id = $1 AND p.contact_id = $2 AND p.id <> $3 AND p.status = 'resolved'
+             AND p.resolved_at > now() - make_interval(days => $4)
+           ORDER BY p.resolved_at DESC LIMIT 1""",
+        company_id,
+        conv["contact_id"],
+        conversation_id,
+        RETURNING_DAYS,
+    )
+    if last is not None:
+        await _ask(company_id, conversation_id, "returning", "returning", department=last["name"])
+        return
+    await _send_menu(company_id, conversation_id, "welcome")
+
+
+async def _send_menu(company_id: int, conversation_id: int, kind: str) -> None:
+    menu = await _menu(company_id)
+    if not menu:
+        return  # no menu configured: the conversation waits for an agent to take it
+    company = await sql.fetchval("SELECT name FROM company WHERE id = $1", company_id)
+    await _ask(company_id, conversation_id, "menu", kind, company=company, menu=_menu_text(menu))
+
+
+async def answer(company_id: int, conversation_id: int, message_id: int) -> None:
+    """A customer message arrived in a conversation the bot holds."""
+    row = await sql.fetchrow(
+        """SELECT c.status, c.bot_state, c.bot_asked_at, c.contact_id, m.text, m.created_at, m.direction
+           FROM conversation c JOIN message m ON m.conversation_id = c.id AND m.id = $3
+           WHERE c.company_id = $1 AND c.id = $2""",
+        company_id,
+        conversation_id,
+        message_id,
+    )
+    if row is None or row["status"] != "bot" or not row["bot_state"] or row["direction"] != "in":
+        return
+    if row["bot_asked_at"] is None or row["created_at"] <= row["bot_asked_at"]:
+        return  # written before the question: not an answer
+    if row["bot_state"] == "returning":
+        folded = _fold(row["text"])
+        if folded in YES:
+            last = await sql.fetchval(
+                """SELECT department_id FROM conversation WHERE company_id = $1 AND contact_id = $2 AND id <> $3
+                     AND status = 'resolved' AND department_id IS NOT NULL ORDER BY resolved_at DESC LIMIT 1""",
+                company_id,
+                row["contact_id"],
+                conversation_id,
+            )
+            if last:
+                await queue_conversation(company_id, conversation_id, last)
+                return
+        await _send_menu(company_id, conversation_id, "welcome")
+        return
+    menu = await _menu(company_id)
+    department_id = choose_department(row["text"], menu)
+    if department_id is None:
+        await _send_menu(company_id, conversation_id, "invalid")
+        return
+    await queue_conversation(company_id, conversation_id, department_id)
