@@ -19,6 +19,8 @@ YES = {"yes", "y", "oui", "o", "sim", "s", "si", "ok", "1"}
 NO = {"no", "n", "non", "nao", "2"}
 # How long a previous conversation's department is offered again.
 RETURNING_DAYS = 30
+# A returning customer who does not answer the yes/no question gets the menu after this.
+RETURNING_TIMEOUT_SECONDS = 300
 
 
 def _fold(text: str) -> str:
@@ -129,3 +131,16 @@ async def answer(company_id: int, conversation_id: int, message_id: int) -> None
         await _send_menu(company_id, conversation_id, "invalid")
         return
     await queue_conversation(company_id, conversation_id, department_id)
+
+
+async def expire_returning_questions(timeout_seconds: int = RETURNING_TIMEOUT_SECONDS) -> list[int]:
+    """Returning customers silent since the yes/no question get the department menu."""
+    rows = await sql.fetch(
+        """SELECT company_id, id FROM conversation
+           WHERE status = 'bot' AND bot_state = 'returning'
+             AND bot_asked_at < now() - make_interval(secs => $1)""",
+        float(timeout_seconds),
+    )
+    for row in rows:
+        await _send_menu(row["company_id"], row["id"], "welcome")
+    return [r["id"] for r in rows]

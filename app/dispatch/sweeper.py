@@ -102,6 +102,7 @@ async def sweep_once(settings: Settings) -> None:
     reinjected = await reinject_overdue()
     if reinjected:
         log.info("reinjected %d conversation(s) past their response timeout", len(reinjected))
+    await bot.expire_returning_questions()
     await redistribute_offline_agents()
     await drain_everything()
 

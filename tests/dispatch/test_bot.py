@@ -91,3 +91,20 @@ def test_choose_department_folds_case_accents_and_punctuation():
     assert choose_department("servico.", menu) == 2
     assert choose_department("3", menu) is None
     assert choose_department("", menu) is None
+
+
+async def test_silent_returning_customer_gets_the_menu_after_the_timeout(world):
+    from app.dispatch.bot import expire_returning_questions
+
+    company, sales, support, channel = world
+    old = await make_conversation(company, channel)
+    contact_id = (await conversation(old))["contact_id"]
+    await sql.execute("UPDATE conversation SET status = 'resolved', resolved_at = now(), department_id = $2 WHERE id = $1", old, sales.id)
+    conv = await make_conversation(company, channel, contact_id=contact_id)
+    await react(ConversationOpened(company_id=company.id, conversation_id=conv, channel_id=channel))
+    assert await expire_returning_questions(300) == []  # not yet
+    await sql.execute("UPDATE conversation SET bot_asked_at = now() - interval '301 seconds' WHERE id = $1", conv)
+    assert await expire_returning_questions(300) == [conv]
+    assert "1. Ventes" in (await bot_texts(conv))[-1]
+    assert (await conversation(conv))["bot_state"] == "menu"
+    assert await expire_returning_questions(300) == []
