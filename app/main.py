@@ -28,6 +28,7 @@ from app.realtime.leader import SWEEPER, Leadership
 from app.settings import ROOT, Settings
 from app.telephony.ami import AmiError, AmiListener
 from app.providers.sender import Sender
+from app.web.audit import AuditController
 from app.web.auth import AuthController
 from app.web.channels import ChannelsController
 from app.web.conversations import ConversationsController, SimulatorController
@@ -44,7 +45,10 @@ from app.web.pbx import CONTROLLERS as PBX_CONTROLLERS
 from app.web.presence import PresenceController
 from app.web.security import PostgresStore, session_auth
 from app.web.stream import events
-from app.web.templating import ENV, current_language
+from app.domain.audit import actor_of, audit_actor
+from app.domain.companies import get_company_locale
+from app.i18n import choose_language, current_language, current_timezone
+from app.web.templating import ENV
 from app.web.users import UsersController
 
 log = logging.getLogger(__name__)
@@ -144,8 +148,13 @@ def create_app(settings: Settings, *, migrate: bool = True, dispatcher: bool = T
             await db.close_pool()
 
     async def set_language(request: Request) -> None:
+        # The user's language, else the company's, else the browser's, else English.
         user = request.scope.get("user")
-        current_language.set((getattr(user, "language", "") or "en") if user else "en")
+        company_language, zone = await get_company_locale(user.company_id) if user else ("", "UTC")
+        accept = request.headers.get("accept-language")
+        current_language.set(choose_language(getattr(user, "language", ""), company_language, accept))
+        current_timezone.set(zone)
+        audit_actor.set(actor_of(user, request.client.host if request.client else "unknown"))
 
     auth = session_auth(settings)
     return Litestar(
@@ -160,6 +169,7 @@ def create_app(settings: Settings, *, migrate: bool = True, dispatcher: bool = T
             HomeController,
             UsersController,
             DepartmentsController,
+            AuditController,
             PresenceController,
             OperatorController,
             CallsApiController,

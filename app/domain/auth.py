@@ -1,5 +1,6 @@
 """Login: password check with throttling per account and per address.
 
+Successes, failures on existing accounts and logouts are audited (``app.domain.audit``).
 Failures are rows in ``login_failure`` so that every process sees the same counts. An
 address gets four times the account allowance, so that one office behind a NAT is not
 locked out by one person's typos, while a guesser spraying many accounts still is.
@@ -10,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from app.domain import sql
+from app.domain.audit import Actor, actor_of, record_audit
 from app.domain.errors import Throttled
 from app.domain.passwords import verify_password
 from app.domain.tables import User
@@ -56,12 +58,33 @@ async def authenticate(email: str, password: str, address: str, policy: Throttle
     user = await User.objects().where(User.email == email).first() if email else None
     ok = await verify_password(user.password_hash if user else None, password or "")
     if ok and user is not None and user.active:
-        await sql.execute("DELETE FROM login_failure WHERE scope = 'account' AND key = $1", email)
+        async with sql.transaction():
+            await sql.execute("DELETE FROM login_failure WHERE scope = 'account' AND key = $1", email)
+            await record_audit(
+                user.company_id, "login.succeeded", actor=actor_of(user, address), **_target(user)
+            )
         return user
-    await sql.execute(
-        "INSERT INTO login_failure (scope, key) VALUES ('account', $1), ('address', $2)", email, address
-    )
+    async with sql.transaction():
+        await sql.execute(
+            "INSERT INTO login_failure (scope, key) VALUES ('account', $1), ('address', $2)", email, address
+        )
+        if user is not None:  # an unknown e-mail has no company to file the attempt under
+            reason = "wrong password" if not ok else "deactivated"
+            await record_audit(
+                user.company_id, "login.failed", actor=Actor(None, email, address), after={"reason": reason},
+                **_target(user),
+            )
     return None
+
+
+def _target(user: User) -> dict:
+    return {"target_type": "user", "target_id": user.id, "target_label": f"{user.name} <{user.email}>"}
+
+
+async def record_logout(user: User, address: str) -> None:
+    """Logging out is audited like logging in."""
+    async with sql.transaction():
+        await record_audit(user.company_id, "logout", actor=actor_of(user, address), **_target(user))
 
 
 async def purge_old_failures(window_seconds: int) -> None:

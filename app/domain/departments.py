@@ -6,6 +6,7 @@ import asyncpg
 
 from app.i18n import N_
 from app.domain import sql
+from app.domain.audit import record_audit
 from app.domain.errors import NotFound, ValidationError
 from app.domain.tables import Department
 from app.domain.validation import CODE_RE, COLOUR_RE, Cleaner
@@ -45,6 +46,14 @@ def _clean(data: dict) -> dict:
     return values
 
 
+def _snapshot(dep: Department) -> dict:
+    return {k: getattr(dep, k) for k in ("name", "code", "colour", "response_timeout", "menu_position")}
+
+
+def _target(dep: Department) -> dict:
+    return {"target_type": "department", "target_id": dep.id, "target_label": dep.name}
+
+
 def _unique_error(exc: asyncpg.UniqueViolationError) -> ValidationError:
     field = "code" if "code" in (exc.constraint_name or "") else "name"
     message = N_("Another department already uses this code.") if field == "code" else N_("Another department already uses this name.")
@@ -57,19 +66,23 @@ async def create_department(company_id: int, data: dict) -> Department:
         async with sql.transaction():
             dep = Department(company_id=company_id, **values)
             await dep.save()
+            await record_audit(company_id, "department.created", after=values, **_target(dep))
     except asyncpg.UniqueViolationError as exc:
         raise _unique_error(exc) from exc
     return dep
 
 
 async def update_department(company_id: int, department_id: int, data: dict) -> Department:
-    await get_department(company_id, department_id)
+    old = await get_department(company_id, department_id)
     values = _clean(data)
     try:
         async with sql.transaction():
             await Department.update(values).where(
                 (Department.company_id == company_id) & (Department.id == department_id)
             )
+            before = {k: getattr(old, k) for k in values}
+            if before != values:
+                await record_audit(company_id, "department.updated", before=before, after=values, **_target(old))
     except asyncpg.UniqueViolationError as exc:
         raise _unique_error(exc) from exc
     return await get_department(company_id, department_id)
@@ -77,6 +90,7 @@ async def update_department(company_id: int, department_id: int, data: dict) -> 
 
 async def delete_department(company_id: int, department_id: int) -> None:
     """Delete a department; its memberships go with it."""
-    await get_department(company_id, department_id)
+    dep = await get_department(company_id, department_id)
     async with sql.transaction():
+        await record_audit(company_id, "department.deleted", before=_snapshot(dep), **_target(dep))
         await Department.delete().where((Department.company_id == company_id) & (Department.id == department_id))

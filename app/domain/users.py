@@ -13,6 +13,7 @@ from app.i18n import N_
 from app.domain import sql
 from app.domain.errors import NotFound, PermissionDenied, ValidationError
 from app.domain.events import UserChanged, emit
+from app.domain.audit import record_audit
 from app.domain.passwords import hash_password, password_problem
 from app.domain.presence import record_change
 from app.domain.tables import Department, User, UserDepartment
@@ -111,6 +112,15 @@ async def _clean(company_id: int, data: dict, *, creating: bool) -> tuple[dict, 
     return values, department_ids, password or None
 
 
+def _audited(values: dict, department_ids: list[int]) -> dict:
+    """What the audit shows of a user: the form's fields, never a password hash."""
+    return {**{k: v for k, v in values.items() if k != "password_hash"}, "department_ids": sorted(department_ids)}
+
+
+def _target(user: User) -> dict:
+    return {"target_type": "user", "target_id": user.id, "target_label": f"{user.name} <{user.email}>"}
+
+
 async def _email_taken(email: str, except_id: int | None = None) -> bool:
     row = await sql.fetchval(
         "SELECT id FROM app_user WHERE lower(email) = lower($1) AND id IS DISTINCT FROM $2", email, except_id
@@ -141,6 +151,9 @@ async def create_user(company_id: int, data: dict) -> User:
             user = User(company_id=company_id, password_hash=password_hash, **values)
             await user.save()
             await _set_departments(company_id, user.id, department_ids)
+            await record_audit(
+                company_id, "user.created", after=_audited(values, department_ids), **_target(user)
+            )
             await emit(UserChanged(company_id=company_id, user_id=user.id))
     except asyncpg.UniqueViolationError as exc:  # a concurrent create won the race
         raise ValidationError({"email": N_("A user with this e-mail already exists.")}) from exc
@@ -155,11 +168,16 @@ async def update_user(actor: User, user_id: int, data: dict) -> User:
         raise ValidationError({"role": N_("You cannot change your own role.")})
     if await _email_taken(values["email"], except_id=user.id):
         raise ValidationError({"email": N_("A user with this e-mail already exists.")})
+    before = _audited({k: getattr(user, k) for k in values}, await department_ids_of(user.id))
+    after = _audited(values, department_ids)
     if password:
         values["password_hash"] = await hash_password(password)
+        before["password"], after["password"] = "", "changed"
     async with sql.transaction():
         await User.update(values).where((User.id == user.id) & (User.company_id == actor.company_id))
         await _set_departments(actor.company_id, user.id, department_ids)
+        if before != after:
+            await record_audit(actor.company_id, "user.updated", before=before, after=after, **_target(user))
         await emit(UserChanged(company_id=actor.company_id, user_id=user.id))
     return await get_user(actor.company_id, user.id)
 
@@ -181,5 +199,10 @@ async def set_user_active(actor: User, user_id: int, active: bool) -> User:
         )
         if not active and old != "offline":
             await record_change(user.company_id, user.id, old, "offline", "deactivated")
+        if active != user.active:
+            await record_audit(
+                user.company_id, "user.activated" if active else "user.deactivated",
+                before={"active": user.active}, after={"active": active}, **_target(user),
+            )
         await emit(UserChanged(company_id=user.company_id, user_id=user.id))
     return await get_user(actor.company_id, user.id)

@@ -7,7 +7,7 @@ from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 
 from app.i18n import gettext as _
-from app.domain.auth import ThrottlePolicy, authenticate
+from app.domain.auth import ThrottlePolicy, authenticate, record_logout
 from app.domain.errors import Throttled
 from app.web.forms import read_form, safe_next
 from app.web.security import rotate_session, staff
@@ -47,5 +47,6 @@ class AuthController(Controller):
 
     @post("/logout", guards=[staff], status_code=303)
     async def logout(self, request: Request) -> Redirect:
+        await record_logout(request.user, request.client.host if request.client else "unknown")
         request.clear_session()
         return Redirect("/login", status_code=303)
