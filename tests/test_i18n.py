@@ -140,3 +140,21 @@ async def test_company_language_is_the_default_and_the_user_overrides_it(client)
     assert "Equipe" in (await client.get("/")).text
     await sql.execute("UPDATE app_user SET language = 'en' WHERE id = $1", admin.id)
     assert "Team presence" in (await client.get("/")).text
+
+
+async def test_live_fragments_are_cached_per_language():
+    from app.i18n import gettext
+    from app.web.live import FragmentCache
+
+    cache = FragmentCache()
+
+    async def make() -> str:
+        return gettext("Team")
+
+    token = current_language.set("fr")
+    try:
+        french = await cache.get(("event", "variant"), make)
+    finally:
+        current_language.reset(token)
+    assert french == "Équipe"
+    assert await cache.get(("event", "variant"), make) == "Team"

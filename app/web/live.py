@@ -2,7 +2,7 @@
 
 One renderer per event name chooses its recipients and fragments (Chatwoot's listener
 pattern). A fragment depends on the event and the viewer's role, not on the viewer, so it is
-rendered once per process and role and reused for every subscriber (``FragmentCache``).
+rendered once per process, role and language and reused for every subscriber (``FragmentCache``).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from app.domain.messages import get_conversation, get_message
 from app.domain.tables import User
 from app.domain.users import departments_by_user, get_user
 from app.telephony.live import PbxLiveChanged
+from app.i18n import current_language
 from app.web.templating import render_fragment
 
 
@@ -39,6 +40,7 @@ class FragmentCache:
         self._items: OrderedDict = OrderedDict()
 
     async def get(self, key: tuple, make: Callable[[], Awaitable[str]]) -> str:
+        key = (*key, current_language.get())  # the viewer's language is part of the fragment
         if key in self._items:
             self._items.move_to_end(key)
             return self._items[key]
