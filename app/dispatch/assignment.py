@@ -18,6 +18,7 @@ import logging
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 
+from app.i18n import N_
 from app.dispatch.policy import Candidate, choose
 from app.domain import sql
 from app.domain.errors import NotFound, PermissionDenied, ValidationError
@@ -102,7 +103,7 @@ async def _department(company_id: int, department_id: int):
         department_id,
     )
     if row is None:
-        raise NotFound("No such department.")
+        raise NotFound(N_("No such department."))
     return row
 
 
@@ -205,7 +206,7 @@ async def _lock_conversation(company_id: int, conversation_id: int):
         conversation_id,
     )
     if row is None:
-        raise NotFound("No such conversation.")
+        raise NotFound(N_("No such conversation."))
     return row
 
 
@@ -218,7 +219,7 @@ async def queue_conversation(
         await lock_company(company_id)
         conv = await _lock_conversation(company_id, conversation_id)
         if conv["status"] == "resolved":
-            raise ValidationError({"conversation": "This conversation is resolved."})
+            raise ValidationError({"conversation": N_("This conversation is resolved.")})
         await sql.execute(
             """UPDATE conversation SET status = 'queued', department_id = $2, assigned_user_id = NULL,
                       queued_at = now(), awaiting_agent_since = NULL WHERE id = $1""",
@@ -240,7 +241,7 @@ async def _assign_one(actor: User | None, company_id: int, conversation_id: int,
         await lock_company(company_id)
         conv = await _lock_conversation(company_id, conversation_id)
         if conv["status"] == "resolved":
-            raise ValidationError({"conversation": "This conversation is resolved."})
+            raise ValidationError({"conversation": N_("This conversation is resolved.")})
         if conv["assigned_user_id"] == user_id and conv["status"] == "assigned":
             return
         agent = await sql.fetchrow(
@@ -251,9 +252,9 @@ async def _assign_one(actor: User | None, company_id: int, conversation_id: int,
             user_id,
         )
         if agent is None or not agent["active"]:
-            raise NotFound("No such agent.")
+            raise NotFound(N_("No such agent."))
         if agent["open"] >= agent["capacity"]:
-            raise ValidationError({"user_id": "This agent has no free capacity."})
+            raise ValidationError({"user_id": N_("This agent has no free capacity.")})
         await sql.execute(
             """UPDATE conversation SET status = 'assigned', assigned_user_id = $2, assigned_at = now(),
                       awaiting_agent_since = CASE WHEN $3 THEN NULL ELSE now() END, queued_at = NULL
@@ -278,24 +279,24 @@ async def take_conversation(agent: User, conversation_id: int) -> None:
         conversation_id,
     )
     if conv is None:
-        raise NotFound("No such conversation.")
+        raise NotFound(N_("No such conversation."))
     if conv["status"] == "resolved":
-        raise ValidationError({"conversation": "This conversation is resolved."})
+        raise ValidationError({"conversation": N_("This conversation is resolved.")})
     if agent.role == "agent":
         member = await sql.fetchval(
             "SELECT 1 FROM user_department WHERE user_id = $1 AND department_id = $2", agent.id, conv["department_id"]
         )
         if conv["department_id"] is not None and not member:
-            raise PermissionDenied("This conversation belongs to a department you are not in.")
+            raise PermissionDenied(N_("This conversation belongs to a department you are not in."))
         if conv["status"] == "assigned" and conv["assigned_user_id"] != agent.id:
-            raise PermissionDenied("Another agent holds this conversation; ask a supervisor to reassign it.")
+            raise PermissionDenied(N_("Another agent holds this conversation; ask a supervisor to reassign it."))
     await _assign_one(agent, agent.company_id, conversation_id, agent.id, "taken")
 
 
 async def assign_to_agent(supervisor: User, conversation_id: int, user_id: int, note: str = "") -> None:
     """A supervisor gives a conversation to a named agent."""
     if supervisor.role not in ("admin", "supervisor"):
-        raise PermissionDenied("Only supervisors may assign conversations.")
+        raise PermissionDenied(N_("Only supervisors may assign conversations."))
     previous = await sql.fetchval(
         "SELECT assigned_user_id FROM conversation WHERE company_id = $1 AND id = $2", supervisor.company_id, conversation_id
     )
@@ -312,11 +313,11 @@ async def transfer_conversation(
         "SELECT assigned_user_id, status FROM conversation WHERE company_id = $1 AND id = $2", actor.company_id, conversation_id
     )
     if conv is None:
-        raise NotFound("No such conversation.")
+        raise NotFound(N_("No such conversation."))
     if actor.role == "agent" and conv["assigned_user_id"] != actor.id:
-        raise PermissionDenied("Only the assigned agent or a supervisor may transfer this conversation.")
+        raise PermissionDenied(N_("Only the assigned agent or a supervisor may transfer this conversation."))
     if (department_id is None) == (user_id is None):
-        raise ValidationError({"target": "Choose a department or an agent."})
+        raise ValidationError({"target": N_("Choose a department or an agent.")})
     if department_id is not None:
         await queue_conversation(actor.company_id, conversation_id, department_id, actor_user_id=actor.id, note=note)
     else:
@@ -332,16 +333,16 @@ async def resolve_conversation(actor: User, conversation_id: int) -> None:
         "SELECT status, assigned_user_id FROM conversation WHERE company_id = $1 AND id = $2", actor.company_id, conversation_id
     )
     if current is None:
-        raise NotFound("No such conversation.")
+        raise NotFound(N_("No such conversation."))
     if actor.role == "agent" and current["assigned_user_id"] != actor.id:
-        raise PermissionDenied("Only the assigned agent or a supervisor may resolve this conversation.")
+        raise PermissionDenied(N_("Only the assigned agent or a supervisor may resolve this conversation."))
     if current["status"] != "resolved":
         await send_auto_message(actor.company_id, conversation_id, "resolved")
     async with sql.transaction():
         await lock_company(actor.company_id)
         conv = await _lock_conversation(actor.company_id, conversation_id)
         if actor.role == "agent" and conv["assigned_user_id"] != actor.id:
-            raise PermissionDenied("Only the assigned agent or a supervisor may resolve this conversation.")
+            raise PermissionDenied(N_("Only the assigned agent or a supervisor may resolve this conversation."))
         if conv["status"] == "resolved":
             return
         await sql.execute(

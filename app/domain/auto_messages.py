@@ -11,6 +11,7 @@ from __future__ import annotations
 import string
 from dataclasses import dataclass
 
+from app.i18n import gettext
 from app.domain import sql
 from app.domain.validation import Cleaner
 
@@ -75,7 +76,7 @@ async def update_auto_messages(company_id: int, data: dict) -> dict[str, AutoMes
         unknown = _placeholders(text) - PLACEHOLDERS[kind]
         if text and unknown:
             allowed = ", ".join("{" + p + "}" for p in sorted(PLACEHOLDERS[kind])) or "none"
-            c.fail(f"{kind}_text", f"Unknown placeholder. Allowed here: {allowed}.")
+            c.fail(f"{kind}_text", gettext("Unknown placeholder. Allowed here: %(allowed)s.") % {"allowed": allowed})
         values[kind] = (text, str(data.get(f"{kind}_enabled", "")) in ("on", "true", "1"))
     c.raise_if_errors()
     async with sql.transaction():

@@ -14,6 +14,7 @@ from datetime import datetime
 
 import asyncpg
 
+from app.i18n import N_
 from app.domain import sql
 from app.domain.errors import NotFound, ValidationError
 from app.domain.validation import Cleaner
@@ -67,7 +68,7 @@ async def list_channels(company_id: int) -> list[ChannelInfo]:
 async def get_channel(company_id: int, channel_id: int) -> ChannelInfo:
     row = await sql.fetchrow("SELECT * FROM channel WHERE company_id = $1 AND id = $2", company_id, channel_id)
     if row is None:
-        raise NotFound("No such channel.")
+        raise NotFound(N_("No such channel."))
     return _row(row)
 
 
@@ -91,7 +92,7 @@ async def _clean(company_id: int, data: dict, existing: ChannelInfo | None) -> d
         if "default_department_id" not in c.errors:
             found = await sql.fetchval("SELECT id FROM department WHERE company_id = $1 AND id = $2", company_id, dep_id)
             if found is None:
-                c.fail("default_department_id", "Choose from the list.")
+                c.fail("default_department_id", N_("Choose from the list."))
             values["default_department_id"] = found
     creds: dict = {}
     old = existing.credentials if existing else {}
@@ -103,16 +104,16 @@ async def _clean(company_id: int, data: dict, existing: ChannelInfo | None) -> d
         if not raw:
             raw = f.default
         if f.required and not raw:
-            c.fail(key, "This field is required.")
+            c.fail(key, N_("This field is required."))
         if f.name.endswith(("base", "base_url")) and raw and not raw.startswith(("http://", "https://")):
-            c.fail(key, "Enter an address starting with https://.")
+            c.fail(key, N_("Enter an address starting with https://."))
         if f.name == "from_number" and raw and not raw.lstrip("+").isdigit():
-            c.fail(key, "Enter the number in international form, e.g. +14155238886.")
+            c.fail(key, N_("Enter the number in international form, e.g. +14155238886."))
         creds[f.name] = raw
     values["credentials"] = creds
     secret = c.text("webhook_secret", max_len=128, required=False)
     if secret and len(secret) < 16:
-        c.fail("webhook_secret", "Use at least 16 characters (or leave empty to keep / generate one).")
+        c.fail("webhook_secret", N_("Use at least 16 characters (or leave empty to keep / generate one)."))
     values["webhook_secret"] = secret or (existing.webhook_secret if existing else secrets.token_urlsafe(24))
     c.raise_if_errors()
     return values
@@ -129,7 +130,7 @@ async def create_channel(company_id: int, data: dict) -> ChannelInfo:
                 values["webhook_secret"], values["default_department_id"],
             )
     except asyncpg.UniqueViolationError as exc:
-        raise ValidationError({"name": "Another channel already uses this name."}) from exc
+        raise ValidationError({"name": N_("Another channel already uses this name.")}) from exc
     return _row(row)
 
 
@@ -145,7 +146,7 @@ async def update_channel(company_id: int, channel_id: int, data: dict) -> Channe
                 values["webhook_secret"], values["default_department_id"],
             )
     except asyncpg.UniqueViolationError as exc:
-        raise ValidationError({"name": "Another channel already uses this name."}) from exc
+        raise ValidationError({"name": N_("Another channel already uses this name.")}) from exc
     return await get_channel(company_id, channel_id)
 
 

@@ -16,6 +16,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from app.i18n import N_, gettext
 from app.domain import sql
 from app.domain.errors import NotFound, ValidationError
 from app.domain.events import MessageStatusChanged, emit
@@ -88,14 +89,14 @@ async def retry_media_later(item: PendingMedia, seconds: float) -> None:
 async def get_media_file(company_id: int, message_id: int, data_dir: Path) -> tuple[Path, str, str]:
     """The stored file of a message of this company: (path, mime type, download name)."""
     if not 0 < message_id < 2**63:
-        raise NotFound("No such file.")
+        raise NotFound(N_("No such file."))
     media = await sql.fetchval("SELECT data->'media' FROM message WHERE company_id = $1 AND id = $2", company_id, message_id)
     media = json.loads(media) if isinstance(media, str) else media
     if not media or not media.get("path"):
-        raise NotFound("No such file.")
+        raise NotFound(N_("No such file."))
     path = (data_dir / media["path"]).resolve()
     if data_dir.resolve() not in path.parents or not path.is_file():
-        raise NotFound("No such file.")
+        raise NotFound(N_("No such file."))
     return path, media.get("mime_type") or "application/octet-stream", media.get("filename") or path.name
 
 
@@ -108,11 +109,11 @@ def save_upload(data_dir: Path, company_id: int, content: bytes, mime: str, file
     """Keep a file uploaded by a user (agent reply, simulator); returns the message's media dict."""
     mime = (mime or "application/octet-stream").split(";")[0].strip().lower()
     if not content:
-        raise ValidationError({"file": "The file is empty."})
+        raise ValidationError({"file": N_("The file is empty.")})
     if len(content) > max_bytes:
-        raise ValidationError({"file": f"Files may be at most {max_bytes // 1_000_000} MB."})
+        raise ValidationError({"file": gettext("Files may be at most %(mb)d MB.") % {"mb": max_bytes // 1_000_000}})
     if not allowed(mime):
-        raise ValidationError({"file": f"Files of type {mime} cannot be sent."})
+        raise ValidationError({"file": gettext("Files of type %(mime)s cannot be sent.") % {"mime": mime}})
     relative = Path("media") / str(company_id) / f"up-{uuid.uuid4().hex}{mimetypes.guess_extension(mime) or '.bin'}"
     target = data_dir / relative
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -129,9 +130,9 @@ def media_token(secret: str, message_id: int, path: str) -> str:
 async def get_public_media(message_id: int, token: str, secret: str, data_dir: Path) -> tuple[Path, str, str]:
     """An outbound message's file for the provider (no login: the signed token is the key)."""
     if not 0 < message_id < 2**63:
-        raise NotFound("No such file.")
+        raise NotFound(N_("No such file."))
     row = await sql.fetchrow("SELECT company_id, data->'media' AS media FROM message WHERE id = $1 AND direction = 'out'", message_id)
     media = (json.loads(row["media"]) if isinstance(row["media"], str) else row["media"]) if row else None
     if not media or not media.get("path") or not hmac.compare_digest(media_token(secret, message_id, media["path"]), token):
-        raise NotFound("No such file.")
+        raise NotFound(N_("No such file."))
     return await get_media_file(row["company_id"], message_id, data_dir)

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta, timezone
 
 import asyncpg
 
+from app.i18n import N_
 from app.domain import sql
 from app.domain.channels import ChannelInfo, get_channel
 from app.domain.errors import NotFound, ValidationError
@@ -248,7 +249,7 @@ def _template(provider: str, data: dict, c_errors: dict) -> dict | None:
     if provider == "twilio" and (data.get("content_sid") or "").strip():
         sid = data["content_sid"].strip()
         if not (sid.startswith("HX") and len(sid) == 34):
-            c_errors["content_sid"] = "A Content SID looks like HX followed by 32 characters."
+            c_errors["content_sid"] = N_("A Content SID looks like HX followed by 32 characters.")
         variables: dict = {}
         raw = (data.get("content_variables") or "").strip()
         if raw:
@@ -272,16 +273,16 @@ async def queue_message(company_id: int, conversation_id: int, data: dict, *, us
     text = str(data.get("text") or "").replace("\x00", "").strip()
     template = _template(channel.provider, data, errors)
     if conv["status"] == "resolved":
-        errors["text"] = "This conversation is resolved: the customer's next message opens a new one."
+        errors["text"] = N_("This conversation is resolved: the customer's next message opens a new one.")
     if not channel.active:
-        errors["text"] = "This channel is disabled."
+        errors["text"] = N_("This channel is disabled.")
     if template is None:
         if not text and not media:
-            errors.setdefault("text", "Write a message.")
+            errors.setdefault("text", N_("Write a message."))
         elif len(text) > channel.impl.text_limit:
             errors.setdefault("text", f"{channel.impl.label} accepts at most {channel.impl.text_limit} characters.")
         if channel.impl.has_window and not window_open(conv["last_inbound_at"]):
-            errors.setdefault("text", "More than 24 hours since the customer last wrote: send an approved template instead.")
+            errors.setdefault("text", N_("More than 24 hours since the customer last wrote: send an approved template instead."))
     if errors:
         raise ValidationError(errors)
     kind = "template" if template else (media or {}).get("type", "text")
@@ -308,7 +309,7 @@ async def resend_message(company_id: int, message_id: int) -> None:
     """Queue a failed outbound message again (the agent's "resend" button)."""
     msg = await get_message(company_id, message_id)
     if msg["direction"] != "out" or msg["status"] != "failed":
-        raise ValidationError({"message": "Only a failed message can be sent again."})
+        raise ValidationError({"message": N_("Only a failed message can be sent again.")})
     async with sql.transaction():
         await sql.execute(
             """UPDATE message SET status = 'pending', attempts = 0, next_attempt_at = now(), error_code = '',
@@ -330,7 +331,7 @@ FROM conversation c JOIN contact ct ON ct.id = c.contact_id JOIN channel ch ON c
 async def get_conversation(company_id: int, conversation_id: int) -> asyncpg.Record:
     row = await sql.fetchrow(CONVERSATION_SQL + " WHERE c.company_id = $1 AND c.id = $2", company_id, conversation_id)
     if row is None:
-        raise NotFound("No such conversation.")
+        raise NotFound(N_("No such conversation."))
     return row
 
 
@@ -356,10 +357,10 @@ def _decode(row: asyncpg.Record) -> dict:
 
 async def get_message(company_id: int, message_id: int) -> dict:
     if not 0 < message_id < 2**63:
-        raise NotFound("No such message.")
+        raise NotFound(N_("No such message."))
     row = await sql.fetchrow("SELECT * FROM message WHERE company_id = $1 AND id = $2", company_id, message_id)
     if row is None:
-        raise NotFound("No such message.")
+        raise NotFound(N_("No such message."))
     return _decode(row)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from litestar import Controller, Request, get, post
 from litestar.response import Redirect, Template
 
+from app.i18n import gettext
 from app.domain.auto_messages import DEFAULTS, KINDS, PLACEHOLDERS, list_auto_messages, update_auto_messages
 from app.domain.errors import ValidationError
 from app.web.forms import flash, read_form
@@ -35,5 +36,5 @@ class AutoMessagesController(Controller):
             await update_auto_messages(request.user.company_id, data)
         except ValidationError as exc:
             return Template("admin/auto_messages.html", context=_context(data, exc.errors), status_code=400)
-        flash(request, "Automatic messages saved.")
+        flash(request, gettext("Automatic messages saved."))
         return Redirect("/admin/auto-messages", status_code=303)

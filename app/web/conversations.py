@@ -14,6 +14,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, FromQuery
 from litestar.response import File, Redirect, Template
 
+from app.i18n import N_
 from app.domain.channels import get_channel, list_channels
 from app.dispatch.reads import agent_may_see, may_reply
 from app.domain.errors import NotFound, PermissionDenied, ValidationError
@@ -51,9 +52,9 @@ async def _conversation_of_message(request: Request, message_id: int, *, write: 
     message = await get_message(request.user.company_id, message_id)
     conv = await get_conversation(request.user.company_id, message["conversation_id"])
     if not await agent_may_see(request.user.id, request.user.role, conv):
-        raise NotFound("No such message.")
+        raise NotFound(N_("No such message."))
     if write and not may_reply(request.user.id, request.user.role, conv):
-        raise PermissionDenied("Only the assigned agent or a supervisor may do this.")
+        raise PermissionDenied(N_("Only the assigned agent or a supervisor may do this."))
     return conv
 
 
@@ -70,7 +71,7 @@ class ConversationsController(Controller):
         company_id = request.user.company_id
         conv = await get_conversation(company_id, conversation_id)
         if not await agent_may_see(request.user.id, request.user.role, conv):
-            raise NotFound("No such conversation.")
+            raise NotFound(N_("No such conversation."))
         channel = await get_channel(company_id, conv["channel_id"])
         context = {"can_reply": may_reply(request.user.id, request.user.role, conv), "c": conv, "messages": await list_messages(company_id, conversation_id), "channel": channel,
                    "window_open": (not channel.impl.has_window) or window_open(conv["last_inbound_at"])}
@@ -82,7 +83,7 @@ class ConversationsController(Controller):
         try:
             conv = await get_conversation(request.user.company_id, conversation_id)
             if not may_reply(request.user.id, request.user.role, conv):
-                raise PermissionDenied("Only the assigned agent or a supervisor may reply to this conversation.")
+                raise PermissionDenied(N_("Only the assigned agent or a supervisor may reply to this conversation."))
             media = await _upload(request, data)
             await queue_message(request.user.company_id, conversation_id, data, user_id=request.user.id, media=media)
         except ValidationError as exc:
@@ -135,14 +136,14 @@ class SimulatorController(Controller):
         name = c.text("name", max_len=200, required=False)
         phone = normalise_phone(str(data.get("phone") or ""))
         if phone is None:
-            c.fail("phone", "Enter a phone number in international form, e.g. +15550100001.")
+            c.fail("phone", N_("Enter a phone number in international form, e.g. +15550100001."))
         c.raise_if_errors()
         channel = await get_channel(request.user.company_id, channel_id)
         if channel.provider != "sandbox":
-            raise ValidationError({"channel_id": "Only Sandbox channels can be simulated."})
+            raise ValidationError({"channel_id": N_("Only Sandbox channels can be simulated.")})
         media = await _upload(request, data)
         if not text and media is None:
-            raise ValidationError({"text": "Write a message or choose a file."})
+            raise ValidationError({"text": N_("Write a message or choose a file.")})
         kind = media.pop("type") if media else "text"
         message = InboundMessage(provider_message_id=f"sim-{uuid.uuid4().hex}", phone=phone, name=name, type=kind, text=text,
                                  media=Media(**media) if media else None)
@@ -160,7 +161,7 @@ class SimulatorController(Controller):
         channel = await get_channel(request.user.company_id, channel_id)
         conv = await get_conversation(request.user.company_id, conversation_id)
         if conv["channel_id"] != channel.id or channel.provider != "sandbox":
-            raise ValidationError({"conversation_id": "Not a conversation of this Sandbox channel."})
+            raise ValidationError({"conversation_id": N_("Not a conversation of this Sandbox channel.")})
         statuses = [StatusUpdate(m["provider_message_id"], "read") for m in await list_messages(channel.company_id, conv["id"])
                     if m["direction"] == "out" and m["provider_message_id"]]
         await receive_webhook(channel, Parsed(statuses=statuses))

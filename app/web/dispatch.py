@@ -6,6 +6,7 @@ from litestar import Controller, Request, post
 from litestar.params import FromPath
 from litestar.response import Redirect
 
+from app.i18n import gettext
 from app.dispatch.assignment import assign_to_agent, resolve_conversation, take_conversation, transfer_conversation
 from app.domain.validation import Cleaner
 from app.web.forms import flash, read_form, safe_next
@@ -20,14 +21,14 @@ class ConversationActionsController(Controller):
     async def take(self, request: Request, conversation_id: FromPath[int]) -> Redirect:
         data = await read_form(request)
         await take_conversation(request.user, conversation_id)
-        flash(request, "The conversation is yours.")
+        flash(request, gettext("The conversation is yours."))
         return Redirect(safe_next(data.get("next"), "/"), status_code=303)
 
     @post("/resolve", status_code=303)
     async def resolve(self, request: Request, conversation_id: FromPath[int]) -> Redirect:
         data = await read_form(request)
         await resolve_conversation(request.user, conversation_id)
-        flash(request, "Conversation resolved.")
+        flash(request, gettext("Conversation resolved."))
         return Redirect(safe_next(data.get("next"), "/"), status_code=303)
 
     @post("/transfer", status_code=303)
@@ -39,7 +40,7 @@ class ConversationActionsController(Controller):
         note = c.text("note", max_len=2000, required=False)
         c.raise_if_errors()
         await transfer_conversation(request.user, conversation_id, department_id=department_id, user_id=user_id, note=note)
-        flash(request, "Conversation transferred.")
+        flash(request, gettext("Conversation transferred."))
         return Redirect(safe_next(data.get("next"), "/"), status_code=303)
 
     @post("/assign", status_code=303)
@@ -50,5 +51,5 @@ class ConversationActionsController(Controller):
         note = c.text("note", max_len=2000, required=False)
         c.raise_if_errors()
         await assign_to_agent(request.user, conversation_id, user_id, note=note)
-        flash(request, "Conversation assigned.")
+        flash(request, gettext("Conversation assigned."))
         return Redirect(safe_next(data.get("next"), "/"), status_code=303)
