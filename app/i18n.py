@@ -125,6 +125,17 @@ def format_datetime(value: datetime | None, format: str = "medium") -> str:
     return _babel_datetime(value, format, tzinfo=_zone(), locale=_locale())
 
 
+def format_date(value: datetime | None, format: str = "medium") -> str:
+    """A day in the request's language and timezone."""
+    from babel.dates import format_date as _babel_date
+
+    if value is None:
+        return ""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return _babel_date(value.astimezone(_zone()), format, locale=_locale())
+
+
 def format_time(value: datetime | None, format: str = "short") -> str:
     from babel.dates import format_time as _babel_time
 

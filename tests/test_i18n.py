@@ -12,7 +12,7 @@ import pytest
 from babel.messages.pofile import read_po
 
 from app.domain import sql
-from app.i18n import LOCALE_DIR, choose_language, current_language, format_datetime, format_number, from_accept_language
+from app.i18n import LOCALE_DIR, choose_language, current_language, format_date, format_datetime, format_number, from_accept_language
 from tests.factories import make_company, make_user
 from tests.helpers import login, post_form
 
@@ -84,6 +84,7 @@ def test_dates_and_numbers_follow_the_language():
     try:
         assert format_number(1234.5) == "1\u202f234,5"
         assert "mars" in format_datetime(moment, "long")
+        assert format_date(moment) == "5 mars 2026"
     finally:
         current_language.reset(token)
     token = current_language.set("pt_BR")

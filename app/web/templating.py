@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from app import __version__
-from app.i18n import LOCALE_DIR, current_language, current_timezone, format_datetime, format_number, format_time
+from app.i18n import LOCALE_DIR, current_language, current_timezone, format_date, format_datetime, format_number, format_time
 from app.i18n import gettext as _gettext
 from app.i18n import ngettext as _ngettext
 from app.i18n import translations
@@ -32,7 +32,7 @@ def _ago(value: datetime | None) -> str:
         return _ngettext("%(num)d minute ago", "%(num)d minutes ago", seconds // 60) % {"num": seconds // 60}
     if seconds < 86400:
         return _ngettext("%(num)d hour ago", "%(num)d hours ago", seconds // 3600) % {"num": seconds // 3600}
-    return value.strftime("%Y-%m-%d")
+    return format_date(value)
 
 
 def make_environment() -> Environment:
@@ -47,6 +47,7 @@ def make_environment() -> Environment:
     env.filters["ago"] = _ago
     env.filters["datetime"] = format_datetime
     env.filters["time"] = format_time
+    env.filters["date"] = format_date
     env.filters["number"] = format_number
     env.globals["version"] = __version__
     env.globals["language"] = current_language.get
