@@ -159,3 +159,13 @@ async def test_live_fragments_are_cached_per_language():
         current_language.reset(token)
     assert french == "Équipe"
     assert await cache.get(("event", "variant"), make) == "Team"
+
+
+async def test_htmx_validation_toast_is_translated(client):
+    company = await make_company()
+    agent = await make_user(company, "agent")
+    await sql.execute("UPDATE app_user SET language = 'pt_BR' WHERE id = $1", agent.id)
+    await login(client, agent.email)
+    response = await post_form(client, "/presence", {"presence": "asleep"}, headers={"HX-Request": "true"})
+    assert response.status_code == 400
+    assert "Escolha online, ocupado ou offline." in response.text

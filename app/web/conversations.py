@@ -14,7 +14,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, FromQuery
 from litestar.response import File, Redirect, Template
 
-from app.i18n import N_
+from app.i18n import N_, gettext
 from app.domain.channels import get_channel, list_channels
 from app.dispatch.reads import agent_may_see, may_reply
 from app.domain.errors import NotFound, PermissionDenied, ValidationError
@@ -89,7 +89,7 @@ class ConversationsController(Controller):
         except ValidationError as exc:
             if request.headers.get("hx-request"):
                 raise
-            flash(request, str(exc), "error")
+            flash(request, " ".join(gettext(m) for m in exc.errors.values()), "error")
         if request.headers.get("hx-request"):
             return Response("", status_code=200)
         return Redirect(f"/conversations/{conversation_id}", status_code=303)

@@ -17,7 +17,7 @@ from litestar.exceptions import HTTPException, NotAuthorizedException
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
-from app.i18n import N_
+from app.i18n import N_, gettext
 from app.domain.errors import DomainError, NotFound, PermissionDenied, Throttled, ValidationError
 from app.logs import request_id
 
@@ -84,7 +84,9 @@ def domain_error(request: Request, exc: DomainError) -> Response:
     if isinstance(exc, Throttled):
         return error_response(request, 429, str(exc), {"Retry-After": str(exc.retry_after)})
     if isinstance(exc, ValidationError):
-        return error_response(request, 400, str(exc))
+        # People read the messages in their language; API clients get "field: message" pairs.
+        message = str(exc) if _wants_json(request) else " ".join(gettext(m) for m in exc.errors.values())
+        return error_response(request, 400, message)
     return error_response(request, 400, str(exc))
 
 
