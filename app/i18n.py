@@ -37,22 +37,34 @@ current_language: ContextVar[str] = ContextVar("current_language", default="en")
 current_timezone: ContextVar[str] = ContextVar("current_timezone", default="UTC")
 
 
-@lru_cache(maxsize=None)
-def translations(language: str) -> gettext_module.NullTranslations:
-    """The catalogue of ``language``; unknown languages fall back to the English source."""
-    folder = LOCALE_DIR / language / "LC_MESSAGES"
-    po, mo = folder / "messages.po", folder / "messages.mo"
-    if mo.exists() and (not po.exists() or mo.stat().st_mtime >= po.stat().st_mtime):
+def _load(po: Path, language: str) -> gettext_module.NullTranslations:
+    mo = po.with_suffix(".mo")
+    if mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime:
         with mo.open("rb") as fh:
             return gettext_module.GNUTranslations(fh)
-    if not po.exists():
-        return gettext_module.NullTranslations()
     with po.open("rb") as fh:
         catalog = read_po(fh, locale=language)
     buffer = io.BytesIO()
     write_mo(buffer, catalog)  # fuzzy entries are left out, as msgfmt does
     buffer.seek(0)
     return gettext_module.GNUTranslations(buffer)
+
+
+@lru_cache(maxsize=None)
+def translations(language: str) -> gettext_module.NullTranslations:
+    """The catalogue of ``language``; unknown languages fall back to the English source.
+
+    A language is ``messages.po`` plus one ``<area>.po`` per area of the product that keeps its
+    own catalogue (``scripts/i18n AREA``, see README); they are chained, ``messages.po`` first.
+    """
+    folder = LOCALE_DIR / language / "LC_MESSAGES"
+    files = sorted(folder.glob("*.po"), key=lambda path: (path.stem != "messages", path.stem))
+    if not files:
+        return gettext_module.NullTranslations()
+    first, *rest = (_load(path, language) for path in files)
+    for extra in rest:
+        first.add_fallback(extra)
+    return first
 
 
 def gettext(message: str) -> str:

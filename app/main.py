@@ -28,6 +28,7 @@ from app.realtime.leader import SWEEPER, Leadership
 from app.settings import ROOT, Settings
 from app.telephony.ami import AmiError, AmiListener
 from app.providers.sender import Sender
+from app.web.admin_index import AdminIndexController
 from app.web.audit import AuditController
 from app.web.auth import AuthController
 from app.web.channels import ChannelsController
@@ -159,6 +160,7 @@ def create_app(settings: Settings, *, migrate: bool = True, dispatcher: bool = T
     auth = session_auth(settings)
     return Litestar(
         route_handlers=[
+            AdminIndexController,
             ChannelsController,
             ConversationsController,
             ConversationActionsController,

@@ -151,4 +151,5 @@ async def test_bad_input_is_refused(admin_client, params):
 
 
 async def test_nav_link_for_admins_only(admin_client):
-    assert 'href="/admin/audit"' in (await admin_client.get("/")).text
+    assert 'href="/admin"' in (await admin_client.get("/")).text
+    assert 'href="/admin/audit"' in (await admin_client.get("/admin")).text

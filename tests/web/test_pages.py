@@ -59,3 +59,20 @@ async def test_static_assets_are_pinned_htmx_2(client):
     assert htmx.status_code == 200 and 'version:"2.0.11"' in htmx.text
     sse = await client.get("/static/vendor/htmx-ext-sse-2.2.4.min.js")
     assert sse.status_code == 200
+
+
+async def test_admin_index_links_every_admin_screen_and_is_admin_only(client):
+    from app.web.admin_index import ADMIN_LINKS
+
+    company = await make_company()
+    supervisor = await make_user(company, "supervisor")
+    await login(client, supervisor.email)
+    assert (await client.get("/admin")).status_code == 403
+    admin = await make_user(company, "admin")
+    await login(client, admin.email)
+    page = await client.get("/admin")
+    assert page.status_code == 200
+    for link in ADMIN_LINKS:
+        assert f'href="{link.href}"' in page.text
+        linked = await client.get(link.href)
+        assert linked.status_code == 200, link.href

@@ -1,0 +1,45 @@
+"""The administration index: one page linking every admin screen, grouped.
+
+Each admin area adds its entry to ``ADMIN_LINKS`` (one line); the top bar shows a single
+"Admin" link to this page, so the bar fits at 1280 px however many screens exist.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from litestar import Controller, get
+from litestar.response import Template
+
+from app.i18n import N_
+from app.web.security import admin_only
+
+
+@dataclass(frozen=True)
+class AdminLink:
+    section: str  # an N_() string, translated when shown
+    href: str
+    label: str
+    description: str
+
+
+SECTIONS = (N_("People"), N_("Conversations"), N_("Telephony"), N_("Company"))
+
+ADMIN_LINKS: list[AdminLink] = [
+    AdminLink(N_("People"), "/admin/users", N_("Users"), N_("Agents, supervisors and admins; roles, departments, capacity.")),
+    AdminLink(N_("People"), "/admin/departments", N_("Departments"), N_("Teams that conversations are routed to, with their rules.")),
+    AdminLink(N_("Conversations"), "/admin/channels", N_("Channels"), N_("WhatsApp numbers and their providers.")),
+    AdminLink(N_("Conversations"), "/admin/auto-messages", N_("Automatic messages"), N_("Welcome, menu, waiting and closing texts.")),
+    AdminLink(N_("Conversations"), "/simulator", N_("Simulator"), N_("Play a customer on the Sandbox channel.")),
+    AdminLink(N_("Telephony"), "/admin/pbx/extensions", N_("PBX"), N_("Extensions, trunks and call queues.")),
+    AdminLink(N_("Company"), "/admin/audit", N_("Audit"), N_("Who changed what, and when.")),
+]
+
+
+class AdminIndexController(Controller):
+    guards = [admin_only]
+
+    @get("/admin")
+    async def index(self) -> Template:
+        groups = [(section, [link for link in ADMIN_LINKS if link.section == section]) for section in SECTIONS]
+        return Template("admin/index.html", context={"groups": [g for g in groups if g[1]]})
