@@ -53,8 +53,20 @@ def configure(dsn: str) -> None:
     DB.config = {"dsn": dsn}
 
 
+async def _keep_connection(_conn: asyncpg.Connection) -> None:
+    """Reset of a pooled connection on release: nothing beyond asyncpg's own rollback.
+
+    asyncpg's default reset runs ``pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL``,
+    a round trip on every release (two or three per request). Pooled connections here never
+    hold session state: no ``SET`` (only ``SET LOCAL`` inside transactions), no ``LISTEN`` (the
+    hub has its own connection), no session-level advisory lock (the leader and the migration
+    lock use their own connections; dispatch uses ``pg_advisory_xact_lock``). asyncpg still
+    rolls back a transaction left open and drops listeners before calling this.
+    """
+
+
 async def open_pool(min_size: int = 2, max_size: int = 10) -> None:
-    await DB.start_connection_pool(min_size=min_size, max_size=max_size)
+    await DB.start_connection_pool(min_size=min_size, max_size=max_size, reset=_keep_connection)
 
 
 async def close_pool(timeout: float = 5.0) -> None:
