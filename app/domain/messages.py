@@ -193,10 +193,70 @@ async def _apply_status(channel: ChannelInfo, s: StatusUpdate, result: IngestRes
     result.early_statuses += 1
 
 
+# The common webhook (one customer message with a phone number) in one statement, hence one
+# round trip and its own implicit transaction: skip a duplicate, upsert the contact and the open
+# conversation, insert the message, and queue ConversationOpened (when the conversation is new)
+# then MessageReceived; NOTIFY delivers both at commit, in that order. Same rows and events as
+# ``_store``; PostgreSQL runs all data-modifying CTEs even when the final SELECT ignores them.
+_INBOUND_ONE = """
+WITH dup AS (
+    SELECT 1 FROM message WHERE channel_id = $2 AND provider_message_id = $7
+), ct AS (
+    INSERT INTO contact (company_id, phone, name)
+    SELECT $1, $4, $5 WHERE NOT EXISTS (SELECT 1 FROM dup)
+    ON CONFLICT (company_id, phone) DO UPDATE
+    SET name = CASE WHEN excluded.name <> '' THEN excluded.name ELSE contact.name END
+    RETURNING id
+), cv AS (
+    INSERT INTO conversation (company_id, channel_id, contact_id, department_id, last_inbound_at)
+    SELECT $1, $2, ct.id, $3, now() FROM ct
+    ON CONFLICT (channel_id, contact_id) WHERE status <> 'resolved' DO UPDATE
+    SET last_message_at = now(), last_inbound_at = now()
+    RETURNING id, (xmax = 0) AS created
+), m AS (
+    INSERT INTO message (company_id, channel_id, conversation_id, direction, author, type, text, data,
+                         reply_to, provider_message_id, status)
+    SELECT $1, $2, cv.id, 'in', 'customer', $6, $8, $9::jsonb, $10, $7, 'received' FROM cv
+    ON CONFLICT (channel_id, provider_message_id) DO NOTHING
+    RETURNING id, conversation_id
+)
+SELECT m.id,
+       CASE WHEN cv.created THEN pg_notify($11, json_build_object(
+           'name', $12::text, 'company_id', $1::int, 'conversation_id', cv.id, 'channel_id', $2::int)::text) END,
+       pg_notify($11, json_build_object(
+           'name', $13::text, 'company_id', $1::int, 'conversation_id', m.conversation_id, 'message_id', m.id)::text)
+FROM m JOIN cv ON cv.id = m.conversation_id
+"""
+
+
+def _single_inbound(parsed: Parsed) -> InboundMessage | None:
+    """The one inbound message of a webhook the one-statement path can store, else None."""
+    if len(parsed.messages) != 1 or parsed.statuses:
+        return None
+    m = parsed.messages[0]
+    if m.outbound or not m.phone or m.alias:
+        return None
+    return m
+
+
 async def receive_webhook(channel: ChannelInfo, parsed: Parsed) -> IngestResult:
     """Store everything a verified webhook carries, in one transaction (the caller answers 200
     only after it returns, i.e. after commit)."""
     result = IngestResult(ignored=len(parsed.ignored))
+    one = _single_inbound(parsed)
+    if one is not None:
+        m = one
+        stored = await sql.fetchval(
+            _INBOUND_ONE,
+            channel.company_id, channel.id, channel.default_department_id, _nul(m.phone), _nul(m.name)[:200],
+            m.type, _nul(m.provider_message_id), _nul(m.text), json.dumps(_data(m)), _nul(m.reply_to)[:200],
+            CHANNEL, ConversationOpened.name, MessageReceived.name,
+        )
+        if stored is None:
+            result.duplicates += 1
+        else:
+            result.stored += 1
+        return result
     async with sql.transaction():
         for m in parsed.messages:
             if await _store(channel, m):

@@ -230,6 +230,9 @@ async def main() -> None:
     print(f"latency phase: {count} webhooks at {achieved:.0f}/s (target {RATE}/s); resyncs={watcher.resyncs}")
     print(f"stored={stored} distinct={distinct} acked={len(acked)} announced={len(watcher.seen)} "
           f"sse_missed={sse_missed} (each covered by one of {watcher.resyncs} resync notices)")
+    slow = sorted(((watcher.seen[i] - started_at[i]) * 1000, i - first) for i in range(first, first + count) if i in watcher.seen)[-10:]
+    print("latency phase: p90_ms=%.1f p95_ms=%.1f slowest (ms, index): %s" % (
+        pct(latencies, 0.9), pct(latencies, 0.95), ", ".join(f"{ms:.0f}@{k}" for ms, k in slow)))
     in_latency = sum(1 for i in range(first, first + count) if i in watcher.seen)
     print(f"latency phase: {in_latency}/{count} announced on the stream")
     print(f"RESULT ingest msgs_per_s={throughput:.0f} p50_ms={pct(latencies, 0.5):.1f} p99_ms={pct(latencies, 0.99):.1f} "
