@@ -23,6 +23,7 @@ from app import __version__, db
 from app.domain.auth import purge_old_failures
 from app.logs import setup_logging
 from app.dispatch.sweeper import run_dispatcher
+from app.domain.channels import WEBHOOK_CHANNELS
 from app.realtime.hub import Hub
 from app.realtime.leader import SWEEPER, Leadership
 from app.settings import ROOT, Settings
@@ -102,6 +103,7 @@ def create_app(settings: Settings, *, migrate: bool = True, dispatcher: bool = T
     settings = settings.with_secret()
     db.configure(settings.database_url)
     hub = Hub(settings.database_url)
+    hub.add_watcher(WEBHOOK_CHANNELS.on_bus)  # webhooks' channel cache follows the bus
     sweeper = Leadership(settings.database_url, SWEEPER, "dispatcher", lambda: run_dispatcher(hub, settings))
     # The AMI listener runs in every process; only the advisory-lock leader connects.
     ami = AmiListener(settings) if settings.ami_host else None

@@ -80,6 +80,54 @@ async def get_channel_for_webhook(channel_id: int) -> ChannelInfo | None:
     return _row(row) if row else None
 
 
+class WebhookChannels:
+    """Per-process cache of ``get_channel_for_webhook``: a webhook's first query, saved.
+
+    Correct only while the process hears every change: a database trigger (migration 0013)
+    sends ``ChannelChanged`` for each updated or deleted channel row, the hub passes it to
+    ``on_bus``, and any gap in the bus (disconnected, reconnected) empties the cache and turns
+    it off until the bus is back. A read that raced a change is not kept (``_generation``).
+    """
+
+    def __init__(self) -> None:
+        self._items: dict[int, ChannelInfo] = {}
+        self._generation = 0
+        self.live = False  # the bus is connected: changes will be heard
+        self.hits = 0
+
+    def on_bus(self, item: object) -> None:
+        from app.domain.events import ChannelChanged, Event
+
+        if isinstance(item, ChannelChanged):
+            self._generation += 1
+            if item.channel_id:
+                self._items.pop(item.channel_id, None)
+            else:  # the table was truncated
+                self._items.clear()
+        elif not isinstance(item, Event):  # a Resync: events may have been missed
+            self._generation += 1
+            self._items.clear()
+            self.live = getattr(item, "reason", "") == "connected"
+
+    def forget(self, channel_id: int) -> None:
+        """This process changed the channel: drop it now, before its trigger's NOTIFY arrives."""
+        self._generation += 1
+        self._items.pop(channel_id, None)
+
+    async def get(self, channel_id: int) -> ChannelInfo | None:
+        if self.live and channel_id in self._items:
+            self.hits += 1
+            return self._items[channel_id]
+        generation = self._generation
+        channel = await get_channel_for_webhook(channel_id)
+        if channel is not None and self.live and generation == self._generation:
+            self._items[channel_id] = channel
+        return channel
+
+
+WEBHOOK_CHANNELS = WebhookChannels()
+
+
 async def _clean(company_id: int, data: dict, existing: ChannelInfo | None) -> dict:
     c = Cleaner(data)
     provider_name = existing.provider if existing else c.choice("provider", PROVIDER_CHOICES)
@@ -147,6 +195,7 @@ async def update_channel(company_id: int, channel_id: int, data: dict) -> Channe
             )
     except asyncpg.UniqueViolationError as exc:
         raise ValidationError({"name": N_("Another channel already uses this name.")}) from exc
+    WEBHOOK_CHANNELS.forget(channel_id)
     return await get_channel(company_id, channel_id)
 
 
@@ -155,6 +204,7 @@ async def set_channel_active(company_id: int, channel_id: int, active: bool) -> 
     await get_channel(company_id, channel_id)
     async with sql.transaction():
         await sql.execute("UPDATE channel SET active = $3 WHERE company_id = $1 AND id = $2", company_id, channel_id, active)
+    WEBHOOK_CHANNELS.forget(channel_id)
     return await get_channel(company_id, channel_id)
 
 

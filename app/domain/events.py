@@ -127,3 +127,12 @@ class ReinjectionAlert(Event):
     name: ClassVar[str] = "reinjection-alert"
     conversation_id: int
     reinjections: int
+
+
+@dataclass(frozen=True)
+class ChannelChanged(Event):
+    """A channel row was updated or deleted (sent by a database trigger, migration 0013): each
+    process drops its cached copy used by webhooks."""
+
+    name: ClassVar[str] = "channel-changed"
+    channel_id: int

@@ -54,6 +54,13 @@ class Subscription:
     async def get(self) -> Event | Resync | Closed:
         return await self.queue.get()
 
+    def drain(self, limit: int) -> list:
+        """Up to ``limit`` items already waiting, without waiting for more."""
+        items = []
+        while len(items) < limit and not self.queue.empty():
+            items.append(self.queue.get_nowait())
+        return items
+
 
 class Hub:
     """Per-process fan-out of committed domain events."""
@@ -67,6 +74,8 @@ class Hub:
         self._task: asyncio.Task | None = None
         self._closing = False
         self.delivered = 0
+        # Called at once, in order, with every event and with Resync after any gap (caches).
+        self.watchers: list[Callable[[Event | Resync], None]] = []
 
     async def start(self, timeout: float = 10.0) -> None:
         self._task = asyncio.create_task(self._run(), name="hub-listener")
@@ -101,7 +110,20 @@ class Hub:
     def unsubscribe(self, sub: Subscription) -> None:
         self.subscriptions.discard(sub)
 
+    def add_watcher(self, watcher: Callable[[Event | Resync], None]) -> None:
+        """``watcher`` sees every event of every company, and a Resync whenever events may have
+        been missed (connection lost or re-made). It must be quick and must not raise."""
+        self.watchers.append(watcher)
+
+    def _tell_watchers(self, item: Event | Resync) -> None:
+        for watcher in self.watchers:
+            try:
+                watcher(item)
+            except Exception:  # noqa: BLE001 - a broken watcher must not stop the bus
+                log.exception("event watcher failed")
+
     def publish_local(self, event: Event) -> None:
+        self._tell_watchers(event)
         for sub in list(self.subscriptions):
             if sub.company_id in (None, event.company_id) and sub.accepts(event):
                 sub.offer(event)
@@ -117,6 +139,7 @@ class Hub:
     async def _drop_connection(self) -> None:
         conn, self._conn = self._conn, None
         self.connected.clear()
+        self._tell_watchers(Resync("disconnected"))
         if conn is not None and not conn.is_closed():
             try:
                 await asyncio.wait_for(conn.close(), 2)
@@ -132,6 +155,7 @@ class Hub:
                 await self._conn.add_listener(CHANNEL, self._on_notify)
                 self.connected.set()
                 backoff = 0.2
+                self._tell_watchers(Resync("connected"))
                 if not first:
                     log.warning("event bus reconnected; subscribers told to resync")
                     for sub in list(self.subscriptions):

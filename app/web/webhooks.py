@@ -14,7 +14,7 @@ from litestar import Request, Response, get, post
 from litestar.params import FromPath
 from litestar.response import File
 
-from app.domain.channels import ChannelInfo, get_channel_for_webhook
+from app.domain.channels import WEBHOOK_CHANNELS, ChannelInfo
 from app.domain.media import get_public_media
 from app.domain.messages import receive_webhook
 from app.providers import get_provider
@@ -42,7 +42,7 @@ async def _read_body(request: Request, limit: int) -> bytes:
 
 
 async def _channel(provider: str, channel_id: int) -> ChannelInfo:
-    channel = await get_channel_for_webhook(channel_id)
+    channel = await WEBHOOK_CHANNELS.get(channel_id)
     if channel is None or channel.provider != provider or get_provider(provider) is None:
         raise WebhookRejected(404, "No such channel for this provider.")
     if not channel.active:
