@@ -24,7 +24,7 @@ from app.domain.events import (
     PresenceChanged,
     UserChanged,
 )
-from app.domain.messages import get_conversation, get_message
+from app.domain.messages import get_conversation, get_message, get_messages
 from app.domain.tables import User
 from app.domain.users import departments_by_user, get_user
 from app.telephony.live import PbxLiveChanged
@@ -85,13 +85,52 @@ async def _operator_live(event: PbxLiveChanged, viewer: User) -> list[ServerSent
     return await render_live(event, viewer)
 
 
+class RowMemo:
+    """Message rows fetched for a batch of events, keyed by event (like the fragments), LRU."""
+
+    def __init__(self, size: int = 2048) -> None:
+        self.size = size
+        self._rows: OrderedDict = OrderedDict()
+
+    def put(self, event: Event, row: dict) -> None:
+        self._rows[event] = row
+        self._rows.move_to_end(event)
+        while len(self._rows) > self.size:
+            self._rows.popitem(last=False)
+
+    async def message(self, event: MessageReceived | MessageQueued | MessageStatusChanged) -> dict:
+        row = self._rows.get(event)
+        return row if row is not None else await get_message(event.company_id, event.message_id)
+
+
+ROWS = RowMemo()
+MESSAGE_EVENTS = (MessageReceived, MessageQueued, MessageStatusChanged)
+
+
+async def prefetch(events: list[Event], viewer: User) -> None:
+    """Fetch the messages of a batch of events in one query per company, before rendering them."""
+    if viewer.role not in ("admin", "supervisor"):
+        return
+    by_company: dict[int, list] = {}
+    for event in events:
+        if isinstance(event, MESSAGE_EVENTS) and event not in ROWS._rows:
+            by_company.setdefault(event.company_id, []).append(event)
+    for company_id, wanted in by_company.items():
+        if len(wanted) < 2:
+            continue  # one event: the renderer's own query is as cheap
+        rows = await get_messages(company_id, [e.message_id for e in wanted])
+        for event in wanted:
+            if event.message_id in rows:
+                ROWS.put(event, rows[event.message_id])
+
+
 async def _message(event: MessageReceived | MessageQueued, viewer: User) -> list[ServerSentEventMessage]:
     """A new message: appended to its conversation page and to the simulator showing it."""
     if viewer.role not in ("admin", "supervisor"):
         return []  # agents get conversations through dispatch (issue 4)
 
     async def item() -> str:
-        return render_fragment("conversations/_message.html", m=await get_message(event.company_id, event.message_id))
+        return render_fragment("conversations/_message.html", m=await ROWS.message(event))
 
     return [ServerSentEventMessage(event=f"message-new-{event.conversation_id}", data=await CACHE.get((event, "msg"), item))]
 
@@ -101,7 +140,7 @@ async def _message_status(event: MessageStatusChanged, viewer: User) -> list[Ser
         return []
 
     async def item() -> str:
-        return render_fragment("conversations/_message.html", m=await get_message(event.company_id, event.message_id), resend=True)
+        return render_fragment("conversations/_message.html", m=await ROWS.message(event), resend=True)
 
     # Named after the conversation: see static/js/conversation.js.
     return [ServerSentEventMessage(event=f"message-status-{event.conversation_id}", data=await CACHE.get((event, "msg"), item))]
