@@ -361,7 +361,7 @@ async def resolve_conversation(actor: User, conversation_id: int) -> None:
 async def send_auto_message(company_id: int, conversation_id: int, kind: str, **values: object) -> int | None:
     """Queue the company's automatic message of this kind, unless it is off or cannot be sent
     now (channel disabled, 24-hour window closed): automatic messages never block routing."""
-    text = await render_auto_message(company_id, kind, **values)
+    text = await render_auto_message(company_id, kind, conversation_id=conversation_id, **values)
     if not text:
         return None
     try:
