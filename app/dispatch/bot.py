@@ -6,17 +6,37 @@ no, in English, French or Portuguese), anyone else the numbered menu of the comp
 departments (those with a menu position). A valid answer queues the conversation there; an
 invalid one re-asks. Only customer messages written after the question count as answers.
 An agent may take a conversation from the bot at any time.
+
+Out of hours (``tell_if_closed``): when a customer writes while the company (or the
+conversation's department) is closed, the out-of-hours message goes out once per closed
+period, then the flow goes on as usual: the menu is asked, the conversation queues, and an
+agent who happens to be online may still take it; otherwise it waits in line for the opening.
+The yes/no answer is recognised in the customer's language first, then in the others.
 """
 
 from __future__ import annotations
 
 import unicodedata
+from datetime import datetime, timezone
 
 from app.dispatch.assignment import queue_conversation, send_auto_message
 from app.domain import sql
+from app.domain.auto_messages import customer_language, format_opening
+from app.domain.business_hours import load_schedule
 
-YES = {"yes", "y", "oui", "o", "sim", "s", "si", "ok", "1"}
-NO = {"no", "n", "non", "nao", "2"}
+# Yes / no per customer language (folded: lower case, no accents).
+YES_WORDS = {
+    "en": {"yes", "y", "yeah", "yep", "ok", "okay", "sure", "1"},
+    "fr": {"oui", "o", "ouais", "ok", "d'accord", "daccord", "1"},
+    "pt_BR": {"sim", "s", "claro", "ok", "pode ser", "1"},
+}
+NO_WORDS = {
+    "en": {"no", "n", "nope", "2"},
+    "fr": {"non", "n", "2"},
+    "pt_BR": {"nao", "n", "2"},
+}
+YES = set().union(*YES_WORDS.values()) | {"si"}
+NO = set().union(*NO_WORDS.values())
 # How long a previous conversation's department is offered again.
 RETURNING_DAYS = 30
 # A returning customer who does not answer the yes/no question gets the menu after this.
@@ -28,6 +48,51 @@ def _fold(text: str) -> str:
     text = unicodedata.normalize("NFKD", text.strip().lower())
     text = "".join(ch for ch in text if not unicodedata.combining(ch))
     return text.strip(" .!?,;:'\"()")
+
+
+def yes_or_no(answer: str, language: str) -> bool | None:
+    """True / False for a yes / no in the customer's language (else in any we know), None otherwise."""
+    folded = _fold(answer)
+    if folded in YES_WORDS.get(language, set()):
+        return True
+    if folded in NO_WORDS.get(language, set()):
+        return False
+    if folded in YES:
+        return True
+    if folded in NO:
+        return False
+    return None
+
+
+async def tell_if_closed(company_id: int, conversation_id: int, now: datetime | None = None) -> bool:
+    """Send the out-of-hours message if the company (or the conversation's department) is
+    closed now and this conversation was not told so during the current closed period.
+    Only conversations still waiting (bot, queued) are told: an agent holding one is answering."""
+    conv = await sql.fetchrow(
+        "SELECT status, department_id, out_of_hours_sent_at FROM conversation WHERE company_id = $1 AND id = $2",
+        company_id, conversation_id,
+    )
+    if conv is None or conv["status"] not in ("bot", "queued"):
+        return False
+    schedule = await load_schedule(company_id, conv["department_id"])
+    now = now or datetime.now(timezone.utc)
+    if schedule.is_open(now):
+        return False
+    sent = conv["out_of_hours_sent_at"]
+    if sent is not None and schedule.business_seconds(sent, now) == 0:
+        return False  # already told during this closed period
+    claimed = await sql.fetchval(
+        """UPDATE conversation SET out_of_hours_sent_at = $4
+           WHERE company_id = $1 AND id = $2 AND out_of_hours_sent_at IS NOT DISTINCT FROM $3 RETURNING id""",
+        company_id, conversation_id, sent, now,
+    )
+    if claimed is None:
+        return False  # another process told them a moment ago
+    company = await sql.fetchrow("SELECT name, timezone FROM company WHERE id = $1", company_id)
+    language = await customer_language(company_id, conversation_id)
+    opens = format_opening(schedule.next_opening(now), language, company["timezone"])
+    await send_auto_message(company_id, conversation_id, "out_of_hours", company=company["name"], opens=opens)
+    return True
 
 
 async def _menu(company_id: int) -> list:
@@ -71,7 +136,9 @@ async def start(company_id: int, conversation_id: int) -> None:
         return
     if conv["department_id"]:
         await queue_conversation(company_id, conversation_id, conv["department_id"])
+        await tell_if_closed(company_id, conversation_id)  # unless an agent took it at once
         return
+    await tell_if_closed(company_id, conversation_id)
     last = await sql.fetchrow(
         """SELECT d.id, d.name FROM conversation p JOIN department d ON d.id = p.department_id
            WHERE p.company_id = $1 AND p.contact_id = $2 AND p.id <> $3 AND p.status = 'resolved'
@@ -106,13 +173,14 @@ async def answer(company_id: int, conversation_id: int, message_id: int) -> None
         conversation_id,
         message_id,
     )
+    if row is not None and row["direction"] == "in":
+        await tell_if_closed(company_id, conversation_id)
     if row is None or row["status"] != "bot" or not row["bot_state"] or row["direction"] != "in":
         return
     if row["bot_asked_at"] is None or row["created_at"] <= row["bot_asked_at"]:
         return  # written before the question: not an answer
     if row["bot_state"] == "returning":
-        folded = _fold(row["text"])
-        if folded in YES:
+        if yes_or_no(row["text"], await customer_language(company_id, conversation_id)):
             last = await sql.fetchval(
                 """SELECT department_id FROM conversation WHERE company_id = $1 AND contact_id = $2 AND id <> $3
                      AND status = 'resolved' AND department_id IS NOT NULL ORDER BY resolved_at DESC LIMIT 1""",

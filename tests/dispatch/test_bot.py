@@ -108,3 +108,108 @@ async def test_silent_returning_customer_gets_the_menu_after_the_timeout(world):
     assert "1. Ventes" in (await bot_texts(conv))[-1]
     assert (await conversation(conv))["bot_state"] == "menu"
     assert await expire_returning_questions(300) == []
+
+
+# Out of hours (issue 4) and the customer's language (issue 6) ------------------------------
+
+from datetime import datetime, timezone  # noqa: E402
+
+from app.dispatch.bot import tell_if_closed, yes_or_no  # noqa: E402
+from app.domain.auto_messages import update_auto_messages  # noqa: E402
+from app.domain.business_hours import set_hours  # noqa: E402
+
+
+async def close_now(company, department=None):
+    """Hours on one weekday three days from today only (company timezone UTC): closed now."""
+    day = (datetime.now(timezone.utc).weekday() + 3) % 7
+    await set_hours(company.id, department.id if department else None, {f"day{day}": "09:00-10:00"})
+    return day
+
+
+async def test_closed_company_tells_the_customer_once_then_the_flow_goes_on(world):
+    company, sales, support, channel = world
+    day = await close_now(company)
+    conv = await make_conversation(company, channel)
+    await say(company, channel, conv, "Bonjour")
+    await react(ConversationOpened(company_id=company.id, conversation_id=conv, channel_id=channel))
+    closed, welcome = await bot_texts(conv)
+    assert closed.startswith("Thank you for your message. We are closed at the moment; we open again on ")
+    weekday = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")[day]
+    assert f"on {weekday} " in closed and "09:00" in closed
+    assert "1. Ventes" in welcome
+    await say(company, channel, conv, "still there?")  # same closed period: no second notice
+    await say(company, channel, conv, "1")
+    row = await conversation(conv)
+    assert (row["status"], row["department_id"]) == ("queued", sales.id)  # waits for the opening
+    await say(company, channel, conv, "hello?")
+    texts = await bot_texts(conv)
+    assert sum(t.startswith("Thank you for your message.") for t in texts) == 1
+    # The company opened since the notice (a week ago): a new closed period, a new notice.
+    await sql.execute("UPDATE conversation SET out_of_hours_sent_at = now() - interval '8 days' WHERE id = $1", conv)
+    await say(company, channel, conv, "anyone?")
+    texts = await bot_texts(conv)
+    assert sum(t.startswith("Thank you for your message.") for t in texts) == 2
+
+
+async def test_open_or_unconfigured_hours_send_nothing(world):
+    company, _, _, channel = world
+    conv = await make_conversation(company, channel)
+    assert not await tell_if_closed(company.id, conv)  # no hours configured: open 24/7
+    await set_hours(company.id, None, {f"day{d}": "00:00-24:00" for d in range(7)})
+    assert not await tell_if_closed(company.id, conv)
+    assert await bot_texts(conv) == []
+
+
+async def test_department_hours_and_assigned_conversations(world):
+    company, sales, support, channel = world
+    await close_now(company, support)  # only the after-sales department is closed
+    queued_support = await make_conversation(company, channel, status="queued", department=support)
+    queued_sales = await make_conversation(company, channel, status="queued", department=sales)
+    agent = await make_user(company, presence="online", departments=[support])
+    assigned = await make_conversation(company, channel, status="assigned", department=support)
+    await sql.execute("UPDATE conversation SET assigned_user_id = $2 WHERE id = $1", assigned, agent.id)
+    for conv in (queued_support, queued_sales, assigned):
+        await say(company, channel, conv, "hi")
+    assert len(await bot_texts(queued_support)) == 1
+    assert await bot_texts(queued_sales) == [] and await bot_texts(assigned) == []
+
+
+async def test_switched_off_out_of_hours_message_sends_nothing(world):
+    company, _, _, channel = world
+    await close_now(company)
+    await update_auto_messages(company.id, {"out_of_hours_text": "Closed until {opens}", "out_of_hours_enabled": ""})
+    conv = await make_conversation(company, channel)
+    await say(company, channel, conv, "hi")
+    assert await bot_texts(conv) == []
+
+
+async def test_customers_get_texts_and_yes_no_in_their_language(world):
+    company, sales, support, channel = world
+    await close_now(company)
+    old = await make_conversation(company, channel)
+    contact_id = (await conversation(old))["contact_id"]
+    await sql.execute("UPDATE contact SET language = 'fr' WHERE id = $1", contact_id)
+    await sql.execute("UPDATE conversation SET status = 'resolved', resolved_at = now(), department_id = $2 WHERE id = $1", old, support.id)
+    conv = await make_conversation(company, channel, contact_id=contact_id)
+    await react(ConversationOpened(company_id=company.id, conversation_id=conv, channel_id=channel))
+    closed, question = await bot_texts(conv)
+    assert closed.startswith("Merci pour votre message") and "09:00" in closed
+    assert "Service après-vente" in question and "oui ou non" in question
+    await say(company, channel, conv, "Oui !")
+    assert (await conversation(conv))["department_id"] == support.id
+    # A company texts edited per language: the Portuguese one reaches a pt_BR customer.
+    await update_auto_messages(company.id, {"resolved_text": "Tchau!", "resolved_enabled": "on"}, language="pt_BR")
+    from app.domain.auto_messages import render_auto_message
+
+    await sql.execute("UPDATE contact SET language = 'pt_BR' WHERE id = $1", contact_id)
+    assert await render_auto_message(company.id, "resolved", conversation_id=conv) == "Tchau!"
+    await sql.execute("UPDATE contact SET language = '' WHERE id = $1", contact_id)  # company's: English
+    assert (await render_auto_message(company.id, "resolved", conversation_id=conv)).startswith("Thank you for contacting")
+
+
+@pytest.mark.parametrize("text,language,expected", [
+    ("Oui", "fr", True), ("non", "fr", False), ("Sim!", "pt_BR", True), ("Não", "pt_BR", False),
+    ("yes", "fr", True), ("n", "pt_BR", False), ("peut-être", "fr", None), ("", "en", None),
+])
+def test_yes_or_no(text, language, expected):
+    assert yes_or_no(text, language) is expected
