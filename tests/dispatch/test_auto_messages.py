@@ -88,3 +88,23 @@ async def test_admin_page_roles_and_errors(client, world):
     assert (await client.post("/admin/auto-messages", data={"takeover_text": "x"})).status_code == 403  # no CSRF
     other = await make_company()
     assert await sql.fetchval("SELECT count(*) FROM auto_message WHERE company_id = $1", other.id) == 0
+
+
+async def test_admin_edits_each_language_and_bad_language_is_refused(client, world):
+    company, _, _ = world
+    admin = await make_user(company, "admin")
+    await login(client, admin.email)
+    page = await client.get("/admin/auto-messages", params={"language": "fr"})
+    assert page.status_code == 200 and "est maintenant avec vous" in page.text and 'value="fr"' in page.text
+    assert "We are closed at the moment" in (await client.get("/admin/auto-messages")).text  # company: English
+    saved = await post_form(client, "/admin/auto-messages", {"language": "pt_BR", "takeover_text": "{agent} aqui", "takeover_enabled": "on"})
+    assert saved.status_code == 303 and saved.headers["location"].endswith("language=pt_BR")
+    rows = await sql.fetch("SELECT language, text FROM auto_message WHERE company_id = $1", company.id)
+    assert [(r["language"], r["text"]) for r in rows] == [("pt_BR", "{agent} aqui")]
+    assert "{agent} is now with you." in (await client.get("/admin/auto-messages", params={"language": "en"})).text
+    bad = await post_form(client, "/admin/auto-messages", {"language": "de", "takeover_text": "x"})
+    assert bad.status_code == 400
+    unknown = await post_form(client, "/admin/auto-messages", {"language": "fr", "out_of_hours_text": "{opens} {agent}"})
+    assert unknown.status_code == 400 and "Unknown placeholder" in unknown.text
+    audit = await sql.fetchrow("SELECT action, target_id, after FROM audit_event WHERE company_id = $1 AND action = 'auto_messages.updated'", company.id)
+    assert audit["target_id"] == "pt_BR" and "{agent} aqui" in audit["after"]
