@@ -41,6 +41,8 @@ from app.web.departments import DepartmentsController
 from app.web.errors import EXCEPTION_HANDLERS
 from app.web.health import health
 from app.web.home import HomeController
+from app.web.inbox import InboxController, my_work_fragment
+from app.web.quick_replies import QuickRepliesController
 from app.web.middleware import request_id_middleware
 from app.web.operator import CallsApiController, CdrApiController, OperatorController, ami_error_handler
 from app.web.pbx import CONTROLLERS as PBX_CONTROLLERS
@@ -171,6 +173,9 @@ def create_app(settings: Settings, *, migrate: bool = True, dispatcher: bool = T
             *WEBHOOK_ROUTES,
             AuthController,
             HomeController,
+            InboxController,
+            my_work_fragment,
+            QuickRepliesController,
             UsersController,
             DepartmentsController,
             AuditController,

@@ -136,3 +136,20 @@ class ChannelChanged(Event):
 
     name: ClassVar[str] = "channel-changed"
     channel_id: int
+
+
+@dataclass(frozen=True)
+class NoteAdded(Event):
+    """A member of staff wrote an internal note on a conversation (never sent to the customer)."""
+
+    name: ClassVar[str] = "note-added"
+    conversation_id: int
+    note_id: int
+
+
+@dataclass(frozen=True)
+class ContactChanged(Event):
+    """A customer's name or details were edited (the inbox rows showing them change)."""
+
+    name: ClassVar[str] = "contact-changed"
+    contact_id: int

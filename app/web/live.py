@@ -12,7 +12,6 @@ from typing import Awaitable, Callable
 
 from litestar.response import ServerSentEventMessage
 
-from app.dispatch.reads import list_my_conversations, list_my_queue
 from app.domain.events import (
     ConversationRouted,
     ReinjectionAlert,
@@ -21,6 +20,7 @@ from app.domain.events import (
     MessageQueued,
     MessageReceived,
     MessageStatusChanged,
+    NoteAdded,
     PresenceChanged,
     UserChanged,
 )
@@ -157,17 +157,20 @@ async def _conversation_opened(event: ConversationOpened, viewer: User) -> list[
 
 
 async def _my_work(event: Event, viewer: User) -> list[ServerSentEventMessage]:
-    """The viewer's own conversations and queue, when a conversation is routed or opened.
+    """Tell the people whose own conversations or queue changed; their page fetches its list
+    (``GET /my-work``), so an event costs a query per concerned viewer, not per open page."""
+    from app.web.inbox import concerns_my_work
 
-    Rendered per viewer (it is their list); only for people who take conversations."""
-    if viewer.role == "admin":
+    if viewer.role == "admin" or not await concerns_my_work(event, viewer):
         return []
-    html = render_fragment(
-        "dispatch/_my_work.html",
-        mine=await list_my_conversations(viewer.company_id, viewer.id),
-        queue=await list_my_queue(viewer.company_id, viewer.id),
-    )
-    return [ServerSentEventMessage(event="my-work", data=html)]
+    return [ServerSentEventMessage(event="my-work-changed", data="changed")]
+
+
+async def _inbox(event: Event, viewer: User) -> list[ServerSentEventMessage]:
+    """The agent workspace's rows and threads (``app.web.inbox``)."""
+    from app.web.inbox import render_live as render_inbox
+
+    return await render_inbox(event, viewer)
 
 
 async def _reinjection_alert(event: ReinjectionAlert, viewer: User) -> list[ServerSentEventMessage]:
@@ -190,14 +193,15 @@ def _both(*renderers: Callable) -> Callable:
 
 
 RENDERERS: dict[str, Callable[[Event, User], Awaitable[list[ServerSentEventMessage]]]] = {
-    ConversationRouted.name: _my_work,
+    ConversationRouted.name: _both(_my_work, _inbox),
     ReinjectionAlert.name: _reinjection_alert,  # type: ignore[dict-item]
-    MessageReceived.name: _message,  # type: ignore[dict-item]
-    MessageQueued.name: _message,  # type: ignore[dict-item]
-    MessageStatusChanged.name: _message_status,  # type: ignore[dict-item]
-    ConversationOpened.name: _both(_conversation_opened, _my_work),
+    MessageReceived.name: _both(_message, _inbox),
+    MessageQueued.name: _both(_message, _inbox),
+    MessageStatusChanged.name: _both(_message_status, _inbox),
+    ConversationOpened.name: _both(_conversation_opened, _my_work, _inbox),
     PresenceChanged.name: _presence,  # type: ignore[dict-item]
-    UserChanged.name: _user_changed,  # type: ignore[dict-item]
+    UserChanged.name: _both(_user_changed, _inbox),
+    NoteAdded.name: _inbox,
     PbxLiveChanged.name: _operator_live,  # type: ignore[dict-item]
 }
 
