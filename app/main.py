@@ -24,7 +24,9 @@ from app.domain.auth import purge_old_failures
 from app.logs import setup_logging
 from app.dispatch.sweeper import run_dispatcher
 from app.domain.channels import WEBHOOK_CHANNELS
+from app.domain.media import configure_remote
 from app.realtime.hub import Hub
+from app.storage import S3Config, S3Store
 from app.realtime.leader import SWEEPER, Leadership
 from app.settings import ROOT, Settings
 from app.telephony.ami import AmiError, AmiListener
@@ -121,6 +123,9 @@ def create_app(settings: Settings, *, migrate: bool = True, dispatcher: bool = T
         # One HTTP client per process for provider calls (sender worker, check connection).
         http = httpx.AsyncClient(timeout=httpx.Timeout(15.0, connect=5.0))
         app.state.http = http
+        configure_remote(S3Store(S3Config(settings.s3_endpoint, settings.s3_bucket, settings.s3_access_key,
+                                          settings.s3_secret_key, settings.s3_region), http)
+                         if settings.s3_bucket else None)
         sender = (
             asyncio.create_task(
                 Sender(http, public_url=settings.public_url, poll_interval=settings.sender_poll_ms / 1000,

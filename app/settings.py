@@ -72,6 +72,13 @@ class Settings:
     sender_max_attempts: int = 20
     # Largest inbound media file kept, in bytes (larger ones are shown by name only).
     media_max_bytes: int = 16_000_000
+    # S3-compatible bucket that media files are copied to (empty S3_BUCKET: DATA_DIR only).
+    # S3_ENDPOINT e.g. https://s3.eu-west-3.amazonaws.com or http://minio:9000 (path-style).
+    s3_endpoint: str = ""
+    s3_bucket: str = ""
+    s3_access_key: str = ""
+    s3_secret_key: str = ""
+    s3_region: str = "us-east-1"
     # Seconds without a heartbeat after which an online or busy agent is set offline.
     presence_grace: int = 120
     # Seconds between sweeps of the time-based jobs (presence expiry).
@@ -113,6 +120,11 @@ class Settings:
             "sender_poll_ms": _env_int("SENDER_POLL_MS", 300),
             "sender_max_attempts": _env_int("SENDER_MAX_ATTEMPTS", 20),
             "media_max_bytes": _env_int("MEDIA_MAX_BYTES", 16_000_000),
+            "s3_endpoint": env.get("S3_ENDPOINT", "").strip(),
+            "s3_bucket": env.get("S3_BUCKET", "").strip(),
+            "s3_access_key": env.get("S3_ACCESS_KEY", "").strip(),
+            "s3_secret_key": env.get("S3_SECRET_KEY", "").strip(),
+            "s3_region": env.get("S3_REGION", "").strip() or "us-east-1",
             "presence_grace": _env_int("PRESENCE_GRACE", 120),
             "sweep_interval": _env_int("SWEEP_INTERVAL", 5),
             "ami_host": env.get("AMI_HOST", "").strip(),
@@ -125,6 +137,10 @@ class Settings:
             "asterisk_context": env.get("ASTERISK_CONTEXT", "").strip() or "internal",
         }
         values.update(overrides)
+        if values["s3_bucket"] and not (values["s3_endpoint"] and values["s3_access_key"] and values["s3_secret_key"]):
+            raise SystemExit("S3_BUCKET needs S3_ENDPOINT, S3_ACCESS_KEY and S3_SECRET_KEY too")
+        if values["s3_endpoint"] and not str(values["s3_endpoint"]).startswith(("http://", "https://")):
+            raise SystemExit(f"S3_ENDPOINT must start with http:// or https://, got {values['s3_endpoint']!r}")
         return cls(**values)  # type: ignore[arg-type]
 
     @property

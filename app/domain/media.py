@@ -3,7 +3,11 @@
 Files live under ``DATA_DIR/media/<company id>/<message id><ext>``; the message's ``data.media``
 records ``path`` (relative), ``size`` and ``mime_type``, or ``error`` when the file could not be
 kept (too large, a type we refuse, the provider refused). Downloading is the worker's job
-(``app.providers.sender.MediaFetcher``): this module never talks HTTP.
+(``app.providers.sender.Sender``).
+
+With S3-compatible storage configured (``configure_remote``, see ``app.storage``), the worker
+also copies each kept file to the bucket (``replicate_one``) and records ``remote`` (its key);
+a file missing under ``DATA_DIR`` is then fetched back from the bucket when it is read.
 """
 
 from __future__ import annotations
@@ -12,19 +16,32 @@ import hashlib
 import hmac
 import json
 import mimetypes
+import logging
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 from app.i18n import N_, gettext
 from app.domain import sql
+from app.storage import S3Store, StorageError
 from app.domain.errors import NotFound, ValidationError
 from app.domain.events import MessageStatusChanged, emit
+
+log = logging.getLogger(__name__)
 
 # Types kept; anything else (executables, scripts, HTML) is refused and only its name shown.
 ALLOWED = ("image/", "audio/", "video/", "application/pdf", "text/plain", "application/msword",
            "application/vnd.openxmlformats-officedocument.", "application/vnd.ms-excel", "application/zip")
 INLINE = ("image/jpeg", "image/png", "image/webp", "image/gif", "audio/", "video/")
+
+
+# The bucket every kept file is copied to, when S3 storage is configured (set at start-up).
+REMOTE: S3Store | None = None
+
+
+def configure_remote(store: S3Store | None) -> None:
+    global REMOTE
+    REMOTE = store
 
 
 def allowed(mime: str) -> bool:
@@ -95,9 +112,73 @@ async def get_media_file(company_id: int, message_id: int, data_dir: Path) -> tu
     if not media or not media.get("path"):
         raise NotFound(N_("No such file."))
     path = (data_dir / media["path"]).resolve()
-    if data_dir.resolve() not in path.parents or not path.is_file():
+    if data_dir.resolve() not in path.parents:
+        raise NotFound(N_("No such file."))
+    if not path.is_file() and media.get("remote") and REMOTE is not None:
+        await _restore(path, media["remote"])
+    if not path.is_file():
         raise NotFound(N_("No such file."))
     return path, media.get("mime_type") or "application/octet-stream", media.get("filename") or path.name
+
+
+async def _restore(path: Path, key: str) -> None:
+    """Bring a file back from the bucket into the local cache (DATA_DIR/media)."""
+    try:
+        content = await REMOTE.get(key) if REMOTE is not None else None
+    except StorageError as exc:
+        log.warning("could not fetch %s from the bucket: %s", key, exc.reason)
+        return
+    if content is None:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + f".{uuid.uuid4().hex}.part")
+    tmp.write_bytes(content)
+    tmp.replace(path)
+
+
+# Kept files not yet in the bucket, due now (the partial index message_media_remote_idx).
+_UNREPLICATED = """
+SELECT id, data->'media' AS media FROM message
+WHERE data ? 'media' AND (data->'media' ? 'path') AND NOT (data->'media' ? 'remote')
+  AND coalesce((data->'media'->>'remote_retry_at')::timestamptz, '-infinity') <= now()
+ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED
+"""
+
+
+async def replicate_one(data_dir: Path, retry_seconds: float = 30.0) -> bool:
+    """Copy one kept file to the bucket (False: nothing to copy, or no bucket configured).
+
+    The row stays locked while the file is sent, so several workers never send the same file;
+    a failure is retried after ``retry_seconds``. A file gone from DATA_DIR is marked so."""
+    if REMOTE is None:
+        return False
+    async with sql.transaction():
+        row = await sql.fetchrow(_UNREPLICATED)
+        if row is None:
+            return False
+        media = json.loads(row["media"]) if isinstance(row["media"], str) else dict(row["media"])
+        local = (data_dir / media["path"]).resolve()
+        if data_dir.resolve() not in local.parents or not local.is_file():
+            changes = {"remote_error": "The file is missing under DATA_DIR.", "remote_retry_at": "infinity"}
+        else:
+            try:
+                await REMOTE.put(media["path"], local.read_bytes(), media.get("mime_type") or "application/octet-stream")
+                changes = {"remote": media["path"]}
+            except StorageError as exc:
+                log.warning("could not copy %s to the bucket: %s", media["path"], exc.reason)
+                changes = {"remote_error": exc.reason[:300], "remote_retry_at": f"now+{retry_seconds}"}
+        if changes.get("remote_retry_at", "").startswith("now+"):
+            await sql.execute(
+                """UPDATE message SET data = jsonb_set(data, '{media}', (data->'media') || jsonb_build_object(
+                       'remote_error', $2::text, 'remote_retry_at', now() + make_interval(secs => $3))) WHERE id = $1""",
+                row["id"], changes["remote_error"], float(retry_seconds),
+            )
+        else:
+            await sql.execute(
+                "UPDATE message SET data = jsonb_set(data, '{media}', ((data->'media') - 'remote_error') || $2::jsonb) WHERE id = $1",
+                row["id"], json.dumps(changes),
+            )
+    return True
 
 
 def kind_of(mime: str) -> str:

@@ -19,7 +19,7 @@ from app.domain.messages import attach_provider_id
 from pathlib import Path
 
 from app.domain import sql
-from app.domain.media import media_token, claim_media, media_failed, retry_media_later, store_media
+from app.domain.media import media_token, claim_media, media_failed, replicate_one, retry_media_later, store_media
 from app.domain.outbox import Claimed, claim_due, record_failure, record_retry
 from app.providers.base import Media, Outgoing, SendError
 
@@ -86,6 +86,8 @@ class Sender:
             try:
                 busy = await self.run_once()
                 busy += await self.fetch_media_once()
+                if self.data_dir is not None:
+                    busy += await replicate_one(self.data_dir)
                 if busy:
                     continue
             except asyncio.CancelledError:
