@@ -56,6 +56,9 @@ from app.domain.companies import get_company_locale
 from app.i18n import choose_language, current_language, current_timezone
 from app.web.templating import ENV
 from app.web.users import UsersController
+from app.web.business_hours import BusinessHoursController
+from app.web.company import CompanyController
+from app.web.contacts import ContactsController
 
 log = logging.getLogger(__name__)
 
@@ -183,6 +186,9 @@ def create_app(settings: Settings, *, migrate: bool = True, dispatcher: bool = T
             QuickRepliesController,
             UsersController,
             DepartmentsController,
+            BusinessHoursController,
+            CompanyController,
+            ContactsController,
             AuditController,
             PresenceController,
             OperatorController,

@@ -1,12 +1,18 @@
-"""Companies (tenants) and their first admin."""
+"""Companies (tenants): creating one with its first admin (platform level, the CLI), and the
+settings its admins edit (name, timezone, default language)."""
 
 from __future__ import annotations
 
+from functools import lru_cache
+from zoneinfo import available_timezones
+
 from app.domain import sql
+from app.domain.audit import record_audit
 from app.domain.errors import NotFound
 from app.domain.tables import Company, User
 from app.domain.users import create_user
 from app.domain.validation import Cleaner
+from app.i18n import N_
 
 
 async def get_company(company_id: int) -> Company:
@@ -41,3 +47,43 @@ async def create_company_with_admin(company_name: str, admin: dict) -> tuple[Com
     company = await create_company(company_name)
     user = await create_user(company.id, {**admin, "role": "admin"})
     return company, user
+
+
+# Settings ---------------------------------------------------------------------------------
+
+# Interface and default customer languages a company may choose.
+COMPANY_LANGUAGES = {"en": "English", "fr": "Français", "pt_BR": "Português (Brasil)"}
+
+
+@lru_cache(maxsize=1)
+def timezones() -> tuple[str, ...]:
+    """Every IANA timezone name the server knows, sorted (the choices of the settings form)."""
+    return tuple(sorted(z for z in available_timezones() if "/" in z or z == "UTC"))
+
+
+def _settings(company: Company) -> dict:
+    return {"name": company.name, "timezone": company.timezone, "language": company.language}
+
+
+async def update_company(company_id: int, data: dict) -> Company:
+    """Name, timezone (an IANA name such as Europe/Paris) and default language; audited."""
+    company = await get_company(company_id)
+    c = Cleaner(data)
+    values = {
+        "name": c.text("name", max_len=200),
+        "timezone": c.text("timezone", max_len=64),
+        "language": c.choice("language", COMPANY_LANGUAGES, default="en"),
+    }
+    if values["timezone"] and "timezone" not in c.errors and values["timezone"] not in timezones():
+        c.fail("timezone", N_("Choose a timezone from the list, such as Europe/Paris."))
+    c.raise_if_errors()
+    before = _settings(company)
+    async with sql.transaction():
+        await sql.execute(
+            "UPDATE company SET name = $2, timezone = $3, language = $4 WHERE id = $1",
+            company_id, values["name"], values["timezone"], values["language"],
+        )
+        if before != values:
+            await record_audit(company_id, "company.updated", target_type="company", target_id=company_id,
+                               target_label=values["name"], before=before, after=values)
+    return await get_company(company_id)

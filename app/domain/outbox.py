@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import datetime
 
 from app.domain import sql
 from app.domain.events import MessageStatusChanged, emit
@@ -28,6 +29,9 @@ class Claimed:
     reply_to: str
     attempts: int
     to_phone: str | None
+    # Opt-out (app.domain.contacts.opt_out_allows): the sender checks it when it sends.
+    opted_out: bool = False
+    last_inbound_at: datetime | None = None
 
 
 async def claim_due(limit: int = 10, lease_seconds: float = 120.0) -> list[Claimed]:
@@ -48,7 +52,8 @@ async def claim_due(limit: int = 10, lease_seconds: float = 120.0) -> list[Claim
                FROM due, conversation c, contact ct
                WHERE m.id = due.id AND c.id = m.conversation_id AND ct.id = c.contact_id
                RETURNING m.id, m.company_id, m.channel_id, m.conversation_id, m.type, m.text, m.data, m.reply_to,
-                         m.attempts, ct.phone AS to_phone""",
+                         m.attempts, ct.phone AS to_phone, ct.opted_out_at IS NOT NULL AS opted_out,
+                         c.last_inbound_at""",
             limit, float(lease_seconds),
         )
     return [

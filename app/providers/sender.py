@@ -20,10 +20,14 @@ from pathlib import Path
 
 from app.domain import sql
 from app.domain.media import media_token, claim_media, media_failed, replicate_one, retry_media_later, store_media
+from app.domain.contacts import opt_out_allows
 from app.domain.outbox import Claimed, claim_due, record_failure, record_retry
 from app.providers.base import Media, Outgoing, SendError
 
 log = logging.getLogger(__name__)
+
+OPTED_OUT = ("The customer opted out of messages: only replies within 24 hours of their own message are sent "
+             "(Contacts page).")
 
 
 class Sender:
@@ -125,6 +129,9 @@ class Sender:
                 return
             if not m.to_phone:
                 await record_failure(m.company_id, m.id, "no-phone", "The contact has no phone number to write to.")
+                return
+            if m.opted_out and not opt_out_allows(m.type, m.last_inbound_at):
+                await record_failure(m.company_id, m.id, "opted-out", OPTED_OUT)
                 return
             try:
                 result = await channel.impl.send(self.client, channel.credentials, self._outgoing(m, channel.provider))

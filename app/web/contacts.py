@@ -1,0 +1,115 @@
+"""Admin: contacts (list and search, edit, opt-out, merge duplicates, delete)."""
+
+from __future__ import annotations
+
+from litestar import Controller, Request, get, post
+from litestar.params import FromPath, Parameter
+from litestar.response import Redirect, Template
+
+from app.domain.contacts import (
+    CONTACT_LANGUAGES,
+    contact_stats,
+    delete_contact,
+    get_contact,
+    list_contacts,
+    merge_contacts,
+    update_contact,
+)
+from app.domain.errors import ValidationError
+from app.i18n import gettext as _
+from app.web.forms import flash, read_form
+from app.web.security import admin_only
+
+BASE = "/admin/contacts"
+QUERY = Parameter(default="", max_length=100)
+PAGE = Parameter(default=1, ge=1, le=100_000)
+
+
+def _name(contact) -> str:
+    return contact["name"] or contact["phone"] or f"#{contact['id']}"
+
+
+class ContactsController(Controller):
+    path = BASE
+    guards = [admin_only]
+
+    @get("/")
+    async def index(self, request: Request, q: str = QUERY, page: int = PAGE) -> Template:
+        result = await list_contacts(request.user.company_id, query=q, page=page)
+        return Template("admin/contacts/list.html", context={"result": result, "q": q})
+
+    async def _edit_page(self, request: Request, contact_id: int, values: dict | None = None,
+                         errors: dict | None = None, status: int = 200) -> Template:
+        contact = await get_contact(request.user.company_id, contact_id)
+        if values is None:
+            values = {"name": contact["name"], "language": contact["language"], "details": contact["details"],
+                      "opted_out": "on" if contact["opted_out_at"] else ""}
+        context = {
+            "contact": contact, "values": values, "errors": errors or {}, "languages": CONTACT_LANGUAGES,
+            "stats": await contact_stats(request.user.company_id, contact_id),
+        }
+        return Template("admin/contacts/form.html", context=context, status_code=status)
+
+    @get("/{contact_id:int}/edit")
+    async def edit(self, request: Request, contact_id: FromPath[int]) -> Template:
+        return await self._edit_page(request, contact_id)
+
+    @post("/{contact_id:int}", status_code=303)
+    async def update(self, request: Request, contact_id: FromPath[int]) -> Template | Redirect:
+        await get_contact(request.user.company_id, contact_id)
+        data = await read_form(request)
+        try:
+            contact = await update_contact(request.user.company_id, contact_id, data)
+        except ValidationError as exc:
+            values = {k: str(data.get(k, ""))[:2100] for k in ("name", "language", "details", "opted_out")}
+            return await self._edit_page(request, contact_id, values, exc.errors, 400)
+        flash(request, _("Saved %(name)s.") % {"name": _name(contact)})
+        return Redirect(BASE, status_code=303)
+
+    @get("/{contact_id:int}/delete")
+    async def confirm_delete(self, request: Request, contact_id: FromPath[int]) -> Template:
+        contact = await get_contact(request.user.company_id, contact_id)
+        stats = await contact_stats(request.user.company_id, contact_id)
+        return Template("admin/contacts/delete.html", context={"contact": contact, "stats": stats, "errors": {}})
+
+    @post("/{contact_id:int}/delete", status_code=303)
+    async def delete(self, request: Request, contact_id: FromPath[int]) -> Template | Redirect:
+        contact = await get_contact(request.user.company_id, contact_id)
+        try:
+            await delete_contact(request.user.company_id, contact_id)
+        except ValidationError as exc:
+            stats = await contact_stats(request.user.company_id, contact_id)
+            context = {"contact": contact, "stats": stats, "errors": exc.errors}
+            return Template("admin/contacts/delete.html", context=context, status_code=409)
+        flash(request, _("Contact deleted: their details are erased, their conversations kept anonymously."))
+        return Redirect(BASE, status_code=303)
+
+    async def _merge_page(self, request: Request, contact_id: int, q: str, page: int,
+                          errors: dict | None = None, status: int = 200) -> Template:
+        contact = await get_contact(request.user.company_id, contact_id)
+        # Without a search, offer contacts of the same name first: the likely duplicates.
+        query = q or contact["name"] or ""
+        result = await list_contacts(request.user.company_id, query=query, page=page, exclude_id=contact_id)
+        context = {"contact": contact, "result": result, "q": q, "query": query, "errors": errors or {}}
+        return Template("admin/contacts/merge.html", context=context, status_code=status)
+
+    @get("/{contact_id:int}/merge")
+    async def merge_form(self, request: Request, contact_id: FromPath[int], q: str = QUERY, page: int = PAGE) -> Template:
+        return await self._merge_page(request, contact_id, q, page)
+
+    @post("/{contact_id:int}/merge", status_code=303)
+    async def merge(self, request: Request, contact_id: FromPath[int]) -> Template | Redirect:
+        await get_contact(request.user.company_id, contact_id)
+        data = await read_form(request)
+        try:
+            duplicate_id = int(str(data.get("duplicate_id", "")).strip())
+            if not 0 < duplicate_id < 2**31:
+                raise ValueError
+        except ValueError:
+            return await self._merge_page(request, contact_id, "", 1, {"duplicate_id": "Choose from the list."}, 400)
+        try:
+            kept = await merge_contacts(request.user.company_id, contact_id, duplicate_id)
+        except ValidationError as exc:
+            return await self._merge_page(request, contact_id, "", 1, exc.errors, 409)
+        flash(request, _("Merged the duplicate into %(name)s.") % {"name": _name(kept)})
+        return Redirect(f"{BASE}/{contact_id}/edit", status_code=303)
