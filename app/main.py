@@ -51,6 +51,8 @@ from app.web.pbx import CONTROLLERS as PBX_CONTROLLERS
 from app.web.presence import PresenceController
 from app.web.security import PostgresStore, session_auth
 from app.web.stream import events
+from app.web.supervisor import PUBLISHER as WALLBOARD, SupervisorController
+from app.web.metrics import MetricsController
 from app.domain.audit import actor_of, audit_actor
 from app.domain.companies import get_company_locale
 from app.i18n import choose_language, current_language, current_timezone
@@ -110,6 +112,7 @@ def create_app(settings: Settings, *, migrate: bool = True, dispatcher: bool = T
     settings = settings.with_secret()
     db.configure(settings.database_url)
     hub = Hub(settings.database_url)
+    WALLBOARD.attach(hub)  # the wallboard's snapshots are published through this process's hub
     hub.add_watcher(WEBHOOK_CHANNELS.on_bus)  # webhooks' channel cache follows the bus
     sweeper = Leadership(settings.database_url, SWEEPER, "dispatcher", lambda: run_dispatcher(hub, settings))
     # The AMI listener runs in every process; only the advisory-lock leader connects.
@@ -190,6 +193,8 @@ def create_app(settings: Settings, *, migrate: bool = True, dispatcher: bool = T
             CompanyController,
             ContactsController,
             AuditController,
+            SupervisorController,
+            MetricsController,
             PresenceController,
             OperatorController,
             CallsApiController,

@@ -206,6 +206,14 @@ RENDERERS: dict[str, Callable[[Event, User], Awaitable[list[ServerSentEventMessa
 }
 
 
+# The supervisor wallboard (app.web.supervisor) follows these events too: wrapped, not replaced.
+from app.web.supervisor import TOUCHING as _WALLBOARD_EVENTS, render_live as _wallboard  # noqa: E402
+from app.domain.wallboard import WallboardChanged  # noqa: E402
+
+for _cls in _WALLBOARD_EVENTS:
+    RENDERERS[_cls.name] = _both(RENDERERS[_cls.name], _wallboard) if _cls.name in RENDERERS else _wallboard
+RENDERERS[WallboardChanged.name] = _wallboard  # type: ignore[assignment]
+
 async def render_event(event: Event, viewer: User) -> list[ServerSentEventMessage]:
     renderer = RENDERERS.get(event.name)
     return await renderer(event, viewer) if renderer else []
