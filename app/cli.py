@@ -1,4 +1,4 @@
-"""The ``switchboard`` command: serve, migrate, create-admin, demo.
+"""The ``switchboard`` command: serve, migrate, create-company, create-admin, demo.
 
 With no ``DATABASE_URL``, each command starts the embedded PostgreSQL in ``DATA_DIR`` and
 stops it when done; ``serve`` passes its address to the server processes it starts.
@@ -78,6 +78,43 @@ def cmd_create_admin(settings: Settings, args: argparse.Namespace) -> None:
             raise SystemExit(f"Not created: {exc}") from exc
 
 
+def _password(args: argparse.Namespace) -> tuple[str, bool]:
+    """The admin's password: --password, $ADMIN_PASSWORD, a prompt on a terminal, else generated."""
+    password = args.password or os.environ.get("ADMIN_PASSWORD") or ""
+    if password:
+        return password, False
+    if sys.stdin.isatty() and not getattr(args, "generate_password", False):
+        return getpass.getpass("Password for the new admin (10+ characters): "), False
+    return secrets.token_urlsafe(12), True
+
+
+def cmd_create_company(settings: Settings, args: argparse.Namespace) -> None:
+    """Platform level: a new company (tenant) and its first admin. Refuses an existing name."""
+    from app.domain.companies import create_company_with_admin, find_company
+    from app.domain.errors import ValidationError
+
+    password, generated = _password(args)
+
+    async def run() -> None:
+        if await find_company(args.name.strip()) is not None:
+            raise ValidationError({"name": f"A company named {args.name.strip()!r} exists already."})
+        admin = {"name": args.admin_name, "email": args.admin_email, "password": password}
+        company, user = await create_company_with_admin(
+            args.name, admin, timezone=args.timezone, language=args.language
+        )
+        print(f"Company {company.name!r} created (id {company.id}), timezone {company.timezone}, language {company.language}.")
+        print(f"Admin {user.email} can log in at {settings.public_url}/login")
+        if generated:
+            print(f"One-time password (shown once; change it under Users): {password}")
+
+    with database(settings) as s:
+        _migrate(s)
+        try:
+            asyncio.run(run())
+        except ValidationError as exc:
+            raise SystemExit("Not created: " + "; ".join(f"{k}: {v}" for k, v in exc.errors.items())) from exc
+
+
 def _serve(settings: Settings) -> None:
     import uvicorn
 
@@ -133,6 +170,14 @@ def main(argv: list[str] | None = None) -> None:
         p.add_argument("--port", type=int)
         p.add_argument("--workers", type=int)
     sub.add_parser("migrate", help="apply database migrations")
+    p = sub.add_parser("create-company", help="create a company and its first admin (platform level)")
+    p.add_argument("name", help="the company's name")
+    p.add_argument("--admin-email", required=True)
+    p.add_argument("--admin-name", default="Administrator")
+    p.add_argument("--password", help="default: $ADMIN_PASSWORD, a prompt, or a generated one-time password")
+    p.add_argument("--generate-password", action="store_true", help="generate and print a password even on a terminal")
+    p.add_argument("--timezone", default="UTC", help="IANA name, e.g. Europe/Paris (default UTC)")
+    p.add_argument("--language", default="en", choices=["en", "fr", "pt_BR"])
     p = sub.add_parser("create-admin", help="create a company (if new) and an admin in it")
     p.add_argument("--company", required=True)
     p.add_argument("--email", required=True)
@@ -141,5 +186,6 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     settings = Settings.from_env()
     setup_logging(settings.log_level, settings.log_json)
-    commands = {"serve": cmd_serve, "demo": cmd_demo, "migrate": cmd_migrate, "create-admin": cmd_create_admin}
+    commands = {"serve": cmd_serve, "demo": cmd_demo, "migrate": cmd_migrate, "create-admin": cmd_create_admin,
+                "create-company": cmd_create_company}
     commands[args.command](settings, args)

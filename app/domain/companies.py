@@ -33,8 +33,11 @@ async def find_company(name: str) -> Company | None:
 
 
 async def create_company(name: str, *, timezone: str = "UTC", language: str = "en") -> Company:
-    c = Cleaner({"name": name})
+    c = Cleaner({"name": name, "timezone": timezone, "language": language})
     clean_name = c.text("name", max_len=200)
+    if timezone not in timezones():
+        c.fail("timezone", N_("Choose a timezone from the list, such as Europe/Paris."))
+    language = c.choice("language", COMPANY_LANGUAGES, default="en")
     c.raise_if_errors()
     async with sql.transaction():
         company = Company(name=clean_name, timezone=timezone, language=language)
@@ -42,10 +45,12 @@ async def create_company(name: str, *, timezone: str = "UTC", language: str = "e
     return company
 
 
-async def create_company_with_admin(company_name: str, admin: dict) -> tuple[Company, User]:
-    """Platform-level: a new tenant and its first admin."""
-    company = await create_company(company_name)
-    user = await create_user(company.id, {**admin, "role": "admin"})
+async def create_company_with_admin(company_name: str, admin: dict, *, timezone: str = "UTC",
+                                    language: str = "en") -> tuple[Company, User]:
+    """Platform-level: a new tenant and its first admin, both or neither."""
+    async with sql.transaction():
+        company = await create_company(company_name, timezone=timezone, language=language)
+        user = await create_user(company.id, {**admin, "role": "admin"})
     return company, user
 
 
