@@ -178,7 +178,7 @@
     if (temp && temp.parentNode) {
       if (old && old !== temp) { temp.remove(); } else { temp.replaceWith(el); old = null; stick = true; }
     }
-    if (old) { old.replaceWith(el); } else if (!el.parentNode) { t.appendChild(el); }
+    if (old) { old.replaceWith(el); } else if (!el.isConnected) { t.appendChild(el); }
     htmx.process(el);
     if (stick) { toBottom(t); }
   }
@@ -372,7 +372,10 @@
     var meta = document.createElement("span"); meta.className = "msg-meta"; meta.textContent = "🕓"; li.appendChild(meta);
     t.appendChild(li); toBottom(t);
     form.dataset.temp = li.id; form.dataset.sent = area.value;
+    // The request body is built: the composer is free for the next message at once.
     area.value = ""; count(); closeSuggest();
+    if (file) { file.value = ""; }
+    var label = $(".attach-name", form); if (label) { label.textContent = ""; }
   });
   document.addEventListener("htmx:afterRequest", function (evt) {
     var form = evt.detail.elt;
@@ -382,8 +385,6 @@
     if (evt.detail.successful) {
       upsertBubble(xhr.responseText, temp);
       try { sessionStorage.removeItem(draftKey(openId(), form.id === "composer" ? "reply" : "note")); } catch (e) { /* ignore */ }
-      var file = $(".attach-input", form); if (file) { file.value = ""; }
-      var label = $(".attach-name"); if (label) { label.textContent = ""; }
       $$(".template-fields input, .template-fields textarea", form).forEach(function (i) { if (i.name !== "template_language") { i.value = ""; } });
     } else {
       if (temp) {

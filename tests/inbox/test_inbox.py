@@ -188,3 +188,15 @@ async def test_quick_replies_offered_in_the_composer(client, shop):
     data = json.loads(re.search(r'<script type="application/json" class="qr-data">(.*?)</script>', page.text, re.S).group(1))
     assert data == [{"shortcut": "hello", "text": "Hello from Sales <team>"}, {"shortcut": "price", "text": "Sales price list"}]
     assert "<team>" not in page.text.split('class="qr-data">')[1].split("</script>")[0]  # escaped inside the script too
+
+
+async def test_reply_with_an_attachment(client, shop):
+    company, sales, _, channel, anna, _ = shop
+    conv = await open_conversation(channel, sales)
+    await login(client, anna.email)
+    from tests.helpers import csrf
+    png = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000")
+    reply = await client.post(f"/inbox/{conv}/messages", data={"text": "the form", "_csrf_token": csrf(client)},
+                              files={"file": ("form.png", png, "image/png")}, headers={"hx-request": "true"})
+    assert reply.status_code == 200, reply.text
+    assert "msg-image" in reply.text and "/conversations/media/" in reply.text
