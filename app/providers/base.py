@@ -101,6 +101,10 @@ class Outgoing:
     media_url: str = ""
     media_mime: str = ""
     media_filename: str = ""
+    # The file itself, when we hold it: providers that accept uploads send it rather than a link
+    # (no public BASE_URL needed). Meta first uploads it and sends the media id it gets back.
+    media_content: bytes | None = None
+    media_id: str = ""
     reply_to: str = ""
     template: dict | None = None  # Meta: name, language, params; Twilio: content_sid, variables
     status_callback: str = ""
@@ -155,16 +159,22 @@ class Provider:
     def read_send_response(self, response: httpx.Response) -> SendResult:
         raise NotImplementedError
 
+    # Whether ``build_send`` can carry the file itself (``Outgoing.media_content``).
+    uploads_media = False
+
     async def send(self, client: httpx.AsyncClient, credentials: dict, out: Outgoing) -> SendResult:
         """Send ``out``; network failures and timeouts are transient ``SendError``s."""
-        request = self.build_send(credentials, out)
+        response = await self.call(client, self.build_send(credentials, out))
+        return self.read_send_response(response)
+
+    async def call(self, client: httpx.AsyncClient, request: httpx.Request) -> httpx.Response:
+        """One request to the provider; network failures and timeouts become transient ``SendError``s."""
         try:
-            response = await client.send(request)
+            return await client.send(request)
         except httpx.TimeoutException as exc:
             raise SendError(f"{self.label} did not answer in time.", code="timeout", permanent=False) from exc
         except httpx.HTTPError as exc:
             raise SendError(f"Could not reach {self.label}: {exc.__class__.__name__}.", code="network", permanent=False) from exc
-        return self.read_send_response(response)
 
     async def check_connection(self, client: httpx.AsyncClient, credentials: dict) -> tuple[bool, str]:
         raise NotImplementedError

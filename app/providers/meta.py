@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from dataclasses import replace
 
 import httpx
 
@@ -170,7 +171,7 @@ class MetaProvider(Provider):
             body.update(type="template", template=tpl)
         elif out.type in ("image", "document", "video", "audio", "voice"):
             kind = "audio" if out.type == "voice" else out.type
-            media: dict = {"link": out.media_url}
+            media: dict = {"id": out.media_id} if out.media_id else {"link": out.media_url}
             if out.text and kind != "audio":
                 media["caption"] = out.text
             if kind == "document" and out.media_filename:
@@ -182,6 +183,29 @@ class MetaProvider(Provider):
         headers = {"Authorization": f"Bearer {credentials.get('access_token', '')}"}
         return httpx.Request("POST", url, json=body, headers=headers)
 
+    uploads_media = True
+
+    async def send(self, client: httpx.AsyncClient, credentials: dict, out: Outgoing) -> SendResult:
+        """A file we hold is uploaded first (``POST /{phone-number-id}/media``), then sent by id."""
+        if out.media_content is not None and not out.media_id and not out.template:
+            out = replace(out, media_id=await self.upload(client, credentials, out))
+        return await super().send(client, credentials, out)
+
+    async def upload(self, client: httpx.AsyncClient, credentials: dict, out: Outgoing) -> str:
+        url = f"{self._base(credentials)}/{credentials.get('phone_number_id', '')}/media"
+        mime = out.media_mime or "application/octet-stream"
+        request = httpx.Request(
+            "POST", url, headers={"Authorization": f"Bearer {credentials.get('access_token', '')}"},
+            data={"messaging_product": "whatsapp", "type": mime},
+            files={"file": (out.media_filename or "file", out.media_content or b"", mime)},
+        )
+        response = await self.call(client, request)
+        data = _json(response)
+        if response.status_code == 200 and data.get("id"):
+            return str(data["id"])
+        self._raise(response, data)
+        raise AssertionError("unreachable")
+
     def read_send_response(self, response: httpx.Response) -> SendResult:
         try:
             data = response.json()
@@ -189,6 +213,11 @@ class MetaProvider(Provider):
             data = {}
         if response.status_code == 200 and (data.get("messages") or [{}])[0].get("id"):
             return SendResult(str(data["messages"][0]["id"]), "sent")
+        self._raise(response, data)
+        raise AssertionError("unreachable")
+
+    def _raise(self, response: httpx.Response, data: dict) -> None:
+        """The ``SendError`` for a refused call (permanent or not, with Meta's code explained)."""
         err = data.get("error") or {}
         code = str(err.get("code") or response.status_code)
         reason = explain(code, (err.get("error_data") or {}).get("details") or err.get("message") or "")

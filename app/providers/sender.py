@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from dataclasses import replace
 
 import httpx
 
@@ -19,7 +20,8 @@ from app.domain.messages import attach_provider_id
 from pathlib import Path
 
 from app.domain import sql
-from app.domain.media import media_token, claim_media, media_failed, replicate_one, retry_media_later, store_media
+from app.domain.errors import NotFound
+from app.domain.media import get_media_file, media_token, claim_media, media_failed, replicate_one, retry_media_later, store_media
 from app.domain.contacts import opt_out_allows
 from app.domain.outbox import Claimed, claim_due, record_failure, record_retry
 from app.providers.base import Media, Outgoing, SendError
@@ -105,6 +107,14 @@ class Sender:
             return f"{self.public_url}/webhooks/media/{m.id}/{media_token(self.secret_key, m.id, media['path'])}"
         return media.get("url") or ""
 
+    async def _file(self, m: Claimed) -> bytes | None:
+        """Our copy of an outbound message's file (from the bucket if DATA_DIR lost it), or None."""
+        try:
+            path, _mime, _name = await get_media_file(m.company_id, m.id, self.data_dir)
+        except NotFound:
+            return None
+        return path.read_bytes()
+
     def _outgoing(self, m: Claimed, provider: str) -> Outgoing:
         media = m.data.get("media") or {}
         return Outgoing(
@@ -133,8 +143,11 @@ class Sender:
             if m.opted_out and not opt_out_allows(m.type, m.last_inbound_at):
                 await record_failure(m.company_id, m.id, "opted-out", OPTED_OUT)
                 return
+            outgoing = self._outgoing(m, channel.provider)
+            if channel.impl.uploads_media and (m.data.get("media") or {}).get("path") and self.data_dir is not None:
+                outgoing = replace(outgoing, media_content=await self._file(m))
             try:
-                result = await channel.impl.send(self.client, channel.credentials, self._outgoing(m, channel.provider))
+                result = await channel.impl.send(self.client, channel.credentials, outgoing)
             except SendError as exc:
                 if exc.permanent:
                     await record_failure(m.company_id, m.id, exc.code, exc.reason)

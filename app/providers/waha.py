@@ -8,6 +8,8 @@ we key messages by the bare ``msgId`` so that acks and echoes match what we sent
 
 from __future__ import annotations
 
+import base64
+
 import hashlib
 import hmac
 
@@ -157,6 +159,8 @@ class WahaProvider(Provider):
     def media_headers(self, credentials: dict) -> dict:
         return self._headers(credentials)
 
+    uploads_media = True
+
     def build_send(self, credentials: dict, out: Outgoing) -> httpx.Request:
         chat_id = out.to_phone.lstrip("+") + "@c.us"
         body: dict = {"session": credentials.get("session") or "default", "chatId": chat_id}
@@ -164,7 +168,11 @@ class WahaProvider(Provider):
         if kind == "text":
             body["text"] = out.text
         else:
-            body["file"] = {"url": out.media_url, "mimetype": out.media_mime, "filename": out.media_filename or None}
+            if out.media_content is not None:  # the file itself, base64: no public link needed
+                body["file"] = {"data": base64.b64encode(out.media_content).decode(), "mimetype": out.media_mime,
+                                "filename": out.media_filename or None}
+            else:
+                body["file"] = {"url": out.media_url, "mimetype": out.media_mime, "filename": out.media_filename or None}
             if out.text and kind != "voice":
                 body["caption"] = out.text
         if out.reply_to:

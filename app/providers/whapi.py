@@ -7,6 +7,9 @@ webhook: we ask for ``X-Webhook-Secret: <secret>``; a ``?token=<secret>`` URL wo
 
 from __future__ import annotations
 
+import base64
+from urllib.parse import quote
+
 import httpx
 
 from app.providers.base import (
@@ -124,10 +127,13 @@ class WhapiProvider(Provider):
         # GET /media/{MediaID} serves the file itself.
         return media.url or (f"{self._base(credentials)}/media/{media.media_id}" if media.media_id else "")
 
+    uploads_media = True
+
     def build_send(self, credentials: dict, out: Outgoing) -> httpx.Request:
         to = out.to_phone.lstrip("+")
-        if out.type in MEDIA and out.media_url:
-            body: dict = {"to": to, "media": out.media_url}
+        if out.type in MEDIA and (out.media_url or out.media_content is not None):
+            # The file itself as a data URI when we hold it (no public link needed), else the link.
+            body: dict = {"to": to, "media": _data_uri(out) if out.media_content is not None else out.media_url}
             if out.text:
                 body["caption"] = out.text
             path = out.type
@@ -167,3 +173,9 @@ class WhapiProvider(Provider):
 
 
 PROVIDER = WhapiProvider()
+
+
+def _data_uri(out: Outgoing) -> str:
+    """Whapi's inline file form: ``data:<mime>;name=<file name>;base64,<data>``."""
+    name = quote(out.media_filename or "file", safe="")
+    return f"data:{out.media_mime or 'application/octet-stream'};name={name};base64,{base64.b64encode(out.media_content or b'').decode()}"
