@@ -88,7 +88,10 @@ class Publisher:
     def attach(self, hub) -> None:
         """Publish through this process's hub (``create_app``); forgets any earlier state."""
         for task in self._tasks.values():
-            task.cancel()
+            try:
+                task.cancel()
+            except RuntimeError:  # its event loop is gone (tests create one app per loop)
+                pass
         self.__init__()  # type: ignore[misc]
         _schedules.clear()
         self.hub = hub
@@ -111,9 +114,10 @@ class Publisher:
         return self.snapshots.get(company_id)
 
     async def _run(self, company_id: int) -> None:
-        dirty = self._dirty[company_id]
+        dirty, hub = self._dirty[company_id], self.hub
         try:
-            while time.monotonic() - self._watched.get(company_id, 0) < WATCH_TIMEOUT:
+            while (time.monotonic() - self._watched.get(company_id, 0) < WATCH_TIMEOUT
+                   and self.hub is hub and not getattr(hub, "_closing", False)):
                 try:
                     await asyncio.wait_for(dirty.wait(), IDLE_REFRESH)
                 except asyncio.TimeoutError:
@@ -132,9 +136,10 @@ class Publisher:
                     self.hub.publish_local(WallboardChanged(company_id=company_id, version=version))
                 await asyncio.sleep(MIN_INTERVAL)
         finally:
-            self._watched.pop(company_id, None)
-            self.snapshots.pop(company_id, None)
-            self._tasks.pop(company_id, None)
+            if self.hub is hub:
+                self._watched.pop(company_id, None)
+                self.snapshots.pop(company_id, None)
+                self._tasks.pop(company_id, None)
 
 
 PUBLISHER = Publisher()
