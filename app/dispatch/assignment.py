@@ -22,6 +22,7 @@ from app.i18n import N_
 from app.dispatch.policy import Candidate, choose
 from app.domain import sql
 from app.domain.errors import NotFound, PermissionDenied, ValidationError
+from app.domain.audit import record_audit
 from app.domain.auto_messages import render_auto_message
 from app.domain.events import ConversationRouted, ReinjectionAlert, emit
 from app.domain.messages import queue_message
@@ -30,6 +31,8 @@ from app.domain.tables import User
 log = logging.getLogger(__name__)
 
 LOCK_NAMESPACE = 7_201_200
+# Transitions a person makes that the audit log keeps (taking a conversation is routine work).
+AUDITED = {"transferred", "reassigned", "resolved"}
 DRAIN_BATCH = 5_000
 
 
@@ -79,6 +82,14 @@ async def _record(company_id: int, transitions: list[Transition]) -> None:
                 department_id=t.to_department_id,
             )
         )
+        if t.actor_user_id is not None and t.kind in AUDITED:
+            await record_audit(
+                company_id, f"conversation.{t.kind}", target_type="conversation", target_id=t.conversation_id,
+                target_label=f"#{t.conversation_id}",
+                before={"status": t.from_status, "department_id": t.from_department_id, "user_id": t.from_user_id},
+                after={"status": t.to_status, "department_id": t.to_department_id, "user_id": t.to_user_id,
+                       **({"note": t.note} if t.note else {})},
+            )
 
 
 async def _candidates(company_id: int, department_id: int) -> list[Candidate]:

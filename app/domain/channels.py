@@ -16,6 +16,7 @@ import asyncpg
 
 from app.i18n import N_
 from app.domain import sql
+from app.domain.audit import record_audit
 from app.domain.errors import NotFound, ValidationError
 from app.domain.validation import Cleaner
 from app.providers import PROVIDERS, get_provider
@@ -167,6 +168,29 @@ async def _clean(company_id: int, data: dict, existing: ChannelInfo | None) -> d
     return values
 
 
+def _audited(values: dict, provider_name: str) -> dict:
+    """What the audit shows of a channel: names and plain settings; secret credentials and the
+    webhook secret only as a fingerprint-free "set", so a change shows without the value."""
+    provider = get_provider(provider_name) or PROVIDERS["sandbox"]
+    secret_fields = {f.name for f in provider.fields if f.secret}
+    shown = {"name": values["name"], "provider": provider_name, "default_department_id": values["default_department_id"]}
+    for name, value in (values.get("credentials") or {}).items():
+        shown[f"credential.{name}"] = ("set" if value else "empty") if name in secret_fields else value
+    return shown
+
+
+def _secret_changes(old: ChannelInfo, values: dict) -> tuple[dict, dict]:
+    """Secrets that changed, as "changed" markers (never the values)."""
+    provider = get_provider(old.provider) or PROVIDERS["sandbox"]
+    before, after = {}, {}
+    for f in provider.fields:
+        if f.secret and (old.credentials or {}).get(f.name, "") != values["credentials"].get(f.name, ""):
+            before[f"credential.{f.name}"], after[f"credential.{f.name}"] = "previous value", "changed"
+    if old.webhook_secret != values["webhook_secret"]:
+        before["webhook_secret"], after["webhook_secret"] = "previous value", "changed"
+    return before, after
+
+
 async def create_channel(company_id: int, data: dict) -> ChannelInfo:
     values = await _clean(company_id, data, None)
     try:
@@ -177,6 +201,8 @@ async def create_channel(company_id: int, data: dict) -> ChannelInfo:
                 company_id, values["name"], values["provider"], json.dumps(values["credentials"]),
                 values["webhook_secret"], values["default_department_id"],
             )
+            await record_audit(company_id, "channel.created", target_type="channel", target_id=row["id"],
+                               target_label=values["name"], after=_audited(values, values["provider"]))
     except asyncpg.UniqueViolationError as exc:
         raise ValidationError({"name": N_("Another channel already uses this name.")}) from exc
     return _row(row)
@@ -193,6 +219,14 @@ async def update_channel(company_id: int, channel_id: int, data: dict) -> Channe
                 company_id, channel_id, values["name"], json.dumps(values["credentials"]),
                 values["webhook_secret"], values["default_department_id"],
             )
+            old = {"name": existing.name, "default_department_id": existing.default_department_id,
+                   "credentials": existing.credentials}
+            before, after = _audited(old, existing.provider), _audited(values, existing.provider)
+            secrets_before, secrets_after = _secret_changes(existing, values)
+            before, after = {**before, **secrets_before}, {**after, **secrets_after}
+            if {k: v for k, v in before.items() if after.get(k) != v}:
+                await record_audit(company_id, "channel.updated", target_type="channel", target_id=channel_id,
+                                   target_label=values["name"], before=before, after=after)
     except asyncpg.UniqueViolationError as exc:
         raise ValidationError({"name": N_("Another channel already uses this name.")}) from exc
     WEBHOOK_CHANNELS.forget(channel_id)
@@ -201,9 +235,12 @@ async def update_channel(company_id: int, channel_id: int, data: dict) -> Channe
 
 async def set_channel_active(company_id: int, channel_id: int, active: bool) -> ChannelInfo:
     """Disable (webhooks refused, nothing sent) or enable a channel. History stays."""
-    await get_channel(company_id, channel_id)
+    channel = await get_channel(company_id, channel_id)
     async with sql.transaction():
         await sql.execute("UPDATE channel SET active = $3 WHERE company_id = $1 AND id = $2", company_id, channel_id, active)
+        await record_audit(company_id, "channel.enabled" if active else "channel.disabled", target_type="channel",
+                           target_id=channel_id, target_label=channel.name, before={"active": channel.active},
+                           after={"active": active})
     WEBHOOK_CHANNELS.forget(channel_id)
     return await get_channel(company_id, channel_id)
 
