@@ -12,6 +12,7 @@ row itself (tab, filters, order: ``static/js/inbox.js``).
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections import OrderedDict
 from datetime import datetime, timezone
@@ -69,6 +70,8 @@ from app.web.conversations import _upload
 from app.web.forms import read_form
 from app.web.security import staff
 from app.web.templating import render_fragment
+
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 # Reading the request -------------------------------------------------------------------------
 
@@ -259,6 +262,8 @@ class InboxController(Controller):
         if not may_reply(me.id, me.role, c):
             raise PermissionDenied(N_("Only the assigned agent or a supervisor may reply to this conversation."))
         data = await read_form(request)
+        if isinstance(data.get("text"), str):  # control characters (but newlines and tabs) mean nothing to a customer
+            data["text"] = CONTROL.sub("", data["text"])
         media = await _upload(request, data)
         message_id = await queue_message(me.company_id, conversation_id, data, user_id=me.id, media=media)
         if not _htmx(request):
