@@ -36,7 +36,7 @@ class ContactsController(Controller):
     @get("/")
     async def index(self, request: Request, q: str = QUERY, page: int = PAGE) -> Template:
         result = await list_contacts(request.user.company_id, query=q, page=page)
-        return Template("admin/contacts/list.html", context={"result": result, "q": q})
+        return Template("admin/contacts/list.html", context={"result": result, "q": q, "languages": CONTACT_LANGUAGES})
 
     async def _edit_page(self, request: Request, contact_id: int, values: dict | None = None,
                          errors: dict | None = None, status: int = 200) -> Template:
