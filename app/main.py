@@ -60,12 +60,17 @@ from app.web.templating import ENV
 from app.web.users import UsersController
 from app.web.business_hours import BusinessHoursController
 from app.web.company import CompanyController
+from app.api import ROUTER as API_V1, SECURITY_COMPONENTS
+from app.providers.webhook_sender import WebhookSender
+from app.web.api_keys import ApiKeysController
+from app.web.integrations import WebhooksController
+from app.web.orders import OrderSettingsController, OrdersController
 from app.web.contacts import ContactsController
 
 log = logging.getLogger(__name__)
 
 # Paths that authenticate otherwise than by the session's CSRF-protected cookie.
-CSRF_EXEMPT = ["^/webhooks/"]
+CSRF_EXEMPT = ["^/webhooks/", "^/api/v1/"]  # /api/v1 checks session requests itself (app.api.auth)
 
 
 def _on_exit_signal(callback: Callable[[], None]) -> None:
@@ -142,6 +147,11 @@ def create_app(settings: Settings, *, migrate: bool = True, dispatcher: bool = T
             if settings.sender_enabled
             else None
         )
+        hooks = (
+            asyncio.create_task(WebhookSender(http, max_attempts=settings.webhook_max_attempts).run(), name="webhooks")
+            if settings.sender_enabled
+            else None
+        )
         if dispatcher:
             sweeper.start()
         if ami is not None:
@@ -155,10 +165,11 @@ def create_app(settings: Settings, *, migrate: bool = True, dispatcher: bool = T
             housekeeping.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await housekeeping
-            if sender is not None:
-                sender.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await sender
+            for worker in (sender, hooks):
+                if worker is not None:
+                    worker.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await worker
             await http.aclose()
             await hub.close()
             await db.close_pool()
@@ -173,6 +184,7 @@ def create_app(settings: Settings, *, migrate: bool = True, dispatcher: bool = T
         audit_actor.set(actor_of(user, request.client.host if request.client else "unknown"))
 
     auth = session_auth(settings)
+    auth.exclude = [*auth.exclude, "^/api/v1/"]  # type: ignore[misc]  # API keys or the session: app.api.auth
     return Litestar(
         route_handlers=[
             AdminIndexController,
@@ -200,6 +212,11 @@ def create_app(settings: Settings, *, migrate: bool = True, dispatcher: bool = T
             CallsApiController,
             CdrApiController,
             *PBX_CONTROLLERS,
+            API_V1,
+            OrdersController,
+            OrderSettingsController,
+            ApiKeysController,
+            WebhooksController,
             events,
             health,
             create_static_files_router(path="/static", directories=[ROOT / "static"], cache_control=None),
@@ -219,7 +236,7 @@ def create_app(settings: Settings, *, migrate: bool = True, dispatcher: bool = T
         stores={"sessions": PostgresStore()},
         exception_handlers={**EXCEPTION_HANDLERS, AmiError: ami_error_handler},  # type: ignore[arg-type]
         request_max_body_size=settings.max_body_bytes,
-        openapi_config=OpenAPIConfig(title="Switchboard", version=__version__, path="/schema"),
+        openapi_config=OpenAPIConfig(title="Switchboard", version=__version__, path="/schema", components=SECURITY_COMPONENTS),
         state=State({"settings": settings, "hub": hub, "sweeper": sweeper, "ami": ami}),
         debug=False,
     )

@@ -72,6 +72,10 @@ class Settings:
     sender_max_attempts: int = 20
     # Largest inbound media file kept, in bytes (larger ones are shown by name only).
     media_max_bytes: int = 16_000_000
+    # Requests per minute per API key (/api/v1), unless the key has its own limit.
+    api_rate_limit: int = 120
+    # Attempts at delivering one outbound webhook before it is marked failed (backoff doubles).
+    webhook_max_attempts: int = 12
     # S3-compatible bucket that media files are copied to (empty S3_BUCKET: DATA_DIR only).
     # S3_ENDPOINT e.g. https://s3.eu-west-3.amazonaws.com or http://minio:9000 (path-style).
     s3_endpoint: str = ""
@@ -120,6 +124,8 @@ class Settings:
             "sender_poll_ms": _env_int("SENDER_POLL_MS", 300),
             "sender_max_attempts": _env_int("SENDER_MAX_ATTEMPTS", 20),
             "media_max_bytes": _env_int("MEDIA_MAX_BYTES", 16_000_000),
+            "api_rate_limit": _env_int("API_RATE_LIMIT", 120),
+            "webhook_max_attempts": _env_int("WEBHOOK_MAX_ATTEMPTS", 12),
             "s3_endpoint": env.get("S3_ENDPOINT", "").strip(),
             "s3_bucket": env.get("S3_BUCKET", "").strip(),
             "s3_access_key": env.get("S3_ACCESS_KEY", "").strip(),

@@ -34,6 +34,7 @@ from app.domain.events import (
     PresenceChanged,
     UserChanged,
 )
+from app.domain.orders import take_reply as take_order_reply
 from app.domain.presence import expire_stale_presence
 from app.realtime.hub import Closed, Hub, Resync
 from app.settings import Settings
@@ -57,6 +58,12 @@ async def react(event: Event) -> None:
     elif isinstance(event, ConversationOpened):
         await bot.start(event.company_id, event.conversation_id)
     elif isinstance(event, MessageReceived):
+        # Shop orders first: a clear yes / no to a pending order decides it and goes no further.
+        verdict = await take_order_reply(event.company_id, event.conversation_id, event.message_id)
+        if verdict == "handled":
+            return
+        if verdict == "unclear":  # a conversation opened for an order: now the usual flow
+            await bot.start(event.company_id, event.conversation_id)
         await bot.answer(event.company_id, event.conversation_id, event.message_id)
         await mark_customer_waiting(event.company_id, event.conversation_id)
     elif isinstance(event, MessageQueued):

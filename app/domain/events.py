@@ -153,3 +153,13 @@ class ContactChanged(Event):
 
     name: ClassVar[str] = "contact-changed"
     contact_id: int
+
+
+@dataclass(frozen=True)
+class OrderChanged(Event):
+    """A shop order was created, confirmed, cancelled or handed to an agent (app.domain.orders)."""
+
+    name: ClassVar[str] = "order-changed"
+    order_id: int
+    contact_id: int
+    created: bool = False

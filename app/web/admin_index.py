@@ -37,6 +37,9 @@ ADMIN_LINKS: list[AdminLink] = [
     AdminLink(N_("Company"), "/admin/company", N_("Company settings"), N_("Name, timezone and default language.")),
     AdminLink(N_("Company"), "/admin/business-hours", N_("Business hours"), N_("Opening hours, per department if needed, and holidays.")),
     AdminLink(N_("Company"), "/admin/audit", N_("Audit"), N_("Who changed what, and when.")),
+    AdminLink(N_("Company"), "/admin/api-keys", N_("API keys"), N_("Keys for integrators' programs: permissions, limits, revocation.")),
+    AdminLink(N_("Company"), "/admin/webhooks", N_("Webhooks"), N_("Events sent to your systems, signed; delivery log and replay.")),
+    AdminLink(N_("Company"), "/admin/orders", N_("Order confirmation"), N_("Keywords and templates for orders confirmed over WhatsApp.")),
 ]
 
 

@@ -217,3 +217,10 @@ RENDERERS[WallboardChanged.name] = _wallboard  # type: ignore[assignment]
 async def render_event(event: Event, viewer: User) -> list[ServerSentEventMessage]:
     renderer = RENDERERS.get(event.name)
     return await renderer(event, viewer) if renderer else []
+
+
+# Shop orders (app.web.orders): the Orders page's rows and counters, the customer panel.
+from app.domain.events import OrderChanged  # noqa: E402
+from app.web.orders import render_live as _orders  # noqa: E402
+
+RENDERERS[OrderChanged.name] = _orders  # type: ignore[assignment]

@@ -1,0 +1,44 @@
+"""The integrators' JSON API, ``/api/v1``, documented by Litestar's OpenAPI schema (``/schema``).
+
+``ROUTER`` holds every handler behind one guard (``app.api.auth.api_auth``: API key or
+session, permission, rate limit). Errors keep the app's one JSON shape
+(``{"error": {"status", "message", "request_id"}}``); body validation errors name the field.
+"""
+
+from __future__ import annotations
+
+from litestar import Request, Response, Router
+from litestar.exceptions import ValidationException
+from litestar.openapi.spec import Components, SecurityScheme
+
+from app.api.auth import api_auth
+from app.api.routes import ContactsApi, ConversationsApi, DirectoryApi, OrdersApi
+from app.web.errors import error_response
+
+SECURITY_COMPONENTS = Components(
+    security_schemes={
+        "apiKey": SecurityScheme(
+            type="http", scheme="bearer", bearer_format="sbk_<prefix>_<secret>",
+            description="An API key from Admin → API keys: `Authorization: Bearer sbk_…` (or the `X-API-Key` header).",
+        ),
+    }
+)
+
+
+def _validation_error(request: Request, exc: ValidationException) -> Response:
+    details = []
+    for item in exc.extra if isinstance(exc.extra, list) else []:
+        if isinstance(item, dict):
+            key = item.get("key") or item.get("source") or "body"
+            details.append(f"{key}: {item.get('message', 'invalid')}")
+    message = "; ".join(details)[:1000] or str(exc.detail)
+    return error_response(request, 400, message)
+
+
+ROUTER = Router(
+    path="/api/v1",
+    route_handlers=[ContactsApi, ConversationsApi, OrdersApi, DirectoryApi],
+    guards=[api_auth],
+    security=[{"apiKey": []}],
+    exception_handlers={ValidationException: _validation_error},
+)
