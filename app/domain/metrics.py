@@ -27,6 +27,7 @@ Nothing here writes; every query is scoped to one company.
 
 from __future__ import annotations
 
+import bisect
 import statistics
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
@@ -47,6 +48,40 @@ class Schedule(Protocol):
     def is_open(self, at: datetime) -> bool: ...
 
     def business_seconds(self, start: datetime, end: datetime) -> float: ...
+
+
+class OpenTime:
+    """``business_seconds`` for many intervals within ``[lo, hi]``: the schedule's open periods
+    are listed once, then each call is two binary searches (a day of a busy company measures
+    tens of thousands of intervals)."""
+
+    def __init__(self, schedule: Schedule, lo: datetime, hi: datetime) -> None:
+        self.schedule, self.lo, self.hi = schedule, lo, hi
+        periods = getattr(schedule, "open_periods", None)
+        self.starts: list[datetime] = []
+        self.ends: list[datetime] = []
+        self.before: list[float] = []  # open seconds before each period starts
+        self.indexed = periods is not None
+        if self.indexed:
+            total = 0.0
+            for a, b in periods(lo, hi):
+                self.starts.append(a)
+                self.ends.append(b)
+                self.before.append(total)
+                total += (b - a).total_seconds()
+
+    def _open_before(self, t: datetime) -> float:
+        i = bisect.bisect_right(self.starts, t) - 1
+        if i < 0:
+            return 0.0
+        return self.before[i] + (min(t, self.ends[i]) - self.starts[i]).total_seconds()
+
+    def business_seconds(self, start: datetime, end: datetime) -> float:
+        if not self.indexed or start < self.lo or end > self.hi:
+            return self.schedule.business_seconds(start, end)
+        if end <= start:
+            return 0.0
+        return self._open_before(end) - self._open_before(start)
 
 
 @dataclass
@@ -170,9 +205,14 @@ async def compute(
     departments with hours of their own in ``department_schedules``; ``tz`` the calendar
     days of ``group_by="day"`` (default: the company's timezone)."""
     own = department_schedules or {}
+    indexed: dict[int, OpenTime] = {}
+    bounds: list[datetime] = []
 
-    def hours(department_id: int | None) -> Schedule:
-        return own.get(department_id, schedule) if department_id is not None else schedule
+    def hours(department_id: int | None) -> OpenTime:
+        chosen = own.get(department_id, schedule) if department_id is not None else schedule
+        if id(chosen) not in indexed:
+            indexed[id(chosen)] = OpenTime(chosen, min(bounds), max(bounds))
+        return indexed[id(chosen)]
 
     if group_by not in GROUPS:
         raise ValueError(f"group_by must be one of {GROUPS}")
@@ -211,7 +251,19 @@ async def compute(
 
     # First responses.
     query, _ = _first_responses_sql(f)
-    for r in await sql.fetch(query, company_id, start, end):
+    firsts = await sql.fetch(query, company_id, start, end)
+    events = await sql.fetch(
+        """SELECT e.kind, e.to_status, e.at, e.from_user_id, e.to_user_id, e.to_department_id, e.from_department_id,
+                  c.channel_id, c.created_at, c.department_id
+           FROM conversation_event e JOIN conversation c ON c.id = e.conversation_id
+           WHERE e.company_id = $1 AND e.at >= $2 AND e.at < $3
+             AND (e.to_status IN ('assigned', 'resolved') OR e.kind = 'reinjected')""",
+        company_id, start, end,
+    )
+    bounds.extend([start, end])
+    bounds.extend(r["created_at"] for r in firsts)
+    bounds.extend(e["created_at"] for e in events if e["to_status"] == "resolved")
+    for r in firsts:
         if not keep(agent=r["author_user_id"], department=r["department_id"], channel=r["channel_id"]):
             continue
         target = row(key_of(agent=r["author_user_id"], department=r["department_id"], channel=r["channel_id"], at=r["reply_at"]))
@@ -225,14 +277,6 @@ async def compute(
                 target.within_target += 1
 
     # Transitions: assignments, resolutions, reinjections.
-    events = await sql.fetch(
-        """SELECT e.kind, e.to_status, e.at, e.from_user_id, e.to_user_id, e.to_department_id, e.from_department_id,
-                  c.channel_id, c.created_at, c.department_id
-           FROM conversation_event e JOIN conversation c ON c.id = e.conversation_id
-           WHERE e.company_id = $1 AND e.at >= $2 AND e.at < $3
-             AND (e.to_status IN ('assigned', 'resolved') OR e.kind = 'reinjected')""",
-        company_id, start, end,
-    )
     for e in events:
         department = e["to_department_id"] or e["from_department_id"] or e["department_id"]
         if e["kind"] == "reinjected":

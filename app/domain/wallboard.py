@@ -152,9 +152,12 @@ async def _queue(company_id: int, day_start: datetime, now: datetime) -> list[di
 
 
 async def snapshot(company_id: int, schedules: tuple[metrics.Schedule, dict[int, metrics.Schedule]],
-                   now: datetime | None = None) -> Snapshot:
+                   now: datetime | None = None, *, previous: Snapshot | None = None) -> Snapshot:
     """Everything the wallboard shows. ``schedules``: the company's business hours and its
-    departments' own (``metrics.load_schedules``)."""
+    departments' own (``metrics.load_schedules``). With ``previous`` (of the same day), the
+    day's aggregates (today's times, the charts) are taken from it and only what is live now
+    (queues, agents, statuses, alerts) is read again: the caller decides how often the day's
+    figures are worth recomputing."""
     now = now or datetime.now(timezone.utc)
     tz = await metrics.company_zone(company_id)
     day_start, _ = metrics.day_bounds(now.astimezone(tz).date(), tz)
@@ -162,11 +165,14 @@ async def snapshot(company_id: int, schedules: tuple[metrics.Schedule, dict[int,
     snap.departments = await _departments(company_id, now)
     snap.agents = await _agents(company_id, now)
     snap.statuses = await _statuses(company_id, day_start)
-    snap.today = await metrics.total(company_id, day_start, now + timedelta(seconds=1), schedule=schedules[0],
-                                     department_schedules=schedules[1], tz=tz)
+    if previous is not None and previous.day_start == day_start and previous.today is not None:
+        snap.today, snap.hours, snap.queue = previous.today, previous.hours, previous.queue
+    else:
+        snap.today = await metrics.total(company_id, day_start, now + timedelta(seconds=1), schedule=schedules[0],
+                                         department_schedules=schedules[1], tz=tz)
+        snap.hours = await _hours(company_id, day_start, tz)
+        snap.queue = await _queue(company_id, day_start, now)
     snap.reinjections_today = snap.today.reinjections
-    snap.hours = await _hours(company_id, day_start, tz)
-    snap.queue = await _queue(company_id, day_start, now)
     snap.alerts = await _alerts(company_id, snap)
     return snap
 

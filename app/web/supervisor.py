@@ -44,6 +44,10 @@ PANELS = ("queues", "agents", "statuses", "today", "alerts", "charts")
 TOUCHING = (ConversationOpened, ConversationRouted, MessageQueued, MessageReceived, PresenceChanged,
             ReinjectionAlert, UserChanged)
 MIN_INTERVAL = 1.0  # seconds between two snapshots of one company (bursts coalesce)
+# The day's aggregates (today's times, the charts) are recomputed only when their last
+# computation took at most this share of the time since: a second on a small company, every
+# ten seconds or so on a very busy one (see tests/metrics/bench_wallboard.py).
+DAY_FIGURES_SHARE = 0.1
 IDLE_REFRESH = 15.0  # seconds between snapshots without events (growing waiting times)
 WATCH_TIMEOUT = 45.0  # stop computing for a company nobody has rendered a board for since
 
@@ -60,8 +64,8 @@ async def schedules_of(company_id: int) -> tuple:
     return cached[1]
 
 
-async def make_snapshot(company_id: int) -> Snapshot:
-    return await wallboard.snapshot(company_id, await schedules_of(company_id))
+async def make_snapshot(company_id: int, previous: Snapshot | None = None) -> Snapshot:
+    return await wallboard.snapshot(company_id, await schedules_of(company_id), previous=previous)
 
 
 def _context(snap: Snapshot) -> dict:
@@ -115,6 +119,7 @@ class Publisher:
 
     async def _run(self, company_id: int) -> None:
         dirty, hub = self._dirty[company_id], self.hub
+        day_at, day_cost = 0.0, 0.0
         try:
             while (time.monotonic() - self._watched.get(company_id, 0) < WATCH_TIMEOUT
                    and self.hub is hub and not getattr(hub, "_closing", False)):
@@ -123,12 +128,17 @@ class Publisher:
                 except asyncio.TimeoutError:
                     pass
                 dirty.clear()
+                latest = self.snapshots.get(company_id)
+                whole = latest is None or time.monotonic() - day_at >= day_cost / DAY_FIGURES_SHARE
+                started = time.monotonic()
                 try:
-                    snap = await make_snapshot(company_id)
+                    snap = await make_snapshot(company_id, None if whole else latest[1])
                 except Exception:  # noqa: BLE001 - the next change tries again
                     log.exception("wallboard snapshot of company %s failed", company_id)
                     await asyncio.sleep(MIN_INTERVAL)
                     continue
+                if whole:
+                    day_at, day_cost = started, time.monotonic() - started
                 self.computed += 1
                 version = next(self._versions)
                 self.snapshots[company_id] = (version, snap)
@@ -182,7 +192,9 @@ class SupervisorController(Controller):
     async def board(self, request: Request) -> Template:
         company_id = request.user.company_id
         PUBLISHER.watch(company_id)  # the page's stream will get the following snapshots
-        snap = await make_snapshot(company_id)
+        latest = PUBLISHER.latest(company_id)
+        # A busy company's day figures are costly: reuse the publisher's, read the live part again.
+        snap = await make_snapshot(company_id, latest[1] if latest else None)
         return Template("supervisor/page.html", context={**_context(snap), "panels": PANELS})
 
     @get("/panels")
