@@ -1,4 +1,5 @@
-"""The demo company: an admin, a supervisor, two agents and two departments.
+"""The demo company: an admin, a supervisor, two agents, two departments, a Sandbox channel and
+a few quick replies.
 
 Running it again keeps what exists and resets the demo passwords, so the printed logins
 always work.
@@ -11,6 +12,7 @@ from app.domain.channels import ensure_sandbox_channel
 from app.domain.companies import create_company, find_company
 from app.domain.departments import create_department, list_departments
 from app.domain.passwords import hash_password
+from app.domain.quick_replies import create_quick_reply
 from app.domain.users import create_user
 
 DEMO_COMPANY = "Demo Company"
@@ -19,6 +21,11 @@ DEMO_PASSWORD = "switchboard-demo"
 DEPARTMENTS = [
     {"name": "Sales", "code": "SALES", "colour": "#2563eb", "response_timeout": 300, "menu_position": 1},
     {"name": "Support", "code": "SUPPORT", "colour": "#16a34a", "response_timeout": 180, "menu_position": 2},
+]
+QUICK_REPLIES = [
+    ("hello", "Hello! Thank you for writing to us. How can I help you today?"),
+    ("wait", "Thank you for your patience: I am checking this for you and will be back in a few minutes."),
+    ("bye", "Thank you for contacting us. Have a good day!"),
 ]
 USERS = [
     ("admin", "Alice Admin", "admin@demo.switchboard.test", []),
@@ -54,4 +61,8 @@ async def seed_demo() -> list[tuple[str, str]]:
             await sql.execute("UPDATE app_user SET password_hash = $2, active = true WHERE id = $1", found, password_hash)
     # A Sandbox channel, so the simulator works at once with no provider account.
     await ensure_sandbox_channel(company.id)
+    # Quick replies for every department (type "/" in the composer).
+    if not await sql.fetchval("SELECT 1 FROM quick_reply WHERE company_id = $1", company.id):
+        for shortcut, text in QUICK_REPLIES:
+            await create_quick_reply(company.id, {"shortcut": shortcut, "text": text})
     return [(role, email) for role, _, email, _ in USERS]
