@@ -350,8 +350,8 @@ async def create_order(company_id: int, data: dict) -> tuple[dict, bool]:
             contact_id = await upsert_contact(company_id, data.get("phone"), data.get("name") or "")
         channel_id = await _channel_id(company_id, data.get("channel_id"))
         conv = await sql.fetchrow(
-            """INSERT INTO conversation (company_id, channel_id, contact_id, bot_state)
-               VALUES ($1, $2, $3, 'order')
+            """INSERT INTO conversation (company_id, channel_id, contact_id, bot_state, department_id)
+               VALUES ($1, $2, $3, 'order', (SELECT default_department_id FROM channel WHERE id = $2))
                ON CONFLICT (channel_id, contact_id) WHERE status <> 'resolved'
                DO UPDATE SET last_message_at = conversation.last_message_at
                RETURNING id, (xmax = 0) AS created""",
