@@ -7,6 +7,7 @@ from datetime import datetime
 import asyncpg
 
 from app.domain import sql
+from app.domain.notes import Item
 
 _ROW = """SELECT c.id, c.status, c.department_id, c.assigned_user_id, c.assigned_at, c.queued_at,
                  c.awaiting_agent_since, c.last_message_at, ct.phone, ct.name AS contact_name,
@@ -88,7 +89,7 @@ async def department_members(company_id: int) -> dict[int, frozenset[int]]:
 
 INBOX_TABS = ("mine", "queue", "all")
 INBOX_STATUSES = ("bot", "queued", "assigned", "resolved")
-INBOX_PAGE = 50
+INBOX_PAGE = 40
 
 _INBOX_ROW = """SELECT c.id, c.status, c.department_id, c.assigned_user_id, c.channel_id, c.contact_id, c.assigned_at,
        c.queued_at, c.awaiting_agent_since, c.last_message_at, c.last_inbound_at, c.created_at, c.read_message_id,
@@ -151,24 +152,21 @@ async def list_inbox(company_id: int, user_id: int, tab: str, *, status: str = "
         *args,
     )
     more = len(rows) > limit
-    rows = rows[:limit]
-    return rows, ((rows[-1]["last_message_at"], rows[-1]["id"]) if more else None)
+    items = [Item(r) for r in rows[:limit]]
+    return items, ((items[-1]["last_message_at"], items[-1]["id"]) if more else None)
 
 
-async def get_inbox_row(company_id: int, conversation_id: int) -> asyncpg.Record | None:
-    return await sql.fetchrow(f"{_INBOX_ROW} WHERE c.company_id = $1 AND c.id = $2", company_id, conversation_id)
-
-
-async def list_inbox_rows(company_id: int, conversation_ids: list[int]) -> list[asyncpg.Record]:
-    return await sql.fetch(f"{_INBOX_ROW} WHERE c.company_id = $1 AND c.id = ANY($2::int[])", company_id, conversation_ids)
+async def get_inbox_row(company_id: int, conversation_id: int) -> Item | None:
+    row = await sql.fetchrow(f"{_INBOX_ROW} WHERE c.company_id = $1 AND c.id = $2", company_id, conversation_id)
+    return Item(row) if row is not None else None
 
 
 async def my_unread(company_id: int, user_id: int) -> dict[int, int]:
     """Unread customer messages in each conversation the user holds (the page title's counter)."""
     rows = await sql.fetch(
-        """SELECT c.id, (SELECT count(*) FROM (SELECT 1 FROM message m WHERE m.conversation_id = c.id
-                                              AND m.id > c.read_message_id AND m.direction = 'in' LIMIT 100) u) AS n
-           FROM conversation c WHERE c.company_id = $1 AND c.assigned_user_id = $2 AND c.status = 'assigned'""",
+        """SELECT c.id, count(m.id) AS n FROM conversation c
+           LEFT JOIN message m ON m.conversation_id = c.id AND m.id > c.read_message_id AND m.direction = 'in'
+           WHERE c.company_id = $1 AND c.assigned_user_id = $2 AND c.status = 'assigned' GROUP BY c.id""",
         company_id, user_id,
     )
     return {r["id"]: r["n"] for r in rows}

@@ -24,6 +24,19 @@ from app.i18n import N_
 PAGE = 50
 NOTE_MAX = 4000
 
+
+class Item(dict):
+    """A row for templates: ``item.name`` reads ``item["name"]`` without Jinja's failed-attribute
+    detour (measurable when a page renders hundreds of them)."""
+
+    __slots__ = ()
+
+    def __getattr__(self, name: str):
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
 _MESSAGE = """SELECT m.id, m.conversation_id, m.channel_id, m.direction, m.author, m.author_user_id, m.type, m.text,
                      m.data, m.reply_to, m.provider_message_id, m.status, m.error_code, m.error_reason,
                      m.created_at, u.name AS author_name,
@@ -34,7 +47,7 @@ _MESSAGE = """SELECT m.id, m.conversation_id, m.channel_id, m.direction, m.autho
 
 
 def _message(row: asyncpg.Record) -> dict:
-    item = dict(row)
+    item = Item(row)
     if isinstance(item.get("data"), str):
         item["data"] = json.loads(item["data"])
     item["kind"] = "message"
@@ -87,7 +100,7 @@ async def list_timeline(company_id: int, conversation_id: int, *, before: int | 
             target["reactions"].append(m["text"])
         else:
             shown.append(m)
-    items = shown + [{**dict(n), "kind": "note"} for n in notes] + [{**dict(e), "kind": "event", "created_at": e["at"]} for e in events]
+    items = shown + [Item(n, kind="note") for n in notes] + [Item(e, kind="event", created_at=e["at"]) for e in events]
     order = {"event": 0, "message": 1, "note": 2}
     items.sort(key=lambda i: (i["created_at"], order[i["kind"]], i["id"]))
     return items, (messages[0]["id"] if more and messages else None)
@@ -131,7 +144,7 @@ async def get_note(company_id: int, note_id: int) -> dict:
     )
     if row is None:
         raise NotFound(N_("No such note."))
-    return {**dict(row), "kind": "note"}
+    return Item(row, kind="note")
 
 
 # Read mark --------------------------------------------------------------------------------

@@ -7,6 +7,8 @@ rendered once per process, role and language and reused for every subscriber (``
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections import OrderedDict
 from typing import Awaitable, Callable
 
@@ -33,22 +35,40 @@ from app.web.templating import render_fragment
 
 
 class FragmentCache:
-    """A small LRU of rendered fragments keyed by (event, variant)."""
+    """A small LRU of rendered fragments keyed by (event, variant), kept ``ttl`` seconds.
 
-    def __init__(self, size: int = 512) -> None:
+    An event is fanned out to every stream within a moment; the time limit keeps an equal
+    event later (a status set again, ids restarting in a test database) from getting a stale
+    fragment."""
+
+    def __init__(self, size: int = 512, ttl: float = 3.0) -> None:
         self.size = size
+        self.ttl = ttl
         self._items: OrderedDict = OrderedDict()
 
     async def get(self, key: tuple, make: Callable[[], Awaitable[str]]) -> str:
         key = (*key, current_language.get())  # the viewer's language is part of the fragment
-        if key in self._items:
+        entry = self._items.get(key)
+        now = time.monotonic()
+        if entry is None or now - entry[0] > self.ttl:
+            # The first stream renders; the others (a thousand streams get each event at once)
+            # wait for that same rendering instead of each running its own queries.
+            entry = (now, asyncio.ensure_future(make()))
+            self._items[key] = entry
             self._items.move_to_end(key)
-            return self._items[key]
-        value = await make()
-        self._items[key] = value
-        if len(self._items) > self.size:
-            self._items.popitem(last=False)
-        return value
+            if len(self._items) > self.size:
+                self._items.popitem(last=False)
+        else:
+            self._items.move_to_end(key)
+            item = entry[1]
+            if item.done() and not item.cancelled() and item.exception() is None:
+                return item.result()
+        try:
+            return await asyncio.shield(entry[1])
+        except Exception:
+            if self._items.get(key) is entry:
+                del self._items[key]  # not cached: the next viewer tries again
+            raise
 
 
 CACHE = FragmentCache()

@@ -86,7 +86,9 @@
     var i = inbox();
     if (!("Notification" in window) || Notification.permission !== "granted") { return; }
     try {
-      var n = new Notification(i.dataset.newLabel || "New conversation", { body: (li.dataset.name || "") + (li.dataset.last ? ": " + li.dataset.last : ""), tag: "conversation-" + li.dataset.id });
+      var name = $(".row-name", li), last = $(".row-last", li);
+      var body = (name ? name.textContent.trim() : "") + (last && last.textContent.trim() ? ": " + last.textContent.trim() : "");
+      var n = new Notification(i.dataset.newLabel || "New conversation", { body: body, tag: "conversation-" + li.dataset.id });
       n.onclick = function () { window.focus(); var a = $("#inbox-row-" + li.dataset.id + " .inbox-row-link"); if (a) { a.click(); } n.close(); };
     } catch (e) { /* some browsers only allow notifications from a service worker */ }
   }
