@@ -3,6 +3,9 @@
 // this file decides where the row goes in this tab's list (tab, filters, order).
 (function () {
   "use strict";
+  // A resync swaps #main (this script included) back in: keep one copy of the listeners.
+  if (window.switchboardInbox) { return; }
+  window.switchboardInbox = true;
   var $ = function (sel, root) { return (root || document).querySelector(sel); };
   var $$ = function (sel, root) { return Array.prototype.slice.call((root || document).querySelectorAll(sel)); };
   var baseTitle = document.title.replace(/^\(\d+\)\s*/, "");
