@@ -49,7 +49,9 @@
   }
   function refreshTimes(root) {
     $$(".row-time", root).forEach(function (t) { var s = shortWhen(t.getAttribute("datetime")); if (s) { t.textContent = s; } });
-    $$(".inbox-row", root).forEach(function (li) {
+    var rows = $$(".inbox-row", root);
+    if (root && root.classList && root.classList.contains("inbox-row")) { rows.push(root); }
+    rows.forEach(function (li) {
       var wait = $(".row-wait", li); if (!wait || !li.dataset.since) { return; }
       var elapsed = (Date.now() - new Date(li.dataset.since).getTime()) / 1000;
       var timeout = parseFloat(li.dataset.timeout || "0");
