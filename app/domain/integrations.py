@@ -205,7 +205,7 @@ async def claim_due(limit: int = 10, lease_seconds: float = 60.0) -> list[Due]:
 async def record_delivered(delivery_id: int, status: int) -> None:
     await sql.execute(
         """UPDATE webhook_delivery SET status = 'delivered', response_status = $2, last_error = '', delivered_at = now()
-           WHERE id = $1""",
+           WHERE id = $1 AND status = 'pending'""",
         delivery_id, status,
     )
 
@@ -217,7 +217,7 @@ async def record_attempt_failed(delivery_id: int, status: int | None, error: str
                   status = CASE WHEN $4::float8 IS NULL THEN 'failed' ELSE 'pending' END,
                   next_attempt_at = CASE WHEN $4::float8 IS NULL THEN next_attempt_at
                                          ELSE now() + make_interval(secs => $4::float8) END
-           WHERE id = $1""",
+           WHERE id = $1 AND status = 'pending'""",
         delivery_id, status, error[:500], retry_in,
     )
 

@@ -49,10 +49,13 @@ class OrdersController(Controller):
         return Template("orders/_customer_orders_list.html", context={"orders": found, "contact_id": contact_id})
 
     @post("/{order_id:int}/decision", status_code=303)
-    async def decide(self, request: Request, order_id: FromPath[int]) -> Redirect:
+    async def decide(self, request: Request, order_id: FromPath[int]) -> Redirect | Template:
         data = await read_form(request)
         decision = str(data.get("decision") or "")
-        order = await orders.decide_order(request.user.company_id, order_id, decision, by="agent")
+        order = await orders.decide_order(request.user.company_id, order_id if order_id < 2**31 else 0, decision,
+                                          by="agent")
+        if request.headers.get("hx-request"):
+            return Template("orders/_row.html", context={"o": order}, status_code=200)
         flash(request, _("Order %(reference)s confirmed.") % {"reference": order["reference"]} if decision == "confirm"
               else _("Order %(reference)s cancelled.") % {"reference": order["reference"]})
         return Redirect(safe_next(data.get("next"), "/orders"), status_code=303)

@@ -43,6 +43,11 @@ async def test_orders_page_for_staff_with_escaping_and_hand_decisions(client, ap
     audit = await sql.fetchrow("SELECT action, actor_user_id FROM audit_event WHERE action LIKE 'order.%'")
     assert (audit["action"], audit["actor_user_id"]) == ("order.cancelled", agent.id)
 
+    second, _ = await create_order(shop.company.id, {"phone": "+33612345679", "items": ITEMS})
+    r = await client.post(f"/orders/{second['id']}/decision", data={"decision": "confirm"},
+                          headers={"hx-request": "true", "x-csrftoken": csrf(client)})
+    assert r.status_code == 200 and r.text.startswith(f'<tr id="order-{second["id"]}"') and 'data-status="confirmed"' in r.text
+
     panel = await client.get(f"/orders/customer/{order['contact_id']}")
     assert panel.status_code == 200 and f'data-order-id="{order["id"]}"' in panel.text
     assert 'data-order-id' not in (await client.get(f"/orders/customer/{theirs['contact_id']}")).text

@@ -1,6 +1,9 @@
 """Outbound webhooks: queued with the change, signed, retried with backoff, replayed; conversations too."""
 
+import dataclasses
 import json
+
+import pytest
 
 import httpx
 
@@ -16,6 +19,12 @@ from tests.api.conftest import make_shop
 from tests.fake_provider import FakeProvider, json_answer
 
 ITEMS = [{"name": "Lampe", "price": "19.00", "quantity": 3}]
+
+
+@pytest.fixture
+def settings(settings):
+    """No background workers in the app: these tests run the webhook worker step by step."""
+    return dataclasses.replace(settings, sender_enabled=False)
 
 
 def test_signature_round_trip_and_tampering():
