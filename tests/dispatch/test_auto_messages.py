@@ -108,3 +108,15 @@ async def test_admin_edits_each_language_and_bad_language_is_refused(client, wor
     assert unknown.status_code == 400 and "Unknown placeholder" in unknown.text
     audit = await sql.fetchrow("SELECT action, target_id, after FROM audit_event WHERE company_id = $1 AND action = 'auto_messages.updated'", company.id)
     assert audit["target_id"] == "pt_BR" and "{agent} aqui" in audit["after"]
+
+
+def test_every_default_text_exists_in_each_language_with_its_placeholders():
+    from app.domain.auto_messages import KINDS, LANGUAGES, PLACEHOLDERS, _placeholders, default_text
+
+    for kind in KINDS:
+        english = default_text(kind, "en")
+        for language in LANGUAGES:
+            text = default_text(kind, language)
+            assert _placeholders(text) == _placeholders(english) <= PLACEHOLDERS[kind]
+            if language != "en":
+                assert text != english, (kind, language)
