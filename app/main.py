@@ -65,7 +65,7 @@ from app.providers.webhook_sender import WebhookSender
 from app.web.api_keys import ApiKeysController
 from app.web.integrations import WebhooksController
 from app.web.orders import OrderSettingsController, OrdersController
-from app.web.contacts import ContactsController
+from app.web.contacts import ContactLanguageController, ContactsController
 
 log = logging.getLogger(__name__)
 
@@ -204,6 +204,7 @@ def create_app(settings: Settings, *, migrate: bool = True, dispatcher: bool = T
             BusinessHoursController,
             CompanyController,
             ContactsController,
+            ContactLanguageController,
             AuditController,
             SupervisorController,
             MetricsController,

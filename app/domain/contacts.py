@@ -243,3 +243,23 @@ async def merge_contacts(company_id: int, keep_id: int, duplicate_id: int) -> as
         )
         await emit(ContactChanged(company_id, keep_id))
     return row
+
+
+async def set_contact_language(company_id: int, contact_id: int, language: str) -> asyncpg.Record:
+    """The language automatic messages use for this contact ('' = the company's); any staff
+    member who may see one of the contact's open conversations may set it (checked by the caller)."""
+    contact = await get_contact(company_id, contact_id)
+    c = Cleaner({"language": language})
+    value = c.choice("language", CONTACT_LANGUAGES, default="")
+    c.raise_if_errors()
+    if value == contact["language"]:
+        return contact
+    async with sql.transaction():
+        row = await sql.fetchrow(
+            f"UPDATE contact SET language = $3 WHERE company_id = $1 AND id = $2 AND deleted_at IS NULL RETURNING {_COLUMNS}",
+            company_id, contact_id, value,
+        )
+        await record_audit(company_id, "contact.updated", target_type="contact", target_id=contact_id,
+                           target_label=_label(row), before={"language": contact["language"]}, after={"language": value})
+        await emit(ContactChanged(company_id, contact_id))
+    return row

@@ -1,4 +1,5 @@
-"""Admin: contacts (list and search, edit, opt-out, merge duplicates, delete)."""
+"""Admin: contacts (list and search, edit, opt-out, merge duplicates, delete); and the customer's
+language, which any staff member who may see one of their open conversations sets."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ from litestar import Controller, Request, get, post
 from litestar.params import FromPath, Parameter
 from litestar.response import Redirect, Template
 
+from app.dispatch.reads import agent_may_see
+from app.domain import sql
 from app.domain.contacts import (
     CONTACT_LANGUAGES,
     contact_stats,
@@ -13,12 +16,13 @@ from app.domain.contacts import (
     get_contact,
     list_contacts,
     merge_contacts,
+    set_contact_language,
     update_contact,
 )
-from app.domain.errors import ValidationError
+from app.domain.errors import NotFound, ValidationError
 from app.i18n import gettext as _
-from app.web.forms import flash, read_form
-from app.web.security import admin_only
+from app.web.forms import flash, read_form, safe_next
+from app.web.security import admin_only, staff
 
 BASE = "/admin/contacts"
 QUERY = Parameter(default="", max_length=100)
@@ -113,3 +117,35 @@ class ContactsController(Controller):
             return await self._merge_page(request, contact_id, "", 1, exc.errors, 409)
         flash(request, _("Merged the duplicate into %(name)s.") % {"name": _name(kept)})
         return Redirect(f"{BASE}/{contact_id}/edit", status_code=303)
+
+
+class ContactLanguageController(Controller):
+    """Staff (agents included) set a customer's language from a conversation: the small form in
+    ``admin/contacts/_language.html`` can be included in any conversation view."""
+
+    path = "/contacts"
+    guards = [staff]
+
+    @post("/{contact_id:int}/language", status_code=200)
+    async def set_language(self, request: Request, contact_id: FromPath[int]) -> Template | Redirect:
+        me = request.user
+        open_conversations = await sql.fetch(
+            """SELECT id, status, assigned_user_id, department_id FROM conversation
+               WHERE company_id = $1 AND contact_id = $2 AND status <> 'resolved'""",
+            me.company_id, contact_id,
+        )
+        if me.role not in ("admin", "supervisor"):
+            if not any([await agent_may_see(me.id, me.role, c) for c in open_conversations]):
+                raise NotFound("No such contact.")
+        data = await read_form(request)
+        errors: dict = {}
+        try:
+            contact = await set_contact_language(me.company_id, contact_id, str(data.get("language", "")))
+        except ValidationError as exc:
+            contact, errors = await get_contact(me.company_id, contact_id), exc.errors
+        if request.headers.get("hx-request") != "true":
+            if not errors:
+                flash(request, _("Language saved."))
+            return Redirect(safe_next(data.get("next"), "/"), status_code=303)
+        context = {"contact": contact, "languages": CONTACT_LANGUAGES, "language_errors": errors, "language_saved": not errors}
+        return Template("admin/contacts/_language.html", context=context, status_code=400 if errors else 200)

@@ -194,3 +194,34 @@ def test_opt_out_rule():
     assert not opt_out_allows("text", now - timedelta(hours=25), now)
     assert not opt_out_allows("template", now - timedelta(minutes=1), now)
     assert not opt_out_allows("text", None, now)
+
+
+async def test_agents_set_the_language_of_customers_they_may_see(client):
+    from tests.factories import make_department
+
+    company = await make_company()
+    sales, other = await make_department(company, "Sales"), await make_department(company, "Other")
+    holder = await make_user(company, "agent", departments=[sales])
+    outsider = await make_user(company, "agent", departments=[other])
+    channel = await make_channel(company)
+    contact = await make_contact(company, "Ana", "+5511988887777")
+    conv = await make_conversation(company, channel, contact_id=contact, status="assigned", department=sales)
+    await sql.execute("UPDATE conversation SET assigned_user_id = $2 WHERE id = $1", conv, holder.id)
+    url = f"/contacts/{contact}/language"
+    await login(client, outsider.email)
+    assert (await post_form(client, url, {"language": "fr"})).status_code == 404
+    client.cookies.clear()
+    await login(client, holder.email)
+    assert (await client.post(url, data={"language": "fr"})).status_code == 403  # no CSRF
+    saved = await post_form(client, url, {"language": "pt_BR"}, headers={"hx-request": "true"})
+    assert saved.status_code == 200 and 'value="pt_BR" selected' in saved.text
+    assert await sql.fetchval("SELECT language FROM contact WHERE id = $1", contact) == "pt_BR"
+    bad = await post_form(client, url, {"language": "klingon"}, headers={"hx-request": "true"})
+    assert bad.status_code == 400 and "field-error" in bad.text
+    plain = await post_form(client, url, {"language": "", "next": "https://evil.example/"})
+    assert plain.status_code == 303 and plain.headers["location"] == "/"
+    assert await sql.fetchval("SELECT language FROM contact WHERE id = $1", contact) == ""
+    stranger = await make_contact(await make_company(), "X", "+5511000000009")
+    assert (await post_form(client, f"/contacts/{stranger}/language", {"language": "fr"})).status_code == 404
+    rows = await sql.fetch("SELECT actor_user_id FROM audit_event WHERE company_id = $1 AND action = 'contact.updated'", company.id)
+    assert [r["actor_user_id"] for r in rows] == [holder.id, holder.id]
