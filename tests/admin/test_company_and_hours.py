@@ -119,3 +119,11 @@ async def test_department_hours_override_then_follow_the_company(admin_client):
     assert (await admin_client.get(f"/admin/business-hours/departments/{foreign.id}")).status_code == 404
     assert (await post_form(admin_client, f"/admin/business-hours/departments/{foreign.id}", {"day0": "09:00-10:00"})).status_code == 404
     assert await sql.fetchval("SELECT count(*) FROM business_hours WHERE department_id = $1", foreign.id) == 0
+
+
+async def test_repeated_fields_take_the_last_value_and_never_fail(admin_client):
+    response = await post_form(admin_client, "/admin/business-hours", {"day0": ["09:00-10:00", "11:00-12:00"], "day9": "junk"})
+    assert response.status_code == 303
+    assert (await load_schedule(admin_client.company.id)).weekly == {0: ((660, 720),)}
+    response = await post_form(admin_client, "/admin/company", {"name": ["A", "B"], "timezone": ["UTC", "Mars/X"], "language": "en"})
+    assert response.status_code == 400 and 'id="timezone-error"' in response.text

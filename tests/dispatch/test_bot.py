@@ -213,3 +213,13 @@ async def test_customers_get_texts_and_yes_no_in_their_language(world):
 ])
 def test_yes_or_no(text, language, expected):
     assert yes_or_no(text, language) is expected
+
+
+async def test_two_processes_telling_at_once_send_one_notice(world):
+    import asyncio
+
+    company, _, _, channel = world
+    await close_now(company)
+    conv = await make_conversation(company, channel)
+    told = await asyncio.gather(*[tell_if_closed(company.id, conv) for _ in range(4)])
+    assert sum(told) == 1 and len(await bot_texts(conv)) == 1
