@@ -224,7 +224,10 @@ async def merge_contacts(company_id: int, keep_id: int, duplicate_id: int) -> as
             "UPDATE contact_alias SET contact_id = $3 WHERE company_id = $1 AND contact_id = $2", company_id, duplicate_id, keep_id
         )
         for table, column in await _references():
-            await sql.execute(f'UPDATE {table} SET "{column}" = $2 WHERE "{column}" = $1', duplicate_id, keep_id)
+            try:  # a conflict rolls the whole merge back
+                await sql.execute(f'UPDATE {table} SET "{column}" = $2 WHERE "{column}" = $1', duplicate_id, keep_id)
+            except asyncpg.IntegrityConstraintViolationError as exc:
+                raise ValidationError({"duplicate_id": N_("These contacts cannot be merged: their records conflict.")}) from exc
         await sql.execute("DELETE FROM contact WHERE company_id = $1 AND id = $2", company_id, duplicate_id)
         details = "\n\n".join(d for d in (keep["details"], dup["details"]) if d)[:2000]
         row = await sql.fetchrow(

@@ -133,6 +133,8 @@ async def test_merge_moves_conversations_and_aliases(admin_client):
     await sql.execute("INSERT INTO contact_alias (company_id, contact_id, alias) VALUES ($1, $2, '999@lid')", company.id, dup)
     old = await make_conversation(company, channel, contact_id=keep, status="resolved")
     moved = await make_conversation(company, other_channel, contact_id=dup)
+    # any other table pointing at contacts follows too (found from the schema's foreign keys)
+    order = await sql.fetchval("INSERT INTO shop_order (company_id, contact_id, items) VALUES ($1, $2, '[]') RETURNING id", company.id, dup)
     page = await admin_client.get(f"/admin/contacts/{keep}/merge", params={"q": ""})
     assert page.status_code == 200 and f'id="duplicate-{keep}"' not in page.text
     response = await post_form(admin_client, f"/admin/contacts/{keep}/merge", {"duplicate_id": str(dup)})
@@ -140,6 +142,7 @@ async def test_merge_moves_conversations_and_aliases(admin_client):
     assert await sql.fetchval("SELECT count(*) FROM contact WHERE id = $1", dup) == 0
     assert {r["id"] for r in await sql.fetch("SELECT id FROM conversation WHERE contact_id = $1", keep)} == {old, moved}
     assert await sql.fetchval("SELECT contact_id FROM contact_alias WHERE alias = '999@lid'") == keep
+    assert await sql.fetchval("SELECT contact_id FROM shop_order WHERE id = $1", order) == keep
     row = await sql.fetchrow("SELECT name, phone, details, language FROM contact WHERE id = $1", keep)
     assert tuple(row) == ("Maria Silva", "+5511987654321", "prefers mornings", "pt_BR")
     [row] = await audit(company.id, "contact.merged")
