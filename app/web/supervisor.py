@@ -17,6 +17,7 @@ import itertools
 import json
 import logging
 import time
+from datetime import datetime, timezone
 
 from litestar import Controller, Request, get
 from litestar.response import ServerSentEventMessage, Template
@@ -48,6 +49,7 @@ MIN_INTERVAL = 1.0  # seconds between two snapshots of one company (bursts coale
 # computation took at most this share of the time since: a second on a small company, every
 # ten seconds or so on a very busy one (see tests/metrics/bench_wallboard.py).
 DAY_FIGURES_SHARE = 0.1
+REUSE_DAY_FROM = 0.2  # seconds: cheaper day figures are always computed afresh for a page load
 IDLE_REFRESH = 15.0  # seconds between snapshots without events (growing waiting times)
 WATCH_TIMEOUT = 45.0  # stop computing for a company nobody has rendered a board for since
 
@@ -88,6 +90,7 @@ class Publisher:
         self._watched: dict[int, float] = {}
         self._versions = itertools.count(1)
         self.computed = 0  # snapshots computed (tests and benchmarks read it)
+        self.day_costs: dict[int, float] = {}  # seconds the day's figures took, per company
 
     def attach(self, hub) -> None:
         """Publish through this process's hub (``create_app``); forgets any earlier state."""
@@ -117,6 +120,15 @@ class Publisher:
     def latest(self, company_id: int) -> tuple[int, Snapshot] | None:
         return self.snapshots.get(company_id)
 
+    def reusable_day(self, company_id: int) -> Snapshot | None:
+        """The latest snapshot, when its day figures are both costly and recent enough for a
+        page load to reuse them rather than compute them again."""
+        latest = self.snapshots.get(company_id)
+        if latest is None or self.day_costs.get(company_id, 0.0) < REUSE_DAY_FROM:
+            return None
+        age = (datetime.now(timezone.utc) - latest[1].now).total_seconds()
+        return latest[1] if age < self.day_costs[company_id] / DAY_FIGURES_SHARE + MIN_INTERVAL else None
+
     async def _run(self, company_id: int) -> None:
         dirty, hub = self._dirty[company_id], self.hub
         day_at, day_cost = 0.0, 0.0
@@ -139,6 +151,7 @@ class Publisher:
                     continue
                 if whole:
                     day_at, day_cost = started, time.monotonic() - started
+                    self.day_costs[company_id] = day_cost
                 self.computed += 1
                 version = next(self._versions)
                 self.snapshots[company_id] = (version, snap)
@@ -192,9 +205,8 @@ class SupervisorController(Controller):
     async def board(self, request: Request) -> Template:
         company_id = request.user.company_id
         PUBLISHER.watch(company_id)  # the page's stream will get the following snapshots
-        latest = PUBLISHER.latest(company_id)
         # A busy company's day figures are costly: reuse the publisher's, read the live part again.
-        snap = await make_snapshot(company_id, latest[1] if latest else None)
+        snap = await make_snapshot(company_id, PUBLISHER.reusable_day(company_id))
         return Template("supervisor/page.html", context={**_context(snap), "panels": PANELS})
 
     @get("/panels")
