@@ -161,6 +161,13 @@ async def get_inbox_row(company_id: int, conversation_id: int) -> Item | None:
     return Item(row) if row is not None else None
 
 
+async def get_inbox_rows(company_id: int, conversation_ids: list[int]) -> dict[int, Item]:
+    """Several list rows of one company in one query, by conversation id (for event batches)."""
+    rows = await sql.fetch(f"{_INBOX_ROW} WHERE c.company_id = $1 AND c.id = ANY($2::int[])", company_id,
+                           sorted(set(conversation_ids)))
+    return {r["id"]: Item(r) for r in rows}
+
+
 async def my_unread(company_id: int, user_id: int) -> dict[int, int]:
     """Unread customer messages in each conversation the user holds (the page title's counter)."""
     rows = await sql.fetch(

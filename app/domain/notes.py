@@ -63,6 +63,15 @@ async def get_message_view(company_id: int, message_id: int) -> dict:
     return _message(row)
 
 
+async def get_message_views(company_id: int, message_ids: list[int]) -> dict[int, dict]:
+    """Several bubbles of one company in one query, by id (the event stream renders batches)."""
+    ids = sorted({i for i in message_ids if 0 < i < 2**63})
+    if not ids:
+        return {}
+    rows = await sql.fetch(_MESSAGE + " WHERE m.company_id = $1 AND m.id = ANY($2::bigint[])", company_id, ids)
+    return {r["id"]: _message(r) for r in rows}
+
+
 async def list_timeline(company_id: int, conversation_id: int, *, before: int | None = None,
                         limit: int = PAGE) -> tuple[list[dict], int | None]:
     """A page of the conversation, oldest first, and the cursor for the page before it (or None)."""

@@ -127,9 +127,15 @@ ROWS = RowMemo()
 MESSAGE_EVENTS = (MessageReceived, MessageQueued, MessageStatusChanged)
 
 
-async def prefetch(events: list[Event], viewer: User) -> None:
-    """Fetch the messages of a batch of events in one query per company, before rendering them."""
-    if viewer.role not in ("admin", "supervisor"):
+async def prefetch(events: list[Event], viewer: User, topics: frozenset[str] | None = None) -> None:
+    """Fetch what a batch of events needs in one query per kind and company, before rendering
+    them: the inbox's rows and bubbles (every viewer), the conversation page's messages
+    (supervisors). The renderers then find them in their memos."""
+    from app.web.inbox import prefetch_live
+
+    if topics is None or "inbox" in topics:
+        await prefetch_live(events)
+    if viewer.role not in ("admin", "supervisor") or not (topics is None or "conversation" in topics):
         return
     by_company: dict[int, list] = {}
     for event in events:
@@ -205,42 +211,60 @@ async def _reinjection_alert(event: ReinjectionAlert, viewer: User) -> list[Serv
     return [ServerSentEventMessage(event="alert", data=html)]
 
 
-def _both(*renderers: Callable) -> Callable:
-    async def render(event: Event, viewer: User) -> list[ServerSentEventMessage]:
-        return [m for r in renderers for m in await r(event, viewer)]
-
-    return render
-
-
-RENDERERS: dict[str, Callable[[Event, User], Awaitable[list[ServerSentEventMessage]]]] = {
-    ConversationRouted.name: _both(_my_work, _inbox),
-    ReinjectionAlert.name: _reinjection_alert,  # type: ignore[dict-item]
-    MessageReceived.name: _both(_message, _inbox),
-    MessageQueued.name: _both(_message, _inbox),
-    MessageStatusChanged.name: _both(_message_status, _inbox),
-    ConversationOpened.name: _both(_conversation_opened, _my_work, _inbox),
-    PresenceChanged.name: _presence,  # type: ignore[dict-item]
-    UserChanged.name: _both(_user_changed, _inbox),
-    NoteAdded.name: _inbox,
-    PbxLiveChanged.name: _operator_live,  # type: ignore[dict-item]
-}
+# Which renderers run for which page. A page's stream names the live features it shows
+# (``/events?topics=inbox``, from ``{% block live_topics %}`` in its template); renderers of
+# other pages are skipped for that stream, so an event costs only what open pages need. A topic
+# of None is shown on every page (presence switch, alerts). A stream that names no topics at all
+# (an API client, older tests) gets everything.
+Renderer = Callable[[Event, User], Awaitable[list[ServerSentEventMessage]]]
+ROUTES: dict[str, list[tuple[frozenset[str] | None, Renderer]]] = {}
+TOPICS: set[str] = set()
 
 
-# The supervisor wallboard (app.web.supervisor) follows these events too: wrapped, not replaced.
+def route(event: type[Event], topics: str | tuple[str, ...] | None, renderer: Renderer) -> None:
+    wanted = None if topics is None else frozenset((topics,) if isinstance(topics, str) else topics)
+    TOPICS.update(wanted or ())
+    ROUTES.setdefault(event.name, []).append((wanted, renderer))
+
+
+route(PresenceChanged, None, _presence)  # type: ignore[arg-type]
+route(ReinjectionAlert, None, _reinjection_alert)  # type: ignore[arg-type]
+route(UserChanged, "users", _user_changed)  # type: ignore[arg-type]
+route(PbxLiveChanged, "operator", _operator_live)  # type: ignore[arg-type]
+for _cls in (MessageReceived, MessageQueued):
+    route(_cls, "conversation", _message)  # type: ignore[arg-type]
+route(MessageStatusChanged, "conversation", _message_status)  # type: ignore[arg-type]
+route(ConversationOpened, "conversations", _conversation_opened)  # type: ignore[arg-type]
+for _cls in (ConversationRouted, ConversationOpened):
+    route(_cls, "home", _my_work)
+for _cls in (ConversationRouted, MessageReceived, MessageQueued, MessageStatusChanged, ConversationOpened,
+             UserChanged, NoteAdded):
+    route(_cls, "inbox", _inbox)
+
+# The supervisor wallboard (app.web.supervisor).
 from app.web.supervisor import TOUCHING as _WALLBOARD_EVENTS, render_live as _wallboard  # noqa: E402
 from app.domain.wallboard import WallboardChanged  # noqa: E402
 
-for _cls in _WALLBOARD_EVENTS:
-    RENDERERS[_cls.name] = _both(RENDERERS[_cls.name], _wallboard) if _cls.name in RENDERERS else _wallboard
-RENDERERS[WallboardChanged.name] = _wallboard  # type: ignore[assignment]
+for _cls in (*_WALLBOARD_EVENTS, WallboardChanged):
+    route(_cls, "wallboard", _wallboard)  # type: ignore[arg-type]
 
-async def render_event(event: Event, viewer: User) -> list[ServerSentEventMessage]:
-    renderer = RENDERERS.get(event.name)
-    return await renderer(event, viewer) if renderer else []
-
-
-# Shop orders (app.web.orders): the Orders page's rows and counters, the customer panel.
+# Shop orders (app.web.orders): the Orders page's rows and counters, and the inbox's customer panel.
 from app.domain.events import OrderChanged  # noqa: E402
 from app.web.orders import render_live as _orders  # noqa: E402
 
-RENDERERS[OrderChanged.name] = _orders  # type: ignore[assignment]
+route(OrderChanged, ("orders", "inbox"), _orders)  # type: ignore[arg-type]
+
+
+def parse_topics(raw: str | None) -> frozenset[str] | None:
+    """The known topics named in ``raw`` ("inbox,home"); None (everything) when absent."""
+    if raw is None:
+        return None
+    return frozenset(t for t in raw[:200].split(",") if t in TOPICS)
+
+
+async def render_event(event: Event, viewer: User, topics: frozenset[str] | None = None) -> list[ServerSentEventMessage]:
+    out: list[ServerSentEventMessage] = []
+    for wanted, renderer in ROUTES.get(event.name, ()):
+        if wanted is None or topics is None or wanted & topics:
+            out.extend(await renderer(event, viewer))
+    return out

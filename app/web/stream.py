@@ -14,7 +14,7 @@ from app.domain.events import UserChanged
 from app.domain.presence import heartbeat
 from app.domain.users import get_active_user
 from app.realtime.hub import Closed, Resync
-from app.web.live import prefetch, render_event
+from app.web.live import parse_topics, prefetch, render_event
 from app.web.security import staff
 
 log = logging.getLogger(__name__)
@@ -27,6 +27,8 @@ async def events(request: Request) -> ServerSentEvent:
     hub = request.app.state.hub
     keepalive = request.app.state.settings.sse_keepalive
     viewer = request.user
+    # The live features of the page that opened the stream (see app.web.live.ROUTES).
+    topics = parse_topics(request.query_params.get("topics"))
     sub = hub.subscribe(viewer.company_id)
 
     async def stream() -> AsyncGenerator[ServerSentEventMessage, None]:
@@ -49,7 +51,7 @@ async def events(request: Request) -> ServerSentEvent:
                 # batch's messages instead of one per event (a busy company sends hundreds a second).
                 batch = [first, *sub.drain(BATCH)]
                 try:
-                    await prefetch([item for item in batch if not isinstance(item, (Closed, Resync))], viewer)
+                    await prefetch([item for item in batch if not isinstance(item, (Closed, Resync))], viewer, topics)
                 except Exception:  # noqa: BLE001 - rendering one by one below still works
                     log.exception("could not prefetch a batch of %d events", len(batch))
                 for item in batch:
@@ -63,7 +65,7 @@ async def events(request: Request) -> ServerSentEvent:
                             yield ServerSentEventMessage(event="logged-out", data="deactivated")
                             return
                     try:
-                        for message in await render_event(item, viewer):
+                        for message in await render_event(item, viewer, topics):
                             yield message
                     except Exception:  # noqa: BLE001 - one bad event must not kill the stream
                         log.exception("could not render %s for the stream", item.name)

@@ -3,8 +3,9 @@
 Starts an embedded PostgreSQL in a temporary folder and one server process, creates a Meta
 channel, subscribes a supervisor's SSE stream, then:
 1. throughput: a closed loop of concurrent signed webhooks (msgs_per_s);
-2. latency: an open loop at RATE msgs/s, POST start -> `message-new-*` event on the stream
-   (p50_ms, p99_ms);
+2. latency: an open loop at RATE msgs/s, POST start -> the message's bubble on the stream of a
+   supervisor with the inbox open (`thread-*` event; BENCH_TOPICS=conversation: the
+   conversation page's `message-new-*`) (p50_ms, p99_ms);
 3. 5 % of all webhooks are posted twice (provider retries): the database must hold each
    message once (dup) and every acknowledged message must be stored and announced (lost).
 Run: `.venv/bin/python tests/benchmarks/bench_ingest.py`. The last line is the RESULT.
@@ -41,6 +42,8 @@ TOTAL = int(os.environ.get("BENCH_TOTAL", 6000))
 CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", 48))
 RATE = int(os.environ.get("BENCH_RATE", 500))
 SECONDS = int(os.environ.get("BENCH_SECONDS", 6))
+# The page the watching supervisor has open: the inbox (its thread bubbles carry the text).
+TOPICS = os.environ.get("BENCH_TOPICS", "inbox")
 CONTACTS = 300
 MARK = re.compile(r"bench-(\d+)x")
 
@@ -114,7 +117,7 @@ class Watcher:
         self.resyncs = 0
 
     async def run(self, client: httpx.AsyncClient, ready: asyncio.Event) -> None:
-        async with client.stream("GET", "/events", timeout=None) as stream:
+        async with client.stream("GET", f"/events?topics={TOPICS}", timeout=None) as stream:
             event = ""
             async for line in stream.aiter_lines():
                 if line.startswith("event:"):
@@ -123,7 +126,7 @@ class Watcher:
                         ready.set()
                     elif event == "resync":
                         self.resyncs += 1
-                elif line.startswith("data:") and event.startswith("message-new-"):
+                elif line.startswith("data:") and event.startswith(("message-new-", "thread-")):
                     m = MARK.search(line)
                     if m:
                         i = int(m.group(1))

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import pytest
+
 from app.domain import sql
 from app.domain.events import MessageReceived, MessageStatusChanged
 from app.domain.tables import User
 from app.web import live
 from tests.dispatch.factories import make_channel, make_conversation
 from tests.factories import make_company, make_user
+
+
+@pytest.fixture(autouse=True)
+def fresh_memos():
+    """Memos are keyed by event values, and ids restart with each test's fresh tables."""
+    from app.web import inbox
+
+    for memo in (inbox.ROWS._items, inbox.ITEMS._items, live.CACHE._items, live.ROWS._rows):
+        memo.clear()
 
 
 async def _message(company, conversation_id: int, channel_id: int, text: str) -> int:
@@ -65,3 +76,39 @@ async def test_a_later_status_event_is_not_served_a_stale_row(app):
     rendered = await live.render_event(MessageStatusChanged(company.id, conv, first, "read"), viewer)
     (sse,) = [m for m in rendered if m.event == f"message-status-{conv}"]
     assert "msg-read" in sse.data and "msg-received" not in sse.data
+
+
+async def test_inbox_rows_and_bubbles_of_a_batch_are_fetched_once(app, monkeypatch):
+    from app.web import inbox
+
+    company = await make_company()
+    supervisor = await make_user(company, "supervisor")
+    viewer = await User.objects().get(User.id == supervisor.id)
+    channel_id = await make_channel(company)
+    convs = [await make_conversation(company, channel_id) for _ in range(2)]
+    events = [MessageReceived(company.id, conv, await _message(company, conv, channel_id, f"row {i}"))
+              for i, conv in enumerate(convs * 2)]
+    calls = []
+    real_rows, real_views = inbox.get_inbox_rows, inbox.get_message_views
+
+    async def rows(company_id, ids):
+        calls.append(("rows", sorted(set(ids))))
+        return await real_rows(company_id, ids)
+
+    async def views(company_id, ids):
+        calls.append(("views", len(ids)))
+        return await real_views(company_id, ids)
+
+    async def single(*_args):
+        raise AssertionError("a prefetched row or bubble was read again")
+
+    monkeypatch.setattr(inbox, "get_inbox_rows", rows)
+    monkeypatch.setattr(inbox, "get_message_views", views)
+    await live.prefetch(events, viewer)
+    assert calls == [("rows", sorted(convs)), ("views", 4)]
+    monkeypatch.setattr(inbox, "get_inbox_row", single)
+    monkeypatch.setattr(inbox, "get_message_view", single)
+    for i, event in enumerate(events):
+        rendered = await live.render_event(event, viewer)
+        assert any(m.event == "inbox-row" and f'id="inbox-row-{event.conversation_id}"' in m.data for m in rendered)
+        assert any(m.event == f"thread-{event.conversation_id}" and f"row {i}" in m.data for m in rendered)
