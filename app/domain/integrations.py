@@ -195,8 +195,8 @@ async def claim_due(limit: int = 10, lease_seconds: float = 60.0) -> list[Due]:
         )
     result = []
     for r in rows:
-        payload = json.loads(r["payload"]) if isinstance(r["payload"], str) else dict(r["payload"])
-        payload = {"id": r["id"], **payload}
+        payload = json.loads(r["payload"]) if isinstance(r["payload"], str) else r["payload"]
+        payload = {"id": r["id"], **(payload if isinstance(payload, dict) else {"data": payload})}
         body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
         result.append(Due(r["id"], r["company_id"], r["event"], body, r["attempts"], r["url"], r["secret"]))
     return result

@@ -8,6 +8,7 @@ from litestar.params import FromPath
 from litestar.response import Redirect, ServerSentEventMessage, Template
 
 from app.domain import orders
+from app.domain.api_reads import get_contact
 from app.domain.errors import ValidationError
 from app.domain.events import OrderChanged
 from app.domain.tables import User
@@ -44,8 +45,8 @@ class OrdersController(Controller):
     @get("/customer/{contact_id:int}")
     async def customer(self, request: Request, contact_id: FromPath[int]) -> Template:
         """The agent workspace's panel: this customer's latest orders (``_customer_orders.html``)."""
-        found, _next = await orders.list_orders(request.user.company_id, contact_id=contact_id if contact_id < 2**31 else 0,
-                                               limit=5)
+        await get_contact(request.user.company_id, contact_id if contact_id < 2**31 else 0)  # 404 for another company's
+        found, _next = await orders.list_orders(request.user.company_id, contact_id=contact_id, limit=5)
         return Template("orders/_customer_orders_list.html", context={"orders": found, "contact_id": contact_id})
 
     @post("/{order_id:int}/decision", status_code=303)
