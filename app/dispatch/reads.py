@@ -190,3 +190,10 @@ async def inbox_counts(company_id: int, user_id: int) -> dict[str, int]:
         company_id, user_id,
     )
     return dict(row)
+
+
+async def list_contact_rows(company_id: int, contact_id: int) -> list[Item]:
+    """A customer's open conversations as list rows (their name or details changed)."""
+    rows = await sql.fetch(f"{_INBOX_ROW} WHERE c.company_id = $1 AND c.contact_id = $2 AND c.status <> 'resolved'",
+                           company_id, contact_id)
+    return [Item(r) for r in rows]

@@ -34,6 +34,7 @@ from app.dispatch.reads import (
     inbox_counts,
     list_inbox,
     list_my_conversations,
+    list_contact_rows,
     list_my_queue,
     may_reply,
     may_see_with,
@@ -44,6 +45,7 @@ from app.domain.channels import get_channel, list_channels
 from app.domain.departments import list_departments
 from app.domain.errors import NotFound, PermissionDenied, ValidationError
 from app.domain.events import (
+    ContactChanged,
     ConversationOpened,
     ConversationRouted,
     Event,
@@ -508,6 +510,15 @@ async def render_live(event: Event, viewer: User) -> list[ServerSentEventMessage
     if isinstance(event, UserChanged):
         MEMBERS.forget(event.company_id)  # departments may have changed
         return []
+    if isinstance(event, ContactChanged):
+        out = []
+        deps = await viewer_departments(viewer)
+        for row in await ROWS.get(event, lambda: list_contact_rows(event.company_id, event.contact_id)):
+            if may_see_with(viewer.id, viewer.role, row, deps):
+                html = await CACHE.get((event, "inbox-row", row["id"]),
+                                       lambda row=row: _render_async("inbox/_row.html", c=row, open_id=None))
+                out.append(ServerSentEventMessage(event="inbox-row", data=html))
+        return out
     if not isinstance(event, ROW_EVENTS):
         return []
     row = await _row_for(event)

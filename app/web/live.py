@@ -15,6 +15,7 @@ from typing import Awaitable, Callable
 from litestar.response import ServerSentEventMessage
 
 from app.domain.events import (
+    ContactChanged,
     ConversationRouted,
     ReinjectionAlert,
     ConversationOpened,
@@ -238,7 +239,7 @@ route(ConversationOpened, "conversations", _conversation_opened)  # type: ignore
 for _cls in (ConversationRouted, ConversationOpened):
     route(_cls, "home", _my_work)
 for _cls in (ConversationRouted, MessageReceived, MessageQueued, MessageStatusChanged, ConversationOpened,
-             UserChanged, NoteAdded):
+             UserChanged, NoteAdded, ContactChanged):
     route(_cls, "inbox", _inbox)
 
 # The supervisor wallboard (app.web.supervisor).

@@ -124,6 +124,19 @@ def test_inbox_round_trip(new_page):
     expect(thread.locator(".msg-in", has_text="Thanks!")).to_have_count(1, timeout=10_000)
     expect(desk.locator(f"#inbox-row-{conversation_id} .unread")).to_be_hidden()
 
+    # Keyboard: / searches, Esc leaves the field, r replies, n writes a note.
+    desk.locator("#inbox-search").focus()
+    desk.keyboard.press("Escape")
+    desk.keyboard.press("/")
+    expect(desk.locator("#inbox-search")).to_be_focused()
+    desk.keyboard.press("Escape")
+    desk.keyboard.press("r")
+    expect(desk.locator("#composer-text")).to_be_focused()
+    desk.keyboard.press("Escape")
+    desk.keyboard.press("n")
+    expect(desk.locator("#note-text")).to_be_focused()
+    desk.keyboard.press("Escape")
+
     # Transfer to Support: it leaves Anna's inbox and reaches Bruno's, live.
     desk.click("#action-transfer")
     desk.select_option(".transfer-form select[name=target]", f"department-{support.id}")
