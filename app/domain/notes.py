@@ -21,7 +21,7 @@ from app.domain.events import ContactChanged, NoteAdded, emit
 from app.domain.validation import EMAIL_RE, Cleaner
 from app.i18n import N_
 
-PAGE = 50
+PAGE = 30
 NOTE_MAX = 4000
 
 

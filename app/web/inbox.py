@@ -42,7 +42,6 @@ from app.dispatch.reads import (
 )
 from app.domain import sql
 from app.domain.channels import get_channel, list_channels
-from app.domain.departments import list_departments
 from app.domain.errors import NotFound, PermissionDenied, ValidationError
 from app.domain.events import (
     ContactChanged,
@@ -61,6 +60,7 @@ from app.domain.notes import (
     get_contact,
     get_message_view,
     get_message_views,
+    Item,
     get_note,
     list_contact_conversations,
     list_timeline,
@@ -180,6 +180,13 @@ async def _templates_used(company_id: int) -> list[str]:
     return [r["name"] for r in rows if r["name"]]
 
 
+async def _departments(company_id: int) -> list:
+    """The company's departments for the filters and the transfer menu (plain rows: Piccolo's
+    objects cost milliseconds here, measured)."""
+    return [Item(r) for r in await sql.fetch(
+        "SELECT id, name, colour FROM department WHERE company_id = $1 ORDER BY lower(name)", company_id)]
+
+
 async def _nothing() -> list:
     return []
 
@@ -197,7 +204,7 @@ async def _pane_context(request: Request, conversation_id: int) -> dict[str, Any
     (items, cursor), agents, templates, quick_replies, departments, contact, past = await asyncio.gather(
         list_timeline(company_id, conversation_id), _agents(company_id),
         _templates_used(company_id) if not is_open else _nothing(),
-        quick_replies_for(company_id, c["department_id"]), list_departments(company_id),
+        quick_replies_for(company_id, c["department_id"]), _departments(company_id),
         get_contact(company_id, c["contact_id"]), list_contact_conversations(company_id, c["contact_id"]),
     )
     supervisor = me.role in ("admin", "supervisor")
@@ -251,7 +258,7 @@ class InboxController(Controller):
         pane = _pane_context(request, conversation_id) if conversation_id is not None else _nothing()
         listing, counts, mine_unread, members, departments, channels, pane_context = await asyncio.gather(
             _list_context(request, filters), inbox_counts(company_id, me.id), my_unread(company_id, me.id),
-            department_members(company_id), list_departments(company_id), list_channels(company_id), pane,
+            department_members(company_id), _departments(company_id), list_channels(company_id), pane,
         )
         context = {**listing, "counts": counts, "mine_unread": mine_unread,
                    "my_departments": sorted(members.get(me.id, frozenset())), "all_departments": departments,

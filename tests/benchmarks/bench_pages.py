@@ -6,7 +6,8 @@ Starts an embedded PostgreSQL in a temporary folder and one `switchboard serve` 
 - inbox: GET /inbox for an agent holding 500 conversations (first page of the list, tab
   counts, the title's unread counts);
 - conversation: GET /inbox/<id> (the whole page) for a conversation of 5,000 messages;
-- SSE: 1,000 clients open /events (half the agent, half a supervisor), then a customer
+- SSE: 1,000 clients open /events?topics=inbox as the inbox page does (half the agent, half a
+  supervisor), then a customer
   message is announced (NOTIFY, as the ingestion action does) several times; every client must
   receive its inbox row within 1 s. The server process's resident memory (VmRSS, with any
   child process) is read from /proc once all streams are open and after the broadcasts.
@@ -136,7 +137,7 @@ class Stream:
 
     async def run(self) -> None:
         reader, writer = await asyncio.open_connection(self.host, self.port)
-        writer.write(f"GET /events HTTP/1.1\r\nHost: {self.host}\r\nCookie: {self.cookie}\r\n"
+        writer.write(f"GET /events?topics=inbox HTTP/1.1\r\nHost: {self.host}\r\nCookie: {self.cookie}\r\n"
                      f"Accept: text/event-stream\r\n\r\n".encode())
         await writer.drain()
         tail = b""
