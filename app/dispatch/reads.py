@@ -110,11 +110,12 @@ def _like(term: str) -> str:
 
 async def list_inbox(company_id: int, user_id: int, tab: str, *, status: str = "", department_id: int | None = None,
                      channel_id: int | None = None, query: str = "", cursor: tuple[datetime, int] | None = None,
-                     limit: int = INBOX_PAGE) -> tuple[list[asyncpg.Record], tuple[datetime, int] | None]:
+                     limit: int = INBOX_PAGE, every_department: bool = False,
+                     ) -> tuple[list[asyncpg.Record], tuple[datetime, int] | None]:
     """A page of the inbox list, most recent activity first, and the cursor of the next page.
 
     ``mine``: the user's conversations (assigned, unless ``status`` asks otherwise); ``queue``:
-    waiting in the user's departments (or in none); ``all``: the company's (open unless ``status``
+    waiting in the user's departments (or in none; every department for supervisors); ``all``: the company's (open unless ``status``
     says). The caller checks who may use ``all``."""
     where = ["c.company_id = $1"]
     args: list = [company_id]
@@ -128,8 +129,9 @@ async def list_inbox(company_id: int, user_id: int, tab: str, *, status: str = "
     elif tab == "queue":
         statuses = [status] if status else ["queued", "bot"]
         where.append(f"c.status = ANY({arg(statuses)}::varchar[]) AND c.status IN ('queued', 'bot')")
-        where.append(f"(c.department_id IS NULL OR c.department_id IN "
-                     f"(SELECT department_id FROM user_department WHERE user_id = {arg(user_id)}))")
+        if not every_department:  # supervisors' queue is every department's
+            where.append(f"(c.department_id IS NULL OR c.department_id IN "
+                         f"(SELECT department_id FROM user_department WHERE user_id = {arg(user_id)}))")
     elif status:
         where.append(f"c.status = {arg(status)}")
     else:
@@ -179,15 +181,15 @@ async def my_unread(company_id: int, user_id: int) -> dict[int, int]:
     return {r["id"]: r["n"] for r in rows}
 
 
-async def inbox_counts(company_id: int, user_id: int) -> dict[str, int]:
+async def inbox_counts(company_id: int, user_id: int, every_department: bool = False) -> dict[str, int]:
     """How many conversations each tab holds (without filters)."""
     row = await sql.fetchrow(
         """SELECT count(*) FILTER (WHERE c.assigned_user_id = $2 AND c.status = 'assigned') AS mine,
-                  count(*) FILTER (WHERE c.status IN ('queued', 'bot') AND (c.department_id IS NULL OR c.department_id IN
+                  count(*) FILTER (WHERE c.status IN ('queued', 'bot') AND ($3 OR c.department_id IS NULL OR c.department_id IN
                                    (SELECT department_id FROM user_department WHERE user_id = $2))) AS queue,
                   count(*) AS "all"
            FROM conversation c WHERE c.company_id = $1 AND c.status <> 'resolved'""",
-        company_id, user_id,
+        company_id, user_id, every_department,
     )
     return dict(row)
 

@@ -136,6 +136,7 @@ async def _list_context(request: Request, filters: dict[str, Any]) -> dict[str, 
     rows, next_cursor = await list_inbox(
         me.company_id, me.id, filters["tab"], status=filters["status"], department_id=filters["department"],
         channel_id=filters["channel"], query=filters["q"], cursor=filters["cursor"],
+        every_department=me.role in ("admin", "supervisor"),
     )
     return {"rows": rows, "filters": filters, "qs": _query(filters), "next_cursor": _cursor(next_cursor)}
 
@@ -257,7 +258,7 @@ class InboxController(Controller):
         company_id = me.company_id
         pane = _pane_context(request, conversation_id) if conversation_id is not None else _nothing()
         listing, counts, mine_unread, members, departments, channels, pane_context = await asyncio.gather(
-            _list_context(request, filters), inbox_counts(company_id, me.id), my_unread(company_id, me.id),
+            _list_context(request, filters), inbox_counts(company_id, me.id, me.role in ("admin", "supervisor")), my_unread(company_id, me.id),
             department_members(company_id), _departments(company_id), list_channels(company_id), pane,
         )
         context = {**listing, "counts": counts, "mine_unread": mine_unread,

@@ -116,7 +116,8 @@
     } else if (tab === "queue") {
       if (st !== "queued" && st !== "bot") { return false; }
       if (wanted && st !== wanted) { return false; }
-      if (li.dataset.department && myDepartments().indexOf(li.dataset.department) < 0) { return false; }
+      var everyDepartment = inbox().dataset.role !== "agent";  // supervisors' queue is every department's
+      if (!everyDepartment && li.dataset.department && myDepartments().indexOf(li.dataset.department) < 0) { return false; }
     } else if (wanted ? st !== wanted : st === "resolved") { return false; }
     if (list.dataset.department && li.dataset.department !== list.dataset.department) { return false; }
     if (list.dataset.channel && li.dataset.channel !== list.dataset.channel) { return false; }

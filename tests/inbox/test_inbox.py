@@ -115,6 +115,7 @@ async def test_take_transfer_resolve_from_the_pane(client, shop):
     assert (await client.get(f"/inbox/{conv}")).status_code == 404
     boss = await make_user(company, "supervisor")
     await login(client, boss.email)
+    assert f'id="inbox-row-{conv}"' in (await client.get("/inbox?tab=queue")).text  # every department's queue
     page = await client.get(f"/inbox/{conv}")
     thread = page.text.split('class="inbox-thread"')[1]
     assert "Transferred to Support" in thread and "Billing question" in thread, thread[:3000]
