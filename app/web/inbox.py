@@ -16,7 +16,7 @@ import re
 import time
 from collections import OrderedDict
 from functools import lru_cache
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Awaitable, Callable
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
@@ -111,7 +111,7 @@ def _filters(request: Request) -> dict[str, Any]:
     if params.get("cursor"):
         try:
             micros, _, ident = params["cursor"].partition("-")
-            cursor = (datetime.fromtimestamp(int(micros) / 1e6, timezone.utc), int(ident))
+            cursor = (EPOCH + timedelta(microseconds=int(micros)), int(ident))
             if not 0 < cursor[1] < 2**31:
                 raise ValueError
         except (ValueError, OverflowError, OSError):
@@ -127,8 +127,12 @@ def _query(filters: dict[str, Any], **changes: Any) -> str:
     return urlencode({k: values[k] for k in ("tab", "status", "department", "channel", "q") if values.get(k)})
 
 
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
 def _cursor(cursor) -> str:
-    return f"{int(cursor[0].timestamp() * 1e6)}-{cursor[1]}" if cursor else ""
+    """``<microseconds since 1970>-<id>``, exact (a float timestamp could round a microsecond away)."""
+    return f"{(cursor[0] - EPOCH) // timedelta(microseconds=1)}-{cursor[1]}" if cursor else ""
 
 
 async def _list_context(request: Request, filters: dict[str, Any]) -> dict[str, Any]:
