@@ -11,6 +11,7 @@ company A (checked over every foreign key of the schema).
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import re
 from datetime import datetime, timezone
@@ -217,6 +218,12 @@ def form(ids: dict) -> dict:
         "shortcut": "bthing", "code": "BT", "provider": "sandbox", "day0": "09:00-10:00", "timezone": "UTC",
         "language": "en", "presence": "online",
     }
+
+
+@pytest.fixture
+def settings(settings):
+    """No outbound workers: they would legitimately update A's rows (attempts) during the test."""
+    return dataclasses.replace(settings, sender_enabled=False)
 
 
 @pytest.fixture
