@@ -184,8 +184,10 @@ async def claim_due(limit: int = 10, lease_seconds: float = 60.0) -> list[Due]:
     async with sql.transaction():
         rows = await sql.fetch(
             """WITH due AS (
-                   SELECT id FROM webhook_delivery WHERE status = 'pending' AND next_attempt_at <= now()
-                   ORDER BY next_attempt_at, id LIMIT $1 FOR UPDATE SKIP LOCKED)
+                   SELECT d.id FROM webhook_delivery d JOIN webhook_endpoint e ON e.id = d.endpoint_id
+                   WHERE d.status = 'pending' AND d.next_attempt_at <= now()
+                     AND e.active AND e.url ~ '^https?://'  -- a paused endpoint's deliveries wait
+                   ORDER BY d.next_attempt_at, d.id LIMIT $1 FOR UPDATE OF d SKIP LOCKED)
                UPDATE webhook_delivery d SET attempts = d.attempts + 1,
                                              next_attempt_at = now() + make_interval(secs => $2)
                FROM due, webhook_endpoint e

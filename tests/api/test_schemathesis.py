@@ -48,7 +48,7 @@ schema = schemathesis.openapi.from_dict(_app_schema()).include(path_regex=r"^/ap
 
 
 @schema.parametrize()
-@settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+@settings(max_examples=8, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 def test_api_never_answers_a_server_error(case, api_key, live_server):
     response = case.call(base_url=live_server.url, headers={"Authorization": f"Bearer {api_key}"}, timeout=10)
     case.validate_response(response, checks=[not_a_server_error, status_code_conformance, content_type_conformance,

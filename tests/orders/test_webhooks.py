@@ -10,7 +10,7 @@ import httpx
 from app.dispatch.assignment import queue_conversation
 from app.domain import sql
 from app.domain.channels import get_channel
-from app.domain.integrations import claim_due, create_endpoint, replay_delivery, sign, verify
+from app.domain.integrations import claim_due, create_endpoint, replay_delivery, set_endpoint_active, sign, verify
 from app.domain.messages import receive_webhook
 from app.domain.orders import create_order, decide_order
 from app.providers.base import InboundMessage, Parsed
@@ -98,6 +98,16 @@ async def test_claims_never_overlap(app):
         await create_order(shop.company.id, {"phone": f"+3361234567{n}", "items": ITEMS})
     first, second = await claim_due(3), await claim_due(3)
     assert len(first) == 3 and len(second) == 2 and not {d.id for d in first} & {d.id for d in second}
+
+
+async def test_a_paused_endpoints_deliveries_wait(app):
+    shop = await make_shop()
+    endpoint = await create_endpoint(shop.company.id, {"url": "http://127.0.0.1:9/", "events": ["order.created"]})
+    await create_order(shop.company.id, {"phone": "+33612345670", "items": ITEMS})
+    await set_endpoint_active(shop.company.id, endpoint.id, False)
+    assert await claim_due() == []
+    await set_endpoint_active(shop.company.id, endpoint.id, True)
+    assert len(await claim_due()) == 1
 
 
 async def test_conversation_changes_and_only_subscribed_active_endpoints(app):
