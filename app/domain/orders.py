@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import re
+import string
 import unicodedata
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -116,6 +117,15 @@ class OrderSettings:
     content_sid: str = ""
 
 
+def _plain_placeholders(text: str) -> bool:
+    """Only {name}, {reference}, {items}, {total}: no attributes, indexes or format specs."""
+    try:
+        fields = [(f, conv, spec) for _, f, spec, conv in string.Formatter().parse(text) if f is not None]
+    except ValueError:
+        return False
+    return all(f in ("name", "reference", "items", "total") and not conv and not spec for f, conv, spec in fields)
+
+
 def _lines(text: str) -> list[str]:
     return [line.strip() for line in text.replace(",", "\n").splitlines() if line.strip()]
 
@@ -143,11 +153,8 @@ async def update_order_settings(company_id: int, data: dict) -> OrderSettings:
     overlap = {fold(w) for w in _lines(confirm)} & {fold(w) for w in _lines(cancel)}
     if overlap:
         c.fail("cancel_words", N_("A word cannot both confirm and cancel."))
-    if request_text:
-        try:
-            request_text.format(name="", reference="", items="", total="")
-        except (KeyError, IndexError, ValueError):
-            c.fail("request_text", N_("Use only the placeholders {name}, {reference}, {items} and {total}."))
+    if request_text and not _plain_placeholders(request_text):
+        c.fail("request_text", N_("Use only the placeholders {name}, {reference}, {items} and {total}."))
     c.raise_if_errors()
     before = await get_order_settings(company_id)
     async with sql.transaction():
@@ -312,7 +319,7 @@ async def _request(company_id: int, order: dict, settings: OrderSettings) -> int
         else:
             raise ValidationError({"channel_id": N_(
                 "This customer has not written in the last 24 hours: set the order template "
-                "(Orders → Settings) so that the request can be sent.")})
+                "(Admin → Order confirmation) so that the request can be sent.")})
     else:
         language = await customer_language(company_id, order["conversation_id"])
         template = settings.request_text or REQUEST_TEXT.get(language, REQUEST_TEXT["en"])
@@ -431,20 +438,21 @@ async def take_reply(company_id: int, conversation_id: int, message_id: int) -> 
     ``"unclear"`` (a conversation opened for an order needs the normal flow now: the caller
     starts the bot), or None (not about an order, or unclear in a conversation already with
     the bot or the agents: the normal flow goes on)."""
+    # One round trip for the common case (no order at all): the message, its conversation, and
+    # the latest pending order requested before the message (through the partial index).
     row = await sql.fetchrow(
-        """SELECT m.text, m.direction, m.created_at, c.status, c.bot_state
+        """SELECT m.text, m.direction, c.status, c.bot_state, o.id AS order_id, o.needs_agent_at
            FROM message m JOIN conversation c ON c.id = m.conversation_id
+           LEFT JOIN LATERAL (SELECT id, needs_agent_at FROM shop_order
+                              WHERE conversation_id = c.id AND status = 'pending' AND requested_at <= m.created_at
+                              ORDER BY id DESC LIMIT 1) o ON true
            WHERE m.company_id = $1 AND m.id = $2 AND m.conversation_id = $3""",
         company_id, message_id, conversation_id,
     )
     if row is None or row["direction"] != "in":
         return None
     ours = row["status"] == "bot" and row["bot_state"] == "order"
-    order = await sql.fetchrow(
-        """SELECT id, needs_agent_at FROM shop_order WHERE company_id = $1 AND conversation_id = $2 AND status = 'pending'
-             AND requested_at <= $3 ORDER BY id DESC LIMIT 1""",
-        company_id, conversation_id, row["created_at"],
-    )
+    order = {"id": row["order_id"], "needs_agent_at": row["needs_agent_at"]} if row["order_id"] else None
     if order is not None:
         settings = await get_order_settings(company_id)
         decision = classify(row["text"], settings.confirm_words, settings.cancel_words)

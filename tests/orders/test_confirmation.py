@@ -147,7 +147,10 @@ async def test_outside_the_window_the_request_is_the_companys_template(app):
 async def test_settings_validation(app):
     shop = await make_shop()
     for data, field in (({"confirm_words": "oui", "cancel_words": "Oui"}, "cancel_words"),
-                        ({"content_sid": "nope"}, "content_sid"), ({"request_text": "Hi {nom}"}, "request_text")):
+                        ({"content_sid": "nope"}, "content_sid"), ({"request_text": "Hi {nom}"}, "request_text"),
+                        ({"request_text": "{name.__class__}"}, "request_text"), ({"request_text": "{total:>99999}"}, "request_text"),
+                        ({"request_text": "{name!r}"}, "request_text"), ({"request_text": "oops {"}, "request_text")):
         with pytest.raises(ValidationError) as exc:
             await update_order_settings(shop.company.id, data)
         assert field in exc.value.errors
+    await update_order_settings(shop.company.id, {"request_text": "{{Shop}} {name}: {reference} {items} {total}"})
