@@ -156,3 +156,23 @@ async def test_admin_index_and_nav_link_the_pages(client, app):
         assert f'href="{href}"' in index
     assert 'id="nav-orders"' in index
     assert csrf(client)
+
+
+async def test_live_fragments_for_the_orders_page_and_the_customer_panel(app):
+    from app.domain.events import OrderChanged
+    from app.web.orders import render_live
+    from app.web.templating import render_fragment
+
+    shop = await make_shop()
+    viewer = await make_user(shop.company, "agent")
+    order, _ = await create_order(shop.company.id, {"phone": "+33612345678", "name": "<i>Zoé</i>", "items": ITEMS})
+    new = await render_live(OrderChanged(shop.company.id, order["id"], order["contact_id"], created=True), viewer)
+    assert [m.event for m in new] == ["order-new", "order-counts", f"order-contact-{order['contact_id']}"]
+    assert new[0].data.startswith(f'<tr id="order-{order["id"]}" sse-swap="order-{order["id"]}"')
+    assert "&lt;i&gt;Zoé" in new[0].data and "csrf" not in new[0].data
+    assert 'id="orders-pending">1<' in new[1].data
+    changed = await render_live(OrderChanged(shop.company.id, order["id"], order["contact_id"]), viewer)
+    assert changed[0].event == f"order-{order['id']}"
+    panel = render_fragment("orders/_customer_orders.html", contact_id=order["contact_id"])
+    assert f'hx-get="/orders/customer/{order["contact_id"]}"' in panel
+    assert f'sse:order-contact-{order["contact_id"]}' in panel
