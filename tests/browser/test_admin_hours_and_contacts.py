@@ -72,3 +72,7 @@ def test_admin_edits_hours_and_merges_contacts(new_page):
     screenshot(page, "admin-contact-edit")
     assert run(sql.fetchval("SELECT count(*) FROM conversation WHERE contact_id = $1", keep)) == 2
     assert run(sql.fetchval("SELECT count(*) FROM contact WHERE id = $1", dup)) == 0
+
+    page.goto("/admin/auto-messages?language=fr")
+    expect(page.locator("#auto-out_of_hours textarea")).to_have_value(re.compile(r"^Merci pour votre message"))
+    screenshot(page, "admin-auto-messages-fr")
