@@ -42,6 +42,9 @@ def make_environment() -> Environment:
         extensions=["jinja2.ext.i18n"],
         trim_blocks=True,
         lstrip_blocks=True,
+        # Templates are read once per process: no stat() of the file at every render (the event
+        # stream renders hundreds of fragments a second). Restart the server to see edits.
+        auto_reload=False,
     )
     env.install_gettext_callables(_gettext, _ngettext, newstyle=True)  # type: ignore[attr-defined]
     env.filters["ago"] = _ago
