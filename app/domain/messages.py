@@ -82,6 +82,8 @@ def _data(m: InboundMessage) -> dict:
         data["location"] = m.location
     if m.reaction_to:
         data["reaction_to"] = m.reaction_to
+    if m.button:
+        data["button"] = m.button[:256]
     return data
 
 

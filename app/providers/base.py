@@ -58,6 +58,7 @@ class InboundMessage:
     location: dict | None = None
     reply_to: str = ""  # provider id of the quoted message
     reaction_to: str = ""  # provider id of the message reacted to
+    button: str = ""  # a tapped button's id or payload (its title is the text)
     timestamp: float | None = None
 
 

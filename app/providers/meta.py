@@ -127,6 +127,17 @@ class MetaProvider(Provider):
             loc = _d(m.get("location"))
             location = {k: loc.get(k) for k in ("latitude", "longitude", "name", "address", "url") if loc.get(k) is not None}
             out.messages.append(InboundMessage(type="location", text=str(loc.get("name") or ""), location=location, **common))
+        elif kind in ("button", "interactive"):
+            # A tapped button (a template's quick reply, or an interactive reply button / list
+            # row) is the customer's answer: kept as text, with the button's id in the data.
+            if kind == "button":
+                b = _d(m.get("button"))
+                title, payload = str(b.get("text") or ""), str(b.get("payload") or "")
+            else:
+                i = _d(m.get("interactive"))
+                chosen = _d(i.get("button_reply") or i.get("list_reply"))
+                title, payload = str(chosen.get("title") or ""), str(chosen.get("id") or "")
+            out.messages.append(InboundMessage(type="text", text=title, button=payload or title, **common))
         elif kind == "reaction":
             r = _d(m.get("reaction"))
             out.messages.append(InboundMessage(type="reaction", text=str(r.get("emoji") or ""), reaction_to=str(r.get("message_id") or ""), **common))

@@ -139,6 +139,10 @@ class TwilioProvider(Provider):
             out.messages.append(InboundMessage(type="location", text=location["name"], location=location, **common))
         elif kind == "text":
             out.messages.append(InboundMessage(type="text", text=p.get("Body", ""), **common))
+        elif p.get("MessageType") == "button" or p.get("ButtonText"):
+            # A tapped quick-reply button: its text is the customer's answer.
+            out.messages.append(InboundMessage(type="text", text=p.get("ButtonText") or p.get("Body", ""),
+                                               button=p.get("ButtonPayload") or p.get("ButtonText", ""), **common))
         else:
             out.messages.append(InboundMessage(type="unsupported", text=p.get("Body", "") or f"[{p.get('MessageType')}]", **common))
         return out

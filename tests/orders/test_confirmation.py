@@ -154,3 +154,28 @@ async def test_settings_validation(app):
             await update_order_settings(shop.company.id, data)
         assert field in exc.value.errors
     await update_order_settings(shop.company.id, {"request_text": "{{Shop}} {name}: {reference} {items} {total}"})
+
+
+async def test_a_tapped_button_on_meta_confirms_the_order(app):
+    """The template's quick-reply button arrives as Meta's `button` message: its text decides."""
+    from pathlib import Path
+
+    from app.domain.channels import get_channel
+    from app.domain.messages import receive_webhook
+    from app.providers import meta as meta_provider
+    from app.providers.base import WebhookRequest
+
+    shop = await make_shop()
+    meta = await meta_channel(shop)
+    await update_order_settings(shop.company.id, {"template_name": "order_confirmation", "template_language": "pt_BR"})
+    order, _ = await create_order(shop.company.id, {"phone": "+972987654321", "items": ITEMS, "channel_id": meta})
+    await react(ConversationOpened(shop.company.id, order["conversation_id"], meta))
+    raw = (Path(__file__).resolve().parent.parent / "fixtures/providers/meta/webhook_message_template_button_assembled.json").read_bytes()
+    parsed = meta_provider.PROVIDER.parse(WebhookRequest(url="", headers={"content-type": "application/json"}, body=raw))
+    await receive_webhook(await get_channel(shop.company.id, meta), parsed)
+    message_id = await sql.fetchval("SELECT id FROM message WHERE provider_message_id = 'wamid.quick_reply_assembled'")
+    stored = await sql.fetchrow("SELECT conversation_id, text, data FROM message WHERE id = $1", message_id)
+    assert stored["conversation_id"] == order["conversation_id"] and stored["text"] == "Confirmar"
+    assert json.loads(stored["data"])["button"] == "CONFIRM"
+    await react(MessageReceived(shop.company.id, order["conversation_id"], message_id))
+    assert (await get_order(shop.company.id, order["id"]))["status"] == "confirmed"

@@ -340,3 +340,21 @@ def test_malformed_bodies_are_rejected():
         twilio.PROVIDER.parse(WebhookRequest(url="", headers={"content-type": "application/json"}, body=b"{}"))
     with pytest.raises(WebhookRejected):
         meta.PROVIDER.parse(WebhookRequest(url="", headers={"content-type": "application/json"}, body=b"[1,2]"))
+
+
+# Buttons: a tapped button is the customer's answer (order confirmation reads it as text) ------
+
+@pytest.mark.parametrize("name,text,button", [
+    ("meta/webhook_message_interactive_button_reply_assembled.json", "Oui, je confirme", "order-42-confirm"),
+    ("meta/webhook_message_template_button_assembled.json", "Confirmar", "CONFIRM"),
+])
+def test_meta_button_replies_are_text(name, text, button):
+    m = one(meta.PROVIDER.parse(jreq(name)))
+    assert (m.type, m.text, m.button) == ("text", text, button)
+    assert m.phone == "+972987654321" and not m.outbound
+
+
+def test_twilio_button_reply_is_text():
+    m = one(twilio.PROVIDER.parse(freq("twilio/webhook_inbound_button_assembled.txt")))
+    assert (m.type, m.text, m.button) == ("text", "Cancel", "order-42-cancel")
+    assert m.phone == "+5511999999999"
