@@ -175,7 +175,7 @@ async def mark_read(company_id: int, conversation_id: int) -> None:
 
 async def get_contact(company_id: int, contact_id: int) -> asyncpg.Record:
     row = await sql.fetchrow(
-        "SELECT id, phone, name, email, details, created_at FROM contact WHERE company_id = $1 AND id = $2",
+        "SELECT id, phone, name, email, details, language, created_at FROM contact WHERE company_id = $1 AND id = $2",
         company_id, contact_id,
     )
     if row is None:

@@ -67,6 +67,7 @@ from app.domain.notes import (
     mark_read,
     update_contact,
 )
+from app.domain.contacts import CONTACT_LANGUAGES
 from app.domain.quick_replies import quick_replies_for
 from app.domain.tables import User
 from app.domain.validation import Cleaner
@@ -232,6 +233,7 @@ async def _pane_context(request: Request, conversation_id: int) -> dict[str, Any
         "departments": departments,
         "agents": agents,
         "contact": contact,
+        "languages": CONTACT_LANGUAGES,
         "past": [p for p in past if p["id"] != c["id"]],
         "templates": templates,
         "contact_errors": {},
@@ -390,7 +392,7 @@ class InboxController(Controller):
             return Redirect(f"/inbox/{conversation_id}", status_code=303)
         contact = await get_contact(company_id, c["contact_id"])
         context = {"c": c, "contact": contact if not errors else {**dict(contact), **{k: data.get(k, "") for k in ("name", "email", "details")}},
-                   "contact_errors": errors, "saved": not errors,
+                   "contact_errors": errors, "saved": not errors, "languages": CONTACT_LANGUAGES,
                    "past": [p for p in await list_contact_conversations(company_id, c["contact_id"]) if p["id"] != c["id"]]}
         return Template("inbox/_customer.html", context=context, status_code=400 if errors else 200,
                         headers={"HX-Reswap": "outerHTML"} if errors else None)

@@ -201,3 +201,20 @@ async def test_reply_with_an_attachment(client, shop):
                               files={"file": ("form.png", png, "image/png")}, headers={"hx-request": "true"})
     assert reply.status_code == 200, reply.text
     assert "msg-image" in reply.text and "/conversations/media/" in reply.text
+
+
+async def test_customer_panel_has_the_language_of_automatic_messages_and_the_orders(client, shop):
+    company, sales, _, channel, anna, bruno = shop
+    conv = await open_conversation(channel, sales)
+    contact_id = await sql.fetchval("SELECT contact_id FROM conversation WHERE id = $1", conv)
+    await login(client, anna.email)
+    pane = await client.get(f"/inbox/{conv}")
+    assert f'id="contact-language-{contact_id}"' in pane.text and f'hx-get="/orders/customer/{contact_id}"' in pane.text
+    saved = await post_form(client, f"/contacts/{contact_id}/language", {"language": "fr", "next": f"/inbox/{conv}"},
+                            headers={"HX-Request": "true"})
+    assert saved.status_code == 200
+    assert await sql.fetchval("SELECT language FROM contact WHERE id = $1", contact_id) == "fr"
+    pane = await client.get(f"/inbox/{conv}")
+    assert re.search(r'<option value="fr" selected>', pane.text)
+    orders = await client.get(f"/orders/customer/{contact_id}")
+    assert orders.status_code == 200
