@@ -3,8 +3,9 @@
     .venv/bin/python scripts/i18n.py            # every string into messages.pot / messages.po
     .venv/bin/python scripts/i18n.py AREA       # new strings into AREA.pot / AREA.po
 
-With no AREA, it extracts every marked string into ``app/locale/messages.pot`` and updates
-``messages.po`` of each language (new entries empty, translations kept).
+With no AREA, it extracts the marked strings that no area catalogue holds into
+``app/locale/messages.pot`` and updates ``messages.po`` of each language (new entries empty,
+translations kept).
 
 With AREA (a short name such as ``inbox``), strings already in another catalogue stay where they
 are; only strings no other ``.pot`` holds go into ``app/locale/AREA.pot`` and the matching
@@ -57,17 +58,16 @@ def main(argv: list[str]) -> int:
         print(f"area must be a plain name, not {area!r}", file=sys.stderr)
         return 2
     fresh = extract()
-    if area != "messages":
-        elsewhere: set = set()
-        for pot in LOCALE.glob("*.pot"):
-            if pot.stem != area:
-                elsewhere |= {m.id for m in _read(pot) if m.id}
-        template = Catalog(project="Switchboard", fuzzy=False)
-        for message in fresh:
-            if message.id and message.id not in elsewhere:
-                template.add(message.id, context=message.context, flags=message.flags)
-    else:
-        template = fresh
+    # Strings another catalogue already holds stay there (messages.pot too keeps only its own
+    # and the new ones, so the areas' strings are never translated twice).
+    elsewhere: set = set()
+    for pot in LOCALE.glob("*.pot"):
+        if pot.stem != area:
+            elsewhere |= {m.id for m in _read(pot) if m.id}
+    template = Catalog(project="Switchboard", fuzzy=False)
+    for message in fresh:
+        if message.id and message.id not in elsewhere:
+            template.add(message.id, context=message.context, flags=message.flags)
     _write(LOCALE / f"{area}.pot", template)
     for language in LANGUAGES:
         po = LOCALE / language / "LC_MESSAGES" / f"{area}.po"
