@@ -125,7 +125,7 @@ async def test_french_user_sees_french_main_screens(client):
     await login(client, admin.email)
     home = await client.get("/")
     assert "Bonjour, Amélie" in home.text and "Présence de l’équipe" in home.text
-    assert "Commandes" in home.text and "Se déconnecter" in home.text
+    assert "Commandes" in home.text and "Déconnexion" in home.text
     users = await client.get("/admin/users")
     assert "Rechercher des utilisateurs" in users.text and "Nouvel utilisateur" in users.text
     assert "administrateur" in users.text
