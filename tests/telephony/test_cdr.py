@@ -36,26 +36,26 @@ async def test_history_pages_newest_first_with_keyset(client, history):
     await login(client, supervisor.email)
     first = await client.get("/operator/history")
     assert first.status_code == 200
-    assert first.text.count("<tr><td>2026-") == 25
-    assert "2026-11-20 09:59:00" in first.text and "Mallory" not in first.text
+    assert first.text.count('<tr><td><time datetime="2026-') == 25
+    assert 'datetime="2026-11-20T09:59:00' in first.text and "Mallory" not in first.text
     older = first.text.split('rel="next" href="')[1].split('"')[0].replace("&amp;", "&")
     second = await client.get(older)
-    assert "2026-11-20 09:34:00" in second.text and "2026-11-20 09:35:00" not in second.text
+    assert 'datetime="2026-11-20T09:34:00' in second.text and 'datetime="2026-11-20T09:35:00' not in second.text
 
 
 async def test_filters_and_bad_input(client, history):
     company, supervisor, _ = history
     await login(client, supervisor.email)
     r = await client.get("/operator/history", params={"q": "+336"})
-    assert r.text.count("<tr><td>2026-") == 1 and "+33612345678" in r.text
+    assert r.text.count('<tr><td><time datetime="2026-') == 1 and "+33612345678" in r.text
     r = await client.get("/operator/history", params={"q": "ali"})  # caller-id name prefix
-    assert r.text.count("<tr><td>2026-") == 25
+    assert r.text.count('<tr><td><time datetime="2026-') == 25
     r = await client.get("/operator/history", params={"from": "2026-11-17", "to": "2026-11-17"})
-    assert r.text.count("<tr><td>2026-") == 1
+    assert r.text.count('<tr><td><time datetime="2026-') == 1
     r = await client.get("/operator/history", params={"disposition": "NO ANSWER", "min_duration": "50"})
-    assert r.text.count("<tr><td>2026-") == 3  # 51, 54, 57
+    assert r.text.count('<tr><td><time datetime="2026-') == 3  # 51, 54, 57
     r = await client.get("/operator/history", params={"q": "%"})
-    assert r.text.count("<tr><td>2026-") == 0  # wildcards are literal
+    assert r.text.count('<tr><td><time datetime="2026-') == 0  # wildcards are literal
     for bad in ({"from": "yesterday"}, {"from": "2026-11-20", "to": "2026-11-01"}, {"disposition": "WHATEVER"},
                 {"min_duration": "-1"}, {"q": "x" * 81}, {"cursor": "!!!"}):
         assert (await client.get("/operator/history", params=bad)).status_code == 400, bad
@@ -97,3 +97,15 @@ def test_csv_cell_guard():
 
     assert _cell("=cmd()") == "'=cmd()" and _cell("@x") == "'@x" and _cell("-x") == "'-x"
     assert _cell("+33612345678") == "+33612345678" and _cell(None) == ""
+
+
+async def test_history_times_are_in_the_company_timezone(client, history):
+    company, supervisor, _ = history
+    from app.domain import sql
+
+    await sql.execute("UPDATE company SET timezone = 'Europe/Paris' WHERE id = $1", company.id)
+    await login(client, supervisor.email)
+    page = await client.get("/operator/history")
+    # 09:59 UTC on 20 November is 10:59 in Paris (UTC+1 in winter).
+    row = page.text.split('datetime="2026-11-20T09:59:00')[1].split("</time>")[0]
+    assert "10:59" in row and "09:59" not in row
