@@ -45,6 +45,13 @@ def decode(payload: str) -> Event | None:
         return None
 
 
+async def publish_now(event: Event) -> None:
+    """Send an ephemeral event at once, outside any transaction: for what is shown and never
+    stored (typing indicators), so there is no commit to wait for. Inside a transaction it
+    would leave at commit, like ``emit``."""
+    await sql.execute("SELECT pg_notify($1, $2)", CHANNEL, event.encode())
+
+
 async def emit(event: Event) -> None:
     """Queue ``event`` for delivery when the current transaction commits."""
     if DB.current_transaction.get() is None:
@@ -163,3 +170,15 @@ class OrderChanged(Event):
     order_id: int
     contact_id: int
     created: bool = False
+
+
+@dataclass(frozen=True)
+class TypingChanged(Event):
+    """The customer (presence webhook, simulator) or an agent (the composer) started or stopped
+    typing in a conversation. Ephemeral: sent with ``publish_now``, never stored; browsers
+    forget it after a few seconds without renewal (app.domain.typing_indicators)."""
+
+    name: ClassVar[str] = "typing-changed"
+    conversation_id: int
+    who: str  # "customer" or "agent"
+    state: str  # "typing", "recording" or "paused"

@@ -3,7 +3,8 @@
 Each provider module (``meta``, ``waha``, ``whapi``, ``twilio``, ``sandbox``) exposes one
 ``Provider`` subclass (Chatwoot's ``base_service.rb`` pattern): verify a webhook, parse it into
 :class:`Parsed` (normalised messages and statuses), build the HTTP request that sends an
-outgoing message, read the provider's answer, and check a channel's credentials. Provider
+outgoing message, read the provider's answer, check a channel's credentials, and (where the
+provider has one) build the "typing…" indicator call. Provider
 modules are pure: no database, no web framework; the HTTP client is handed in.
 """
 
@@ -71,11 +72,24 @@ class StatusUpdate:
     timestamp: float | None = None
 
 
+TYPING_STATES = ("typing", "recording", "paused")
+
+
+@dataclass(frozen=True)
+class TypingUpdate:
+    """The customer started or stopped typing (a presence webhook): never stored, only shown."""
+
+    phone: str | None  # E.164, or None when only an @lid alias is known
+    state: str  # one of TYPING_STATES ("paused" also stands for online / offline: not typing)
+    alias: str = ""
+
+
 @dataclass
 class Parsed:
     messages: list[InboundMessage] = field(default_factory=list)
     statuses: list[StatusUpdate] = field(default_factory=list)
     ignored: list[str] = field(default_factory=list)  # reasons, for the log
+    typing: list[TypingUpdate] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -109,6 +123,15 @@ class Outgoing:
     reply_to: str = ""
     template: dict | None = None  # Meta: name, language, params; Twilio: content_sid, variables
     status_callback: str = ""
+
+
+@dataclass(frozen=True)
+class TypingChat:
+    """Where an agent's "typing…" goes: the customer, and the last message they sent (Meta's
+    indicator rides on marking that message read)."""
+
+    to_phone: str  # E.164
+    last_inbound_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -162,6 +185,30 @@ class Provider:
 
     # Whether ``build_send`` can carry the file itself (``Outgoing.media_content``).
     uploads_media = False
+
+    # Whether an agent's typing can be shown to the customer, and whether there is a call that
+    # takes it back ("paused"); without one the indicator lapses by itself at the provider.
+    supports_typing: ClassVar[bool] = False
+    typing_stops: ClassVar[bool] = False
+
+    def build_typing(self, credentials: dict, chat: TypingChat, on: bool) -> httpx.Request | None:
+        """The request that shows (``on``) or clears the business's "typing…" in the customer's
+        chat, or None when there is nothing to send (unsupported, no stop call, no message)."""
+        return None
+
+    async def send_typing(self, client: httpx.AsyncClient, credentials: dict, chat: TypingChat, on: bool,
+                          timeout: float = 2.0) -> bool:
+        """One try, ``timeout`` seconds at most: a typing indicator is worth nothing late, so it
+        is never retried. False when nothing was sent; ``SendError`` when the provider refused."""
+        request = self.build_typing(credentials, chat, on)
+        if request is None:
+            return False
+        request.extensions["timeout"] = httpx.Timeout(timeout).as_dict()
+        response = await self.call(client, request)
+        if not 200 <= response.status_code < 300:
+            raise SendError(f"{self.label} refused the typing indicator (HTTP {response.status_code}).",
+                            code=str(response.status_code), permanent=True)
+        return True
 
     async def send(self, client: httpx.AsyncClient, credentials: dict, out: Outgoing) -> SendResult:
         """Send ``out``; network failures and timeouts are transient ``SendError``s."""

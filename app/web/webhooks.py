@@ -17,6 +17,7 @@ from litestar.response import File
 from app.domain.channels import WEBHOOK_CHANNELS, ChannelInfo
 from app.domain.media import get_public_media
 from app.domain.messages import receive_webhook
+from app.domain.typing_indicators import receive_typing
 from app.providers import get_provider
 from app.providers.base import WebhookRejected, WebhookRequest
 from app.providers.meta import PROVIDER as META
@@ -91,6 +92,8 @@ async def _receive(request: Request, provider: str, channel_id: int) -> Response
         log.info("webhook refused: %s %s -> %s %s", provider, channel_id, exc.status, exc.reason)
         return _reject(exc.status, exc.reason)
     result = await receive_webhook(channel, parsed)
+    if parsed.typing:  # presence: shown live, never stored
+        await receive_typing(channel, parsed.typing)
     if parsed.ignored:
         log.info("webhook %s/%s ignored: %s", provider, channel_id, "; ".join(parsed.ignored)[:500])
     if provider == "twilio":  # Twilio expects TwiML; an empty Response sends no reply.
