@@ -1,7 +1,9 @@
 """Meta WhatsApp Cloud API: webhooks signed with ``X-Hub-Signature-256``, sends to the Graph API.
 
 Sources: Meta webhook and send formats as captured in tests/fixtures/providers/meta (pywa test
-data, Meta's Postman collection); error codes from Meta's "Cloud API error codes" page.
+data, Meta's Postman collection); error codes from Meta's "Cloud API error codes" page; typing
+indicators from https://developers.facebook.com/documentation/business-messaging/whatsapp/typing-indicators/
+(carried by marking the customer's last message read; dismissed by our reply or after 25 s).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from app.providers.base import (
     SendError,
     SendResult,
     StatusUpdate,
+    TypingChat,
     WebhookRejected,
     WebhookRequest,
     as_float,
@@ -195,6 +198,17 @@ class MetaProvider(Provider):
         return httpx.Request("POST", url, json=body, headers=headers)
 
     uploads_media = True
+    supports_typing = True
+    typing_stops = False  # no call takes it back: it ends with our reply or after 25 s
+
+    def build_typing(self, credentials: dict, chat: TypingChat, on: bool) -> httpx.Request | None:
+        """Marks the customer's last message read (blue ticks) and shows "typing…"."""
+        if not on or not chat.last_inbound_id:
+            return None
+        body = {"messaging_product": "whatsapp", "status": "read", "message_id": chat.last_inbound_id,
+                "typing_indicator": {"type": "text"}}
+        url = f"{self._base(credentials)}/{credentials.get('phone_number_id', '')}/messages"
+        return httpx.Request("POST", url, json=body, headers={"Authorization": f"Bearer {credentials.get('access_token', '')}"})
 
     async def send(self, client: httpx.AsyncClient, credentials: dict, out: Outgoing) -> SendResult:
         """A file we hold is uploaded first (``POST /{phone-number-id}/media``), then sent by id."""

@@ -20,6 +20,9 @@ class SandboxProvider(Provider):
     text_limit = 4096
     fields = ()
     setup_help = "Nothing to configure: open the Simulator page and write as a customer."
+    # No request: the simulator page shows the agent's "typing…" (app.domain.typing_indicators).
+    supports_typing = True
+    typing_stops = True
 
     def verify(self, credentials: dict, webhook_secret: str, request: WebhookRequest) -> None:
         raise WebhookRejected(404, "Sandbox channels take no webhooks: use the simulator page.")

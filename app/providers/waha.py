@@ -1,7 +1,8 @@
 """WAHA (WhatsApp HTTP API, self-hosted): webhooks signed with ``X-Webhook-Hmac`` (SHA-512).
 
 Sources: waha-docs events/index.md (envelope, HMAC, message.ack), send-messages/index.md;
-issue devlikeapro/waha#760 (NOWEB send response). WAHA ids look like
+issue devlikeapro/waha#760 (NOWEB send response); presence/index.md (``presence.update``,
+``POST /api/startTyping`` / ``stopTyping``: https://waha.devlike.pro/docs/how-to/presence/). WAHA ids look like
 ``{fromMe}_{chatId}_{msgId}[_{participant}]`` while NOWEB send responses give only ``msgId``:
 we key messages by the bare ``msgId`` so that acks and echoes match what we sent.
 """
@@ -25,6 +26,8 @@ from app.providers.base import (
     SendError,
     SendResult,
     StatusUpdate,
+    TypingChat,
+    TypingUpdate,
     WebhookRejected,
     WebhookRequest,
     as_float,
@@ -35,6 +38,8 @@ from app.providers.base import (
     transient,
 )
 
+# presence.update's lastKnownPresence: typing, recording, paused, online, offline (waha-docs presence).
+PRESENCES = {"typing": "typing", "recording": "recording", "paused": "paused", "online": "paused", "offline": "paused"}
 ACKS = {-1: "failed", 0: "pending", 1: "sent", 2: "delivered", 3: "read", 4: "read"}
 SEND_PATHS = {"text": "sendText", "image": "sendImage", "document": "sendFile", "voice": "sendVoice",
               "audio": "sendVoice", "video": "sendVideo"}
@@ -69,7 +74,8 @@ class WahaProvider(Provider):
     )
     setup_help = (
         "Create or update the WAHA session with a webhook: url = the webhook URL below, events = "
-        "message, message.any, message.ack, message.reaction; hmac.key = the webhook secret."
+        "message, message.any, message.ack, message.reaction (and presence.update to see customers "
+        "typing); hmac.key = the webhook secret."
     )
 
     def verify(self, credentials: dict, webhook_secret: str, request: WebhookRequest) -> None:
@@ -97,6 +103,8 @@ class WahaProvider(Provider):
             self._message(payload, out, reaction=True)
         elif event == "message.ack":
             self._ack(payload, out)
+        elif event == "presence.update":
+            self._presence(payload, out)
         else:
             out.ignored.append(f"event {event!r}")
         return out
@@ -152,6 +160,29 @@ class WahaProvider(Provider):
             return
         reason = "WAHA reported an error delivering the message." if status == "failed" else ""
         out.statuses.append(StatusUpdate(short_id(p["id"]), status, "", reason))
+
+    def _presence(self, p: dict, out: Parsed) -> None:
+        """``{"id": chat, "presences": [{"participant", "lastKnownPresence", "lastSeen"}]}``; a
+        direct chat has one participant, the customer."""
+        jid = str(p.get("id") or "")
+        kind = chat_kind(jid)
+        if kind not in ("direct", "lid"):
+            out.ignored.append(f"{kind} presence")
+            return
+        presences = [x for x in p.get("presences") or [] if isinstance(x, dict)] if isinstance(p.get("presences"), list) else []
+        state = PRESENCES.get(str(presences[-1].get("lastKnownPresence"))) if presences else None
+        if state is None:
+            out.ignored.append("presence without a known state")
+            return
+        out.typing.append(TypingUpdate(phone=normalise_phone(jid), state=state, alias=jid if kind == "lid" else ""))
+
+    supports_typing = True
+    typing_stops = True
+
+    def build_typing(self, credentials: dict, chat: TypingChat, on: bool) -> httpx.Request:
+        body = {"session": credentials.get("session") or "default", "chatId": chat.to_phone.lstrip("+") + "@c.us"}
+        url = f"{str(credentials.get('base_url', '')).rstrip('/')}/api/{'startTyping' if on else 'stopTyping'}"
+        return httpx.Request("POST", url, json=body, headers=self._headers(credentials))
 
     def _headers(self, credentials: dict) -> dict:
         return {"X-Api-Key": credentials["api_key"]} if credentials.get("api_key") else {}

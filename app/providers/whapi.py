@@ -3,6 +3,9 @@
 Sources: support.whapi.cloud incoming-webhooks-format pages; Whapi-Cloud/nodejs-whatsapp-chatbot
 (``POST /messages/text {to, body}``, ``PATCH /settings``). Whapi sends up to 5 custom headers per
 webhook: we ask for ``X-Webhook-Secret: <secret>``; a ``?token=<secret>`` URL works too.
+Presence: support.whapi.cloud .../incoming-webhooks-format/other/presences (``presences`` array
+of ``{contact_id, status}``); the business's own "typing…" is ``PUT /presences/{ChatID}`` with
+``{"presence": "typing" | "paused"}``.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from app.providers.base import (
     SendError,
     SendResult,
     StatusUpdate,
+    TypingChat,
+    TypingUpdate,
     WebhookRejected,
     WebhookRequest,
     as_float,
@@ -33,6 +38,9 @@ from app.providers.base import (
 )
 
 STATUSES = {"pending": "pending", "sent": "sent", "delivered": "delivered", "read": "read", "played": "read", "failed": "failed"}
+# Presence statuses (enum in the presences webhook doc): online, offline, typing, recording, pending.
+PRESENCES = {"typing": "typing", "recording": "recording", "online": "paused", "offline": "paused", "pending": "paused",
+             "paused": "paused"}
 MEDIA = {"image": "image", "document": "document", "video": "video", "audio": "audio", "voice": "voice", "gif": "video", "sticker": "image"}
 
 
@@ -46,7 +54,7 @@ class WhapiProvider(Provider):
     )
     setup_help = (
         "In the Whapi channel settings (or PATCH /settings), add a webhook: url = the webhook URL below, "
-        "events messages (post) and statuses (post), mode body, and a custom header "
+        "events messages (post), statuses (post) and presences (post, to see customers typing), mode body, and a custom header "
         "X-Webhook-Secret = the webhook secret (or append ?token=<secret> to the URL)."
     )
 
@@ -63,7 +71,7 @@ class WhapiProvider(Provider):
             raise WebhookRejected(400, "Not a Whapi event: expected a JSON object.")
         out = Parsed()
         event = (data.get("event") or {}).get("type") if isinstance(data.get("event"), dict) else None
-        if "messages" not in data and "statuses" not in data:
+        if "messages" not in data and "statuses" not in data and "presences" not in data:
             out.ignored.append(f"event {event!r}")
         for m in data.get("messages") if isinstance(data.get("messages"), list) else []:
             if isinstance(m, dict):
@@ -71,7 +79,19 @@ class WhapiProvider(Provider):
         for s in data.get("statuses") if isinstance(data.get("statuses"), list) else []:
             if isinstance(s, dict):
                 self._status(s, out)
+        for p in data.get("presences") if isinstance(data.get("presences"), list) else []:
+            if isinstance(p, dict):
+                self._presence(p, out)
         return out
+
+    def _presence(self, p: dict, out: Parsed) -> None:
+        # contact_id is digits only (pattern ^([\d]{7,15})?$): a person, never a group.
+        phone = normalise_phone(str(p.get("contact_id") or ""))
+        state = PRESENCES.get(str(p.get("status")))
+        if phone is None or state is None:
+            out.ignored.append(f"presence {p.get('status')!r}")
+            return
+        out.typing.append(TypingUpdate(phone=phone, state=state))
 
     def _message(self, m: dict, out: Parsed) -> None:
         jid = str(m.get("chat_id") or "")
@@ -128,6 +148,12 @@ class WhapiProvider(Provider):
         return media.url or (f"{self._base(credentials)}/media/{media.media_id}" if media.media_id else "")
 
     uploads_media = True
+    supports_typing = True
+    typing_stops = True
+
+    def build_typing(self, credentials: dict, chat: TypingChat, on: bool) -> httpx.Request:
+        url = f"{self._base(credentials)}/presences/{chat.to_phone.lstrip('+')}"
+        return httpx.Request("PUT", url, json={"presence": "typing" if on else "paused"}, headers=self._headers(credentials))
 
     def build_send(self, credentials: dict, out: Outgoing) -> httpx.Request:
         to = out.to_phone.lstrip("+")
