@@ -30,8 +30,9 @@ from app.domain.messages import (
     resend_message,
     window_open,
 )
+from app.domain.typing_indicators import receive_typing
 from app.domain.validation import Cleaner
-from app.providers.base import InboundMessage, Media, Parsed, StatusUpdate, normalise_phone
+from app.providers.base import InboundMessage, Media, Parsed, StatusUpdate, TypingUpdate, normalise_phone
 from app.web.forms import flash, read_form
 from app.web.security import admin_only, staff, supervisors
 
@@ -149,6 +150,23 @@ class SimulatorController(Controller):
                                  media=Media(**media) if media else None)
         await receive_webhook(channel, Parsed(messages=[message]))
         return Redirect(f"/simulator?channel={channel.id}&phone={quote(phone)}&name={quote(name)}", status_code=303)
+
+    @post("/typing", status_code=204)
+    async def typing(self, request: Request) -> None:
+        """The customer types on the simulated phone (``state=typing`` every few seconds, then
+        ``paused``): the inbox shows it, as it would a provider's presence webhook."""
+        data = await read_form(request)
+        c = Cleaner(data)
+        channel_id = c.integer("channel_id", low=1, high=2**31 - 1)
+        state = c.choice("state", ("typing", "paused"))
+        phone = normalise_phone(str(data.get("phone") or ""))
+        if phone is None:
+            c.fail("phone", N_("Enter a phone number in international form, e.g. +15550100001."))
+        c.raise_if_errors()
+        channel = await get_channel(request.user.company_id, channel_id)
+        if channel.provider != "sandbox":
+            raise ValidationError({"channel_id": N_("Only Sandbox channels can be simulated.")})
+        await receive_typing(channel, [TypingUpdate(phone=phone, state=state)])
 
     @post("/read", status_code=303)
     async def read(self, request: Request) -> Redirect:

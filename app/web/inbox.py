@@ -52,9 +52,11 @@ from app.domain.events import (
     MessageReceived,
     MessageStatusChanged,
     NoteAdded,
+    TypingChanged,
     UserChanged,
 )
 from app.domain.messages import queue_message, window_open
+from app.domain.typing_indicators import agent_typing
 from app.domain.notes import (
     add_note,
     get_contact,
@@ -328,6 +330,19 @@ class InboxController(Controller):
             return Redirect(f"/inbox/{conversation_id}", status_code=303)
         return Template("inbox/_note.html", context={"n": await get_note(request.user.company_id, note_id)})
 
+    @post("/{conversation_id:int}/typing", status_code=204)
+    async def typing(self, request: Request, conversation_id: FromPath[int]) -> None:
+        """The agent types in the composer (``state=typing``, every few seconds) or stopped
+        (``paused``): the customer sees "typing…" where the provider can show it."""
+        me = request.user
+        c, _ = await _visible_conversation(request, conversation_id)
+        if not may_reply(me.id, me.role, c) or c["status"] == "resolved":
+            raise PermissionDenied(N_("Only the assigned agent or a supervisor may reply to this conversation."))
+        cl = Cleaner(await read_form(request))
+        state = cl.choice("state", ("typing", "paused"))
+        cl.raise_if_errors()
+        await agent_typing(request.app.state.http, me.company_id, conversation_id, state == "typing")
+
     @post("/{conversation_id:int}/read", status_code=200)
     async def read(self, request: Request, conversation_id: FromPath[int]) -> Response:
         c, _ = await _visible_conversation(request, conversation_id)
@@ -533,6 +548,11 @@ async def render_live(event: Event, viewer: User) -> list[ServerSentEventMessage
                                        lambda row=row: _render_async("inbox/_row.html", c=row, open_id=None))
                 out.append(ServerSentEventMessage(event="inbox-row", data=html))
         return out
+    if isinstance(event, TypingChanged):
+        # The customer types: the open conversation's hint ("… is typing"), for those who may see it.
+        if event.who != "customer" or not await may_see_live(event, viewer):
+            return []
+        return [ServerSentEventMessage(event=f"typing-{event.conversation_id}", data=event.state)]
     if not isinstance(event, ROW_EVENTS):
         return []
     row = await _row_for(event)

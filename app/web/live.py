@@ -25,6 +25,7 @@ from app.domain.events import (
     MessageStatusChanged,
     NoteAdded,
     PresenceChanged,
+    TypingChanged,
     UserChanged,
 )
 from app.domain.messages import get_conversation, get_message, get_messages
@@ -173,6 +174,13 @@ async def _message_status(event: MessageStatusChanged, viewer: User) -> list[Ser
     return [ServerSentEventMessage(event=f"message-status-{event.conversation_id}", data=await CACHE.get((event, "msg"), item))]
 
 
+async def _agent_typing(event: TypingChanged, viewer: User) -> list[ServerSentEventMessage]:
+    """An agent types in a Sandbox conversation: the simulator page (the customer's phone) shows it."""
+    if event.who != "agent" or viewer.role not in ("admin", "supervisor"):
+        return []
+    return [ServerSentEventMessage(event=f"typing-agent-{event.conversation_id}", data=event.state)]
+
+
 async def _conversation_opened(event: ConversationOpened, viewer: User) -> list[ServerSentEventMessage]:
     if viewer.role not in ("admin", "supervisor"):
         return []
@@ -235,11 +243,12 @@ route(PbxLiveChanged, "operator", _operator_live)  # type: ignore[arg-type]
 for _cls in (MessageReceived, MessageQueued):
     route(_cls, "conversation", _message)  # type: ignore[arg-type]
 route(MessageStatusChanged, "conversation", _message_status)  # type: ignore[arg-type]
+route(TypingChanged, "conversation", _agent_typing)  # type: ignore[arg-type]
 route(ConversationOpened, "conversations", _conversation_opened)  # type: ignore[arg-type]
 for _cls in (ConversationRouted, ConversationOpened):
     route(_cls, "home", _my_work)
 for _cls in (ConversationRouted, MessageReceived, MessageQueued, MessageStatusChanged, ConversationOpened,
-             UserChanged, NoteAdded, ContactChanged):
+             UserChanged, NoteAdded, ContactChanged, TypingChanged):
     route(_cls, "inbox", _inbox)
 
 # The supervisor wallboard (app.web.supervisor).

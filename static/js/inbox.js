@@ -201,9 +201,56 @@
     if (type === "inbox-gone") { evt.preventDefault(); onGone(evt.detail.data); return; }
     if (type.indexOf("thread-") === 0) {
       evt.preventDefault();
-      if (type === "thread-" + openId()) { upsertBubble(evt.detail.data); }
+      if (type === "thread-" + openId()) {
+        upsertBubble(evt.detail.data);
+        if (/^\s*<li[^>]*\bmsg-in\b/.test(String(evt.detail.data || ""))) { customerTyping("paused"); }  // they sent it
+      }
+      return;
+    }
+    if (type.indexOf("typing-") === 0) {
+      evt.preventDefault();
+      if (type === "typing-" + openId()) { customerTyping(String(evt.detail.data || "").trim()); }
     }
   });
+
+  // Typing indicators ----------------------------------------------------------------------------
+  // The customer's: "<name> is typing…" under the thread until "paused", their message, or
+  // HINT_FOR ms without renewal (providers repeat it while they type).
+  var HINT_FOR = 8000, hintTimer = null;
+  function customerTyping(state) {
+    var hint = $("#typing-hint"); if (!hint) { return; }
+    clearTimeout(hintTimer);
+    var text = state === "typing" ? hint.dataset.textTyping : state === "recording" ? hint.dataset.textRecording : "";
+    hint.textContent = text || "";
+    hint.classList.toggle("is-on", !!text);
+    if (text) { hintTimer = setTimeout(function () { customerTyping("paused"); }, HINT_FOR); }
+  }
+  // The agent's: one request per SEND_EVERY ms while they type, "paused" after IDLE_AFTER ms
+  // without a key, on sending, or on leaving the conversation (when the provider can take it back).
+  var SEND_EVERY = 4000, IDLE_AFTER = 5000;
+  var typingConv = "", typingStops = false, typingAt = 0, typingIdle = null;
+  function postTyping(id, state) {
+    fetch("/inbox/" + id + "/typing", { method: "POST", credentials: "same-origin", headers: { "x-csrftoken": csrf() },
+      body: new URLSearchParams({ state: state }) }).catch(function () { /* an indicator is a nicety */ });
+  }
+  function agentTyped(area) {
+    var form = area.form; if (!form || !form.dataset.typing) { return; }
+    if (!area.value.trim()) { agentStopped(); return; }
+    var id = form.dataset.conversation, now = Date.now();
+    if (typingConv && typingConv !== id) { agentStopped(); }
+    if (typingConv !== id || now - typingAt >= SEND_EVERY) {
+      typingConv = id; typingStops = !!form.dataset.typingStops; typingAt = now; postTyping(id, "typing");
+    }
+    clearTimeout(typingIdle);
+    typingIdle = setTimeout(agentStopped, IDLE_AFTER);
+  }
+  function agentStopped() {
+    clearTimeout(typingIdle);
+    if (!typingConv) { return; }
+    var id = typingConv;
+    typingConv = ""; typingAt = 0;
+    if (typingStops) { postTyping(id, "paused"); }
+  }
 
   // The pane ------------------------------------------------------------------------------------
   function setOpen(id) {
@@ -224,6 +271,8 @@
     if (!pane || pane === paneEl) { return; }
     paneEl = pane;
     var id = pane.dataset.conversation || "";
+    if (typingConv && typingConv !== id) { agentStopped(); }
+    customerTyping("paused");
     setOpen(id);
     if (!id) { return; }
     var t = thread(); toBottom(t);
@@ -310,7 +359,7 @@
   document.addEventListener("input", function (evt) {
     var t = evt.target;
     if (t.id === "composer-text") {
-      count(); showSuggest(t);
+      count(); showSuggest(t); agentTyped(t);
       try { sessionStorage.setItem(draftKey(openId(), "reply"), t.value); } catch (e) { /* ignore */ }
     } else if (t.id === "note-text") {
       try { sessionStorage.setItem(draftKey(openId(), "note"), t.value); } catch (e) { /* ignore */ }
@@ -380,6 +429,7 @@
     var meta = document.createElement("span"); meta.className = "msg-meta"; meta.textContent = "🕓"; li.appendChild(meta);
     t.appendChild(li); toBottom(t);
     form.dataset.temp = li.id; form.dataset.sent = area.value;
+    if (form.id === "composer") { agentStopped(); }
     // The request body is built: the composer is free for the next message at once.
     area.value = ""; count(); closeSuggest();
     if (file) { file.value = ""; }
