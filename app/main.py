@@ -240,6 +240,9 @@ def create_app(settings: Settings, *, migrate: bool = True, dispatcher: bool = T
         openapi_config=OpenAPIConfig(title="Switchboard", version=__version__, path="/schema", components=SECURITY_COMPONENTS),
         state=State({"settings": settings, "hub": hub, "sweeper": sweeper, "ami": ami}),
         debug=False,
+        # Our handlers (app.logs: request ids, LOG_LEVEL, LOG_JSON) stay in charge: Litestar's
+        # default config would replace them with its own format at INFO on a queue thread.
+        logging_config=None,
     )
 
 

@@ -164,7 +164,7 @@ def free_port() -> int:
 class LiveServer:
     """``switchboard serve`` in a subprocess, on the test database."""
 
-    def __init__(self, database_url: str, data_dir: Path, workers: int = 1) -> None:
+    def __init__(self, database_url: str, data_dir: Path, workers: int = 1, env: dict[str, str] | None = None) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = {
@@ -177,6 +177,7 @@ class LiveServer:
             "WORKERS": str(workers),
             "LOG_LEVEL": "WARNING",
             "SSE_KEEPALIVE": "1",
+            **(env or {}),
         }
         self.log = open(data_dir / f"server-{self.port}.log", "w")
         self.proc = subprocess.Popen(
