@@ -31,6 +31,7 @@ NEW_ID_KEY = "switchboard.new_session_id"
 LOADED_KEY = "switchboard.session_loaded"
 
 # Paths reachable without a login session.
+SESSIONLESS_PATHS = ["^/webhooks/", "^/static/", "^/health"]
 PUBLIC_PATHS = ["^/login", "^/health", "^/static/", "^/webhooks/", "^/favicon.ico", "^/schema"]
 
 
@@ -153,6 +154,9 @@ def session_auth(settings: Settings) -> SessionAuth:
             secure=settings.secure_cookies,
             httponly=True,
             samesite="lax",
+            # Provider webhooks, files and health checks never use a session: no store read or
+            # renewal for them (webhooks arrive by the hundred per second).
+            exclude=SESSIONLESS_PATHS,
         ),
         exclude=PUBLIC_PATHS,
     )
