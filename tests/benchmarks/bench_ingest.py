@@ -153,6 +153,7 @@ async def main() -> None:
     watcher = Watcher()
     started_at: dict[int, float] = {}
     acked: set[int] = set()
+    acked_at: dict[int, float] = {}
     errors = 0
     try:
         limits = httpx.Limits(max_connections=CONCURRENCY + 8, max_keepalive_connections=CONCURRENCY + 8)
@@ -180,6 +181,7 @@ async def main() -> None:
                     started_at.setdefault(i, time.perf_counter())
                     if await conn.post(path, raw, hdrs) == 200:
                         acked.add(i)
+                        acked_at.setdefault(i, time.perf_counter())
                     else:
                         errors += 1
                     if random.random() < 0.05:  # a provider retry of the same webhook
@@ -236,6 +238,10 @@ async def main() -> None:
     slow = sorted(((watcher.seen[i] - started_at[i]) * 1000, i - first) for i in range(first, first + count) if i in watcher.seen)[-10:]
     print("latency phase: p90_ms=%.1f p95_ms=%.1f slowest (ms, index): %s" % (
         pct(latencies, 0.9), pct(latencies, 0.95), ", ".join(f"{ms:.0f}@{k}" for ms, k in slow)))
+    posts = [(acked_at[i] - started_at[i]) * 1000 for i in range(first, first + count) if i in acked_at]
+    after = [(watcher.seen[i] - acked_at[i]) * 1000 for i in range(first, first + count) if i in watcher.seen and i in acked_at]
+    print("latency phase: POST answered p50_ms=%.1f p99_ms=%.1f; answer to event p50_ms=%.1f p99_ms=%.1f" % (
+        pct(posts, 0.5), pct(posts, 0.99), pct(after, 0.5), pct(after, 0.99)))
     in_latency = sum(1 for i in range(first, first + count) if i in watcher.seen)
     print(f"latency phase: {in_latency}/{count} announced on the stream")
     print(f"RESULT ingest msgs_per_s={throughput:.0f} p50_ms={pct(latencies, 0.5):.1f} p99_ms={pct(latencies, 0.99):.1f} "
