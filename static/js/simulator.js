@@ -42,6 +42,8 @@
     clearTimeout(hideTimer);
     if (state === "typing") {
       p.textContent = p.dataset.text || "";
+      var thread = document.querySelector(".thread.sim");  // the latest messages in view, as on a phone
+      if (thread) { thread.scrollTop = thread.scrollHeight; }
       hideTimer = setTimeout(function () { p.textContent = ""; }, SHOW_FOR);
     } else {
       p.textContent = "";
