@@ -130,4 +130,7 @@ async def agent_typing(client: httpx.AsyncClient, company_id: int, conversation_
     except SendError as exc:
         log.info("typing indicator not sent: channel %s conversation %s: %s", channel.id, conversation_id, exc.reason)
         return "failed"
+    except (httpx.InvalidURL, ValueError, TypeError) as exc:  # credentials no request can be made of
+        log.info("typing indicator not sent: channel %s conversation %s: %r", channel.id, conversation_id, exc)
+        return "failed"
     return "sent" if sent else "nothing"

@@ -117,6 +117,17 @@ async def test_provider_errors_are_swallowed_and_nothing_is_marked_failed(client
     assert await sql.fetchval("SELECT count(*) FROM message WHERE status = 'failed'") == 0
 
 
+async def test_a_broken_provider_address_is_no_500(client, app):
+    company = await make_company()
+    sales = await make_department(company)
+    holder = await make_user(company, departments=[sales])
+    broken = await create_channel(company.id, {"name": "W", "provider": "waha", "cred_base_url": "http://[::1",
+                                               "webhook_secret": SECRET})
+    conv = await open_for(broken, holder, sales)
+    await login(client, holder.email)
+    assert (await typing(client, conv)).status_code == 204
+
+
 async def test_a_slow_provider_does_not_hold_the_request(client, desk, fake):
     fake.hang = 5.0
     await login(client, desk["holder"].email)
