@@ -132,26 +132,25 @@ class Schedule:
 async def load_schedule(company_id: int, department_id: int | None = None) -> Schedule:
     """The schedule that applies to a company, or to one of its departments (its own hours if
     it has any, else the company's). Holidays are the company's."""
-    zone_name = await sql.fetchval("SELECT timezone FROM company WHERE id = $1", company_id)
-    rows = []
-    if department_id is not None:
-        rows = await sql.fetch(
-            "SELECT weekday, opens, closes FROM business_hours WHERE company_id = $1 AND department_id = $2",
-            company_id, department_id,
-        )
-    if not rows:
-        rows = await sql.fetch(
-            "SELECT weekday, opens, closes FROM business_hours WHERE company_id = $1 AND department_id IS NULL",
-            company_id,
-        )
+    # One round trip: the dispatcher reads a schedule for every customer message that waits.
+    row = await sql.fetchrow(
+        """WITH own AS (SELECT weekday, opens, closes FROM business_hours WHERE company_id = $1 AND department_id = $2)
+           SELECT (SELECT timezone FROM company WHERE id = $1) AS timezone,
+                  ARRAY(SELECT ROW(weekday, opens, closes) FROM own
+                        UNION ALL
+                        SELECT ROW(weekday, opens, closes) FROM business_hours
+                        WHERE company_id = $1 AND department_id IS NULL AND NOT EXISTS (SELECT 1 FROM own)) AS hours,
+                  ARRAY(SELECT day FROM holiday WHERE company_id = $1) AS holidays""",
+        company_id, department_id,
+    )
+    zone_name, rows = row["timezone"], row["hours"]
     weekly: dict[int, list[Interval]] = {}
-    for r in rows:
-        weekly.setdefault(r["weekday"], []).append((r["opens"], r["closes"]))
-    holidays = await sql.fetch("SELECT day FROM holiday WHERE company_id = $1", company_id)
+    for weekday, opens, closes in rows:
+        weekly.setdefault(weekday, []).append((opens, closes))
     return Schedule(
         zone=_zone(zone_name or "UTC"),
         weekly={d: tuple(sorted(v)) for d, v in weekly.items()},
-        holidays=frozenset(r["day"] for r in holidays),
+        holidays=frozenset(row["holidays"]),
     )
 
 
