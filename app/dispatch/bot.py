@@ -64,14 +64,16 @@ def yes_or_no(answer: str, language: str) -> bool | None:
     return None
 
 
-async def tell_if_closed(company_id: int, conversation_id: int, now: datetime | None = None) -> bool:
+async def tell_if_closed(company_id: int, conversation_id: int, now: datetime | None = None, conv=None) -> bool:
     """Send the out-of-hours message if the company (or the conversation's department) is
     closed now and this conversation was not told so during the current closed period.
-    Only conversations still waiting (bot, queued) are told: an agent holding one is answering."""
-    conv = await sql.fetchrow(
-        "SELECT status, department_id, out_of_hours_sent_at FROM conversation WHERE company_id = $1 AND id = $2",
-        company_id, conversation_id,
-    )
+    Only conversations still waiting (bot, queued) are told: an agent holding one is answering.
+    ``conv`` (status, department_id, out_of_hours_sent_at), when the caller has just read them."""
+    if conv is None:
+        conv = await sql.fetchrow(
+            "SELECT status, department_id, out_of_hours_sent_at FROM conversation WHERE company_id = $1 AND id = $2",
+            company_id, conversation_id,
+        )
     if conv is None or conv["status"] not in ("bot", "queued"):
         return False
     schedule = await load_schedule(company_id, conv["department_id"])
@@ -166,7 +168,8 @@ async def _send_menu(company_id: int, conversation_id: int, kind: str) -> None:
 async def answer(company_id: int, conversation_id: int, message_id: int) -> None:
     """A customer message arrived in a conversation the bot holds."""
     row = await sql.fetchrow(
-        """SELECT c.status, c.bot_state, c.bot_asked_at, c.contact_id, m.text, m.created_at, m.direction
+        """SELECT c.status, c.bot_state, c.bot_asked_at, c.contact_id, c.department_id, c.out_of_hours_sent_at,
+                  m.text, m.created_at, m.direction
            FROM conversation c JOIN message m ON m.conversation_id = c.id AND m.id = $3
            WHERE c.company_id = $1 AND c.id = $2""",
         company_id,
@@ -174,7 +177,7 @@ async def answer(company_id: int, conversation_id: int, message_id: int) -> None
         message_id,
     )
     if row is not None and row["direction"] == "in":
-        await tell_if_closed(company_id, conversation_id)
+        await tell_if_closed(company_id, conversation_id, conv=row)
     if row is None or row["status"] != "bot" or not row["bot_state"] or row["direction"] != "in":
         return
     if row["bot_asked_at"] is None or row["created_at"] <= row["bot_asked_at"]:
