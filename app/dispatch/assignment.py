@@ -392,16 +392,6 @@ async def mark_agent_replied(company_id: int, conversation_id: int) -> None:
     )
 
 
-async def mark_customer_waiting(company_id: int, conversation_id: int) -> None:
-    """The customer wrote to an assigned conversation: the agent owes an answer (if not already)."""
-    await sql.execute(
-        """UPDATE conversation SET awaiting_agent_since = coalesce(awaiting_agent_since, now())
-           WHERE company_id = $1 AND id = $2 AND status = 'assigned'""",
-        company_id,
-        conversation_id,
-    )
-
-
 async def reinject_overdue() -> list[int]:
     """Conversations whose agent did not answer within the department's response timeout go
     back to the queue (never to the same agent). Returns their ids."""

@@ -18,7 +18,6 @@ from app.dispatch.assignment import (
     drain_everything,
     drain_for_user,
     mark_agent_replied,
-    mark_customer_waiting,
     redistribute_from,
     reinject_overdue,
     send_auto_message,
@@ -65,7 +64,7 @@ async def react(event: Event) -> None:
         if verdict == "unclear":  # a conversation opened for an order: now the usual flow
             await bot.start(event.company_id, event.conversation_id)
         await bot.answer(event.company_id, event.conversation_id, event.message_id)
-        await mark_customer_waiting(event.company_id, event.conversation_id)
+        # (That the agent now owes an answer is recorded by the ingest itself: app.domain.messages.)
     elif isinstance(event, MessageQueued):
         author = await sql.fetchval(
             "SELECT author FROM message WHERE company_id = $1 AND id = $2", event.company_id, event.message_id
@@ -123,8 +122,28 @@ async def _sweep_forever(settings: Settings) -> None:
         await asyncio.sleep(settings.sweep_interval)
 
 
+# Events are handled in LANES concurrent lanes, each conversation always in the same lane (its
+# events stay in order: the bot's question before the customer's answer). Under a burst of
+# webhooks one lane of three or four round trips per message fell far behind. The dispatcher's
+# subscription keeps BACKLOG events before it would have to resync (a resync drains the queues
+# but cannot replay what missed events asked for: bot answers, out-of-hours notices, orders).
+LANES = 4
+BACKLOG = 100_000
+
+
+async def _lane(queue: asyncio.Queue) -> None:
+    while True:
+        event = await queue.get()
+        try:
+            await react(event)
+        except Exception:  # noqa: BLE001
+            log.exception("dispatch could not react to %s", event.name)
+
+
 async def _react_forever(hub: Hub) -> None:
-    sub = hub.subscribe(None)
+    sub = hub.subscribe(None, backlog=BACKLOG)
+    lanes: list[asyncio.Queue] = [asyncio.Queue(maxsize=256) for _ in range(LANES)]
+    workers = [asyncio.create_task(_lane(queue), name=f"dispatch-lane-{n}") for n, queue in enumerate(lanes)]
     try:
         while True:
             item = await sub.get()
@@ -133,11 +152,12 @@ async def _react_forever(hub: Hub) -> None:
             if isinstance(item, Resync):
                 await drain_everything()  # events may have been missed
                 continue
-            try:
-                await react(item)
-            except Exception:  # noqa: BLE001
-                log.exception("dispatch could not react to %s", item.name)
+            key = getattr(item, "conversation_id", None) or 0
+            await lanes[key % LANES].put(item)  # a full lane holds the rest back in the backlog
     finally:
+        for worker in workers:
+            worker.cancel()
+        await asyncio.gather(*workers, return_exceptions=True)
         hub.unsubscribe(sub)
 
 

@@ -114,7 +114,10 @@ async def _store(channel: ChannelInfo, m: InboundMessage) -> bool:
                SELECT $1, $2, ct.id, $3, CASE WHEN $4 THEN now() END FROM ct
                ON CONFLICT (channel_id, contact_id) WHERE status <> 'resolved' DO UPDATE
                SET last_message_at = now(),
-                   last_inbound_at = CASE WHEN $4 THEN now() ELSE conversation.last_inbound_at END
+                   last_inbound_at = CASE WHEN $4 THEN now() ELSE conversation.last_inbound_at END,
+                   awaiting_agent_since = CASE WHEN $4 AND conversation.status = 'assigned'
+                                               THEN coalesce(conversation.awaiting_agent_since, now())
+                                               ELSE conversation.awaiting_agent_since END
                RETURNING id, contact_id, (xmax = 0) AS created""",
             channel.company_id, channel.id, channel.default_department_id, not m.outbound, m.phone, m.name[:200],
         )
@@ -127,7 +130,10 @@ async def _store(channel: ChannelInfo, m: InboundMessage) -> bool:
                VALUES ($1, $2, $3, $4, CASE WHEN $5 THEN now() END)
                ON CONFLICT (channel_id, contact_id) WHERE status <> 'resolved' DO UPDATE
                SET last_message_at = now(),
-                   last_inbound_at = CASE WHEN $5 THEN now() ELSE conversation.last_inbound_at END
+                   last_inbound_at = CASE WHEN $5 THEN now() ELSE conversation.last_inbound_at END,
+                   awaiting_agent_since = CASE WHEN $5 AND conversation.status = 'assigned'
+                                               THEN coalesce(conversation.awaiting_agent_since, now())
+                                               ELSE conversation.awaiting_agent_since END
                RETURNING id, contact_id, (xmax = 0) AS created""",
             channel.company_id, channel.id, contact_id, channel.default_department_id, not m.outbound,
         )
@@ -213,7 +219,10 @@ WITH dup AS (
     INSERT INTO conversation (company_id, channel_id, contact_id, department_id, last_inbound_at)
     SELECT $1, $2, ct.id, $3, now() FROM ct
     ON CONFLICT (channel_id, contact_id) WHERE status <> 'resolved' DO UPDATE
-    SET last_message_at = now(), last_inbound_at = now()
+    SET last_message_at = now(), last_inbound_at = now(),
+        awaiting_agent_since = CASE WHEN conversation.status = 'assigned'
+                                    THEN coalesce(conversation.awaiting_agent_since, now())
+                                    ELSE conversation.awaiting_agent_since END
     RETURNING id, (xmax = 0) AS created
 ), m AS (
     INSERT INTO message (company_id, channel_id, conversation_id, direction, author, type, text, data,

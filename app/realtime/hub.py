@@ -100,8 +100,12 @@ class Hub:
         for sub in list(self.subscriptions):
             sub.offer(CLOSED)
 
-    def subscribe(self, company_id: int | None, accepts: Callable[[Event], bool] | None = None) -> Subscription:
-        sub = Subscription(company_id=company_id, accepts=accepts or (lambda e: True))
+    def subscribe(
+        self, company_id: int | None, accepts: Callable[[Event], bool] | None = None, backlog: int = 256
+    ) -> Subscription:
+        """``backlog``: events kept for a subscriber that falls behind before it is told to
+        resync instead (a browser tab reloads cheaply; the dispatcher keeps a long one)."""
+        sub = Subscription(company_id=company_id, accepts=accepts or (lambda e: True), queue=asyncio.Queue(backlog))
         if self._closing:
             sub.offer(CLOSED)
         self.subscriptions.add(sub)

@@ -260,21 +260,46 @@ async def test_without_default_department_the_conversation_stays_with_the_bot(wo
 
 
 async def test_reply_timer_follows_customer_and_agent_messages(world):
+    """The agent's reply stops the timer; the customer's next message starts it again, in the
+    ingest's own transaction (not after an event the dispatcher might get late under load).
+    Both ingest paths: one message (one statement) and a webhook of several."""
+    from app.domain.channels import get_channel
+    from app.domain.events import MessageQueued
+    from app.domain.messages import receive_webhook
+    from app.providers.base import InboundMessage, Parsed
+
     company, sales, _, channel = world
     agent = await make_user(company, presence="online", departments=[sales])
     conv = await make_conversation(company, channel)
+    phone = await sql.fetchval("SELECT ct.phone FROM conversation c JOIN contact ct ON ct.id = c.contact_id WHERE c.id = $1", conv)
     await queue_conversation(company.id, conv, sales.id)
-    from app.domain.events import MessageQueued, MessageReceived
+    info = await get_channel(company.id, channel)
 
-    msg = await sql.fetchval(
-        """INSERT INTO message (company_id, channel_id, conversation_id, direction, author, author_user_id, type, text, status)
-           VALUES ($1, $2, $3, 'out', 'agent', $4, 'text', 'Hello', 'pending') RETURNING id""",
-        company.id, channel, conv, agent.id,
-    )
-    await react(MessageQueued(company_id=company.id, conversation_id=conv, message_id=msg))
-    row = await conversation(conv)
-    assert row["awaiting_agent_since"] is None and row["first_response_at"] is not None
-    await react(MessageReceived(company_id=company.id, conversation_id=conv, message_id=msg))
+    async def agent_replies() -> None:
+        msg = await sql.fetchval(
+            """INSERT INTO message (company_id, channel_id, conversation_id, direction, author, author_user_id, type, text, status)
+               VALUES ($1, $2, $3, 'out', 'agent', $4, 'text', 'Hello', 'pending') RETURNING id""",
+            company.id, channel, conv, agent.id,
+        )
+        await react(MessageQueued(company_id=company.id, conversation_id=conv, message_id=msg))
+        row = await conversation(conv)
+        assert row["awaiting_agent_since"] is None and row["first_response_at"] is not None
+
+    await agent_replies()
+    # The business phone's own message (an echo) owes nobody an answer.
+    await receive_webhook(info, Parsed(messages=[InboundMessage(provider_message_id="echo-1", phone=phone, type="text",
+                                                                text="sent from the phone", outbound=True)]))
+    assert (await conversation(conv))["awaiting_agent_since"] is None
+    await receive_webhook(info, Parsed(messages=[InboundMessage(provider_message_id="in-1", phone=phone, type="text", text="Hi?")]))
+    first = (await conversation(conv))["awaiting_agent_since"]
+    assert first is not None
+    await receive_webhook(info, Parsed(messages=[InboundMessage(provider_message_id="in-2", phone=phone, type="text", text="Hello??")]))
+    assert (await conversation(conv))["awaiting_agent_since"] == first  # the wait started with the first
+    await agent_replies()
+    await receive_webhook(info, Parsed(messages=[
+        InboundMessage(provider_message_id="in-3", phone=phone, type="text", text="one"),
+        InboundMessage(provider_message_id="in-4", phone=phone, type="text", text="two"),
+    ]))
     assert (await conversation(conv))["awaiting_agent_since"] is not None
 
 
