@@ -13,11 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import re
-import time
-from collections import OrderedDict
 from functools import lru_cache
 from datetime import datetime, timedelta, timezone
-from typing import Any, Awaitable, Callable
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from litestar import Controller, Request, Response, get, post
@@ -77,6 +75,7 @@ from app.i18n import N_, current_language, current_timezone, format_time, gettex
 from app.web.conversations import _upload
 from app.web.forms import read_form
 from app.web.security import staff
+from app.web.shared_results import SharedResults
 from app.web.templating import ENV, render_fragment
 
 @lru_cache(maxsize=8192)
@@ -440,49 +439,7 @@ async def my_work_fragment(request: Request) -> Template:
 # Live ---------------------------------------------------------------------------------------------
 
 
-class Memo:
-    """Results of coroutines by key, shared by concurrent callers (one query however many
-    streams ask at once), least recently used dropped, entries older than ``ttl`` redone."""
-
-    def __init__(self, size: int = 256, ttl: float = 60.0) -> None:
-        self.size, self.ttl = size, ttl
-        self._items: OrderedDict = OrderedDict()
-
-    async def get(self, key: Any, make: Callable[[], Awaitable[Any]]) -> Any:
-        entry = self._items.get(key)
-        now = time.monotonic()
-        if entry is None or now - entry[0] > self.ttl:
-            entry = (now, asyncio.ensure_future(make()))
-            self._items[key] = entry
-            if len(self._items) > self.size:
-                self._items.popitem(last=False)
-        else:
-            self._items.move_to_end(key)
-            if entry[1].done() and not entry[1].exception():
-                return entry[1].result()  # the common case: a thousand streams, one answer
-        try:
-            return await asyncio.shield(entry[1])
-        except Exception:
-            if self._items.get(key) is entry:
-                del self._items[key]
-            raise
-
-    def forget(self, key: Any) -> None:
-        self._items.pop(key, None)
-
-    def fresh(self, key: Any) -> bool:
-        """Whether ``key`` has a value (or one on its way) young enough to be served."""
-        entry = self._items.get(key)
-        return entry is not None and time.monotonic() - entry[0] <= self.ttl
-
-    def put(self, key: Any, value: Any) -> None:
-        """Store a value fetched elsewhere (a batch), as if ``get`` had made it."""
-        future = asyncio.get_running_loop().create_future()
-        future.set_result(value)
-        self._items[key] = (time.monotonic(), future)
-        self._items.move_to_end(key)
-        if len(self._items) > self.size:
-            self._items.popitem(last=False)
+Memo = SharedResults  # results of coroutines by key, shared by concurrent callers (app.web.shared_results)
 
 
 ROWS = Memo(size=512, ttl=3.0)

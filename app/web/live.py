@@ -7,8 +7,6 @@ rendered once per process, role and language and reused for every subscriber (``
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections import OrderedDict
 from typing import Awaitable, Callable
 
@@ -33,44 +31,21 @@ from app.domain.tables import User
 from app.domain.users import departments_by_user, get_user
 from app.telephony.live import PbxLiveChanged
 from app.i18n import current_language
+from app.web.shared_results import SharedResults
 from app.web.templating import render_fragment
 
 
-class FragmentCache:
-    """A small LRU of rendered fragments keyed by (event, variant), kept ``ttl`` seconds.
-
-    An event is fanned out to every stream within a moment; the time limit keeps an equal
-    event later (a status set again, ids restarting in a test database) from getting a stale
-    fragment."""
+class FragmentCache(SharedResults):
+    """Rendered fragments keyed by (event, variant) and the viewer's language, kept ``ttl``
+    seconds: an event is fanned out to every stream within a moment; the time limit keeps an
+    equal event later (a status set again, ids restarting in a test database) from getting a
+    stale fragment."""
 
     def __init__(self, size: int = 512, ttl: float = 3.0) -> None:
-        self.size = size
-        self.ttl = ttl
-        self._items: OrderedDict = OrderedDict()
+        super().__init__(size, ttl)
 
     async def get(self, key: tuple, make: Callable[[], Awaitable[str]]) -> str:
-        key = (*key, current_language.get())  # the viewer's language is part of the fragment
-        entry = self._items.get(key)
-        now = time.monotonic()
-        if entry is None or now - entry[0] > self.ttl:
-            # The first stream renders; the others (a thousand streams get each event at once)
-            # wait for that same rendering instead of each running its own queries.
-            entry = (now, asyncio.ensure_future(make()))
-            self._items[key] = entry
-            self._items.move_to_end(key)
-            if len(self._items) > self.size:
-                self._items.popitem(last=False)
-        else:
-            self._items.move_to_end(key)
-            item = entry[1]
-            if item.done() and not item.cancelled() and item.exception() is None:
-                return item.result()
-        try:
-            return await asyncio.shield(entry[1])
-        except Exception:
-            if self._items.get(key) is entry:
-                del self._items[key]  # not cached: the next viewer tries again
-            raise
+        return await super().get((*key, current_language.get()), make)
 
 
 CACHE = FragmentCache()
