@@ -20,6 +20,7 @@ import unicodedata
 from datetime import datetime, timezone
 
 from app.dispatch.assignment import queue_conversation, send_auto_message
+from app.dispatch.reads import message_context
 from app.domain import sql
 from app.domain.auto_messages import customer_language, format_opening
 from app.domain.business_hours import load_schedule
@@ -165,17 +166,11 @@ async def _send_menu(company_id: int, conversation_id: int, kind: str) -> None:
     await _ask(company_id, conversation_id, "menu", kind, company=company, menu=_menu_text(menu))
 
 
-async def answer(company_id: int, conversation_id: int, message_id: int) -> None:
-    """A customer message arrived in a conversation the bot holds."""
-    row = await sql.fetchrow(
-        """SELECT c.status, c.bot_state, c.bot_asked_at, c.contact_id, c.department_id, c.out_of_hours_sent_at,
-                  m.text, m.created_at, m.direction
-           FROM conversation c JOIN message m ON m.conversation_id = c.id AND m.id = $3
-           WHERE c.company_id = $1 AND c.id = $2""",
-        company_id,
-        conversation_id,
-        message_id,
-    )
+async def answer(company_id: int, conversation_id: int, message_id: int, row=None) -> None:
+    """A customer message arrived in a conversation the bot holds. ``row``: the message's
+    context (``app.dispatch.reads.message_context``) when the caller has just read it."""
+    if row is None:
+        row = await message_context(company_id, conversation_id, message_id)
     if row is not None and row["direction"] == "in":
         await tell_if_closed(company_id, conversation_id, conv=row)
     if row is None or row["status"] != "bot" or not row["bot_state"] or row["direction"] != "in":

@@ -199,3 +199,19 @@ async def list_contact_rows(company_id: int, contact_id: int) -> list[Item]:
     rows = await sql.fetch(f"{_INBOX_ROW} WHERE c.company_id = $1 AND c.contact_id = $2 AND c.status <> 'resolved'",
                            company_id, contact_id)
     return [Item(r) for r in rows]
+
+
+async def message_context(company_id: int, conversation_id: int, message_id: int) -> asyncpg.Record | None:
+    """What the dispatcher's reactions to a stored message read, in one round trip: the message,
+    its conversation, and the latest pending shop order requested before it (through the
+    partial index). Shared by ``orders.take_reply`` and ``bot.answer`` (app.dispatch.sweeper)."""
+    return await sql.fetchrow(
+        """SELECT m.text, m.direction, m.created_at, c.status, c.bot_state, c.bot_asked_at, c.contact_id,
+                  c.department_id, c.out_of_hours_sent_at, o.id AS order_id, o.needs_agent_at
+           FROM message m JOIN conversation c ON c.id = m.conversation_id
+           LEFT JOIN LATERAL (SELECT id, needs_agent_at FROM shop_order
+                              WHERE conversation_id = c.id AND status = 'pending' AND requested_at <= m.created_at
+                              ORDER BY id DESC LIMIT 1) o ON true
+           WHERE m.company_id = $1 AND m.id = $2 AND m.conversation_id = $3""",
+        company_id, message_id, conversation_id,
+    )

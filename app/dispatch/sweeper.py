@@ -23,6 +23,7 @@ from app.dispatch.assignment import (
     send_auto_message,
 )
 from app.dispatch import bot
+from app.dispatch.reads import message_context
 from app.domain import sql
 from app.domain.events import (
     ConversationOpened,
@@ -57,13 +58,16 @@ async def react(event: Event) -> None:
     elif isinstance(event, ConversationOpened):
         await bot.start(event.company_id, event.conversation_id)
     elif isinstance(event, MessageReceived):
+        # One read for both reactions below (this runs for every message a company receives).
+        row = await message_context(event.company_id, event.conversation_id, event.message_id)
         # Shop orders first: a clear yes / no to a pending order decides it and goes no further.
-        verdict = await take_order_reply(event.company_id, event.conversation_id, event.message_id)
+        verdict = await take_order_reply(event.company_id, event.conversation_id, event.message_id, row=row)
         if verdict == "handled":
             return
         if verdict == "unclear":  # a conversation opened for an order: now the usual flow
             await bot.start(event.company_id, event.conversation_id)
-        await bot.answer(event.company_id, event.conversation_id, event.message_id)
+            row = None  # the bot changed the conversation: answer() reads it afresh
+        await bot.answer(event.company_id, event.conversation_id, event.message_id, row=row)
         # (That the agent now owes an answer is recorded by the ingest itself: app.domain.messages.)
     elif isinstance(event, MessageQueued):
         author = await sql.fetchval(

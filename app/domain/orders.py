@@ -431,24 +431,18 @@ async def decide_order(company_id: int, order_id: int, decision: str, *, by: str
     return order
 
 
-async def take_reply(company_id: int, conversation_id: int, message_id: int) -> str | None:
+async def take_reply(company_id: int, conversation_id: int, message_id: int, row=None) -> str | None:
     """The dispatcher's hook for each stored message, before the bot and the queue see it.
 
     Returns ``"handled"`` (a pending order was confirmed or cancelled: nothing else to do),
     ``"unclear"`` (a conversation opened for an order needs the normal flow now: the caller
     starts the bot), or None (not about an order, or unclear in a conversation already with
-    the bot or the agents: the normal flow goes on)."""
-    # One round trip for the common case (no order at all): the message, its conversation, and
-    # the latest pending order requested before the message (through the partial index).
-    row = await sql.fetchrow(
-        """SELECT m.text, m.direction, c.status, c.bot_state, o.id AS order_id, o.needs_agent_at
-           FROM message m JOIN conversation c ON c.id = m.conversation_id
-           LEFT JOIN LATERAL (SELECT id, needs_agent_at FROM shop_order
-                              WHERE conversation_id = c.id AND status = 'pending' AND requested_at <= m.created_at
-                              ORDER BY id DESC LIMIT 1) o ON true
-           WHERE m.company_id = $1 AND m.id = $2 AND m.conversation_id = $3""",
-        company_id, message_id, conversation_id,
-    )
+    the bot or the agents: the normal flow goes on). ``row``: the message's context
+    (``app.dispatch.reads.message_context``) when the caller has read it."""
+    if row is None:
+        from app.dispatch.reads import message_context
+
+        row = await message_context(company_id, conversation_id, message_id)
     if row is None or row["direction"] != "in":
         return None
     ours = row["status"] == "bot" and row["bot_state"] == "order"
