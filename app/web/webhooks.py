@@ -16,7 +16,7 @@ from litestar.response import File
 
 from app.domain.channels import WEBHOOK_CHANNELS, ChannelInfo
 from app.domain.media import get_public_media
-from app.domain.messages import receive_webhook
+from app.domain.messages import IngestResult, receive_webhook
 from app.domain.typing_indicators import receive_typing
 from app.providers import get_provider
 from app.providers.base import WebhookRejected, WebhookRequest
@@ -91,7 +91,10 @@ async def _receive(request: Request, provider: str, channel_id: int) -> Response
     except WebhookRejected as exc:
         log.info("webhook refused: %s %s -> %s %s", provider, channel_id, exc.status, exc.reason)
         return _reject(exc.status, exc.reason)
-    result = await receive_webhook(channel, parsed)
+    if parsed.messages or parsed.statuses:
+        result = await receive_webhook(channel, parsed)
+    else:  # nothing to store (presence, ignored events): no transaction at all
+        result = IngestResult(ignored=len(parsed.ignored))
     if parsed.typing:  # presence: shown live, never stored
         await receive_typing(channel, parsed.typing)
     if parsed.ignored:
