@@ -37,6 +37,9 @@ RESUME_AFTER = 1.0
 PROVIDER_TIMEOUT = 2.0
 # Presence updates read from one webhook (a provider batch), the rest ignored.
 MAX_UPDATES = 20
+# Seconds between two requests for a customer's presence events (WAHA sends presence.update
+# only for chats subscribed to; a subscription does not outlive the provider's session).
+WATCH_EVERY = 600.0
 
 
 class Throttle:
@@ -66,6 +69,7 @@ class Throttle:
 
 
 THROTTLE = Throttle()
+WATCHED: OrderedDict[int, float] = OrderedDict()  # conversation -> when its presence was asked for
 
 
 # Customer → agent -------------------------------------------------------------------------------
@@ -132,5 +136,30 @@ async def agent_typing(client: httpx.AsyncClient, company_id: int, conversation_
         return "failed"
     except (httpx.InvalidURL, ValueError, TypeError) as exc:  # credentials no request can be made of
         log.info("typing indicator not sent: channel %s conversation %s: %r", channel.id, conversation_id, exc)
+        return "failed"
+    return "sent" if sent else "nothing"
+
+
+async def watch_customer_typing(client: httpx.AsyncClient, company_id: int, conversation_id: int) -> str:
+    """Someone opened the conversation: where the provider sends a customer's presence only on
+    request (WAHA), ask for it, at most every WATCH_EVERY seconds per conversation and process.
+    Returns ``sent``, ``recent``, ``unsupported``, ``nothing`` or ``failed``; never raises."""
+    now = time.monotonic()
+    last = WATCHED.get(conversation_id)
+    if last is not None and now - last < WATCH_EVERY:
+        return "recent"
+    WATCHED[conversation_id] = now
+    WATCHED.move_to_end(conversation_id)
+    while len(WATCHED) > 10_000:
+        WATCHED.popitem(last=False)
+    try:
+        row = await sql.fetchrow(_CHAT, company_id, conversation_id)
+        channel = await WEBHOOK_CHANNELS.get(row["channel_id"]) if row is not None else None
+        if channel is None or not channel.active or channel.company_id != company_id or not row["phone"]:
+            return "unsupported"
+        chat = TypingChat(to_phone=row["phone"])
+        sent = await channel.impl.watch_presence(client, channel.credentials, chat, timeout=PROVIDER_TIMEOUT)
+    except (SendError, httpx.InvalidURL, ValueError, TypeError) as exc:
+        log.info("presence not requested: conversation %s: %s", conversation_id, getattr(exc, "reason", repr(exc)))
         return "failed"
     return "sent" if sent else "nothing"

@@ -200,13 +200,25 @@ class Provider:
                           timeout: float = 2.0) -> bool:
         """One try, ``timeout`` seconds at most: a typing indicator is worth nothing late, so it
         is never retried. False when nothing was sent; ``SendError`` when the provider refused."""
-        request = self.build_typing(credentials, chat, on)
+        return await self._once(client, self.build_typing(credentials, chat, on), timeout, "the typing indicator")
+
+    def build_presence_watch(self, credentials: dict, chat: TypingChat) -> httpx.Request | None:
+        """The request that asks the provider to send the customer's presence (typing) for this
+        chat, where it sends presence only for chats asked about; None elsewhere."""
+        return None
+
+    async def watch_presence(self, client: httpx.AsyncClient, credentials: dict, chat: TypingChat,
+                             timeout: float = 2.0) -> bool:
+        """Ask for the customer's presence events (one try). False when there is no such call."""
+        return await self._once(client, self.build_presence_watch(credentials, chat), timeout, "the presence request")
+
+    async def _once(self, client: httpx.AsyncClient, request: httpx.Request | None, timeout: float, what: str) -> bool:
         if request is None:
             return False
         request.extensions["timeout"] = httpx.Timeout(timeout).as_dict()
         response = await self.call(client, request)
         if not 200 <= response.status_code < 300:
-            raise SendError(f"{self.label} refused the typing indicator (HTTP {response.status_code}).",
+            raise SendError(f"{self.label} refused {what} (HTTP {response.status_code}).",
                             code=str(response.status_code), permanent=True)
         return True
 

@@ -10,9 +10,9 @@ we key messages by the bare ``msgId`` so that acks and echoes match what we sent
 from __future__ import annotations
 
 import base64
-
 import hashlib
 import hmac
+from urllib.parse import quote
 
 import httpx
 
@@ -183,6 +183,14 @@ class WahaProvider(Provider):
         body = {"session": credentials.get("session") or "default", "chatId": chat.to_phone.lstrip("+") + "@c.us"}
         url = f"{str(credentials.get('base_url', '')).rstrip('/')}/api/{'startTyping' if on else 'stopTyping'}"
         return httpx.Request("POST", url, json=body, headers=self._headers(credentials))
+
+    def build_presence_watch(self, credentials: dict, chat: TypingChat) -> httpx.Request:
+        # WAHA sends presence.update only for chats subscribed to (waha-docs presence:
+        # POST /api/{session}/presence/{chatId}/subscribe).
+        session = quote(str(credentials.get("session") or "default"), safe="")
+        chat_id = quote(chat.to_phone.lstrip("+") + "@c.us", safe="@")
+        url = f"{str(credentials.get('base_url', '')).rstrip('/')}/api/{session}/presence/{chat_id}/subscribe"
+        return httpx.Request("POST", url, headers=self._headers(credentials))
 
     def _headers(self, credentials: dict) -> dict:
         return {"X-Api-Key": credentials["api_key"]} if credentials.get("api_key") else {}

@@ -54,7 +54,7 @@ from app.domain.events import (
     UserChanged,
 )
 from app.domain.messages import queue_message, window_open
-from app.domain.typing_indicators import agent_typing
+from app.domain.typing_indicators import agent_typing, watch_customer_typing
 from app.domain.notes import (
     add_note,
     get_contact,
@@ -198,6 +198,16 @@ async def _nothing() -> list:
     return []
 
 
+_WATCHERS: set[asyncio.Task] = set()
+
+
+def _watch_typing(request: Request, conversation_id: int) -> None:
+    """Ask the provider for the customer's typing, in the background (the pane does not wait)."""
+    task = asyncio.create_task(watch_customer_typing(request.app.state.http, request.user.company_id, conversation_id))
+    _WATCHERS.add(task)
+    task.add_done_callback(_WATCHERS.discard)
+
+
 async def _pane_context(request: Request, conversation_id: int) -> dict[str, Any]:
     me = request.user
     c, deps = await _visible_conversation(request, conversation_id)
@@ -271,6 +281,8 @@ class InboxController(Controller):
         context = {**listing, "counts": counts, "mine_unread": mine_unread,
                    "my_departments": sorted(members.get(me.id, frozenset())), "all_departments": departments,
                    "channels": channels, "open_id": conversation_id, **(pane_context or {})}
+        if conversation_id is not None:
+            _watch_typing(request, conversation_id)
         return Template("inbox/page.html", context=context)
 
     @get("/")
@@ -291,6 +303,7 @@ class InboxController(Controller):
     @get("/{conversation_id:int}/pane")
     async def pane(self, request: Request, conversation_id: FromPath[int]) -> Template:
         context = await _pane_context(request, conversation_id)
+        _watch_typing(request, conversation_id)
         headers = {"HX-Push-Url": _push_url(request, conversation_id)} if _htmx(request) else None
         return Template("inbox/_pane.html", context=context, headers=headers)
 

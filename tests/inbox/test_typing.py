@@ -17,7 +17,7 @@ from app.domain import sql
 from app.domain.channels import create_channel, ensure_sandbox_channel
 from app.domain.events import TypingChanged
 from app.domain.messages import receive_webhook
-from app.domain.typing_indicators import THROTTLE, Throttle
+from app.domain.typing_indicators import THROTTLE, WATCHED, Throttle
 from app.providers.base import InboundMessage, Parsed
 from app.web import inbox, live
 from tests.factories import make_company, make_department, make_user
@@ -37,8 +37,10 @@ def settings(settings):
 @pytest.fixture(autouse=True)
 def fresh_throttle():
     THROTTLE.clear()  # conversation ids restart with every test's database
+    WATCHED.clear()
     yield
     THROTTLE.clear()
+    WATCHED.clear()
 
 
 @pytest.fixture
@@ -353,3 +355,40 @@ async def test_simulator_typing(client, app):
     events = await typing_events(sub)
     assert [(e.who, e.state) for e in events] == [("customer", "typing"), ("agent", "typing")]
     app.state.hub.unsubscribe(sub)
+
+
+# Asking for the customer's presence (WAHA sends it only for chats subscribed to) ---------------
+
+async def test_opening_a_waha_conversation_asks_for_the_customers_presence(client, desk, fake, app):
+    await login(client, desk["holder"].email)
+    assert (await client.get(f"/inbox/{desk['conv']}/pane")).status_code == 200
+    for _ in range(100):
+        if fake.requests:
+            break
+        await asyncio.sleep(0.02)
+    assert [(r.method, r.path) for r in fake.requests] == [("POST", "/api/default/presence/11111111111@c.us/subscribe")]
+    # Opening it again soon (the page, the pane) asks nothing more.
+    assert (await client.get(f"/inbox/{desk['conv']}")).status_code == 200
+    assert (await client.get(f"/inbox/{desk['conv']}/pane")).status_code == 200
+    await asyncio.sleep(0.2)
+    assert len(fake.requests) == 1
+
+
+async def test_presence_request_failures_and_other_providers_are_quiet(client, app, fake):
+    from app.domain.typing_indicators import watch_customer_typing
+
+    company = await make_company()
+    sales = await make_department(company, "Sales")
+    holder = await make_user(company, presence="busy", departments=[sales])
+    meta = await create_channel(company.id, {"name": "Meta", "provider": "meta", "cred_phone_number_id": "1122",
+                                             "cred_access_token": "t", "cred_app_secret": "s",
+                                             "cred_api_base": fake.url + "/v21.0", "webhook_secret": SECRET})
+    conv = await open_for(meta, holder, sales, phone="+15550100077", provider_id="wamid.x")
+    assert await watch_customer_typing(app.state.http, company.id, conv) == "nothing"  # Meta: no such call
+    waha = await create_channel(company.id, {"name": "WAHA 2", "provider": "waha", "cred_base_url": fake.url,
+                                             "cred_session": "default", "webhook_secret": SECRET})
+    conv2 = await open_for(waha, holder, sales, phone="+15550100078", provider_id="w-2")
+    fake.handler = lambda r: json_answer(500, {"error": "session not working"})
+    assert await watch_customer_typing(app.state.http, company.id, conv2) == "failed"
+    assert await watch_customer_typing(app.state.http, company.id, conv2) == "recent"
+    assert await watch_customer_typing(app.state.http, company.id + 999, conv2 + 999) == "unsupported"
