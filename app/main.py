@@ -24,6 +24,7 @@ from app import __version__, db
 from app.domain.auth import purge_old_failures
 from app.logs import setup_logging
 from app.dispatch.sweeper import run_dispatcher
+from app.domain.business_hours import SCHEDULES
 from app.domain.channels import WEBHOOK_CHANNELS
 from app.domain.media import configure_remote
 from app.realtime.hub import Hub
@@ -128,6 +129,7 @@ def create_app(settings: Settings, *, migrate: bool = True, dispatcher: bool = T
     hub = Hub(settings.database_url)
     WALLBOARD.attach(hub)  # the wallboard's snapshots are published through this process's hub
     hub.add_watcher(WEBHOOK_CHANNELS.on_bus)  # webhooks' channel cache follows the bus
+    hub.add_watcher(SCHEDULES.on_bus)  # so does the dispatcher's schedule cache
     sweeper = Leadership(settings.database_url, SWEEPER, "dispatcher", lambda: run_dispatcher(hub, settings))
     # The AMI listener runs in every process; only the advisory-lock leader connects.
     ami = AmiListener(settings) if settings.ami_host else None

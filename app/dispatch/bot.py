@@ -23,7 +23,7 @@ from app.dispatch.assignment import queue_conversation, send_auto_message
 from app.dispatch.reads import message_context
 from app.domain import sql
 from app.domain.auto_messages import customer_language, format_opening
-from app.domain.business_hours import load_schedule
+from app.domain.business_hours import SCHEDULES
 
 # Yes / no per customer language (folded: lower case, no accents).
 YES_WORDS = {
@@ -77,7 +77,7 @@ async def tell_if_closed(company_id: int, conversation_id: int, now: datetime | 
         )
     if conv is None or conv["status"] not in ("bot", "queued"):
         return False
-    schedule = await load_schedule(company_id, conv["department_id"])
+    schedule = await SCHEDULES.get(company_id, conv["department_id"])
     now = now or datetime.now(timezone.utc)
     if schedule.is_open(now):
         return False

@@ -154,6 +154,58 @@ async def load_schedule(company_id: int, department_id: int | None = None) -> Sc
     )
 
 
+class ScheduleCache:
+    """Per-process cache of ``load_schedule`` for the dispatcher, which checks the hours for
+    every customer message still waiting (the out-of-hours notice).
+
+    Correct only while the process hears every change, like the webhooks' channel cache:
+    database triggers (migration 0015) send ``ScheduleChanged`` for any write to business hours,
+    holidays or a company's timezone, the hub passes it to ``on_bus``, and any gap in the bus
+    empties the cache and turns it off until the bus is back. This process's own edits forget
+    the company at once; a read that raced a change is not kept (``_generation``)."""
+
+    def __init__(self, size: int = 10_000) -> None:
+        self.size = size
+        self._items: dict[tuple[int, int | None], Schedule] = {}
+        self._generation = 0
+        self.live = False
+        self.hits = 0
+
+    def on_bus(self, item: object) -> None:
+        from app.domain.events import Event, ScheduleChanged
+
+        if isinstance(item, ScheduleChanged):
+            self.forget(item.company_id or None)
+        elif not isinstance(item, Event):  # a Resync: events may have been missed
+            self.forget(None)
+            self.live = getattr(item, "reason", "") == "connected"
+
+    def forget(self, company_id: int | None) -> None:
+        """Drop a company's schedules (None: every company's)."""
+        self._generation += 1
+        if company_id is None:
+            self._items.clear()
+        else:
+            for key in [k for k in self._items if k[0] == company_id]:
+                del self._items[key]
+
+    async def get(self, company_id: int, department_id: int | None = None) -> Schedule:
+        key = (company_id, department_id)
+        if self.live and key in self._items:
+            self.hits += 1
+            return self._items[key]
+        generation = self._generation
+        schedule = await load_schedule(company_id, department_id)
+        if self.live and generation == self._generation:
+            if len(self._items) >= self.size:
+                self._items.clear()
+            self._items[key] = schedule
+        return schedule
+
+
+SCHEDULES = ScheduleCache()
+
+
 # Editing ---------------------------------------------------------------------------------
 
 _TIME = re.compile(r"^([01]?\d|2[0-4])[:h.]([0-5]\d)$")
@@ -291,6 +343,7 @@ async def set_hours(company_id: int, department_id: int | None, data: dict) -> d
             target_type="department" if department_id else "company", target_id=department_id or company_id,
             target_label=name, before=_snapshot(before), after=_snapshot(hours),
         )
+    SCHEDULES.forget(company_id)  # at once here; other processes hear the trigger
     return hours
 
 
@@ -313,4 +366,5 @@ async def set_holidays(company_id: int, data: dict) -> list[tuple[date, str]]:
                 company_id, "holidays.updated", target_type="company", target_id=company_id,
                 before={"holidays": before}, after={"holidays": after},
             )
+    SCHEDULES.forget(company_id)
     return holidays

@@ -91,4 +91,8 @@ async def update_company(company_id: int, data: dict) -> Company:
         if before != values:
             await record_audit(company_id, "company.updated", target_type="company", target_id=company_id,
                                target_label=values["name"], before=before, after=values)
+    if before.get("timezone") != values["timezone"]:
+        from app.domain.business_hours import SCHEDULES
+
+        SCHEDULES.forget(company_id)  # at once here; other processes hear the trigger
     return await get_company(company_id)

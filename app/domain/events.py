@@ -137,6 +137,14 @@ class ReinjectionAlert(Event):
 
 
 @dataclass(frozen=True)
+class ScheduleChanged(Event):
+    """A company's business hours, holidays or timezone changed (sent by database triggers,
+    migration 0015; company_id 0: every company): each process drops its cached schedules."""
+
+    name: ClassVar[str] = "schedule-changed"
+
+
+@dataclass(frozen=True)
 class ChannelChanged(Event):
     """A channel row was updated or deleted (sent by a database trigger, migration 0013): each
     process drops its cached copy used by webhooks."""
