@@ -59,3 +59,5 @@ def setup_logging(level: str = "INFO", json_lines: bool = False) -> None:
     root.setLevel(level)
     for noisy in ("uvicorn.access",):
         logging.getLogger(noisy).disabled = True
+    # The embedded PostgreSQL's wrapper logs initdb's whole output at INFO on a first start.
+    logging.getLogger("pgserver").setLevel(logging.DEBUG if level.upper() == "DEBUG" else logging.WARNING)
