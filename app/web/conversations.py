@@ -15,7 +15,7 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import File, Redirect, Template
 
 from app.i18n import N_, gettext
-from app.domain.channels import get_channel, list_channels
+from app.domain.channels import ChannelInfo, get_channel, list_channels
 from app.dispatch.reads import agent_may_see, may_reply
 from app.domain.errors import NotFound, PermissionDenied, ValidationError
 from app.domain.media import INLINE, get_media_file, save_upload
@@ -111,6 +111,20 @@ class ConversationsController(Controller):
         return Response("", status_code=200)
 
 
+async def _simulated_customer(request: Request, c: Cleaner, data: dict) -> tuple[ChannelInfo, str]:
+    """The Sandbox channel and the customer's phone a simulator form names (with ``c``'s other
+    fields' errors raised together)."""
+    channel_id = c.integer("channel_id", low=1, high=2**31 - 1)
+    phone = normalise_phone(str(data.get("phone") or ""))
+    if phone is None:
+        c.fail("phone", N_("Enter a phone number in international form, e.g. +15550100001."))
+    c.raise_if_errors()
+    channel = await get_channel(request.user.company_id, channel_id)
+    if channel.provider != "sandbox":
+        raise ValidationError({"channel_id": N_("Only Sandbox channels can be simulated.")})
+    return channel, phone
+
+
 class SimulatorController(Controller):
     path = "/simulator"
     guards = [admin_only]
@@ -132,16 +146,9 @@ class SimulatorController(Controller):
     async def send(self, request: Request) -> Redirect:
         data = await read_form(request)
         c = Cleaner(data)
-        channel_id = c.integer("channel_id", low=1, high=2**31 - 1)
         text = c.text("text", max_len=4096, required=False)
         name = c.text("name", max_len=200, required=False)
-        phone = normalise_phone(str(data.get("phone") or ""))
-        if phone is None:
-            c.fail("phone", N_("Enter a phone number in international form, e.g. +15550100001."))
-        c.raise_if_errors()
-        channel = await get_channel(request.user.company_id, channel_id)
-        if channel.provider != "sandbox":
-            raise ValidationError({"channel_id": N_("Only Sandbox channels can be simulated.")})
+        channel, phone = await _simulated_customer(request, c, data)
         media = await _upload(request, data)
         if not text and media is None:
             raise ValidationError({"text": N_("Write a message or choose a file.")})
@@ -157,15 +164,8 @@ class SimulatorController(Controller):
         ``paused``): the inbox shows it, as it would a provider's presence webhook."""
         data = await read_form(request)
         c = Cleaner(data)
-        channel_id = c.integer("channel_id", low=1, high=2**31 - 1)
         state = c.choice("state", ("typing", "paused"))
-        phone = normalise_phone(str(data.get("phone") or ""))
-        if phone is None:
-            c.fail("phone", N_("Enter a phone number in international form, e.g. +15550100001."))
-        c.raise_if_errors()
-        channel = await get_channel(request.user.company_id, channel_id)
-        if channel.provider != "sandbox":
-            raise ValidationError({"channel_id": N_("Only Sandbox channels can be simulated.")})
+        channel, phone = await _simulated_customer(request, c, data)
         await receive_typing(channel, [TypingUpdate(phone=phone, state=state)])
 
     @post("/read", status_code=303)
