@@ -30,6 +30,7 @@ from app.domain.audit import record_audit
 from app.domain.errors import NotFound
 from app.domain.validation import Cleaner
 from app.i18n import N_, gettext
+from app.realtime.bus_cache import BusCache
 
 DAY = 1440  # minutes
 WEEKDAYS = (N_("Monday"), N_("Tuesday"), N_("Wednesday"), N_("Thursday"), N_("Friday"), N_("Saturday"), N_("Sunday"))
@@ -154,53 +155,27 @@ async def load_schedule(company_id: int, department_id: int | None = None) -> Sc
     )
 
 
-class ScheduleCache:
+class ScheduleCache(BusCache[tuple[int, "int | None"], Schedule]):
     """Per-process cache of ``load_schedule`` for the dispatcher, which checks the hours for
-    every customer message still waiting (the out-of-hours notice).
+    every customer message still waiting (the out-of-hours notice). Database triggers
+    (migration 0015) send ``ScheduleChanged`` for any write to business hours, holidays or a
+    company's timezone (app.realtime.bus_cache)."""
 
-    Correct only while the process hears every change, like the webhooks' channel cache:
-    database triggers (migration 0015) send ``ScheduleChanged`` for any write to business hours,
-    holidays or a company's timezone, the hub passes it to ``on_bus``, and any gap in the bus
-    empties the cache and turns it off until the bus is back. This process's own edits forget
-    the company at once; a read that raced a change is not kept (``_generation``)."""
+    def stale_keys(self, event: object) -> list[tuple[int, int | None]] | None:
+        from app.domain.events import ScheduleChanged
 
-    def __init__(self, size: int = 10_000) -> None:
-        self.size = size
-        self._items: dict[tuple[int, int | None], Schedule] = {}
-        self._generation = 0
-        self.live = False
-        self.hits = 0
+        if not isinstance(event, ScheduleChanged):
+            return []
+        if not event.company_id:
+            return None  # a table was truncated
+        return [key for key in self._items if key[0] == event.company_id]
 
-    def on_bus(self, item: object) -> None:
-        from app.domain.events import Event, ScheduleChanged
+    def forget_company(self, company_id: int) -> None:
+        """This process changed the company's schedule: drop it now."""
+        self.forget([key for key in self._items if key[0] == company_id])
 
-        if isinstance(item, ScheduleChanged):
-            self.forget(item.company_id or None)
-        elif not isinstance(item, Event):  # a Resync: events may have been missed
-            self.forget(None)
-            self.live = getattr(item, "reason", "") == "connected"
-
-    def forget(self, company_id: int | None) -> None:
-        """Drop a company's schedules (None: every company's)."""
-        self._generation += 1
-        if company_id is None:
-            self._items.clear()
-        else:
-            for key in [k for k in self._items if k[0] == company_id]:
-                del self._items[key]
-
-    async def get(self, company_id: int, department_id: int | None = None) -> Schedule:
-        key = (company_id, department_id)
-        if self.live and key in self._items:
-            self.hits += 1
-            return self._items[key]
-        generation = self._generation
-        schedule = await load_schedule(company_id, department_id)
-        if self.live and generation == self._generation:
-            if len(self._items) >= self.size:
-                self._items.clear()
-            self._items[key] = schedule
-        return schedule
+    async def get(self, company_id: int, department_id: int | None = None) -> Schedule:  # type: ignore[override]
+        return await super().get((company_id, department_id), lambda: load_schedule(company_id, department_id))  # type: ignore[return-value]
 
 
 SCHEDULES = ScheduleCache()
@@ -343,7 +318,7 @@ async def set_hours(company_id: int, department_id: int | None, data: dict) -> d
             target_type="department" if department_id else "company", target_id=department_id or company_id,
             target_label=name, before=_snapshot(before), after=_snapshot(hours),
         )
-    SCHEDULES.forget(company_id)  # at once here; other processes hear the trigger
+    SCHEDULES.forget_company(company_id)  # at once here; other processes hear the trigger
     return hours
 
 
@@ -366,5 +341,5 @@ async def set_holidays(company_id: int, data: dict) -> list[tuple[date, str]]:
                 company_id, "holidays.updated", target_type="company", target_id=company_id,
                 before={"holidays": before}, after={"holidays": after},
             )
-    SCHEDULES.forget(company_id)
+    SCHEDULES.forget_company(company_id)
     return holidays

@@ -21,6 +21,7 @@ from app.domain.errors import NotFound, ValidationError
 from app.domain.validation import Cleaner
 from app.providers import PROVIDERS, get_provider
 from app.providers.base import Provider
+from app.realtime.bus_cache import BusCache
 
 PROVIDER_CHOICES = list(PROVIDERS)
 
@@ -81,49 +82,20 @@ async def get_channel_for_webhook(channel_id: int) -> ChannelInfo | None:
     return _row(row) if row else None
 
 
-class WebhookChannels:
-    """Per-process cache of ``get_channel_for_webhook``: a webhook's first query, saved.
+class WebhookChannels(BusCache[int, ChannelInfo]):
+    """Per-process cache of ``get_channel_for_webhook``: a webhook's first query, saved. A
+    database trigger (migration 0013) sends ``ChannelChanged`` for each updated or deleted
+    channel row (app.realtime.bus_cache)."""
 
-    Correct only while the process hears every change: a database trigger (migration 0013)
-    sends ``ChannelChanged`` for each updated or deleted channel row, the hub passes it to
-    ``on_bus``, and any gap in the bus (disconnected, reconnected) empties the cache and turns
-    it off until the bus is back. A read that raced a change is not kept (``_generation``).
-    """
+    def stale_keys(self, event: object) -> list[int] | None:
+        from app.domain.events import ChannelChanged
 
-    def __init__(self) -> None:
-        self._items: dict[int, ChannelInfo] = {}
-        self._generation = 0
-        self.live = False  # the bus is connected: changes will be heard
-        self.hits = 0
+        if not isinstance(event, ChannelChanged):
+            return []
+        return [event.channel_id] if event.channel_id else None  # 0: the table was truncated
 
-    def on_bus(self, item: object) -> None:
-        from app.domain.events import ChannelChanged, Event
-
-        if isinstance(item, ChannelChanged):
-            self._generation += 1
-            if item.channel_id:
-                self._items.pop(item.channel_id, None)
-            else:  # the table was truncated
-                self._items.clear()
-        elif not isinstance(item, Event):  # a Resync: events may have been missed
-            self._generation += 1
-            self._items.clear()
-            self.live = getattr(item, "reason", "") == "connected"
-
-    def forget(self, channel_id: int) -> None:
-        """This process changed the channel: drop it now, before its trigger's NOTIFY arrives."""
-        self._generation += 1
-        self._items.pop(channel_id, None)
-
-    async def get(self, channel_id: int) -> ChannelInfo | None:
-        if self.live and channel_id in self._items:
-            self.hits += 1
-            return self._items[channel_id]
-        generation = self._generation
-        channel = await get_channel_for_webhook(channel_id)
-        if channel is not None and self.live and generation == self._generation:
-            self._items[channel_id] = channel
-        return channel
+    async def get(self, channel_id: int) -> ChannelInfo | None:  # type: ignore[override]
+        return await super().get(channel_id, lambda: get_channel_for_webhook(channel_id))
 
 
 WEBHOOK_CHANNELS = WebhookChannels()
@@ -229,7 +201,7 @@ async def update_channel(company_id: int, channel_id: int, data: dict) -> Channe
                                    target_label=values["name"], before=before, after=after)
     except asyncpg.UniqueViolationError as exc:
         raise ValidationError({"name": N_("Another channel already uses this name.")}) from exc
-    WEBHOOK_CHANNELS.forget(channel_id)
+    WEBHOOK_CHANNELS.forget([channel_id])  # at once, before its trigger's NOTIFY arrives
     return await get_channel(company_id, channel_id)
 
 
@@ -241,7 +213,7 @@ async def set_channel_active(company_id: int, channel_id: int, active: bool) -> 
         await record_audit(company_id, "channel.enabled" if active else "channel.disabled", target_type="channel",
                            target_id=channel_id, target_label=channel.name, before={"active": channel.active},
                            after={"active": active})
-    WEBHOOK_CHANNELS.forget(channel_id)
+    WEBHOOK_CHANNELS.forget([channel_id])  # at once, before its trigger's NOTIFY arrives
     return await get_channel(company_id, channel_id)
 
 

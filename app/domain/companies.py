@@ -94,5 +94,5 @@ async def update_company(company_id: int, data: dict) -> Company:
     if before.get("timezone") != values["timezone"]:
         from app.domain.business_hours import SCHEDULES
 
-        SCHEDULES.forget(company_id)  # at once here; other processes hear the trigger
+        SCHEDULES.forget_company(company_id)  # at once here; other processes hear the trigger
     return await get_company(company_id)
