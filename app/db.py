@@ -65,16 +65,11 @@ async def _keep_connection(_conn: asyncpg.Connection) -> None:
     """
 
 
-# Our statements are short lookups by key, prepared once per connection (asyncpg caches them).
-# PostgreSQL's default would re-plan some of them on every run: the live inbox's row query took
-# ~0.7 ms, of which ~0.4 ms planning, against 0.3 ms with its generic plan (measured with
-# tests/benchmarks/bench_ingest.py). Generic plans are made once per connection and statement.
-SERVER_SETTINGS = {"plan_cache_mode": "force_generic_plan"}
-
-
 async def open_pool(min_size: int = 2, max_size: int = 10) -> None:
-    await DB.start_connection_pool(min_size=min_size, max_size=max_size, reset=_keep_connection,
-                                   server_settings=SERVER_SETTINGS)
+    # PostgreSQL's default plan cache mode stays: forcing generic plans (tried for the live
+    # inbox's row query, 0.7 -> 0.3 ms) made the CDR search's prefix queries 300 times slower
+    # (tests/benchmarks/bench_ami.py: 2.4 ms -> 743 ms median), whose best plan depends on the value.
+    await DB.start_connection_pool(min_size=min_size, max_size=max_size, reset=_keep_connection)
 
 
 async def close_pool(timeout: float = 5.0) -> None:
