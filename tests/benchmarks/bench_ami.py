@@ -17,13 +17,10 @@ import dataclasses
 import random
 import statistics
 import sys
-import tempfile
 import time
 from datetime import date
 from pathlib import Path
 
-import asyncpg
-import pgserver
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
@@ -33,7 +30,7 @@ from app.settings import Settings  # noqa: E402
 from app.telephony import cdr  # noqa: E402
 from app.telephony.ami import AmiListener  # noqa: E402
 from app.telephony.live import get_live  # noqa: E402
-from tests.conftest import _with_database  # noqa: E402
+from tests.benchmarks.database import embedded_database  # noqa: E402
 from tests.factories import make_company  # noqa: E402
 from tests.telephony.fake_ami import FakeAmi, blocks  # noqa: E402
 
@@ -148,14 +145,7 @@ async def bench_cdr(company_id: int, other_id: int) -> list[float]:
 
 
 async def main() -> None:
-    tmp = Path(tempfile.mkdtemp(prefix="sb-bench-ami-"))
-    server = pgserver.get_server(str(tmp / "pg"), cleanup_mode="delete")
-    base = server.get_uri()
-    conn = await asyncpg.connect(base)
-    await conn.execute("CREATE DATABASE bench")
-    await conn.close()
-    url = _with_database(base, "bench")
-    await db.migrate(url)
+    tmp, server, url = await embedded_database("sb-bench-ami-")
     await db.open_pool()
     try:
         events_per_s, _ = await bench_ami(url, tmp)

@@ -10,12 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-import asyncpg
-import pgserver
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
@@ -24,7 +21,7 @@ from app.dispatch.assignment import drain_everything  # noqa: E402
 from app.domain import sql  # noqa: E402
 from app.domain.presence import set_presence  # noqa: E402
 from app.domain.tables import User  # noqa: E402
-from tests.conftest import _with_database  # noqa: E402
+from tests.benchmarks.database import embedded_database  # noqa: E402
 from tests.dispatch.factories import make_channel  # noqa: E402
 from tests.factories import make_company, make_department, make_user  # noqa: E402
 
@@ -35,13 +32,7 @@ CAPACITY = 60  # 12,000 slots for 10,000 conversations: balance is the strategy'
 
 
 async def main() -> None:
-    tmp = Path(tempfile.mkdtemp(prefix="sb-bench-dispatch-"))
-    server = pgserver.get_server(str(tmp / "pg"), cleanup_mode="delete")
-    conn = await asyncpg.connect(server.get_uri())
-    await conn.execute("CREATE DATABASE bench")
-    await conn.close()
-    url = _with_database(server.get_uri(), "bench")
-    await db.migrate(url)
+    tmp, server, url = await embedded_database("sb-bench-dispatch-")
     await db.open_pool(min_size=2, max_size=10)
     try:
         company = await make_company("Bench")

@@ -10,18 +10,16 @@ from __future__ import annotations
 import asyncio
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-import asyncpg
 import httpx
-import pgserver
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from app import db  # noqa: E402
-from tests.conftest import LiveServer, _with_database  # noqa: E402
+from tests.benchmarks.database import embedded_database  # noqa: E402
+from tests.conftest import LiveServer  # noqa: E402
 from tests.factories import PASSWORD, make_company, make_user  # noqa: E402
 
 LOGINS = 30
@@ -45,14 +43,7 @@ async def login(client: httpx.AsyncClient, email: str) -> float:
 
 
 async def main() -> None:
-    tmp = Path(tempfile.mkdtemp(prefix="sb-bench-"))
-    server = pgserver.get_server(str(tmp / "pg"), cleanup_mode="delete")
-    base = server.get_uri()
-    conn = await asyncpg.connect(base)
-    await conn.execute("CREATE DATABASE bench")
-    await conn.close()
-    url = _with_database(base, "bench")
-    await db.migrate(url)
+    tmp, server, url = await embedded_database("sb-bench-")
     company = await make_company("Bench Co")
     agent = await make_user(company, "agent")
     admin = await make_user(company, "admin")

@@ -23,19 +23,18 @@ import os
 import random
 import re
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import asyncpg
 import httpx
-import pgserver
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from app import db  # noqa: E402
 from app.domain.channels import create_channel  # noqa: E402
-from tests.conftest import LiveServer, _with_database  # noqa: E402
+from tests.benchmarks.database import embedded_database  # noqa: E402
+from tests.conftest import LiveServer  # noqa: E402
 from tests.factories import PASSWORD, make_company, make_user  # noqa: E402
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "providers" / "meta" / "webhook_message_text.json"
@@ -159,14 +158,7 @@ def watch(url: str, cookies: dict, ready, stop, results) -> None:
 
 
 async def main() -> None:
-    tmp = Path(tempfile.mkdtemp(prefix="sb-bench-ingest-"))
-    server = pgserver.get_server(str(tmp / "pg"), cleanup_mode="delete")
-    base = server.get_uri()
-    conn = await asyncpg.connect(base)
-    await conn.execute("CREATE DATABASE bench")
-    await conn.close()
-    url = _with_database(base, "bench")
-    await db.migrate(url)
+    tmp, server, url = await embedded_database("sb-bench-ingest-")
     company = await make_company("Bench Co")
     supervisor = await make_user(company, "supervisor")
     channel = await create_channel(company.id, {"name": "Meta", "provider": "meta", "cred_phone_number_id": "1",

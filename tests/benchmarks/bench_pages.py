@@ -21,20 +21,19 @@ import json
 import os
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import asyncpg
 import httpx
-import pgserver
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from app import db  # noqa: E402
 from app.domain import sql  # noqa: E402
 from app.domain.events import CHANNEL, MessageReceived  # noqa: E402
-from tests.conftest import LiveServer, _with_database  # noqa: E402
+from tests.benchmarks.database import embedded_database  # noqa: E402
+from tests.conftest import LiveServer  # noqa: E402
 from tests.dispatch.factories import make_channel  # noqa: E402
 from tests.factories import PASSWORD, make_company, make_department, make_user  # noqa: E402
 
@@ -157,13 +156,7 @@ class Stream:
 
 
 async def main() -> None:
-    tmp = Path(tempfile.mkdtemp(prefix="sb-bench-pages-"))
-    server = pgserver.get_server(str(tmp / "pg"), cleanup_mode="delete")
-    conn = await asyncpg.connect(server.get_uri())
-    await conn.execute("CREATE DATABASE bench")
-    await conn.close()
-    url = _with_database(server.get_uri(), "bench")
-    await db.migrate(url)
+    tmp, server, url = await embedded_database("sb-bench-pages-")
     await db.open_pool(min_size=1, max_size=4)
     live = None
     clients: list[httpx.AsyncClient] = []
