@@ -392,3 +392,26 @@ async def test_presence_request_failures_and_other_providers_are_quiet(client, a
     assert await watch_customer_typing(app.state.http, company.id, conv2) == "failed"
     assert await watch_customer_typing(app.state.http, company.id, conv2) == "recent"
     assert await watch_customer_typing(app.state.http, company.id + 999, conv2 + 999) == "unsupported"
+
+
+async def test_simulator_typing_refuses_other_companies_other_channels_agents_and_huge_bodies(client, app):
+    company, other = await make_company(), await make_company()
+    admin = await make_user(company, "admin")
+    agent = await make_user(company)
+    theirs = await ensure_sandbox_channel(other.id)
+    ours = await ensure_sandbox_channel(company.id)
+    meta = await create_channel(company.id, {"name": "Meta", "provider": "meta", "cred_phone_number_id": "1",
+                                             "cred_access_token": "t", "cred_app_secret": "s", "webhook_secret": SECRET})
+    sub = app.state.hub.subscribe(None)
+    form = {"phone": "+15550100001", "state": "typing"}
+    await login(client, agent.email)
+    assert (await post_form(client, "/simulator/typing", {**form, "channel_id": ours.id})).status_code == 403
+    await login(client, admin.email)
+    assert (await post_form(client, "/simulator/typing", {**form, "channel_id": theirs.id})).status_code == 404
+    assert (await post_form(client, "/simulator/typing", {**form, "channel_id": meta.id})).status_code == 400
+    huge = await post_form(client, "/simulator/typing", {**form, "channel_id": ours.id, "name": "x" * 2_000_000})
+    assert huge.status_code == 413
+    # Sent twice: no conversation for that phone, nothing shown, no error either time.
+    for _ in range(2):
+        assert (await post_form(client, "/simulator/typing", {**form, "channel_id": ours.id})).status_code == 204
+    assert await typing_events(sub) == []
