@@ -12,20 +12,17 @@ from __future__ import annotations
 import asyncio
 import statistics
 import sys
-import tempfile
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-import asyncpg
-import pgserver
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from app import db  # noqa: E402
 from app.domain import metrics, sql, wallboard  # noqa: E402
 from app.web.supervisor import render_panels  # noqa: E402
-from tests.conftest import _with_database  # noqa: E402
+from tests.benchmarks.database import embedded_database  # noqa: E402
 from tests.dispatch.factories import make_channel  # noqa: E402
 from tests.factories import make_company, make_department, make_user  # noqa: E402
 
@@ -42,13 +39,7 @@ async def timed(make, runs: int = 5) -> tuple[float, object]:
 
 
 async def main() -> None:
-    tmp = Path(tempfile.mkdtemp(prefix="sb-bench-wallboard-"))
-    server = pgserver.get_server(str(tmp / "pg"), cleanup_mode="delete")
-    conn = await asyncpg.connect(server.get_uri())
-    await conn.execute("CREATE DATABASE bench")
-    await conn.close()
-    url = _with_database(server.get_uri(), "bench")
-    await db.migrate(url)
+    _, server, url = await embedded_database("sb-bench-wallboard-")
     await db.open_pool(min_size=2, max_size=10)
     try:
         company = await make_company("Bench")
