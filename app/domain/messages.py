@@ -22,6 +22,7 @@ from app.i18n import N_
 from app.domain import sql
 from app.domain.channels import ChannelInfo, get_channel
 from app.domain.errors import NotFound, ValidationError
+from app.domain.group_commit import GroupCommit
 from app.domain.events import CHANNEL, ConversationOpened, MessageQueued, MessageReceived, MessageStatusChanged, emit
 from app.providers.base import STATUS_RANK, InboundMessage, Parsed, StatusUpdate
 
@@ -239,6 +240,9 @@ SELECT m.id,
 FROM m JOIN cv ON cv.id = m.conversation_id
 """
 
+# Concurrent webhooks share a transaction and its commit (see app.domain.group_commit).
+INBOUND_ONE = GroupCommit(_INBOUND_ONE)
+
 
 def _single_inbound(parsed: Parsed) -> InboundMessage | None:
     """The one inbound message of a webhook the one-statement path can store, else None."""
@@ -257,9 +261,12 @@ async def receive_webhook(channel: ChannelInfo, parsed: Parsed) -> IngestResult:
     one = _single_inbound(parsed)
     if one is not None:
         m = one
-        stored = await sql.fetchval(
-            _INBOUND_ONE,
-            channel.company_id, channel.id, channel.default_department_id, _nul(m.phone), _nul(m.name)[:200],
+        phone = _nul(m.phone)
+        stored = await INBOUND_ONE.fetchval(
+            # The rows it locks, in order: the contact (company, phone), then its conversation
+            # on this channel (see app.domain.group_commit: no deadlocks between batches).
+            (channel.company_id, phone, channel.id),
+            channel.company_id, channel.id, channel.default_department_id, phone, _nul(m.name)[:200],
             m.type, _nul(m.provider_message_id), _nul(m.text), json.dumps(_data(m)), _nul(m.reply_to)[:200],
             CHANNEL, ConversationOpened.name, MessageReceived.name,
         )
