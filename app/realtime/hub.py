@@ -5,12 +5,20 @@ connection (never a pooled one: the pool runs ``UNLISTEN *`` on release), health
 reconnects with backoff, and after any gap tells every subscriber to resync, since
 notifications sent while disconnected are lost. Each subscriber has a bounded queue: a
 client too slow to keep up is told to resync rather than holding memory for it.
+
+The hub also remembers the last ``RECENT_SECONDS`` of events with the wall-clock time each
+arrived, so that a page's stream can start where the page's request started: events committed
+between the page's reads and the moment its stream opens (a page load, a POST-redirect-GET)
+are replayed instead of lost (``subscribe(since=…)``). Replayed events may already show on
+the page; every live swap is idempotent (static/js/app.js).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -19,6 +27,13 @@ import asyncpg
 from app.domain.events import CHANNEL, Event, decode
 
 log = logging.getLogger(__name__)
+# Events remembered for streams that start late (see the module's docstring): how long, and at
+# most how many (a busy process receives about a thousand a second at most).
+RECENT_SECONDS = 60.0
+RECENT_MAX = 20_000
+# Clock difference tolerated between the process that served the page and the one serving its
+# stream (another machine): events this much older than the page's start are replayed too.
+SKEW_SECONDS = 0.5
 
 
 @dataclass(frozen=True)
@@ -74,6 +89,10 @@ class Hub:
         self._task: asyncio.Task | None = None
         self._closing = False
         self.delivered = 0
+        # (arrival time.time(), event), oldest first; and since when it is complete (None: not
+        # listening; reset at every (re)connection, since events sent meanwhile were lost).
+        self.recent: deque[tuple[float, Event]] = deque(maxlen=RECENT_MAX)
+        self.complete_since: float | None = None
         # Called at once, in order, with every event and with Resync after any gap (caches).
         self.watchers: list[Callable[[Event | Resync], None]] = []
 
@@ -101,15 +120,44 @@ class Hub:
             sub.offer(CLOSED)
 
     def subscribe(
-        self, company_id: int | None, accepts: Callable[[Event], bool] | None = None, backlog: int = 256
+        self, company_id: int | None, accepts: Callable[[Event], bool] | None = None, backlog: int = 256,
+        since: float | None = None,
     ) -> Subscription:
         """``backlog``: events kept for a subscriber that falls behind before it is told to
-        resync instead (a browser tab reloads cheaply; the dispatcher keeps a long one)."""
+        resync instead (a browser tab reloads cheaply; the dispatcher keeps a long one).
+        ``since`` (a ``time.time()``): the subscriber first gets the events that arrived since
+        then, or Resync if the hub cannot vouch for all of them (it was not listening the
+        whole time, or they are older than it remembers)."""
         sub = Subscription(company_id=company_id, accepts=accepts or (lambda e: True), queue=asyncio.Queue(backlog))
         if self._closing:
             sub.offer(CLOSED)
+        elif since is not None:
+            replay = self.since(since)
+            if replay is None:
+                sub.offer(Resync("gap"))
+            else:
+                for event in replay:
+                    if sub.company_id in (None, event.company_id) and sub.accepts(event):
+                        sub.offer(event)
         self.subscriptions.add(sub)
         return sub
+
+    def since(self, started: float) -> list[Event] | None:
+        """The events that arrived from ``started`` on (and SKEW_SECONDS before), oldest first,
+        or None when some of them may be missing."""
+        if self.complete_since is None or started < self.complete_since:
+            return None  # not listening all that time
+        if started < time.time() - RECENT_SECONDS:
+            return None  # forgotten
+        if len(self.recent) == self.recent.maxlen and self.recent[0][0] > started:
+            return None  # the oldest were pushed out
+        start = started - SKEW_SECONDS
+        newest_first = []
+        for at, event in reversed(self.recent):  # a page's few events: stop at the first older one
+            if at < start:
+                break
+            newest_first.append(event)
+        return newest_first[::-1]
 
     def unsubscribe(self, sub: Subscription) -> None:
         self.subscriptions.discard(sub)
@@ -127,6 +175,10 @@ class Hub:
                 log.exception("event watcher failed")
 
     def publish_local(self, event: Event) -> None:
+        now = time.time()
+        self.recent.append((now, event))
+        while self.recent[0][0] < now - RECENT_SECONDS:
+            self.recent.popleft()
         self._tell_watchers(event)
         for sub in list(self.subscriptions):
             if sub.company_id in (None, event.company_id) and sub.accepts(event):
@@ -143,6 +195,7 @@ class Hub:
     async def _drop_connection(self) -> None:
         conn, self._conn = self._conn, None
         self.connected.clear()
+        self.complete_since = None
         self._tell_watchers(Resync("disconnected"))
         if conn is not None and not conn.is_closed():
             try:
@@ -157,6 +210,7 @@ class Hub:
             try:
                 self._conn = await asyncpg.connect(self.dsn)
                 await self._conn.add_listener(CHANNEL, self._on_notify)
+                self.complete_since = time.time()
                 self.connected.set()
                 backoff = 0.2
                 self._tell_watchers(Resync("connected"))

@@ -11,6 +11,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from app.logs import request_id
 
 log = logging.getLogger("switchboard.access")
+STARTED_AT = "switchboard.started_at"
 
 
 def request_id_middleware(app: ASGIApp) -> ASGIApp:
@@ -21,6 +22,9 @@ def request_id_middleware(app: ASGIApp) -> ASGIApp:
         incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
         rid = incoming if incoming and len(incoming) <= 64 and incoming.isprintable() else secrets.token_hex(8)
         token = request_id.set(rid)
+        # When the request began, on the wall clock: a page passes it to its event stream, which
+        # replays what happened since (app.web.templating.live_since).
+        scope[STARTED_AT] = time.time()  # type: ignore[literal-required]
         started = time.perf_counter()
         status = 500
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from dataclasses import dataclass
 from typing import AsyncGenerator
 
 from litestar import Request, get
+from litestar.exceptions import ValidationException
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 
 from app.domain.events import UserChanged
@@ -34,6 +36,18 @@ class Encoded(ServerSentEventMessage):
         return self.raw
 
 
+def _since(raw: str | None) -> float | None:
+    if raw is None or raw == "":
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValidationException("since: a time in seconds since 1970, as the page wrote it.") from None
+    if not math.isfinite(value) or value > time.time() + 60:
+        raise ValidationException("since: a time in seconds since 1970, as the page wrote it.")
+    return value
+
+
 @get("/events", guards=[staff])
 async def events(request: Request) -> ServerSentEvent:
     hub = request.app.state.hub
@@ -41,7 +55,10 @@ async def events(request: Request) -> ServerSentEvent:
     viewer = request.user
     # The live features of the page that opened the stream (see app.web.live.ROUTES).
     topics = parse_topics(request.query_params.get("topics"))
-    sub = hub.subscribe(viewer.company_id)
+    # When the page that opens the stream began (app.web.templating.live_since): the events
+    # since then, which the page may not show, come first (app.realtime.hub).
+    since = _since(request.query_params.get("since"))
+    sub = hub.subscribe(viewer.company_id, since=since)
 
     async def stream() -> AsyncGenerator[ServerSentEventMessage, None]:
         try:

@@ -8,6 +8,7 @@ a language without a catalogue falls back to the English source strings.
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timezone
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -18,6 +19,7 @@ from app.i18n import gettext as _gettext
 from app.i18n import ngettext as _ngettext
 from app.i18n import translations
 from app.settings import ROOT
+from app.web.middleware import STARTED_AT
 
 __all__ = ["ENV", "LOCALE_DIR", "current_language", "current_timezone", "render_fragment", "translations"]
 
@@ -86,5 +88,15 @@ def _flashes(context) -> list[dict]:
     return request.scope["session"].pop("flash", [])
 
 
+@pass_context
+def _live_since(context) -> str:
+    """The page's start on the wall clock, for its event stream's ``since`` (app.web.stream):
+    events from then on reach the page even if they happen before its stream opens."""
+    request = context.get("request")
+    started = request.scope.get(STARTED_AT) if request is not None else None
+    return f"{started if started is not None else time.time():.3f}"
+
+
 ENV.globals["current_user"] = _current_user
+ENV.globals["live_since"] = _live_since
 ENV.globals["flashes"] = _flashes

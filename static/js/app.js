@@ -5,10 +5,14 @@
   var status = function () { return document.getElementById("live-status"); };
   var connectedOnce = false;
 
-  // Reload the main pane in place (after a reconnect or a missed-events notice).
+  // Reload the main pane in place (after a reconnect or a missed-events notice); a reconnect
+  // and the stream's own notice come together: one reload at a time.
+  var resyncing = false;
   function resync() {
-    if (!window.htmx) { return; }
-    htmx.ajax("GET", window.location.href, { target: "#main", select: "#main", swap: "outerHTML" });
+    if (!window.htmx || resyncing) { return; }
+    resyncing = true;
+    var done = function () { resyncing = false; };
+    htmx.ajax("GET", window.location.href, { target: "#main", select: "#main", swap: "outerHTML" }).then(done, done);
   }
 
   document.addEventListener("htmx:sseOpen", function () {
@@ -24,8 +28,21 @@
     if (type === "resync") { resync(); }
     if (type === "logged-out") { window.location.href = "/login"; }
   });
-  // The SSE extension only dispatches events that an element listens to: listen on body.
-  document.addEventListener("htmx:sseBeforeMessage", function () {});
+  // Appending swaps are idempotent: an element the page already has (same id) is replaced,
+  // not added twice. A stream replays the events since its page's request began (the page may
+  // already show some of them), and a reconnect may deliver an event again.
+  document.addEventListener("htmx:sseBeforeMessage", function (evt) {
+    var el = evt.target, how = el && el.getAttribute ? (el.getAttribute("hx-swap") || "") : "";
+    if (how !== "beforeend" && how !== "afterbegin") { return; }
+    var tpl = document.createElement("template");
+    tpl.innerHTML = String(evt.detail.data || "").trim();
+    var fresh = tpl.content.firstElementChild;
+    var old = fresh && fresh.id ? document.getElementById(fresh.id) : null;
+    if (!old) { return; }
+    evt.preventDefault();
+    old.replaceWith(fresh);
+    if (window.htmx) { htmx.process(fresh); }
+  });
 
   // Confirm dangerous forms: <form data-confirm="Question?">.
   document.addEventListener("submit", function (evt) {

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from app.domain.events import MessageReceived, PresenceChanged
@@ -54,5 +56,6 @@ async def test_pages_name_their_topics(client, path, topic):
     await login(client, admin.email)
     page = await client.get(path)
     assert page.status_code == 200
-    assert f'sse-connect="/events?topics={topic}"' in page.text
+    # The topics, then when the page began (the stream replays what happened since: app.realtime.hub).
+    assert re.search(rf'sse-connect="/events\?topics={topic}&since=\d{{10}}\.\d{{3}}"', page.text)
     assert topic in live.TOPICS
