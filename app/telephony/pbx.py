@@ -13,6 +13,7 @@ app_queue keys its write-backs on it, so members keep their uniqueid across edit
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 from dataclasses import dataclass
@@ -303,21 +304,45 @@ async def delete_trunk(actor: User, object_id: int) -> None:
         await audit(actor, "trunk.delete", obj.name, {})
 
 
-async def get_trunk(company_id: int, object_id: int) -> PbxObject:
-    obj = await _object(company_id, "trunk", object_id)
-    ep = await sql.fetchrow("SELECT allow, context, from_user FROM ps_endpoints WHERE id = $1", obj.name)
-    aor = await sql.fetchrow("SELECT contact FROM ps_aors WHERE id = $1", obj.name)
-    auth = await sql.fetchrow("SELECT username FROM ps_auths WHERE id = $1", obj.name)
-    reg = await sql.fetchval("SELECT 1 FROM ps_registrations WHERE id = $1", obj.name)
-    peer = await sql.fetchrow("SELECT allow, context, host, defaultuser FROM sippeers WHERE name = $1", obj.name)
-    if ep is not None:
-        host = (aor["contact"] or "").removeprefix("sip:").replace("^3B", ";") if aor else ""
-        obj.details = {"codecs": (ep["allow"] or "").split(","), "context": ep["context"], "host": host,
-                       "username": auth["username"] if auth else "", "register": bool(reg)}
-    elif peer is not None:
-        obj.details = {"codecs": (peer["allow"] or "").split(","), "context": peer["context"], "host": peer["host"],
-                       "username": peer["defaultuser"] or "", "register": False}
+# A trunk's details from Asterisk's tables (PJSIP rows, else a chan_sip peer), for one trunk or
+# all of a company's in one query.
+_TRUNKS = """
+SELECT o.id, o.kind, o.name, o.label,
+       ep.id IS NOT NULL AS pjsip, ep.allow AS ep_allow, ep.context AS ep_context, aor.contact, auth.username,
+       reg.id IS NOT NULL AS registers,
+       peer.name IS NOT NULL AS chan_sip, peer.allow AS peer_allow, peer.context AS peer_context, peer.host AS peer_host, peer.defaultuser
+FROM pbx_object o
+LEFT JOIN ps_endpoints ep ON ep.id = o.name
+LEFT JOIN ps_aors aor ON aor.id = o.name
+LEFT JOIN ps_auths auth ON auth.id = o.name
+LEFT JOIN ps_registrations reg ON reg.id = o.name
+LEFT JOIN sippeers peer ON peer.name = o.name
+WHERE o.company_id = $1 AND o.kind = 'trunk'
+"""
+
+
+def _trunk(r: asyncpg.Record) -> PbxObject:
+    obj = PbxObject(r["id"], r["kind"], r["name"], r["label"], {})
+    if r["pjsip"]:
+        host = (r["contact"] or "").removeprefix("sip:").replace("^3B", ";")
+        obj.details = {"codecs": (r["ep_allow"] or "").split(","), "context": r["ep_context"], "host": host,
+                       "username": r["username"] or "", "register": r["registers"]}
+    elif r["chan_sip"]:
+        obj.details = {"codecs": (r["peer_allow"] or "").split(","), "context": r["peer_context"], "host": r["peer_host"],
+                       "username": r["defaultuser"] or "", "register": False}
     return obj
+
+
+async def get_trunk(company_id: int, object_id: int) -> PbxObject:
+    row = await sql.fetchrow(_TRUNKS + " AND o.id = $2", company_id, object_id)
+    if row is None:
+        raise NotFound("No such trunk.")
+    return _trunk(row)
+
+
+async def list_trunks(company_id: int) -> list[PbxObject]:
+    """The company's trunks with their details, by name (one query)."""
+    return [_trunk(r) for r in await sql.fetch(_TRUNKS + " ORDER BY o.name", company_id)]
 
 
 # Queues --------------------------------------------------------------------------------
@@ -413,18 +438,38 @@ async def delete_queue(actor: User, object_id: int) -> None:
         await audit(actor, "queue.delete", obj.name, {})
 
 
-async def get_queue(company_id: int, object_id: int) -> PbxObject:
-    obj = await _object(company_id, "queue", object_id)
-    q = await sql.fetchrow("SELECT strategy::text, timeout, wrapuptime, maxlen FROM queues WHERE name = $1", obj.name)
-    members = await sql.fetch(
-        "SELECT interface, membername, penalty, paused, uniqueid FROM queue_members WHERE queue_name = $1 ORDER BY interface", obj.name
-    )
+_QUEUES = """
+SELECT o.id, o.kind, o.name, o.label, q.name IS NOT NULL AS configured, q.strategy::text, q.timeout, q.wrapuptime, q.maxlen,
+       coalesce((SELECT json_agg(json_build_object('interface', m.interface, 'membername', m.membername,
+                                                   'penalty', m.penalty, 'paused', m.paused, 'uniqueid', m.uniqueid)
+                                 ORDER BY m.interface)
+                 FROM queue_members m WHERE m.queue_name = o.name), '[]') AS members
+FROM pbx_object o LEFT JOIN queues q ON q.name = o.name
+WHERE o.company_id = $1 AND o.kind = 'queue'
+"""
+
+
+def _queue(r: asyncpg.Record) -> PbxObject:
+    obj = PbxObject(r["id"], r["kind"], r["name"], r["label"], {})
+    settings = {k: r[k] for k in ("strategy", "timeout", "wrapuptime", "maxlen")} if r["configured"] else {}
     obj.details = {
-        **(dict(q) if q else {}),
+        **settings,
         "members": [
             {"extension": m["interface"].split("/", 1)[-1], "interface": m["interface"], "name": m["membername"],
              "penalty": m["penalty"], "paused": bool(m["paused"]), "uniqueid": m["uniqueid"]}
-            for m in members
+            for m in json.loads(r["members"])
         ],
     }
     return obj
+
+
+async def get_queue(company_id: int, object_id: int) -> PbxObject:
+    row = await sql.fetchrow(_QUEUES + " AND o.id = $2", company_id, object_id)
+    if row is None:
+        raise NotFound("No such queue.")
+    return _queue(row)
+
+
+async def list_queues(company_id: int) -> list[PbxObject]:
+    """The company's queues with their settings and members, by name (one query)."""
+    return [_queue(r) for r in await sql.fetch(_QUEUES + " ORDER BY o.name", company_id)]

@@ -92,7 +92,7 @@ class TrunksController(Controller):
 
     @get("/")
     async def index(self, request: Request) -> Template:
-        items = [await pbx.get_trunk(request.user.company_id, o.id) for o in await pbx.list_objects(request.user.company_id, "trunk")]
+        items = await pbx.list_trunks(request.user.company_id)
         return Template("admin/pbx/trunks.html", context={"items": items, "tab": "trunks"})
 
     @get("/new")
@@ -155,7 +155,7 @@ class QueuesController(Controller):
 
     @get("/")
     async def index(self, request: Request) -> Template:
-        items = [await pbx.get_queue(request.user.company_id, o.id) for o in await pbx.list_objects(request.user.company_id, "queue")]
+        items = await pbx.list_queues(request.user.company_id)
         return Template("admin/pbx/queues.html", context={"items": items, "tab": "queues"})
 
     @get("/new")
@@ -244,7 +244,7 @@ class TrunksApi(Controller):
 
     @get("/", summary="List the company's trunks")
     async def index(self, request: Request) -> list[dict]:
-        return [_as_json(await pbx.get_trunk(request.user.company_id, o.id)) for o in await pbx.list_objects(request.user.company_id, "trunk")]
+        return [_as_json(o) for o in await pbx.list_trunks(request.user.company_id)]
 
     @post("/", status_code=201, summary="Create a trunk")
     async def create(self, request: Request, data: JSONBody[dict]) -> dict:
@@ -266,7 +266,7 @@ class QueuesApi(Controller):
 
     @get("/", summary="List the company's queues with their members")
     async def index(self, request: Request) -> list[dict]:
-        return [_as_json(await pbx.get_queue(request.user.company_id, o.id)) for o in await pbx.list_objects(request.user.company_id, "queue")]
+        return [_as_json(o) for o in await pbx.list_queues(request.user.company_id)]
 
     @post("/", status_code=201, summary="Create a queue; members: [{extension, penalty}]")
     async def create(self, request: Request, data: JSONBody[dict]) -> dict:

@@ -169,6 +169,52 @@ async def test_chan_sip_driver_writes_sippeers(app):
     assert await sql.fetchval("SELECT count(*) FROM sippeers") == 0
 
 
+async def test_lists_are_one_query_and_match_each_objects_own_read(app, monkeypatch):
+    """The trunk and queue lists (admin pages, /api/trunks, /api/queues) read everything in one
+    query and say the same as the single-object reads, for PJSIP and chan_sip trunks."""
+    from app.telephony import pbx
+
+    company = await make_company()
+    admin = await make_user(company, "admin")
+    await pbx.create_extension(admin, {"number": "3001", "name": "Ann", "codecs": ["ulaw"]})
+    await pbx.create_extension(admin, {"number": "3002", "name": "Ben", "codecs": ["ulaw"]})
+    await pbx.create_trunk(admin, {"name": "b-reg", "host": "sip.example.net:5060", "username": "acme", "password": "pw",
+                                   "register": "on", "codecs": ["alaw"]})
+    await pbx.create_trunk(admin, {"name": "a-plain", "host": "10.0.0.1", "codecs": ["ulaw", "alaw"]})
+    await pbx.create_trunk(admin, {"name": "c-sip", "host": "10.0.0.2", "username": "x", "codecs": ["g722"]}, driver="sip")
+    await pbx.create_queue(admin, {"name": "support", "strategy": "rrmemory", "members": [{"extension": "3002", "penalty": 2},
+                                                                                         {"extension": "3001", "penalty": 0}]})
+    await pbx.create_queue(admin, {"name": "empty", "strategy": "ringall"})
+    other = await make_user(await make_company(), "admin")
+    await pbx.create_trunk(other, {"name": "theirs", "host": "10.9.9.9", "codecs": ["ulaw"]})
+
+    queries = []
+    real_fetch = sql.fetch
+
+    async def counted(query, *args):
+        queries.append(query)
+        return await real_fetch(query, *args)
+
+    monkeypatch.setattr(sql, "fetch", counted)
+    trunks = await pbx.list_trunks(company.id)
+    assert len(queries) == 1
+    queues = await pbx.list_queues(company.id)
+    assert len(queries) == 2
+    monkeypatch.setattr(sql, "fetch", real_fetch)
+
+    assert [t.name for t in trunks] == ["a-plain", "b-reg", "c-sip"]
+    assert trunks == [await pbx.get_trunk(company.id, t.id) for t in trunks]
+    assert trunks[1].details == {"codecs": ["alaw"], "context": "from-trunk", "host": "sip.example.net:5060",
+                                 "username": "acme", "register": True}
+    assert trunks[2].details["host"] == "10.0.0.2" and trunks[2].details["register"] is False
+    assert [q.name for q in queues] == ["empty", "support"]
+    assert queues == [await pbx.get_queue(company.id, q.id) for q in queues]
+    assert queues[0].details["members"] == [] and queues[0].details["strategy"] == "ringall"
+    assert [(m["interface"], m["penalty"], m["paused"]) for m in queues[1].details["members"]] == [
+        ("PJSIP/3001", 0, False), ("PJSIP/3002", 2, False)]
+    assert isinstance(queues[1].details["members"][0]["uniqueid"], int)
+
+
 async def test_audit_page_lists_own_company_changes_only(client, admin):
     await login(client, admin.email)
     await _ext(client, "1001", "<script>x</script>")
