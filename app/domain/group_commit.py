@@ -8,11 +8,13 @@ measured on the 2-core machine, the ingest statement alone (no HTTP) ran 1,900-2
 at 0.52 ms of PostgreSQL CPU each, and 3,700 a second at 0.24 ms when concurrent ones shared
 a transaction (about 13 per commit). Their NOTIFYs are still delivered at that commit.
 
-How: a caller queues its arguments and waits; one writer task per process takes everything
-waiting (at most ``max_batch``), runs the statements one after another in one transaction and
-hands each caller its own result only after the commit. Under light load a batch is one
-statement in its own implicit transaction, exactly as without this class; batches grow only
-when calls arrive while a commit is under way, so no call waits for a timer.
+How: a caller queues its arguments. If no batch is being written, it writes one itself at once
+(its own call and whatever waits, at most ``max_batch``): the statements one after another in
+one transaction, each caller handed its own result only after the commit. Calls that arrive
+meanwhile wait; a writer task then takes them as the next batch, and so on until none waits.
+Under light load a batch is one statement in its own implicit transaction, run by its caller,
+exactly as without this class; batches grow only when calls arrive while a commit is under
+way, so no call waits for a timer.
 
 Safety:
 - *Nothing reported before commit*: results are handed out after ``COMMIT`` returns.
@@ -54,7 +56,7 @@ class GroupCommit:
         self.query = query
         self.max_batch = max_batch
         self._waiting: list[_Call] = []
-        self._writer: asyncio.Task | None = None
+        self._busy = False  # a caller or the writer task is running a batch
         self._loop: asyncio.AbstractEventLoop | None = None
         # Figures for benchmarks and tests: batches run, calls they carried, batches rerun one by one.
         self.batches = 0
@@ -67,40 +69,75 @@ class GroupCommit:
             return await sql.fetchval(self.query, *args)
         loop = asyncio.get_running_loop()
         if self._loop is not loop:  # a new event loop (tests): nothing of the old one carries over
-            self._loop, self._waiting, self._writer = loop, [], None
+            self._loop, self._waiting, self._busy = loop, [], False
         future = loop.create_future()
         self._waiting.append(_Call(order, args, future))
-        if self._writer is None or self._writer.done():
-            # An empty context: the writer serves every caller, it must not carry the first
-            # one's transaction or request id.
-            self._writer = loop.create_task(self._write(), context=contextvars.Context())
+        if not self._busy:
+            # Nobody is writing: this caller writes the batch (its own call and any waiting) in
+            # its own task, without a hop through the event loop's queue; calls that arrive
+            # meanwhile are written by a writer task afterwards.
+            await self._lead()
         return await future
 
-    async def _write(self) -> None:
-        while self._waiting:
-            batch = self._waiting[: self.max_batch]
-            del self._waiting[: self.max_batch]
-            batch.sort(key=lambda call: call.order)
-            self.batches += 1
-            self.calls += len(batch)
-            try:
-                results = await self._run(batch)
-            except asyncio.CancelledError:
-                for call in batch + self._waiting:
-                    if not call.future.done():
-                        call.future.set_exception(RuntimeError("the database writer stopped"))
-                raise
-            except Exception as exc:  # noqa: BLE001 - every item is retried alone just below
-                if len(batch) > 1:
-                    self.fallbacks += 1
-                    log.warning("a batch of %d writes failed (%r); running each alone", len(batch), exc)
-                    await self._one_by_one(batch)
-                elif not batch[0].future.done():
-                    batch[0].future.set_exception(exc)
-                continue
-            for call, result in zip(batch, results):
-                if not call.future.done():
-                    call.future.set_result(result)
+    async def _lead(self) -> None:
+        self._busy = True
+        batch = self._take()
+        try:
+            await self._write(batch)
+        except asyncio.CancelledError:
+            # This caller went away in the middle: the batch was rolled back (or committed, and
+            # running it again stores nothing twice); a writer task writes it for the others.
+            self._waiting[:0] = [call for call in batch if not call.future.done()]
+            raise
+        finally:
+            self._busy = False
+            if self._waiting:
+                self._start_writer()
+
+    def _start_writer(self) -> None:
+        self._busy = True
+        # An empty context: the writer serves every caller, it must not carry one's transaction
+        # or request id.
+        asyncio.get_running_loop().create_task(self._writer(), context=contextvars.Context())
+
+    async def _writer(self) -> None:
+        try:
+            while self._waiting:
+                batch = self._take()
+                try:
+                    await self._write(batch)
+                except asyncio.CancelledError:
+                    for call in batch + self._waiting:
+                        if not call.future.done():
+                            call.future.set_exception(RuntimeError("the database writer stopped"))
+                    raise
+        finally:
+            self._busy = False
+
+    def _take(self) -> list[_Call]:
+        batch = self._waiting[: self.max_batch]
+        del self._waiting[: self.max_batch]
+        batch.sort(key=lambda call: call.order)
+        self.batches += 1
+        self.calls += len(batch)
+        return batch
+
+    async def _write(self, batch: list[_Call]) -> None:
+        """Run a batch and hand each caller its result, after the commit; if the batch fails,
+        run each call alone."""
+        try:
+            results = await self._run(batch)
+        except Exception as exc:  # noqa: BLE001 - every item is retried alone just below
+            if len(batch) > 1:
+                self.fallbacks += 1
+                log.warning("a batch of %d writes failed (%r); running each alone", len(batch), exc)
+                await self._one_by_one(batch)
+            elif not batch[0].future.done():
+                batch[0].future.set_exception(exc)
+            return
+        for call, result in zip(batch, results):
+            if not call.future.done():
+                call.future.set_result(result)
 
     async def _run(self, batch: list[_Call]) -> list[Any]:
         assert DB.pool is not None

@@ -98,9 +98,11 @@ async def test_two_batches_take_row_locks_in_one_order(channel):
     orders. Without an order this is a deadlock (the first race proves the setup makes one):
     PostgreSQL aborts a batch after deadlock_timeout and its calls are rerun alone. With the
     ingest's order key, no batch fails. The interleaving is forced, not left to timing: a third
-    transaction holds customer 1's contact row until both writers wait for it."""
-    one, two = "+33611000001", "+33611000002"
-    for phone in (one, two):  # the rows exist: each statement locks them
+    transaction holds customer 1's contact row until both writers wait for it. Each writer's
+    first call (another customer) is written alone by its caller; the two calls queued behind it
+    make the writer's next batch."""
+    one, two, other = "+33611000001", "+33611000002", "+33611000003"
+    for phone in (one, two, other):  # the rows exist: each statement locks them
         await call(GroupCommit(_INBOUND_ONE), channel, phone, f"first-{phone}")
 
     async def waiting_for_locks() -> int:
@@ -125,10 +127,10 @@ async def test_two_batches_take_row_locks_in_one_order(channel):
         async with DB.pool.acquire() as blocker:
             async with blocker.transaction():
                 await blocker.execute("SELECT 1 FROM contact WHERE phone = $1 FOR UPDATE", one)
-                a = asyncio.gather(go(first, one, 1), go(first, two, 2))  # waits at customer 1
+                a = asyncio.gather(go(first, other, 0), go(first, one, 1), go(first, two, 2))  # waits at customer 1
                 await until_waiting(1)
                 # Unordered: takes customer 2, then waits at customer 1 behind the first writer.
-                b = asyncio.gather(go(second, two, 3), go(second, one, 4))
+                b = asyncio.gather(go(second, other, 5), go(second, two, 3), go(second, one, 4))
                 await until_waiting(2)
         results = list(await a) + list(await b)
         return first.fallbacks + second.fallbacks, results
@@ -137,7 +139,7 @@ async def test_two_batches_take_row_locks_in_one_order(channel):
     assert fallbacks == 1 and all(isinstance(r, int) for r in results)  # a deadlock, resolved by rerunning
     fallbacks, results = await race(True, "ordered")
     assert fallbacks == 0 and all(isinstance(r, int) for r in results)
-    assert len(await stored_ids()) == 2 + 8
+    assert len(await stored_ids()) == 3 + 12
 
 
 async def test_inside_a_transaction_the_statement_joins_it(channel):
