@@ -1,7 +1,8 @@
 """Ingest figures: real-format Meta webhooks through `switchboard serve`, to an SSE client.
 
-Starts an embedded PostgreSQL in a temporary folder and one server process, creates a Meta
-channel, subscribes a supervisor's SSE stream (a separate process, as a browser is), then:
+Starts an embedded PostgreSQL in a temporary folder and `switchboard serve` (BENCH_WORKERS
+processes), creates a Meta channel, subscribes a supervisor's SSE stream (a separate process,
+as a browser is), then:
 0. warm-up: BENCH_WARMUP webhooks give the company a history, then ANALYZE (see below);
 1. throughput: a closed loop of concurrent signed webhooks (msgs_per_s);
 2. latency: an open loop at RATE msgs/s, POST start -> the message's bubble on the stream of a
