@@ -195,12 +195,42 @@
     htmx.ajax("GET", "/inbox/" + id + "/pane", { target: "#inbox-pane", swap: "outerHTML" });
   }
 
+  // A pane on its way: the server has read its thread, but until it is swapped in nothing
+  // listens to its conversation's bubbles. A listener is added when the request leaves and
+  // what it hears is applied once the pane is in (bubbles are upserted by id: harmless twice).
+  var opening = { id: "", bubbles: [], listener: null };
+  document.addEventListener("htmx:beforeRequest", function (evt) {
+    var path = (evt.detail.requestConfig && evt.detail.requestConfig.path) || "";
+    var m = /^\/inbox\/(\d+)\/pane/.exec(path);
+    if (!m || !window.htmx) { return; }
+    stopOpening();
+    var el = document.createElement("div");
+    el.hidden = true; el.className = "thread-prelistener";
+    el.setAttribute("sse-swap", "thread-" + m[1]); el.setAttribute("hx-swap", "none");
+    document.body.appendChild(el); htmx.process(el);
+    opening = { id: m[1], bubbles: [], listener: el };
+  });
+  function stopOpening() {
+    if (opening.listener) { opening.listener.remove(); }
+    opening = { id: "", bubbles: [], listener: null };
+  }
+  function openedPane(id) {
+    if (opening.id !== id) { return; }
+    var heard = opening.bubbles; stopOpening();
+    heard.forEach(function (html) { upsertBubble(html); });
+  }
+
   document.addEventListener("htmx:sseBeforeMessage", function (evt) {
     var type = evt.detail && evt.detail.type; if (!type) { return; }
     if (type === "inbox-row") { evt.preventDefault(); onRow(evt.detail.data); return; }
     if (type === "inbox-gone") { evt.preventDefault(); onGone(evt.detail.data); return; }
     if (type.indexOf("thread-") === 0) {
       evt.preventDefault();
+      if (opening.id && type === "thread-" + opening.id && evt.target === opening.listener) {
+        if (opening.bubbles.length < 200) { opening.bubbles.push(evt.detail.data); }
+        return;
+      }
+      if (evt.target && evt.target.classList && evt.target.classList.contains("thread-prelistener")) { return; }
       if (type === "thread-" + openId()) {
         upsertBubble(evt.detail.data);
         if (/^\s*<li[^>]*\bmsg-in\b/.test(String(evt.detail.data || ""))) { customerTyping("paused"); }  // they sent it
@@ -274,7 +304,8 @@
     if (typingConv && typingConv !== id) { agentStopped(); }
     customerTyping("paused");
     setOpen(id);
-    if (!id) { return; }
+    if (!id) { stopOpening(); return; }
+    openedPane(id);
     var t = thread(); toBottom(t);
     refreshTimes(pane);
     var text = $("#composer-text"), note = $("#note-text");

@@ -62,3 +62,41 @@ def test_a_message_written_before_the_stream_opens_still_shows_once(new_page):
     run(customer_writes(channel, "Third", 3))
     expect(page.locator(".thread .msg-in")).to_have_count(3, timeout=5000)
     screenshot(page, "conversation-late-stream")
+
+
+def test_a_message_written_while_a_conversation_opens_in_the_inbox_shows(new_page):
+    """The inbox pane's request has been read by the server, the customer writes, then the pane
+    arrives: its thread still gets the message (nothing listened to it in between)."""
+    company = run(make_company("Pane Co"))
+    supervisor = run(make_user(company, "supervisor", name="Sam Supervisor"))
+    channel = run(get_channel(company.id, run(ensure_sandbox_channel(company.id)).id))
+    run(customer_writes(channel, "Hello", 11))
+    conv_id = run(sql.fetchval("SELECT id FROM conversation WHERE company_id = $1", company.id))
+
+    page = new_page()
+    browser_login(page, supervisor.email, PASSWORD)
+    page.goto("/inbox")
+    row = page.locator(f"#inbox-row-{conv_id} .inbox-row-link")
+    expect(row).to_have_count(1)
+    page.wait_for_timeout(300)  # the list's stream is open
+    held = []
+    # The server answers the pane at once; the network hands the answer over only later.
+    page.route("**/inbox/*/pane", lambda route: held.append((route, route.fetch())))
+    row.click()
+    for _ in range(100):
+        if held:
+            break
+        page.wait_for_timeout(50)
+    assert held, "the pane was not requested"
+    run(customer_writes(channel, "Still there?", 12))
+    page.wait_for_timeout(500)  # its bubble reached the page before the pane
+    route, response = held[0]
+    route.fulfill(response=response)
+    page.unroute("**/inbox/*/pane")
+    thread = page.locator(f"#thread-{conv_id}")
+    expect(thread.locator(".msg-in")).to_have_count(2, timeout=5000)
+    expect(thread.locator(".msg-in").nth(1)).to_contain_text("Still there?")
+    expect(page.locator(".thread-prelistener")).to_have_count(0)
+    run(customer_writes(channel, "And now?", 13))  # the pane's own listener takes over
+    expect(thread.locator(".msg-in")).to_have_count(3, timeout=5000)
+    screenshot(page, "inbox-pane-opened-late")
