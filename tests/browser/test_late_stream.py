@@ -17,7 +17,7 @@ from tests.factories import PASSWORD, make_company, make_user
 pytestmark = pytest.mark.browser
 
 
-async def customer_writes(channel, text: str, n: int) -> None:
+async def customer_writes(channel, text: str, n: int | str) -> None:
     await receive_webhook(channel, Parsed(messages=[
         InboundMessage(provider_message_id=f"late-{n}", phone="+15550100002", name="Zoé", type="text", text=text)]))
 
@@ -27,25 +27,35 @@ async def announce_again(company_id: int, conversation_id: int, message_id: int)
         await emit(MessageReceived(company_id, conversation_id, message_id))
 
 
-def test_a_message_written_before_the_stream_opens_still_shows_once(new_page):
-    company = run(make_company("Late Co"))
+def supervisor_and_conversation(new_page, company_name: str):
+    """A Sandbox conversation where the customer said hello, and its supervisor's logged-in page."""
+    company = run(make_company(company_name))
     supervisor = run(make_user(company, "supervisor", name="Sam Supervisor"))
     channel = run(get_channel(company.id, run(ensure_sandbox_channel(company.id)).id))
-    run(customer_writes(channel, "Hello", 1))
+    run(customer_writes(channel, "Hello", f"{company.id}-hello"))
     conv_id = run(sql.fetchval("SELECT id FROM conversation WHERE company_id = $1", company.id))
-
     page = new_page()
     browser_login(page, supervisor.email, PASSWORD)
+    return company, channel, conv_id, page
+
+
+def wait_until(page, condition, failure: str) -> None:
+    """Let the page run (Playwright calls route handlers meanwhile) until ``condition()``."""
+    for _ in range(100):
+        if condition():
+            return
+        page.wait_for_timeout(50)
+    raise AssertionError(failure)
+
+
+def test_a_message_written_before_the_stream_opens_still_shows_once(new_page):
+    company, channel, conv_id, page = supervisor_and_conversation(new_page, "Late Co")
     parked = []
     # The page's stream is held back (a slow network) while the customer writes again.
     page.route("**/events?*", lambda route: parked.append(route))
     page.goto(f"/conversations/{conv_id}")
     expect(page.locator(".thread .msg-in")).to_have_count(1)
-    for _ in range(100):
-        if parked:
-            break
-        page.wait_for_timeout(50)
-    assert parked, "the page did not open its stream"
+    wait_until(page, lambda: parked, "the page did not open its stream")
     run(customer_writes(channel, "Are you there?", 2))
     page.wait_for_timeout(300)  # delivered to the server's hub before the stream is let through
     parked[0].continue_()
@@ -67,14 +77,7 @@ def test_a_message_written_before_the_stream_opens_still_shows_once(new_page):
 def test_a_message_written_while_a_conversation_opens_in_the_inbox_shows(new_page):
     """The inbox pane's request has been read by the server, the customer writes, then the pane
     arrives: its thread still gets the message (nothing listened to it in between)."""
-    company = run(make_company("Pane Co"))
-    supervisor = run(make_user(company, "supervisor", name="Sam Supervisor"))
-    channel = run(get_channel(company.id, run(ensure_sandbox_channel(company.id)).id))
-    run(customer_writes(channel, "Hello", 11))
-    conv_id = run(sql.fetchval("SELECT id FROM conversation WHERE company_id = $1", company.id))
-
-    page = new_page()
-    browser_login(page, supervisor.email, PASSWORD)
+    company, channel, conv_id, page = supervisor_and_conversation(new_page, "Pane Co")
     page.goto("/inbox")
     row = page.locator(f"#inbox-row-{conv_id} .inbox-row-link")
     expect(row).to_have_count(1)
@@ -83,11 +86,7 @@ def test_a_message_written_while_a_conversation_opens_in_the_inbox_shows(new_pag
     # The server answers the pane at once; the network hands the answer over only later.
     page.route("**/inbox/*/pane", lambda route: held.append((route, route.fetch())))
     row.click()
-    for _ in range(100):
-        if held:
-            break
-        page.wait_for_timeout(50)
-    assert held, "the pane was not requested"
+    wait_until(page, lambda: held, "the pane was not requested")
     run(customer_writes(channel, "Still there?", 12))
     page.wait_for_timeout(500)  # its bubble reached the page before the pane
     route, response = held[0]
