@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import atexit
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -14,8 +16,10 @@ from tests.conftest import _with_database
 
 async def embedded_database(prefix: str) -> tuple[Path, "pgserver.PostgresServer", str]:
     """A temporary folder, an embedded PostgreSQL in it and a migrated database "bench": the
-    folder, the server (call ``server.cleanup()`` when done) and the database's URL."""
+    folder (removed when the script exits), the server (call ``server.cleanup()`` when done)
+    and the database's URL."""
     tmp = Path(tempfile.mkdtemp(prefix=prefix))
+    atexit.register(shutil.rmtree, tmp, True)  # the servers' logs and files go with the run
     server = pgserver.get_server(str(tmp / "pg"), cleanup_mode="delete")
     conn = await asyncpg.connect(server.get_uri())
     await conn.execute("CREATE DATABASE bench")
