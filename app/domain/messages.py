@@ -44,8 +44,11 @@ class IngestResult:
 # Inbound ------------------------------------------------------------------------------------
 
 
+_LOCK = "SELECT pg_advisory_xact_lock($1, hashtext($2))"
+
+
 async def _lock(channel_id: int, provider_message_id: str) -> None:
-    await sql.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", channel_id, provider_message_id)
+    await sql.execute(_LOCK, channel_id, provider_message_id)
 
 
 async def _contact_id(company_id: int, phone: str | None, alias: str, name: str) -> int:
@@ -240,8 +243,30 @@ SELECT m.id,
 FROM m JOIN cv ON cv.id = m.conversation_id
 """
 
-# Concurrent webhooks share a transaction and its commit (see app.domain.group_commit).
-INBOUND_ONE = GroupCommit(_INBOUND_ONE)
+# The common status webhook (one status) after its lock, in one statement, with the same rows
+# and event as ``_apply_status``: the status moves the message forward (and MessageStatusChanged
+# is queued), or waits in pending_status for a message we do not have yet, or is stale. The
+# lock comes first, in its own statement, so that this one's snapshot follows it.
+_STATUS_ONE = """
+WITH up AS (
+    UPDATE message SET status = $4, error_code = $5, error_reason = $6
+    WHERE channel_id = $2 AND provider_message_id = $3 AND direction = 'out'
+      AND sb_status_rank(status) < sb_status_rank($4)
+    RETURNING id, conversation_id
+), early AS (
+    INSERT INTO pending_status (company_id, channel_id, provider_message_id, status, error_code, error_reason)
+    SELECT $1, $2, $3, $4, $5, $6
+    WHERE NOT EXISTS (SELECT 1 FROM message WHERE channel_id = $2 AND provider_message_id = $3)
+    RETURNING 1
+)
+SELECT CASE WHEN EXISTS (SELECT 1 FROM up) THEN 'applied' WHEN EXISTS (SELECT 1 FROM early) THEN 'early' ELSE 'stale' END,
+       (SELECT pg_notify($7, json_build_object('name', $8::text, 'company_id', $1::int, 'conversation_id', up.conversation_id,
+                                               'message_id', up.id, 'status', $4::text)::text) FROM up)
+"""
+# Concurrent webhooks share a transaction and its commit (see app.domain.group_commit); one
+# instance per kind, since a batch is sorted by one kind of lock key.
+INBOUND = GroupCommit()
+STATUSES = GroupCommit()
 
 
 def _single_inbound(parsed: Parsed) -> InboundMessage | None:
@@ -262,18 +287,35 @@ async def receive_webhook(channel: ChannelInfo, parsed: Parsed) -> IngestResult:
     if one is not None:
         m = one
         phone = _nul(m.phone)
-        stored = await INBOUND_ONE.fetchval(
+        stored = await INBOUND.run(
             # The rows it locks, in order: the contact (company, phone), then its conversation
             # on this channel (see app.domain.group_commit: no deadlocks between batches).
             (channel.company_id, phone, channel.id),
-            channel.company_id, channel.id, channel.default_department_id, phone, _nul(m.name)[:200],
-            m.type, _nul(m.provider_message_id), _nul(m.text), json.dumps(_data(m)), _nul(m.reply_to)[:200],
-            CHANNEL, ConversationOpened.name, MessageReceived.name,
+            (_INBOUND_ONE, (
+                channel.company_id, channel.id, channel.default_department_id, phone, _nul(m.name)[:200],
+                m.type, _nul(m.provider_message_id), _nul(m.text), json.dumps(_data(m)), _nul(m.reply_to)[:200],
+                CHANNEL, ConversationOpened.name, MessageReceived.name,
+            )),
         )
         if stored is None:
             result.duplicates += 1
         else:
             result.stored += 1
+        return result
+    if len(parsed.statuses) == 1 and not parsed.messages:
+        s = parsed.statuses[0]
+        pid = _nul(s.provider_message_id)
+        outcome = await STATUSES.run(
+            # The lock and the row it takes: (channel, provider id), one of each.
+            (channel.id, pid),
+            (_LOCK, (channel.id, pid)),
+            (_STATUS_ONE, (channel.company_id, channel.id, pid, s.status, _nul(s.error_code)[:32], _nul(s.error_reason),
+                           CHANNEL, MessageStatusChanged.name)),
+        )
+        if outcome == "applied":
+            result.statuses += 1
+        elif outcome == "early":
+            result.early_statuses += 1
         return result
     async with sql.transaction():
         for m in parsed.messages:

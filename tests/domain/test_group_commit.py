@@ -16,7 +16,7 @@ from app.domain import sql
 from app.domain.channels import create_channel
 from app.domain.events import CHANNEL, ConversationOpened, MessageReceived
 from app.domain.group_commit import GroupCommit
-from app.domain.messages import _INBOUND_ONE, INBOUND_ONE
+from app.domain.messages import _INBOUND_ONE, INBOUND
 from app.engine import DB
 from tests.factories import make_company
 
@@ -37,7 +37,7 @@ def args(channel, phone: str, message_id: str, department_id: int | None = None)
 
 
 def call(writer: GroupCommit, channel, phone: str, message_id: str, department_id: int | None = None):
-    return writer.fetchval((channel.company_id, phone, channel.id), *args(channel, phone, message_id, department_id))
+    return writer.run((channel.company_id, phone, channel.id), (_INBOUND_ONE, args(channel, phone, message_id, department_id)))
 
 
 async def stored_ids() -> list[str]:
@@ -57,7 +57,7 @@ async def test_concurrent_webhooks_share_commits_and_each_is_stored_once(client,
         return raw, {"content-type": "application/json",
                      "x-hub-signature-256": "sha256=" + hmac.new(SECRET.encode(), raw, hashlib.sha256).hexdigest()}
 
-    before = (INBOUND_ONE.batches, INBOUND_ONE.calls)
+    before = (INBOUND.batches, INBOUND.calls)
     posts = [webhook(i) for i in range(60)] + [webhook(i) for i in range(0, 60, 3)]  # 20 provider retries
     answers = await asyncio.gather(*(client.post(f"/webhooks/meta/{channel.id}", content=raw, headers=h) for raw, h in posts))
     assert [a.status_code for a in answers] == [200] * len(posts)
@@ -66,13 +66,13 @@ async def test_concurrent_webhooks_share_commits_and_each_is_stored_once(client,
     assert sorted(await stored_ids()) == sorted(f"wamid.gc{i}" for i in range(60))
     assert await sql.fetchval("SELECT count(*) FROM contact") == 7
     assert await sql.fetchval("SELECT count(*) FROM conversation") == 7
-    batches, calls = INBOUND_ONE.batches - before[0], INBOUND_ONE.calls - before[1]
+    batches, calls = INBOUND.batches - before[0], INBOUND.calls - before[1]
     assert calls == len(posts)
     assert batches < calls  # they did share transactions
 
 
 async def test_a_batch_keeps_each_customers_arrival_order(channel):
-    writer = GroupCommit(_INBOUND_ONE)
+    writer = GroupCommit()
     phones = ["+33611000003", "+33611000001", "+33611000002"]
     ids = await asyncio.gather(*(call(writer, channel, phones[i % 3], f"order-{i:02d}") for i in range(30)))
     assert writer.batches < 30
@@ -82,7 +82,7 @@ async def test_a_batch_keeps_each_customers_arrival_order(channel):
 
 
 async def test_a_failing_call_is_rerun_alone_and_the_others_are_stored(channel):
-    writer = GroupCommit(_INBOUND_ONE)
+    writer = GroupCommit()
     calls = [call(writer, channel, f"+3361100000{i}", f"good-{i}") for i in range(5)]
     # A default department that does not exist (deleted meanwhile): this conversation cannot be opened.
     calls.insert(2, call(writer, channel, "+33611000099", "bad", department_id=987654))
@@ -103,7 +103,7 @@ async def test_two_batches_take_row_locks_in_one_order(channel):
     make the writer's next batch."""
     one, two, other = "+33611000001", "+33611000002", "+33611000003"
     for phone in (one, two, other):  # the rows exist: each statement locks them
-        await call(GroupCommit(_INBOUND_ONE), channel, phone, f"first-{phone}")
+        await call(GroupCommit(), channel, phone, f"first-{phone}")
 
     async def waiting_for_locks() -> int:
         return await sql.fetchval("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
@@ -117,12 +117,12 @@ async def test_two_batches_take_row_locks_in_one_order(channel):
         raise AssertionError(f"{n} writers never waited")
 
     async def race(keyed: bool, tag: str) -> tuple[int, list]:
-        first, second = GroupCommit(_INBOUND_ONE), GroupCommit(_INBOUND_ONE)
+        first, second = GroupCommit(), GroupCommit()
 
         def go(writer, phone, n):
             if keyed:
                 return call(writer, channel, phone, f"{tag}-{n}")
-            return writer.fetchval((), *args(channel, phone, f"{tag}-{n}"))
+            return writer.run((), (_INBOUND_ONE, args(channel, phone, f"{tag}-{n}")))
 
         async with DB.pool.acquire() as blocker:
             async with blocker.transaction():
@@ -143,7 +143,7 @@ async def test_two_batches_take_row_locks_in_one_order(channel):
 
 
 async def test_inside_a_transaction_the_statement_joins_it(channel):
-    writer = GroupCommit(_INBOUND_ONE)
+    writer = GroupCommit()
     with pytest.raises(RuntimeError):
         async with sql.transaction():
             assert await call(writer, channel, "+33611000001", "in-tx") is not None
@@ -153,7 +153,7 @@ async def test_inside_a_transaction_the_statement_joins_it(channel):
 
 
 async def test_a_caller_that_goes_away_still_has_its_message_stored(channel):
-    writer = GroupCommit(_INBOUND_ONE)
+    writer = GroupCommit()
     gone = asyncio.ensure_future(call(writer, channel, "+33611000001", "left"))
     stays = asyncio.ensure_future(call(writer, channel, "+33611000002", "stayed"))
     await asyncio.sleep(0)  # both queued
@@ -164,3 +164,53 @@ async def test_a_caller_that_goes_away_still_has_its_message_stored(channel):
             break
         await asyncio.sleep(0.01)
     assert sorted(await stored_ids()) == ["left", "stayed"]
+
+
+async def test_concurrent_status_webhooks_share_commits_apply_forward_and_wait_for_unknown_messages(app, client, channel):
+    """Statuses (the most frequent webhooks: sent, delivered, read for every reply) take the same
+    group commit, each after its (channel, provider id) lock: applied only forward, each applied
+    one announced, a status for a message we do not have kept until it arrives, retries harmless."""
+    from app.domain.events import MessageStatusChanged
+    from app.domain.messages import STATUSES
+
+    template = json.loads((FIX.parent / "webhook_status_delivered.json").read_text())
+    await call(GroupCommit(), channel, "+33611000001", "customer-hello")
+    conv_id = await sql.fetchval("SELECT id FROM conversation")
+    ids = {}
+    for i in range(8):
+        ids[i] = await sql.fetchval(
+            """INSERT INTO message (company_id, channel_id, conversation_id, direction, author, type, text, data,
+                                    provider_message_id, status)
+               VALUES ($1, $2, $3, 'out', 'agent', 'text', $4, '{}', $5, 'sent') RETURNING id""",
+            channel.company_id, channel.id, conv_id, f"reply {i}", f"wamid.out{i}")
+
+    def status_webhook(provider_id: str, status: str) -> tuple[bytes, dict]:
+        data = json.loads(json.dumps(template))
+        data["entry"][0]["changes"][0]["value"]["statuses"][0].update({"id": provider_id, "status": status})
+        raw = json.dumps(data).encode()
+        return raw, {"content-type": "application/json",
+                     "x-hub-signature-256": "sha256=" + hmac.new(SECRET.encode(), raw, hashlib.sha256).hexdigest()}
+
+    sub = app.state.hub.subscribe(channel.company_id)
+    posts = ([status_webhook(f"wamid.out{i}", "read") for i in range(8)]
+             + [status_webhook(f"wamid.out{i}", "delivered") for i in range(8)]  # behind read or before it
+             + [status_webhook(f"wamid.out{i}", "read") for i in range(0, 8, 2)]  # provider retries
+             + [status_webhook(f"wamid.unknown{i}", "delivered") for i in range(3)])
+    before = (STATUSES.batches, STATUSES.calls)
+    answers = await asyncio.gather(*(client.post(f"/webhooks/meta/{channel.id}", content=raw, headers=h) for raw, h in posts))
+    assert [a.status_code for a in answers] == [200] * len(posts)
+    assert STATUSES.calls - before[1] == len(posts) and STATUSES.batches - before[0] < len(posts)
+    rows = await sql.fetch("SELECT id, status FROM message WHERE direction = 'out' ORDER BY id")
+    assert [r["status"] for r in rows] == ["read"] * 8  # never moved back to delivered
+    assert sum(a.json()["early_statuses"] for a in answers) == 3
+    assert sorted(r["provider_message_id"] for r in await sql.fetch("SELECT provider_message_id FROM pending_status")) == [
+        f"wamid.unknown{i}" for i in range(3)]
+    applied = sum(a.json()["statuses"] for a in answers)
+    assert 8 <= applied <= 16  # each read once; a delivered that came first applied too
+    events = []
+    while len(events) < applied:
+        item = await asyncio.wait_for(sub.get(), 5)
+        if isinstance(item, MessageStatusChanged):
+            events.append(item)
+    assert {(e.conversation_id, e.message_id) for e in events if e.status == "read"} == {(conv_id, ids[i]) for i in range(8)}
+    assert all(e.company_id == channel.company_id for e in events)
