@@ -22,8 +22,8 @@ from app.i18n import N_
 from app.domain import sql
 from app.domain.channels import ChannelInfo, get_channel
 from app.domain.errors import NotFound, ValidationError
-from app.domain.group_commit import GroupCommit
 from app.domain.events import CHANNEL, ConversationOpened, MessageQueued, MessageReceived, MessageStatusChanged, emit
+from app.domain.group_commit import GroupCommit
 from app.providers.base import STATUS_RANK, InboundMessage, Parsed, StatusUpdate
 
 WINDOW = timedelta(hours=24)
@@ -171,38 +171,48 @@ async def _drain_pending(channel: ChannelInfo, provider_message_id: str) -> None
         channel.id, provider_message_id,
     )
     for r in sorted(rows, key=lambda r: STATUS_RANK.get(r["status"], -1)):
-        await _update_status(channel, StatusUpdate(provider_message_id, r["status"], r["error_code"], r["error_reason"]))
-
-
-async def _update_status(channel: ChannelInfo, s: StatusUpdate) -> bool:
-    row = await sql.fetchrow(
-        """UPDATE message SET status = $3, error_code = $4, error_reason = $5
-           WHERE channel_id = $1 AND provider_message_id = $2 AND direction = 'out'
-             AND sb_status_rank(status) < sb_status_rank($3)
-           RETURNING id, conversation_id""",
-        channel.id, s.provider_message_id, s.status, s.error_code[:32], s.error_reason,
-    )
-    if row is None:
-        return False
-    await emit(MessageStatusChanged(channel.company_id, row["conversation_id"], row["id"], s.status))
-    return True
+        await sql.fetchval(_STATUS_ONE, *_status_args(channel, StatusUpdate(provider_message_id, r["status"], r["error_code"],
+                                                                            r["error_reason"])))
 
 
 async def _apply_status(channel: ChannelInfo, s: StatusUpdate, result: IngestResult) -> None:
-    await _lock(channel.id, s.provider_message_id)
-    if await _update_status(channel, s):
+    await _lock(channel.id, _nul(s.provider_message_id))
+    _count_status(await sql.fetchval(_STATUS_ONE, *_status_args(channel, s)), result)
+
+
+def _count_status(outcome: str, result: IngestResult) -> None:
+    if outcome == "applied":
         result.statuses += 1
-        return
-    if await sql.fetchval(
-        "SELECT 1 FROM message WHERE channel_id = $1 AND provider_message_id = $2", channel.id, s.provider_message_id
-    ):
-        return  # stale or repeated: statuses never move backwards
-    await sql.execute(
-        """INSERT INTO pending_status (company_id, channel_id, provider_message_id, status, error_code, error_reason)
-           VALUES ($1, $2, $3, $4, $5, $6)""",
-        channel.company_id, channel.id, s.provider_message_id, s.status, s.error_code[:32], s.error_reason,
-    )
-    result.early_statuses += 1
+    elif outcome == "early":
+        result.early_statuses += 1
+
+
+def _status_args(channel: ChannelInfo, s: StatusUpdate) -> tuple:
+    return (channel.company_id, channel.id, _nul(s.provider_message_id), s.status, _nul(s.error_code)[:32],
+            _nul(s.error_reason), CHANNEL, MessageStatusChanged.name)
+
+
+# One status, after its (channel, provider id) lock, in one statement: it moves the message
+# forward (and queues MessageStatusChanged), or waits in pending_status for a message we do not
+# have yet (or whose provider id we do not know yet), or is stale: statuses never move
+# backwards. The lock is a statement of its own, before this one, so that this one's snapshot
+# follows it (a message and its status racing in two requests cannot miss each other).
+_STATUS_ONE = """
+WITH up AS (
+    UPDATE message SET status = $4, error_code = $5, error_reason = $6
+    WHERE channel_id = $2 AND provider_message_id = $3 AND direction = 'out'
+      AND sb_status_rank(status) < sb_status_rank($4)
+    RETURNING id, conversation_id
+), early AS (
+    INSERT INTO pending_status (company_id, channel_id, provider_message_id, status, error_code, error_reason)
+    SELECT $1, $2, $3, $4, $5, $6
+    WHERE NOT EXISTS (SELECT 1 FROM message WHERE channel_id = $2 AND provider_message_id = $3)
+    RETURNING 1
+)
+SELECT CASE WHEN EXISTS (SELECT 1 FROM up) THEN 'applied' WHEN EXISTS (SELECT 1 FROM early) THEN 'early' ELSE 'stale' END,
+       (SELECT pg_notify($7, json_build_object('name', $8::text, 'company_id', $1::int, 'conversation_id', up.conversation_id,
+                                               'message_id', up.id, 'status', $4::text)::text) FROM up)
+"""
 
 
 # The common webhook (one customer message with a phone number) in one statement, hence one
@@ -243,26 +253,6 @@ SELECT m.id,
 FROM m JOIN cv ON cv.id = m.conversation_id
 """
 
-# The common status webhook (one status) after its lock, in one statement, with the same rows
-# and event as ``_apply_status``: the status moves the message forward (and MessageStatusChanged
-# is queued), or waits in pending_status for a message we do not have yet, or is stale. The
-# lock comes first, in its own statement, so that this one's snapshot follows it.
-_STATUS_ONE = """
-WITH up AS (
-    UPDATE message SET status = $4, error_code = $5, error_reason = $6
-    WHERE channel_id = $2 AND provider_message_id = $3 AND direction = 'out'
-      AND sb_status_rank(status) < sb_status_rank($4)
-    RETURNING id, conversation_id
-), early AS (
-    INSERT INTO pending_status (company_id, channel_id, provider_message_id, status, error_code, error_reason)
-    SELECT $1, $2, $3, $4, $5, $6
-    WHERE NOT EXISTS (SELECT 1 FROM message WHERE channel_id = $2 AND provider_message_id = $3)
-    RETURNING 1
-)
-SELECT CASE WHEN EXISTS (SELECT 1 FROM up) THEN 'applied' WHEN EXISTS (SELECT 1 FROM early) THEN 'early' ELSE 'stale' END,
-       (SELECT pg_notify($7, json_build_object('name', $8::text, 'company_id', $1::int, 'conversation_id', up.conversation_id,
-                                               'message_id', up.id, 'status', $4::text)::text) FROM up)
-"""
 # Concurrent webhooks share a transaction and its commit (see app.domain.group_commit); one
 # instance per kind, since a batch is sorted by one kind of lock key.
 INBOUND = GroupCommit()
@@ -307,15 +297,9 @@ async def receive_webhook(channel: ChannelInfo, parsed: Parsed) -> IngestResult:
         pid = _nul(s.provider_message_id)
         outcome = await STATUSES.run(
             # The lock and the row it takes: (channel, provider id), one of each.
-            (channel.id, pid),
-            (_LOCK, (channel.id, pid)),
-            (_STATUS_ONE, (channel.company_id, channel.id, pid, s.status, _nul(s.error_code)[:32], _nul(s.error_reason),
-                           CHANNEL, MessageStatusChanged.name)),
+            (channel.id, pid), (_LOCK, (channel.id, pid)), (_STATUS_ONE, _status_args(channel, s)),
         )
-        if outcome == "applied":
-            result.statuses += 1
-        elif outcome == "early":
-            result.early_statuses += 1
+        _count_status(outcome, result)
         return result
     async with sql.transaction():
         for m in parsed.messages:
