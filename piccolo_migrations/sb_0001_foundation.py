@@ -2,7 +2,7 @@
 
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 
-from app.engine import DB
+from app.migration_sql import sql_migration
 
 ID = "2026-11-22T06:00:00:000000"
 VERSION = "1.38.0"
@@ -77,13 +77,5 @@ CREATE INDEX login_failure_key_idx ON login_failure (scope, key, at);
 """
 
 
-async def forwards():
-    manager = MigrationManager(migration_id=ID, app_name="switchboard", description=DESCRIPTION)
-
-    async def run():
-        # Several statements in one call go through asyncpg's simple protocol, inside the
-        # migration's own transaction.
-        await DB.current_transaction.get().connection.execute(SQL)
-
-    manager.add_raw(run)
-    return manager
+async def forwards() -> MigrationManager:
+    return sql_migration(ID, DESCRIPTION, SQL)

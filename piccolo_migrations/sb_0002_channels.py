@@ -8,7 +8,7 @@ drives; channels only create conversations and keep the 24-hour window (``last_i
 
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 
-from app.engine import DB
+from app.migration_sql import sql_migration
 
 ID = "2026-11-22T06:10:00:000000"
 VERSION = "1.38.0"
@@ -111,11 +111,5 @@ $$;
 """
 
 
-async def forwards():
-    manager = MigrationManager(migration_id=ID, app_name="switchboard", description=DESCRIPTION)
-
-    async def run():
-        await DB.current_transaction.get().connection.execute(SQL)
-
-    manager.add_raw(run)
-    return manager
+async def forwards() -> MigrationManager:
+    return sql_migration(ID, DESCRIPTION, SQL)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 
-from app.engine import DB
+from app.migration_sql import sql_migration
 
 ID = "2026-11-22T06:30:00:000000"
 VERSION = "1.38.0"
@@ -91,14 +91,6 @@ CREATE INDEX cdr_account_clid_idx ON cdr (accountcode, lower(btrim(split_part(cl
 """
 
 
-async def forwards():
-    manager = MigrationManager(migration_id=ID, app_name="switchboard", description=DESCRIPTION)
-
-    async def run():
-        conn = DB.current_transaction.get().connection
-        await conn.execute(asterisk_ddl("asterisk_config_22.10.1.sql", "alembic_version_config"))
-        await conn.execute(asterisk_ddl("asterisk_cdr_22.10.1.sql", "alembic_version_cdr"))
-        await conn.execute(OURS)
-
-    manager.add_raw(run)
-    return manager
+async def forwards() -> MigrationManager:
+    return sql_migration(ID, DESCRIPTION, asterisk_ddl("asterisk_config_22.10.1.sql", "alembic_version_config"),
+                         asterisk_ddl("asterisk_cdr_22.10.1.sql", "alembic_version_cdr"), OURS)

@@ -2,7 +2,7 @@
 
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 
-from app.engine import DB
+from app.migration_sql import sql_migration
 
 ID = "2026-11-22T06:50:00:000000"
 VERSION = "1.38.0"
@@ -55,11 +55,5 @@ CREATE INDEX conversation_event_company_idx ON conversation_event (company_id, a
 """
 
 
-async def forwards():
-    manager = MigrationManager(migration_id=ID, app_name="switchboard", description=DESCRIPTION)
-
-    async def run():
-        await DB.current_transaction.get().connection.execute(SQL)
-
-    manager.add_raw(run)
-    return manager
+async def forwards() -> MigrationManager:
+    return sql_migration(ID, DESCRIPTION, SQL)

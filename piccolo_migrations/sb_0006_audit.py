@@ -2,7 +2,7 @@
 
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 
-from app.engine import DB
+from app.migration_sql import sql_migration
 
 ID = "2026-11-22T07:00:00:000000"
 VERSION = "1.38.0"
@@ -43,10 +43,4 @@ CREATE TRIGGER audit_event_append_only BEFORE UPDATE OR DELETE ON audit_event
 
 
 async def forwards() -> MigrationManager:
-    manager = MigrationManager(migration_id=ID, app_name="switchboard", description=DESCRIPTION)
-
-    async def run() -> None:
-        await DB.current_transaction.get().connection.execute(SQL)
-
-    manager.add_raw(run)
-    return manager
+    return sql_migration(ID, DESCRIPTION, SQL)

@@ -8,7 +8,7 @@ in the transaction of the change itself, whichever code made it, so none is lost
 
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 
-from app.engine import DB
+from app.migration_sql import sql_migration
 
 ID = "2026-11-22T08:10:00:000000"
 VERSION = "1.38.0"
@@ -159,11 +159,5 @@ CREATE TRIGGER conversation_event_webhook AFTER INSERT ON conversation_event
 """
 
 
-async def forwards():
-    manager = MigrationManager(migration_id=ID, app_name="switchboard", description=DESCRIPTION)
-
-    async def run():
-        await DB.current_transaction.get().connection.execute(SQL)
-
-    manager.add_raw(run)
-    return manager
+async def forwards() -> MigrationManager:
+    return sql_migration(ID, DESCRIPTION, SQL)

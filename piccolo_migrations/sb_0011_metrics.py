@@ -7,7 +7,7 @@ every message of every company.
 
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 
-from app.engine import DB
+from app.migration_sql import sql_migration
 
 ID = "2026-11-22T08:20:00:000000"
 VERSION = "1.38.0"
@@ -23,11 +23,5 @@ CREATE INDEX conversation_company_created_idx ON conversation (company_id, creat
 """
 
 
-async def forwards():
-    manager = MigrationManager(migration_id=ID, app_name="switchboard", description=DESCRIPTION)
-
-    async def run():
-        await DB.current_transaction.get().connection.execute(SQL)
-
-    manager.add_raw(run)
-    return manager
+async def forwards() -> MigrationManager:
+    return sql_migration(ID, DESCRIPTION, SQL)

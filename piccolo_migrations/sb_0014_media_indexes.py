@@ -3,7 +3,7 @@ the bucket), which otherwise scan the whole message table every few hundred mill
 
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 
-from app.engine import DB
+from app.migration_sql import sql_migration
 
 ID = "2026-11-22T08:50:00:000000"
 VERSION = "1.38.0"
@@ -17,11 +17,5 @@ CREATE INDEX message_media_remote_idx ON message (id)
 """
 
 
-async def forwards():
-    manager = MigrationManager(migration_id=ID, app_name="switchboard", description=DESCRIPTION)
-
-    async def run():
-        await DB.current_transaction.get().connection.execute(SQL)
-
-    manager.add_raw(run)
-    return manager
+async def forwards() -> MigrationManager:
+    return sql_migration(ID, DESCRIPTION, SQL)

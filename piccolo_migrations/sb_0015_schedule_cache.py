@@ -3,7 +3,7 @@ can cache schedules for the dispatcher's out-of-hours check (app.domain.business
 
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 
-from app.engine import DB
+from app.migration_sql import sql_migration
 
 ID = "2026-12-07T16:00:00:000000"
 VERSION = "1.38.0"
@@ -55,11 +55,5 @@ CREATE TRIGGER company_truncated_schedule AFTER TRUNCATE ON company
 """
 
 
-async def forwards():
-    manager = MigrationManager(migration_id=ID, app_name="switchboard", description=DESCRIPTION)
-
-    async def run():
-        await DB.current_transaction.get().connection.execute(SQL)
-
-    manager.add_raw(run)
-    return manager
+async def forwards() -> MigrationManager:
+    return sql_migration(ID, DESCRIPTION, SQL)
