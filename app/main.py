@@ -48,7 +48,7 @@ from app.web.home import HomeController
 from app.web.inbox import InboxController, my_work_fragment
 from app.web.quick_replies import QuickRepliesController
 from app.web.middleware import request_id_middleware
-from app.web.operator import CallsApiController, CdrApiController, OperatorController, ami_error_handler
+from app.web.operator import OperatorController, ami_error_handler
 from app.web.pbx import CONTROLLERS as PBX_CONTROLLERS
 from app.web.presence import PresenceController
 from app.web.security import PostgresStore, session_auth
@@ -63,6 +63,7 @@ from app.web.users import UsersController
 from app.web.business_hours import BusinessHoursController
 from app.web.company import CompanyController
 from app.api import ROUTER as API_V1, SECURITY_COMPONENTS
+from app.api.operator import ROUTER as OPERATOR_API
 from app.providers.webhook_sender import WebhookSender
 from app.web.api_keys import ApiKeysController
 from app.web.integrations import WebhooksController
@@ -72,7 +73,9 @@ from app.web.contacts import ContactLanguageController, ContactsController
 log = logging.getLogger(__name__)
 
 # Paths that authenticate otherwise than by the session's CSRF-protected cookie.
-CSRF_EXEMPT = ["^/webhooks/", "^/api/v1/"]  # /api/v1 checks session requests itself (app.api.auth)
+# /api/v1 and the seeds' APIs check session requests themselves (app.api.auth).
+SEED_APIS = "^/api/(extensions|trunks|queues|calls|cdr|clients|orders)(/|$)"
+CSRF_EXEMPT = ["^/webhooks/", "^/api/v1/", SEED_APIS]
 
 
 def _freeze_startup_objects() -> None:
@@ -197,7 +200,7 @@ def create_app(settings: Settings, *, migrate: bool = True, dispatcher: bool = T
         audit_actor.set(actor_of(user, request.client.host if request.client else "unknown"))
 
     auth = session_auth(settings)
-    auth.exclude = [*auth.exclude, "^/api/v1/"]  # type: ignore[misc]  # API keys or the session: app.api.auth
+    auth.exclude = [*auth.exclude, "^/api/v1/", SEED_APIS]  # type: ignore[misc]  # API keys or the session: app.api.auth
     return Litestar(
         route_handlers=[
             AdminIndexController,
@@ -223,10 +226,9 @@ def create_app(settings: Settings, *, migrate: bool = True, dispatcher: bool = T
             MetricsController,
             PresenceController,
             OperatorController,
-            CallsApiController,
-            CdrApiController,
             *PBX_CONTROLLERS,
             API_V1,
+            OPERATOR_API,
             OrdersController,
             OrderSettingsController,
             ApiKeysController,

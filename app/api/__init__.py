@@ -7,13 +7,13 @@ session, permission, rate limit). Errors keep the app's one JSON shape
 
 from __future__ import annotations
 
-from litestar import Request, Response, Router
+from litestar import Router
 from litestar.exceptions import ValidationException
 from litestar.openapi.spec import Components, SecurityScheme
 
 from app.api.auth import api_auth
 from app.api.routes import ContactsApi, ConversationsApi, DirectoryApi, OrdersApi
-from app.web.errors import error_response
+from app.api.errors import validation_error as _validation_error
 
 SECURITY_COMPONENTS = Components(
     security_schemes={
@@ -23,16 +23,6 @@ SECURITY_COMPONENTS = Components(
         ),
     }
 )
-
-
-def _validation_error(request: Request, exc: ValidationException) -> Response:
-    details = []
-    for item in exc.extra if isinstance(exc.extra, list) else []:
-        if isinstance(item, dict):
-            key = item.get("key") or item.get("source") or "body"
-            details.append(f"{key}: {item.get('message', 'invalid')}")
-    message = "; ".join(details)[:1000] or str(exc.detail)
-    return error_response(request, 400, message)
 
 
 ROUTER = Router(

@@ -3,11 +3,13 @@ a logged-in supervisor's or admin's session.
 
 The one guard (``api_auth``) runs before every handler of the API router: it finds the key,
 counts the request against the key's rate limit (429 with ``Retry-After``), checks the
-handler's permission (``opt={"scope": ...}``; default ``read`` for GET, ``write`` otherwise)
-and puts an ``ApiPrincipal`` in ``scope["user"]``, so handlers read ``request.user`` as
+handler's permission (``opt={"scope": ...}``; else ``opt["read_scope"]`` (default ``read``) for
+GET and ``opt["write_scope"]`` (default ``write``) otherwise) and puts an ``ApiPrincipal`` in ``scope["user"]``, so handlers read ``request.user`` as
 anywhere else. Key requests carry no cookie, hence no CSRF check; session requests that change
 something need the ``x-csrftoken`` header like every other page's (the app-wide CSRF
-middleware skips ``/api/v1`` for that reason only).
+middleware skips ``/api/v1`` and the seeds' APIs for that reason only). The seeds' APIs (seed 004's
+``/api/extensions`` … ``/api/cdr``, seed 001's ``/api/clients`` and ``/api/orders``) use the same
+guard; ``opt["session_roles"]`` narrows which logged-in roles may use a handler.
 """
 
 from __future__ import annotations
@@ -68,7 +70,8 @@ def _key_from(connection: ASGIConnection) -> str:
 
 async def api_auth(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
     method = connection.scope.get("method", "GET")
-    needed = handler.opt.get("scope") or ("read" if method in SAFE_METHODS else "write")
+    opt = handler.opt
+    needed = opt.get("scope") or (opt.get("read_scope", "read") if method in SAFE_METHODS else opt.get("write_scope", "write"))
     assert needed in SCOPES, needed
     key = _key_from(connection)
     if key:
@@ -86,8 +89,11 @@ async def api_auth(connection: ASGIConnection, handler: BaseRouteHandler) -> Non
     user = await retrieve_user(session if isinstance(session, dict) else {}, connection)
     if user is None:
         raise NotAuthorizedException(N_("Send an API key (Authorization: Bearer sbk_…) or log in."))
-    if user.role not in ("admin", "supervisor"):
-        raise PermissionDeniedException(N_("The API is open to API keys, supervisors and admins."))
+    roles = opt.get("session_roles", ("admin", "supervisor"))
+    if user.role not in roles:
+        if "supervisor" in roles:
+            raise PermissionDeniedException(N_("The API is open to API keys, supervisors and admins."))
+        raise PermissionDeniedException(N_("This part of the API is open to API keys and admins."))
     if method not in SAFE_METHODS and not _csrf_ok(connection):
         raise PermissionDeniedException(N_("CSRF token verification failed: send the x-csrftoken header."))
     connection.scope["user"] = user  # type: ignore[typeddict-unknown-key]

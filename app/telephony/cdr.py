@@ -3,9 +3,10 @@
 A company's CDRs are those whose ``accountcode`` is the company's (``sb<id>``): our endpoints
 carry it and Asterisk copies it into every CDR (``cdr_pgsql`` / ``cdr_adaptive_odbc``). The
 table has no primary key, so pages are keyset-paginated on ``(start, uniqueid)`` newest first,
-served by ``cdr_account_start_idx``; search is a prefix match on caller, callee or caller-id
-name, served by the three prefix indexes of migration sb_0003 (no trigram extension is needed,
-so it works on any PostgreSQL). ``start`` is Asterisk's ``timestamp without time zone``, read
+served by ``cdr_account_start_idx``; search finds caller, callee or caller-id
+name: texts of three characters or more through the account-scoped 3-gram GIN index of
+migration sb_0036, shorter ones (which match densely anyway) by walking the history (no
+trigram extension is needed, so it works on any PostgreSQL). ``start`` is Asterisk's ``timestamp without time zone``, read
 as UTC (set ``timezone=UTC`` in cdr_pgsql.conf).
 """
 
@@ -25,6 +26,7 @@ from app.domain.errors import ValidationError
 from app.telephony.live import account_code
 
 SPARSE = 2000  # fewer matches than this: sort them rather than walk the history
+MAX_OFFSET = 1_000_000  # page/limit beyond this: use the keyset cursor
 DISPOSITIONS = ["ANSWERED", "NO ANSWER", "BUSY", "FAILED", "CONGESTION"]
 COLUMNS = "start, answer, \"end\", src, dst, clid, channel, dstchannel, lastapp, duration, billsec, disposition, uniqueid, linkedid"
 CSV_FIELDS = ["start", "answer", "end", "src", "dst", "clid", "channel", "dstchannel", "lastapp", "duration", "billsec", "disposition", "uniqueid", "linkedid"]
@@ -82,6 +84,19 @@ def parse_filter(params: dict) -> CdrFilter:
     return CdrFilter(search, start, end, disposition, min_duration)
 
 
+def grams(account: str, text: str) -> list[str]:
+    """The account-scoped 3-character pieces of ``text`` (as migration sb_0036's
+    ``sb_cdr_grams``): a row containing ``text`` in one field has all of them."""
+    text = text.lower()
+    return sorted({f"{account}:{text[i:i + 3]}" for i in range(len(text) - 2)})
+
+
+async def count_cdr(company_id: int, f: CdrFilter) -> int:
+    """How many calls match ``f`` (the seed's history shows a total)."""
+    where, args = _where(company_id, f, None)
+    return await sql.fetchval(f"SELECT count(*) FROM cdr WHERE {where}", *args)  # noqa: S608
+
+
 def encode_cursor(start: datetime, uniqueid: str) -> str:
     return base64.urlsafe_b64encode(f"{start.isoformat()}|{uniqueid}".encode()).decode().rstrip("=")
 
@@ -95,7 +110,9 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
         raise ValidationError({"cursor": N_("This page link is not valid any more.")}) from exc
 
 
-def _where(company_id: int, f: CdrFilter, cursor: str | None) -> tuple[str, list]:
+def _where(company_id: int, f: CdrFilter, cursor: str | None, *, by_pieces: bool = True) -> tuple[str, list]:
+    """SQL conditions and arguments. ``by_pieces``: add the 3-gram condition, which lets the
+    GIN index find rare matches but costs a function call per row on a walk of the history."""
     args: list = [account_code(company_id)]
     clauses = ["accountcode = $1"]
     if f.start_date:
@@ -111,12 +128,16 @@ def _where(company_id: int, f: CdrFilter, cursor: str | None) -> tuple[str, list
         args.append(f.min_duration)
         clauses.append(f"duration >= ${len(args)}")
     if f.search:
-        like = f.search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        like = "%" + f.search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         args.extend([like, like.lower()])
         a, b = len(args) - 1, len(args)
         clauses.append(
             f"(src LIKE ${a} OR dst LIKE ${a} OR lower(btrim(split_part(clid, '<', 1), ' \"')) LIKE ${b})"
         )
+        pieces = grams(args[0], f.search)
+        if pieces and by_pieces:
+            args.append(pieces)
+            clauses.append(f"sb_cdr_grams(accountcode, src, dst, clid) @> ${len(args)}::text[]")
     if cursor:
         when, uniqueid = decode_cursor(cursor)
         args.extend([when, uniqueid])
@@ -125,20 +146,22 @@ def _where(company_id: int, f: CdrFilter, cursor: str | None) -> tuple[str, list
 
 
 async def search_cdr(company_id: int, f: CdrFilter, *, cursor: str | None = None, limit: int = 25, offset: int = 0) -> CdrPage:
-    where, args = _where(company_id, f, cursor)
     order = "start DESC, uniqueid DESC"
+    sparse = False
     if f.search and not offset:
         # Walking the company's rows newest first is fast when matches are dense, and slow
         # when they are rare (a number called a few times in a million rows). A bounded probe
-        # tells which: rare matches are fetched through the prefix indexes and sorted instead
+        # tells which: rare matches are fetched through the 3-gram index and sorted instead
         # (the ``+ interval`` keeps the planner off the start-order index).
-        # The probe uses the search alone: that is what the prefix indexes answer cheaply.
+        # The probe uses the search alone: that is what the 3-gram index answers cheaply.
         probe_where, probe_args = _where(company_id, CdrFilter(search=f.search), None)
         probe = await sql.fetchval(
             f"SELECT count(*) FROM (SELECT 1 FROM cdr WHERE {probe_where} LIMIT {SPARSE}) s", *probe_args  # noqa: S608
         )
         if probe < SPARSE:
+            sparse = True
             order = "start + interval '0 seconds' DESC, uniqueid DESC"
+    where, args = _where(company_id, f, cursor, by_pieces=sparse)
     args.extend([limit + 1, offset])
     rows = await sql.fetch(
         f"SELECT {COLUMNS} FROM cdr WHERE {where} ORDER BY {order} LIMIT ${len(args) - 1} OFFSET ${len(args)}",  # noqa: S608

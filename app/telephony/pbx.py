@@ -35,6 +35,7 @@ NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 QUEUE_RE = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
 HOST_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9.-]{0,98}[A-Za-z0-9])?(?::[0-9]{1,5})?$")
 CONTEXT_RE = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
+SECRET_RE = re.compile(r"^[!-~]{12,80}$")
 
 
 def rt(value: str) -> str:
@@ -126,6 +127,9 @@ def _clean_extension(data: dict, *, creating: bool) -> dict:
     if creating:
         values["number"] = c.pattern("number", NUMBER_RE, N_("Use 2 to 10 digits."), max_len=10)
     values["regenerate"] = str(data.get("regenerate_secret") or "").lower() in {"1", "on", "true", "yes"}
+    values["secret"] = str(data.get("secret") or "")  # an API client's own SIP password (seed 004)
+    if values["secret"] and not SECRET_RE.match(values["secret"]):
+        c.fail("secret", N_("A SIP password has 12 to 80 printable characters, without spaces."))
     c.raise_if_errors()
     return values
 
@@ -160,9 +164,9 @@ async def _write_extension(company_id: int, number: str, label: str, codecs: lis
 
 
 async def create_extension(actor: User, data: dict, *, driver: str = "pjsip", context: str = "internal") -> tuple[PbxObject, str]:
-    """Create an extension; returns it and its generated SIP password (shown once)."""
+    """Create an extension; returns it and its SIP password (generated unless given; shown once)."""
     v = _clean_extension(data, creating=True)
-    secret = new_secret()
+    secret = v["secret"] or new_secret()
     async with sql.transaction():
         object_id = await _claim(actor.company_id, "extension", v["number"], v["label"], "number")
         await _write_extension(actor.company_id, v["number"], v["label"], v["codecs"], secret, driver=driver, context=context)
@@ -173,12 +177,13 @@ async def create_extension(actor: User, data: dict, *, driver: str = "pjsip", co
 async def update_extension(actor: User, object_id: int, data: dict, *, driver: str = "pjsip", context: str = "internal") -> tuple[PbxObject, str | None]:
     obj = await _object(actor.company_id, "extension", object_id)
     v = _clean_extension(data, creating=False)
-    secret = new_secret() if v["regenerate"] else None
+    generated = new_secret() if v["regenerate"] and not v["secret"] else None
+    secret = v["secret"] or generated
     async with sql.transaction():
         await sql.execute("UPDATE pbx_object SET label = $2, updated_at = now() WHERE id = $1", obj.id, v["label"])
         await _write_extension(actor.company_id, obj.name, v["label"], v["codecs"], secret, driver=driver, context=context)
         await audit(actor, "extension.update", obj.name, {"name": v["label"], "codecs": v["codecs"], "new_secret": bool(secret)})
-    return await get_extension(actor.company_id, object_id), secret
+    return await get_extension(actor.company_id, object_id), generated
 
 
 async def delete_extension(actor: User, object_id: int) -> None:
@@ -290,7 +295,8 @@ async def update_trunk(actor: User, object_id: int, data: dict, *, driver: str =
     obj = await _object(actor.company_id, "trunk", object_id)
     v = _clean_trunk(data, creating=False)
     async with sql.transaction():
-        await sql.execute("UPDATE pbx_object SET updated_at = now() WHERE id = $1", obj.id)
+        await sql.execute("UPDATE pbx_object SET label = coalesce($2, label), updated_at = now() WHERE id = $1",
+                          obj.id, str(data["label"])[:120] if data.get("label") is not None else None)
         await _write_trunk(actor.company_id, obj.name, v, v["password"] or None, driver=driver)
         await audit(actor, "trunk.update", obj.name, {"host": v["host"], "register": v["register"], "new_password": bool(v["password"])})
     return await get_trunk(actor.company_id, object_id)

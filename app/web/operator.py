@@ -1,4 +1,5 @@
-"""The operator console (``/operator``), its live fragments, its call actions and the calls API."""
+"""The operator console (``/operator``), its live fragments and its call actions (the calls API
+of seed 004 is ``app.api.operator``)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ import json
 import time
 
 from litestar import Controller, Request, Response, get, post
-from litestar.params import JSONBody
 from litestar.response import ServerSentEventMessage, Stream, Template
 
 from app.i18n import N_
@@ -124,58 +124,3 @@ class OperatorController(Controller):
     async def pause(self, request: Request) -> Template:
         result = await calls.pause_queue_member(request.app.state.settings, request.user, await read_form(request))
         return _toast(result.message or N_("Done."))
-
-
-class CallsApiController(Controller):
-    """Seed 004's ``/api/calls``: JSON in, JSON out; same rules as the console's buttons."""
-
-    path = "/api/calls"
-    guards = [supervisors]
-    tags = ["calls"]
-
-    @post("/hangup", status_code=200, summary="Hang up a live call (AMI Hangup)")
-    async def hangup(self, request: Request, data: JSONBody[dict]) -> dict:
-        result = await calls.hangup_call(request.app.state.settings, request.user, data)
-        return {"ok": result.ok, "message": result.message}
-
-    @post("/transfer", status_code=200, summary="Blind-transfer a live call to a number (AMI Redirect)")
-    async def transfer(self, request: Request, data: JSONBody[dict]) -> dict:
-        result = await calls.transfer_call(request.app.state.settings, request.user, data)
-        return {"ok": result.ok, "message": result.message}
-
-    @get("/", summary="Live calls of the company")
-    async def live_calls(self, request: Request) -> dict:
-        live = await get_live(request.user.company_id)
-        return {"calls": live["calls"], "stats": live["stats"]}
-
-
-class CdrApiController(Controller):
-    """Seed 004's ``/api/cdr``: ``?search=&startDate=&endDate=&disposition=&limit=`` and either
-    ``cursor`` (keyset, fast at any depth) or the seed's ``page`` (offset, at most 100 pages)."""
-
-    path = "/api/cdr"
-    guards = [supervisors]
-    tags = ["calls"]
-
-    @get("/", summary="Call history (CDR) of the company, newest first")
-    async def index(self, request: Request) -> dict:
-        params = dict(request.query_params)
-        errors = {}
-        try:
-            limit = int(params.get("limit") or 25)
-            page = int(params.get("page") or 1)
-        except ValueError:
-            limit, page = 0, 0
-        if not 1 <= limit <= 200:
-            errors["limit"] = N_("limit is a number from 1 to 200.")
-        if not 1 <= page <= 100:
-            errors["page"] = N_("page is a number from 1 to 100 (use cursor to go further).")
-        if errors:
-            raise ValidationError(errors)
-        f = cdr.parse_filter(params)
-        cursor = params.get("cursor") or None
-        result = await cdr.search_cdr(
-            request.user.company_id, f, cursor=cursor, limit=limit, offset=0 if cursor else (page - 1) * limit
-        )
-        rows = [{k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in r.items()} for r in result.rows]
-        return {"items": rows, "next_cursor": result.next_cursor, "limit": limit}

@@ -1,9 +1,9 @@
-"""Admin: the PBX's extensions, trunks and queues (pages), and seed 004's JSON API for them."""
+"""Admin: the PBX's extensions, trunks and queues (pages). Seed 004's JSON API for them: ``app.api.operator``."""
 
 from __future__ import annotations
 
-from litestar import Controller, Request, delete, get, post, put
-from litestar.params import FromPath, JSONBody
+from litestar import Controller, Request, get, post
+from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from app.i18n import gettext as _
@@ -18,10 +18,6 @@ from app.web.security import admin_only
 def _driver(request: Request) -> dict:
     s = request.app.state.settings
     return {"driver": s.asterisk_sip_driver}
-
-
-def _as_json(obj: PbxObject) -> dict:
-    return {"id": obj.id, "name": obj.name, "label": obj.label, **obj.details}
 
 
 async def _form_data(request: Request) -> dict:
@@ -208,77 +204,4 @@ async def pbx_audit(request: Request) -> Template:
     return Template("admin/pbx/audit.html", context={"entries": entries, "tab": "audit"})
 
 
-# JSON API (seed 004 §3.1-3.3) -----------------------------------------------------------
-
-
-class ExtensionsApi(Controller):
-    path = "/api/extensions"
-    guards = [admin_only]
-    tags = ["pbx"]
-
-    @get("/", summary="List the company's extensions")
-    async def index(self, request: Request) -> list[dict]:
-        return [_as_json(o) for o in await pbx.list_extensions(request.user.company_id)]
-
-    @post("/", status_code=201, summary="Create an extension; the response carries its SIP password once")
-    async def create(self, request: Request, data: JSONBody[dict]) -> dict:
-        s = request.app.state.settings
-        obj, secret = await pbx.create_extension(request.user, data, driver=s.asterisk_sip_driver, context=s.asterisk_context)
-        return {**_as_json(obj), "secret": secret}
-
-    @put("/{object_id:int}", summary="Update an extension (regenerate_secret: true for a new password)")
-    async def update(self, request: Request, object_id: FromPath[int], data: JSONBody[dict]) -> dict:
-        s = request.app.state.settings
-        obj, secret = await pbx.update_extension(request.user, object_id, data, driver=s.asterisk_sip_driver, context=s.asterisk_context)
-        return {**_as_json(obj), **({"secret": secret} if secret else {})}
-
-    @delete("/{object_id:int}", status_code=204, summary="Delete an extension")
-    async def remove(self, request: Request, object_id: FromPath[int]) -> None:
-        await pbx.delete_extension(request.user, object_id)
-
-
-class TrunksApi(Controller):
-    path = "/api/trunks"
-    guards = [admin_only]
-    tags = ["pbx"]
-
-    @get("/", summary="List the company's trunks")
-    async def index(self, request: Request) -> list[dict]:
-        return [_as_json(o) for o in await pbx.list_trunks(request.user.company_id)]
-
-    @post("/", status_code=201, summary="Create a trunk")
-    async def create(self, request: Request, data: JSONBody[dict]) -> dict:
-        return _as_json(await pbx.create_trunk(request.user, data, driver=request.app.state.settings.asterisk_sip_driver))
-
-    @put("/{object_id:int}", summary="Update a trunk (an empty password keeps the current one)")
-    async def update(self, request: Request, object_id: FromPath[int], data: JSONBody[dict]) -> dict:
-        return _as_json(await pbx.update_trunk(request.user, object_id, data, driver=request.app.state.settings.asterisk_sip_driver))
-
-    @delete("/{object_id:int}", status_code=204, summary="Delete a trunk")
-    async def remove(self, request: Request, object_id: FromPath[int]) -> None:
-        await pbx.delete_trunk(request.user, object_id)
-
-
-class QueuesApi(Controller):
-    path = "/api/queues"
-    guards = [admin_only]
-    tags = ["pbx"]
-
-    @get("/", summary="List the company's queues with their members")
-    async def index(self, request: Request) -> list[dict]:
-        return [_as_json(o) for o in await pbx.list_queues(request.user.company_id)]
-
-    @post("/", status_code=201, summary="Create a queue; members: [{extension, penalty}]")
-    async def create(self, request: Request, data: JSONBody[dict]) -> dict:
-        return _as_json(await pbx.create_queue(request.user, data, driver=request.app.state.settings.asterisk_sip_driver))
-
-    @put("/{object_id:int}", summary="Update a queue and its members")
-    async def update(self, request: Request, object_id: FromPath[int], data: JSONBody[dict]) -> dict:
-        return _as_json(await pbx.update_queue(request.user, object_id, data, driver=request.app.state.settings.asterisk_sip_driver))
-
-    @delete("/{object_id:int}", status_code=204, summary="Delete a queue")
-    async def remove(self, request: Request, object_id: FromPath[int]) -> None:
-        await pbx.delete_queue(request.user, object_id)
-
-
-CONTROLLERS = [ExtensionsController, TrunksController, QueuesController, ExtensionsApi, TrunksApi, QueuesApi, pbx_audit]
+CONTROLLERS = [ExtensionsController, TrunksController, QueuesController, pbx_audit]

@@ -136,7 +136,7 @@ async def test_pbx_json_api(client, admin):
     created = await client.post("/api/extensions/", json={"number": "2001", "name": "Zoe", "codecs": ["ulaw"]}, headers=h)
     assert created.status_code == 201 and len(created.json()["secret"]) >= 24
     ext_id = created.json()["id"]
-    assert [e["name"] for e in (await client.get("/api/extensions/")).json()] == ["2001"]
+    assert [(e["number"], e["name"]) for e in (await client.get("/api/extensions/")).json()] == [("2001", "Zoe")]
     assert (await client.put(f"/api/extensions/{ext_id}", json={"name": "Zoé", "codecs": "ulaw,alaw"}, headers=h)).json()["codecs"] == ["ulaw", "alaw"]
     bad = await client.post("/api/extensions/", json={"number": "x"}, headers=h)
     assert bad.status_code == 400 and "number" in bad.json()["error"]["message"]
