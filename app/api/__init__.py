@@ -12,6 +12,7 @@ from litestar.exceptions import ValidationException
 from litestar.openapi.spec import Components, SecurityScheme
 
 from app.api.auth import api_auth
+from app.api.events import api_events
 from app.api.routes import ContactsApi, ConversationsApi, DirectoryApi, OrdersApi
 from app.api.errors import validation_error as _validation_error
 
@@ -27,7 +28,7 @@ SECURITY_COMPONENTS = Components(
 
 ROUTER = Router(
     path="/api/v1",
-    route_handlers=[ContactsApi, ConversationsApi, OrdersApi, DirectoryApi],
+    route_handlers=[ContactsApi, ConversationsApi, OrdersApi, DirectoryApi, api_events],
     guards=[api_auth],
     security=[{"apiKey": []}],
     exception_handlers={ValidationException: _validation_error},

@@ -79,7 +79,7 @@ async def api_auth(connection: ASGIConnection, handler: BaseRouteHandler) -> Non
         if api_key is None:
             raise NotAuthorizedException(N_("Unknown or revoked API key."))
         await hit_rate_limit(api_key, connection.app.state.settings.api_rate_limit)
-        if needed not in api_key.scopes:
+        if needed not in api_key.scopes and not opt.get("any_scope"):
             raise PermissionDeniedException(f"This API key lacks the '{needed}' permission.")
         connection.scope["user"] = ApiPrincipal(  # type: ignore[typeddict-unknown-key]
             api_key.company_id, api_key.id, f"API key {api_key.name} (sbk_{api_key.prefix})", api_key.scopes
