@@ -64,6 +64,7 @@ from app.web.business_hours import BusinessHoursController
 from app.web.company import CompanyController
 from app.api import ROUTER as API_V1, SECURITY_COMPONENTS
 from app.api.operator import ROUTER as OPERATOR_API
+from app.api.shop import ROUTER as SHOP_API
 from app.providers.webhook_sender import WebhookSender
 from app.web.api_keys import ApiKeysController
 from app.web.integrations import WebhooksController
@@ -229,6 +230,7 @@ def create_app(settings: Settings, *, migrate: bool = True, dispatcher: bool = T
             *PBX_CONTROLLERS,
             API_V1,
             OPERATOR_API,
+            SHOP_API,
             OrdersController,
             OrderSettingsController,
             ApiKeysController,

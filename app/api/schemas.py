@@ -21,6 +21,7 @@ class OrderItemIn(msgspec.Struct, forbid_unknown_fields=True):
     name: Annotated[str, Meta(min_length=1, max_length=200)]
     price: Annotated[float, Meta(ge=0, le=1_000_000_000, description="Unit price, at most two decimals")]
     quantity: Annotated[int, Meta(ge=1, le=100_000)] = 1
+    id: Annotated[str, Meta(max_length=100, description="Your product id, kept with the item")] | None = None
 
 
 class OrderIn(msgspec.Struct, forbid_unknown_fields=True):

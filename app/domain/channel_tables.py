@@ -31,6 +31,8 @@ class Contact(Table, tablename="contact"):
     phone = Varchar(length=20, null=True, default=None)
     name = Varchar(length=200, default="")
     created_at = Timestamptz(default=TimestamptzNow())
+    # Seed 001's client status (pending / confirmed / cancelled): the shop's, kept by orders too.
+    client_status = Varchar(length=16, default="pending")
 
 
 class ContactAlias(Table, tablename="contact_alias"):

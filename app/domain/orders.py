@@ -274,9 +274,10 @@ def clean_items(raw: object) -> list[dict]:
         except (InvalidOperation, ValueError):
             c.fail("price", N_("A price is a number from 0 with at most two decimals."))
             price = Decimal("0")
+        product_id = c.text("id", max_len=100, required=False)  # the shop's product id (seed 001)
         if c.errors:
             raise ValidationError({f"items[{n}].{k}": v for k, v in c.errors.items()})
-        items.append({"name": name, "price": f"{price:.2f}", "quantity": quantity})
+        items.append({"name": name, "price": f"{price:.2f}", "quantity": quantity, **({"id": product_id} if product_id else {})})
     return items
 
 
@@ -380,6 +381,7 @@ async def create_order(company_id: int, data: dict) -> tuple[dict, bool]:
             "UPDATE shop_order SET request_message_id = $2, requested_at = now() WHERE id = $1", order_id, message_id
         )
         order = await get_order(company_id, order_id)
+        await sql.execute("UPDATE contact SET client_status = 'pending' WHERE id = $1", contact_id)
         await queue_webhook(company_id, "order.created", public(order))
         await emit(OrderChanged(company_id, order_id, contact_id, created=True))
     return order, True
@@ -421,6 +423,7 @@ async def decide_order(company_id: int, order_id: int, decision: str, *, by: str
             company_id, order_id, status, by, reply_text[:2000],
         )
         order = await get_order(company_id, order_id)
+        await sql.execute("UPDATE contact SET client_status = $2 WHERE id = $1", order["contact_id"], status)
         if by != "customer":
             await record_audit(company_id, f"order.{status}", target_type="order", target_id=order_id,
                                target_label=order["reference"], before={"status": "pending"}, after={"status": status})
