@@ -18,7 +18,7 @@ from __future__ import annotations
 import gettext as gettext_module
 import io
 from contextvars import ContextVar
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -135,6 +135,15 @@ def format_datetime(value: datetime | None, format: str = "medium") -> str:
     if value.tzinfo is None:
         value = value.replace(tzinfo=timezone.utc)
     return _babel_datetime(value, format, tzinfo=_zone(), locale=_locale())
+
+
+def format_duration(value: timedelta | None) -> str:
+    """A duration in words in the current language, e.g. "12 minutes", "2 hours" (Babel)."""
+    if value is None:
+        return ""
+    from babel.dates import format_timedelta
+
+    return format_timedelta(value, threshold=1.5, locale=_locale())
 
 
 def format_date(value: datetime | None, format: str = "medium") -> str:

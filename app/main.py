@@ -41,6 +41,7 @@ from app.web.conversations import ConversationsController, SimulatorController
 from app.web.auto_messages import AutoMessagesController
 from app.web.dispatch import ConversationActionsController
 from app.web.webhooks import ROUTES as WEBHOOK_ROUTES
+from app.web.studio import studio_incoming
 from app.web.departments import DepartmentsController
 from app.web.errors import EXCEPTION_HANDLERS
 from app.web.health import health
@@ -211,6 +212,7 @@ def create_app(settings: Settings, *, migrate: bool = True, dispatcher: bool = T
             AutoMessagesController,
             SimulatorController,
             *WEBHOOK_ROUTES,
+            studio_incoming,
             AuthController,
             HomeController,
             InboxController,

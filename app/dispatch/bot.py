@@ -38,6 +38,8 @@ NO_WORDS = {
 }
 YES = set().union(*YES_WORDS.values()) | {"si"}
 NO = set().union(*NO_WORDS.values())
+# Values of a Twilio channel's ``studio_in_front`` that put a Studio flow in front (app.web.studio).
+STUDIO_ON = {"yes", "y", "on", "true", "1", "oui", "sim"}
 # How long a previous conversation's department is offered again.
 RETURNING_DAYS = 30
 # A returning customer who does not answer the yes/no question gets the menu after this.
@@ -131,11 +133,20 @@ async def _ask(company_id: int, conversation_id: int, state: str, kind: str, **v
 async def start(company_id: int, conversation_id: int) -> None:
     """A conversation just opened with the bot."""
     conv = await sql.fetchrow(
-        "SELECT status, department_id, contact_id, bot_state FROM conversation WHERE company_id = $1 AND id = $2",
+        """SELECT c.status, c.department_id, c.contact_id, c.bot_state,
+                  lower(coalesce(ch.credentials->>'studio_in_front', '')) AS studio
+           FROM conversation c JOIN channel ch ON ch.id = c.channel_id WHERE c.company_id = $1 AND c.id = $2""",
         company_id,
         conversation_id,
     )
     if conv is None or conv["status"] != "bot" or conv["bot_state"]:
+        return
+    if conv["studio"] in STUDIO_ON:
+        # A Twilio Studio flow is the bot on this channel (app.web.studio): ours stays silent.
+        await sql.execute(
+            "UPDATE conversation SET bot_state = 'studio' WHERE company_id = $1 AND id = $2 AND coalesce(bot_state, '') = ''",
+            company_id, conversation_id,
+        )
         return
     if conv["department_id"]:
         await queue_conversation(company_id, conversation_id, conv["department_id"])
@@ -171,7 +182,7 @@ async def answer(company_id: int, conversation_id: int, message_id: int, row=Non
     context (``app.dispatch.reads.message_context``) when the caller has just read it."""
     if row is None:
         row = await message_context(company_id, conversation_id, message_id)
-    if row is not None and row["direction"] == "in":
+    if row is not None and row["direction"] == "in" and row["bot_state"] != "studio":
         await tell_if_closed(company_id, conversation_id, conv=row)
     if row is None or row["status"] != "bot" or not row["bot_state"] or row["direction"] != "in":
         return

@@ -64,6 +64,9 @@ def conversation_out(r) -> dict:
         "department_id": r["department_id"], "assigned_user_id": r["assigned_user_id"],
         "created_at": _iso(r["created_at"]), "last_message_at": _iso(r["last_message_at"]),
         "last_inbound_at": _iso(r["last_inbound_at"]), "resolved_at": _iso(r["resolved_at"]),
+        # Seed 002's "durée": from the first message to resolution (resolved conversations only).
+        "duration_seconds": round((r["resolved_at"] - r["created_at"]).total_seconds())
+        if r["resolved_at"] and r["created_at"] else None,
     }
 
 

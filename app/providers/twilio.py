@@ -78,6 +78,9 @@ class TwilioProvider(Provider):
         CredentialField("auth_token", "Auth token (signs webhooks)", secret=True),
         CredentialField("from_number", "WhatsApp sender number (E.164)", help="e.g. +14155238886"),
         CredentialField("api_base", "API base URL", required=False, default="https://api.twilio.com"),
+        CredentialField("studio_in_front", "Studio in front (yes or empty)", required=False,
+                        help="yes: a Twilio Studio flow answers first and posts each message to "
+                             "/webhooks/twilio-studio/<channel id> (README: Moving from the Twilio Studio bot)"),
     )
     setup_help = (
         "In the Twilio console, WhatsApp sender settings: 'When a message comes in' = the webhook URL "

@@ -15,7 +15,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
 from app import __version__
-from app.i18n import LOCALE_DIR, current_language, current_timezone, format_date, format_datetime, format_number, format_time
+from app.i18n import LOCALE_DIR, current_language, current_timezone, format_date, format_datetime, format_number, format_duration, format_time
 from app.i18n import gettext as _gettext
 from app.i18n import ngettext as _ngettext
 from app.i18n import translations
@@ -55,6 +55,7 @@ def make_environment() -> Environment:
     env.filters["time"] = format_time
     env.filters["date"] = format_date
     env.filters["number"] = format_number
+    env.filters["duration"] = format_duration
     env.globals["version"] = __version__
     env.globals["language"] = current_language.get
     # For messages made at run time (validation errors, flashes): no %-formatting, unlike _().
