@@ -13,6 +13,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 
 from app.api.auth import api_auth
 from app.api.events import api_events
+from app.api.team import HANDLERS as TEAM_HANDLERS
 from app.api.routes import ContactsApi, ConversationsApi, DirectoryApi, OrdersApi
 from app.api.errors import validation_error as _validation_error
 
@@ -28,7 +29,7 @@ SECURITY_COMPONENTS = Components(
 
 ROUTER = Router(
     path="/api/v1",
-    route_handlers=[ContactsApi, ConversationsApi, OrdersApi, DirectoryApi, api_events],
+    route_handlers=[ContactsApi, ConversationsApi, OrdersApi, DirectoryApi, api_events, *TEAM_HANDLERS],
     guards=[api_auth],
     security=[{"apiKey": []}],
     exception_handlers={ValidationException: _validation_error},

@@ -25,11 +25,12 @@ from app.domain.errors import NotFound, Throttled, ValidationError
 from app.domain.validation import Cleaner
 from app.i18n import N_
 
-SCOPES = ("read", "write", "orders", "pbx:read", "pbx:write", "calls")
+SCOPES = ("read", "write", "orders", "admin", "pbx:read", "pbx:write", "calls")
 SCOPE_HELP = {
     "read": N_("Read contacts, conversations, messages, departments, users and metrics."),
     "write": N_("Send messages; assign, transfer and resolve conversations."),
     "orders": N_("Create customers and orders to be confirmed over WhatsApp; read orders."),
+    "admin": N_("Manage users, departments and channels."),
     "pbx:read": N_("Read the PBX's extensions, trunks and queues with their live status."),
     "pbx:write": N_("Create, change and delete the PBX's extensions, trunks and queues."),
     "calls": N_("Read live calls and the call history; hang up and transfer calls."),
