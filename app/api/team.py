@@ -22,7 +22,7 @@ from msgspec import UNSET, Meta, UnsetType
 
 from app.api.auth import ApiPrincipal
 from app.api.routes import ERRORS, Cursor, Limit, OptId, page
-from app.domain import api_reads, channels, departments, metrics, presence, users
+from app.domain import api_reads, channels, departments, metrics, orders, presence, users
 from app.domain.errors import NotFound, ValidationError
 from app.domain.media import get_media_file, save_upload
 from app.domain.messages import queue_message
@@ -317,4 +317,42 @@ class MediaApi(Controller):
         return File(path=path, filename=name, media_type=mime, headers={"X-Content-Type-Options": "nosniff"})
 
 
-HANDLERS = [MeApi, UsersAdminApi, DepartmentsAdminApi, ChannelsAdminApi, SearchApi, MetricsApi, MediaApi]
+class OrderSettingsIn(msgspec.Struct, forbid_unknown_fields=True):
+    """The company's order confirmation: answer keywords (one per line), the request's text
+    (placeholders {name}, {reference}, {items}, {total}), and the default template used outside
+    the 24-hour window: Meta ``template_name`` + ``template_language`` (parameters: name,
+    reference, total), Twilio ``content_sid`` (variables 1, 2, 3 the same). Fields left out keep
+    their value."""
+
+    confirm_words: Annotated[str, Meta(max_length=4000)] | UnsetType = UNSET
+    cancel_words: Annotated[str, Meta(max_length=4000)] | UnsetType = UNSET
+    request_text: Annotated[str, Meta(max_length=2000)] | UnsetType = UNSET
+    template_name: Annotated[str, Meta(max_length=512)] | UnsetType = UNSET
+    template_language: Annotated[str, Meta(max_length=16)] | UnsetType = UNSET
+    content_sid: Annotated[str, Meta(max_length=34)] | UnsetType = UNSET
+
+
+def _order_settings_out(s: orders.OrderSettings) -> dict:
+    return {"confirm_words": "\n".join(s.confirm_words), "cancel_words": "\n".join(s.cancel_words),
+            "request_text": s.request_text, "template_name": s.template_name,
+            "template_language": s.template_language, "content_sid": s.content_sid}
+
+
+class OrderSettingsApi(Controller):
+    path = "/order-settings"
+    tags = ["orders"]
+    opt = {"scope": "orders"}
+
+    @get("/", summary="The order confirmation settings, with the default template for closed windows", responses=ERRORS)
+    async def show(self, request: Request) -> dict:
+        return _order_settings_out(await orders.get_order_settings(request.user.company_id))
+
+    @put("/", summary="Change the order confirmation settings; fields left out keep their value", responses=ERRORS)
+    async def update(self, request: Request, data: JSONBody[OrderSettingsIn]) -> dict:
+        company_id = request.user.company_id
+        body = _order_settings_out(await orders.get_order_settings(company_id))
+        body.update({k: v for k, v in msgspec.structs.asdict(data).items() if _given(v)})
+        return _order_settings_out(await orders.update_order_settings(company_id, body))
+
+
+HANDLERS = [MeApi, OrderSettingsApi, UsersAdminApi, DepartmentsAdminApi, ChannelsAdminApi, SearchApi, MetricsApi, MediaApi]

@@ -176,8 +176,8 @@ async def update_order_settings(company_id: int, data: dict) -> OrderSettings:
 # Reading ----------------------------------------------------------------------------------
 
 ORDER_SQL = """
-SELECT o.*, ct.phone, ct.name AS contact_name
-FROM shop_order o JOIN contact ct ON ct.id = o.contact_id
+SELECT o.*, ct.phone, ct.name AS contact_name, rm.type AS request_type, rm.data->'template' AS request_template
+FROM shop_order o JOIN contact ct ON ct.id = o.contact_id LEFT JOIN message rm ON rm.id = o.request_message_id
 """
 
 
@@ -231,7 +231,19 @@ def public(order: dict) -> dict:
         "created_at": order["created_at"].isoformat(),
         "requested_at": order["requested_at"].isoformat() if order["requested_at"] else None,
         "decided_at": order["decided_at"].isoformat() if order["decided_at"] else None,
+        "request": request_of(order),
     }
+
+
+def request_of(order: dict) -> dict | None:
+    """How the confirmation request went out: a plain text inside the 24-hour window, else the
+    company's default template (Admin → Order confirmation, or ``PUT /api/v1/order-settings``)."""
+    if not order.get("request_message_id"):
+        return None
+    template = order.get("request_template")
+    template = json.loads(template) if isinstance(template, str) else (template or {})
+    return {"message_id": order["request_message_id"], "type": order.get("request_type") or "text",
+            "template": template.get("name") or template.get("content_sid") or None}
 
 
 # Creating ---------------------------------------------------------------------------------
@@ -319,8 +331,8 @@ async def _request(company_id: int, order: dict, settings: OrderSettings) -> int
                     "content_variables": json.dumps({"1": name or "-", "2": order["reference"], "3": total})}
         else:
             raise ValidationError({"channel_id": N_(
-                "This customer has not written in the last 24 hours: set the order template "
-                "(Admin → Order confirmation) so that the request can be sent.")})
+                "This customer has not written in the last 24 hours: set the company's default confirmation "
+                "template (Admin → Order confirmation, or PUT /api/v1/order-settings) so that the request can be sent.")})
     else:
         language = await customer_language(company_id, order["conversation_id"])
         template = settings.request_text or REQUEST_TEXT.get(language, REQUEST_TEXT["en"])

@@ -87,3 +87,25 @@ async def test_bad_input_scopes_and_other_companies(client, shop, other_shop):
     assert (await client.put(f"/api/clients/{c['id']}", json={"status": "confirmed"}, headers=theirs)).status_code == 404
     assert (await client.post("/api/orders", json={"clientId": c["id"], "products": SEED_PRODUCTS}, headers=theirs)).status_code == 404
     assert (await client.get("/api/clients", headers=theirs)).json() == []
+
+
+async def test_outside_the_window_the_default_template_is_used_and_said(client, app):
+    """Meta, a customer who never wrote: the order needs the company's default template; the
+    answer says how to set it, then says the request went out as that template."""
+    from app.domain.channels import create_channel
+    from tests.api.conftest import make_shop
+
+    shop = await make_shop("Vitrine")
+    await sql.execute("UPDATE channel SET active = false WHERE company_id = $1", shop.company.id)
+    meta = await create_channel(shop.company.id, {"name": "Meta", "provider": "meta", "cred_phone_number_id": "123",
+                                                  "cred_access_token": "tok", "cred_app_secret": "sec"})
+    order = {"phone": "+33655555555", "items": [{"name": "A", "price": 10}], "channel_id": meta.id}
+    refused = await client.post("/api/v1/orders", json=order, headers=shop.auth("orders"))
+    assert refused.status_code == 400 and "/api/v1/order-settings" in refused.json()["error"]["message"]
+    settings = await client.put("/api/v1/order-settings", json={"template_name": "order_confirm", "template_language": "fr"},
+                                headers=shop.auth("orders"))
+    assert settings.status_code == 200 and settings.json()["template_name"] == "order_confirm"
+    assert settings.json()["confirm_words"]  # left out: kept
+    created = await client.post("/api/v1/orders", json=order, headers=shop.auth("orders"))
+    assert created.status_code == 201, created.text
+    assert created.json()["request"]["type"] == "template" and created.json()["request"]["template"] == "order_confirm"
