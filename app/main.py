@@ -51,6 +51,7 @@ from app.web.quick_replies import QuickRepliesController
 from app.web.middleware import request_id_middleware
 from app.web.operator import OperatorController, ami_error_handler
 from app.web.pbx import CONTROLLERS as PBX_CONTROLLERS
+from app.web.pbx_adopt import ROUTES as PBX_ADOPT_ROUTES
 from app.web.presence import PresenceController
 from app.web.security import PostgresStore, session_auth
 from app.web.stream import events
@@ -230,6 +231,7 @@ def create_app(settings: Settings, *, migrate: bool = True, dispatcher: bool = T
             PresenceController,
             OperatorController,
             *PBX_CONTROLLERS,
+            *PBX_ADOPT_ROUTES,
             API_V1,
             OPERATOR_API,
             SHOP_API,
