@@ -28,7 +28,7 @@ from tests.helpers import csrf, login, post_form
 MARKER = "ZZTENANTA"
 MISSING = 987_654
 # Not company-scoped by the login session: public, or a stream that never ends.
-SKIP = [*PUBLIC_PATHS, r"^/events$", r"^/logout$", r"^/static", r"^/schema"]
+SKIP = [*PUBLIC_PATHS, r"^/events$", r"^/api/v1/events$", r"^/logout$", r"^/static", r"^/schema"]
 ALLOWED = {400, 401, 403, 404, 405, 409, 413, 415, 422}
 PARAM = re.compile(r"\{(\w+)(?::(\w+))?\}")
 
@@ -66,7 +66,8 @@ async def build_company_a(client) -> dict:
         a.id, channel, conv, f"{MARKER} secret message",
     )
     ids = {"company": a, "conversation_id": conv, "past_id": past, "channel_id": channel, "user_id": agent.id,
-           "department_id": dep.id, "contact_id": contact, "duplicate_id": second_contact, "message_id": message}
+           "department_id": dep.id, "contact_id": contact, "duplicate_id": second_contact, "message_id": message,
+           "client_id": contact}  # seed 001's /api/clients: a client is a contact
     quick_reply = await sql.fetchval(
         "INSERT INTO quick_reply (company_id, shortcut, text) VALUES ($1, 'zz', $2) RETURNING id", a.id, f"{MARKER} reply"
     )
@@ -287,7 +288,7 @@ async def test_every_id_parameter_names_a_company_table(app):
     """A route whose id parameter maps to no company-scoped table could only be tried with a
     missing id: name its table so (``<x>_id`` -> ``x`` or ``*_x``), or extend ``build_company_a``."""
     known = {"conversation_id", "past_id", "channel_id", "user_id", "department_id", "contact_id", "message_id",
-             "quick_reply_id", "object_id"}
+             "quick_reply_id", "object_id", "client_id"}
     unknown = sorted({f"{name} in {path}" for _, path in routes(app) for name, kind in PARAM.findall(path)
                       if kind == "int" and name not in known and await table_for(name) is None})
     assert unknown == []
