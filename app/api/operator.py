@@ -61,7 +61,12 @@ def _status(live: dict, name: str) -> dict:
 
 
 def _extension(obj: PbxObject, live: dict, seen: dict) -> dict:
-    where = seen.get(obj.name) or {}
+    # The live snapshot's address and user agent when the AMI state carries them, else the
+    # registration rows Asterisk keeps (ps_contacts / sippeers).
+    ep = live["endpoints"].get(obj.name) or {}
+    where = {"ip": ep.get("address"), "user_agent": ep.get("user_agent")}
+    if not where["ip"]:
+        where = seen.get(obj.name) or {}
     return {
         "id": obj.id, "number": obj.name, "name": obj.label, "label": obj.label,
         "codecs": obj.details.get("codecs", []), "context": obj.details.get("context", ""),
