@@ -3,7 +3,7 @@
 Seed 004's events, named as its WebSocket's (``stats:update`` every 2 s, ``call:new``,
 ``call:state-change``, ``call:hangup``, ``peer:status``), and the chat's
 (``conversation:queued``, ``conversation:assigned``, ``conversation:resolved``,
-``message:received``, ``message:sent``), each ``data:`` one JSON object.
+``message:received``, ``message:sent``, ``agent:presence``), each ``data:`` one JSON object.
 
 What a stream carries follows its key: ``calls`` for ``stats:update`` and ``call:*``,
 ``pbx:read`` or ``calls`` for ``peer:status``, ``read`` for the chat's events; always only the
@@ -37,6 +37,7 @@ from app.domain.events import (
     Event,
     MessageReceived,
     MessageStatusChanged,
+    PresenceChanged,
 )
 from app.realtime.hub import RECENT_SECONDS, Closed, Resync
 from app.telephony.live import PbxLiveChanged, get_live
@@ -54,7 +55,7 @@ def scopes_of(principal: object) -> set[str]:
 def wants(scopes: set[str], event: Event) -> bool:
     if isinstance(event, PbxLiveChanged):
         return bool(scopes & {"calls", "pbx:read"})
-    if isinstance(event, (ConversationRouted, MessageReceived, MessageStatusChanged)):
+    if isinstance(event, (ConversationRouted, MessageReceived, MessageStatusChanged, PresenceChanged)):
         return "read" in scopes
     return False
 
@@ -91,6 +92,8 @@ class PbxDiff:
 
 
 async def chat_event(company_id: int, event: Event) -> tuple[str, dict] | None:
+    if isinstance(event, PresenceChanged):
+        return "agent:presence", {"user_id": event.user_id, "presence": event.presence}
     if isinstance(event, ConversationRouted):
         name = ROUTED.get(event.status)
         if name is None:
@@ -177,6 +180,6 @@ async def api_events(request: Request) -> ServerSentEvent:
             found = await chat_event(company_id, event)
             pairs = [found] if found else []
         return [ServerSentEventMessage(event=name, data=json.dumps(data, separators=(",", ":"), default=str),
-                                       id=f"{at:.6f}") for name, data in pairs]
+                                       id=repr(at)) for name, data in pairs]  # exact: float(repr(x)) == x
 
     return ServerSentEvent(stream(), headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})

@@ -16,7 +16,8 @@ from app.domain.events import emit
 from app.domain.messages import receive_webhook
 from app.providers.base import InboundMessage, Parsed
 from app.telephony.live import PbxLiveChanged
-from tests.factories import make_company
+from app.domain.presence import set_presence
+from tests.factories import make_company, make_user
 
 
 class Events:
@@ -115,12 +116,17 @@ async def test_chat_events_need_read_and_resume_with_last_event_id(live_server):
             assert message["text"] == "Bonjour" and message["direction"] == "in" and ident
             with pytest.raises(asyncio.TimeoutError):
                 await deaf_events.until("message:received", timeout=1)
+            agent = await make_user(company, "agent")
+            await set_presence(agent, "online")
+            _, presence = await events.until("agent:presence", skip=("conversation:queued", "conversation:assigned"))
+            assert presence == {"user_id": agent.id, "presence": "online"}
         # Disconnected: a message arrives; reconnecting with the last id gets it first.
         await customer_writes(2, "Vous êtes là ?")
         await asyncio.sleep(0.5)
         async with client.stream("GET", "/api/v1/events", headers={**read_key, "Last-Event-ID": ident}) as again:
             resumed = Events(again)
-            _, message = await resumed.until("message:received", skip=("conversation:queued", "conversation:assigned"))
+            _, message = await resumed.until("message:received", skip=("conversation:queued", "conversation:assigned",
+                                                                       "agent:presence"))
             assert message["text"] == "Vous êtes là ?"
         async with client.stream("GET", "/api/v1/events", headers={**read_key, "Last-Event-ID": "1000000000"}) as old:
             assert (await Events(old).until("resync"))[1] == {"reason": "gap"}
