@@ -12,7 +12,8 @@ DESCRIPTION = "api key scopes: admin, pbx:read, pbx:write, calls"
 SQL = """
 ALTER TABLE api_key DROP CONSTRAINT api_key_scopes_check;
 ALTER TABLE api_key ADD CONSTRAINT api_key_scopes_check CHECK (
-    scopes <@ ARRAY['read', 'write', 'orders', 'admin', 'pbx:read', 'pbx:write', 'calls']::text[] AND cardinality(scopes) > 0
+    scopes <@ ARRAY['read', 'write', 'orders', 'admin', 'pbx:read', 'pbx:write', 'calls']::text[]
+    AND cardinality(scopes) > 0
 );
 """
 

@@ -71,7 +71,8 @@ def _key_from(connection: ASGIConnection) -> str:
 async def api_auth(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
     method = connection.scope.get("method", "GET")
     opt = handler.opt
-    needed = opt.get("scope") or (opt.get("read_scope", "read") if method in SAFE_METHODS else opt.get("write_scope", "write"))
+    default = opt.get("read_scope", "read") if method in SAFE_METHODS else opt.get("write_scope", "write")
+    needed = opt.get("scope") or default
     assert needed in SCOPES, needed
     key = _key_from(connection)
     if key:

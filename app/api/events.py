@@ -71,7 +71,9 @@ class PbxDiff:
     def events(self, live: dict, scopes: set[str]) -> list[tuple[str, dict]]:
         out: list[tuple[str, dict]] = []
         calls = {c["id"]: c for c in live["calls"]}
-        peers = {n: ("Registered" if e["registered"] else "Unregistered", e["kind"]) for n, e in live["endpoints"].items()}
+        peers = {
+            n: ("Registered" if e["registered"] else "Unregistered", e["kind"]) for n, e in live["endpoints"].items()
+        }
         if "calls" in scopes:
             for call_id, call in calls.items():
                 if call_id not in self.calls:
@@ -80,11 +82,22 @@ class PbxDiff:
                     out.append(("call:state-change", {"id": call_id, "state": call["state"]}))
             out.extend(("call:hangup", {"id": call_id}) for call_id in self.calls if call_id not in calls)
             s = live["stats"]
-            out.append(("stats:update", {"activeCalls": s["active_calls"], "registeredExtensions": s["registered_extensions"],
-                                         "registeredTrunks": s["registered_trunks"]}))
+            out.append(
+                (
+                    "stats:update",
+                    {
+                        "activeCalls": s["active_calls"],
+                        "registeredExtensions": s["registered_extensions"],
+                        "registeredTrunks": s["registered_trunks"],
+                    },
+                )
+            )
         if scopes & {"calls", "pbx:read"} and self.primed:
-            out.extend(("peer:status", {"type": kind, "id": name, "status": status})
-                       for name, (status, kind) in peers.items() if self.peers.get(name) != status)
+            out.extend(
+                ("peer:status", {"type": kind, "id": name, "status": status})
+                for name, (status, kind) in peers.items()
+                if self.peers.get(name) != status
+            )
         self.calls = {call_id: call["state"] for call_id, call in calls.items()}
         self.peers = {name: status for name, (status, _) in peers.items()}
         self.primed = True
@@ -98,8 +111,13 @@ async def chat_event(company_id: int, event: Event) -> tuple[str, dict] | None:
         name = ROUTED.get(event.status)
         if name is None:
             return None
-        return name, {"conversation_id": event.conversation_id, "status": event.status, "user_id": event.user_id,
-                      "previous_user_id": event.previous_user_id, "department_id": event.department_id}
+        return name, {
+            "conversation_id": event.conversation_id,
+            "status": event.status,
+            "user_id": event.user_id,
+            "previous_user_id": event.previous_user_id,
+            "department_id": event.department_id,
+        }
     if isinstance(event, MessageReceived) or (isinstance(event, MessageStatusChanged) and event.status == "sent"):
         try:
             message = await api_reads.get_message(company_id, event.message_id)
@@ -121,8 +139,13 @@ def _last_event_id(raw: str | None) -> float | None:
     return value
 
 
-@get("/events", summary="Live events (text/event-stream of JSON), resumable with Last-Event-ID",
-     opt={"any_scope": True}, tags=["events"], media_type="text/event-stream")
+@get(
+    "/events",
+    summary="Live events (text/event-stream of JSON), resumable with Last-Event-ID",
+    opt={"any_scope": True},
+    tags=["events"],
+    media_type="text/event-stream",
+)
 async def api_events(request: Request) -> ServerSentEvent:
     hub = request.app.state.hub
     keepalive = request.app.state.settings.sse_keepalive
@@ -179,7 +202,9 @@ async def api_events(request: Request) -> ServerSentEvent:
         else:
             found = await chat_event(company_id, event)
             pairs = [found] if found else []
-        return [ServerSentEventMessage(event=name, data=json.dumps(data, separators=(",", ":"), default=str),
-                                       id=repr(at)) for name, data in pairs]  # exact: float(repr(x)) == x
+        return [
+            ServerSentEventMessage(event=name, data=json.dumps(data, separators=(",", ":"), default=str), id=repr(at))
+            for name, data in pairs
+        ]  # exact: float(repr(x)) == x
 
     return ServerSentEvent(stream(), headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})

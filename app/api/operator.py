@@ -68,9 +68,15 @@ def _extension(obj: PbxObject, live: dict, seen: dict) -> dict:
     if not where["ip"]:
         where = seen.get(obj.name) or {}
     return {
-        "id": obj.id, "number": obj.name, "name": obj.label, "label": obj.label,
-        "codecs": obj.details.get("codecs", []), "context": obj.details.get("context", ""),
-        **_status(live, obj.name), "ipAddress": where.get("ip") or None, "userAgent": where.get("user_agent") or None,
+        "id": obj.id,
+        "number": obj.name,
+        "name": obj.label,
+        "label": obj.label,
+        "codecs": obj.details.get("codecs", []),
+        "context": obj.details.get("context", ""),
+        **_status(live, obj.name),
+        "ipAddress": where.get("ip") or None,
+        "userAgent": where.get("user_agent") or None,
     }
 
 
@@ -97,7 +103,9 @@ class ExtensionsApi(Controller):
     tags = ["pbx"]
     opt = PBX_READ
 
-    @get("/", summary="The company's extensions with their registration status, address and user agent", responses=ERRORS)
+    @get(
+        "/", summary="The company's extensions with their registration status, address and user agent", responses=ERRORS
+    )
     async def index(self, request: Request) -> list[dict]:
         company_id = request.user.company_id
         items = await pbx.list_extensions(company_id)
@@ -112,14 +120,24 @@ class ExtensionsApi(Controller):
         company_id = request.user.company_id
         return await _extension_out(company_id, await pbx.get_extension(company_id, object_id))
 
-    @post("/", status_code=201, summary="Create an extension; the answer carries its SIP password once (secret)", responses=ERRORS)
+    @post(
+        "/",
+        status_code=201,
+        summary="Create an extension; the answer carries its SIP password once (secret)",
+        responses=ERRORS,
+    )
     async def create(self, request: Request, data: JSONBody[ExtensionCreate]) -> dict:
         given = data.secret if _given(data.secret) else data.password
-        body = {"number": data.number, "name": data.name,
-                "codecs": data.codecs if _given(data.codecs) else DEFAULT_CODECS,
-                "secret": given if _given(given) else ""}
+        body = {
+            "number": data.number,
+            "name": data.name,
+            "codecs": data.codecs if _given(data.codecs) else DEFAULT_CODECS,
+            "secret": given if _given(given) else "",
+        }
         s = request.app.state.settings
-        obj, secret = await pbx.create_extension(request.user, body, driver=s.asterisk_sip_driver, context=s.asterisk_context)
+        obj, secret = await pbx.create_extension(
+            request.user, body, driver=s.asterisk_sip_driver, context=s.asterisk_context
+        )
         out = await _extension_out(request.user.company_id, obj)
         return out if _given(given) else {**out, "secret": secret}
 
@@ -130,12 +148,16 @@ class ExtensionsApi(Controller):
         if _given(data.number) and data.number != current.name:
             raise ValidationError({"number": N_("An extension's number cannot change: create a new one.")})
         given = data.secret if _given(data.secret) else data.password
-        body = {"name": data.name if _given(data.name) else current.label,
-                "codecs": data.codecs if _given(data.codecs) else current.details["codecs"],
-                "secret": given if _given(given) else "", "regenerate_secret": flag(data.regenerate_secret)}
+        body = {
+            "name": data.name if _given(data.name) else current.label,
+            "codecs": data.codecs if _given(data.codecs) else current.details["codecs"],
+            "secret": given if _given(given) else "",
+            "regenerate_secret": flag(data.regenerate_secret),
+        }
         s = request.app.state.settings
-        obj, secret = await pbx.update_extension(request.user, object_id, body, driver=s.asterisk_sip_driver,
-                                                 context=s.asterisk_context)
+        obj, secret = await pbx.update_extension(
+            request.user, object_id, body, driver=s.asterisk_sip_driver, context=s.asterisk_context
+        )
         out = await _extension_out(company_id, obj)
         return {**out, "secret": secret} if secret else out
 
@@ -167,7 +189,9 @@ class TrunksApi(Controller):
         obj = await pbx.create_trunk(request.user, body, **_settings(request))
         return _trunk(obj, await get_live(request.user.company_id))
 
-    @put("/{object_id:int}", summary="Update a trunk; fields left out keep their value (password too)", responses=ERRORS)
+    @put(
+        "/{object_id:int}", summary="Update a trunk; fields left out keep their value (password too)", responses=ERRORS
+    )
     async def update(self, request: Request, object_id: FromPath[int], data: JSONBody[TrunkUpdate]) -> dict:
         company_id = request.user.company_id
         current = await pbx.get_trunk(company_id, object_id)
@@ -246,7 +270,9 @@ class CallsApi(Controller):
         result = await calls.hangup_call(request.app.state.settings, request.user, msgspec.structs.asdict(data))
         return ActionOut(result.ok, result.message)
 
-    @post("/transfer", status_code=200, summary="Blind-transfer a live call to a number (AMI Redirect)", responses=ERRORS)
+    @post(
+        "/transfer", status_code=200, summary="Blind-transfer a live call to a number (AMI Redirect)", responses=ERRORS
+    )
     async def transfer(self, request: Request, data: JSONBody[TransferIn]) -> ActionOut:
         result = await calls.transfer_call(request.app.state.settings, request.user, msgspec.structs.asdict(data))
         return ActionOut(result.ok, result.message)
@@ -274,28 +300,47 @@ class CdrApi(Controller):
 
     @get("/", summary="Call history (CDR) of the company, newest first, with the total", responses=ERRORS)
     async def index(
-        self, request: Request,
+        self,
+        request: Request,
         page: Annotated[int, QueryParameter(ge=1, le=1_000_000)] = 1,
         limit: Annotated[int, QueryParameter(ge=1, le=200)] = 25,
-        search: Text = "", q: Text = "", disposition: Text = "",
+        search: Text = "",
+        q: Text = "",
+        disposition: Text = "",
         start_date: Annotated[str, QueryParameter(name="startDate", max_length=40)] = "",
         end_date: Annotated[str, QueryParameter(name="endDate", max_length=40)] = "",
         from_: Annotated[str, QueryParameter(name="from", max_length=40)] = "",
-        to: DateText = "", min_duration: Annotated[str, QueryParameter(max_length=10)] = "",
+        to: DateText = "",
+        min_duration: Annotated[str, QueryParameter(max_length=10)] = "",
         cursor: Annotated[str, QueryParameter(max_length=200)] = "",
     ) -> dict:
-        f = cdr.parse_filter({"q": q or search, "from": from_ or start_date, "to": to or end_date,
-                              "disposition": disposition, "min_duration": min_duration})
+        f = cdr.parse_filter(
+            {
+                "q": q or search,
+                "from": from_ or start_date,
+                "to": to or end_date,
+                "disposition": disposition,
+                "min_duration": min_duration,
+            }
+        )
         if (page - 1) * limit > cdr.MAX_OFFSET:
             raise ValidationError({"page": N_("This page is too deep: use cursor to go further.")})
         company_id = request.user.company_id
-        result = await cdr.search_cdr(company_id, f, cursor=cursor or None, limit=limit,
-                                      offset=0 if cursor else (page - 1) * limit)
+        result = await cdr.search_cdr(
+            company_id, f, cursor=cursor or None, limit=limit, offset=0 if cursor else (page - 1) * limit
+        )
         counted = result.total if result.total is not None else await cdr.count_cdr(company_id, f)
         total = min(counted, cdr.TOTAL_CAP)  # counted reaches TOTAL_CAP + 1 at most: "more than"
         rows = [{k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in r.items()} for r in result.rows]
-        return {"items": rows, "total": total, "total_exact": counted < cdr.TOTAL_CAP, "page": page, "limit": limit,
-                "pages": max(1, -(-total // limit)), "next_cursor": result.next_cursor}
+        return {
+            "items": rows,
+            "total": total,
+            "total_exact": counted < cdr.TOTAL_CAP,
+            "page": page,
+            "limit": limit,
+            "pages": max(1, -(-total // limit)),
+            "next_cursor": result.next_cursor,
+        }
 
 
 ROUTER = Router(

@@ -17,8 +17,15 @@ from msgspec import UNSET, Meta, UnsetType
 Digits = Annotated[str, Meta(pattern=r"^[0-9]{2,10}$", description="2 to 10 digits")]
 Label = Annotated[str, Meta(min_length=1, max_length=24, description="Display name (caller id)")]
 Codecs = Annotated[list[Annotated[str, Meta(max_length=10)]], Meta(max_length=6)] | Annotated[str, Meta(max_length=80)]
-Secret = Annotated[str, Meta(min_length=12, max_length=80, pattern=r"^[!-~]+$",
-                             description="SIP password: 12 to 80 printable characters, no spaces")]
+Secret = Annotated[
+    str,
+    Meta(
+        min_length=12,
+        max_length=80,
+        pattern=r"^[!-~]+$",
+        description="SIP password: 12 to 80 printable characters, no spaces",
+    ),
+]
 Flag = bool | Literal["yes", "no", "on", "off", "true", "false", "1", "0", ""]
 
 

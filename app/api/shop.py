@@ -53,7 +53,10 @@ class ProductIn(msgspec.Struct):
 class OrderIn(msgspec.Struct):
     clientId: Annotated[int, Meta(ge=1, le=2**31 - 1)] | Annotated[str, Meta(pattern=r"^[0-9]{1,10}$")]
     products: Annotated[list[ProductIn], Meta(min_length=1, max_length=100)]
-    reference: Annotated[str, Meta(max_length=100, description="Your order reference; a repeated POST returns the same order")] | None = None
+    reference: (
+        Annotated[str, Meta(max_length=100, description="Your order reference; a repeated POST returns the same order")]
+        | None
+    ) = None
     currency: Annotated[str, Meta(pattern="^[A-Z]{3}$")] = "EUR"
 
 
@@ -64,11 +67,24 @@ def _price(value: str) -> float | int:
 
 def order_out(order: dict) -> dict:
     return {
-        "_id": order["id"], "id": order["id"], "clientId": order["contact_id"], "reference": order["reference"],
-        "products": [{**({"id": i["id"]} if "id" in i else {}), "name": i["name"], "price": _price(i["price"]),
-                      "quantity": i["quantity"]} for i in order["items"]],
-        "status": order["status"], "total": _price(order["total"]), "currency": order["currency"],
-        "conversationId": order["conversation_id"], "createdAt": order["created_at"].isoformat(),
+        "_id": order["id"],
+        "id": order["id"],
+        "clientId": order["contact_id"],
+        "reference": order["reference"],
+        "products": [
+            {
+                **({"id": i["id"]} if "id" in i else {}),
+                "name": i["name"],
+                "price": _price(i["price"]),
+                "quantity": i["quantity"],
+            }
+            for i in order["items"]
+        ],
+        "status": order["status"],
+        "total": _price(order["total"]),
+        "currency": order["currency"],
+        "conversationId": order["conversation_id"],
+        "createdAt": order["created_at"].isoformat(),
         "decidedAt": order["decided_at"].isoformat() if order["decided_at"] else None,
     }
 
@@ -76,9 +92,14 @@ def order_out(order: dict) -> dict:
 async def client_out(company_id: int, client: dict) -> dict:
     found, _ = await orders.list_orders(company_id, contact_id=client["id"], limit=20)
     return {
-        "_id": client["id"], "id": client["id"], "phoneNumber": client["phone"], "name": client["name"],
-        "status": client["client_status"], "lastContact": client["last_contact"].isoformat(),
-        "createdAt": client["created_at"].isoformat(), "orders": [order_out(o) for o in found],
+        "_id": client["id"],
+        "id": client["id"],
+        "phoneNumber": client["phone"],
+        "name": client["name"],
+        "status": client["client_status"],
+        "lastContact": client["last_contact"].isoformat(),
+        "createdAt": client["created_at"].isoformat(),
+        "orders": [order_out(o) for o in found],
     }
 
 
@@ -88,11 +109,17 @@ class ClientsApi(Controller):
     opt = {"scope": "orders"}
 
     @get("/", summary="The shop's clients, newest first", responses=ERRORS)
-    async def index(self, request: Request, status: Annotated[Status | None, QueryParameter()] = None,
-                    limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100) -> list[dict]:
+    async def index(
+        self,
+        request: Request,
+        status: Annotated[Status | None, QueryParameter()] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
+    ) -> list[dict]:
         company_id = request.user.company_id
-        return [await client_out(company_id, c) for c in await clients.list_clients(company_id, status=status or "",
-                                                                                     limit=limit)]
+        return [
+            await client_out(company_id, c)
+            for c in await clients.list_clients(company_id, status=status or "", limit=limit)
+        ]
 
     @get("/{client_id:int}", summary="One client with their latest orders", responses=ERRORS)
     async def show(self, request: Request, client_id: PathId) -> dict:
@@ -102,16 +129,20 @@ class ClientsApi(Controller):
     @post("/", summary="Create a client (or find the one with this phone number)", responses=ERRORS)
     async def create(self, request: Request, data: JSONBody[ClientIn]) -> Response[dict]:
         company_id = request.user.company_id
-        client, created = await clients.create_client(company_id, data.phoneNumber, data.name,
-                                                      data.status if data.status is not UNSET else None)
+        client, created = await clients.create_client(
+            company_id, data.phoneNumber, data.name, data.status if data.status is not UNSET else None
+        )
         return Response(await client_out(company_id, client), status_code=201 if created else 200)
 
     @put("/{client_id:int}", summary="Update a client's status or name", responses=ERRORS)
     async def update(self, request: Request, client_id: PathId, data: JSONBody[ClientUpdate]) -> dict:
         company_id = request.user.company_id
-        client = await clients.update_client(company_id, client_id,
-                                             status=data.status if data.status is not UNSET else None,
-                                             name=data.name if data.name is not UNSET else None)
+        client = await clients.update_client(
+            company_id,
+            client_id,
+            status=data.status if data.status is not UNSET else None,
+            name=data.name if data.name is not UNSET else None,
+        )
         return await client_out(company_id, client)
 
 
@@ -120,22 +151,39 @@ class ShopOrdersApi(Controller):
     tags = ["seed 001 shop"]
     opt = {"scope": "orders"}
 
-    @post("/", summary="Create an order for a client; the customer is asked to confirm it over WhatsApp", responses=ERRORS)
+    @post(
+        "/", summary="Create an order for a client; the customer is asked to confirm it over WhatsApp", responses=ERRORS
+    )
     async def create(self, request: Request, data: JSONBody[OrderIn]) -> Response[dict]:
         company_id = request.user.company_id
         client_id = int(data.clientId)
         await clients.get_client(company_id, client_id)
-        items = [{"name": p.name, "price": p.price, "quantity": p.quantity,
-                  **({"id": str(p.id)} if p.id not in (None, "") else {})} for p in data.products]
-        order, created = await orders.create_order(company_id, {"contact_id": client_id, "items": items,
-                                                                "external_id": data.reference, "currency": data.currency})
+        items = [
+            {
+                "name": p.name,
+                "price": p.price,
+                "quantity": p.quantity,
+                **({"id": str(p.id)} if p.id not in (None, "") else {}),
+            }
+            for p in data.products
+        ]
+        order, created = await orders.create_order(
+            company_id,
+            {"contact_id": client_id, "items": items, "external_id": data.reference, "currency": data.currency},
+        )
         return Response(order_out(order), status_code=201 if created else 200)
 
     @get("/", summary="Orders, newest first", responses=ERRORS)
-    async def index(self, request: Request, status: Annotated[Status | None, QueryParameter()] = None,
-                    clientId: Annotated[int | None, QueryParameter(ge=1, le=2**31 - 1)] = None,
-                    limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50) -> list[dict]:
-        found, _ = await orders.list_orders(request.user.company_id, status=status or "", contact_id=clientId, limit=limit)
+    async def index(
+        self,
+        request: Request,
+        status: Annotated[Status | None, QueryParameter()] = None,
+        clientId: Annotated[int | None, QueryParameter(ge=1, le=2**31 - 1)] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
+    ) -> list[dict]:
+        found, _ = await orders.list_orders(
+            request.user.company_id, status=status or "", contact_id=clientId, limit=limit
+        )
         return [order_out(o) for o in found]
 
     @get("/{order_id:int}", summary="One order", responses=ERRORS)

@@ -116,8 +116,12 @@ def department_out(d) -> dict:
 def channel_out(ch: channels.ChannelInfo) -> dict:
     secret = {f.name for f in ch.impl.fields if f.secret}
     return {
-        "id": ch.id, "name": ch.name, "provider": ch.provider, "active": ch.active,
-        "default_department_id": ch.default_department_id, "webhook_path": ch.webhook_path(),
+        "id": ch.id,
+        "name": ch.name,
+        "provider": ch.provider,
+        "active": ch.active,
+        "default_department_id": ch.default_department_id,
+        "webhook_path": ch.webhook_path(),
         "credentials": {k: (channels.mask(v) if k in secret else v) for k, v in ch.credentials.items()},
         "webhook_secret": channels.mask(ch.webhook_secret),
         "created_at": ch.created_at.isoformat() if ch.created_at else None,
@@ -127,13 +131,23 @@ def channel_out(ch: channels.ChannelInfo) -> dict:
 class MeApi(Controller):
     tags = ["team"]
 
-    @get("/me", summary="Who is calling: the API key (company, permissions) or the logged-in user", opt={"any_scope": True},
-         responses=ERRORS)
+    @get(
+        "/me",
+        summary="Who is calling: the API key (company, permissions) or the logged-in user",
+        opt={"any_scope": True},
+        responses=ERRORS,
+    )
     async def me(self, request: Request) -> dict:
         who = request.user
         company = {"id": who.company_id}
         if isinstance(who, ApiPrincipal):
-            return {"type": "api_key", "company": company, "key_id": who.key_id, "name": who.name, "scopes": list(who.scopes)}
+            return {
+                "type": "api_key",
+                "company": company,
+                "key_id": who.key_id,
+                "name": who.name,
+                "scopes": list(who.scopes),
+            }
         return {"type": "user", "company": company, **(await user_out(who.company_id, who.id))}
 
 
@@ -150,13 +164,21 @@ class UsersAdminApi(Controller):
         user = await users.create_user(request.user.company_id, msgspec.structs.asdict(data))
         return await user_out(request.user.company_id, user.id)
 
-    @patch("/{user_id:int}", summary="Change a user; fields left out keep their value (admin)", opt=ADMIN, responses=ERRORS)
+    @patch(
+        "/{user_id:int}", summary="Change a user; fields left out keep their value (admin)", opt=ADMIN, responses=ERRORS
+    )
     async def update(self, request: Request, user_id: PathId, data: JSONBody[UserPatch]) -> dict:
         company_id = request.user.company_id
         current = await user_out(company_id, user_id)
         user = await users.get_user(company_id, user_id)
-        body = {"name": user.name, "email": user.email, "role": user.role, "capacity": user.capacity,
-                "language": user.language or "", "department_ids": current["department_ids"]}
+        body = {
+            "name": user.name,
+            "email": user.email,
+            "role": user.role,
+            "capacity": user.capacity,
+            "language": user.language or "",
+            "department_ids": current["department_ids"],
+        }
         body.update({k: v for k, v in msgspec.structs.asdict(data).items() if _given(v) and k != "active"})
         await users.update_user(request.user, user_id, body)
         if _given(data.active):
@@ -179,9 +201,15 @@ class DepartmentsAdminApi(Controller):
 
     @post("/", summary="Create a department (admin)", responses=ERRORS)
     async def create(self, request: Request, data: JSONBody[DepartmentIn]) -> dict:
-        return department_out(await departments.create_department(request.user.company_id, msgspec.structs.asdict(data)))
+        return department_out(
+            await departments.create_department(request.user.company_id, msgspec.structs.asdict(data))
+        )
 
-    @patch("/{department_id:int}", summary="Change a department; fields left out keep their value (admin)", responses=ERRORS)
+    @patch(
+        "/{department_id:int}",
+        summary="Change a department; fields left out keep their value (admin)",
+        responses=ERRORS,
+    )
     async def update(self, request: Request, department_id: PathId, data: JSONBody[DepartmentPatch]) -> dict:
         company_id = request.user.company_id
         body = department_out(await departments.get_department(company_id, department_id))
@@ -193,9 +221,15 @@ class DepartmentsAdminApi(Controller):
         await departments.delete_department(request.user.company_id, department_id)
 
 
-def _channel_form(name: str, credentials: dict, webhook_secret: str, department_id: int | None, provider: str = "") -> dict:
-    form = {"name": name, "webhook_secret": webhook_secret, "default_department_id": department_id or "",
-            **{f"cred_{k}": v for k, v in credentials.items()}}
+def _channel_form(
+    name: str, credentials: dict, webhook_secret: str, department_id: int | None, provider: str = ""
+) -> dict:
+    form = {
+        "name": name,
+        "webhook_secret": webhook_secret,
+        "default_department_id": department_id or "",
+        **{f"cred_{k}": v for k, v in credentials.items()},
+    }
     return {**form, "provider": provider} if provider else form
 
 
@@ -212,9 +246,16 @@ class ChannelsAdminApi(Controller):
     async def providers(self) -> list[dict]:
         from app.providers import PROVIDERS
 
-        return [{"name": p.name, "label": p.label, "fields": [{"name": f.name, "label": f.label, "secret": f.secret,
-                                                               "required": f.required} for f in p.fields]}
-                for p in PROVIDERS.values()]
+        return [
+            {
+                "name": p.name,
+                "label": p.label,
+                "fields": [
+                    {"name": f.name, "label": f.label, "secret": f.secret, "required": f.required} for f in p.fields
+                ],
+            }
+            for p in PROVIDERS.values()
+        ]
 
     @get("/{channel_id:int}", summary="One channel (admin; secrets masked)", responses=ERRORS)
     async def show(self, request: Request, channel_id: PathId) -> dict:
@@ -222,8 +263,10 @@ class ChannelsAdminApi(Controller):
 
     @post("/", summary="Add a channel (admin); the webhook secret is generated when left empty", responses=ERRORS)
     async def create(self, request: Request, data: JSONBody[ChannelIn]) -> dict:
-        created = await channels.create_channel(request.user.company_id, _channel_form(
-            data.name, data.credentials, data.webhook_secret, data.default_department_id, data.provider))
+        created = await channels.create_channel(
+            request.user.company_id,
+            _channel_form(data.name, data.credentials, data.webhook_secret, data.default_department_id, data.provider),
+        )
         return {**channel_out(created), "webhook_secret": created.webhook_secret}  # shown once, as on the page
 
     @patch("/{channel_id:int}", summary="Change a channel; fields left out keep their value (admin)", responses=ERRORS)
@@ -234,9 +277,12 @@ class ChannelsAdminApi(Controller):
         creds = {k: ("" if k in secret else v) for k, v in ch.credentials.items()}  # empty secret: kept
         if _given(data.credentials):
             creds.update(data.credentials)
-        form = _channel_form(data.name if _given(data.name) else ch.name, creds,
-                             data.webhook_secret if _given(data.webhook_secret) else "",
-                             data.default_department_id if _given(data.default_department_id) else ch.default_department_id)
+        form = _channel_form(
+            data.name if _given(data.name) else ch.name,
+            creds,
+            data.webhook_secret if _given(data.webhook_secret) else "",
+            data.default_department_id if _given(data.default_department_id) else ch.default_department_id,
+        )
         ch = await channels.update_channel(company_id, channel_id, form)
         if _given(data.active) and data.active != ch.active:
             ch = await channels.set_channel_active(company_id, channel_id, data.active)
@@ -247,15 +293,25 @@ class SearchApi(Controller):
     tags = ["conversations"]
 
     @get("/messages", summary="Search messages by text, newest first (cursor pagination)", responses=ERRORS)
-    async def search(self, request: Request, q: Annotated[str, QueryParameter(min_length=2, max_length=100)],
-                     conversation_id: OptId = None, cursor: Cursor = None, limit: Limit = 50) -> dict:
+    async def search(
+        self,
+        request: Request,
+        q: Annotated[str, QueryParameter(min_length=2, max_length=100)],
+        conversation_id: OptId = None,
+        cursor: Cursor = None,
+        limit: Limit = 50,
+    ) -> dict:
         like = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         rows = await fetch(
             """SELECT id, conversation_id, direction, author, type, text, status, data, error_code, error_reason,
                       created_at, sent_at FROM message
                WHERE company_id = $1 AND text ILIKE $2 AND ($3::int IS NULL OR conversation_id = $3)
                  AND ($4::bigint IS NULL OR id < $4) ORDER BY id DESC LIMIT $5""",
-            request.user.company_id, like, conversation_id, cursor, limit + 1,
+            request.user.company_id,
+            like,
+            conversation_id,
+            cursor,
+            limit + 1,
         )
         items = [api_reads.message_out(r) for r in rows[:limit]]
         return page(items, items[-1]["id"] if len(rows) > limit else None)
@@ -277,40 +333,73 @@ class MetricsApi(Controller):
         rows = await metrics.compute_query(company_id, query)
         return {"from": query.start_day.isoformat(), "to": query.end_day.isoformat(), "items": [_row(r) for r in rows]}
 
-    @get("/agents", summary="Per-agent figures over a period (from, to: YYYY-MM-DD; default the last 7 days)",
-         responses=ERRORS)
-    async def agents(self, request: Request, from_: Annotated[str, QueryParameter(name="from", max_length=10)] = "",
-                     to: Annotated[str, QueryParameter(max_length=10)] = "") -> dict:
+    @get(
+        "/agents",
+        summary="Per-agent figures over a period (from, to: YYYY-MM-DD; default the last 7 days)",
+        responses=ERRORS,
+    )
+    async def agents(
+        self,
+        request: Request,
+        from_: Annotated[str, QueryParameter(name="from", max_length=10)] = "",
+        to: Annotated[str, QueryParameter(max_length=10)] = "",
+    ) -> dict:
         return await self._rows(request, "agent", from_, to)
 
     @get("/departments", summary="Per-department figures over a period (from, to: YYYY-MM-DD)", responses=ERRORS)
-    async def departments(self, request: Request, from_: Annotated[str, QueryParameter(name="from", max_length=10)] = "",
-                          to: Annotated[str, QueryParameter(max_length=10)] = "") -> dict:
+    async def departments(
+        self,
+        request: Request,
+        from_: Annotated[str, QueryParameter(name="from", max_length=10)] = "",
+        to: Annotated[str, QueryParameter(max_length=10)] = "",
+    ) -> dict:
         return await self._rows(request, "department", from_, to)
 
 
 class MediaApi(Controller):
     tags = ["conversations"]
 
-    @post("/conversations/{conversation_id:int}/media", summary="Send a file (multipart: file, caption)",
-          opt={"scope": "write"}, responses=ERRORS)
-    async def upload(self, request: Request, conversation_id: PathId,
-                     data: Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)]) -> dict:
+    @post(
+        "/conversations/{conversation_id:int}/media",
+        summary="Send a file (multipart: file, caption)",
+        opt={"scope": "write"},
+        responses=ERRORS,
+    )
+    async def upload(
+        self,
+        request: Request,
+        conversation_id: PathId,
+        data: Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)],
+    ) -> dict:
         upload = data.get("file")
         if not isinstance(upload, UploadFile) or not upload.filename:
             raise ValidationError({"file": N_("Choose a file.")})
         settings = request.app.state.settings
         content = await upload.read()
-        media = save_upload(settings.data_dir, request.user.company_id, content, upload.content_type or "",
-                            upload.filename, settings.media_max_bytes)
+        media = save_upload(
+            settings.data_dir,
+            request.user.company_id,
+            content,
+            upload.content_type or "",
+            upload.filename,
+            settings.media_max_bytes,
+        )
         caption = data.get("caption")
-        message_id = await queue_message(request.user.company_id, conversation_id,
-                                         {"text": caption if isinstance(caption, str) else ""},
-                                         user_id=request.user.id, media=media)
+        message_id = await queue_message(
+            request.user.company_id,
+            conversation_id,
+            {"text": caption if isinstance(caption, str) else ""},
+            user_id=request.user.id,
+            media=media,
+        )
         return await api_reads.get_message(request.user.company_id, message_id)
 
-    @get("/messages/{message_id:int}/media", summary="Download a message's file", responses=ERRORS,
-         media_type="application/octet-stream")
+    @get(
+        "/messages/{message_id:int}/media",
+        summary="Download a message's file",
+        responses=ERRORS,
+        media_type="application/octet-stream",
+    )
     async def download(self, request: Request, message_id: PathId) -> File:
         settings = request.app.state.settings
         path, mime, name = await get_media_file(request.user.company_id, message_id, settings.data_dir)
@@ -333,9 +422,14 @@ class OrderSettingsIn(msgspec.Struct, forbid_unknown_fields=True):
 
 
 def _order_settings_out(s: orders.OrderSettings) -> dict:
-    return {"confirm_words": "\n".join(s.confirm_words), "cancel_words": "\n".join(s.cancel_words),
-            "request_text": s.request_text, "template_name": s.template_name,
-            "template_language": s.template_language, "content_sid": s.content_sid}
+    return {
+        "confirm_words": "\n".join(s.confirm_words),
+        "cancel_words": "\n".join(s.cancel_words),
+        "request_text": s.request_text,
+        "template_name": s.template_name,
+        "template_language": s.template_language,
+        "content_sid": s.content_sid,
+    }
 
 
 class OrderSettingsApi(Controller):
@@ -355,4 +449,13 @@ class OrderSettingsApi(Controller):
         return _order_settings_out(await orders.update_order_settings(company_id, body))
 
 
-HANDLERS = [MeApi, OrderSettingsApi, UsersAdminApi, DepartmentsAdminApi, ChannelsAdminApi, SearchApi, MetricsApi, MediaApi]
+HANDLERS = [
+    MeApi,
+    OrderSettingsApi,
+    UsersAdminApi,
+    DepartmentsAdminApi,
+    ChannelsAdminApi,
+    SearchApi,
+    MetricsApi,
+    MediaApi,
+]

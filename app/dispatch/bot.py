@@ -144,7 +144,8 @@ async def start(company_id: int, conversation_id: int) -> None:
     if conv["studio"] in STUDIO_ON:
         # A Twilio Studio flow is the bot on this channel (app.web.studio): ours stays silent.
         await sql.execute(
-            "UPDATE conversation SET bot_state = 'studio' WHERE company_id = $1 AND id = $2 AND coalesce(bot_state, '') = ''",
+            """UPDATE conversation SET bot_state = 'studio'
+               WHERE company_id = $1 AND id = $2 AND coalesce(bot_state, '') = ''""",
             company_id, conversation_id,
         )
         return

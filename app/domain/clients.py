@@ -28,7 +28,8 @@ FROM contact ct
 async def get_client(company_id: int, contact_id: int) -> dict:
     row = await sql.fetchrow(
         _CLIENT + " WHERE ct.company_id = $1 AND ct.id = $2 AND ct.deleted_at IS NULL AND ct.phone IS NOT NULL",
-        company_id, contact_id if 0 < contact_id < 2**31 else 0,
+        company_id,
+        contact_id if 0 < contact_id < 2**31 else 0,
     )
     if row is None:
         raise NotFound(N_("No such client."))
@@ -38,9 +39,12 @@ async def get_client(company_id: int, contact_id: int) -> dict:
 async def list_clients(company_id: int, *, status: str = "", limit: int = 100) -> list[dict]:
     """The company's clients (contacts with a phone), newest first."""
     rows = await sql.fetch(
-        _CLIENT + """ WHERE ct.company_id = $1 AND ct.deleted_at IS NULL AND ct.phone IS NOT NULL
+        _CLIENT
+        + """ WHERE ct.company_id = $1 AND ct.deleted_at IS NULL AND ct.phone IS NOT NULL
                       AND ($2 = '' OR ct.client_status = $2) ORDER BY ct.id DESC LIMIT $3""",
-        company_id, status, limit,
+        company_id,
+        status,
+        limit,
     )
     return [dict(r) for r in rows]
 
@@ -54,8 +58,9 @@ def _status(value: str | None) -> str | None:
 async def create_client(company_id: int, phone: str, name: str = "", status: str | None = None) -> tuple[dict, bool]:
     """The client with this phone (created when new); returns (client, created)."""
     _status(status)
-    existing = await sql.fetchval("SELECT id FROM contact WHERE company_id = $1 AND phone = $2", company_id,
-                                  normalise_phone(phone) or "")
+    existing = await sql.fetchval(
+        "SELECT id FROM contact WHERE company_id = $1 AND phone = $2", company_id, normalise_phone(phone) or ""
+    )
     contact_id = await upsert_contact(company_id, phone, name)
     created = existing is None
     if status is not None:
@@ -63,7 +68,9 @@ async def create_client(company_id: int, phone: str, name: str = "", status: str
     return await get_client(company_id, contact_id), created
 
 
-async def update_client(company_id: int, contact_id: int, *, status: str | None = None, name: str | None = None) -> dict:
+async def update_client(
+    company_id: int, contact_id: int, *, status: str | None = None, name: str | None = None
+) -> dict:
     """Change a client's name or status; a decisive status decides its newest pending order."""
     _status(status)
     before = await get_client(company_id, contact_id)
@@ -73,7 +80,8 @@ async def update_client(company_id: int, contact_id: int, *, status: str | None 
         pending = await sql.fetchval(
             """SELECT id FROM shop_order WHERE company_id = $1 AND contact_id = $2 AND status = 'pending'
                ORDER BY id DESC LIMIT 1""",
-            company_id, contact_id,
+            company_id,
+            contact_id,
         )
         if pending is not None:
             await decide_order(company_id, pending, "confirm" if status == "confirmed" else "cancel", by="api")
@@ -81,11 +89,19 @@ async def update_client(company_id: int, contact_id: int, *, status: str | None 
         await sql.execute(
             """UPDATE contact SET client_status = coalesce($3, client_status), name = coalesce($4, name)
                WHERE company_id = $1 AND id = $2""",
-            company_id, contact_id, status, name.strip() if name is not None else None,
+            company_id,
+            contact_id,
+            status,
+            name.strip() if name is not None else None,
         )
         after = await get_client(company_id, contact_id)
-        await record_audit(company_id, "client.updated", target_type="contact", target_id=contact_id,
-                           target_label=after["name"] or after["phone"],
-                           before={"status": before["client_status"], "name": before["name"]},
-                           after={"status": after["client_status"], "name": after["name"]})
+        await record_audit(
+            company_id,
+            "client.updated",
+            target_type="contact",
+            target_id=contact_id,
+            target_label=after["name"] or after["phone"],
+            before={"status": before["client_status"], "name": before["name"]},
+            after={"status": after["client_status"], "name": after["name"]},
+        )
     return after

@@ -14,7 +14,8 @@ sha256=<hex HMAC-SHA256 of the raw body, keyed with the channel's webhook secret
 
 Out: ``POST <gateway_url>`` with ``{to, type, body, media_url, mime_type, filename, reply_to}``
 (JSON); when the channel has a token, ``Authorization: Bearer <token>`` and the same signature
-header over the body, keyed with the token. The gateway answers 2xx with ``{"id": "<its message id>"}``; 429 and 5xx are retried, other
+header over the body, keyed with the token. The gateway answers 2xx with
+``{"id": "<its message id>"}``; 429 and 5xx are retried, other
 answers fail the message with the gateway's ``error`` text.
 """
 
@@ -46,8 +47,18 @@ from app.providers.base import (
 )
 
 SIGNATURE_HEADER = "x-switchboard-signature"
-TYPES = {"text": "text", "chat": "text", "conversation": "text", "image": "image", "document": "document",
-         "audio": "audio", "voice": "voice", "ptt": "voice", "video": "video", "location": "location"}
+TYPES = {
+    "text": "text",
+    "chat": "text",
+    "conversation": "text",
+    "image": "image",
+    "document": "document",
+    "audio": "audio",
+    "voice": "voice",
+    "ptt": "voice",
+    "video": "video",
+    "location": "location",
+}
 STATUSES = {"sent": "sent", "delivered": "delivered", "read": "read", "failed": "failed"}
 
 
@@ -60,7 +71,9 @@ class CustomGatewayProvider(Provider):
     label = "Custom gateway"
     text_limit = 4096
     fields = (
-        CredentialField("gateway_url", "Gateway URL (messages are POSTed here)", help="e.g. https://gateway.example.com/send"),
+        CredentialField(
+            "gateway_url", "Gateway URL (messages are POSTed here)", help="e.g. https://gateway.example.com/send"
+        ),
         CredentialField("token", "Gateway token (sent as Bearer; signs our requests)", secret=True, required=False),
     )
     setup_help = (
@@ -73,7 +86,9 @@ class CustomGatewayProvider(Provider):
         given = request.headers.get(SIGNATURE_HEADER, "")
         if not given:
             raise WebhookRejected(401, "Missing X-Switchboard-Signature header.")
-        if not webhook_secret or not hmac.compare_digest(sign(webhook_secret, request.body).encode(), given.strip().encode()):
+        if not webhook_secret or not hmac.compare_digest(
+            sign(webhook_secret, request.body).encode(), given.strip().encode()
+        ):
             raise WebhookRejected(403, "Bad X-Switchboard-Signature signature.")
 
     def parse(self, request: WebhookRequest) -> Parsed:
@@ -95,8 +110,14 @@ class CustomGatewayProvider(Provider):
         for s in statuses[:100]:
             if isinstance(s, dict) and s.get("id") and STATUSES.get(str(s.get("status"))):
                 status = STATUSES[str(s["status"])]
-                out.statuses.append(StatusUpdate(str(s["id"])[:200], status, "gateway" if status == "failed" else "",
-                                                 str(s.get("error") or "")[:500]))
+                out.statuses.append(
+                    StatusUpdate(
+                        str(s["id"])[:200],
+                        status,
+                        "gateway" if status == "failed" else "",
+                        str(s.get("error") or "")[:500],
+                    )
+                )
             else:
                 out.ignored.append(f"status {str(s)[:60]!r}")
         return out
@@ -115,16 +136,28 @@ class CustomGatewayProvider(Provider):
         if not ident:  # a digest of what identifies the message (see the module's docstring)
             fields = [phone, kind, text, str(m.get("timestamp") or ""), str(m.get("media_url") or "")]
             ident = "sha:" + hashlib.sha256("\x1f".join(fields).encode()).hexdigest()[:40]
-        common = dict(provider_message_id=ident, phone=phone, name=str(m.get("name") or "")[:200],
-                      timestamp=as_float(m.get("timestamp")), reply_to=str(m.get("reply_to") or "")[:200])
+        common = dict(
+            provider_message_id=ident,
+            phone=phone,
+            name=str(m.get("name") or "")[:200],
+            timestamp=as_float(m.get("timestamp")),
+            reply_to=str(m.get("reply_to") or "")[:200],
+        )
         if kind in ("image", "document", "audio", "voice", "video") and m.get("media_url"):
-            media = Media(url=str(m["media_url"])[:2000], mime_type=str(m.get("mime_type") or "")[:100],
-                          filename=str(m.get("filename") or "")[:200])
+            media = Media(
+                url=str(m["media_url"])[:2000],
+                mime_type=str(m.get("mime_type") or "")[:100],
+                filename=str(m.get("filename") or "")[:200],
+            )
             out.messages.append(InboundMessage(type=kind, text=text, media=media, **common))
         elif kind == "location" and isinstance(m.get("location"), dict):
             loc = m["location"]
-            location = {"latitude": as_float(loc.get("latitude")), "longitude": as_float(loc.get("longitude")),
-                        "name": str(loc.get("name") or ""), "address": str(loc.get("address") or "")}
+            location = {
+                "latitude": as_float(loc.get("latitude")),
+                "longitude": as_float(loc.get("longitude")),
+                "name": str(loc.get("name") or ""),
+                "address": str(loc.get("address") or ""),
+            }
             out.messages.append(InboundMessage(type="location", text=location["name"], location=location, **common))
         elif kind == "text":
             out.messages.append(InboundMessage(type="text", text=text, **common))
@@ -140,12 +173,19 @@ class CustomGatewayProvider(Provider):
         return headers
 
     def build_send(self, credentials: dict, out: Outgoing) -> httpx.Request:
-        payload = {"to": out.to_phone, "type": out.type if out.media_url else "text", "body": out.text,
-                   "media_url": out.media_url or None, "mime_type": out.media_mime or None,
-                   "filename": out.media_filename or None, "reply_to": out.reply_to or None}
+        payload = {
+            "to": out.to_phone,
+            "type": out.type if out.media_url else "text",
+            "body": out.text,
+            "media_url": out.media_url or None,
+            "mime_type": out.media_mime or None,
+            "filename": out.media_filename or None,
+            "reply_to": out.reply_to or None,
+        }
         body = json.dumps(payload, separators=(",", ":")).encode()
-        return httpx.Request("POST", str(credentials.get("gateway_url") or ""), content=body,
-                             headers=self._headers(credentials, body))
+        return httpx.Request(
+            "POST", str(credentials.get("gateway_url") or ""), content=body, headers=self._headers(credentials, body)
+        )
 
     def read_send_response(self, response: httpx.Response) -> SendResult:
         if response.status_code >= 500 or response.status_code == 429:

@@ -29,7 +29,8 @@ _UNOWNED = """
 SELECT name, driver, label FROM (
     SELECT e.id AS name, 'pjsip' AS driver, coalesce(e.callerid, '') AS label FROM ps_endpoints e
     UNION ALL
-    SELECT s.name, 'sip', coalesce(s.callerid, '') FROM sippeers s WHERE NOT EXISTS (SELECT 1 FROM ps_endpoints e WHERE e.id = s.name)
+    SELECT s.name, 'sip', coalesce(s.callerid, '') FROM sippeers s
+    WHERE NOT EXISTS (SELECT 1 FROM ps_endpoints e WHERE e.id = s.name)
 ) found
 WHERE NOT EXISTS (SELECT 1 FROM pbx_object o WHERE o.kind <> 'queue' AND o.name = found.name)
 ORDER BY name
@@ -49,7 +50,8 @@ async def list_unowned() -> dict[str, list[dict]]:
         kind = "extension" if NUMBER_RE.match(r["name"]) else "trunk"
         found[kind].append({"name": r["name"], "driver": r["driver"], "label": _label(r["label"])})
     for r in await sql.fetch(
-        """SELECT q.name FROM queues q WHERE NOT EXISTS (SELECT 1 FROM pbx_object o WHERE o.kind = 'queue' AND o.name = q.name)
+        """SELECT q.name FROM queues q
+           WHERE NOT EXISTS (SELECT 1 FROM pbx_object o WHERE o.kind = 'queue' AND o.name = q.name)
            ORDER BY q.name"""
     ):
         found["queue"].append({"name": r["name"], "driver": "", "label": ""})
@@ -70,7 +72,10 @@ async def adopt(actor: User, kind: str, name: str) -> int:
         try:
             object_id = await sql.fetchval(
                 "INSERT INTO pbx_object (company_id, kind, name, label) VALUES ($1, $2, $3, $4) RETURNING id",
-                actor.company_id, kind, name, row["label"] if kind == "extension" else "",
+                actor.company_id,
+                kind,
+                name,
+                row["label"] if kind == "extension" else "",
             )
         except asyncpg.UniqueViolationError as exc:  # another company adopted it a moment ago
             raise NotFound(N_("This PBX object does not exist or already belongs to a company.")) from exc
@@ -79,12 +84,18 @@ async def adopt(actor: User, kind: str, name: str) -> int:
             await sql.execute("UPDATE ps_endpoints SET accountcode = $2 WHERE id = $1", name, account)
             await sql.execute("UPDATE sippeers SET accountcode = $2 WHERE name = $1", name, rt(account))
             prefixes = [f"PJSIP/{name}-%", f"SIP/{name}-%"]
-            calls = int((await sql.fetchval(
-                """WITH claimed AS (
+            calls = int(
+                (
+                    await sql.fetchval(
+                        """WITH claimed AS (
                        UPDATE cdr SET accountcode = $1 WHERE coalesce(accountcode, '') = ''
                          AND (channel LIKE ANY($2::text[]) OR dstchannel LIKE ANY($2::text[])) RETURNING 1)
                    SELECT count(*) FROM claimed""",
-                account, prefixes,
-            )) or 0)
+                        account,
+                        prefixes,
+                    )
+                )
+                or 0
+            )
         await audit(actor, f"{kind}.adopt", name, {"earlier_calls": calls})
     return object_id

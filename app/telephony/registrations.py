@@ -33,7 +33,8 @@ async def list_registrations(names: list[str]) -> dict[str, dict]:
     )
     found = {r["name"]: {"ip": r["via_addr"] or _host_of(r["uri"]), "user_agent": r["user_agent"] or ""} for r in rows}
     for r in await sql.fetch(
-        "SELECT name, ipaddr, useragent FROM sippeers WHERE name = ANY($1::text[]) AND coalesce(ipaddr, '') <> ''", names
+        "SELECT name, ipaddr, useragent FROM sippeers WHERE name = ANY($1::text[]) AND coalesce(ipaddr, '') <> ''",
+        names,
     ):
         found.setdefault(r["name"], {"ip": r["ipaddr"], "user_agent": r["useragent"] or ""})
     return found

@@ -75,7 +75,8 @@ async def holder(channel_id: int, phone: str) -> dict | None:
         """SELECT c.id, c.status, c.department_id, u.name AS agent FROM conversation c
            JOIN contact ct ON ct.id = c.contact_id LEFT JOIN app_user u ON u.id = c.assigned_user_id
            WHERE c.channel_id = $1 AND ct.phone = $2 AND c.status <> 'resolved'""",
-        channel_id, phone,
+        channel_id,
+        phone,
     )
     return dict(row) if row else None
 
@@ -92,8 +93,11 @@ async def studio_incoming(request: Request, channel_id: FromPath[int]) -> Respon
             raise WebhookRejected(403, "This channel is disabled.")
         given = _password(request.headers.get("authorization") or "")
         if not given or not compare_digest(given.encode(), channel.webhook_secret.encode()):
-            return Response({"error": {"status": 401, "message": "Send the channel's webhook secret as the Basic password."}},
-                            status_code=401, headers={"WWW-Authenticate": 'Basic realm="switchboard"'})
+            return Response(
+                {"error": {"status": 401, "message": "Send the channel's webhook secret as the Basic password."}},
+                status_code=401,
+                headers={"WWW-Authenticate": 'Basic realm="switchboard"'},
+            )
         content_type = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
         form = _form(body, content_type)
         hook = WebhookRequest(url="", headers={"content-type": "application/x-www-form-urlencoded"}, body=form)
@@ -119,6 +123,14 @@ async def studio_incoming(request: Request, channel_id: FromPath[int]) -> Respon
                 return _reject(400, "department_id: no such department.")
             conv = await holder(channel.id, phone)
     status = conv["status"] if conv else "resolved"
-    return Response({"agent_mode": status in AGENT_STATUSES, "status": status, "conversation_id": conv["id"] if conv else None,
-                     "agent": (conv or {}).get("agent"), "stored": result.stored, "duplicates": result.duplicates},
-                    status_code=200)
+    return Response(
+        {
+            "agent_mode": status in AGENT_STATUSES,
+            "status": status,
+            "conversation_id": conv["id"] if conv else None,
+            "agent": (conv or {}).get("agent"),
+            "stored": result.stored,
+            "duplicates": result.duplicates,
+        },
+        status_code=200,
+    )

@@ -56,20 +56,38 @@ async def _key(company, *scopes) -> dict:
 
 
 async def _publish(company, version: int, calls: list[dict], endpoints: dict) -> None:
-    snapshot = {"calls": calls, "endpoints": endpoints, "queues": {},
-                "stats": {"active_calls": len(calls), "registered_extensions": sum(e["registered"] for e in endpoints.values()),
-                          "registered_trunks": 0}}
+    snapshot = {
+        "calls": calls,
+        "endpoints": endpoints,
+        "queues": {},
+        "stats": {
+            "active_calls": len(calls),
+            "registered_extensions": sum(e["registered"] for e in endpoints.values()),
+            "registered_trunks": 0,
+        },
+    }
     async with sql.transaction():
         await sql.execute(
             """INSERT INTO pbx_live (company_id, version, snapshot) VALUES ($1, $2, $3::jsonb)
                ON CONFLICT (company_id) DO UPDATE SET version = $2, snapshot = $3::jsonb""",
-            company.id, version, json.dumps(snapshot),
+            company.id,
+            version,
+            json.dumps(snapshot),
         )
         await emit(PbxLiveChanged(company.id, version))
 
 
-CALL = {"id": "1795.1", "from_num": "1001", "from_name": "Alice", "to_num": "1002", "to_name": "", "state": "Ringing",
-        "started": 1795000000.0, "answered": None, "channels": ["PJSIP/1001-00000001"]}
+CALL = {
+    "id": "1795.1",
+    "from_num": "1001",
+    "from_name": "Alice",
+    "to_num": "1002",
+    "to_name": "",
+    "state": "Ringing",
+    "started": 1795000000.0,
+    "answered": None,
+    "channels": ["PJSIP/1001-00000001"],
+}
 PEERS = {"1001": {"kind": "extension", "state": "Not in use", "registered": True}}
 
 
@@ -78,8 +96,10 @@ async def test_seed_004_call_events_in_order_and_scoped(live_server):
     calls_key, theirs = await _key(company, "calls"), await _key(other, "calls", "read")
     await _publish(company, 1, [], PEERS)
     async with httpx.AsyncClient(base_url=live_server.url, timeout=10) as client:
-        async with client.stream("GET", "/api/v1/events", headers=calls_key) as mine, \
-                client.stream("GET", "/api/v1/events", headers=theirs) as spy:
+        async with (
+            client.stream("GET", "/api/v1/events", headers=calls_key) as mine,
+            client.stream("GET", "/api/v1/events", headers=theirs) as spy,
+        ):
             assert mine.headers["content-type"].startswith("text/event-stream")
             ours, their = Events(mine), Events(spy)
             assert (await ours.next())[0] == "ready" and (await their.next())[0] == "ready"
@@ -103,16 +123,32 @@ async def test_chat_events_need_read_and_resume_with_last_event_id(live_server):
     read_key, calls_only = await _key(company, "read"), await _key(company, "calls")
 
     async def customer_writes(n: int, text: str) -> None:
-        await receive_webhook(channel, Parsed(messages=[InboundMessage(
-            provider_message_id=f"ev-{company.id}-{n}", phone="+15550100001", name="Zoé", type="text", text=text)]))
+        await receive_webhook(
+            channel,
+            Parsed(
+                messages=[
+                    InboundMessage(
+                        provider_message_id=f"ev-{company.id}-{n}",
+                        phone="+15550100001",
+                        name="Zoé",
+                        type="text",
+                        text=text,
+                    )
+                ]
+            ),
+        )
 
     async with httpx.AsyncClient(base_url=live_server.url, timeout=10) as client:
-        async with client.stream("GET", "/api/v1/events", headers=read_key) as first, \
-                client.stream("GET", "/api/v1/events", headers=calls_only) as deaf:
+        async with (
+            client.stream("GET", "/api/v1/events", headers=read_key) as first,
+            client.stream("GET", "/api/v1/events", headers=calls_only) as deaf,
+        ):
             events, deaf_events = Events(first), Events(deaf)
             await events.until("ready")
             await customer_writes(1, "Bonjour")
-            ident, message = await events.until("message:received", skip=("conversation:queued", "conversation:assigned"))
+            ident, message = await events.until(
+                "message:received", skip=("conversation:queued", "conversation:assigned")
+            )
             assert message["text"] == "Bonjour" and message["direction"] == "in" and ident
             with pytest.raises(asyncio.TimeoutError):
                 await deaf_events.until("message:received", timeout=1)
@@ -125,8 +161,9 @@ async def test_chat_events_need_read_and_resume_with_last_event_id(live_server):
         await asyncio.sleep(0.5)
         async with client.stream("GET", "/api/v1/events", headers={**read_key, "Last-Event-ID": ident}) as again:
             resumed = Events(again)
-            _, message = await resumed.until("message:received", skip=("conversation:queued", "conversation:assigned",
-                                                                       "agent:presence"))
+            _, message = await resumed.until(
+                "message:received", skip=("conversation:queued", "conversation:assigned", "agent:presence")
+            )
             assert message["text"] == "Vous êtes là ?"
         async with client.stream("GET", "/api/v1/events", headers={**read_key, "Last-Event-ID": "1000000000"}) as old:
             assert (await Events(old).until("resync"))[1] == {"reason": "gap"}

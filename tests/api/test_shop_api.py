@@ -21,8 +21,11 @@ def seed_headers(shop: Shop, which: str = "orders") -> dict:
 
 async def test_the_seed_guides_requests_work_unchanged(client, shop):
     # "Simuler un nouveau client" (the guide's curl)
-    created = await client.post("/api/clients", json={"phoneNumber": "+33612345678", "name": "Test Client",
-                                                      "status": "pending"}, headers=seed_headers(shop))
+    created = await client.post(
+        "/api/clients",
+        json={"phoneNumber": "+33612345678", "name": "Test Client", "status": "pending"},
+        headers=seed_headers(shop),
+    )
     assert created.status_code == 201, created.text
     c = created.json()
     assert (c["phoneNumber"], c["name"], c["status"], c["orders"]) == ("+33612345678", "Test Client", "pending", [])
@@ -30,12 +33,16 @@ async def test_the_seed_guides_requests_work_unchanged(client, shop):
     again = await client.post("/api/clients", json={"phoneNumber": "+33612345678"}, headers=seed_headers(shop))
     assert again.status_code == 200 and again.json()["id"] == c["id"] and again.json()["name"] == "Test Client"
     # "Créer une commande"
-    order = await client.post("/api/orders", json={"clientId": c["_id"], "products": SEED_PRODUCTS}, headers=seed_headers(shop))
+    order = await client.post(
+        "/api/orders", json={"clientId": c["_id"], "products": SEED_PRODUCTS}, headers=seed_headers(shop)
+    )
     assert order.status_code == 201, order.text
     o = order.json()
     assert o["clientId"] == c["id"] and o["status"] == "pending" and o["total"] == 109.97
     assert o["products"] == SEED_PRODUCTS  # ids, names, prices and quantities as the shop sent them
-    request = await sql.fetchval("SELECT text FROM message WHERE conversation_id = $1 AND direction = 'out'", o["conversationId"])
+    request = await sql.fetchval(
+        "SELECT text FROM message WHERE conversation_id = $1 AND direction = 'out'", o["conversationId"]
+    )
     assert "Produit A" in request and "109.97" in request
     shown = (await client.get(f"/api/clients/{c['id']}", headers=seed_headers(shop))).json()
     assert shown["status"] == "pending" and [x["id"] for x in shown["orders"]] == [o["id"]]
@@ -43,7 +50,9 @@ async def test_the_seed_guides_requests_work_unchanged(client, shop):
     message_id = await sql.fetchval(
         """INSERT INTO message (company_id, channel_id, conversation_id, direction, author, type, text, status)
            VALUES ($1, $2, $3, 'in', 'customer', 'text', 'Oui je confirme', 'received') RETURNING id""",
-        shop.company.id, shop.channel_id, o["conversationId"],
+        shop.company.id,
+        shop.channel_id,
+        o["conversationId"],
     )
     await sql.execute("UPDATE conversation SET last_inbound_at = now() WHERE id = $1", o["conversationId"])
     await react(MessageReceived(shop.company.id, o["conversationId"], message_id))
@@ -60,8 +69,11 @@ async def test_the_seed_guides_requests_work_unchanged(client, shop):
 
 async def test_put_status_decides_the_pending_order(client, shop):
     c = (await client.post("/api/clients", json={"phoneNumber": "+33698765432"}, headers=seed_headers(shop))).json()
-    o = (await client.post("/api/orders", json={"clientId": str(c["id"]), "products": SEED_PRODUCTS[:1]},
-                           headers=seed_headers(shop))).json()
+    o = (
+        await client.post(
+            "/api/orders", json={"clientId": str(c["id"]), "products": SEED_PRODUCTS[:1]}, headers=seed_headers(shop)
+        )
+    ).json()
     put = await client.put(f"/api/clients/{c['id']}", json={"status": "cancelled"}, headers=seed_headers(shop))
     assert put.status_code == 200 and put.json()["status"] == "cancelled"
     assert (await client.get(f"/api/orders/{o['id']}", headers=seed_headers(shop))).json()["status"] == "cancelled"
@@ -75,17 +87,27 @@ async def test_bad_input_scopes_and_other_companies(client, shop, other_shop):
     for bad in ({"phoneNumber": "not a phone"}, {"phoneNumber": "+33612345678", "status": "maybe"}, {"name": "x"}):
         response = await client.post("/api/clients", json=bad, headers=seed_headers(shop))
         assert response.status_code == 400, bad
-    for bad in ({"clientId": c["id"], "products": []}, {"clientId": c["id"], "products": [{"name": "A", "price": -1}]},
-                {"clientId": c["id"], "products": [{"name": "A", "price": "abc"}]}, {"products": SEED_PRODUCTS}):
+    for bad in (
+        {"clientId": c["id"], "products": []},
+        {"clientId": c["id"], "products": [{"name": "A", "price": -1}]},
+        {"clientId": c["id"], "products": [{"name": "A", "price": "abc"}]},
+        {"products": SEED_PRODUCTS},
+    ):
         response = await client.post("/api/orders", json=bad, headers=seed_headers(shop))
         assert response.status_code == 400, bad
-    assert (await client.put(f"/api/clients/{c['id']}", json={"status": "won"}, headers=seed_headers(shop))).status_code == 400
+    assert (
+        await client.put(f"/api/clients/{c['id']}", json={"status": "won"}, headers=seed_headers(shop))
+    ).status_code == 400
     assert (await client.get("/api/clients", headers=seed_headers(shop, "read"))).status_code == 403
     assert (await client.get("/api/clients")).status_code == 401
     theirs = seed_headers(other_shop)
     assert (await client.get(f"/api/clients/{c['id']}", headers=theirs)).status_code == 404
-    assert (await client.put(f"/api/clients/{c['id']}", json={"status": "confirmed"}, headers=theirs)).status_code == 404
-    assert (await client.post("/api/orders", json={"clientId": c["id"], "products": SEED_PRODUCTS}, headers=theirs)).status_code == 404
+    assert (
+        await client.put(f"/api/clients/{c['id']}", json={"status": "confirmed"}, headers=theirs)
+    ).status_code == 404
+    assert (
+        await client.post("/api/orders", json={"clientId": c["id"], "products": SEED_PRODUCTS}, headers=theirs)
+    ).status_code == 404
     assert (await client.get("/api/clients", headers=theirs)).json() == []
 
 
@@ -97,13 +119,24 @@ async def test_outside_the_window_the_default_template_is_used_and_said(client, 
 
     shop = await make_shop("Vitrine")
     await sql.execute("UPDATE channel SET active = false WHERE company_id = $1", shop.company.id)
-    meta = await create_channel(shop.company.id, {"name": "Meta", "provider": "meta", "cred_phone_number_id": "123",
-                                                  "cred_access_token": "tok", "cred_app_secret": "sec"})
+    meta = await create_channel(
+        shop.company.id,
+        {
+            "name": "Meta",
+            "provider": "meta",
+            "cred_phone_number_id": "123",
+            "cred_access_token": "tok",
+            "cred_app_secret": "sec",
+        },
+    )
     order = {"phone": "+33655555555", "items": [{"name": "A", "price": 10}], "channel_id": meta.id}
     refused = await client.post("/api/v1/orders", json=order, headers=shop.auth("orders"))
     assert refused.status_code == 400 and "/api/v1/order-settings" in refused.json()["error"]["message"]
-    settings = await client.put("/api/v1/order-settings", json={"template_name": "order_confirm", "template_language": "fr"},
-                                headers=shop.auth("orders"))
+    settings = await client.put(
+        "/api/v1/order-settings",
+        json={"template_name": "order_confirm", "template_language": "fr"},
+        headers=shop.auth("orders"),
+    )
     assert settings.status_code == 200 and settings.json()["template_name"] == "order_confirm"
     assert settings.json()["confirm_words"]  # left out: kept
     created = await client.post("/api/v1/orders", json=order, headers=shop.auth("orders"))

@@ -77,15 +77,20 @@ async def main() -> None:
             search_ms[kind].append((t2 - t) * 1000)
             total_ms[kind].append((t3 - t) * 1000)
         for kind in kinds:
-            print(f"cdr {kind:<16} page p50 {statistics.median(search_ms[kind]):6.1f} ms p95 {pct(search_ms[kind], 0.95):6.1f} ms"
-                  f" | page+total p50 {statistics.median(total_ms[kind]):6.1f} ms p95 {pct(total_ms[kind], 0.95):6.1f} ms")
+            print(
+                f"cdr {kind:<16} page p50 {statistics.median(search_ms[kind]):6.1f} ms"
+                f" p95 {pct(search_ms[kind], 0.95):6.1f} ms"
+                f" | page+total p50 {statistics.median(total_ms[kind]):6.1f} ms p95 {pct(total_ms[kind], 0.95):6.1f} ms"
+            )
         page = [v for values in search_ms.values() for v in values]
         with_total = [v for values in total_ms.values() for v in values]
     finally:
         await db.close_pool()
         server.cleanup()
-    print(f"RESULT cdr_contains rows={CDR_ROWS} queries={QUERIES} page_p95_ms={pct(page, 0.95):.1f} "
-          f"page_total_p95_ms={pct(with_total, 0.95):.1f} load_s={load_s:.0f} loadavg={os.getloadavg()[0]:.2f}")
+    print(
+        f"RESULT cdr_contains rows={CDR_ROWS} queries={QUERIES} page_p95_ms={pct(page, 0.95):.1f} "
+        f"page_total_p95_ms={pct(with_total, 0.95):.1f} load_s={load_s:.0f} loadavg={os.getloadavg()[0]:.2f}"
+    )
 
 
 if __name__ == "__main__":

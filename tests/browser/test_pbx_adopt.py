@@ -13,8 +13,10 @@ pytestmark = pytest.mark.browser
 def test_admin_adopts_a_legacy_extension(new_page):
     company = run(make_company("Legacy PBX Co"))
     admin = run(make_user(company, "admin"))
-    run(sql.execute("""INSERT INTO ps_endpoints (id, aors, auth, context, disallow, allow, callerid)
-                       VALUES ('2301', '2301', '2301', 'internal', 'all', 'ulaw', '"Standard accueil" <2301>')"""))
+    run(
+        sql.execute("""INSERT INTO ps_endpoints (id, aors, auth, context, disallow, allow, callerid)
+                       VALUES ('2301', '2301', '2301', 'internal', 'all', 'ulaw', '"Standard accueil" <2301>')""")
+    )
     for width in (390, 1280):
         page = new_page(width=width)
         browser_login(page, admin.email, PASSWORD)

@@ -24,22 +24,34 @@ SECRET = "whsec-custom-0123456789"
 
 def signed(payload) -> tuple[bytes, dict]:
     body = json.dumps(payload).encode()
-    return body, {"content-type": "application/json",
-                  "x-switchboard-signature": "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()}
+    return body, {
+        "content-type": "application/json",
+        "x-switchboard-signature": "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest(),
+    }
 
 
 @pytest.fixture
 async def gateway(app):
     company = await make_company()
-    channel = await create_channel(company.id, {"name": "Passerelle", "provider": "custom", "webhook_secret": SECRET,
-                                                "cred_gateway_url": "http://127.0.0.1:9/send", "cred_token": "gw-token"})
+    channel = await create_channel(
+        company.id,
+        {
+            "name": "Passerelle",
+            "provider": "custom",
+            "webhook_secret": SECRET,
+            "cred_gateway_url": "http://127.0.0.1:9/send",
+            "cred_token": "gw-token",
+        },
+    )
     return company, channel
 
 
 async def test_the_seeds_webhook_payload_is_stored_once_and_confirms_an_order(client, gateway):
     company, channel = gateway
-    order, _ = await create_order(company.id, {"phone": "+33612345678", "name": "Zoé",
-                                               "items": [{"name": "Produit A", "price": "29.99", "quantity": 2}]})
+    order, _ = await create_order(
+        company.id,
+        {"phone": "+33612345678", "name": "Zoé", "items": [{"name": "Produit A", "price": "29.99", "quantity": 2}]},
+    )
     # Exactly the seed's body: from as a WhatsApp JID, body, type.
     body, headers = signed({"from": "33612345678@s.whatsapp.net", "body": "Oui, je confirme", "type": "chat"})
     first = await client.post(f"/webhooks/custom/{channel.id}", content=body, headers=headers)
@@ -54,14 +66,17 @@ async def test_the_seeds_webhook_payload_is_stored_once_and_confirms_an_order(cl
     # With an id, two identical texts are two messages.
     for n in (1, 2):
         body, headers = signed({"from": "+33612345678", "body": "merci", "type": "text", "id": f"gw-{n}"})
-        assert (await client.post(f"/webhooks/custom/{channel.id}", content=body, headers=headers)).json()["stored"] == 1
+        assert (await client.post(f"/webhooks/custom/{channel.id}", content=body, headers=headers)).json()[
+            "stored"
+        ] == 1
 
 
 async def test_refusals(client, gateway):
     company, channel = gateway
     body, headers = signed({"from": "+33612345678", "body": "x", "type": "text"})
-    assert (await client.post(f"/webhooks/custom/{channel.id}", content=body,
-                              headers={"content-type": "application/json"})).status_code == 401
+    assert (
+        await client.post(f"/webhooks/custom/{channel.id}", content=body, headers={"content-type": "application/json"})
+    ).status_code == 401
     bad = {**headers, "x-switchboard-signature": "sha256=" + "0" * 64}
     assert (await client.post(f"/webhooks/custom/{channel.id}", content=body, headers=bad)).status_code == 403
     for payload in ([], {"nothing": 1}, "text"):
@@ -100,13 +115,22 @@ async def test_outbound_posts_to_the_gateway_and_statuses_come_back(client, gate
             await PROVIDER.send(http, creds, Outgoing(to_phone="+33612345678", text="refuse"))
         assert refused.value.permanent and refused.value.reason == "Number not on WhatsApp"
     # The gateway reports delivery with the id it gave.
-    contact = await sql.fetchval("INSERT INTO contact (company_id, phone) VALUES ($1, '+33612345678') RETURNING id", company.id)
-    conv = await sql.fetchval("INSERT INTO conversation (company_id, channel_id, contact_id) VALUES ($1, $2, $3) RETURNING id",
-                              company.id, channel.id, contact)
+    contact = await sql.fetchval(
+        "INSERT INTO contact (company_id, phone) VALUES ($1, '+33612345678') RETURNING id", company.id
+    )
+    conv = await sql.fetchval(
+        "INSERT INTO conversation (company_id, channel_id, contact_id) VALUES ($1, $2, $3) RETURNING id",
+        company.id,
+        channel.id,
+        contact,
+    )
     await sql.execute(
         """INSERT INTO message (company_id, channel_id, conversation_id, direction, author, type, text, status,
-                                provider_message_id) VALUES ($1, $2, $3, 'out', 'agent', 'text', 'Bonjour', 'sent', 'gw-out-1')""",
-        company.id, channel.id, conv,
+                                provider_message_id)
+           VALUES ($1, $2, $3, 'out', 'agent', 'text', 'Bonjour', 'sent', 'gw-out-1')""",
+        company.id,
+        channel.id,
+        conv,
     )
     body, headers = signed({"statuses": [{"id": "gw-out-1", "status": "delivered"}]})
     assert (await client.post(f"/webhooks/custom/{channel.id}", content=body, headers=headers)).status_code == 200
@@ -122,7 +146,10 @@ async def test_admin_creates_a_custom_gateway_channel_from_the_form(client, app)
     await login(client, admin.email)
     form = await client.get("/admin/channels/new", params={"provider": "custom"})
     assert form.status_code == 200 and "Gateway URL" in form.text
-    created = await post_form(client, "/admin/channels/", {"provider": "custom", "name": "Maison",
-                                                           "cred_gateway_url": "https://gw.example.com/send", "cred_token": ""})
+    created = await post_form(
+        client,
+        "/admin/channels/",
+        {"provider": "custom", "name": "Maison", "cred_gateway_url": "https://gw.example.com/send", "cred_token": ""},
+    )
     assert created.status_code == 303, created.text
     assert await sql.fetchval("SELECT provider FROM channel WHERE name = 'Maison'") == "custom"

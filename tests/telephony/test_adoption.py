@@ -11,15 +11,29 @@ from tests.helpers import login, post_form
 async def _legacy_pbx() -> None:
     await sql.execute("""INSERT INTO ps_endpoints (id, aors, auth, context, disallow, allow, callerid)
                          VALUES ('2101', '2101', '2101', 'internal', 'all', 'ulaw', '"Réception" <2101>')""")
-    await sql.execute("INSERT INTO ps_endpoints (id, context, disallow, allow) VALUES ('carrier', 'from-trunk', 'all', 'alaw')")
-    await sql.execute("INSERT INTO sippeers (name, type, host, callerid) VALUES ('2102', 'friend', 'dynamic', '\"Old\" <2102>')")
+    await sql.execute(
+        "INSERT INTO ps_endpoints (id, context, disallow, allow) VALUES ('carrier', 'from-trunk', 'all', 'alaw')"
+    )
+    await sql.execute(
+        "INSERT INTO sippeers (name, type, host, callerid) VALUES ('2102', 'friend', 'dynamic', '\"Old\" <2102>')"
+    )
     await sql.execute("INSERT INTO queues (name, strategy) VALUES ('legacy-sales', 'ringall')")
-    for n, (channel, dst) in enumerate([("PJSIP/2101-00000001", "0612345678"), ("PJSIP/carrier-0000002", "2101"),
-                                        ("PJSIP/2199-00000003", "0699999999")]):
+    for n, (channel, dst) in enumerate(
+        [
+            ("PJSIP/2101-00000001", "0612345678"),
+            ("PJSIP/carrier-0000002", "2101"),
+            ("PJSIP/2199-00000003", "0699999999"),
+        ]
+    ):
         await sql.execute(
-            """INSERT INTO cdr (accountcode, src, dst, clid, channel, dstchannel, start, duration, billsec, disposition, uniqueid)
+            """INSERT INTO cdr (accountcode, src, dst, clid, channel, dstchannel, start, duration, billsec, disposition,
+                                uniqueid)
                VALUES ('', '2101', $2, '', $1, $5, $3, 10, 5, 'ANSWERED', $4)""",
-            channel, dst, datetime(2025, 6, 1, 9, n), f"legacy.{n}", "PJSIP/2101-00000009" if dst == "2101" else "",
+            channel,
+            dst,
+            datetime(2025, 6, 1, 9, n),
+            f"legacy.{n}",
+            "PJSIP/2101-00000009" if dst == "2101" else "",
         )
 
 

@@ -30,8 +30,13 @@ async def studio(app):
     department = await make_department(company, "Atelier")
     agent = await make_user(company, "agent", presence="online", departments=[department], name="Alice Agent")
     admin = await make_user(company, "admin")
-    base = {"provider": "twilio", "cred_account_sid": "ACX", "cred_auth_token": "tok", "cred_from_number": "+14155238886",
-            "webhook_secret": SECRET}
+    base = {
+        "provider": "twilio",
+        "cred_account_sid": "ACX",
+        "cred_auth_token": "tok",
+        "cred_from_number": "+14155238886",
+        "webhook_secret": SECRET,
+    }
     channel = await create_channel(company.id, {**base, "name": "Studio", "cred_studio_in_front": "yes"})
     plain = await create_channel(company.id, {**base, "name": "Plain"})
     return company, channel, plain, department, agent, admin
@@ -56,12 +61,23 @@ async def test_studio_flow_exchange_takeover_and_back_to_the_bot(client, studio)
     # Our bot stays silent on a Studio channel (the flow is the bot).
     await react(ConversationOpened(company.id, conv_id, channel.id))
     assert await sql.fetchval("SELECT bot_state FROM conversation WHERE id = $1", conv_id) == "studio"
-    assert await sql.fetchval("SELECT count(*) FROM message WHERE conversation_id = $1 AND direction = 'out'", conv_id) == 0
+    assert (
+        await sql.fetchval("SELECT count(*) FROM message WHERE conversation_id = $1 AND direction = 'out'", conv_id)
+        == 0
+    )
     # An agent takes over: the flow is told to stay quiet.
     await assign_to_agent(admin, conv_id, agent.id)
-    held = await client.post(url, json=widget("SM0002", "Bonjour ?"), headers=basic())  # the JSON content type works too
-    assert held.json() == {"agent_mode": True, "status": "assigned", "conversation_id": conv_id, "agent": "Alice Agent",
-                           "stored": 1, "duplicates": 0}
+    held = await client.post(
+        url, json=widget("SM0002", "Bonjour ?"), headers=basic()
+    )  # the JSON content type works too
+    assert held.json() == {
+        "agent_mode": True,
+        "status": "assigned",
+        "conversation_id": conv_id,
+        "agent": "Alice Agent",
+        "stored": 1,
+        "duplicates": 0,
+    }
     # Resolved: the duration is known, and the customer's next message goes to the bot again.
     await resolve_conversation(admin, conv_id)
     api = await sql.fetchrow("SELECT created_at, resolved_at FROM conversation WHERE id = $1", conv_id)
@@ -69,8 +85,11 @@ async def test_studio_flow_exchange_takeover_and_back_to_the_bot(client, studio)
     back = await client.post(url, data=widget("SM0003", "merci"), headers=basic())
     assert back.json()["agent_mode"] is False and back.json()["conversation_id"] != conv_id
     # The flow may ask for an agent itself.
-    handoff = await client.post(url, data={**widget("SM0004", "agent svp"), "handoff": "true",
-                                           "department_id": str(department.id)}, headers=basic())
+    handoff = await client.post(
+        url,
+        data={**widget("SM0004", "agent svp"), "handoff": "true", "department_id": str(department.id)},
+        headers=basic(),
+    )
     assert handoff.json()["agent_mode"] is True and handoff.json()["status"] in ("queued", "assigned")
 
 
@@ -79,10 +98,16 @@ async def test_studio_refusals(client, studio):
     url = f"/webhooks/twilio-studio/{channel.id}"
     assert (await client.post(url, data=widget("SM1", "x"))).status_code == 401
     assert (await client.post(url, data=widget("SM1", "x"), headers=basic("wrong-secret"))).status_code == 401
-    assert (await client.post(f"/webhooks/twilio-studio/{plain.id}", data=widget("SM1", "x"), headers=basic())).status_code == 404
+    assert (
+        await client.post(f"/webhooks/twilio-studio/{plain.id}", data=widget("SM1", "x"), headers=basic())
+    ).status_code == 404
     assert (await client.post(url, data={"Body": "no sid"}, headers=basic())).status_code == 400
-    assert (await client.post(url, content=b"[1,2]", headers={**basic(), "content-type": "application/json"})).status_code == 400
-    assert (await client.post(url, content=b"{bad", headers={**basic(), "content-type": "application/json"})).status_code == 400
+    assert (
+        await client.post(url, content=b"[1,2]", headers={**basic(), "content-type": "application/json"})
+    ).status_code == 400
+    assert (
+        await client.post(url, content=b"{bad", headers={**basic(), "content-type": "application/json"})
+    ).status_code == 400
     assert await sql.fetchval("SELECT count(*) FROM message") == 0
 
 
@@ -114,10 +139,19 @@ async def test_the_shipped_studio_flow_posts_what_the_endpoint_reads(client, stu
     flow = json.loads((Path(__file__).resolve().parents[2] / "docs" / "twilio-studio-flow.json").read_text())
     states = {s["name"]: s for s in flow["states"]}
     request = states["ask_switchboard"]["properties"]
-    trigger = {"From": "whatsapp:+212612345678", "Body": "mercedes", "MessageSid": "SMflow1", "ProfileName": "Karim",
-               "NumMedia": "0", "MediaUrl0": "", "MediaContentType0": ""}
-    form = {p["key"]: re.sub(r"\{\{trigger\.message\.(\w+)\}\}", lambda m: trigger[m.group(1)], p["value"])
-            for p in request["parameters"]}
+    trigger = {
+        "From": "whatsapp:+212612345678",
+        "Body": "mercedes",
+        "MessageSid": "SMflow1",
+        "ProfileName": "Karim",
+        "NumMedia": "0",
+        "MediaUrl0": "",
+        "MediaContentType0": "",
+    }
+    form = {
+        p["key"]: re.sub(r"\{\{trigger\.message\.(\w+)\}\}", lambda m: trigger[m.group(1)], p["value"])
+        for p in request["parameters"]
+    }
     url = urlsplit(request["url"].replace("WEBHOOK_SECRET", SECRET).replace("CHANNEL_ID", str(channel.id)))
     response = await client.post(url.path, data=form, headers=basic(url.password))
     assert response.status_code == 200 and response.json()["agent_mode"] is False
