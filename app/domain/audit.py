@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
-from piccolo.columns import JSONB, Integer, Timestamptz, Varchar
+from piccolo.columns import JSONB, BigInt, Integer, Timestamptz, Varchar
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
@@ -34,6 +34,7 @@ from app.i18n import N_
 class AuditEvent(Table, tablename="audit_event"):
     """One audited action. Never updated, never deleted."""
 
+    id = BigInt(primary_key=True)
     company_id = Integer()
     actor_user_id = Integer(null=True)
     actor_label = Varchar(length=300)

@@ -31,6 +31,13 @@ class Contact(Table, tablename="contact"):
     phone = Varchar(length=20, null=True, default=None)
     name = Varchar(length=200, default="")
     created_at = Timestamptz(default=TimestamptzNow())
+    email = Varchar(length=254, default="")
+    details = Text(default="")
+    # The customer's language for automatic messages; empty: the company's.
+    language = Varchar(length=8, default="")
+    opted_out_at = Timestamptz(null=True, default=None)
+    # Deleted contacts are anonymised and hidden; their conversations stay as history.
+    deleted_at = Timestamptz(null=True, default=None)
 
 
 class ContactAlias(Table, tablename="contact_alias"):
@@ -52,6 +59,20 @@ class Conversation(Table, tablename="conversation"):
     last_message_at = Timestamptz(default=TimestamptzNow())
     created_at = Timestamptz(default=TimestamptzNow())
     resolved_at = Timestamptz(null=True, default=None)
+    queued_at = Timestamptz(null=True, default=None)
+    assigned_at = Timestamptz(null=True, default=None)
+    # Set while the assigned agent owes the customer an answer; cleared by the agent's reply.
+    awaiting_agent_since = Timestamptz(null=True, default=None)
+    first_response_at = Timestamptz(null=True, default=None)
+    reinjections = Integer(default=0)
+    # The agent who let it time out last (reinjection prefers anyone else).
+    timed_out_user_id = Integer(null=True, default=None)
+    # The bot's question: '' (none yet), 'menu', 'returning', 'order'; answers count after bot_asked_at.
+    bot_state = Varchar(length=16, default="")
+    bot_asked_at = Timestamptz(null=True, default=None)
+    # The last customer message the holder has seen: unread = inbound messages after it.
+    read_message_id = BigInt(default=0)
+    out_of_hours_sent_at = Timestamptz(null=True, default=None)
 
 
 class Message(Table, tablename="message"):
