@@ -115,7 +115,12 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
 
 
 @pytest.fixture(autouse=True)
-def clean_database(database_url: str) -> None:
+def clean_database(request: pytest.FixtureRequest) -> None:
+    """Every table emptied before each test, except for tests marked ``nodb`` (pure functions:
+    parsers, policies, templates), which then need no database server at all."""
+    if request.node.get_closest_marker("nodb"):
+        return
+    database_url = request.getfixturevalue("database_url")
     run_sync(_truncate(database_url))
     db.configure(database_url)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from piccolo.columns import Array
 
 from app.domain import sql
@@ -111,6 +112,7 @@ async def test_asterisk_tables_are_exactly_those_of_asterisks_ddl(app):
     assert not asterisk_tables() & {table._meta.tablename for table in APP_CONFIG.table_classes}
 
 
+@pytest.mark.nodb
 def test_the_comparison_names_every_kind_of_difference():
     code = {"a": {"id": ("int4", None, False, True), "x": ("varchar", 10, False, False)},
             "only_code": {"id": ("int4", None, False, True)}}

@@ -43,6 +43,7 @@ def sample(cls: type) -> Event:
     return cls(**values)
 
 
+@pytest.mark.nodb
 def test_every_event_class_is_registered_under_its_own_name():
     classes = all_event_classes()
     assert len(classes) >= 15
@@ -50,6 +51,7 @@ def test_every_event_class_is_registered_under_its_own_name():
     assert len({c.name for c in classes}) == len(classes)
 
 
+@pytest.mark.nodb
 @pytest.mark.parametrize("cls", all_event_classes(), ids=lambda c: c.name)
 def test_every_event_round_trips_through_decode(cls):
     event = sample(cls)
@@ -60,6 +62,7 @@ def test_every_event_round_trips_through_decode(cls):
     assert decode(json.dumps({"name": cls.name, **required})) == cls(**required)
 
 
+@pytest.mark.nodb
 def test_decode_drops_what_it_cannot_read():
     assert decode("not json") is None
     assert decode(json.dumps({"name": "no-such-event", "company_id": 1})) is None
