@@ -187,7 +187,7 @@ class LiveServer:
             "SSE_KEEPALIVE": "1",
             **(env or {}),
         }
-        self.log = open(data_dir / f"server-{self.port}.log", "w")
+        self.log = open(data_dir / f"server-{self.port}.log", "w")  # noqa: SIM115 - closed by stop()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "app", "serve"], cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT
         )

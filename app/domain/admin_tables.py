@@ -9,7 +9,7 @@ writes live in the matching domain modules (``auto_messages``, ``business_hours`
 
 from __future__ import annotations
 
-from piccolo.columns import Array, Boolean, Date, Integer, SmallInt, Text, Timestamptz, Varchar
+from piccolo.columns import Array, Boolean, Date, Integer, Serial, SmallInt, Text, Timestamptz, Varchar
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
@@ -25,6 +25,7 @@ class Char(Varchar):
 class AutoMessage(Table, tablename="auto_message"):
     """A company's text for one automatic message kind (welcome, takeover ...) in one language."""
 
+    id = Serial(primary_key=True)
     company_id = Integer()
     kind = Varchar(length=16)
     text = Varchar(length=1000)
@@ -35,6 +36,7 @@ class AutoMessage(Table, tablename="auto_message"):
 class BusinessHours(Table, tablename="business_hours"):
     """One opening span of a weekday (minutes since midnight), for the company or one department."""
 
+    id = Serial(primary_key=True)
     company_id = Integer()
     department_id = Integer(null=True, default=None)
     weekday = SmallInt()
@@ -45,6 +47,7 @@ class BusinessHours(Table, tablename="business_hours"):
 class Holiday(Table, tablename="holiday"):
     """A day the company is closed."""
 
+    id = Serial(primary_key=True)
     company_id = Integer()
     day = Date()
     label = Varchar(length=120, default="")
@@ -53,6 +56,7 @@ class Holiday(Table, tablename="holiday"):
 class QuickReply(Table, tablename="quick_reply"):
     """A canned answer with a shortcut, for every department or one."""
 
+    id = Serial(primary_key=True)
     company_id = Integer()
     department_id = Integer(null=True, default=None)
     shortcut = Varchar(length=32)
@@ -64,6 +68,7 @@ class QuickReply(Table, tablename="quick_reply"):
 class ApiKey(Table, tablename="api_key"):
     """An integrator's key: a public prefix and the SHA-256 of the secret, never the secret."""
 
+    id = Serial(primary_key=True)
     company_id = Integer()
     name = Varchar(length=100)
     prefix = Varchar(length=16)

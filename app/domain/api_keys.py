@@ -21,7 +21,7 @@ import asyncpg
 
 from app.domain import sql
 from app.domain.audit import record_audit
-from app.domain.errors import NotFound, Throttled, ValidationError
+from app.domain.errors import NotFound, Throttled
 from app.domain.validation import Cleaner
 from app.i18n import N_
 

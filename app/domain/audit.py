@@ -55,7 +55,7 @@ class Actor:
     address: str = ""
 
 
-audit_actor: ContextVar[Actor] = ContextVar("audit_actor", default=Actor())
+audit_actor: ContextVar[Actor] = ContextVar("audit_actor", default=Actor())  # noqa: B039 - Actor is frozen
 
 
 def actor_of(user: Any, address: str = "") -> Actor:

@@ -117,7 +117,7 @@ class Schedule:
         day = at.astimezone(self.zone).date()
         for offset in range(LOOKAHEAD_DAYS):
             current = day + timedelta(days=offset)
-            for opens, closes in self.intervals_on(current):
+            for opens, _closes in self.intervals_on(current):
                 instant = self._instant(current, opens)
                 if instant > at and not self._continues(current, opens):
                     return instant

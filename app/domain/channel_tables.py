@@ -6,7 +6,7 @@ tooling and simple reads see the tables. Every row carries ``company_id``.
 
 from __future__ import annotations
 
-from piccolo.columns import JSONB, BigInt, Boolean, Integer, Text, Timestamptz, Varchar
+from piccolo.columns import JSONB, BigInt, Boolean, Integer, Serial, Text, Timestamptz, Varchar
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
@@ -14,6 +14,7 @@ from piccolo.table import Table
 class Channel(Table, tablename="channel"):
     """One WhatsApp number at one provider, with its credentials and webhook secret."""
 
+    id = Serial(primary_key=True)
     company_id = Integer()
     name = Varchar(length=120)
     provider = Varchar(length=16)
@@ -27,6 +28,7 @@ class Channel(Table, tablename="channel"):
 class Contact(Table, tablename="contact"):
     """A customer, by E.164 phone number per company."""
 
+    id = Serial(primary_key=True)
     company_id = Integer()
     phone = Varchar(length=20, null=True, default=None)
     name = Varchar(length=200, default="")
@@ -41,6 +43,7 @@ class Contact(Table, tablename="contact"):
 
 
 class ContactAlias(Table, tablename="contact_alias"):
+    id = Serial(primary_key=True)
     company_id = Integer()
     contact_id = Integer()
     alias = Varchar(length=200)
@@ -49,6 +52,7 @@ class ContactAlias(Table, tablename="contact_alias"):
 class Conversation(Table, tablename="conversation"):
     """A contact's thread on a channel, from first message to resolution."""
 
+    id = Serial(primary_key=True)
     company_id = Integer()
     channel_id = Integer()
     contact_id = Integer()

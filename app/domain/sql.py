@@ -12,12 +12,13 @@ from contextlib import asynccontextmanager
 from typing import Any, AsyncIterator
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 
 from app.engine import DB
 
 
 @asynccontextmanager
-async def _connection() -> AsyncIterator[asyncpg.Connection]:
+async def _connection() -> AsyncIterator[asyncpg.Connection | PoolConnectionProxy]:
     tx = DB.current_transaction.get()
     if tx is not None:
         yield tx.connection
@@ -25,11 +26,11 @@ async def _connection() -> AsyncIterator[asyncpg.Connection]:
         async with DB.pool.acquire() as conn:
             yield conn
     else:  # CLI commands that run before a pool exists
-        conn = await DB.get_new_connection()
+        new = await DB.get_new_connection()
         try:
-            yield conn
+            yield new
         finally:
-            await conn.close()
+            await new.close()
 
 
 async def fetch(query: str, *args: Any) -> list[asyncpg.Record]:
@@ -52,6 +53,6 @@ async def execute(query: str, *args: Any) -> str:
         return await conn.execute(query, *args)
 
 
-def transaction():
-    """One transaction (nested calls join the outer one)."""
+def transaction() -> Any:
+    """One transaction (nested calls join the outer one): ``async with sql.transaction():``."""
     return DB.transaction()

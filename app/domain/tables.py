@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from enum import Enum
 
-from piccolo.columns import BigInt, Boolean, Bytea, Integer, Text, Timestamptz, Varchar
+from piccolo.columns import BigInt, Boolean, Bytea, Integer, Serial, Text, Timestamptz, Varchar
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
@@ -18,6 +18,7 @@ from piccolo.table import Table
 class Company(Table, tablename="company"):
     """A tenant. Every other row belongs to exactly one company."""
 
+    id = Serial(primary_key=True)
     name = Varchar(length=200)
     timezone = Varchar(length=64, default="UTC")
     language = Varchar(length=8, default="en")
@@ -26,6 +27,8 @@ class Company(Table, tablename="company"):
 
 class User(Table, tablename="app_user"):
     """A person who logs in: an admin, a supervisor or an agent of one company."""
+
+    id = Serial(primary_key=True)
 
     class Role(str, Enum):
         admin = "admin"
@@ -58,6 +61,7 @@ class User(Table, tablename="app_user"):
 class Department(Table, tablename="department"):
     """A group of agents that conversations are routed to (seeds: poste, departamento)."""
 
+    id = Serial(primary_key=True)
     company_id = Integer()
     name = Varchar(length=120)
     code = Varchar(length=32)
@@ -78,6 +82,7 @@ class Department(Table, tablename="department"):
 class UserDepartment(Table, tablename="user_department"):
     """Membership of an agent in a department."""
 
+    id = Serial(primary_key=True)
     company_id = Integer()
     user_id = Integer()
     department_id = Integer()

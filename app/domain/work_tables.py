@@ -8,7 +8,7 @@ checks these classes against it column by column. Writes are hand-written SQL in
 
 from __future__ import annotations
 
-from piccolo.columns import JSONB, Array, BigInt, Boolean, Integer, Text, Timestamptz, Varchar
+from piccolo.columns import JSONB, Array, BigInt, Boolean, Integer, Serial, Text, Timestamptz, Varchar
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
@@ -45,6 +45,7 @@ class ConversationNote(Table, tablename="conversation_note"):
 class ShopOrder(Table, tablename="shop_order"):
     """An order pushed by a shop, confirmed or cancelled by the customer over WhatsApp."""
 
+    id = Serial(primary_key=True)
     company_id = Integer()
     contact_id = Integer()
     channel_id = Integer(null=True, default=None)
@@ -79,6 +80,7 @@ class OrderSettings(Table, tablename="order_settings"):
 class WebhookEndpoint(Table, tablename="webhook_endpoint"):
     """An integrator's URL and the events it subscribes to (deliveries are signed with ``secret``)."""
 
+    id = Serial(primary_key=True)
     company_id = Integer()
     url = Varchar(length=2000)
     description = Varchar(length=200, default="")

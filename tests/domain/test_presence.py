@@ -2,7 +2,6 @@
 
 import asyncio
 
-import pytest
 
 from app.dispatch.sweeper import sweep_once
 from app.domain import sql
