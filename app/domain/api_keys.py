@@ -107,7 +107,7 @@ async def revoke_api_key(company_id: int, key_id: int) -> ApiKey:
 async def list_api_keys(company_id: int, page: int = 1) -> tuple[list[ApiKey], int]:
     """One page of the company's keys (newest first) and the number of pages."""
     total = await sql.fetchval("SELECT count(*) FROM api_key WHERE company_id = $1", company_id)
-    pages = max(1, -(-total // PER_PAGE))
+    pages = sql.page_count(total, PER_PAGE)
     page = min(max(page, 1), pages)
     rows = await sql.fetch(
         "SELECT * FROM api_key WHERE company_id = $1 ORDER BY id DESC LIMIT $2 OFFSET $3",

@@ -169,10 +169,6 @@ def _decode(cursor: str) -> tuple[datetime, int]:
         raise ValidationError({"cursor": N_("This page link is not valid any more.")}) from exc
 
 
-def _like(text: str) -> str:
-    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-
-
 async def list_audit(
     company_id: int, filters: AuditFilters, *, cursor: str = "", zone: str = "UTC", per_page: int = PER_PAGE
 ) -> AuditPage:
@@ -188,11 +184,11 @@ async def list_audit(
         return f"${len(args)}"
 
     if filters.action:
-        where.append(f"action ILIKE {arg(_like(filters.action))}")
+        where.append(f"action ILIKE {arg(sql.like(filters.action))}")
     if filters.actor:
-        where.append(f"(actor_label ILIKE {arg(_like(filters.actor))} OR actor_address ILIKE ${len(args)})")
+        where.append(f"(actor_label ILIKE {arg(sql.like(filters.actor))} OR actor_address ILIKE ${len(args)})")
     if filters.q:
-        p = arg(_like(filters.q))
+        p = arg(sql.like(filters.q))
         where.append(f"(target_label ILIKE {p} OR target_type ILIKE {p} OR target_id ILIKE {p})")
     if filters.date_from:
         where.append(f"at >= {arg(datetime.combine(filters.date_from, time(), tz))}")

@@ -56,3 +56,14 @@ async def execute(query: str, *args: Any) -> str:
 def transaction() -> Any:
     """One transaction (nested calls join the outer one): ``async with sql.transaction():``."""
     return DB.transaction()
+
+
+def like(text: str) -> str:
+    """A ``LIKE``/``ILIKE`` pattern matching ``text`` anywhere, its own ``%``, ``_`` and ``\\``
+    taken literally (PostgreSQL's default escape character is the backslash)."""
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def page_count(total: int, per_page: int) -> int:
+    """Pages needed for ``total`` rows, at least one (an empty list still has its page)."""
+    return max(1, -(-total // per_page))
