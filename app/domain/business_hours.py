@@ -157,7 +157,8 @@ async def load_schedule(company_id: int, department_id: int | None = None) -> Sc
 
 class ScheduleCache(BusCache[tuple[int, "int | None"], Schedule]):
     """Per-process cache of ``load_schedule`` for the dispatcher, which checks the hours for
-    every customer message still waiting (the out-of-hours notice). Database triggers
+    every customer message still waiting (the out-of-hours notice), and for the wallboard's
+    snapshots (``app.web.supervisor.schedules_of``). Database triggers
     (migration 0015) send ``ScheduleChanged`` for any write to business hours, holidays or a
     company's timezone (app.realtime.bus_cache)."""
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import bisect
 import statistics
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import Protocol
@@ -351,14 +352,18 @@ async def total(company_id: int, start: datetime, end: datetime, *, schedule: Sc
                           department_schedules=department_schedules, tz=tz))[0]
 
 
-async def load_schedules(company_id: int) -> tuple[Schedule, dict[int, Schedule]]:
-    """The company's business hours, and those of its departments that have their own."""
+async def load_schedules(company_id: int, load: Callable[[int, int | None], Awaitable[Schedule]] | None = None
+                         ) -> tuple[Schedule, dict[int, Schedule]]:
+    """The company's business hours, and those of its departments that have their own. ``load``
+    reads one schedule: ``business_hours.load_schedule`` by default, ``SCHEDULES.get`` (the
+    bus-invalidated cache) for the wallboard's snapshots."""
     from app.domain.business_hours import load_schedule
 
+    load = load or load_schedule
     own = await sql.fetch(
         "SELECT DISTINCT department_id FROM business_hours WHERE company_id = $1 AND department_id IS NOT NULL", company_id
     )
-    return await load_schedule(company_id), {r["department_id"]: await load_schedule(company_id, r["department_id"]) for r in own}
+    return await load(company_id, None), {r["department_id"]: await load(company_id, r["department_id"]) for r in own}
 
 
 # Reading a request for metrics (the page, the CSV, the API) -----------------------------------
