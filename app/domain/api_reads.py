@@ -158,7 +158,7 @@ async def metrics_summary(company_id: int) -> dict:
     """Conversations by status, the queue now, and today's (UTC, business hours) first responses."""
     by_status = {r["status"]: r["n"] for r in await sql.fetch(
         "SELECT status, count(*) AS n FROM conversation WHERE company_id = $1 GROUP BY status", company_id)}
-    queue = await sql.fetchrow(
+    queue = await sql.fetchone(
         """SELECT count(*) AS waiting, extract(epoch FROM now() - min(queued_at))::int AS longest
            FROM conversation WHERE company_id = $1 AND status = 'queued'""",
         company_id,

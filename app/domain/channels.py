@@ -168,7 +168,7 @@ async def create_channel(company_id: int, data: dict) -> ChannelInfo:
     values = await _clean(company_id, data, None)
     try:
         async with sql.transaction():
-            row = await sql.fetchrow(
+            row = await sql.fetchone(
                 """INSERT INTO channel (company_id, name, provider, credentials, webhook_secret, default_department_id)
                    VALUES ($1, $2, $3, $4::jsonb, $5, $6) RETURNING *""",
                 company_id, values["name"], values["provider"], json.dumps(values["credentials"]),

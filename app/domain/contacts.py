@@ -107,11 +107,11 @@ async def contact_stats(company_id: int, contact_id: int) -> dict:
     return {**dict(row), "aliases": [a["alias"] for a in aliases]}
 
 
-def _label(row) -> str:
+def _label(row: asyncpg.Record) -> str:
     return (row["name"] or row["phone"] or f"#{row['id']}")[:300]
 
 
-def _snapshot(row) -> dict:
+def _snapshot(row: asyncpg.Record) -> dict:
     return {"name": row["name"], "language": row["language"], "details": row["details"],
             "opted_out": row["opted_out_at"] is not None}
 

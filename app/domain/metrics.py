@@ -226,13 +226,14 @@ async def compute(
             if group_by == "total":
                 label = ""
             elif group_by == "day":
-                label = key.isoformat()  # type: ignore[union-attr]
+                label = key.isoformat() if isinstance(key, date) else ""
             else:
                 label = labels.get(key, "") if key is not None else ""
             rows[key] = Row(key=key, label=label)
         return rows[key]
 
-    def key_of(*, agent=None, department=None, channel=None, at: datetime | None = None):
+    def key_of(*, agent: int | None = None, department: int | None = None, channel: int | None = None,
+               at: datetime | None = None) -> object:
         return {
             "agent": agent,
             "department": department,
@@ -243,7 +244,7 @@ async def compute(
 
     f = filters
 
-    def keep(*, agent=None, department=None, channel=None) -> bool:
+    def keep(*, agent: int | None = None, department: int | None = None, channel: int | None = None) -> bool:
         return (
             (f.department_id is None or department == f.department_id)
             and (f.channel_id is None or channel == f.channel_id)
@@ -335,8 +336,8 @@ async def compute(
             target.new_conversations = (target.new_conversations or 0) + 1
 
     if per_agent:
-        for r in rows.values():
-            r.new_conversations = r.customer_messages = r.bot_messages = None
+        for item in rows.values():
+            item.new_conversations = item.customer_messages = item.bot_messages = None
     if group_by == "total" and not rows:
         row("total")
     result = [r.finish() for r in rows.values()]

@@ -43,6 +43,15 @@ async def fetchrow(query: str, *args: Any) -> asyncpg.Record | None:
         return await conn.fetchrow(query, *args)
 
 
+async def fetchone(query: str, *args: Any) -> asyncpg.Record:
+    """The row of a statement that always returns exactly one (``INSERT … RETURNING``, an
+    aggregate without ``GROUP BY``, a ``SELECT`` of scalar subqueries)."""
+    row = await fetchrow(query, *args)
+    if row is None:
+        raise LookupError("the statement returned no row")
+    return row
+
+
 async def fetchval(query: str, *args: Any) -> Any:
     async with _connection() as conn:
         return await conn.fetchval(query, *args)
