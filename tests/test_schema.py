@@ -55,19 +55,24 @@ def described() -> dict[str, dict[str, tuple]]:
     return tables
 
 
-async def migrated() -> dict[str, dict[str, tuple]]:
+async def migrated(defaults: dict[tuple[str, str], str] | None = None) -> dict[str, dict[str, tuple]]:
+    """Each table of the database: column -> (udt, length, nullable, primary key); ``defaults``
+    gets each column's default expression, for the suggestions of a failure."""
     rows = await sql.fetch(
         """SELECT c.table_name, c.column_name, c.udt_name, c.character_maximum_length AS length,
-                  c.is_nullable = 'YES' AS nullable,
+                  c.is_nullable = 'YES' AS nullable, coalesce(c.column_default, '') AS column_default,
                   EXISTS (SELECT 1 FROM information_schema.table_constraints tc
                           JOIN information_schema.key_column_usage k USING (constraint_schema, constraint_name)
                           WHERE tc.constraint_type = 'PRIMARY KEY' AND tc.table_schema = 'public'
                             AND k.table_name = c.table_name AND k.column_name = c.column_name) AS primary_key
            FROM information_schema.columns c
            JOIN information_schema.tables t USING (table_schema, table_name)
-           WHERE c.table_schema = 'public' AND t.table_type = 'BASE TABLE'""")
+           WHERE c.table_schema = 'public' AND t.table_type = 'BASE TABLE'
+           ORDER BY c.table_name, c.ordinal_position""")
     tables: dict[str, dict[str, tuple]] = {}
     for r in rows:
+        if defaults is not None:
+            defaults[r["table_name"], r["column_name"]] = r["column_default"]
         tables.setdefault(r["table_name"], {})[r["column_name"]] = (r["udt_name"], r["length"], r["nullable"],
                                                                     r["primary_key"])
     return tables
@@ -98,10 +103,48 @@ def differences(code: dict, database: dict) -> list[str]:
     return found
 
 
+PICCOLO = {udt: name for name, udt in UDT.items() if name not in ("Serial", "BigSerial")}
+
+
+def declaration(column: str, info: tuple, default: str) -> str:
+    """The Piccolo line describing a migrated column (a suggestion printed on failure)."""
+    udt, length, nullable, primary_key = info
+    if udt.startswith("_"):
+        kind, args = "Array", [f"{PICCOLO[udt[1:]]}()"]
+    elif udt == "int4" and primary_key and default.startswith("nextval("):
+        kind, args = "Serial", []
+    else:
+        kind, args = PICCOLO.get(udt, f"<{udt}>"), []
+    if length is not None:
+        args.append(f"length={length}")
+    if primary_key:
+        args.append("primary_key=True")
+    if nullable:
+        args += ["null=True", "default=None"]
+    elif default == "now()":
+        args.append("default=TimestamptzNow()")
+    elif default in ("true", "false"):
+        args.append(f"default={default.title()}")
+    elif re.fullmatch(r"-?\d+", default):
+        args.append(f"default={default}")
+    elif match := re.fullmatch(r"'(.*)'::(character varying|text|jsonb)", default):
+        args.append("default={}" if match.group(2) == "jsonb" else f'default="{match.group(1)}"')
+    return f"    {column} = {kind}({', '.join(args)})"
+
+
 async def test_every_table_class_matches_the_migrated_database_column_by_column(app):
-    database = {name: columns for name, columns in (await migrated()).items()
+    defaults: dict[tuple[str, str], str] = {}
+    database = {name: columns for name, columns in (await migrated(defaults)).items()
                 if name not in asterisk_tables() and name != "migration"}
-    found = differences(described(), database)
+    code = described()
+    found = differences(code, database)
+    if found:  # what to write, as far as the database tells
+        found.append("Suggested declarations (check them against the migration):")
+        for name, columns in database.items():
+            missing = [c for c in columns if c not in code.get(name, {})]
+            if missing:
+                found.append(f'class ...(Table, tablename="{name}"):' if name not in code else f"{name}:")
+                found += [declaration(c, columns[c], defaults[name, c]) for c in missing]
     assert not found, "\n".join(found)
 
 
@@ -126,3 +169,14 @@ def test_the_comparison_names_every_kind_of_difference():
         "a.x: type varchar(10) in the class, varchar(20) migrated",
         "a.x: null=False in the class, True migrated",
     ]
+
+
+@pytest.mark.nodb
+def test_a_failure_suggests_the_declarations():
+    assert declaration("id", ("int4", None, False, True), "nextval('x_id_seq'::regclass)") == \
+        "    id = Serial(primary_key=True)"
+    assert declaration("note", ("varchar", 20, False, False), "''::character varying") == \
+        '    note = Varchar(length=20, default="")'
+    assert declaration("at", ("timestamptz", None, True, False), "") == "    at = Timestamptz(null=True, default=None)"
+    assert declaration("tags", ("_text", None, False, False), "") == "    tags = Array(Text())"
+    assert declaration("n", ("int4", None, False, False), "3") == "    n = Integer(default=3)"
