@@ -1,4 +1,5 @@
-"""Every GET page of the app's route table, as each role, with real ids: never a 5xx.
+"""Every GET page of the app's route table, as each role, with real ids: never a 5xx; and
+every state-changing route, sent an empty form and a form of junk: never a 5xx either.
 
 The routes come from ``app.routes``, so a new page is visited as soon as it is registered; a
 new path parameter needs one line in ``ids_for`` (the test says which one is missing). The
@@ -25,7 +26,7 @@ from app.domain.notes import add_note
 from app.domain.orders import create_order
 from app.domain.tables import User
 from app.telephony import pbx
-from tests.helpers import login
+from tests.helpers import csrf, login
 
 # GET routes not visited, each with its reason.
 SKIPPED = {
@@ -61,6 +62,8 @@ async def seed(data_dir) -> Seeded:
     emails = {role: email for role, email in reversed(logins)}  # the first user of each role
     admin = await User.objects().where(User.email == emails["admin"]).first()
     company_id = admin.company_id
+    # The integrator's endpoint first: the order then queues a delivery to it.
+    endpoint = await create_endpoint(company_id, {"url": "http://127.0.0.1:9/hooks", "events": ["order.created"]})
     order, _ = await create_order(company_id, {"phone": "+33612345678", "name": "Zoé",
                                                "items": [{"name": "Robe", "price": "59.90", "quantity": 1}]})
     conversation_id, contact_id = order["conversation_id"], order["contact_id"]
@@ -75,9 +78,8 @@ async def seed(data_dir) -> Seeded:
     trunk = await pbx.create_trunk(admin, {"name": "operator", "host": "10.0.0.1", "codecs": ["ulaw"]})
     queue = await pbx.create_queue(admin, {"name": "support", "strategy": "ringall",
                                           "members": [{"extension": "2001", "penalty": 0}]})
-    _, api_key = await create_api_key(company_id, {"name": "shop", "scopes": ["read", "write", "orders"]},
-                                      user_id=admin.id)
-    await create_endpoint(company_id, {"url": "http://127.0.0.1:9/hooks", "events": ["order.created"]})
+    key, api_key = await create_api_key(company_id, {"name": "shop", "scopes": ["read", "write", "orders"]},
+                                        user_id=admin.id)
     ids = {
         "conversation_id": conversation_id,
         "past_id": past_id,
@@ -91,6 +93,10 @@ async def seed(data_dir) -> Seeded:
         "extensions": extension.id,
         "trunks": trunk.id,
         "queues": queue.id,
+        "key_id": key.id,
+        "endpoint_id": endpoint.id,
+        "delivery_id": await sql.fetchval("SELECT min(id) FROM webhook_delivery WHERE company_id = $1", company_id),
+        "provider": "sandbox",  # the seeded channel's
         "token": "0" * 40,
         "path": "no-such-plugin",
         "file_path": "vendor/htmx-2.0.11.min.js",
@@ -165,3 +171,29 @@ async def test_every_page_with_an_api_key_is_never_a_server_error(app, client, s
     # The key opens the integrators' API with real ids (so those pages rendered real rows).
     api = {p: s for p, s in statuses.items() if p.startswith("/api/v1/")}
     assert api and all(s == 200 for s in api.values()), api
+
+
+JUNK = {"name": "x" * 5000, "id": "abc", "page": "-1", "department_id": "zz", "user_id": "1e99", "text": "\x00",
+        "email": "@", "phone": "+", "status": "nonsense", "events": "nonsense", "codecs": "nonsense"}
+
+
+def change_paths(app) -> list[tuple[str, str]]:
+    """(method, path) of every state-changing route; deletions, then logging out, last."""
+    found = {(method, route.path) for route in app.routes
+             for method in (getattr(route, "methods", None) or ()) if method in ("POST", "PUT", "PATCH", "DELETE")}
+    return sorted(found, key=lambda mp: ("logout" in mp[1], mp[0] == "DELETE" or "delete" in mp[1], mp))
+
+
+@pytest.mark.parametrize("role", ["admin", "agent"])
+async def test_every_change_with_bad_input_is_never_a_server_error(app, client, settings, role):
+    seeded = await seed(settings.data_dir)
+    await login(client, seeded.emails[role], DEMO_PASSWORD)
+    errors = []
+    for method, path in change_paths(app):
+        for data in ({}, JUNK):
+            token = csrf(client)
+            response = await client.request(method, ids_for(path, seeded.ids), data={**data, "_csrf_token": token},
+                                             headers={"x-csrftoken": token})
+            if response.status_code >= 500:
+                errors.append(f"{response.status_code} {method} {path} {'junk' if data else 'empty'}")
+    assert errors == []
