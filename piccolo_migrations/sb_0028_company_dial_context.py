@@ -20,4 +20,4 @@ FROM pbx_object o WHERE o.kind = 'extension' AND o.name = p.name AND p.context =
 
 
 async def forwards() -> MigrationManager:
-    return await sql_migration(ID, VERSION, DESCRIPTION, SQL)
+    return sql_migration(ID, DESCRIPTION, SQL)
