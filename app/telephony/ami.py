@@ -155,6 +155,7 @@ class AmiListener:
         self.name = f"{socket.gethostname()}:{os.getpid()}"
         # The process holding the advisory lock leads; if its lock connection fails the
         # health check, the job is cancelled (AMI connection closed) and another takes over.
+        self.publisher.on_owners_changed = self.refresh_queues
         self.leadership = Leadership(settings.database_url, LEADER_LOCK, "ami-listener", self._lead, retry_seconds=3.0)
 
     @property
@@ -231,13 +232,42 @@ class AmiListener:
         if self.state.apply(message):
             self.publisher.touch()
 
+    async def refresh_queues(self) -> None:
+        """Re-read our queues from Asterisk after the app changed them: app_queue learns
+        Realtime members only when it (re)loads a queue, which ``QueueStatus`` with ``Queue``
+        does (``load_realtime_queues`` in apps/app_queue.c); members added or removed in our
+        tables raise no event before that. Each queue's members are replaced by the answer."""
+        manager = self._manager
+        if manager is None:
+            return
+        for name in sorted(self.publisher.queue_owners):
+            try:
+                answer = await asyncio.wait_for(
+                    manager.send_action({"Action": "QueueStatus", "Queue": name}), self.settings.ami_timeout
+                )
+            except (asyncio.TimeoutError, ConnectionError):
+                log.warning("QueueStatus %s was not answered", name)
+                return
+            items = [i for i in (answer if isinstance(answer, list) else [answer]) if i.get("Event")]
+            queue = self.state.queues.get(name)
+            if queue is not None:
+                queue.members.clear()
+                queue.callers.clear()
+            for item in items:
+                self.state.apply(item)
+            self.state.changes += 1
+        self.publisher.touch()
+
     async def _resync(self, manager: _Manager) -> None:
         """Rebuild the whole state from Asterisk's lists (after every connect)."""
         timeout = self.settings.ami_timeout
         await self.publisher.load_owners()
         self.state.reset()
-        peers = "SIPpeers" if self.settings.asterisk_sip_driver == "sip" else "PJSIPShowEndpoints"
-        for name in ("CoreShowChannels", peers, "QueueStatus"):
+        sip = self.settings.asterisk_sip_driver == "sip"
+        # Trunks' registration state comes from outbound registrations, not from OPTIONS.
+        lists = ("CoreShowChannels", "SIPpeers", "QueueStatus") if sip else (
+            "CoreShowChannels", "PJSIPShowEndpoints", "QueueStatus", "PJSIPShowRegistrationsOutbound")
+        for name in lists:
             try:
                 answer = await asyncio.wait_for(manager.send_action({"Action": name}), timeout)
             except asyncio.TimeoutError as exc:
