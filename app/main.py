@@ -133,6 +133,8 @@ def create_app(settings: Settings, *, migrate: bool = True, dispatcher: bool = T
     sweeper = Leadership(settings.database_url, SWEEPER, "dispatcher", lambda: run_dispatcher(hub, settings))
     # The AMI listener runs in every process; only the advisory-lock leader connects.
     ami = AmiListener(settings) if settings.ami_host else None
+    if ami is not None:
+        hub.add_watcher(ami.phones.on_bus)  # presence in Switchboard pauses the agent's queue members
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:

@@ -8,6 +8,7 @@ from litestar.response import Redirect, Template
 
 from app.i18n import gettext as _
 from app.domain.errors import ValidationError
+from app.domain import phone
 from app.telephony import pbx
 from app.telephony.calls import list_audit
 from app.telephony.pbx import CODECS, STRATEGIES, PbxObject
@@ -201,6 +202,24 @@ class QueuesController(Controller):
         return Redirect("/admin/pbx/queues", status_code=303)
 
 
+@get("/admin/pbx/voice", guards=[admin_only])
+async def voice_settings_page(request: Request) -> Template:
+    """What a call does to chat routing and presence (issue 17)."""
+    values = await phone.get_voice_settings(request.user.company_id)
+    return Template("admin/pbx/voice.html", context={"values": values, "errors": {}, "tab": "voice"})
+
+
+@post("/admin/pbx/voice", guards=[admin_only], status_code=303)
+async def voice_settings_save(request: Request) -> Template | Redirect:
+    data = await read_form(request)
+    try:
+        await phone.update_voice_settings(request.user, data)
+    except ValidationError as exc:
+        return Template("admin/pbx/voice.html", context={"values": data, "errors": exc.errors, "tab": "voice"}, status_code=400)
+    flash(request, _("Saved."))
+    return Redirect("/admin/pbx/voice", status_code=303)
+
+
 @get("/admin/pbx/dialplan", guards=[admin_only])
 async def pbx_dialplan(request: Request) -> Template:
     """The extensions.conf lines for this company's own context (issue 17: one context per company)."""
@@ -289,4 +308,4 @@ class QueuesApi(Controller):
         await pbx.delete_queue(request.user, object_id)
 
 
-CONTROLLERS = [ExtensionsController, TrunksController, QueuesController, ExtensionsApi, TrunksApi, QueuesApi, pbx_audit, pbx_dialplan]
+CONTROLLERS = [ExtensionsController, TrunksController, QueuesController, ExtensionsApi, TrunksApi, QueuesApi, pbx_audit, pbx_dialplan, voice_settings_page, voice_settings_save]
