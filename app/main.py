@@ -50,6 +50,7 @@ from app.web.quick_replies import QuickRepliesController
 from app.web.middleware import request_id_middleware
 from app.web.operator import CallsApiController, CdrApiController, OperatorController, ami_error_handler
 from app.web.pbx import CONTROLLERS as PBX_CONTROLLERS
+from app.web.phone import PhoneController
 from app.web.presence import PresenceController
 from app.web.security import PostgresStore, session_auth
 from app.web.stream import events
@@ -228,6 +229,7 @@ def create_app(settings: Settings, *, migrate: bool = True, dispatcher: bool = T
             CallsApiController,
             CdrApiController,
             *PBX_CONTROLLERS,
+            PhoneController,
             API_V1,
             OrdersController,
             OrderSettingsController,

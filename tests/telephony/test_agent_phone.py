@@ -161,3 +161,51 @@ async def test_linking_an_extension_in_the_user_form(client, team):
     await login(client, stranger.email)
     page = await client.get(f"/admin/users/{other.id}/edit")
     assert page.status_code == 404
+
+
+async def test_screen_pop_shows_the_caller_and_goes_at_hang_up(app, client, fake_ami, team):
+    from app.web.live import render_event
+
+    company, admin, dep, agent = team
+    # Alice calls from 1001; as a customer she is +33 6 12 34 56 78, and the trunk says 0612345678.
+    contact = await sql.fetchval(
+        "INSERT INTO contact (company_id, phone, name) VALUES ($1, '+33612345678', 'Alice Martin') RETURNING id", company.id
+    )
+    channel = await make_channel(company, department=dep)
+    conv = await make_conversation(company, channel, status="queued", department=dep, contact_id=contact)
+    await sql.execute("INSERT INTO conversation_note (company_id, conversation_id, text) VALUES ($1, $2, 'VIP: call back')",
+                      company.id, conv)
+    events = [retag(b, CallerIDNum="0612345678") if CALLER in b and "CallerIDNum: 1001" in b else b for b in ringing_events()]
+    sub = app.state.hub.subscribe(company.id)
+    await fake_ami.push(*events)
+    await eventually(lambda: _phone_state(agent, "ringing"))
+    ringing = None
+    while ringing is None:
+        item = await asyncio.wait_for(sub.get(), 5)
+        if isinstance(item, AgentPhoneChanged) and item.state == "ringing":
+            ringing = item
+    messages = {m.event: m.data for m in await render_event(ringing, agent)}
+    assert "Alice Martin" in messages["screen-pop"] and f"/inbox/{conv}" in messages["screen-pop"]
+    assert "VIP: call back" in messages["screen-pop"]
+    assert "Phone ringing" in messages["my-phone"]
+    other = await make_user(company, "agent")
+    assert await render_event(ringing, other) == []  # only the agent whose phone rings
+    await login(client, agent.email)
+    page = await client.get("/phone/me")
+    assert page.status_code == 200 and "Alice Martin" in page.text
+    await fake_ami.push(*hangup_events())
+    await eventually(lambda: _phone_state(agent, "idle"))
+    assert "Alice Martin" not in (await client.get("/phone/me")).text
+
+
+async def test_unknown_caller_offers_to_create_a_contact(client, fake_ami, team):
+    company, admin, dep, agent = team
+    await fake_ami.push(*ringing_events())  # 1001 is nobody's number
+    await eventually(lambda: _phone_state(agent, "ringing"))
+    await login(client, agent.email)
+    page = await client.get("/phone/me")
+    assert "Create contact" in page.text
+    created = await post_form(client, "/phone/contacts", {"phone": "+33698765432", "name": "New <b>one</b>"},
+                              headers={"hx-request": "true"})
+    assert created.status_code == 200
+    assert await sql.fetchval("SELECT name FROM contact WHERE phone = '+33698765432'") == "New <b>one</b>"

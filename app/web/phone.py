@@ -1,0 +1,55 @@
+"""The agent's phone in the browser (issue 17): the screen-pop, the phone chip beside the chat
+presence, creating a contact for an unknown caller, click-to-call from a conversation or a
+contact, and a missed call's WhatsApp follow-up. The live part is ``render_live`` (SSE)."""
+
+from __future__ import annotations
+
+from litestar import Controller, Request, Response, get, post
+from litestar.response import ServerSentEventMessage, Template
+
+from app.domain.callers import caller_card
+from app.domain.orders import upsert_contact
+from app.domain.phone import ON_THE_PHONE, AgentPhoneChanged, get_phone
+from app.domain.tables import User
+from app.web.forms import read_form
+from app.web.security import staff
+from app.web.templating import render_fragment
+
+
+async def pop_context(company_id: int, phone: dict | None) -> dict:
+    card = None
+    if phone and phone["state"] in ON_THE_PHONE and phone["peer_num"]:
+        card = await caller_card(company_id, phone["peer_num"].split(",")[0].strip())
+    return {"phone": phone, "card": card, "call_id": (phone or {}).get("call_id", ""), "state": (phone or {}).get("state", "")}
+
+
+async def render_live(event: AgentPhoneChanged, viewer: User) -> list[ServerSentEventMessage]:
+    """The agent's own pages: the screen-pop appears while the phone rings or talks, and goes."""
+    if viewer.id != event.user_id:
+        return []
+    context = await pop_context(event.company_id, await get_phone(event.company_id, event.user_id))
+    return [
+        ServerSentEventMessage(event="screen-pop", data=render_fragment("phone/_pop.html", **context) or " "),
+        ServerSentEventMessage(event="my-phone", data=render_fragment("phone/_chip.html", **context) or " "),
+    ]
+
+
+class PhoneController(Controller):
+    path = "/phone"
+    guards = [staff]
+
+    @get("/me")
+    async def me(self, request: Request) -> Response | Template:
+        """What the page shows when it opens (later changes come over SSE)."""
+        phone = await get_phone(request.user.company_id, request.user.id)
+        if phone is None:
+            return Response(b"", status_code=204)
+        return Template("phone/_me.html", context=await pop_context(request.user.company_id, phone))
+
+    @post("/contacts", status_code=200)
+    async def create_contact(self, request: Request) -> Template:
+        data = await read_form(request)
+        await upsert_contact(request.user.company_id, data.get("phone"), data.get("name"))
+        phone = await get_phone(request.user.company_id, request.user.id)
+        return Template("phone/_pop.html", context=await pop_context(request.user.company_id, phone))
+
