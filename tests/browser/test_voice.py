@@ -141,3 +141,82 @@ def test_a_failed_console_action_shows_a_toast(browser, pbx_server, fake_ami):
     finally:
         fake_ami.ami.dialplan = None
         context.close()
+
+
+def test_queue_call_pops_the_caller_holds_chats_and_drains_at_hang_up(browser, pbx_server, fake_ami):
+    """The issue's proof: a queue call rings an agent linked to an extension -> the screen-pop
+    shows the right contact on their inbox and no new chat reaches them during the call;
+    hang-up -> the waiting chat goes to them at once; going offline pauses their queue members."""
+    from app.dispatch.assignment import queue_conversation
+    from app.domain import sql
+    from app.domain.phone import get_phone
+    from app.telephony import pbx
+    from tests.dispatch.factories import make_channel, make_conversation
+    from tests.factories import make_department
+    from tests.telephony.test_agent_phone import hangup_events, ringing_events
+    from tests.telephony.test_console_calls import CALLER, first, retag
+
+    company = run(make_company("Voice Co"))
+    admin = run(make_user(company, "admin"))
+    dep = run(make_department(company, "Sales"))
+    agent = run(make_user(company, "agent", name="Bob Agent", presence="online", capacity=2, departments=[dep]))
+    run(pbx.create_extension(admin, {"number": "1002", "name": "Bob", "codecs": ["ulaw"]}, context=f"sb{company.id}-internal"))
+    ext = run(sql.fetchval("SELECT id FROM pbx_object WHERE name = '1002'"))
+    run(sql.execute("INSERT INTO agent_extension (user_id, company_id, extension_id) VALUES ($1, $2, $3)",
+                    agent.id, company.id, ext))
+    contact = run(sql.fetchval(
+        "INSERT INTO contact (company_id, phone, name) VALUES ($1, '+33612345678', 'Alice Martin') RETURNING id", company.id))
+    channel = run(make_channel(company, department=dep))
+    _wait_connected()
+    free = retag(first("real_event_DeviceStateChange.txt", Device="PJSIP/1001"), Device="PJSIP/1002")
+    fake_ami.call(fake_ami.ami.push(free))
+    context, page = _page(browser, pbx_server)
+    try:
+        browser_login(page, agent.email, PASSWORD)
+        page.goto("/inbox")
+        page.wait_for_timeout(500)  # the event stream opens
+        _wait_phone(agent, "idle")
+        events = [retag(b, CallerIDNum="0612345678") if CALLER in b and "CallerIDNum: 1001" in b else b
+                  for b in ringing_events()]
+        fake_ami.call(fake_ami.ami.push(*events))
+        pop = page.locator("#screen-pop")
+        expect(pop).to_contain_text("Alice Martin")
+        expect(page.locator("#my-phone")).to_contain_text("Phone ringing")
+        screenshot(page, "voice-screen-pop-1280")
+
+        # A customer writes while the phone rings: the chat waits, it does not go to Bob.
+        waiting = run(make_conversation(company, channel, status="bot", department=dep, contact_id=contact))
+        run(queue_conversation(company.id, waiting, dep.id))
+        page.wait_for_timeout(700)
+        assert run(sql.fetchval("SELECT status FROM conversation WHERE id = $1", waiting)) == "queued"
+
+        fake_ami.call(fake_ami.ami.push(*hangup_events()))
+        expect(pop).not_to_contain_text("Alice Martin")
+        deadline = time.monotonic() + 10
+        while run(sql.fetchval("SELECT assigned_user_id FROM conversation WHERE id = $1", waiting)) != agent.id:
+            assert time.monotonic() < deadline, "the queued chat did not reach the agent after the call"
+            time.sleep(0.05)
+        expect(page.locator("#count-mine")).to_have_text("1")
+
+        page.locator("#presence-switch button[data-presence=offline]").click()
+        deadline = time.monotonic() + 10
+        while not [a for a in fake_ami.ami.actions_named("QueuePause")
+                   if a.get("Interface") == "PJSIP/1002" and a.get("Paused") == "true"]:
+            assert time.monotonic() < deadline, "going offline sent no QueuePause"
+            time.sleep(0.05)
+        assert run(get_phone(company.id, agent.id)) is not None
+    finally:
+        context.close()
+
+
+def _wait_phone(agent, state, timeout=10):
+    from app.domain.phone import get_phone
+
+    deadline = time.monotonic() + timeout
+    phone = None
+    while time.monotonic() < deadline:
+        phone = run(get_phone(agent.company_id, agent.id))
+        if phone and phone["state"] == state:
+            return phone
+        time.sleep(0.05)
+    raise AssertionError(f"phone not {state}: {phone}")
