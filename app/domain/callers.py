@@ -127,3 +127,49 @@ async def caller_card(company_id: int, number: str) -> dict:
     )]
     card["calls"] = await calls_of_number(company_id, contact["phone"], limit=5)
     return card
+
+
+async def calls_in_conversation(company_id: int, conversation_id: int, low, high) -> list[dict]:
+    """The contact's calls during the conversation (creation to resolution), within a timeline
+    page's window [low, high) (None: open-ended); ``at`` is aware UTC like the other items."""
+    from datetime import datetime, timezone
+
+    conv = await sql.fetchrow(
+        """SELECT c.created_at, c.resolved_at, ct.phone FROM conversation c JOIN contact ct ON ct.id = c.contact_id
+           WHERE c.company_id = $1 AND c.id = $2""",
+        company_id,
+        conversation_id,
+    )
+    if conv is None or not conv["phone"]:
+        return []
+    start = max(x for x in (conv["created_at"], low) if x is not None)
+    ends = [x for x in (conv["resolved_at"], high) if x is not None]
+    end = min(ends) if ends else datetime.now(timezone.utc)
+    naive = [t.astimezone(timezone.utc).replace(tzinfo=None) for t in (start, end)]
+    rows = await sql.fetch(
+        """SELECT start, answer, src, dst, channel, dstchannel, lastapp, lastdata, duration, billsec, disposition, uniqueid
+           FROM cdr WHERE accountcode = $1 AND (src = ANY($2::text[]) OR dst = ANY($2::text[]))
+             AND start >= $3 AND start < $4 ORDER BY start LIMIT 200""",
+        f"sb{company_id}",
+        variants(conv["phone"]),
+        *naive,
+    )
+    spellings = set(variants(conv["phone"]))
+    out = []
+    for r in rows:
+        inbound = r["src"] in spellings
+        agent_channel = r["dstchannel"] if inbound else r["channel"]
+        tech, _, rest = (agent_channel or "").partition("/")
+        out.append({
+            "id": 0,
+            "at": r["start"].replace(tzinfo=timezone.utc),
+            "direction": "in" if inbound else "out",
+            "extension": rest.rsplit("-", 1)[0] if tech in ("PJSIP", "SIP") and rest else "",
+            "duration": r["duration"] or 0,
+            "talk": r["billsec"] or 0,
+            "wait": max((r["duration"] or 0) - (r["billsec"] or 0), 0),
+            "disposition": r["disposition"] or "",
+            "queue": (r["lastdata"] or "").split(",")[0] if (r["lastapp"] or "") == "Queue" else "",
+            "uniqueid": r["uniqueid"],
+        })
+    return out
