@@ -515,4 +515,5 @@ async def dialplan(company_id: int, context: str, *, driver: str = "pjsip") -> s
     trunks = [r["name"] for r in rows if r["kind"] == "trunk"]
     if trunks:
         lines.append(f"exten => _X.,1,Dial({tech}/${{EXTEN}}@{trunks[0]},60)")
+        lines.append(f"exten => _+X.,1,Dial({tech}/${{EXTEN}}@{trunks[0]},60)  ; click-to-call dials E.164")
     return "\n".join(lines) + "\n"

@@ -7,9 +7,13 @@ from __future__ import annotations
 from litestar import Controller, Request, Response, get, post
 from litestar.response import ServerSentEventMessage, Template
 
+from app.domain import sql
 from app.domain.callers import caller_card
+from app.domain.errors import NotFound, ValidationError
+from app.i18n import N_
+from app.telephony import calls
 from app.domain.orders import upsert_contact
-from app.domain.phone import ON_THE_PHONE, AgentPhoneChanged, get_phone
+from app.domain.phone import ON_THE_PHONE, AgentPhoneChanged, get_phone, linked_extension
 from app.domain.tables import User
 from app.web.forms import read_form
 from app.web.security import staff
@@ -45,6 +49,29 @@ class PhoneController(Controller):
         if phone is None:
             return Response(b"", status_code=204)
         return Template("phone/_me.html", context=await pop_context(request.user.company_id, phone))
+
+    @post("/call", status_code=200)
+    async def call(self, request: Request) -> Template:
+        """Click-to-call: the agent's own phone rings first, then the customer's number is
+        dialled through the company's context (which holds its outbound route)."""
+        me = request.user
+        data = await read_form(request)
+        try:
+            contact_id = int(str(data.get("contact_id") or ""))
+        except ValueError:
+            raise ValidationError({"contact_id": N_("Choose a customer.")}) from None
+        phone_number = await sql.fetchval(
+            "SELECT phone FROM contact WHERE company_id = $1 AND id = $2", me.company_id, contact_id
+        )
+        if not phone_number:
+            raise NotFound(N_("No such customer."))
+        extension = await linked_extension(me.company_id, me.id)
+        if extension is None:
+            raise ValidationError({"extension": N_("You have no phone: an admin links your extension in the user form.")})
+        result = await calls.originate_call(
+            request.app.state.settings, me, {"extension": extension["name"], "destination": phone_number}
+        )
+        return Template("operator/_toast.html", context={"message": result.message or N_("Calling."), "kind": "success"})
 
     @post("/contacts", status_code=200)
     async def create_contact(self, request: Request) -> Template:

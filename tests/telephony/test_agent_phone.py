@@ -209,3 +209,22 @@ async def test_unknown_caller_offers_to_create_a_contact(client, fake_ami, team)
                               headers={"hx-request": "true"})
     assert created.status_code == 200
     assert await sql.fetchval("SELECT name FROM contact WHERE phone = '+33698765432'") == "New <b>one</b>"
+
+
+async def test_click_to_call_from_a_conversation_rings_the_agents_phone_first(client, fake_ami, team):
+    company, admin, dep, agent = team
+    contact = await sql.fetchval(
+        "INSERT INTO contact (company_id, phone, name) VALUES ($1, '+33612345678', 'Alice') RETURNING id", company.id)
+    await login(client, agent.email)
+    ok = await post_form(client, "/phone/call", {"contact_id": str(contact)}, headers={"hx-request": "true"})
+    assert ok.status_code == 200 and "Originate successfully queued" in ok.text
+    sent = fake_ami.actions_named("Originate")[-1]
+    assert (sent["Channel"], sent["Exten"], sent["CallerID"]) == ("PJSIP/1002", "+33612345678", '"Bob" <1002>')
+    assert sent["Context"] == f"sb{company.id}-internal"
+    unlinked = await make_user(company, "agent")
+    await login(client, unlinked.email)
+    refused = await post_form(client, "/phone/call", {"contact_id": str(contact)}, headers={"hx-request": "true"})
+    assert refused.status_code == 400 and "no phone" in refused.text
+    stranger = await make_user(await make_company(), "agent")
+    await login(client, stranger.email)
+    assert (await post_form(client, "/phone/call", {"contact_id": str(contact)})).status_code == 404
