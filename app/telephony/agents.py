@@ -46,9 +46,21 @@ async def load_links() -> dict[str, tuple[int, int]]:
     return {r["name"]: (r["company_id"], r["user_id"]) for r in rows}
 
 
-def phone_state(state: LiveState, extension: str, company_id: int, user_id: int) -> PhoneState:
+class Index:
+    """The live channels by endpoint and by call, built once per sync (not once per agent)."""
+
+    def __init__(self, state: LiveState) -> None:
+        self.by_endpoint: dict[str, list] = {}
+        self.by_call: dict[str, list] = {}
+        for c in state.channels.values():
+            self.by_endpoint.setdefault(endpoint_of(c.channel), []).append(c)
+            self.by_call.setdefault(c.linkedid, []).append(c)
+
+
+def phone_state(state: LiveState, extension: str, company_id: int, user_id: int, index: Index | None = None) -> PhoneState:
     """What ``extension``'s phone is doing, from the leader's live state."""
-    mine = [c for c in state.channels.values() if endpoint_of(c.channel) == extension]
+    index = index or Index(state)
+    mine = index.by_endpoint.get(extension, [])
     ep = state.endpoints.get(extension)
     call_id = peer_num = peer_name = ""
     if mine:
@@ -56,7 +68,7 @@ def phone_state(state: LiveState, extension: str, company_id: int, user_id: int)
         status = "ringing" if all(c.state in {"Ringing", "Ring", "Down", ""} and c.answered is None for c in mine) else "busy"
         if ch.state == "Ring" and ch.uniqueid == ch.linkedid:  # our phone dials out: not ringing for us
             status = "busy"
-        chans = [c for c in state.channels.values() if c.linkedid == ch.linkedid]
+        chans = list(index.by_call.get(ch.linkedid, []))
         chans.sort(key=lambda c: (c.uniqueid != ch.linkedid, c.started, c.uniqueid))
         call = state._call(ch.linkedid, chans)  # noqa: SLF001 - same package, same rules as the console
         call_id = ch.linkedid
@@ -133,9 +145,10 @@ class AgentPhones:
         if self.listener.status != "connected":
             return 0
         state = self.listener.state
+        index = Index(state)
         changed = []
         for extension, (company_id, user_id) in self.links.items():
-            now = phone_state(state, extension, company_id, user_id)
+            now = phone_state(state, extension, company_id, user_id, index)
             if self._last.get(user_id) != now:
                 changed.append(now)
         if changed:
