@@ -51,6 +51,7 @@ from app.web.middleware import request_id_middleware
 from app.web.operator import CallsApiController, CdrApiController, OperatorController, ami_error_handler
 from app.web.pbx import CONTROLLERS as PBX_CONTROLLERS
 from app.web.phone import PhoneController
+from app.web.call_metrics import CallMetricsController
 from app.web.presence import PresenceController
 from app.web.security import PostgresStore, session_auth
 from app.web.stream import events
@@ -230,6 +231,7 @@ def create_app(settings: Settings, *, migrate: bool = True, dispatcher: bool = T
             CdrApiController,
             *PBX_CONTROLLERS,
             PhoneController,
+            CallMetricsController,
             API_V1,
             OrdersController,
             OrderSettingsController,
