@@ -35,6 +35,20 @@ def variants(e164: str) -> list[str]:
     return list(dict.fromkeys(v for v in out if v))
 
 
+def e164_of(number: str) -> str | None:
+    """A caller ID in E.164 when it carries its country (``+33…``, ``0033…``, ``33…``); None
+    for a national number (``06…``), whose country the PBX does not say."""
+    raw = (number or "").strip()
+    digits = _NON_DIGITS.sub("", raw)
+    if raw.startswith("+"):
+        pass
+    elif digits.startswith("00"):
+        digits = digits[2:]
+    elif digits.startswith("0"):
+        return None
+    return "+" + digits if 8 <= len(digits) <= 15 else None
+
+
 async def find_contact(company_id: int, number: str) -> dict | None:
     """The contact a caller ID belongs to, or None."""
     raw = (number or "").strip()
@@ -178,5 +192,6 @@ async def calls_in_conversation(company_id: int, conversation_id: int, low, high
             "disposition": r["disposition"] or "",
             "queue": (r["lastdata"] or "").split(",")[0] if (r["lastapp"] or "") == "Queue" else "",
             "uniqueid": r["uniqueid"],
+            "number": conv["phone"],
         })
     return out

@@ -178,3 +178,25 @@ class AgentPhones:
         settings = await get_voice_settings(event.company_id)
         away = event.presence == "offline" or (settings["pause_when"] == "not_online" and event.presence != "online")
         await self.listener.pause_member(extension, away, REASON if away else "")
+
+
+    # Missed calls -> WhatsApp, automatically --------------------------------------------------
+
+    def abandoned(self, queue: str, number: str) -> None:
+        """QueueCallerAbandon (apps/app_queue.c: the caller hung up while waiting): when the
+        queue's company asked for it, the customer gets the missed-call message."""
+        company_id = self.listener.publisher.queue_owners.get(queue)
+        if company_id is not None and number:
+            asyncio.get_running_loop().create_task(self._follow_up(company_id, number))
+
+    async def _follow_up(self, company_id: int, number: str) -> None:
+        from app.domain.errors import DomainError
+        from app.domain.missed_calls import follow_up_missed_call
+        from app.domain.phone import get_voice_settings
+
+        if not (await get_voice_settings(company_id))["missed_call_auto"]:
+            return
+        try:
+            await follow_up_missed_call(company_id, number, automatic=True)
+        except DomainError as exc:  # e.g. a national number we cannot write to: nothing to send
+            log.info("no missed-call message to %s: %s", number[-4:], exc)

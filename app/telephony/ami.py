@@ -236,6 +236,8 @@ class AmiListener:
         if self.state.apply(message):
             self.publisher.touch()
             self.phones.touch()
+        if str(message.get("Event", "")).lower() == "queuecallerabandon":
+            self.phones.abandoned(str(message.get("Queue", "")), str(message.get("CallerIDNum", "")))
 
     async def pause_member(self, extension: str, paused: bool, reason: str) -> None:
         """QueuePause for an agent's extension in every queue it is a member of (no ``Queue``)."""

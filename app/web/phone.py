@@ -8,8 +8,10 @@ from litestar import Controller, Request, Response, get, post
 from litestar.response import ServerSentEventMessage, Template
 
 from app.domain import sql
-from app.domain.callers import caller_card
-from app.domain.errors import NotFound, ValidationError
+from app.domain.callers import caller_card, e164_of
+from app.dispatch.assignment import take_conversation
+from app.domain.errors import NotFound, PermissionDenied, ValidationError
+from app.domain.missed_calls import follow_up_missed_call
 from app.i18n import N_
 from app.telephony import calls
 from app.domain.orders import upsert_contact
@@ -73,10 +75,24 @@ class PhoneController(Controller):
         )
         return Template("operator/_toast.html", context={"message": result.message or N_("Calling."), "kind": "success"})
 
+    @post("/missed", status_code=200)
+    async def missed(self, request: Request) -> Response:
+        """One click on a missed call: the company's "we missed your call" WhatsApp message,
+        then the conversation opens (given to the agent who clicked when they may take it)."""
+        me = request.user
+        data = await read_form(request)
+        conversation_id = await follow_up_missed_call(me.company_id, str(data.get("number") or ""), user_id=me.id)
+        try:
+            await take_conversation(me, conversation_id)
+        except (PermissionDenied, ValidationError):
+            pass  # someone else holds it: the conversation still opens, read-only for this agent
+        return Response(b"", status_code=200, headers={"HX-Redirect": f"/inbox/{conversation_id}"})
+
     @post("/contacts", status_code=200)
     async def create_contact(self, request: Request) -> Template:
         data = await read_form(request)
-        await upsert_contact(request.user.company_id, data.get("phone"), data.get("name"))
+        raw = str(data.get("phone") or "")
+        await upsert_contact(request.user.company_id, e164_of(raw) or raw, data.get("name"))
         phone = await get_phone(request.user.company_id, request.user.id)
         return Template("phone/_pop.html", context=await pop_context(request.user.company_id, phone))
 
