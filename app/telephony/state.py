@@ -507,7 +507,9 @@ class LiveState:
             if kind == "trunk" and name in self.registrations.values():
                 # A registering trunk is up when its registration is, not when OPTIONS get an answer.
                 up = ep.registration == "Registered"
-            endpoints[name] = {"kind": kind, "state": ep.state, "registered": up, "registration": ep.registration}
+            endpoints[name] = {"kind": kind, "state": ep.state, "registered": up}
+            if kind == "trunk":
+                endpoints[name]["registration"] = ep.registration
             registered[kind] += up
         queues = {}
         for name, company in queue_owners.items():
