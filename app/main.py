@@ -51,6 +51,8 @@ from app.web.quick_replies import QuickRepliesController
 from app.web.middleware import request_id_middleware
 from app.web.operator import OperatorController, ami_error_handler
 from app.web.pbx import CONTROLLERS as PBX_CONTROLLERS
+from app.web.phone import PhoneController
+from app.web.call_metrics import CallMetricsController
 from app.web.pbx_adopt import ROUTES as PBX_ADOPT_ROUTES
 from app.web.presence import PresenceController
 from app.web.security import PostgresStore, session_auth
@@ -139,6 +141,8 @@ def create_app(settings: Settings, *, migrate: bool = True, dispatcher: bool = T
     sweeper = Leadership(settings.database_url, SWEEPER, "dispatcher", lambda: run_dispatcher(hub, settings))
     # The AMI listener runs in every process; only the advisory-lock leader connects.
     ami = AmiListener(settings) if settings.ami_host else None
+    if ami is not None:
+        hub.add_watcher(ami.phones.on_bus)  # presence in Switchboard pauses the agent's queue members
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -231,6 +235,8 @@ def create_app(settings: Settings, *, migrate: bool = True, dispatcher: bool = T
             PresenceController,
             OperatorController,
             *PBX_CONTROLLERS,
+            PhoneController,
+            CallMetricsController,
             *PBX_ADOPT_ROUTES,
             API_V1,
             OPERATOR_API,

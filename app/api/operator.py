@@ -136,7 +136,7 @@ class ExtensionsApi(Controller):
         }
         s = request.app.state.settings
         obj, secret = await pbx.create_extension(
-            request.user, body, driver=s.asterisk_sip_driver, context=s.asterisk_context
+            request.user, body, driver=s.asterisk_sip_driver, context=s.context_for(request.user.company_id)
         )
         out = await _extension_out(request.user.company_id, obj)
         return out if _given(given) else {**out, "secret": secret}
@@ -156,7 +156,7 @@ class ExtensionsApi(Controller):
         }
         s = request.app.state.settings
         obj, secret = await pbx.update_extension(
-            request.user, object_id, body, driver=s.asterisk_sip_driver, context=s.asterisk_context
+            request.user, object_id, body, driver=s.asterisk_sip_driver, context=s.context_for(request.user.company_id)
         )
         out = await _extension_out(company_id, obj)
         return {**out, "secret": secret} if secret else out
