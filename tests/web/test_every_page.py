@@ -23,6 +23,7 @@ from app.domain.integrations import create_endpoint
 from app.domain.media import save_upload
 from app.domain.messages import queue_message
 from app.domain.notes import add_note
+from app.domain.api_keys import SCOPES
 from app.domain.orders import create_order
 from app.domain.tables import User
 from app.telephony import pbx
@@ -31,6 +32,7 @@ from tests.helpers import csrf, login
 # GET routes not visited, each with its reason.
 SKIPPED = {
     "/events": "an endless event stream (tests/realtime and the browser tests cover it)",
+    "/api/v1/events": "an endless event stream (tests/api/test_events_api.py covers it)",
 }
 # Pages that answer 404 even to an admin with real ids, by design.
 NOT_FOUND_BY_DESIGN = {
@@ -40,10 +42,13 @@ NOT_FOUND_BY_DESIGN = {
     "/schema/{path:str}",
     # The seeded channel is the Sandbox: a Meta handshake for it is a 404 (tests/web/test_webhooks has real ones).
     "/webhooks/meta/{channel_id:int}",
+    # The seeded message is a text: it has no file to download.
+    "/api/v1/messages/{message_id:int}/media",
 }
 # Query strings a page requires, with the same placeholders as paths.
 QUERIES = {
     "/inbox/{conversation_id:int}/timeline": "?before={message_id:int}",
+    "/api/v1/messages": "?q=hello",
 }
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
 PARAM = re.compile(r"\{(\w+):\w+\}")
@@ -79,12 +84,13 @@ async def seed(data_dir) -> Seeded:
     trunk = await pbx.create_trunk(admin, {"name": "operator", "host": "10.0.0.1", "codecs": ["ulaw"]})
     queue = await pbx.create_queue(admin, {"name": "support", "strategy": "ringall",
                                           "members": [{"extension": "2001", "penalty": 0}]})
-    key, api_key = await create_api_key(company_id, {"name": "shop", "scopes": ["read", "write", "orders"]},
+    key, api_key = await create_api_key(company_id, {"name": "shop", "scopes": list(SCOPES)},
                                         user_id=admin.id)
     ids = {
         "conversation_id": conversation_id,
         "past_id": past_id,
         "contact_id": contact_id,
+        "client_id": contact_id,  # seed 001's /api/clients: a client is a contact
         "channel_id": channel_id,
         "order_id": order["id"],
         "message_id": message_id,
