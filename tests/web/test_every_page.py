@@ -18,12 +18,11 @@ import pytest
 
 from app.demo import DEMO_PASSWORD, seed_demo
 from app.domain import sql
-from app.domain.api_keys import create_api_key
+from app.domain.api_keys import SCOPES, create_api_key
 from app.domain.integrations import create_endpoint
 from app.domain.media import save_upload
 from app.domain.messages import queue_message
 from app.domain.notes import add_note
-from app.domain.api_keys import SCOPES
 from app.domain.orders import create_order
 from app.domain.tables import User
 from app.telephony import pbx
