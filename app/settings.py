@@ -98,6 +98,9 @@ class Settings:
     ami_reconnect_max: int = 30
     # SIP stack whose Realtime tables we write: "pjsip" (ps_* tables) or "sip" (chan_sip sippeers, Asterisk <= 20).
     asterisk_sip_driver: str = "pjsip"
+    # Folder of the pg_dump / pg_restore used by `switchboard backup` and `restore` (empty: those
+    # bundled with the embedded PostgreSQL, version 16; a newer server needs its own).
+    pg_bin_dir: str = ""
     # Dialplan context of our extensions, and where transfers and click-to-call are sent.
     asterisk_context: str = "internal"
 
@@ -141,6 +144,7 @@ class Settings:
             "ami_reconnect_max": _env_int("AMI_RECONNECT_MAX", 30),
             "asterisk_sip_driver": _choice("ASTERISK_SIP_DRIVER", ("pjsip", "sip")),
             "asterisk_context": env.get("ASTERISK_CONTEXT", "").strip() or "internal",
+            "pg_bin_dir": env.get("PG_BIN_DIR", "").strip(),
         }
         values.update(overrides)
         if values["s3_bucket"] and not (values["s3_endpoint"] and values["s3_access_key"] and values["s3_secret_key"]):
