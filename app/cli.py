@@ -38,7 +38,7 @@ def database(settings: Settings) -> Iterator[Settings]:
 
 
 def _migrate(settings: Settings) -> None:
-    asyncio.run(db.migrate(settings.database_url))
+    asyncio.run(db.migrate(settings.direct_url))
 
 
 def cmd_migrate(settings: Settings, _args: argparse.Namespace) -> None:
@@ -163,7 +163,7 @@ def cmd_backup(settings: Settings, args: argparse.Namespace) -> None:
     directory = Path(args.dir) if args.dir else settings.data_dir / "backups"
     with database(settings) as s:
         try:
-            path, removed = backup(s.database_url, s.data_dir, directory, args.keep, s.pg_bin_dir)
+            path, removed = backup(s.direct_url, s.data_dir, directory, args.keep, s.pg_bin_dir)
         except BackupError as exc:
             raise SystemExit(f"Backup failed: {exc}") from exc
     print(f"Backup written to {path}")
@@ -185,7 +185,7 @@ def cmd_restore(settings: Settings, args: argparse.Namespace) -> None:
             raise SystemExit("Nothing restored.")
     with database(settings) as s:
         try:
-            restore(path, s.database_url, s.data_dir, s.pg_bin_dir)
+            restore(path, s.direct_url, s.data_dir, s.pg_bin_dir)
         except BackupError as exc:
             raise SystemExit(f"Restore failed: {exc}") from exc
         _migrate(s)  # a backup from an older version gets this version's migrations

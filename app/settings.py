@@ -40,6 +40,13 @@ class Settings:
 
     # PostgreSQL DSN. Empty: start an embedded PostgreSQL (pgserver) under DATA_DIR/pgdata.
     database_url: str = ""
+    # A direct (unpooled) connection to the same database, for what a transaction-mode pooler
+    # (PgBouncer) cannot carry: LISTEN, session advisory locks (leadership, migrations), pg_dump.
+    # Empty: DATABASE_URL. When set, DATABASE_URL is taken to be such a pooler (no prepared statements).
+    database_direct_url: str = ""
+    # A read replica (streaming standby) for the heavy reads: metrics, wallboard day totals,
+    # CDR search and exports. Empty, or unreachable: the primary.
+    database_read_url: str = ""
     # Signs session cookies and CSRF tokens. Empty: generated once, kept in DATA_DIR/secret_key.
     secret_key: str = ""
     # Where the embedded database, uploaded media and the generated secret live.
@@ -109,6 +116,8 @@ class Settings:
         env = os.environ
         values: dict[str, object] = {
             "database_url": env.get("DATABASE_URL", ""),
+            "database_direct_url": env.get("DATABASE_DIRECT_URL", "").strip(),
+            "database_read_url": env.get("DATABASE_READ_URL", "").strip(),
             "secret_key": env.get("SECRET_KEY", ""),
             "data_dir": Path(env.get("DATA_DIR") or ROOT / "data").resolve(),
             "base_url": env.get("BASE_URL", ""),
@@ -152,6 +161,11 @@ class Settings:
         if values["s3_endpoint"] and not str(values["s3_endpoint"]).startswith(("http://", "https://")):
             raise SystemExit(f"S3_ENDPOINT must start with http:// or https://, got {values['s3_endpoint']!r}")
         return cls(**values)  # type: ignore[arg-type]
+
+    @property
+    def direct_url(self) -> str:
+        """Where LISTEN, advisory-lock leadership and migrations connect (see database_direct_url)."""
+        return self.database_direct_url or self.database_url
 
     @property
     def public_url(self) -> str:

@@ -188,6 +188,7 @@ def _day_key(at: datetime, tz: ZoneInfo) -> date:
     return at.astimezone(tz).date()
 
 
+@sql.on_replica
 async def compute(
     company_id: int,
     start: datetime,

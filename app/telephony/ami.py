@@ -155,7 +155,7 @@ class AmiListener:
         self.name = f"{socket.gethostname()}:{os.getpid()}"
         # The process holding the advisory lock leads; if its lock connection fails the
         # health check, the job is cancelled (AMI connection closed) and another takes over.
-        self.leadership = Leadership(settings.database_url, LEADER_LOCK, "ami-listener", self._lead, retry_seconds=3.0)
+        self.leadership = Leadership(settings.direct_url, LEADER_LOCK, "ami-listener", self._lead, retry_seconds=3.0)
 
     @property
     def is_leader(self) -> bool:
