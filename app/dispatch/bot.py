@@ -199,6 +199,27 @@ async def answer(company_id: int, conversation_id: int, message_id: int, row=Non
     await queue_conversation(company_id, conversation_id, department_id)
 
 
+# How long a new conversation's opening is left to the live path (its ConversationOpened event)
+# before the sweep takes it for missed.
+MISSED_START_SECONDS = 10
+
+
+async def start_missed(grace_seconds: int = MISSED_START_SECONDS) -> list[int]:
+    """Conversations opened with a department that the bot never started: their opening event
+    died with a dispatcher leader killed while holding it (events are not replayed). Queued now,
+    as ``start`` would have (tests/dispatch/test_missed_start.py, bench_failover.py)."""
+    rows = await sql.fetch(
+        """SELECT company_id, id FROM conversation
+           WHERE status = 'bot' AND bot_state = '' AND department_id IS NOT NULL
+             AND created_at < now() - make_interval(secs => $1)
+           ORDER BY id LIMIT 500""",
+        float(grace_seconds),
+    )
+    for row in rows:
+        await start(row["company_id"], row["id"])
+    return [r["id"] for r in rows]
+
+
 async def expire_returning_questions(timeout_seconds: int = RETURNING_TIMEOUT_SECONDS) -> list[int]:
     """Returning customers silent since the yes/no question get the department menu."""
     rows = await sql.fetch(

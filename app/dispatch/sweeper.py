@@ -113,6 +113,9 @@ async def sweep_once(settings: Settings) -> None:
     if reinjected:
         log.info("reinjected %d conversation(s) past their response timeout", len(reinjected))
     await bot.expire_returning_questions()
+    missed = await bot.start_missed()
+    if missed:
+        log.warning("started %d conversation(s) whose opening was never handled", len(missed))
     await redistribute_offline_agents()
     await drain_everything()
 
