@@ -1,15 +1,18 @@
 """Ingest figures: Switchboard against the bare pipeline, in one run, under one load generator.
 
 Issue 21: only a ratio measured in one run compares across machines. Starts an embedded
-PostgreSQL in a temporary folder with two databases, then for each of two apps, with
-BENCH_WORKERS server processes each:
+PostgreSQL in a temporary folder with two databases and two apps side by side, with
+BENCH_WORKERS server processes each, which take turns under the same load (the machine is
+shared: its load changes from one minute to the next):
 - bare: ``tests/benchmarks/bare_app.py``, the least code that does the inbound work (HMAC, JSON,
   one transaction with contact upsert, conversation, message and NOTIFY, an SSE push);
-- switchboard: ``switchboard serve`` with a Meta channel, a supervisor's inbox stream open;
+- switchboard: ``switchboard serve`` (BENCH_SERVER=granian: granian instead of uvicorn) with a
+  Meta channel, a supervisor's inbox stream open;
 the load generator is Debian's ``wrk`` (C, far cheaper than a Python client) with pre-signed
 real-format Meta webhooks cycled by ``wrk_webhooks.lua``:
 0. warm-up: BENCH_WARMUP_S seconds of closed loop (a history), then ANALYZE;
-1. throughput: BENCH_SECONDS of closed loop with BENCH_CONCURRENCY connections (msgs_per_s);
+1. throughput: BENCH_ROUNDS rounds, each BENCH_SECONDS of closed loop with BENCH_CONCURRENCY
+   connections on one app then the other (msgs_per_s: the median round);
 2. latency: BENCH_SECONDS paced at half the bare pipeline's closed-loop rate (the same rate
    for both apps): POST start (wrk, CLOCK_MONOTONIC) -> the message on the stream (p50/p99);
 5 % of webhooks are posted twice (provider retries): lost = sent but not stored, dup = stored
@@ -55,9 +58,13 @@ WORKERS = int(os.environ.get("BENCH_WORKERS", 2))
 WARMUP_S = int(os.environ.get("BENCH_WARMUP_S", 3))
 CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", 48))
 SECONDS = int(os.environ.get("BENCH_SECONDS", 5))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", 2))
 # The page the watching supervisor has open: the inbox (its thread bubbles carry the text).
 TOPICS = os.environ.get("BENCH_TOPICS", "inbox")
 LUA = Path(__file__).with_name("wrk_webhooks.lua")
+# The ASGI server of the Switchboard hosts: uvicorn (what `switchboard serve` runs) or granian
+# (issue 21 asks for the comparison: BENCH_SERVER=granian, needs `pip install granian`).
+SERVER = os.environ.get("BENCH_SERVER", "uvicorn")
 CONTACTS = 300
 MARK = re.compile(r"bench-(\d+)x")
 
@@ -179,61 +186,93 @@ def run_wrk(tmp: Path, base: str, path: str, marks: range, seconds: int, rate: f
     return starts, summary
 
 
-async def measure(name: str, tmp: Path, base: str, path: str, dsn: str, table: str, key: str, marks: Marks,
-                  cookies: dict, rate: float | None) -> dict:
-    """Warm-up, closed-loop throughput and a paced phase at ``rate`` (None: half this app's own
-    closed-loop rate) against one app whose stream is watched by a separate process (a tab)."""
-    ctx = multiprocessing.get_context("spawn")
-    ready, stop, results = ctx.Event(), ctx.Event(), ctx.Queue()
-    tab = ctx.Process(target=watch, args=(base, cookies, ready, stop, results), daemon=True)
-    tab.start()
-    if not await asyncio.to_thread(ready.wait, 20):
-        raise RuntimeError(f"{name}: the watching tab did not get its stream")
-    sent: dict[int, float] = {}
-    errors = unanswered = 0
-    # 0. warm-up, then ANALYZE as autovacuum would within its first minute of such traffic
-    starts, summary = await asyncio.to_thread(run_wrk, tmp, base, path, marks.take(WARMUP_S * 5000), WARMUP_S)
-    sent.update(starts)
-    errors += summary["errors"]
-    unanswered += summary["unanswered"]
-    conn = await asyncpg.connect(dsn)
-    await conn.execute("ANALYZE")
-    await asyncio.sleep(1.0)
-    # 1. throughput, closed loop
-    starts, summary = await asyncio.to_thread(run_wrk, tmp, base, path, marks.take(SECONDS * 5000), SECONDS)
-    sent.update(starts)
-    errors += summary["errors"]
-    unanswered += summary["unanswered"]
-    throughput = summary["requests"] / (summary["duration_us"] / 1e6)
-    http_p99_closed = summary["p99_us"] / 1000
-    rate = rate or throughput / 2
-    result = {"msgs_per_s": throughput, "http_p99_closed_ms": http_p99_closed, "rate": rate}
-    await asyncio.sleep(1.0)
-    paced, summary = await asyncio.to_thread(run_wrk, tmp, base, path, marks.take(int(rate * SECONDS * 1.2) + 10),
-                                             SECONDS, rate)
-    sent.update(paced)
-    errors += summary["errors"]
-    unanswered += summary["unanswered"]
-    result.update(achieved=summary["requests"] / (summary["duration_us"] / 1e6),
-                  http_p99_ms=summary["p99_us"] / 1000)
-    await asyncio.sleep(3)  # the last events reach the tab
-    stop.set()
-    seen, dups, resyncs = await asyncio.to_thread(results.get, True, 30)
-    tab.join(10)
-    rows = await conn.fetch(f"SELECT {key} AS id, count(*) AS n FROM {table} GROUP BY {key}")
-    await conn.close()
-    stored = {int(r["id"].removeprefix("wamid.bench")): r["n"] for r in rows if r["id"].startswith("wamid.bench")}
-    missing = set(sent) - set(stored)
-    lost = max(0, len(missing) - unanswered)
-    dup = sum(n - 1 for n in stored.values()) + dups
-    latencies = [(seen[i] - t) * 1000 for i, t in paced.items() if i in seen]
-    result.update(p50_ms=pct(latencies, 0.5), p99_ms=pct(latencies, 0.99), lost=lost, dup=dup, errors=errors,
-                  sse_missed=len(set(sent) - set(seen)), resyncs=resyncs)
-    print(f"{name}: sent={len(sent)} stored={len(stored)} announced={len(seen)} errors={errors} resyncs={resyncs} "
-          f"unanswered_at_wrk_stop={unanswered} missing={len(missing)}")
-    print(f"RESULT ingest_{name} " + " ".join(f"{k}={v:.1f}" if isinstance(v, float) else f"{k}={v}"
-                                              for k, v in result.items()), flush=True)
-    return result
+class Target:
+    """One app under test: its address, webhook path, database and the tab watching its stream."""
+
+    def __init__(self, name: str, base: str, path: str, dsn: str, table: str, key: str, cookies: dict) -> None:
+        self.name, self.base, self.path, self.dsn, self.table, self.key = name, base, path, dsn, table, key
+        self.cookies = cookies
+        self.sent: dict[int, float] = {}
+        self.paced: dict[int, float] = {}
+        self.errors = self.unanswered = 0
+        self.rates: list[float] = []
+        self.result: dict = {}
+
+    async def open_tab(self) -> None:
+        ctx = multiprocessing.get_context("spawn")
+        self.ready, self.stop, self.results = ctx.Event(), ctx.Event(), ctx.Queue()
+        self.tab = ctx.Process(target=watch, args=(self.base, self.cookies, self.ready, self.stop, self.results),
+                               daemon=True)
+        self.tab.start()
+        if not await asyncio.to_thread(self.ready.wait, 20):
+            raise RuntimeError(f"{self.name}: the watching tab did not get its stream")
+
+    async def load(self, tmp: Path, marks: range, seconds: int, rate: float = 0) -> dict:
+        starts, summary = await asyncio.to_thread(run_wrk, tmp, self.base, self.path, marks, seconds, rate)
+        self.sent.update(starts)
+        if rate:
+            self.paced.update(starts)
+        self.errors += summary["errors"]
+        self.unanswered += summary["unanswered"]
+        summary["rate"] = summary["requests"] / (summary["duration_us"] / 1e6)
+        return summary
+
+    async def finish(self) -> dict:
+        self.stop.set()
+        seen, dups, resyncs = await asyncio.to_thread(self.results.get, True, 30)
+        self.tab.join(10)
+        conn = await asyncpg.connect(self.dsn)
+        rows = await conn.fetch(f"SELECT {self.key} AS id, count(*) AS n FROM {self.table} GROUP BY {self.key}")
+        await conn.close()
+        stored = {int(r["id"].removeprefix("wamid.bench")): r["n"] for r in rows if r["id"].startswith("wamid.bench")}
+        missing = set(self.sent) - set(stored)
+        latencies = [(seen[i] - t) * 1000 for i, t in self.paced.items() if i in seen]
+        rates = sorted(self.rates)
+        self.result.update(
+            msgs_per_s=rates[len(rates) // 2], p50_ms=pct(latencies, 0.5), p99_ms=pct(latencies, 0.99),
+            lost=max(0, len(missing) - self.unanswered), dup=sum(n - 1 for n in stored.values()) + dups,
+            errors=self.errors, sse_missed=len(set(self.sent) - set(seen)), resyncs=resyncs)
+        print(f"{self.name}: sent={len(self.sent)} stored={len(stored)} announced={len(seen)} errors={self.errors} "
+              f"resyncs={resyncs} unanswered_at_wrk_stop={self.unanswered} missing={len(missing)} "
+              f"closed-loop rounds: {', '.join(f'{r:.0f}' for r in self.rates)} msgs/s")
+        print(f"RESULT ingest_{self.name} " + " ".join(f"{k}={v:.1f}" if isinstance(v, float) else f"{k}={v}"
+                                                       for k, v in self.result.items()), flush=True)
+        return self.result
+
+
+class GranianServer:
+    """Switchboard's app factory under granian instead of `switchboard serve` (uvicorn)."""
+
+    def __init__(self, database_url: str, tmp: Path) -> None:
+        from tests.conftest import TEST_SECRET
+
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = open(tmp / "granian.log", "w")  # noqa: SIM115 - closed in stop()
+        env = {**os.environ, "DATABASE_URL": database_url, "SECRET_KEY": TEST_SECRET, "DATA_DIR": str(tmp),
+               "LOG_LEVEL": "WARNING", "SSE_KEEPALIVE": "1"}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "granian", "--interface", "asgi", "--factory", "app.main:app_from_env",
+             "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(WORKERS), "--loop", "uvloop",
+             "--log-level", "warning"],
+            cwd=Path(__file__).resolve().parents[2], env=env, stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(self.url + "/health", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        self.stop()
+        raise RuntimeError("granian did not start")
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        self.log.close()
 
 
 class BareServer:
@@ -272,6 +311,7 @@ async def main() -> None:
         raise SystemExit("wrk is missing: apt-get install wrk (scripts/dev test installs it)")
     tmp, server, url = await embedded_database("sb-bench-ingest-")
     marks = Marks()
+    servers: list = []
     try:
         conn = await asyncpg.connect(server.get_uri())
         await conn.execute("CREATE DATABASE bare")
@@ -280,40 +320,61 @@ async def main() -> None:
         conn = await asyncpg.connect(bare_url)
         await conn.execute(BARE_SCHEMA)
         await conn.close()
-        bare_server = BareServer(bare_url, tmp)
-        try:
-            bare = await measure("bare", tmp, bare_server.url, "/webhooks/meta/1", bare_url, "bare_message",
-                                 "provider_id", marks, {}, rate=None)
-            rate = bare["rate"]
-        finally:
-            bare_server.stop()
-
         company = await make_company("Bench Co")
         supervisor = await make_user(company, "supervisor")
         channel = await create_channel(company.id, {"name": "Meta", "provider": "meta", "cred_phone_number_id": "1",
                                                     "cred_access_token": "t", "cred_app_secret": SECRET})
-        live = LiveServer(url, tmp, workers=WORKERS)
-        try:
-            async with httpx.AsyncClient(base_url=live.url) as client:
-                await client.get("/login")
-                r = await client.post("/login", data={"email": supervisor.email, "password": PASSWORD,
-                                                      "_csrf_token": client.cookies["csrftoken"]})
-                assert r.status_code == 303
-                cookies = dict(client.cookies)
-            sb = await measure("switchboard", tmp, live.url, f"/webhooks/meta/{channel.id}", url, "message",
-                               "provider_message_id", marks, cookies, rate=rate)
-        finally:
-            live.stop()
+        # Both apps run side by side and take turns: the machine's load (shared) changes from
+        # one minute to the next, so each round measures one right after the other.
+        servers.append(BareServer(bare_url, tmp))
+        servers.append(GranianServer(url, tmp) if SERVER == "granian" else LiveServer(url, tmp, workers=WORKERS))
+        bare_server, live = servers
+        async with httpx.AsyncClient(base_url=live.url) as client:
+            await client.get("/login")
+            r = await client.post("/login", data={"email": supervisor.email, "password": PASSWORD,
+                                                  "_csrf_token": client.cookies["csrftoken"]})
+            assert r.status_code == 303
+            cookies = dict(client.cookies)
+        bare = Target("bare", bare_server.url, "/webhooks/meta/1", bare_url, "bare_message", "provider_id", {})
+        sb = Target("switchboard", live.url, f"/webhooks/meta/{channel.id}", url, "message", "provider_message_id",
+                    cookies)
+        targets = [bare, sb]
+        for target in targets:
+            await target.open_tab()
+        # 0. warm-up, then ANALYZE as autovacuum would within its first minute of such traffic
+        for target in targets:
+            await target.load(tmp, marks.take(WARMUP_S * 5000), WARMUP_S)
+            conn = await asyncpg.connect(target.dsn)
+            await conn.execute("ANALYZE")
+            await conn.close()
+        # 1. throughput, closed loop, ROUNDS rounds taking turns
+        for _ in range(ROUNDS):
+            for target in targets:
+                await asyncio.sleep(1.0)
+                target.rates.append((await target.load(tmp, marks.take(SECONDS * 5000), SECONDS))["rate"])
+        # 2. latency at half the bare pipeline's closed-loop rate (its median round), the same for both
+        rate = sorted(bare.rates)[len(bare.rates) // 2] / 2
+        for target in targets:
+            await asyncio.sleep(1.0)
+            summary = await target.load(tmp, marks.take(int(rate * SECONDS * 1.2) + 10), SECONDS, rate)
+            target.result.update(achieved=summary["rate"], http_p99_ms=summary["p99_us"] / 1000)
+        await asyncio.sleep(3)  # the last events reach the tabs
+        for target in targets:
+            await target.finish()
     finally:
+        for s in servers:
+            s.stop()
         await db.close_pool()
         server.cleanup()
-    ratio = sb["msgs_per_s"] / bare["msgs_per_s"]
-    p99_ratio = sb["p99_ms"] / bare["p99_ms"]
-    print(f"server processes: {WORKERS} each; paced phase at {rate:.0f}/s (half the bare closed-loop rate); "
-          f"load: {os.getloadavg()[0]:.2f}")
-    print(f"RESULT ingest_vs_bare ratio={ratio:.2f} switchboard_msgs_per_s={sb['msgs_per_s']:.0f} "
-          f"bare_msgs_per_s={bare['msgs_per_s']:.0f} p99_ratio={p99_ratio:.2f} "
-          f"lost={sb['lost'] + bare['lost']} dup={sb['dup'] + bare['dup']}")
+    ratios = [a / b for a, b in zip(sb.rates, bare.rates)]
+    ratio = sb.result["msgs_per_s"] / bare.result["msgs_per_s"]
+    p99_ratio = sb.result["p99_ms"] / bare.result["p99_ms"]
+    print(f"server processes: {WORKERS} each (Switchboard under {SERVER}); ratio per round: "
+          f"{', '.join(f'{r:.2f}' for r in ratios)}; paced phase at {rate:.0f}/s (half the bare closed-loop "
+          f"rate); load: {os.getloadavg()[0]:.2f}")
+    print(f"RESULT ingest_vs_bare ratio={ratio:.2f} switchboard_msgs_per_s={sb.result['msgs_per_s']:.0f} "
+          f"bare_msgs_per_s={bare.result['msgs_per_s']:.0f} p99_ratio={p99_ratio:.2f} "
+          f"lost={sb.result['lost'] + bare.result['lost']} dup={sb.result['dup'] + bare.result['dup']}")
 
 
 if __name__ == "__main__":
