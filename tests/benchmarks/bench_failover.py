@@ -10,8 +10,10 @@ leads the dispatcher (the holder of its advisory lock, found through pg_locks an
 its connection) is killed with SIGKILL; the load goes on FAILOVER_AFTER_S seconds, then the
 cluster gets FAILOVER_SETTLE_S seconds to finish.
 
-- leader_s: SIGKILL -> another host holds the dispatcher's lock (the AMI listener's leadership
-  is the same mechanism, app.realtime.leader);
+- leader_s: SIGKILL -> another host holds the dispatcher's lock;
+- ami_leader_s: SIGKILL -> another host logged in to the (fake, 127.0.0.1) AMI, when the killed
+  host held the AMI listener's lock too (the hosts start one after the other: the first usually
+  takes both);
 - lost: webhooks answered 200 but not stored;
 - stranded: the run's conversations not assigned to the agent at the end;
 - sse_reconnect_s: the longest time from a stream cut by the kill to its "ready" again through
@@ -42,7 +44,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
 from app import db  # noqa: E402
 from app.domain.channels import create_channel  # noqa: E402
 from app.realtime.leader import SWEEPER  # noqa: E402
+from app.telephony.ami import LEADER_LOCK as AMI_LOCK  # noqa: E402
 from cluster import Cluster  # noqa: E402
+from tests.telephony.fake_ami import FakeAmi  # noqa: E402
 from tests.factories import PASSWORD, make_company, make_department, make_user  # noqa: E402
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "providers" / "meta" / "webhook_message_text.json"
@@ -114,18 +118,23 @@ def _leader_pid(rows: list, hosts: list) -> int | None:
     return None
 
 
-async def _leader(pg: asyncpg.Connection, cluster: Cluster) -> int | None:
+async def _leader(pg: asyncpg.Connection, cluster: Cluster, key: int = SWEEPER) -> int | None:
     rows = await pg.fetch(
         """SELECT a.client_port FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-           WHERE l.locktype = 'advisory' AND l.objid = $1 AND l.granted""", SWEEPER)
+           WHERE l.locktype = 'advisory' AND l.objid = $1 AND l.granted""", key)
     return _leader_pid(rows, cluster.hosts)
 
 
 async def run(folder: Path, *, hosts: int = HOSTS, streams_n: int = STREAMS, rate: float = RATE,
               before_s: float = BEFORE_S, after_s: float = AFTER_S, settle_s: float = SETTLE_S) -> dict:
-    cluster = Cluster(folder, hosts, env={"SWEEP_INTERVAL": "2"}).start()
+    # An AMI for the hosts to connect to: only the holder of the AMI listener's lock logs in.
+    ami = await FakeAmi().start()
+    cluster = Cluster(folder, hosts, env={
+        "SWEEP_INTERVAL": "2", "AMI_HOST": "127.0.0.1", "AMI_PORT": str(ami.port), "AMI_USERNAME": ami.username,
+        "AMI_SECRET": ami.secret})
     stop = asyncio.Event()
     try:
+        await asyncio.to_thread(cluster.start)
         db.configure(cluster.database_url)
         company = await make_company("Failover Co")
         department = await make_department(company, "Support")
@@ -152,6 +161,8 @@ async def run(folder: Path, *, hosts: int = HOSTS, streams_n: int = STREAMS, rat
             leader = await _leader(pg, cluster)
         if leader is None:
             raise RuntimeError("no host leads the dispatcher")
+        ami_leader = await _leader(pg, cluster, AMI_LOCK)
+        ami_logins = len(ami.logins)
 
         acked: set[int] = set()
         retried = 0
@@ -174,7 +185,7 @@ async def run(folder: Path, *, hosts: int = HOSTS, streams_n: int = STREAMS, rat
         sends: list[asyncio.Task] = []
         t0 = time.monotonic()
         total = int(rate * (before_s + after_s))
-        killed_at = leader_s = None
+        killed_at = leader_s = ami_leader_s = None
         new_leader = None
         for i in range(total):
             await asyncio.sleep(max(0.0, t0 + i / rate - time.monotonic()))
@@ -186,12 +197,18 @@ async def run(folder: Path, *, hosts: int = HOSTS, streams_n: int = STREAMS, rat
                 new_leader = await _leader(pg, cluster)
                 if new_leader is not None:
                     leader_s = time.monotonic() - killed_at
+            if killed_at is not None and ami_leader_s is None and len(ami.logins) > ami_logins:
+                ami_leader_s = time.monotonic() - killed_at
         await asyncio.gather(*sends)
         while leader_s is None and time.monotonic() - killed_at < settle_s:
             await asyncio.sleep(0.1)
             new_leader = await _leader(pg, cluster)
             if new_leader is not None:
                 leader_s = time.monotonic() - killed_at
+        while ami_leader == leader and ami_leader_s is None and time.monotonic() - killed_at < settle_s:
+            await asyncio.sleep(0.1)
+            if len(ami.logins) > ami_logins:
+                ami_leader_s = time.monotonic() - killed_at
         await asyncio.sleep(settle_s)  # the dispatcher's sweeps finish what the kill interrupted
         stop.set()
         for task in tasks:
@@ -210,7 +227,8 @@ async def run(folder: Path, *, hosts: int = HOSTS, streams_n: int = STREAMS, rat
         reconnects = [s for stream in streams for s in stream.reconnects]
         return {
             "leader_s": leader_s if leader_s is not None else math.nan,
-            "new_leader": new_leader, "killed": leader, "lost": lost, "stranded": len(stranded_rows),
+            "new_leader": new_leader, "killed": leader, "ami_leader": ami_leader,
+            "ami_leader_s": ami_leader_s if ami_leader_s is not None else math.nan, "lost": lost, "stranded": len(stranded_rows),
             "stranded_rows": [dict(r) for r in stranded_rows], "conversations": conversations,
             "sse_reconnect_s": max(reconnects) if reconnects else math.nan, "streams_cut": len(reconnects),
             "still_cut": sum(1 for s in streams if s.cut_at is not None),
@@ -218,7 +236,8 @@ async def run(folder: Path, *, hosts: int = HOSTS, streams_n: int = STREAMS, rat
         }
     finally:
         stop.set()
-        cluster.stop()
+        await asyncio.to_thread(cluster.stop)
+        await ami.stop()
         await db.close_pool()
 
 
@@ -229,8 +248,11 @@ def report(result: dict) -> str:
           f"{result['still_cut']} still cut; load {os.getloadavg()[0]:.2f}")
     if result["stranded_rows"]:
         print("stranded:", result["stranded_rows"][:10])
+    print(f"AMI listener led by host {result['ami_leader']}" + (
+        f", back on the AMI {result['ami_leader_s']:.1f} s after the kill (another host logged in)"
+        if result["ami_leader"] == result["killed"] else " (not the killed host: it kept its connection)"))
     line = (f"RESULT failover leader_s={result['leader_s']:.1f} lost={result['lost']} stranded={result['stranded']} "
-            f"sse_reconnect_s={result['sse_reconnect_s']:.1f}")
+            f"sse_reconnect_s={result['sse_reconnect_s']:.1f} ami_leader_s={result['ami_leader_s']:.1f}")
     print(line, flush=True)
     return line
 

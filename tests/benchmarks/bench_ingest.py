@@ -18,7 +18,10 @@ real-format Meta webhooks cycled by ``wrk_webhooks.lua``:
 5 % of webhooks are posted twice (provider retries): lost = sent but not stored, dup = stored
 or announced twice. Prints per app ``RESULT ingest_<app> ...`` and last
 ``RESULT ingest_vs_bare ratio=R switchboard_msgs_per_s=A bare_msgs_per_s=B p99_ratio=P``
-(R = A / B; P = Switchboard's p99 / the bare pipeline's p99 at the same paced rate).
+(R = A / B; P = Switchboard's p99 / the bare pipeline's p99 at the same paced rate), then
+``cpu_ratio``: the bare pipeline's CPU per message (its server processes and PostgreSQL
+backends, in the closed-loop rounds) over Switchboard's, which depends far less than throughput
+on what else a shared machine runs.
 Run: `.venv/bin/python tests/benchmarks/bench_ingest.py` (needs `wrk`: scripts/dev installs it).
 """
 
@@ -40,6 +43,7 @@ from pathlib import Path
 
 import asyncpg
 import httpx
+import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
@@ -197,6 +201,40 @@ class Target:
         self.errors = self.unanswered = 0
         self.rates: list[float] = []
         self.result: dict = {}
+        self.server_pid = 0  # set by main(): the server's process tree is measured
+        self.cpu = {"app": 0.0, "pg": 0.0}  # CPU seconds spent in the closed-loop rounds
+        self.cpu_msgs = 0
+
+    async def _cpu(self) -> dict[str, float]:
+        """CPU seconds so far of the server processes and of this app's PostgreSQL backends.
+        CPU per message depends far less on what else the shared machine runs than throughput."""
+        conn = await asyncpg.connect(self.dsn)
+        pids = [r["pid"] for r in await conn.fetch(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")]
+        await conn.close()
+        root = psutil.Process(self.server_pid)
+        app = [root, *root.children(recursive=True)]
+
+        def total(processes) -> float:
+            seconds = 0.0
+            for proc in processes:
+                try:
+                    times = proc.cpu_times()
+                    seconds += times.user + times.system
+                except psutil.Error:
+                    pass
+            return seconds
+
+        return {"app": total(app), "pg": total(psutil.Process(pid) for pid in pids if psutil.pid_exists(pid))}
+
+    async def closed_round(self, tmp: Path, marks: range) -> None:
+        before = await self._cpu()
+        summary = await self.load(tmp, marks, SECONDS)
+        after = await self._cpu()
+        for key in self.cpu:
+            self.cpu[key] += after[key] - before[key]
+        self.cpu_msgs += summary["requests"]
+        self.rates.append(summary["rate"])
 
     async def open_tab(self) -> None:
         ctx = multiprocessing.get_context("spawn")
@@ -229,7 +267,9 @@ class Target:
         latencies = [(seen[i] - t) * 1000 for i, t in self.paced.items() if i in seen]
         rates = sorted(self.rates)
         self.result.update(
-            msgs_per_s=rates[len(rates) // 2], p50_ms=pct(latencies, 0.5), p99_ms=pct(latencies, 0.99),
+            msgs_per_s=rates[len(rates) // 2],
+            app_cpu_ms_per_msg=self.cpu["app"] * 1000 / max(1, self.cpu_msgs),
+            pg_cpu_ms_per_msg=self.cpu["pg"] * 1000 / max(1, self.cpu_msgs), p50_ms=pct(latencies, 0.5), p99_ms=pct(latencies, 0.99),
             lost=max(0, len(missing) - self.unanswered), dup=sum(n - 1 for n in stored.values()) + dups,
             errors=self.errors, sse_missed=len(set(self.sent) - set(seen)), resyncs=resyncs)
         print(f"{self.name}: sent={len(self.sent)} stored={len(stored)} announced={len(seen)} errors={self.errors} "
@@ -338,6 +378,7 @@ async def main() -> None:
         bare = Target("bare", bare_server.url, "/webhooks/meta/1", bare_url, "bare_message", "provider_id", {})
         sb = Target("switchboard", live.url, f"/webhooks/meta/{channel.id}", url, "message", "provider_message_id",
                     cookies)
+        bare.server_pid, sb.server_pid = bare_server.proc.pid, live.proc.pid
         targets = [bare, sb]
         for target in targets:
             await target.open_tab()
@@ -351,7 +392,7 @@ async def main() -> None:
         for _ in range(ROUNDS):
             for target in targets:
                 await asyncio.sleep(1.0)
-                target.rates.append((await target.load(tmp, marks.take(SECONDS * 5000), SECONDS))["rate"])
+                await target.closed_round(tmp, marks.take(SECONDS * 5000))
         # 2. latency at half the bare pipeline's closed-loop rate (its median round), the same for both
         rate = sorted(bare.rates)[len(bare.rates) // 2] / 2
         for target in targets:
@@ -368,13 +409,16 @@ async def main() -> None:
         server.cleanup()
     ratios = [a / b for a, b in zip(sb.rates, bare.rates)]
     ratio = sb.result["msgs_per_s"] / bare.result["msgs_per_s"]
+    cost = {t.name: t.result["app_cpu_ms_per_msg"] + t.result["pg_cpu_ms_per_msg"] for t in targets}
+    cpu_ratio = cost["bare"] / cost["switchboard"]
     p99_ratio = sb.result["p99_ms"] / bare.result["p99_ms"]
     print(f"server processes: {WORKERS} each (Switchboard under {SERVER}); ratio per round: "
           f"{', '.join(f'{r:.2f}' for r in ratios)}; paced phase at {rate:.0f}/s (half the bare closed-loop "
           f"rate); load: {os.getloadavg()[0]:.2f}")
     print(f"RESULT ingest_vs_bare ratio={ratio:.2f} switchboard_msgs_per_s={sb.result['msgs_per_s']:.0f} "
           f"bare_msgs_per_s={bare.result['msgs_per_s']:.0f} p99_ratio={p99_ratio:.2f} "
-          f"lost={sb.result['lost'] + bare.result['lost']} dup={sb.result['dup'] + bare.result['dup']}")
+          f"lost={sb.result['lost'] + bare.result['lost']} dup={sb.result['dup'] + bare.result['dup']} "
+          f"cpu_ratio={cpu_ratio:.2f}")
 
 
 if __name__ == "__main__":
