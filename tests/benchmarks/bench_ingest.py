@@ -275,7 +275,7 @@ class Target:
         print(f"{self.name}: sent={len(self.sent)} stored={len(stored)} announced={len(seen)} errors={self.errors} "
               f"resyncs={resyncs} unanswered_at_wrk_stop={self.unanswered} missing={len(missing)} "
               f"closed-loop rounds: {', '.join(f'{r:.0f}' for r in self.rates)} msgs/s")
-        print(f"RESULT ingest_{self.name} " + " ".join(f"{k}={v:.1f}" if isinstance(v, float) else f"{k}={v}"
+        print(f"RESULT ingest_{self.name} " + " ".join(f"{k}={v:.2f}" if isinstance(v, float) and k.endswith("per_msg") else f"{k}={v:.1f}" if isinstance(v, float) else f"{k}={v}"
                                                        for k, v in self.result.items()), flush=True)
         return self.result
 
