@@ -275,8 +275,12 @@ class Target:
         print(f"{self.name}: sent={len(self.sent)} stored={len(stored)} announced={len(seen)} errors={self.errors} "
               f"resyncs={resyncs} unanswered_at_wrk_stop={self.unanswered} missing={len(missing)} "
               f"closed-loop rounds: {', '.join(f'{r:.0f}' for r in self.rates)} msgs/s")
-        print(f"RESULT ingest_{self.name} " + " ".join(f"{k}={v:.2f}" if isinstance(v, float) and k.endswith("per_msg") else f"{k}={v:.1f}" if isinstance(v, float) else f"{k}={v}"
-                                                       for k, v in self.result.items()), flush=True)
+        def show(key: str, value: object) -> str:
+            if isinstance(value, float):
+                return f"{key}={value:.2f}" if key.endswith("per_msg") else f"{key}={value:.1f}"
+            return f"{key}={value}"
+
+        print(f"RESULT ingest_{self.name} " + " ".join(show(k, v) for k, v in self.result.items()), flush=True)
         return self.result
 
 
