@@ -61,7 +61,9 @@ def list_backups(directory: Path) -> list[Path]:
     """Complete backups in ``directory``, oldest first (their names sort by time)."""
     if not directory.is_dir():
         return []
-    return sorted(p for p in directory.iterdir() if p.is_dir() and p.name.startswith(PREFIX) and not p.name.endswith(".partial"))
+    return sorted(
+        p for p in directory.iterdir() if p.is_dir() and p.name.startswith(PREFIX) and not p.name.endswith(".partial")
+    )
 
 
 def backup(database_url: str, data_dir: Path, directory: Path, keep: int, bin_dir: str = "") -> tuple[Path, list[Path]]:
@@ -79,8 +81,15 @@ def backup(database_url: str, data_dir: Path, directory: Path, keep: int, bin_di
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir()
     try:
-        _run([pg_tool("pg_dump", bin_dir), "--format=custom", "--no-owner", f"--file={partial / DUMP}",
-              f"--dbname={database_url}"])
+        _run(
+            [
+                pg_tool("pg_dump", bin_dir),
+                "--format=custom",
+                "--no-owner",
+                f"--file={partial / DUMP}",
+                f"--dbname={database_url}",
+            ]
+        )
         media = data_dir / "media"
         with tarfile.open(partial / MEDIA, "w") as tar:
             if media.is_dir():
@@ -100,8 +109,18 @@ def restore(path: Path, database_url: str, data_dir: Path, bin_dir: str = "") ->
     dump, media = path / DUMP, path / MEDIA
     if not dump.is_file() or not media.is_file():
         raise BackupError(f"{path} is not a Switchboard backup (needs {DUMP} and {MEDIA})")
-    _run([pg_tool("pg_restore", bin_dir), "--clean", "--if-exists", "--no-owner", "--single-transaction",
-          "--exit-on-error", f"--dbname={database_url}", str(dump)])
+    _run(
+        [
+            pg_tool("pg_restore", bin_dir),
+            "--clean",
+            "--if-exists",
+            "--no-owner",
+            "--single-transaction",
+            "--exit-on-error",
+            f"--dbname={database_url}",
+            str(dump),
+        ]
+    )
     data_dir.mkdir(parents=True, exist_ok=True)
     with tarfile.open(media) as tar:
         # "data" filter: no absolute paths, no links or files outside data_dir, no devices.

@@ -132,31 +132,67 @@ class Cluster:
         if user:
             shutil.chown(self.folder, user)
         self.folder.chmod(0o755)  # nginx's workers (user nobody) use temp folders in it
-        subprocess.run([_pg_bin("initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8"],
-                       user=user, check=True, capture_output=True)
-        subprocess.run([_pg_bin("pg_ctl"), "start", "-w", "-t", "30", "-D", str(data), "-l", str(self.folder / "pg.log"),
-                        "-o", f"-p {self.pg_port} -k {self.folder} -c listen_addresses=127.0.0.1 -c max_connections=200"],
-                       user=user, check=True, capture_output=True)
-        subprocess.run([_pg_bin("createdb"), "-h", "127.0.0.1", "-p", str(self.pg_port), "-U", "postgres", "switchboard"],
-                       check=True, capture_output=True)
+        subprocess.run(
+            [_pg_bin("initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8"],
+            user=user,
+            check=True,
+            capture_output=True,
+        )
+        subprocess.run(
+            [
+                _pg_bin("pg_ctl"),
+                "start",
+                "-w",
+                "-t",
+                "30",
+                "-D",
+                str(data),
+                "-l",
+                str(self.folder / "pg.log"),
+                "-o",
+                f"-p {self.pg_port} -k {self.folder} -c listen_addresses=127.0.0.1 -c max_connections=200",
+            ],
+            user=user,
+            check=True,
+            capture_output=True,
+        )
+        subprocess.run(
+            [_pg_bin("createdb"), "-h", "127.0.0.1", "-p", str(self.pg_port), "-U", "postgres", "switchboard"],
+            check=True,
+            capture_output=True,
+        )
 
     def stop_postgres(self) -> None:
         data = self.folder / "pgdata"
         if data.exists():
-            subprocess.run([_pg_bin("pg_ctl"), "stop", "-m", "immediate", "-D", str(data)], user=_as_pg_user(),
-                           capture_output=True, check=False)
+            subprocess.run(
+                [_pg_bin("pg_ctl"), "stop", "-m", "immediate", "-D", str(data)],
+                user=_as_pg_user(),
+                capture_output=True,
+                check=False,
+            )
 
     # App hosts ----------------------------------------------------------------------------
     def host_env(self, n: int) -> dict[str, str]:
-        return {**os.environ, "DATABASE_URL": self.database_url, "SECRET_KEY": SECRET_KEY,
-                "DATA_DIR": str(self.folder / f"host{n}"), "HOST": "127.0.0.1", "PORT": str(self.host_ports[n]),
-                "WORKERS": "1", "LOG_LEVEL": "WARNING", "FORWARDED_ALLOW_IPS": "127.0.0.1", **self.env}
+        return {
+            **os.environ,
+            "DATABASE_URL": self.database_url,
+            "SECRET_KEY": SECRET_KEY,
+            "DATA_DIR": str(self.folder / f"host{n}"),
+            "HOST": "127.0.0.1",
+            "PORT": str(self.host_ports[n]),
+            "WORKERS": "1",
+            "LOG_LEVEL": "WARNING",
+            "FORWARDED_ALLOW_IPS": "127.0.0.1",
+            **self.env,
+        }
 
     def start_host(self, n: int) -> None:
         log = open(self.folder / f"host{n}.log", "a")  # noqa: SIM115 - closed in stop()
         self._logs.append(log)
-        self.hosts[n] = subprocess.Popen([sys.executable, "-m", "app", "serve"], cwd=ROOT, env=self.host_env(n),
-                                         stdout=log, stderr=subprocess.STDOUT)
+        self.hosts[n] = subprocess.Popen(
+            [sys.executable, "-m", "app", "serve"], cwd=ROOT, env=self.host_env(n), stdout=log, stderr=subprocess.STDOUT
+        )
         _wait_http(f"http://127.0.0.1:{self.host_ports[n]}/health", self.hosts[n], 60, f"host {n}")
 
     def kill_host(self, n: int) -> None:
@@ -176,8 +212,9 @@ class Cluster:
         conf.write_text(NGINX_CONF.format(dir=self.folder, servers=servers, port=self.port))
         log = open(self.folder / "nginx.out", "a")  # noqa: SIM115 - closed in stop()
         self._logs.append(log)
-        self.nginx = subprocess.Popen([nginx, "-p", str(self.folder), "-c", str(conf)], stdout=log,
-                                      stderr=subprocess.STDOUT)
+        self.nginx = subprocess.Popen(
+            [nginx, "-p", str(self.folder), "-c", str(conf)], stdout=log, stderr=subprocess.STDOUT
+        )
         _wait_http(f"{self.url}/health", self.nginx, 20, "nginx")
 
     def start(self) -> Cluster:

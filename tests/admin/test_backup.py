@@ -24,22 +24,40 @@ CONTENTS = """SELECT c.id AS conversation, ct.phone, m.id AS message, m.text, m.
 
 async def _seed(data_dir: Path) -> None:
     company = await make_company("Backed Up Co")
-    channel = await create_channel(company.id, {"name": "Meta", "provider": "meta", "cred_phone_number_id": "1",
-                                                "cred_access_token": "t", "cred_app_secret": "s"})
+    channel = await create_channel(
+        company.id,
+        {
+            "name": "Meta",
+            "provider": "meta",
+            "cred_phone_number_id": "1",
+            "cred_access_token": "t",
+            "cred_app_secret": "s",
+        },
+    )
     for n in range(3):
-        contact = await sql.fetchval("INSERT INTO contact (company_id, phone) VALUES ($1, $2) RETURNING id",
-                                     company.id, f"+3361234567{n}")
+        contact = await sql.fetchval(
+            "INSERT INTO contact (company_id, phone) VALUES ($1, $2) RETURNING id", company.id, f"+3361234567{n}"
+        )
         conversation = await sql.fetchval(
             "INSERT INTO conversation (company_id, channel_id, contact_id) VALUES ($1, $2, $3) RETURNING id",
-            company.id, channel.id, contact)
+            company.id,
+            channel.id,
+            contact,
+        )
         for k in range(2):
             media = {"path": f"media/{company.id}/photo-{n}-{k}.jpg", "mime_type": "image/jpeg"} if k else None
             await sql.execute(
                 """INSERT INTO message (company_id, channel_id, conversation_id, direction, author, type, text,
                                         provider_message_id, status, data)
                    VALUES ($1, $2, $3, 'in', 'customer', $4, $5, $6, 'received', $7::jsonb)""",
-                company.id, channel.id, conversation, "image" if media else "text", f"hello {n}.{k}",
-                f"wamid.backup{n}{k}", json.dumps({"media": media} if media else {}))
+                company.id,
+                channel.id,
+                conversation,
+                "image" if media else "text",
+                f"hello {n}.{k}",
+                f"wamid.backup{n}{k}",
+                json.dumps({"media": media} if media else {}),
+            )
             if media:
                 file = data_dir / media["path"]
                 file.parent.mkdir(parents=True, exist_ok=True)
@@ -58,7 +76,8 @@ def env(database_url, monkeypatch, tmp_path):
 
 
 def test_a_backup_restores_into_a_fresh_database_with_the_same_conversations_messages_and_files(
-        env, database_url, tmp_path, capsys):
+    env, database_url, tmp_path, capsys
+):
     source, target = tmp_path / "source", tmp_path / "target"
     asyncio.run(_seed(source))
     before = [dict(r) for r in asyncio.run(sql.fetch(CONTENTS))]

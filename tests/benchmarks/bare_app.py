@@ -102,8 +102,13 @@ async def _events(receive, send) -> None:
     queue: asyncio.Queue = asyncio.Queue()
     _BARE.clients.add(queue)
     try:
-        await send({"type": "http.response.start", "status": 200,
-                    "headers": [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache")]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache")],
+            }
+        )
         await send({"type": "http.response.body", "body": b"event: ready\ndata: \n\n", "more_body": True})
         while True:
             try:

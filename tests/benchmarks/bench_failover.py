@@ -69,8 +69,10 @@ def webhook(i: int) -> tuple[bytes, dict]:
     value["messages"][0].update(id=f"wamid.failover{i}", timestamp=str(int(time.time())))
     value["messages"][0]["text"]["body"] = f"failover {i}"
     raw = json.dumps(data).encode()
-    return raw, {"content-type": "application/json",
-                 "x-hub-signature-256": "sha256=" + hmac.new(SECRET.encode(), raw, hashlib.sha256).hexdigest()}
+    return raw, {
+        "content-type": "application/json",
+        "x-hub-signature-256": "sha256=" + hmac.new(SECRET.encode(), raw, hashlib.sha256).hexdigest(),
+    }
 
 
 class Stream:
@@ -121,17 +123,35 @@ def _leader_pid(rows: list, hosts: list) -> int | None:
 async def _leader(pg: asyncpg.Connection, cluster: Cluster, key: int = SWEEPER) -> int | None:
     rows = await pg.fetch(
         """SELECT a.client_port FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-           WHERE l.locktype = 'advisory' AND l.objid = $1 AND l.granted""", key)
+           WHERE l.locktype = 'advisory' AND l.objid = $1 AND l.granted""",
+        key,
+    )
     return _leader_pid(rows, cluster.hosts)
 
 
-async def run(folder: Path, *, hosts: int = HOSTS, streams_n: int = STREAMS, rate: float = RATE,
-              before_s: float = BEFORE_S, after_s: float = AFTER_S, settle_s: float = SETTLE_S) -> dict:
+async def run(
+    folder: Path,
+    *,
+    hosts: int = HOSTS,
+    streams_n: int = STREAMS,
+    rate: float = RATE,
+    before_s: float = BEFORE_S,
+    after_s: float = AFTER_S,
+    settle_s: float = SETTLE_S,
+) -> dict:
     # An AMI for the hosts to connect to: only the holder of the AMI listener's lock logs in.
     ami = await FakeAmi().start()
-    cluster = Cluster(folder, hosts, env={
-        "SWEEP_INTERVAL": "2", "AMI_HOST": "127.0.0.1", "AMI_PORT": str(ami.port), "AMI_USERNAME": ami.username,
-        "AMI_SECRET": ami.secret})
+    cluster = Cluster(
+        folder,
+        hosts,
+        env={
+            "SWEEP_INTERVAL": "2",
+            "AMI_HOST": "127.0.0.1",
+            "AMI_PORT": str(ami.port),
+            "AMI_USERNAME": ami.username,
+            "AMI_SECRET": ami.secret,
+        },
+    )
     stop = asyncio.Event()
     try:
         await asyncio.to_thread(cluster.start)
@@ -140,14 +160,24 @@ async def run(folder: Path, *, hosts: int = HOSTS, streams_n: int = STREAMS, rat
         department = await make_department(company, "Support")
         await make_user(company, "agent", presence="online", capacity=1000, departments=[department])
         supervisor = await make_user(company, "supervisor")
-        channel = await create_channel(company.id, {
-            "name": "Meta", "provider": "meta", "cred_phone_number_id": "1", "cred_access_token": "t",
-            "cred_app_secret": SECRET, "default_department_id": str(department.id)})
+        channel = await create_channel(
+            company.id,
+            {
+                "name": "Meta",
+                "provider": "meta",
+                "cred_phone_number_id": "1",
+                "cred_access_token": "t",
+                "cred_app_secret": SECRET,
+                "default_department_id": str(department.id),
+            },
+        )
         pg = await asyncpg.connect(cluster.database_url)
         async with httpx.AsyncClient(base_url=cluster.url, timeout=10) as tab:
             await tab.get("/login")
-            r = await tab.post("/login", data={"email": supervisor.email, "password": PASSWORD,
-                                               "_csrf_token": tab.cookies["csrftoken"]})
+            r = await tab.post(
+                "/login",
+                data={"email": supervisor.email, "password": PASSWORD, "_csrf_token": tab.cookies["csrftoken"]},
+            )
             assert r.status_code == 303, r.text
             cookies = dict(tab.cookies)
         clients = [httpx.AsyncClient(base_url=cluster.url, cookies=cookies) for _ in range(streams_n)]
@@ -166,15 +196,18 @@ async def run(folder: Path, *, hosts: int = HOSTS, streams_n: int = STREAMS, rat
 
         acked: set[int] = set()
         retried = 0
-        poster = httpx.AsyncClient(base_url=cluster.url, timeout=10,
-                                   limits=httpx.Limits(max_connections=64, max_keepalive_connections=64))
+        poster = httpx.AsyncClient(
+            base_url=cluster.url, timeout=10, limits=httpx.Limits(max_connections=64, max_keepalive_connections=64)
+        )
 
         async def deliver(i: int) -> None:
             nonlocal retried
             raw, headers = webhook(i)
             for attempt in range(60):
                 try:
-                    if (await poster.post(f"/webhooks/meta/{channel.id}", content=raw, headers=headers)).status_code == 200:
+                    if (
+                        await poster.post(f"/webhooks/meta/{channel.id}", content=raw, headers=headers)
+                    ).status_code == 200:
                         acked.add(i)
                         return
                 except httpx.HTTPError:
@@ -217,22 +250,39 @@ async def run(folder: Path, *, hosts: int = HOSTS, streams_n: int = STREAMS, rat
         for c in [*clients, poster]:
             await c.aclose()
 
-        stored = {r["provider_message_id"] for r in await pg.fetch(
-            "SELECT provider_message_id FROM message WHERE channel_id = $1 AND direction = 'in'", channel.id)}
+        stored = {
+            r["provider_message_id"]
+            for r in await pg.fetch(
+                "SELECT provider_message_id FROM message WHERE channel_id = $1 AND direction = 'in'", channel.id
+            )
+        }
         lost = sum(1 for i in acked if f"wamid.failover{i}" not in stored)
         stranded_rows = await pg.fetch(
-            "SELECT id, status, department_id FROM conversation WHERE company_id = $1 AND status <> 'assigned'", company.id)
+            "SELECT id, status, department_id FROM conversation WHERE company_id = $1 AND status <> 'assigned'",
+            company.id,
+        )
         conversations = await pg.fetchval("SELECT count(*) FROM conversation WHERE company_id = $1", company.id)
         await pg.close()
         reconnects = [s for stream in streams for s in stream.reconnects]
         return {
             "leader_s": leader_s if leader_s is not None else math.nan,
-            "new_leader": new_leader, "killed": leader, "ami_leader": ami_leader,
-            "ami_leader_s": ami_leader_s if ami_leader_s is not None else math.nan, "lost": lost, "stranded": len(stranded_rows),
-            "stranded_rows": [dict(r) for r in stranded_rows], "conversations": conversations,
-            "sse_reconnect_s": max(reconnects) if reconnects else math.nan, "streams_cut": len(reconnects),
+            "new_leader": new_leader,
+            "killed": leader,
+            "ami_leader": ami_leader,
+            "ami_leader_s": ami_leader_s if ami_leader_s is not None else math.nan,
+            "lost": lost,
+            "stranded": len(stranded_rows),
+            "stranded_rows": [dict(r) for r in stranded_rows],
+            "conversations": conversations,
+            "sse_reconnect_s": max(reconnects) if reconnects else math.nan,
+            "streams_cut": len(reconnects),
             "still_cut": sum(1 for s in streams if s.cut_at is not None),
-            "sent": total, "acked": len(acked), "retried": retried, "hosts": hosts, "streams": streams_n, "rate": rate,
+            "sent": total,
+            "acked": len(acked),
+            "retried": retried,
+            "hosts": hosts,
+            "streams": streams_n,
+            "rate": rate,
         }
     finally:
         stop.set()
@@ -242,17 +292,26 @@ async def run(folder: Path, *, hosts: int = HOSTS, streams_n: int = STREAMS, rat
 
 
 def report(result: dict) -> str:
-    print(f"hosts={result['hosts']} streams={result['streams']} rate={result['rate']:.0f}/s; killed host {result['killed']} (the dispatcher's "
-          f"leader), host {result['new_leader']} took over; {result['conversations']} conversations, "
-          f"{result['sent']} webhooks, {result['retried']} provider retries, {result['streams_cut']} streams cut, "
-          f"{result['still_cut']} still cut; load {os.getloadavg()[0]:.2f}")
+    print(
+        f"hosts={result['hosts']} streams={result['streams']} rate={result['rate']:.0f}/s; "
+        f"killed host {result['killed']} (the dispatcher's leader), host {result['new_leader']} took over; {result['conversations']} conversations, "
+        f"{result['sent']} webhooks, {result['retried']} provider retries, {result['streams_cut']} streams cut, "
+        f"{result['still_cut']} still cut; load {os.getloadavg()[0]:.2f}"
+    )
     if result["stranded_rows"]:
         print("stranded:", result["stranded_rows"][:10])
-    print(f"AMI listener led by host {result['ami_leader']}" + (
-        f", back on the AMI {result['ami_leader_s']:.1f} s after the kill (another host logged in)"
-        if result["ami_leader"] == result["killed"] else " (not the killed host: it kept its connection)"))
-    line = (f"RESULT failover leader_s={result['leader_s']:.1f} lost={result['lost']} stranded={result['stranded']} "
-            f"sse_reconnect_s={result['sse_reconnect_s']:.1f} ami_leader_s={result['ami_leader_s']:.1f}")
+    print(
+        f"AMI listener led by host {result['ami_leader']}"
+        + (
+            f", back on the AMI {result['ami_leader_s']:.1f} s after the kill (another host logged in)"
+            if result["ami_leader"] == result["killed"]
+            else " (not the killed host: it kept its connection)"
+        )
+    )
+    line = (
+        f"RESULT failover leader_s={result['leader_s']:.1f} lost={result['lost']} stranded={result['stranded']} "
+        f"sse_reconnect_s={result['sse_reconnect_s']:.1f} ami_leader_s={result['ami_leader_s']:.1f}"
+    )
     print(line, flush=True)
     return line
 

@@ -12,7 +12,8 @@ the load generator is Debian's ``wrk`` (C, far cheaper than a Python client) wit
 real-format Meta webhooks cycled by ``wrk_webhooks.lua``:
 0. warm-up: BENCH_WARMUP_S seconds of closed loop (a history), then ANALYZE;
 1. throughput: BENCH_ROUNDS rounds, each BENCH_SECONDS of closed loop with BENCH_CONCURRENCY
-   connections on one app then the other (msgs_per_s: the median round);
+   connections on one app then the other (msgs_per_s: the median round; R: the median of the
+   rounds' ratios);
 2. latency: BENCH_SECONDS paced at half the bare pipeline's closed-loop rate (the same rate
    for both apps): POST start (wrk, CLOCK_MONOTONIC) -> the message on the stream (p50/p99);
 5 % of webhooks are posted twice (provider retries): lost = sent but not stored, dup = stored
@@ -35,6 +36,7 @@ import multiprocessing
 import os
 import random
 import shutil
+import statistics
 import subprocess
 import re
 import sys
@@ -165,7 +167,8 @@ def write_requests(path: Path, marks: range) -> None:
     path.write_text("return {\n" + ",\n".join(rows) + "\n}\n")
 
 
-def run_wrk(tmp: Path, base: str, path: str, marks: range, seconds: int, rate: float = 0) -> tuple[dict[int, float], dict]:
+def run_wrk(tmp: Path, base: str, path: str, marks: range, seconds: int,
+            rate: float = 0) -> tuple[dict[int, float], dict]:
     """One wrk run; returns {mark: first POST start (monotonic s)} and wrk's summary, with
     ``unanswered``: requests begun but not answered when wrk stopped (at most one per connection;
     wrk cannot say which, so a message missing from the database is lost only beyond those)."""
@@ -265,11 +268,11 @@ class Target:
         stored = {int(r["id"].removeprefix("wamid.bench")): r["n"] for r in rows if r["id"].startswith("wamid.bench")}
         missing = set(self.sent) - set(stored)
         latencies = [(seen[i] - t) * 1000 for i, t in self.paced.items() if i in seen]
-        rates = sorted(self.rates)
         self.result.update(
-            msgs_per_s=rates[len(rates) // 2],
+            msgs_per_s=statistics.median(self.rates),
             app_cpu_ms_per_msg=self.cpu["app"] * 1000 / max(1, self.cpu_msgs),
-            pg_cpu_ms_per_msg=self.cpu["pg"] * 1000 / max(1, self.cpu_msgs), p50_ms=pct(latencies, 0.5), p99_ms=pct(latencies, 0.99),
+            pg_cpu_ms_per_msg=self.cpu["pg"] * 1000 / max(1, self.cpu_msgs),
+            p50_ms=pct(latencies, 0.5), p99_ms=pct(latencies, 0.99),
             lost=max(0, len(missing) - self.unanswered), dup=sum(n - 1 for n in stored.values()) + dups,
             errors=self.errors, sse_missed=len(set(self.sent) - set(seen)), resyncs=resyncs)
         print(f"{self.name}: sent={len(self.sent)} stored={len(stored)} announced={len(seen)} errors={self.errors} "
@@ -398,7 +401,7 @@ async def main() -> None:
                 await asyncio.sleep(1.0)
                 await target.closed_round(tmp, marks.take(SECONDS * 5000))
         # 2. latency at half the bare pipeline's closed-loop rate (its median round), the same for both
-        rate = sorted(bare.rates)[len(bare.rates) // 2] / 2
+        rate = statistics.median(bare.rates) / 2
         for target in targets:
             await asyncio.sleep(1.0)
             summary = await target.load(tmp, marks.take(int(rate * SECONDS * 1.2) + 10), SECONDS, rate)
@@ -411,8 +414,10 @@ async def main() -> None:
             s.stop()
         await db.close_pool()
         server.cleanup()
+    # Each round's two figures were measured a few seconds apart: the median of their ratios is
+    # steadier than the ratio of the medians when the shared machine's load swings.
     ratios = [a / b for a, b in zip(sb.rates, bare.rates)]
-    ratio = sb.result["msgs_per_s"] / bare.result["msgs_per_s"]
+    ratio = statistics.median(ratios)
     cost = {t.name: t.result["app_cpu_ms_per_msg"] + t.result["pg_cpu_ms_per_msg"] for t in targets}
     cpu_ratio = cost["bare"] / cost["switchboard"]
     p99_ratio = sb.result["p99_ms"] / bare.result["p99_ms"]

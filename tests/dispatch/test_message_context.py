@@ -13,7 +13,11 @@ async def _message(company, channel, conv, text):
     return await sql.fetchval(
         """INSERT INTO message (company_id, channel_id, conversation_id, direction, author, type, text, status)
            VALUES ($1, $2, $3, 'in', 'customer', 'text', $4, 'received') RETURNING id""",
-        company.id, channel, conv, text)
+        company.id,
+        channel,
+        conv,
+        text,
+    )
 
 
 async def test_concurrent_reads_each_get_their_own_row(app):
@@ -29,6 +33,7 @@ async def test_concurrent_reads_each_get_their_own_row(app):
     assert [r["status"] for r in rows] == ["bot", "queued", "queued"] * 2
     # Another company's id, or a message of another conversation: nothing, even in a batch.
     (c1, conv1, m1), (c2, conv2, m2) = keys[0], keys[3]
-    wrong = await asyncio.gather(message_context(c1.id, conv2, m2), message_context(c2.id, conv1, m2),
-                                 message_context(c2.id, conv2, m2))
+    wrong = await asyncio.gather(
+        message_context(c1.id, conv2, m2), message_context(c2.id, conv1, m2), message_context(c2.id, conv2, m2)
+    )
     assert wrong[0] is None and wrong[1] is None and wrong[2]["text"] == f"{c2.id}:0"

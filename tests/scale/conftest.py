@@ -52,8 +52,9 @@ default_pool_size = 10
 logfile = {folder}/pgbouncer.log
 pidfile = {folder}/pgbouncer.pid
 """)
-    proc = subprocess.Popen([binary, *_as_user(), str(folder / "pgbouncer.ini")], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [binary, *_as_user(), str(folder / "pgbouncer.ini")], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT
+    )
     deadline = time.monotonic() + 10
     while True:
         try:
@@ -97,13 +98,46 @@ def replica(database_url: str) -> Iterator[str]:
     if os.geteuid() == 0:
         shutil.chown(folder, "pgserver", "pgserver")
     port = free_port()
-    _run_as_server_user([_pg_bin("pg_basebackup"), "-D", str(data), "-h", host, "-p", str(parts.port or 5432),
-                         "-U", parts.username or "postgres", "-R", "-X", "stream", "-c", "fast"])
-    _run_as_server_user([_pg_bin("pg_ctl"), "start", "-w", "-t", "30", "-D", str(data), "-l", str(folder / "log"),
-                         "-o", f"-p {port} -k {folder} -c listen_addresses='' -c hot_standby=on"])
+    _run_as_server_user(
+        [
+            _pg_bin("pg_basebackup"),
+            "-D",
+            str(data),
+            "-h",
+            host,
+            "-p",
+            str(parts.port or 5432),
+            "-U",
+            parts.username or "postgres",
+            "-R",
+            "-X",
+            "stream",
+            "-c",
+            "fast",
+        ]
+    )
+    _run_as_server_user(
+        [
+            _pg_bin("pg_ctl"),
+            "start",
+            "-w",
+            "-t",
+            "30",
+            "-D",
+            str(data),
+            "-l",
+            str(folder / "log"),
+            "-o",
+            f"-p {port} -k {folder} -c listen_addresses='' -c hot_standby=on",
+        ]
+    )
     yield f"postgresql://{parts.username or 'postgres'}@/{parts.path.lstrip('/')}?host={folder}&port={port}"
-    subprocess.run([_pg_bin("pg_ctl"), "stop", "-m", "immediate", "-D", str(data)],
-                   user="pgserver" if os.geteuid() == 0 else None, capture_output=True, check=False)
+    subprocess.run(
+        [_pg_bin("pg_ctl"), "stop", "-m", "immediate", "-D", str(data)],
+        user="pgserver" if os.geteuid() == 0 else None,
+        capture_output=True,
+        check=False,
+    )
     shutil.rmtree(folder, ignore_errors=True)
 
 

@@ -1,7 +1,8 @@
 """Three hosts behind nginx on PostgreSQL over TCP (scripts/cluster.py): the host leading the
 dispatcher is killed with SIGKILL under a steady webhook load. Another host takes the lead, no
 acknowledged message is lost, no conversation is stranded, and every stream the kill cut
-reconnects through nginx; the AMI listener's leadership moves too when that host held it. The figures are tests/benchmarks/bench_failover.py's."""
+reconnects through nginx; the AMI listener's leadership moves too when that host held it. The
+figures are tests/benchmarks/bench_failover.py's."""
 
 from __future__ import annotations
 
@@ -21,8 +22,9 @@ async def test_killing_the_leading_host_loses_nothing(database_url):
     folder = Path(tempfile.mkdtemp(prefix="switchboard-cluster-test-"))
     folder.chmod(0o755)
     try:
-        result = await bench_failover.run(folder / "cluster", hosts=3, streams_n=6, rate=25, before_s=3,
-                                          after_s=5, settle_s=14)
+        result = await bench_failover.run(
+            folder / "cluster", hosts=3, streams_n=6, rate=25, before_s=3, after_s=5, settle_s=14
+        )
     finally:
         db.configure(database_url)  # the other tests' database
         shutil.rmtree(folder, ignore_errors=True)

@@ -30,8 +30,10 @@ def webhook(i: int) -> tuple[bytes, dict]:
     value["messages"][0]["id"] = f"wamid.bouncer{i}"
     value["messages"][0]["text"]["body"] = f"through the pooler {i}"
     raw = json.dumps(data).encode()
-    return raw, {"content-type": "application/json",
-                 "x-hub-signature-256": "sha256=" + hmac.new(SECRET.encode(), raw, hashlib.sha256).hexdigest()}
+    return raw, {
+        "content-type": "application/json",
+        "x-hub-signature-256": "sha256=" + hmac.new(SECRET.encode(), raw, hashlib.sha256).hexdigest(),
+    }
 
 
 async def _stream_until(client: httpx.AsyncClient, wanted: str, started: asyncio.Event) -> None:
@@ -46,21 +48,35 @@ async def _stream_until(client: httpx.AsyncClient, wanted: str, started: asyncio
 async def test_requests_through_pgbouncer_and_listen_and_leadership_direct(database_url, pgbouncer, tmp_path):
     company = await make_company()
     supervisor = await make_user(company, "supervisor")
-    channel = await create_channel(company.id, {"name": "Meta", "provider": "meta", "cred_phone_number_id": "1",
-                                                "cred_access_token": "t", "cred_app_secret": SECRET})
+    channel = await create_channel(
+        company.id,
+        {
+            "name": "Meta",
+            "provider": "meta",
+            "cred_phone_number_id": "1",
+            "cred_access_token": "t",
+            "cred_app_secret": SECRET,
+        },
+    )
     server = LiveServer(pgbouncer, tmp_path, workers=2, env={"DATABASE_DIRECT_URL": database_url})
     try:
         async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
             await client.get("/login")
-            r = await client.post("/login", data={"email": supervisor.email, "password": PASSWORD,
-                                                  "_csrf_token": client.cookies["csrftoken"]})
+            r = await client.post(
+                "/login",
+                data={"email": supervisor.email, "password": PASSWORD, "_csrf_token": client.cookies["csrftoken"]},
+            )
             assert r.status_code == 303
             started = asyncio.Event()
             watcher = asyncio.create_task(_stream_until(client, "through the pooler 39", started))
             await asyncio.wait_for(started.wait(), 20)
             async with httpx.AsyncClient(base_url=server.url, timeout=30) as poster:
-                answers = await asyncio.gather(*(poster.post(f"/webhooks/meta/{channel.id}", content=raw, headers=h)
-                                                 for raw, h in map(webhook, range(40))))
+                answers = await asyncio.gather(
+                    *(
+                        poster.post(f"/webhooks/meta/{channel.id}", content=raw, headers=h)
+                        for raw, h in map(webhook, range(40))
+                    )
+                )
             assert [a.status_code for a in answers] == [200] * 40
             await asyncio.wait_for(watcher, 20)  # the last message's bubble reached the stream (LISTEN)
 
@@ -68,15 +84,17 @@ async def test_requests_through_pgbouncer_and_listen_and_leadership_direct(datab
         try:
             assert await conn.fetchval("SELECT count(*) FROM message WHERE channel_id = $1", channel.id) == 40
             backends = await conn.fetch(
-                "SELECT pid, application_name, query FROM pg_stat_activity WHERE datname = current_database()")
+                "SELECT pid, application_name, query FROM pg_stat_activity WHERE datname = current_database()"
+            )
             pooled = {b["pid"] for b in backends if b["application_name"] == "pgbouncer"}
             assert pooled, "request traffic went through PgBouncer"
             listeners = [b for b in backends if b["query"].startswith("LISTEN")]
             assert listeners and not {b["pid"] for b in listeners} & pooled  # one per process, direct
             deadline = asyncio.get_running_loop().time() + 15
             while True:  # the dispatcher's leader holds its session advisory lock on a direct connection
-                leader = await conn.fetch("SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND objid = $1",
-                                          SWEEPER)
+                leader = await conn.fetch(
+                    "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND objid = $1", SWEEPER
+                )
                 if leader or asyncio.get_running_loop().time() > deadline:
                     break
                 await asyncio.sleep(0.2)

@@ -47,7 +47,8 @@ async def test_metrics_are_read_from_the_replica(app, client, replica):
 
 
 async def test_history_is_read_from_the_replica_then_from_the_primary_when_it_is_gone(
-        app, client, database_url, replica):
+    app, client, database_url, replica
+):
     company = await make_company()
     supervisor = await make_user(company, "supervisor")
     for n in range(3):

@@ -19,11 +19,13 @@ async def test_cookies_do_not_stand_in_for_the_signature(client, channels):
     client.cookies.set("session", "a" * 32)
     client.cookies.set("csrftoken", "b" * 32)
     body = (FIX / "meta/webhook_message_text.json").read_bytes()
-    unsigned = await client.post(f"/webhooks/meta/{channels['meta'].id}", content=body,
-                                 headers={"content-type": "application/json"})
+    unsigned = await client.post(
+        f"/webhooks/meta/{channels['meta'].id}", content=body, headers={"content-type": "application/json"}
+    )
     assert unsigned.status_code in (401, 403)
-    forged = await client.post(f"/webhooks/meta/{channels['meta'].id}", content=body,
-                               headers=meta_headers(body, "not-the-app-secret"))
+    forged = await client.post(
+        f"/webhooks/meta/{channels['meta'].id}", content=body, headers=meta_headers(body, "not-the-app-secret")
+    )
     assert forged.status_code in (401, 403)
 
 
