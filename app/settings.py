@@ -108,8 +108,13 @@ class Settings:
     # Folder of the pg_dump / pg_restore used by `switchboard backup` and `restore` (empty: those
     # bundled with the embedded PostgreSQL, version 16; a newer server needs its own).
     pg_bin_dir: str = ""
-    # Dialplan context of our extensions, and where transfers and click-to-call are sent.
-    asterisk_context: str = "internal"
+    # Dialplan context of a company's extensions, where its transfers and click-to-call are sent;
+    # ``{company}`` is replaced by the company id, so each company dials only its own phones.
+    asterisk_context: str = "sb{company}-internal"
+
+    def context_for(self, company_id: int) -> str:
+        """The dialplan context of ``company_id``'s extensions (``ASTERISK_CONTEXT``)."""
+        return self.asterisk_context.replace("{company}", str(company_id))
 
     @classmethod
     def from_env(cls, **overrides: object) -> "Settings":
@@ -152,7 +157,7 @@ class Settings:
             "ami_timeout": _env_int("AMI_TIMEOUT", 5),
             "ami_reconnect_max": _env_int("AMI_RECONNECT_MAX", 30),
             "asterisk_sip_driver": _choice("ASTERISK_SIP_DRIVER", ("pjsip", "sip")),
-            "asterisk_context": env.get("ASTERISK_CONTEXT", "").strip() or "internal",
+            "asterisk_context": env.get("ASTERISK_CONTEXT", "").strip() or "sb{company}-internal",
             "pg_bin_dir": env.get("PG_BIN_DIR", "").strip(),
         }
         values.update(overrides)

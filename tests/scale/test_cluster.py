@@ -17,6 +17,7 @@ from tests.benchmarks import bench_failover
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(400)  # a minute and a half at load 13, more on a busier machine
 async def test_killing_the_leading_host_loses_nothing(database_url):
     # Not under pytest's basetemp (private to root): PostgreSQL runs as user "pgserver" there.
     folder = Path(tempfile.mkdtemp(prefix="switchboard-cluster-test-"))
