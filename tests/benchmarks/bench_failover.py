@@ -203,7 +203,7 @@ async def run(
         async def deliver(i: int) -> None:
             nonlocal retried
             raw, headers = webhook(i)
-            for attempt in range(60):
+            for _attempt in range(60):
                 try:
                     if (
                         await poster.post(f"/webhooks/meta/{channel.id}", content=raw, headers=headers)

@@ -328,7 +328,7 @@ class BareServer:
     def __init__(self, dsn: str, tmp: Path) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.log = open(tmp / "bare.log", "w")
+        self.log = open(tmp / "bare.log", "w")  # noqa: SIM115 - closed in stop()
         env = {**os.environ, "BARE_DATABASE_URL": dsn, "BARE_SECRET": SECRET}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "tests.benchmarks.bare_app:app", "--port", str(self.port),

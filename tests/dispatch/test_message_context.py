@@ -32,7 +32,7 @@ async def test_concurrent_reads_each_get_their_own_row(app):
     assert [r["text"] for r in rows] == [f"{c.id}:{n}" for c in (one, two) for n in range(3)]
     assert [r["status"] for r in rows] == ["bot", "queued", "queued"] * 2
     # Another company's id, or a message of another conversation: nothing, even in a batch.
-    (c1, conv1, m1), (c2, conv2, m2) = keys[0], keys[3]
+    (c1, conv1, _), (c2, conv2, m2) = keys[0], keys[3]
     wrong = await asyncio.gather(
         message_context(c1.id, conv2, m2), message_context(c2.id, conv1, m2), message_context(c2.id, conv2, m2)
     )
