@@ -110,6 +110,10 @@ async def redistribute_offline_agents() -> int:
 
 
 async def sweep_once(settings: Settings) -> None:
+    # First: a step below that fails (a deadlock under load) must not keep these waiting too.
+    missed = await bot.start_missed()
+    if missed:
+        log.warning("started %d conversation(s) whose opening was never handled", len(missed))
     expired = await expire_stale_presence(settings.presence_grace)
     if expired:
         log.info("set %d silent agent(s) offline", len(expired))
@@ -117,9 +121,6 @@ async def sweep_once(settings: Settings) -> None:
     if reinjected:
         log.info("reinjected %d conversation(s) past their response timeout", len(reinjected))
     await bot.expire_returning_questions()
-    missed = await bot.start_missed()
-    if missed:
-        log.warning("started %d conversation(s) whose opening was never handled", len(missed))
     await redistribute_offline_agents()
     await drain_everything()
 

@@ -262,6 +262,13 @@ async def run(
             company.id,
         )
         conversations = await pg.fetchval("SELECT count(*) FROM conversation WHERE company_id = $1", company.id)
+        if stranded_rows:  # what the hosts said, for the report
+            for n in range(hosts):
+                log = (folder / f"host{n}.log").read_text(errors="replace").splitlines()
+                print(f"--- host {n} log (last warnings):", *[line for line in log if "WARNING" in line
+                                                                or "ERROR" in line or "Error" in line][-15:], sep="\n")
+            print("created:", await pg.fetch(
+                "SELECT id, created_at, now() - created_at AS age FROM conversation WHERE status = 'bot'"))
         await pg.close()
         reconnects = [s for stream in streams for s in stream.reconnects]
         return {

@@ -24,7 +24,7 @@ async def test_killing_the_leading_host_loses_nothing(database_url):
     folder.chmod(0o755)
     try:
         result = await bench_failover.run(
-            folder / "cluster", hosts=3, streams_n=6, rate=25, before_s=3, after_s=5, settle_s=14
+            folder / "cluster", hosts=3, streams_n=6, rate=25, before_s=3, after_s=5, settle_s=18
         )
     finally:
         db.configure(database_url)  # the other tests' database
