@@ -1,4 +1,5 @@
-"""Assignment: queue, drain, take, transfer, resolve, reinject, redistribute.
+"""The routing engine: queue, drain, assign, close, reinject, redistribute (people's actions on a
+conversation, with their permission checks, are in ``app.domain.conversations``).
 
 Safety under concurrency (several processes, the sweeper, agents clicking) comes from one
 rule: every change of who holds a conversation runs inside a transaction that first takes
@@ -246,7 +247,7 @@ async def queue_conversation(
         await _drain_locked(company_id, department_id)
 
 
-async def _assign_one(actor: User | None, company_id: int, conversation_id: int, user_id: int, kind: str, note: str = "") -> None:
+async def assign_one(actor: User | None, company_id: int, conversation_id: int, user_id: int, kind: str, note: str = "") -> None:
     """Give one conversation to one agent, checking eligibility and capacity under the lock."""
     async with sql.transaction():
         await lock_company(company_id)
@@ -282,73 +283,9 @@ async def _assign_one(actor: User | None, company_id: int, conversation_id: int,
         )
 
 
-async def take_conversation(agent: User, conversation_id: int) -> None:
-    """An agent takes a bot or queued conversation of one of their departments (seed 002)."""
-    conv = await sql.fetchrow(
-        "SELECT status, department_id, assigned_user_id FROM conversation WHERE company_id = $1 AND id = $2",
-        agent.company_id,
-        conversation_id,
-    )
-    if conv is None:
-        raise NotFound(N_("No such conversation."))
-    if conv["status"] == "resolved":
-        raise ValidationError({"conversation": N_("This conversation is resolved.")})
-    if agent.role == "agent":
-        member = await sql.fetchval(
-            "SELECT 1 FROM user_department WHERE user_id = $1 AND department_id = $2", agent.id, conv["department_id"]
-        )
-        if conv["department_id"] is not None and not member:
-            raise PermissionDenied(N_("This conversation belongs to a department you are not in."))
-        if conv["status"] == "assigned" and conv["assigned_user_id"] != agent.id:
-            raise PermissionDenied(N_("Another agent holds this conversation; ask a supervisor to reassign it."))
-    await _assign_one(agent, agent.company_id, conversation_id, agent.id, "taken")
-
-
-async def assign_to_agent(supervisor: User, conversation_id: int, user_id: int, note: str = "") -> None:
-    """A supervisor gives a conversation to a named agent."""
-    if supervisor.role not in ("admin", "supervisor"):
-        raise PermissionDenied(N_("Only supervisors may assign conversations."))
-    previous = await sql.fetchval(
-        "SELECT assigned_user_id FROM conversation WHERE company_id = $1 AND id = $2", supervisor.company_id, conversation_id
-    )
-    await _assign_one(supervisor, supervisor.company_id, conversation_id, user_id, "reassigned", note)
-    if previous and previous != user_id:
-        await drain_for_user(supervisor.company_id, previous)
-
-
-async def transfer_conversation(
-    actor: User, conversation_id: int, *, department_id: int | None = None, user_id: int | None = None, note: str = ""
-) -> None:
-    """Transfer to a department (back to its queue) or to an agent, with an internal note."""
-    conv = await sql.fetchrow(
-        "SELECT assigned_user_id, status FROM conversation WHERE company_id = $1 AND id = $2", actor.company_id, conversation_id
-    )
-    if conv is None:
-        raise NotFound(N_("No such conversation."))
-    if actor.role == "agent" and conv["assigned_user_id"] != actor.id:
-        raise PermissionDenied(N_("Only the assigned agent or a supervisor may transfer this conversation."))
-    if (department_id is None) == (user_id is None):
-        raise ValidationError({"target": N_("Choose a department or an agent.")})
-    if department_id is not None:
-        await queue_conversation(actor.company_id, conversation_id, department_id, actor_user_id=actor.id, note=note)
-    else:
-        await _assign_one(actor, actor.company_id, conversation_id, user_id, "transferred", note)
-    if conv["assigned_user_id"]:
-        await drain_for_user(actor.company_id, conv["assigned_user_id"])
-
-
-async def resolve_conversation(actor: User, conversation_id: int) -> None:
-    """Close the conversation: the closing message goes out, then it is read-only history;
-    the agent's slot frees."""
-    current = await sql.fetchrow(
-        "SELECT status, assigned_user_id FROM conversation WHERE company_id = $1 AND id = $2", actor.company_id, conversation_id
-    )
-    if current is None:
-        raise NotFound(N_("No such conversation."))
-    if actor.role == "agent" and current["assigned_user_id"] != actor.id:
-        raise PermissionDenied(N_("Only the assigned agent or a supervisor may resolve this conversation."))
-    if current["status"] != "resolved":
-        await send_auto_message(actor.company_id, conversation_id, "resolved")
+async def close_conversation(actor: User, conversation_id: int) -> None:
+    """Mark a conversation resolved under the lock (``conversations.resolve_conversation``
+    checks and says goodbye first); the holder's slot frees."""
     async with sql.transaction():
         await lock_company(actor.company_id)
         conv = await _lock_conversation(actor.company_id, conversation_id)

@@ -109,12 +109,13 @@
 
   // The list ------------------------------------------------------------------------------------
   function myDepartments() { var i = inbox(); return i && i.dataset.myDepartments ? i.dataset.myDepartments.split(",") : []; }
+  function queueStatuses() { var i = inbox(); return i && i.dataset.queueStatuses ? i.dataset.queueStatuses.split(",") : []; }
   function matches(li, list) {
     var tab = list.dataset.tab, st = li.dataset.status, wanted = list.dataset.status;
     if (tab === "mine") {
       if (li.dataset.assigned !== me() || st !== (wanted || "assigned")) { return false; }
     } else if (tab === "queue") {
-      if (st !== "queued" && st !== "bot") { return false; }
+      if (queueStatuses().indexOf(st) < 0) { return false; }  // the server's rule (conversations.QUEUE_STATUSES)
       if (wanted && st !== wanted) { return false; }
       var everyDepartment = inbox().dataset.role !== "agent";  // supervisors' queue is every department's
       if (!everyDepartment && li.dataset.department && myDepartments().indexOf(li.dataset.department) < 0) { return false; }

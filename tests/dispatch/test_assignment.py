@@ -5,16 +5,8 @@ import asyncio
 
 import pytest
 
-from app.dispatch.assignment import (
-    assign_to_agent,
-    drain_department,
-    mark_agent_replied,
-    queue_conversation,
-    reinject_overdue,
-    resolve_conversation,
-    take_conversation,
-    transfer_conversation,
-)
+from app.dispatch.assignment import drain_department, mark_agent_replied, queue_conversation, reinject_overdue
+from app.domain.conversations import assign_to_agent, resolve_conversation, take_conversation, transfer_conversation
 from app.dispatch.sweeper import react, redistribute_offline_agents
 from app.domain import sql
 from app.domain.errors import PermissionDenied, ValidationError

@@ -2,7 +2,8 @@
 
 import pytest
 
-from app.dispatch.assignment import queue_conversation, resolve_conversation
+from app.dispatch.assignment import queue_conversation
+from app.domain.conversations import resolve_conversation
 from app.dispatch.sweeper import react
 from app.domain import sql
 from app.domain.auto_messages import update_auto_messages
