@@ -52,6 +52,12 @@ class Conversation(Table, tablename="conversation"):
     last_message_at = Timestamptz(default=TimestamptzNow())
     created_at = Timestamptz(default=TimestamptzNow())
     resolved_at = Timestamptz(null=True, default=None)
+    # Routing (sb_0016): place in line, the agent a transfer avoids, the take-over text sent,
+    # the unstaffed-queue alert raised.
+    line_at = Timestamptz(null=True, default=None)
+    avoid_user_id = Integer(null=True, default=None)
+    takeover_sent_at = Timestamptz(null=True, default=None)
+    unstaffed_alert_at = Timestamptz(null=True, default=None)
 
 
 class Message(Table, tablename="message"):

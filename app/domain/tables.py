@@ -22,6 +22,10 @@ class Company(Table, tablename="company"):
     timezone = Varchar(length=64, default="UTC")
     language = Varchar(length=8, default="en")
     created_at = Timestamptz(default=TimestamptzNow())
+    # Seconds the returning customer's yes/no question waits (sb_0016).
+    returning_timeout = Integer(default=120)
+    # When "<agent> is now with you" goes: assigned, answered or never (sb_0016).
+    takeover_notice = Varchar(length=16, default="assigned")
 
 
 class User(Table, tablename="app_user"):
@@ -65,6 +69,15 @@ class Department(Table, tablename="department"):
     # Position in the customer-facing bot menu (1, 2, 3 ...).
     menu_position = Integer(default=0)
     created_at = Timestamptz(default=TimestamptzNow())
+    # Routing knobs (sb_0005, sb_0016; README "Routing guarantees").
+    strategy = Varchar(length=16, default="least_load")
+    reinjection_alert = Integer(default=3)
+    offline_policy = Varchar(length=16, default="requeue")
+    reinjection_policy = Varchar(length=16, default="prefer_others")
+    offline_alert_minutes = Integer(default=10)
+    overflow_department_id = Integer(null=True, default=None)
+    overflow_after = Integer(default=0)
+    menu_timeout = Integer(default=0)
 
 
 class UserDepartment(Table, tablename="user_department"):

@@ -31,6 +31,7 @@ async def world(app):
 
 async def test_takeover_place_in_line_and_closing(world):
     company, dep, channel = world
+    await make_user(company, name="Bea", presence="busy", departments=[dep])  # staffed, nobody free
     first, second = await make_conversation(company, channel), await make_conversation(company, channel)
     await queue_conversation(company.id, first, dep.id)
     await queue_conversation(company.id, second, dep.id)
