@@ -451,28 +451,38 @@ async def redistribute_from(company_id: int, user_id: int) -> list[int]:
     not waiting) stay, shown "holder offline", and supervisors are alerted after a while."""
     async with sql.transaction():
         await lock_company(company_id)
+        # A conversation taken from the bot before it had a department goes to the channel's
+        # department, else the company's first staffed one.
         rows = await sql.fetch(
-            """SELECT c.id, c.department_id FROM conversation c JOIN department d ON d.id = c.department_id
+            """SELECT c.id, c.department_id AS old_department_id,
+                      coalesce(c.department_id, ch.default_department_id,
+                               (SELECT fd.id FROM department fd WHERE fd.company_id = c.company_id
+                                  AND EXISTS (SELECT 1 FROM user_department fu WHERE fu.department_id = fd.id)
+                                ORDER BY (fd.menu_position > 0) DESC, fd.menu_position, fd.id LIMIT 1)) AS department_id
+               FROM conversation c JOIN channel ch ON ch.id = c.channel_id
+               LEFT JOIN department d ON d.id = c.department_id
                JOIN app_user u ON u.id = c.assigned_user_id
                WHERE c.company_id = $1 AND c.assigned_user_id = $2 AND c.status = 'assigned'
                  AND (u.presence = 'offline' OR NOT u.active)
-                 AND (c.awaiting_agent_since IS NOT NULL OR d.offline_policy = 'requeue')
+                 AND (c.awaiting_agent_since IS NOT NULL OR coalesce(d.offline_policy, 'requeue') = 'requeue')
                FOR UPDATE OF c""",
             company_id,
             user_id,
         )
+        rows = [r for r in rows if r["department_id"] is not None]
         if not rows:
             return []
         ids = [r["id"] for r in rows]
         await sql.execute(
-            """UPDATE conversation SET status = 'queued', assigned_user_id = NULL,
-                      queued_at = coalesce(line_at, assigned_at, now()), awaiting_agent_since = NULL
-               WHERE id = ANY($1::int[])""",
-            ids,
+            """UPDATE conversation c SET status = 'queued', assigned_user_id = NULL, department_id = p.department_id,
+                      queued_at = coalesce(c.line_at, c.assigned_at, now()), awaiting_agent_since = NULL
+               FROM unnest($1::int[], $2::int[]) AS p(conversation_id, department_id)
+               WHERE c.id = p.conversation_id""",
+            ids, [r["department_id"] for r in rows],
         )
         await _record(
             company_id,
-            [Transition(r["id"], "redistributed", "assigned", "queued", user_id, None, r["department_id"],
+            [Transition(r["id"], "redistributed", "assigned", "queued", user_id, None, r["old_department_id"],
                         r["department_id"], None, "The agent went offline.") for r in rows],
         )
         for dep in sorted({r["department_id"] for r in rows}):

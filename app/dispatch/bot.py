@@ -230,7 +230,8 @@ async def hand_to_agents(company_id: int, conversation_id: int) -> None:
     """An unclear reply to an order confirmation: a person must read it, so the conversation
     goes to an agent queue (its department, else the first staffed one), never to the menu."""
     department_id = await sql.fetchval(
-        "SELECT department_id FROM conversation WHERE company_id = $1 AND id = $2 AND status = 'bot'",
+        """SELECT coalesce(c.department_id, ch.default_department_id) FROM conversation c
+           JOIN channel ch ON ch.id = c.channel_id WHERE c.company_id = $1 AND c.id = $2 AND c.status = 'bot'""",
         company_id, conversation_id,
     ) or await _first_department(company_id)
     if department_id is not None:

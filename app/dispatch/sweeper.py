@@ -121,9 +121,9 @@ async def redistribute_offline_agents() -> int:
     rows = await sql.fetch(
         """SELECT DISTINCT c.company_id, c.assigned_user_id FROM conversation c
            JOIN app_user u ON u.id = c.assigned_user_id
-           JOIN department d ON d.id = c.department_id
+           LEFT JOIN department d ON d.id = c.department_id
            WHERE c.status = 'assigned' AND (u.presence = 'offline' OR NOT u.active)
-             AND (c.awaiting_agent_since IS NOT NULL OR d.offline_policy = 'requeue')"""
+             AND (c.awaiting_agent_since IS NOT NULL OR coalesce(d.offline_policy, 'requeue') = 'requeue')"""
     )
     return sum([len(await redistribute_from(r["company_id"], r["assigned_user_id"])) for r in rows])
 
