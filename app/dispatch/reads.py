@@ -7,7 +7,7 @@ from datetime import datetime
 import asyncpg
 
 from app.domain import sql
-from app.domain.conversations import QUEUE_STATUSES, WAITING_STATUSES, in_departments_sql
+from app.domain.conversations import QUEUE_STATUSES, in_departments_sql
 from app.domain.notes import Item
 
 _ROW = """SELECT c.id, c.status, c.department_id, c.assigned_user_id, c.assigned_at, c.queued_at,
@@ -42,7 +42,7 @@ async def list_my_queue(company_id: int, user_id: int, limit: int = 50) -> list[
 
 # The inbox ------------------------------------------------------------------------------------
 
-INBOX_TABS = ("mine", "queue", "all")
+INBOX_TABS = ("mine", "queue", "bot", "all")
 INBOX_STATUSES = ("bot", "queued", "assigned", "resolved")
 INBOX_PAGE = 40
 
@@ -83,9 +83,11 @@ async def list_inbox(company_id: int, user_id: int, tab: str, *, status: str = "
         where.append(f"c.assigned_user_id = {arg(user_id)} AND c.status = {arg(status or 'assigned')}")
     elif tab == "queue":
         statuses = [status] if status else list(QUEUE_STATUSES)
-        where.append(f"c.status = ANY({arg(statuses)}::varchar[]) AND c.status = ANY({arg(list(WAITING_STATUSES))}::varchar[])")
+        where.append(f"c.status = ANY({arg(statuses)}::varchar[]) AND c.status = ANY({arg(list(QUEUE_STATUSES))}::varchar[])")
         if not every_department:  # supervisors' queue is every department's
             where.append(in_departments_sql(arg(user_id)))
+    elif tab == "bot":  # supervisors: menus not answered, orders awaiting the customer's reply
+        where.append("c.status = 'bot'")
     elif status:
         where.append(f"c.status = {arg(status)}")
     else:
@@ -124,6 +126,16 @@ async def get_inbox_rows(company_id: int, conversation_ids: list[int]) -> dict[i
     return {r["id"]: Item(r) for r in rows}
 
 
+async def queue_ids(company_id: int, user_id: int, every_department: bool = False, limit: int = 2000) -> list[int]:
+    """The conversations of the user's Queue tab (its badge follows them live in the page)."""
+    rows = await sql.fetch(
+        f"""SELECT c.id FROM conversation c WHERE c.company_id = $1 AND c.status = ANY($4::varchar[])
+              AND ($3 OR {in_departments_sql('$2')}) ORDER BY c.id DESC LIMIT $5""",
+        company_id, user_id, every_department, list(QUEUE_STATUSES), limit,
+    )
+    return [r["id"] for r in rows]
+
+
 async def my_unread(company_id: int, user_id: int) -> dict[int, int]:
     """Unread customer messages in each conversation the user holds (the page title's counter)."""
     rows = await sql.fetch(
@@ -140,6 +152,7 @@ async def inbox_counts(company_id: int, user_id: int, every_department: bool = F
     row = await sql.fetchrow(
         f"""SELECT count(*) FILTER (WHERE c.assigned_user_id = $2 AND c.status = 'assigned') AS mine,
                   count(*) FILTER (WHERE c.status = ANY($4::varchar[]) AND ($3 OR {in_departments_sql('$2')})) AS queue,
+                  count(*) FILTER (WHERE c.status = 'bot') AS bot,
                   count(*) AS "all"
            FROM conversation c WHERE c.company_id = $1 AND c.status <> 'resolved'""",
         company_id, user_id, every_department, list(QUEUE_STATUSES),

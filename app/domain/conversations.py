@@ -28,7 +28,7 @@ SUPERVISORS = ("admin", "supervisor")
 # What an agent's Queue tab holds: conversations waiting for an agent. Conversations with the
 # bot (menu, order confirmation) are not waiting for an agent: supervisors see them in their
 # own view (``status=bot``).
-QUEUE_STATUSES = ("queued", "bot")
+QUEUE_STATUSES = ("queued",)
 # What an agent of a department may open besides their own: anything not yet with an agent.
 WAITING_STATUSES = ("queued", "bot")
 

@@ -33,6 +33,7 @@ from app.dispatch.reads import (
     list_contact_rows,
     list_my_queue,
     my_unread,
+    queue_ids,
 )
 from app.domain.conversations import (
     QUEUE_STATUSES,
@@ -45,7 +46,7 @@ from app.domain.conversations import (
 )
 from app.domain import sql
 from app.domain.channels import get_channel, list_channels
-from app.domain.errors import NotFound, PermissionDenied, ValidationError
+from app.domain.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from app.domain.events import (
     ContactChanged,
     ConversationOpened,
@@ -123,7 +124,7 @@ def _filters(request: Request) -> dict[str, Any]:
         except (ValueError, OverflowError, OSError):
             c.fail("cursor", N_("This link is out of date: reload the page."))
     c.raise_if_errors()
-    if tab == "all" and me.role not in ("admin", "supervisor"):
+    if tab in ("all", "bot") and me.role not in ("admin", "supervisor"):
         raise PermissionDenied(N_("Only supervisors and admins see every conversation."))
     return {"tab": tab, "status": status, "department": department, "channel": channel, "q": q, "cursor": cursor}
 
@@ -163,6 +164,22 @@ async def _visible_conversation(request: Request, conversation_id: int):
     if not may_see(me.id, me.role, row, deps):
         raise NotFound(N_("No such conversation."))
     return row, deps
+
+
+async def _actionable(request: Request, conversation_id: int):
+    """``_visible_conversation`` for an action: when the conversation left the viewer's sight
+    because a colleague just took it (it was waiting in the viewer's department), say who."""
+    try:
+        return await _visible_conversation(request, conversation_id)
+    except NotFound:
+        me = request.user
+        row = await get_inbox_row(me.company_id, conversation_id)
+        deps = (await department_members(me.company_id)).get(me.id, frozenset())
+        if row is not None and row["status"] == "assigned" and row["assigned_user_id"] != me.id and (
+                row["department_id"] is None or row["department_id"] in deps):
+            raise Conflict(gettext(N_("%(name)s took this conversation a moment ago.")) % {
+                "name": row["assigned_name"] or "?"}) from None
+        raise
 
 
 def _readonly_reason(me: User, c, deps) -> str:
@@ -278,11 +295,13 @@ class InboxController(Controller):
         filters = _filters(request)
         company_id = me.company_id
         pane = _pane_context(request, conversation_id) if conversation_id is not None else _nothing()
-        listing, counts, mine_unread, members, departments, channels, pane_context = await asyncio.gather(
-            _list_context(request, filters), inbox_counts(company_id, me.id, me.role in ("admin", "supervisor")), my_unread(company_id, me.id),
+        every = me.role in ("admin", "supervisor")
+        listing, counts, mine_unread, queued, members, departments, channels, pane_context = await asyncio.gather(
+            _list_context(request, filters), inbox_counts(company_id, me.id, every), my_unread(company_id, me.id),
+            queue_ids(company_id, me.id, every),
             department_members(company_id), _departments(company_id), list_channels(company_id), pane,
         )
-        context = {**listing, "counts": counts, "mine_unread": mine_unread,
+        context = {**listing, "counts": counts, "mine_unread": mine_unread, "queue_ids": queued,
                    "my_departments": sorted(members.get(me.id, frozenset())), "all_departments": departments,
                    "channels": channels, "open_id": conversation_id, "queue_statuses": QUEUE_STATUSES, **(pane_context or {})}
         if conversation_id is not None:
@@ -376,21 +395,21 @@ class InboxController(Controller):
 
     @post("/{conversation_id:int}/take", status_code=200)
     async def take(self, request: Request, conversation_id: FromPath[int]) -> Template | Redirect:
-        await _visible_conversation(request, conversation_id)
+        await _actionable(request, conversation_id)
         await read_form(request)
         await take_conversation(request.user, conversation_id)
         return await self._after_action(request, conversation_id)
 
     @post("/{conversation_id:int}/resolve", status_code=200)
     async def resolve(self, request: Request, conversation_id: FromPath[int]) -> Template | Redirect:
-        await _visible_conversation(request, conversation_id)
+        await _actionable(request, conversation_id)
         await read_form(request)
         await resolve_conversation(request.user, conversation_id)
         return await self._after_action(request, conversation_id)
 
     @post("/{conversation_id:int}/transfer", status_code=200)
     async def transfer(self, request: Request, conversation_id: FromPath[int]) -> Template | Redirect:
-        await _visible_conversation(request, conversation_id)
+        await _actionable(request, conversation_id)
         data = await read_form(request)
         c = Cleaner(data)
         target = c.text("target", max_len=20)
@@ -548,7 +567,9 @@ async def render_live(event: Event, viewer: User) -> list[ServerSentEventMessage
             bubble = ""
         if bubble:
             out.append(ServerSentEventMessage(event=f"thread-{event.conversation_id}", data=bubble))
-    elif isinstance(event, ConversationRouted) and viewer.id == event.previous_user_id:
+    elif isinstance(event, ConversationRouted):
+        # Out of this viewer's sight now (taken by a colleague, transferred away): every list
+        # that shows it drops it, and an open pane says so.
         out.append(ServerSentEventMessage(event="inbox-gone", data=str(event.conversation_id)))
     return out
 
