@@ -198,7 +198,8 @@ async def _drain_locked(company_id: int, department_id: int) -> int:
         )
         (candidates if chosen.user_id in candidates else overflow)[chosen.user_id] = updated
     if waiting_alerts:
-        await sql.execute("UPDATE conversation SET unstaffed_alert_at = now() WHERE id = ANY($1::int[])", waiting_alerts)
+        await sql.execute("UPDATE conversation SET unstaffed_alert_at = now() WHERE id = ANY($1::int[])",
+                          waiting_alerts)
         for conversation_id in waiting_alerts:
             await emit(ReinjectionAlert(company_id=company_id, conversation_id=conversation_id, reinjections=0))
     if not picks:
@@ -298,8 +299,9 @@ async def queue_conversation(
                 conversation_id, prefer_user_id,
             )
             await sql.execute("UPDATE app_user SET last_assigned_at = now() WHERE id = $1", prefer_user_id)
-            await _record(company_id, [Transition(conversation_id, "assigned", "queued", "assigned", None, prefer_user_id,
-                                                  department_id, department_id, None, "Previous agent")])
+            await _record(company_id, [Transition(conversation_id, "assigned", "queued", "assigned", None,
+                                                  prefer_user_id, department_id, department_id, None,
+                                                  "Previous agent")])
         await _drain_locked(company_id, department_id)
 
 

@@ -206,7 +206,8 @@ async def answer(company_id: int, conversation_id: int, message_id: int, row=Non
         if yes_or_no(row["text"], await customer_language(company_id, conversation_id)):
             last = await sql.fetchrow(
                 """SELECT department_id, assigned_user_id FROM conversation WHERE company_id = $1 AND contact_id = $2
-                     AND id <> $3 AND status = 'resolved' AND department_id IS NOT NULL ORDER BY resolved_at DESC LIMIT 1""",
+                     AND id <> $3 AND status = 'resolved' AND department_id IS NOT NULL
+                   ORDER BY resolved_at DESC LIMIT 1""",
                 company_id,
                 row["contact_id"],
                 conversation_id,

@@ -83,7 +83,8 @@ async def list_inbox(company_id: int, user_id: int, tab: str, *, status: str = "
         where.append(f"c.assigned_user_id = {arg(user_id)} AND c.status = {arg(status or 'assigned')}")
     elif tab == "queue":
         statuses = [status] if status else list(QUEUE_STATUSES)
-        where.append(f"c.status = ANY({arg(statuses)}::varchar[]) AND c.status = ANY({arg(list(QUEUE_STATUSES))}::varchar[])")
+        where.append(f"c.status = ANY({arg(statuses)}::varchar[]) "
+                     f"AND c.status = ANY({arg(list(QUEUE_STATUSES))}::varchar[])")
         if not every_department:  # supervisors' queue is every department's
             where.append(in_departments_sql(arg(user_id)))
     elif tab == "bot":  # supervisors: menus not answered, orders awaiting the customer's reply

@@ -46,8 +46,10 @@ FROM conversation c JOIN company co ON co.id = c.company_id
 LEFT JOIN department d ON d.id = c.department_id
 {FALLBACK_SQL}
 CROSS JOIN LATERAL (VALUES
-    ('start', CASE WHEN c.status = 'bot' AND c.bot_state = '' THEN c.created_at + make_interval(secs => {EVENT_GRACE}) END),
-    ('answer', CASE WHEN c.status = 'bot' AND c.bot_state IN ('menu', 'returning') AND c.last_inbound_at > c.bot_asked_at
+    ('start', CASE WHEN c.status = 'bot' AND c.bot_state = ''
+                   THEN c.created_at + make_interval(secs => {EVENT_GRACE}) END),
+    ('answer', CASE WHEN c.status = 'bot' AND c.bot_state IN ('menu', 'returning')
+                         AND c.last_inbound_at > c.bot_asked_at
                     THEN c.last_inbound_at + make_interval(secs => {EVENT_GRACE}) END),
     ('menu', CASE WHEN c.status = 'bot' AND c.bot_state = 'menu' AND fb.id IS NOT NULL
                   THEN c.bot_asked_at + make_interval(secs => fb.timeout) END),

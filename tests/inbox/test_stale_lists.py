@@ -5,7 +5,6 @@ what waits for an agent, and conversations still with the bot have their supervi
 import pytest
 
 from app.dispatch.assignment import queue_conversation
-from app.domain import sql
 from app.domain.conversations import take_conversation
 from app.domain.events import ConversationRouted
 from app.web import inbox
