@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 import pytest
 from hypothesis import HealthCheck, settings as hsettings, strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
 
 from app.dispatch.invariants import check
 from app.dispatch.sweeper import react, sweep_once
@@ -116,6 +116,14 @@ async def test_routing_keeps_its_guarantees_whatever_happens(app, settings):
         def _open(self) -> list:
             return call(sql.fetch("SELECT id, status, assigned_user_id FROM conversation WHERE company_id = $1 "
                                   "AND status <> 'resolved' ORDER BY id", self.world.company_id))
+
+        @initialize()
+        def a_working_day(self) -> None:
+            """Two customers already with agents, so that short runs start from real work."""
+            for customer, choice in ((0, "1"), (1, "2")):
+                for text in ("Hello", choice):
+                    self.customer_writes(customer, text)
+                    self.dispatcher_reacts(100)
 
         @rule(customer=st.integers(0, CUSTOMERS - 1), text=st.sampled_from(WORDS))
         def customer_writes(self, customer: int, text: str) -> None:
