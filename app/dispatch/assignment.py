@@ -27,6 +27,7 @@ from app.domain.audit import record_audit
 from app.domain.auto_messages import render_auto_message
 from app.domain.events import ConversationRouted, ReinjectionAlert, emit
 from app.domain.messages import queue_message
+from app.domain.phone import PHONE_CAPACITY_CUT
 from app.domain.tables import User
 
 log = logging.getLogger(__name__)
@@ -102,7 +103,7 @@ WAITING_ON_BUSINESS = """(c.last_inbound_at IS NOT NULL AND NOT EXISTS (
 
 # Who may get a conversation of a department: the ONE statement that says so (the invariant
 # checker, app.dispatch.invariants, reads it too). $1 company, $2 department.
-CANDIDATES_SQL = """SELECT u.id, u.capacity, u.last_assigned_at,
+CANDIDATES_SQL = """SELECT u.id, u.capacity - """ + PHONE_CAPACITY_CUT + """ AS capacity, u.last_assigned_at,
           (SELECT count(*) FROM conversation c
             WHERE c.assigned_user_id = u.id AND c.status = 'assigned') AS open
    FROM app_user u JOIN user_department ud ON ud.user_id = u.id AND ud.department_id = $2
@@ -110,7 +111,8 @@ CANDIDATES_SQL = """SELECT u.id, u.capacity, u.last_assigned_at,
 
 
 async def _candidates(company_id: int, department_id: int) -> list[Candidate]:
-    """Online, active members of the department under capacity."""
+    """Online, active members of the department under capacity (less what a ringing or busy
+    phone takes: issue 17, app.domain.phone.PHONE_CAPACITY_CUT)."""
     rows = await sql.fetch(CANDIDATES_SQL, company_id, department_id)
     return [
         Candidate(r["id"], r["open"], r["capacity"], r["last_assigned_at"]) for r in rows if r["open"] < r["capacity"]

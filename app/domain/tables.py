@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from enum import Enum
 
-from piccolo.columns import Boolean, Bytea, Integer, Text, Timestamptz, Varchar
+from piccolo.columns import BigInt, Boolean, Bytea, Integer, Serial, Text, Timestamptz, Varchar
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
@@ -18,6 +18,7 @@ from piccolo.table import Table
 class Company(Table, tablename="company"):
     """A tenant. Every other row belongs to exactly one company."""
 
+    id = Serial(primary_key=True)
     name = Varchar(length=200)
     timezone = Varchar(length=64, default="UTC")
     language = Varchar(length=8, default="en")
@@ -30,6 +31,8 @@ class Company(Table, tablename="company"):
 
 class User(Table, tablename="app_user"):
     """A person who logs in: an admin, a supervisor or an agent of one company."""
+
+    id = Serial(primary_key=True)
 
     class Role(str, Enum):
         admin = "admin"
@@ -55,11 +58,14 @@ class User(Table, tablename="app_user"):
     language = Varchar(length=8, default="")
     last_seen_at = Timestamptz(null=True, default=None)
     created_at = Timestamptz(default=TimestamptzNow())
+    # When dispatch last gave the agent a conversation (longest idle first among ties).
+    last_assigned_at = Timestamptz(null=True, default=None)
 
 
 class Department(Table, tablename="department"):
     """A group of agents that conversations are routed to (seeds: poste, departamento)."""
 
+    id = Serial(primary_key=True)
     company_id = Integer()
     name = Varchar(length=120)
     code = Varchar(length=32)
@@ -69,10 +75,13 @@ class Department(Table, tablename="department"):
     # Position in the customer-facing bot menu (1, 2, 3 ...).
     menu_position = Integer(default=0)
     created_at = Timestamptz(default=TimestamptzNow())
-    # Routing knobs (sb_0005, sb_0016; README "Routing guarantees").
+    # Dispatch strategy (app.dispatch.policy): least_load, round_robin or sticky.
     strategy = Varchar(length=16, default="least_load")
+    # Supervisors are alerted when a conversation has been reinjected this many times.
     reinjection_alert = Integer(default=3)
+    # A holder who goes offline: requeue (everything goes back) or keep_answered (sb_0016).
     offline_policy = Varchar(length=16, default="requeue")
+    # Routing knobs of sb_0016 (README "Routing guarantees").
     reinjection_policy = Varchar(length=16, default="prefer_others")
     offline_alert_minutes = Integer(default=10)
     overflow_department_id = Integer(null=True, default=None)
@@ -83,6 +92,7 @@ class Department(Table, tablename="department"):
 class UserDepartment(Table, tablename="user_department"):
     """Membership of an agent in a department."""
 
+    id = Serial(primary_key=True)
     company_id = Integer()
     user_id = Integer()
     department_id = Integer()
@@ -99,6 +109,7 @@ class HttpSession(Table, tablename="http_session"):
 class LoginFailure(Table, tablename="login_failure"):
     """One failed login, counted per account and per address for throttling."""
 
+    id = BigInt(primary_key=True)
     scope = Varchar(length=16)
     key = Varchar(length=254)
     at = Timestamptz(default=TimestamptzNow())
