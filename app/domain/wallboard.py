@@ -103,7 +103,7 @@ async def _agents(company_id: int, now: datetime) -> list[dict]:
 
 
 async def _statuses(company_id: int, day_start: datetime) -> dict[str, int]:
-    row = await sql.fetchrow(
+    row = await sql.fetchone(
         """SELECT count(*) FILTER (WHERE status = 'bot') AS bot,
                   count(*) FILTER (WHERE status = 'queued') AS queued,
                   count(*) FILTER (WHERE status = 'assigned') AS assigned,

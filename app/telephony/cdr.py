@@ -14,7 +14,6 @@ from __future__ import annotations
 import base64
 import csv
 import io
-import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import AsyncIterator
