@@ -34,17 +34,19 @@ from app.domain.events import (
     ReinjectionAlert,
     UserChanged,
 )
+from app.domain.phone import AgentPhoneChanged
 from app.domain.tables import User
+from app.telephony.live import PbxLiveChanged
 from app.domain.wallboard import Snapshot, WallboardChanged
 from app.web.security import supervisors
 from app.web.templating import render_fragment
 
 log = logging.getLogger(__name__)
 
-PANELS = ("queues", "agents", "statuses", "today", "alerts", "charts")
+PANELS = ("queues", "calls", "agents", "statuses", "today", "alerts", "charts")
 # Events after which the board may show something else.
 TOUCHING = (ConversationOpened, ConversationRouted, MessageQueued, MessageReceived, PresenceChanged,
-            ReinjectionAlert, UserChanged)
+            ReinjectionAlert, UserChanged, AgentPhoneChanged, PbxLiveChanged)
 MIN_INTERVAL = 1.0  # seconds between two snapshots of one company (bursts coalesce)
 # The day's aggregates (today's times, the charts) are recomputed only when their last
 # computation took at most this share of the time since: a second on a small company, every
