@@ -1,6 +1,7 @@
 """A conversation whose opening event was never handled (its dispatcher leader was killed with
 the event in memory, issue 21) is picked up by the sweep: DESIGN says the dispatcher's memory
-is only a cache and a sweep recovers everything from the database after a crash."""
+is only a cache and a sweep recovers everything from the database after a crash (since this
+merge, through app.dispatch.timers; the scenario is tests/benchmarks/bench_failover.py's)."""
 
 from app.dispatch.sweeper import sweep_once
 from app.domain import sql
