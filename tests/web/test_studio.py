@@ -8,7 +8,7 @@ import base64
 
 import pytest
 
-from app.dispatch.assignment import assign_to_agent, resolve_conversation
+from app.domain.conversations import assign_to_agent, resolve_conversation
 from app.dispatch.sweeper import react
 from app.domain import sql
 from app.domain.api_keys import create_api_key
@@ -120,7 +120,7 @@ async def test_resolved_conversation_shows_its_duration(client, studio):
     await assign_to_agent(admin, conv_id, agent.id)
     await resolve_conversation(admin, conv_id)
     await login(client, admin.email)
-    page = await client.get(f"/conversations/{conv_id}")
+    page = await client.get(f"/inbox/{conv_id}")
     assert "Lasted 14 minutes" in page.text
     _, key = await create_api_key(company.id, {"name": "k", "scopes": ["read"]}, user_id=None)
     api = (await client.get(f"/api/v1/conversations/{conv_id}", headers={"Authorization": f"Bearer {key}"})).json()
