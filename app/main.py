@@ -20,7 +20,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
 
-from app import __version__, db
+from app import __version__, db, netpolicy
 from app.domain.auth import purge_old_failures
 from app.logs import setup_logging
 from app.dispatch.sweeper import run_dispatcher
@@ -126,6 +126,8 @@ def create_app(settings: Settings, *, migrate: bool = True, dispatcher: bool = T
         raise ValueError("create_app needs settings.database_url (the CLI starts an embedded server)")
     settings = settings.with_secret()
     db.configure(settings.database_url)
+    policy = netpolicy.Policy.from_settings(settings.private_networks, settings.allow_http)
+    netpolicy.configure(policy)
     hub = Hub(settings.database_url)
     WALLBOARD.attach(hub)  # the wallboard's snapshots are published through this process's hub
     hub.add_watcher(WEBHOOK_CHANNELS.on_bus)  # webhooks' channel cache follows the bus
@@ -142,8 +144,9 @@ def create_app(settings: Settings, *, migrate: bool = True, dispatcher: bool = T
         await hub.start()
         _on_exit_signal(hub.end_streams)
         housekeeping = asyncio.create_task(_maintenance(settings), name="maintenance")
-        # One HTTP client per process for provider calls (sender worker, check connection).
-        http = httpx.AsyncClient(timeout=httpx.Timeout(15.0, connect=5.0))
+        # One HTTP client per process for provider calls (sender worker, check connection, webhooks,
+        # S3): every address it connects to is checked after DNS resolution (app.netpolicy).
+        http = netpolicy.guarded_client(policy)
         app.state.http = http
         configure_remote(S3Store(S3Config(settings.s3_endpoint, settings.s3_bucket, settings.s3_access_key,
                                           settings.s3_secret_key, settings.s3_region), http)
@@ -152,7 +155,8 @@ def create_app(settings: Settings, *, migrate: bool = True, dispatcher: bool = T
             asyncio.create_task(
                 Sender(http, public_url=settings.public_url, poll_interval=settings.sender_poll_ms / 1000,
                        max_attempts=settings.sender_max_attempts, data_dir=settings.data_dir,
-                       media_max_bytes=settings.media_max_bytes, secret_key=settings.secret_key).run(),
+                       media_max_bytes=settings.media_max_bytes, secret_key=settings.secret_key,
+                       media_max_attempts=settings.media_max_attempts).run(),
                 name="sender",
             )
             if settings.sender_enabled

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from app.netpolicy import parse_networks
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -100,6 +102,14 @@ class Settings:
     asterisk_sip_driver: str = "pjsip"
     # Dialplan context of our extensions, and where transfers and click-to-call are sent.
     asterisk_context: str = "internal"
+    # Networks (CIDR, comma-separated; "*" for all) that provider servers, outbound webhooks and
+    # S3 may live on besides the public internet, e.g. "10.0.0.0/8" for a WAHA on the LAN. Empty:
+    # loopback, private, link-local and reserved addresses are refused (cloud metadata always is).
+    private_networks: str = ""
+    # Allow plain http:// for admin-set addresses (provider servers, outbound webhooks); https otherwise.
+    allow_http: bool = False
+    # Attempts at fetching one inbound media file through transient errors before it is marked failed.
+    media_max_attempts: int = 8
 
     @classmethod
     def from_env(cls, **overrides: object) -> "Settings":
@@ -141,12 +151,16 @@ class Settings:
             "ami_reconnect_max": _env_int("AMI_RECONNECT_MAX", 30),
             "asterisk_sip_driver": _choice("ASTERISK_SIP_DRIVER", ("pjsip", "sip")),
             "asterisk_context": env.get("ASTERISK_CONTEXT", "").strip() or "internal",
+            "private_networks": env.get("PRIVATE_NETWORKS", "").strip(),
+            "allow_http": env.get("ALLOW_HTTP", "").lower() in {"1", "true", "yes"},
+            "media_max_attempts": _env_int("MEDIA_MAX_ATTEMPTS", 8),
         }
         values.update(overrides)
         if values["s3_bucket"] and not (values["s3_endpoint"] and values["s3_access_key"] and values["s3_secret_key"]):
             raise SystemExit("S3_BUCKET needs S3_ENDPOINT, S3_ACCESS_KEY and S3_SECRET_KEY too")
         if values["s3_endpoint"] and not str(values["s3_endpoint"]).startswith(("http://", "https://")):
             raise SystemExit(f"S3_ENDPOINT must start with http:// or https://, got {values['s3_endpoint']!r}")
+        parse_networks(str(values["private_networks"]))  # a typo stops the start, with the reason
         return cls(**values)  # type: ignore[arg-type]
 
     @property

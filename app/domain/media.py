@@ -25,6 +25,7 @@ from app.i18n import N_, gettext
 from app.domain import sql
 from app.storage import S3Store, StorageError
 from app.domain.errors import NotFound, ValidationError
+from app.domain.sniff import sniff
 from app.domain.events import MessageStatusChanged, emit
 
 log = logging.getLogger(__name__)
@@ -79,8 +80,10 @@ async def _update(item: PendingMedia, changes: dict) -> None:
     await emit(MessageStatusChanged(item.company_id, conversation_id, item.message_id, "received"))
 
 
-async def store_media(data_dir: Path, item: PendingMedia, content: bytes, mime: str) -> None:
-    mime = (mime or "application/octet-stream").split(";")[0].strip().lower()
+async def store_media(data_dir: Path, item: PendingMedia, content: bytes, declared: str) -> None:
+    """Keep a fetched file under the type its bytes show (``declared``, from the payload or the
+    provider's answer, only tells a .docx from a .zip): a payload cannot make HTML an image."""
+    mime = sniff(content, declared)
     if not allowed(mime):
         await _update(item, {"error": f"Files of type {mime} are not kept."})
         return
@@ -98,9 +101,12 @@ async def media_failed(item: PendingMedia, reason: str) -> None:
     await _update(item, {"error": reason})
 
 
-async def retry_media_later(item: PendingMedia, seconds: float) -> None:
-    await sql.execute("UPDATE message SET next_attempt_at = now() + make_interval(secs => $2) WHERE id = $1",
-                      item.message_id, float(seconds))
+async def retry_media_later(item: PendingMedia, seconds: float, tries: int = 0) -> None:
+    """Try again in ``seconds``; ``tries`` (kept in the media) bounds the attempts (the worker gives up)."""
+    await sql.execute(
+        """UPDATE message SET next_attempt_at = now() + make_interval(secs => $2),
+                  data = jsonb_set(data, '{media,tries}', to_jsonb($3::int)) WHERE id = $1""",
+        item.message_id, float(seconds), tries)
 
 
 async def get_media_file(company_id: int, message_id: int, data_dir: Path) -> tuple[Path, str, str]:
