@@ -21,6 +21,7 @@ from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
 
 from app import __version__, db, netpolicy
+from app.domain import sessions
 from app.domain.auth import purge_old_failures
 from app.logs import setup_logging
 from app.dispatch.sweeper import run_dispatcher
@@ -47,7 +48,7 @@ from app.web.health import health
 from app.web.home import HomeController
 from app.web.inbox import InboxController, my_work_fragment
 from app.web.quick_replies import QuickRepliesController
-from app.web.middleware import request_id_middleware
+from app.web.middleware import request_id_middleware, security_headers_middleware
 from app.web.operator import CallsApiController, CdrApiController, OperatorController, ami_error_handler
 from app.web.pbx import CONTROLLERS as PBX_CONTROLLERS
 from app.web.presence import PresenceController
@@ -128,6 +129,7 @@ def create_app(settings: Settings, *, migrate: bool = True, dispatcher: bool = T
     db.configure(settings.database_url)
     policy = netpolicy.Policy.from_settings(settings.private_networks, settings.allow_http)
     netpolicy.configure(policy)
+    sessions.configure(settings.session_absolute_max_age)
     hub = Hub(settings.database_url)
     WALLBOARD.attach(hub)  # the wallboard's snapshots are published through this process's hub
     hub.add_watcher(WEBHOOK_CHANNELS.on_bus)  # webhooks' channel cache follows the bus
@@ -241,7 +243,7 @@ def create_app(settings: Settings, *, migrate: bool = True, dispatcher: bool = T
         ],
         lifespan=[lifespan],
         on_app_init=[auth.on_app_init],
-        middleware=[request_id_middleware],
+        middleware=[request_id_middleware, security_headers_middleware(settings.secure_cookies)],
         before_request=set_language,
         template_config=TemplateConfig(instance=JinjaTemplateEngine.from_environment(ENV)),
         csrf_config=CSRFConfig(

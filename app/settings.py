@@ -57,6 +57,8 @@ class Settings:
     log_json: bool = False
     # Idle lifetime of a login session, in seconds (renewed on every request).
     session_max_age: int = 8 * 3600
+    # Longest life of a login session however busy, in seconds (then the user logs in again).
+    session_absolute_max_age: int = 12 * 3600
     # Failed logins allowed per account and per address within LOGIN_THROTTLE_WINDOW seconds.
     login_max_failures: int = 5
     login_throttle_window: int = 900
@@ -125,6 +127,7 @@ class Settings:
             "log_level": env.get("LOG_LEVEL", "INFO").upper(),
             "log_json": env.get("LOG_JSON", "").lower() in {"1", "true", "yes"},
             "session_max_age": _env_int("SESSION_MAX_AGE", 8 * 3600),
+            "session_absolute_max_age": _env_int("SESSION_ABSOLUTE_MAX_AGE", 12 * 3600),
             "login_max_failures": _env_int("LOGIN_MAX_FAILURES", 5),
             "login_throttle_window": _env_int("LOGIN_THROTTLE_WINDOW", 900),
             "max_body_bytes": _env_int("MAX_BODY_BYTES", 1_000_000),
@@ -160,6 +163,8 @@ class Settings:
             raise SystemExit("S3_BUCKET needs S3_ENDPOINT, S3_ACCESS_KEY and S3_SECRET_KEY too")
         if values["s3_endpoint"] and not str(values["s3_endpoint"]).startswith(("http://", "https://")):
             raise SystemExit(f"S3_ENDPOINT must start with http:// or https://, got {values['s3_endpoint']!r}")
+        if str(values["s3_endpoint"]).startswith("http://") and not values["allow_http"]:
+            raise SystemExit("S3_ENDPOINT uses plain http://: set ALLOW_HTTP=1 to allow it (and PRIVATE_NETWORKS for a LAN)")
         parse_networks(str(values["private_networks"]))  # a typo stops the start, with the reason
         return cls(**values)  # type: ignore[arg-type]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from enum import Enum
 
-from piccolo.columns import Boolean, Bytea, Integer, Text, Timestamptz, Varchar
+from piccolo.columns import BigInt, Boolean, Bytea, Integer, Text, Timestamptz, Varchar
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
@@ -81,6 +81,12 @@ class HttpSession(Table, tablename="http_session"):
     key = Varchar(length=128, primary_key=True)
     data = Bytea()
     expires_at = Timestamptz(null=True, default=None)
+    # Whose session, since when, last seen when and where (the account page lists them).
+    user_id = BigInt(null=True, default=None)
+    created_at = Timestamptz(default=TimestamptzNow())
+    last_seen_at = Timestamptz(default=TimestamptzNow())
+    address = Varchar(length=64, default="")
+    user_agent = Varchar(length=300, default="")
 
 
 class LoginFailure(Table, tablename="login_failure"):

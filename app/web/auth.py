@@ -42,7 +42,7 @@ class AuthController(Controller):
                 "auth/login.html", context={**context, "error": _("Wrong e-mail or password.")}, status_code=400
             )
         await rotate_session(request)
-        request.set_session({"user_id": user.id})
+        request.set_session({"user_id": user.id, "ip": address, "ua": request.headers.get("user-agent", "")[:300]})
         return Redirect(context["next"], status_code=303)
 
     @post("/logout", guards=[staff], status_code=303)

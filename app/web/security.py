@@ -7,6 +7,7 @@ deactivated user is logged out at their next request and a role change applies a
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import Any
 
@@ -21,7 +22,7 @@ from litestar.security.session_auth import SessionAuth
 from litestar.stores.base import Store
 
 from app.i18n import N_
-from app.domain import sql
+from app.domain import sessions, sql
 from app.domain.tables import User
 from app.domain.users import get_active_user
 from app.settings import Settings
@@ -46,25 +47,41 @@ class PostgresStore(Store):
 
     async def set(self, key: str, value: str | bytes, expires_in: int | timedelta | None = None) -> None:
         data = value.encode() if isinstance(value, str) else value
+        try:
+            meta = json.loads(data)
+        except ValueError:
+            meta = {}
+        meta = meta if isinstance(meta, dict) else {}
+        user_id = meta.get("user_id") if isinstance(meta.get("user_id"), int) else None
         await sql.execute(
-            """INSERT INTO http_session (key, data, expires_at)
-               VALUES ($1, $2, now() + make_interval(secs => $3))
-               ON CONFLICT (key) DO UPDATE SET data = excluded.data, expires_at = excluded.expires_at""",
+            """INSERT INTO http_session (key, data, expires_at, user_id, address, user_agent)
+               VALUES ($1, $2, now() + make_interval(secs => $3), $4, $5, $6)
+               ON CONFLICT (key) DO UPDATE SET data = excluded.data, expires_at = excluded.expires_at,
+                   user_id = excluded.user_id, last_seen_at = now()""",
             key,
             data,
             float(_seconds(expires_in) or 10 * 365 * 86400),
+            user_id,
+            str(meta.get("ip") or "")[:64],
+            str(meta.get("ua") or "")[:300],
         )
 
     async def get(self, key: str, renew_for: int | timedelta | None = None) -> bytes | None:
+        # A session older than SESSION_ABSOLUTE_MAX_AGE is over however busy it is.
         renew = _seconds(renew_for)
         if renew:
             return await sql.fetchval(
-                """UPDATE http_session SET expires_at = now() + make_interval(secs => $2)
-                   WHERE key = $1 AND expires_at > now() RETURNING data""",
+                """UPDATE http_session SET expires_at = now() + make_interval(secs => $2), last_seen_at = now()
+                   WHERE key = $1 AND expires_at > now() AND created_at > now() - make_interval(secs => $3)
+                   RETURNING data""",
                 key,
                 float(renew),
+                float(sessions.ABSOLUTE_MAX_AGE),
             )
-        return await sql.fetchval("SELECT data FROM http_session WHERE key = $1 AND expires_at > now()", key)
+        return await sql.fetchval(
+            """SELECT data FROM http_session
+               WHERE key = $1 AND expires_at > now() AND created_at > now() - make_interval(secs => $2)""",
+            key, float(sessions.ABSOLUTE_MAX_AGE))
 
     async def delete(self, key: str) -> None:
         await sql.execute("DELETE FROM http_session WHERE key = $1", key)
