@@ -52,7 +52,7 @@ from app.web.middleware import request_id_middleware, security_headers_middlewar
 from app.web.operator import CallsApiController, CdrApiController, OperatorController, ami_error_handler
 from app.web.pbx import CONTROLLERS as PBX_CONTROLLERS
 from app.web.presence import PresenceController
-from app.web.security import PostgresStore, session_auth
+from app.web.security import PostgresStore, check_csrf_binding, session_auth
 from app.web.stream import events
 from app.web.supervisor import PUBLISHER as WALLBOARD, SupervisorController
 from app.web.metrics import MetricsController
@@ -193,6 +193,10 @@ def create_app(settings: Settings, *, migrate: bool = True, dispatcher: bool = T
             await hub.close()
             await db.close_pool()
 
+    async def before_request(request: Request) -> None:
+        check_csrf_binding(request, CSRF_EXEMPT)
+        await set_language(request)
+
     async def set_language(request: Request) -> None:
         # The user's language, else the company's, else the browser's, else English.
         user = request.scope.get("user")
@@ -204,7 +208,7 @@ def create_app(settings: Settings, *, migrate: bool = True, dispatcher: bool = T
 
     auth = session_auth(settings)
     auth.exclude = [*auth.exclude, "^/api/v1/"]  # type: ignore[misc]  # API keys or the session: app.api.auth
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             AdminIndexController,
             ChannelsController,
@@ -243,8 +247,7 @@ def create_app(settings: Settings, *, migrate: bool = True, dispatcher: bool = T
         ],
         lifespan=[lifespan],
         on_app_init=[auth.on_app_init],
-        middleware=[request_id_middleware, security_headers_middleware(settings.secure_cookies)],
-        before_request=set_language,
+        before_request=before_request,
         template_config=TemplateConfig(instance=JinjaTemplateEngine.from_environment(ENV)),
         csrf_config=CSRFConfig(
             secret=settings.secret_key,
@@ -263,6 +266,11 @@ def create_app(settings: Settings, *, migrate: bool = True, dispatcher: bool = T
         # default config would replace them with its own format at INFO on a queue thread.
         logging_config=None,
     )
+    # Request ids, the access log and the hardening headers wrap everything Litestar answers,
+    # its own refusals included (unknown paths, the login redirect, CSRF refusals): route-level
+    # middleware would miss those.
+    app.asgi_handler = request_id_middleware(security_headers_middleware(settings.secure_cookies)(app.asgi_handler))
+    return app
 
 
 def app_from_env() -> Litestar:

@@ -10,7 +10,7 @@ from app.i18n import gettext as _
 from app.domain.auth import ThrottlePolicy, authenticate, record_logout
 from app.domain.errors import Throttled
 from app.web.forms import read_form, safe_next
-from app.web.security import rotate_session, staff
+from app.web.security import CSRF_SESSION_KEY, csrf_cookie, new_csrf_token, rotate_session, staff
 
 
 class AuthController(Controller):
@@ -42,8 +42,11 @@ class AuthController(Controller):
                 "auth/login.html", context={**context, "error": _("Wrong e-mail or password.")}, status_code=400
             )
         await rotate_session(request)
-        request.set_session({"user_id": user.id, "ip": address, "ua": request.headers.get("user-agent", "")[:300]})
-        return Redirect(context["next"], status_code=303)
+        # A new CSRF token too, kept in the session (app.web.security.check_csrf_binding).
+        token = new_csrf_token(settings.secret_key)
+        request.set_session({"user_id": user.id, "ip": address, "ua": request.headers.get("user-agent", "")[:300],
+                             CSRF_SESSION_KEY: token})
+        return Redirect(context["next"], status_code=303, cookies=[csrf_cookie(token, settings.secure_cookies)])
 
     @post("/logout", guards=[staff], status_code=303)
     async def logout(self, request: Request) -> Redirect:

@@ -9,10 +9,12 @@ details.
 from __future__ import annotations
 
 import logging
+from typing import Any
 from urllib.parse import quote
 
 import asyncpg
 from litestar import MediaType, Request, Response
+from litestar.background_tasks import BackgroundTask
 from litestar.exceptions import HTTPException, NotAuthorizedException
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
@@ -62,8 +64,40 @@ def error_response(request: Request, status: int, message: str, headers: dict | 
     )
 
 
+# Litestar's CSRF middleware refuses with this detail (litestar/middleware/csrf.py).
+CSRF_REFUSED = "CSRF token verification failed"  # the same as app.web.security.CSRF_REFUSED
+
+
+async def _audit_csrf_refusal(user: Any, address: str, what: str) -> None:
+    from app.domain import sql
+    from app.domain.audit import actor_of, record_audit
+
+    try:
+        async with sql.transaction():
+            await record_audit(user.company_id, "security.csrf_refused", target_type="path", target_label=what[:300],
+                               actor=actor_of(user, address))
+    except Exception:  # noqa: BLE001 - the refusal stands even if the audit cannot be written
+        log.exception("could not audit a CSRF refusal")
+
+
+def _csrf_refused(request: Request) -> Response:
+    """A state change without the right CSRF token: 403, logged with the request id and address,
+    and audited (after the answer) in the company of the logged-in user it was made for."""
+    address = request.client.host if request.client else "unknown"
+    user = request.scope.get("user")
+    what = f"{request.method} {request.url.path}"
+    log.warning("CSRF refused: %s from %s (user %s)", what, address, getattr(user, "id", "-"))
+    response = error_response(request, 403, N_("This form has expired or came from another site: reload the page "
+                                               "and try again."))
+    if user is not None and getattr(user, "company_id", None):
+        response.background = BackgroundTask(_audit_csrf_refusal, user, address, what)
+    return response
+
+
 def http_exception(request: Request, exc: HTTPException) -> Response:
     status = exc.status_code
+    if status == 403 and exc.detail == CSRF_REFUSED:
+        return _csrf_refused(request)
     if isinstance(exc, NotAuthorizedException) and not _wants_json(request):
         target = "/login?next=" + quote(request.url.path)
         if request.headers.get("hx-request"):

@@ -7,7 +7,9 @@ deactivated user is logged out at their next request and a role change applies a
 
 from __future__ import annotations
 
+import hmac
 import json
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -16,6 +18,7 @@ from litestar.datastructures import Cookie, MutableScopeHeaders
 from litestar.types import Empty
 from litestar.utils.dataclass import extract_dataclass_items
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.middleware.csrf import generate_csrf_token
 from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware.session.server_side import ServerSideSessionBackend, ServerSideSessionConfig
 from litestar.security.session_auth import SessionAuth
@@ -26,6 +29,9 @@ from app.domain import sessions, sql
 from app.domain.tables import User
 from app.domain.users import get_active_user
 from app.settings import Settings
+
+# Litestar's CSRF middleware refuses with this detail (litestar/middleware/csrf.py); so do we.
+CSRF_REFUSED = "CSRF token verification failed"
 
 ROTATE_KEY = "switchboard.rotate_session"
 NEW_ID_KEY = "switchboard.new_session_id"
@@ -144,6 +150,38 @@ class RotatingSessionBackend(ServerSideSessionBackend):
 
 class SessionConfig(ServerSideSessionConfig):
     _backend_class = RotatingSessionBackend
+
+
+CSRF_COOKIE = "csrftoken"  # Litestar's CSRFConfig cookie
+CSRF_SESSION_KEY = "csrf"
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def csrf_cookie(token: str, secure: bool) -> Cookie:
+    """The CSRF cookie as Litestar's CSRFConfig in app.main sets it."""
+    return Cookie(key=CSRF_COOKIE, value=token, path="/", secure=secure, httponly=True, samesite="lax")
+
+
+def new_csrf_token(secret: str) -> str:
+    """A fresh token in Litestar's signed form (its CSRF middleware checks the signature)."""
+    return generate_csrf_token(secret)
+
+
+def check_csrf_binding(request: Any, exempt: list[str]) -> None:
+    """The CSRF token of a state change must be the one issued with this login session.
+
+    Litestar checks that the form's (or header's) token equals the cookie's and is signed; a
+    cookie can be planted by a sibling site, so the token is also tied to the session: issued
+    at login (``AuthController.login``) and kept in it. Sessions from before this rule have no
+    token and are let through until their next login."""
+    if request.method not in UNSAFE_METHODS or not request.scope.get("user"):
+        return
+    path = request.url.path
+    if any(re.match(pattern, path) for pattern in exempt):
+        return
+    bound = request.session.get(CSRF_SESSION_KEY) if request.scope.get("session") else None
+    if bound and not hmac.compare_digest(str(bound), request.cookies.get(CSRF_COOKIE, "")):
+        raise PermissionDeniedException(CSRF_REFUSED)
 
 
 async def rotate_session(connection: ASGIConnection) -> None:
