@@ -13,6 +13,7 @@ from typing import AsyncIterator, Callable
 
 import httpx
 from litestar import Litestar, Request
+from litestar.response import Redirect
 from litestar.config.csrf import CSRFConfig
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.datastructures import State
@@ -36,6 +37,7 @@ from app.telephony.ami import AmiError, AmiListener
 from app.providers.sender import Sender
 from app.web.admin_index import AdminIndexController
 from app.web.audit import AuditController
+from app.web.account import AccountController
 from app.web.auth import AuthController
 from app.web.channels import ChannelsController
 from app.web.conversations import ConversationsController, SimulatorController
@@ -52,7 +54,7 @@ from app.web.middleware import request_id_middleware, security_headers_middlewar
 from app.web.operator import CallsApiController, CdrApiController, OperatorController, ami_error_handler
 from app.web.pbx import CONTROLLERS as PBX_CONTROLLERS
 from app.web.presence import PresenceController
-from app.web.security import PostgresStore, check_csrf_binding, session_auth
+from app.web.security import PostgresStore, check_csrf_binding, enrolment_redirect, session_auth
 from app.web.stream import events
 from app.web.supervisor import PUBLISHER as WALLBOARD, SupervisorController
 from app.web.metrics import MetricsController
@@ -193,9 +195,10 @@ def create_app(settings: Settings, *, migrate: bool = True, dispatcher: bool = T
             await hub.close()
             await db.close_pool()
 
-    async def before_request(request: Request) -> None:
+    async def before_request(request: Request) -> Redirect | None:
         check_csrf_binding(request, CSRF_EXEMPT)
         await set_language(request)
+        return enrolment_redirect(request)
 
     async def set_language(request: Request) -> None:
         # The user's language, else the company's, else the browser's, else English.
@@ -218,6 +221,7 @@ def create_app(settings: Settings, *, migrate: bool = True, dispatcher: bool = T
             SimulatorController,
             *WEBHOOK_ROUTES,
             AuthController,
+            AccountController,
             HomeController,
             InboxController,
             my_work_fragment,

@@ -22,6 +22,8 @@ class Company(Table, tablename="company"):
     timezone = Varchar(length=64, default="UTC")
     language = Varchar(length=8, default="en")
     created_at = Timestamptz(default=TimestamptzNow())
+    # Admins must log in with a second factor (TOTP) and are sent to enrol until they do.
+    mfa_required_for_admins = Boolean(default=False)
 
 
 class User(Table, tablename="app_user"):
@@ -51,6 +53,19 @@ class User(Table, tablename="app_user"):
     language = Varchar(length=8, default="")
     last_seen_at = Timestamptz(null=True, default=None)
     created_at = Timestamptz(default=TimestamptzNow())
+    # Two-factor login (app.domain.account): the TOTP secret, when it was turned on (None: off),
+    # and the last time step accepted (a code is never accepted twice).
+    mfa_secret = Varchar(length=64, default="")
+    mfa_enabled_at = Timestamptz(null=True, default=None)
+    mfa_last_step = BigInt(default=0)
+
+
+class MfaRecoveryCode(Table, tablename="mfa_recovery_code"):
+    """One-time codes that stand in for the authenticator (stored as SHA-256 digests)."""
+
+    user_id = Integer()
+    code_hash = Varchar(length=64)
+    used_at = Timestamptz(null=True, default=None)
 
 
 class Department(Table, tablename="department"):

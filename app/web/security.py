@@ -15,6 +15,7 @@ from typing import Any
 
 from litestar.connection import ASGIConnection
 from litestar.datastructures import Cookie, MutableScopeHeaders
+from litestar.response import Redirect
 from litestar.types import Empty
 from litestar.utils.dataclass import extract_dataclass_items
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
@@ -182,6 +183,22 @@ def check_csrf_binding(request: Any, exempt: list[str]) -> None:
     bound = request.session.get(CSRF_SESSION_KEY) if request.scope.get("session") else None
     if bound and not hmac.compare_digest(str(bound), request.cookies.get(CSRF_COOKIE, "")):
         raise PermissionDeniedException(CSRF_REFUSED)
+
+
+# Reachable by an admin who must still set up two-factor login (company setting).
+ENROLMENT_PATHS = ("/account/security", "/logout", "/login", "/static/", "/events", "/health")
+
+
+def enrolment_redirect(request: Any) -> Redirect | None:
+    """An admin whose company requires two-factor login and who has not set it up is sent to
+    /account/security (the flag is put in the session at login: app.web.auth)."""
+    if not request.scope.get("user") or not request.scope.get("session") or not request.session.get("must_enrol"):
+        return None
+    if request.url.path.startswith(ENROLMENT_PATHS):
+        return None
+    if request.headers.get("hx-request"):
+        return Redirect("/account/security", status_code=303, headers={"HX-Redirect": "/account/security"})
+    return Redirect("/account/security", status_code=303)
 
 
 async def rotate_session(connection: ASGIConnection) -> None:
