@@ -16,6 +16,7 @@ import hashlib
 import hmac
 import json
 import mimetypes
+import time
 import logging
 import uuid
 from dataclasses import dataclass
@@ -209,9 +210,26 @@ def save_upload(data_dir: Path, company_id: int, content: bytes, mime: str, file
     return {"type": kind_of(mime), "path": str(relative), "size": len(content), "mime_type": mime, "filename": name}
 
 
-def media_token(secret: str, message_id: int, path: str) -> str:
-    """Signs the public address a provider downloads an outbound file from."""
-    return hmac.new(secret.encode(), f"{message_id}:{path}".encode(), hashlib.sha256).hexdigest()[:40]
+# How long a signed link to an outbound file works: the provider fetches it while sending (each
+# send attempt signs a new one), so an hour is plenty, and a leaked link soon stops working.
+LINK_SECONDS = 3600
+
+
+def media_token(secret: str, message_id: int, path: str, now: float | None = None) -> str:
+    """Signs the public address a provider downloads an outbound file from: ``<expiry>.<signature>``."""
+    expires = int((now if now is not None else time.time()) + LINK_SECONDS)
+    return f"{expires}.{_signature(secret, message_id, path, expires)}"
+
+
+def _signature(secret: str, message_id: int, path: str, expires: int) -> str:
+    return hmac.new(secret.encode(), f"{message_id}:{path}:{expires}".encode(), hashlib.sha256).hexdigest()[:40]
+
+
+def _token_valid(secret: str, message_id: int, path: str, token: str) -> bool:
+    expires_text, _, signature = token.partition(".")
+    if not expires_text.isdigit() or len(expires_text) > 12 or int(expires_text) < time.time():
+        return False
+    return hmac.compare_digest(_signature(secret, message_id, path, int(expires_text)), signature)
 
 
 async def get_public_media(message_id: int, token: str, secret: str, data_dir: Path) -> tuple[Path, str, str]:
@@ -220,6 +238,6 @@ async def get_public_media(message_id: int, token: str, secret: str, data_dir: P
         raise NotFound(N_("No such file."))
     row = await sql.fetchrow("SELECT company_id, data->'media' AS media FROM message WHERE id = $1 AND direction = 'out'", message_id)
     media = (json.loads(row["media"]) if isinstance(row["media"], str) else row["media"]) if row else None
-    if not media or not media.get("path") or not hmac.compare_digest(media_token(secret, message_id, media["path"]), token):
+    if not media or not media.get("path") or not _token_valid(secret, message_id, media["path"], token):
         raise NotFound(N_("No such file."))
     return await get_media_file(row["company_id"], message_id, data_dir)

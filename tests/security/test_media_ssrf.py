@@ -202,3 +202,32 @@ async def test_meta_graph_answer_naming_another_host_gets_no_request(app, settin
             assert [r.path for r in fake.requests] == ["/v21.0/65463453"]
         assert elsewhere.requests == []
     assert "files.attacker.test" in (await stored_media())["error"]
+
+
+async def test_the_signed_link_to_an_outbound_file_expires(client, app, settings, monkeypatch):
+    """Twilio downloads outbound files from a signed link (issue 16, low): it stops working after
+    an hour, and its expiry cannot be extended without the key."""
+    from app.domain.media import LINK_SECONDS, media_token
+    from tests.conftest import TEST_SECRET
+
+    company = await make_company()
+    path = f"media/{company.id}/up-x.pdf"
+    (settings.data_dir / path).parent.mkdir(parents=True, exist_ok=True)
+    (settings.data_dir / path).write_bytes(b"%PDF-1.4 test")
+    conv = await sql.fetchval(
+        """INSERT INTO conversation (company_id, channel_id, contact_id, status)
+           VALUES ($1, $2, $3, 'assigned') RETURNING id""",
+        company.id, (await twilio_channel(company)).id,
+        await sql.fetchval("INSERT INTO contact (company_id, phone) VALUES ($1, '+15550100001') RETURNING id", company.id))
+    mid = await sql.fetchval(
+        """INSERT INTO message (company_id, conversation_id, channel_id, direction, author, type, data, status)
+           SELECT company_id, id, channel_id, 'out', 'agent', 'document', $2::jsonb, 'sent' FROM conversation WHERE id = $1
+           RETURNING id""", conv, json.dumps({"media": {"path": path, "mime_type": "application/pdf"}}))
+    fresh = media_token(TEST_SECRET, mid, path)
+    assert (await client.get(f"/webhooks/media/{mid}/{fresh}")).content == b"%PDF-1.4 test"
+    import time as _time
+    old = media_token(TEST_SECRET, mid, path, now=_time.time() - LINK_SECONDS - 1)
+    assert (await client.get(f"/webhooks/media/{mid}/{old}")).status_code == 404
+    expires, signature = old.split(".")
+    stretched = f"{int(expires) + 2 * LINK_SECONDS}.{signature}"
+    assert (await client.get(f"/webhooks/media/{mid}/{stretched}")).status_code == 404
