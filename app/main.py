@@ -36,6 +36,7 @@ from app.settings import ROOT, Settings
 from app.telephony.ami import AmiError, AmiListener
 from app.providers.sender import Sender
 from app.web.admin_index import AdminIndexController
+from app.web.api_docs import RENDER_PLUGINS as API_DOCS
 from app.web.audit import AuditController
 from app.web.account import AccountController
 from app.web.auth import AuthController
@@ -263,7 +264,11 @@ def create_app(settings: Settings, *, migrate: bool = True, dispatcher: bool = T
         stores={"sessions": PostgresStore()},
         exception_handlers={**EXCEPTION_HANDLERS, AmiError: ami_error_handler},  # type: ignore[arg-type]
         request_max_body_size=settings.max_body_bytes,
-        openapi_config=OpenAPIConfig(title="Switchboard", version=__version__, path="/schema", components=SECURITY_COMPONENTS),
+        # Only the public API (/api/v1, whose router opts back in) is published, on a docs page
+        # without scripts (app.web.api_docs).
+        openapi_config=OpenAPIConfig(title="Switchboard", version=__version__, path="/schema", components=SECURITY_COMPONENTS,
+                                     render_plugins=API_DOCS),
+        include_in_schema=False,
         state=State({"settings": settings, "hub": hub, "sweeper": sweeper, "ami": ami}),
         debug=False,
         # Our handlers (app.logs: request ids, LOG_LEVEL, LOG_JSON) stay in charge: Litestar's
