@@ -12,8 +12,7 @@ from contextlib import asynccontextmanager
 from typing import AsyncIterator, Callable
 
 import httpx
-from litestar import Litestar, Request
-from litestar.response import Redirect
+from litestar import Litestar, Request, Response
 from litestar.config.csrf import CSRFConfig
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.datastructures import State
@@ -55,7 +54,8 @@ from app.web.middleware import request_id_middleware, security_headers_middlewar
 from app.web.operator import CallsApiController, CdrApiController, OperatorController, ami_error_handler
 from app.web.pbx import CONTROLLERS as PBX_CONTROLLERS
 from app.web.presence import PresenceController
-from app.web.security import PostgresStore, check_csrf_binding, enrolment_redirect, session_auth
+from app.web.ratelimit import RateLimiter
+from app.web.security import PostgresStore, check_csrf_binding, enrolment_redirect, page_rate_limited, session_auth
 from app.web.stream import events
 from app.web.supervisor import PUBLISHER as WALLBOARD, SupervisorController
 from app.web.metrics import MetricsController
@@ -196,7 +196,10 @@ def create_app(settings: Settings, *, migrate: bool = True, dispatcher: bool = T
             await hub.close()
             await db.close_pool()
 
-    async def before_request(request: Request) -> Redirect | None:
+    async def before_request(request: Request) -> Response | None:
+        limited = page_rate_limited(request)
+        if limited is not None:
+            return limited
         check_csrf_binding(request, CSRF_EXEMPT)
         await set_language(request)
         return enrolment_redirect(request)
@@ -269,7 +272,9 @@ def create_app(settings: Settings, *, migrate: bool = True, dispatcher: bool = T
         openapi_config=OpenAPIConfig(title="Switchboard", version=__version__, path="/schema", components=SECURITY_COMPONENTS,
                                      render_plugins=API_DOCS),
         include_in_schema=False,
-        state=State({"settings": settings, "hub": hub, "sweeper": sweeper, "ami": ami}),
+        state=State({"settings": settings, "hub": hub, "sweeper": sweeper, "ami": ami,
+                     "webhook_limiter": RateLimiter(settings.webhook_rate_limit, burst=2 * settings.webhook_rate_limit),
+                     "page_limiter": RateLimiter(settings.page_rate_limit, per=60.0)}),
         debug=False,
         # Our handlers (app.logs: request ids, LOG_LEVEL, LOG_JSON) stay in charge: Litestar's
         # default config would replace them with its own format at INFO on a queue thread.

@@ -110,6 +110,10 @@ class Settings:
     private_networks: str = ""
     # Allow plain http:// for admin-set addresses (provider servers, outbound webhooks); https otherwise.
     allow_http: bool = False
+    # Webhooks accepted per second per channel and process (bursts of twice that); 429 beyond.
+    webhook_rate_limit: int = 500
+    # Requests per minute per login session and process (pages, htmx, forms); 429 beyond.
+    page_rate_limit: int = 600
     # Attempts at fetching one inbound media file through transient errors before it is marked failed.
     media_max_attempts: int = 8
 
@@ -157,6 +161,8 @@ class Settings:
             "private_networks": env.get("PRIVATE_NETWORKS", "").strip(),
             "allow_http": env.get("ALLOW_HTTP", "").lower() in {"1", "true", "yes"},
             "media_max_attempts": _env_int("MEDIA_MAX_ATTEMPTS", 8),
+            "webhook_rate_limit": _env_int("WEBHOOK_RATE_LIMIT", 500),
+            "page_rate_limit": _env_int("PAGE_RATE_LIMIT", 600),
         }
         values.update(overrides)
         if values["s3_bucket"] and not (values["s3_endpoint"] and values["s3_access_key"] and values["s3_secret_key"]):

@@ -117,6 +117,8 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
 # The test install is a private-network install: its fake providers listen on 127.0.0.1 over
 # plain http. Tests of the address policy itself (tests/security) use the strict default.
 TEST_PRIVATE_NETWORKS = "127.0.0.0/8"
+# Benchmarks measure the pipeline, not the flood guards (app.web.ratelimit): 0 turns them off.
+NO_FLOOD_LIMITS = {"WEBHOOK_RATE_LIMIT": "0", "PAGE_RATE_LIMIT": "0"}
 
 
 @pytest.fixture(autouse=True)

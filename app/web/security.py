@@ -15,7 +15,7 @@ from typing import Any
 
 from litestar.connection import ASGIConnection
 from litestar.datastructures import Cookie, MutableScopeHeaders
-from litestar.response import Redirect
+from litestar.response import Redirect, Response
 from litestar.types import Empty
 from litestar.utils.dataclass import extract_dataclass_items
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
@@ -29,6 +29,7 @@ from app.i18n import N_
 from app.domain import sessions, sql
 from app.domain.tables import User
 from app.domain.users import get_active_user
+from app.web.ratelimit import retry_after
 from app.settings import Settings
 
 # Litestar's CSRF middleware refuses with this detail (litestar/middleware/csrf.py); so do we.
@@ -199,6 +200,20 @@ def enrolment_redirect(request: Any) -> Redirect | None:
     if request.headers.get("hx-request"):
         return Redirect("/account/security", status_code=303, headers={"HX-Redirect": "/account/security"})
     return Redirect("/account/security", status_code=303)
+
+
+def page_rate_limited(request: Any) -> Response | None:
+    """429 when this login session makes more than PAGE_RATE_LIMIT requests a minute."""
+    key = request.cookies.get("session") if request.scope.get("user") else None
+    if not key or request.url.path.startswith(("/static/", "/events")):
+        return None
+    wait = request.app.state.page_limiter.hit(key)
+    if not wait:
+        return None
+    from app.web.errors import error_response  # errors imports nothing of ours at module level
+
+    return error_response(request, 429, N_("Too many requests: wait a moment and try again."),
+                          {"Retry-After": retry_after(wait)})
 
 
 async def rotate_session(connection: ASGIConnection) -> None:

@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from app import db  # noqa: E402
 from app.domain.channels import create_channel  # noqa: E402
 from tests.benchmarks.database import embedded_database  # noqa: E402
-from tests.conftest import LiveServer  # noqa: E402
+from tests.conftest import NO_FLOOD_LIMITS, LiveServer  # noqa: E402
 from tests.factories import PASSWORD, make_company, make_user  # noqa: E402
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "providers" / "meta" / "webhook_message_text.json"
@@ -164,7 +164,7 @@ async def main() -> None:
     supervisor = await make_user(company, "supervisor")
     channel = await create_channel(company.id, {"name": "Meta", "provider": "meta", "cred_phone_number_id": "1",
                                                 "cred_access_token": "t", "cred_app_secret": SECRET})
-    live = LiveServer(url, tmp, workers=WORKERS)
+    live = LiveServer(url, tmp, workers=WORKERS, env=NO_FLOOD_LIMITS)
     ctx = multiprocessing.get_context("spawn")
     ready, stop, results = ctx.Event(), ctx.Event(), ctx.Queue()
     watcher = Watcher()
