@@ -110,9 +110,47 @@ def http_exception(request: Request, exc: HTTPException) -> Response:
     return error_response(request, status, str(message), headers)
 
 
+# Path parameters naming a row of a company-scoped table: a 404 on one that exists in another
+# company is a probe across tenants, audited as security.foreign_id.
+SCOPED_IDS = {
+    "conversation_id": "conversation", "past_id": "conversation", "contact_id": "contact", "channel_id": "channel",
+    "user_id": "app_user", "department_id": "department", "quick_reply_id": "quick_reply", "order_id": "shop_order",
+    "message_id": "message", "endpoint_id": "webhook_endpoint", "key_id": "api_key",
+}
+
+
+async def _audit_foreign_ids(user: Any, address: str, what: str, ids: dict[str, int]) -> None:
+    from app.domain import sql
+    from app.domain.audit import actor_of, record_audit
+
+    try:
+        for param, value in ids.items():
+            table = SCOPED_IDS[param]
+            owner = await sql.fetchval(f"SELECT company_id FROM {table} WHERE id = $1", value)  # noqa: S608 - fixed names
+            if owner is not None and owner != user.company_id:
+                log.warning("denied %s of another company: %s=%s (user %s)", what, param, value, user.id)
+                async with sql.transaction():
+                    await record_audit(user.company_id, "security.foreign_id", target_type=table, target_id=value,
+                                       target_label=what[:300], actor=actor_of(user, address))
+    except Exception:  # noqa: BLE001 - the 404 stands even if the audit cannot be written
+        log.exception("could not audit a denied id")
+
+
+def _not_found(request: Request, message: str) -> Response:
+    response = error_response(request, 404, message)
+    user = request.scope.get("user")
+    params = request.scope.get("path_params") or {}
+    ids = {k: v for k, v in params.items() if k in SCOPED_IDS and isinstance(v, int) and 0 < v < 2**31}
+    if ids and getattr(user, "company_id", None) and hasattr(user, "email"):  # a logged-in person
+        address = request.client.host if request.client else "unknown"
+        response.background = BackgroundTask(_audit_foreign_ids, user, address,
+                                             f"{request.method} {request.url.path}", ids)
+    return response
+
+
 def domain_error(request: Request, exc: DomainError) -> Response:
     if isinstance(exc, NotFound):
-        return error_response(request, 404, str(exc) or N_("Not found."))
+        return _not_found(request, str(exc) or N_("Not found."))
     if isinstance(exc, PermissionDenied):
         return error_response(request, 403, str(exc) or N_("Not allowed."))
     if isinstance(exc, Throttled):
