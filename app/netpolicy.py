@@ -22,8 +22,8 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Awaitable, Callable, Iterable
 from urllib.parse import urlsplit
 
 import httpcore
@@ -37,17 +37,45 @@ Resolver = Callable[[str, int], Awaitable[list[str]]]
 
 # Never reachable, whatever PRIVATE_NETWORKS says: instance metadata services (AWS/GCP/Azure
 # link-local, AWS IPv6, Azure wire server, Alibaba) hand out credentials.
-METADATA = tuple(ipaddress.ip_network(n) for n in (
-    "169.254.169.254/32", "169.254.170.2/32", "fd00:ec2::254/128", "168.63.129.16/32", "100.100.100.200/32",
-))
+METADATA = tuple(
+    ipaddress.ip_network(n)
+    for n in (
+        "169.254.169.254/32",
+        "169.254.170.2/32",
+        "fd00:ec2::254/128",
+        "168.63.129.16/32",
+        "100.100.100.200/32",
+    )
+)
 # Refused unless PRIVATE_NETWORKS allows them (``is_global`` covers most; these are explicit so
 # that a change in Python's tables cannot open them).
-BLOCKED = tuple(ipaddress.ip_network(n) for n in (
-    "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12",
-    "192.0.0.0/24", "192.0.2.0/24", "192.168.0.0/16", "198.18.0.0/15", "198.51.100.0/24", "203.0.113.0/24",
-    "224.0.0.0/4", "240.0.0.0/4", "::/128", "::1/128", "fc00::/7", "fe80::/10", "fec0::/10", "ff00::/8",
-    "2001:db8::/32", "100::/64",
-))
+BLOCKED = tuple(
+    ipaddress.ip_network(n)
+    for n in (
+        "0.0.0.0/8",
+        "10.0.0.0/8",
+        "100.64.0.0/10",
+        "127.0.0.0/8",
+        "169.254.0.0/16",
+        "172.16.0.0/12",
+        "192.0.0.0/24",
+        "192.0.2.0/24",
+        "192.168.0.0/16",
+        "198.18.0.0/15",
+        "198.51.100.0/24",
+        "203.0.113.0/24",
+        "224.0.0.0/4",
+        "240.0.0.0/4",
+        "::/128",
+        "::1/128",
+        "fc00::/7",
+        "fe80::/10",
+        "fec0::/10",
+        "ff00::/8",
+        "2001:db8::/32",
+        "100::/64",
+    )
+)
 NAT64 = ipaddress.ip_network("64:ff9b::/96")
 TEREDO = ipaddress.ip_network("2001::/32")
 
@@ -78,7 +106,9 @@ def parse_networks(text: str) -> tuple[tuple[Network, ...], bool]:
     try:
         return tuple(ipaddress.ip_network(p, strict=False) for p in items), False
     except ValueError as exc:
-        raise SystemExit(f"PRIVATE_NETWORKS must be CIDR networks separated by commas: {exc}") from exc
+        raise SystemExit(
+            f"PRIVATE_NETWORKS must be CIDR networks separated by commas: {exc}"
+        ) from exc
 
 
 @dataclass(frozen=True)
@@ -90,7 +120,7 @@ class Policy:
     allow_http: bool = False
 
     @classmethod
-    def from_settings(cls, private_networks: str, allow_http: bool) -> "Policy":
+    def from_settings(cls, private_networks: str, allow_http: bool) -> Policy:
         networks, everything = parse_networks(private_networks)
         return cls(networks, everything, allow_http)
 
@@ -109,12 +139,18 @@ class Policy:
                 return f"{addr} carries {inner}: {reason}" if reason else None
         if any(addr in net for net in METADATA):
             return f"{addr} is a cloud metadata address."
-        public = addr.is_global and not addr.is_multicast and not any(addr in net for net in BLOCKED)
+        public = (
+            addr.is_global
+            and not addr.is_multicast
+            and not any(addr in net for net in BLOCKED)
+        )
         if public:
             return None
         if self.all_private and not addr.is_multicast and not addr.is_unspecified:
             return None
-        if any(addr.version == net.version and addr in net for net in self.private_networks):
+        if any(
+            addr.version == net.version and addr in net for net in self.private_networks
+        ):
             return None
         return f"{addr} is a loopback, private, link-local or reserved address (see PRIVATE_NETWORKS)."
 
@@ -125,10 +161,14 @@ def refusal(ip: str, policy: Policy | None = None) -> str | None:
 
 # Why an admin-set URL is refused (fixed sentences, translated where they are shown).
 NOT_A_URL = N_("Enter a full address starting with https:// or http://.")
-HTTPS_ONLY = N_("Use an https:// address (plain http:// is allowed only when the install sets ALLOW_HTTP).")
+HTTPS_ONLY = N_(
+    "Use an https:// address (plain http:// is allowed only when the install sets ALLOW_HTTP)."
+)
 NO_USERINFO = N_("The address may not contain a user name or password.")
-PRIVATE = N_("This address is on a loopback, private or reserved network, which this install does not allow "
-             "(see PRIVATE_NETWORKS).")
+PRIVATE = N_(
+    "This address is on a loopback, private or reserved network, which this install does not allow "
+    "(see PRIVATE_NETWORKS)."
+)
 
 
 def check_url(url: str, policy: Policy | None = None) -> str:
@@ -175,7 +215,9 @@ def current() -> Policy:
 
 
 async def system_resolver(host: str, port: int) -> list[str]:
-    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    infos = await asyncio.get_running_loop().getaddrinfo(
+        host, port, type=socket.SOCK_STREAM
+    )
     return list(dict.fromkeys(info[4][0] for info in infos))
 
 
@@ -185,14 +227,24 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
 
     policy: Policy
     resolver: Resolver = system_resolver
-    inner: httpcore.AsyncNetworkBackend = field(default_factory=lambda: httpcore.AnyIOBackend())
+    inner: httpcore.AsyncNetworkBackend = field(
+        default_factory=lambda: httpcore.AnyIOBackend()
+    )
 
-    async def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
-                          socket_options: Iterable | None = None) -> httpcore.AsyncNetworkStream:
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable | None = None,
+    ) -> httpcore.AsyncNetworkStream:
         try:
             addresses = await asyncio.wait_for(self.resolver(host, port), timeout)
-        except (OSError, asyncio.TimeoutError) as exc:
-            raise httpcore.ConnectError(f"Could not resolve {host}: {exc.__class__.__name__}") from exc
+        except (TimeoutError, OSError) as exc:
+            raise httpcore.ConnectError(
+                f"Could not resolve {host}: {exc.__class__.__name__}"
+            ) from exc
         if not addresses:
             raise httpcore.ConnectError(f"{host} has no address.")
         for address in addresses:
@@ -202,32 +254,45 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         last: Exception | None = None
         for address in addresses:
             try:
-                return await self.inner.connect_tcp(address, port, timeout=timeout, local_address=local_address,
-                                                    socket_options=socket_options)
+                return await self.inner.connect_tcp(
+                    address,
+                    port,
+                    timeout=timeout,
+                    local_address=local_address,
+                    socket_options=socket_options,
+                )
             except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
                 last = exc
         assert last is not None
         raise last
 
-    async def connect_unix_socket(self, *args, **kwargs):  # noqa: ANN002, ANN003
+    async def connect_unix_socket(self, *args, **kwargs):
         raise AddressRefused("Unix sockets are not reachable through this client.")
 
     async def sleep(self, seconds: float) -> None:
         await self.inner.sleep(seconds)
 
 
-def guarded_transport(policy: Policy, resolver: Resolver = system_resolver) -> httpx.AsyncHTTPTransport:
+def guarded_transport(
+    policy: Policy, resolver: Resolver = system_resolver
+) -> httpx.AsyncHTTPTransport:
     # trust_env=False: an HTTP(S)_PROXY from the environment would make the proxy the checked address.
     transport = httpx.AsyncHTTPTransport(trust_env=False)
-    transport._pool._network_backend = GuardedBackend(policy, resolver)  # noqa: SLF001 - httpx has no parameter for it
+    transport._pool._network_backend = GuardedBackend(policy, resolver)
     return transport
 
 
-def guarded_client(policy: Policy, resolver: Resolver = system_resolver, **kwargs) -> httpx.AsyncClient:  # noqa: ANN003
+def guarded_client(
+    policy: Policy, resolver: Resolver = system_resolver, **kwargs
+) -> httpx.AsyncClient:
     """The HTTP client for tenant- and payload-chosen addresses: checked addresses, no redirects."""
     kwargs.setdefault("timeout", httpx.Timeout(15.0, connect=5.0))
-    return httpx.AsyncClient(transport=guarded_transport(policy, resolver), trust_env=False, follow_redirects=False,
-                             **kwargs)
+    return httpx.AsyncClient(
+        transport=guarded_transport(policy, resolver),
+        trust_env=False,
+        follow_redirects=False,
+        **kwargs,
+    )
 
 
 def was_refused(exc: BaseException) -> str | None:

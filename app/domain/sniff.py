@@ -8,7 +8,11 @@ both ZIP; an .m4a and an .mp4 are both ISO media); anything not recognised is
 from __future__ import annotations
 
 OOXML = "application/vnd.openxmlformats-officedocument."
-OLE_TYPES = ("application/msword", "application/vnd.ms-excel", "application/vnd.ms-powerpoint")
+OLE_TYPES = (
+    "application/msword",
+    "application/vnd.ms-excel",
+    "application/vnd.ms-powerpoint",
+)
 UNKNOWN = "application/octet-stream"
 
 
@@ -37,7 +41,9 @@ def _text(content: bytes) -> bool:
         text = sample[: exc.start].decode("utf-8")
     lowered = text.lstrip().lower()
     # Markup a browser could render as a page is never "plain text".
-    return not lowered.startswith(("<!doctype", "<html", "<svg", "<script", "<?xml", "<body", "<head", "<iframe"))
+    return not lowered.startswith(
+        ("<!doctype", "<html", "<svg", "<script", "<?xml", "<body", "<head", "<iframe")
+    )
 
 
 def sniff(content: bytes, declared: str = "") -> str:

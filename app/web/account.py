@@ -28,8 +28,13 @@ from app.web.security import staff
 SETUP_KEY = "mfa_setup_secret"
 
 
-async def _page(request: Request, *, errors: dict | None = None, codes: list[str] | None = None,
-                status_code: int = 200) -> Template:
+async def _page(
+    request: Request,
+    *,
+    errors: dict | None = None,
+    codes: list[str] | None = None,
+    status_code: int = 200,
+) -> Template:
     user = request.user
     setup = request.session.get(SETUP_KEY) if not user.mfa_enabled_at else None
     context = {
@@ -39,7 +44,13 @@ async def _page(request: Request, *, errors: dict | None = None, codes: list[str
         "codes_left": await recovery_codes_left(user.id) if user.mfa_enabled_at else 0,
         "new_codes": codes or [],
         "setup_secret": setup,
-        "setup_qr": qr_svg(provisioning_uri(setup, user.email, (await get_company(user.company_id)).name)) if setup else "",
+        "setup_qr": qr_svg(
+            provisioning_uri(
+                setup, user.email, (await get_company(user.company_id)).name
+            )
+        )
+        if setup
+        else "",
         "must_enrol": bool(request.session.get("must_enrol")),
     }
     return Template("account/security.html", context=context, status_code=status_code)
@@ -57,9 +68,13 @@ class AccountController(Controller):
     async def password(self, request: Request) -> Template | Redirect:
         data = await read_form(request)
         try:
-            await change_password(request.user, str(data.get("current_password", ""))[:1024],
-                                  str(data.get("new_password", ""))[:1024], str(data.get("confirm_password", ""))[:1024],
-                                  keep_session=request.cookies.get("session"))
+            await change_password(
+                request.user,
+                str(data.get("current_password", ""))[:1024],
+                str(data.get("new_password", ""))[:1024],
+                str(data.get("confirm_password", ""))[:1024],
+                keep_session=request.cookies.get("session"),
+            )
         except ValidationError as exc:
             return await _page(request, errors=exc.errors, status_code=400)
         flash(request, _("Your password is changed. Your other sessions were ended."))
@@ -78,7 +93,9 @@ class AccountController(Controller):
         if not secret or request.user.mfa_enabled_at:
             return Redirect("/account/security", status_code=303)
         try:
-            codes = await enable_mfa(request.user, secret, str(data.get("code", ""))[:20])
+            codes = await enable_mfa(
+                request.user, secret, str(data.get("code", ""))[:20]
+            )
         except ValidationError as exc:
             return await _page(request, errors=exc.errors, status_code=400)
         request.session.pop(SETUP_KEY, None)
@@ -105,8 +122,12 @@ class AccountController(Controller):
 
     @post("/sessions/end-others", status_code=303)
     async def end_others(self, request: Request) -> Redirect:
-        count = await end_user_sessions(request.user.company_id, request.user.id,
-                                        except_key=request.cookies.get("session"), reason="ended by the user")
+        count = await end_user_sessions(
+            request.user.company_id,
+            request.user.id,
+            except_key=request.cookies.get("session"),
+            reason="ended by the user",
+        )
         flash(request, _("%(n)d other sessions ended.") % {"n": count})
         return Redirect("/account/security#sessions", status_code=303)
 

@@ -10,7 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request
-from litestar.openapi.plugins import JsonRenderPlugin, OpenAPIRenderPlugin, YamlRenderPlugin
+from litestar.openapi.plugins import (
+    JsonRenderPlugin,
+    OpenAPIRenderPlugin,
+    YamlRenderPlugin,
+)
 
 from app.web.templating import ENV
 
@@ -26,8 +30,12 @@ class DocsPage(OpenAPIRenderPlugin):
             for method in METHODS:
                 op = item.get(method)
                 if op:
-                    operations.append({"method": method.upper(), "path": path, "op": op})
-        html = ENV.get_template("api_docs.html").render(schema=openapi_schema, operations=operations)
+                    operations.append(
+                        {"method": method.upper(), "path": path, "op": op}
+                    )
+        html = ENV.get_template("api_docs.html").render(
+            schema=openapi_schema, operations=operations
+        )
         return html.encode()
 
 

@@ -24,7 +24,13 @@ class _Bucket:
 class RateLimiter:
     """``rate`` requests per ``per`` seconds per key, with bursts up to ``burst``."""
 
-    def __init__(self, rate: float, per: float = 1.0, burst: float | None = None, max_keys: int = 50_000) -> None:
+    def __init__(
+        self,
+        rate: float,
+        per: float = 1.0,
+        burst: float | None = None,
+        max_keys: int = 50_000,
+    ) -> None:
         self.refill = rate / per  # tokens per second
         self.burst = burst if burst is not None else rate
         self.max_keys = max_keys
@@ -49,9 +55,15 @@ class RateLimiter:
 
     def _forget_idle(self, now: float) -> None:
         """Drop the buckets that are full again (their keys have been quiet)."""
-        for key in [k for k, b in self.buckets.items() if b.tokens + (now - b.at) * self.refill >= self.burst]:
+        for key in [
+            k
+            for k, b in self.buckets.items()
+            if b.tokens + (now - b.at) * self.refill >= self.burst
+        ]:
             del self.buckets[key]
-        if len(self.buckets) >= self.max_keys:  # all busy: start over rather than grow without end
+        if (
+            len(self.buckets) >= self.max_keys
+        ):  # all busy: start over rather than grow without end
             self.buckets.clear()
 
 

@@ -23,8 +23,15 @@ def watched(new_page, width=1280):
     page = new_page(width=width)
     page.add_init_script(WATCH)
     problems = []
-    page.on("console", lambda m: problems.append(m.text) if m.type == "error" and (
-        "Content Security Policy" in m.text or "eval" in m.text.lower()) else None)
+    page.on(
+        "console",
+        lambda m: (
+            problems.append(m.text)
+            if m.type == "error"
+            and ("Content Security Policy" in m.text or "eval" in m.text.lower())
+            else None
+        ),
+    )
     page.on("pageerror", lambda e: problems.append(str(e)))
     return page, problems
 
@@ -41,7 +48,9 @@ def test_screens_work_under_the_csp(new_page):
 
     sim, sim_problems = watched(new_page, 900)
     browser_login(sim, admin.email, PASSWORD)
-    response = sim.goto(f"/simulator?channel={channel.id}&phone=%2B15550100001&name=Zoe")
+    response = sim.goto(
+        f"/simulator?channel={channel.id}&phone=%2B15550100001&name=Zoe"
+    )
     assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
     sim.fill(".sim-compose input[name=text]", "Hello under CSP")
     sim.click(".sim-compose button[type=submit]")
@@ -56,13 +65,20 @@ def test_screens_work_under_the_csp(new_page):
     desk.wait_for_timeout(300)
     desk.fill(".composer textarea[name=text]", "Answer under CSP")
     desk.click(".composer button[type=submit]")
-    expect(desk.locator(".thread .msg-out")).to_contain_text("Answer under CSP", timeout=5000)
+    expect(desk.locator(".thread .msg-out")).to_contain_text(
+        "Answer under CSP", timeout=5000
+    )
     # The composer empties itself after a successful send (static/js/conversation.js).
     expect(desk.locator(".composer textarea[name=text]")).to_have_value("")
     check(desk, problems, "conversation")
 
-    for path, ready in (("/inbox", "#inbox-rows"), ("/operator", "#main"), ("/supervisor", "#main"), ("/", "#main"),
-                        ("/admin/users", "#main")):
+    for path, ready in (
+        ("/inbox", "#inbox-rows"),
+        ("/operator", "#main"),
+        ("/supervisor", "#main"),
+        ("/", "#main"),
+        ("/admin/users", "#main"),
+    ):
         desk.goto(path)
         expect(desk.locator(ready).first).to_be_visible()
         desk.wait_for_timeout(400)  # the event stream connects, htmx processes the page

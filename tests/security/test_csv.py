@@ -9,9 +9,32 @@ from app.domain.csv_cells import safe_cell
 from app.telephony.cdr import _cell as call_history_cell
 from app.web.metrics import csv_cell as metrics_cell
 
-FORMULAS = ["=1+1", "-1+1+cmd|' /C calc'!A0", "+1+cmd|' /C calc'!A0", "@SUM(A1)", "\t=1", "\r=1", "\n=1",
-            "  =HYPERLINK(\"http://x\")", "-x", "+", "-", "=", "+33 6 12+1"]
-KEPT = ["+33612345678", "-12", "-12.5", "42", "Alice", "a=b", "100 %", "", "+55 11 99999 9999"]
+FORMULAS = [
+    "=1+1",
+    "-1+1+cmd|' /C calc'!A0",
+    "+1+cmd|' /C calc'!A0",
+    "@SUM(A1)",
+    "\t=1",
+    "\r=1",
+    "\n=1",
+    '  =HYPERLINK("http://x")',
+    "-x",
+    "+",
+    "-",
+    "=",
+    "+33 6 12+1",
+]
+KEPT = [
+    "+33612345678",
+    "-12",
+    "-12.5",
+    "42",
+    "Alice",
+    "a=b",
+    "100 %",
+    "",
+    "+55 11 99999 9999",
+]
 
 
 @pytest.mark.parametrize("writer", [safe_cell, call_history_cell, metrics_cell])

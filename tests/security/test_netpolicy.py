@@ -11,13 +11,44 @@ from app.netpolicy import Policy, UrlRefused, check_url, guarded_client, was_ref
 from tests.fake_provider import FakeProvider
 
 REFUSED = [
-    "127.0.0.1", "127.255.0.9", "10.1.2.3", "172.16.0.1", "172.31.255.255", "192.168.1.1", "169.254.169.254",
-    "169.254.1.1", "100.64.0.1", "100.127.255.254", "0.0.0.0", "224.0.0.1", "239.1.1.1", "255.255.255.255",
-    "::1", "::", "fe80::1", "fe80::1%eth0", "fc00::1", "fd00:ec2::254", "ff02::1", "::ffff:127.0.0.1",
-    "::ffff:10.0.0.1", "::ffff:169.254.169.254", "64:ff9b::7f00:1", "2002:7f00:1::", "2001:0:4136:e378::1",
-    "168.63.129.16", "100.100.100.200", "198.18.0.1",
+    "127.0.0.1",
+    "127.255.0.9",
+    "10.1.2.3",
+    "172.16.0.1",
+    "172.31.255.255",
+    "192.168.1.1",
+    "169.254.169.254",
+    "169.254.1.1",
+    "100.64.0.1",
+    "100.127.255.254",
+    "0.0.0.0",
+    "224.0.0.1",
+    "239.1.1.1",
+    "255.255.255.255",
+    "::1",
+    "::",
+    "fe80::1",
+    "fe80::1%eth0",
+    "fc00::1",
+    "fd00:ec2::254",
+    "ff02::1",
+    "::ffff:127.0.0.1",
+    "::ffff:10.0.0.1",
+    "::ffff:169.254.169.254",
+    "64:ff9b::7f00:1",
+    "2002:7f00:1::",
+    "2001:0:4136:e378::1",
+    "168.63.129.16",
+    "100.100.100.200",
+    "198.18.0.1",
 ]
-ALLOWED = ["8.8.8.8", "157.240.1.35", "2a03:2880:f12f:83:face:b00c:0:25de", "::ffff:8.8.8.8", "64:ff9b::808:808"]
+ALLOWED = [
+    "8.8.8.8",
+    "157.240.1.35",
+    "2a03:2880:f12f:83:face:b00c:0:25de",
+    "::ffff:8.8.8.8",
+    "64:ff9b::808:808",
+]
 
 
 @pytest.mark.parametrize("ip", REFUSED)
@@ -36,17 +67,34 @@ def test_private_networks_setting_opens_only_what_it_names():
     assert policy.refusal("::ffff:10.0.0.1") is None
     assert policy.refusal("192.168.0.1") and policy.refusal("169.254.169.254")
     everything = Policy.from_settings("*", allow_http=False)
-    assert everything.refusal("192.168.0.1") is None and everything.refusal("fd12::1") is None
+    assert (
+        everything.refusal("192.168.0.1") is None
+        and everything.refusal("fd12::1") is None
+    )
     # Metadata services stay out of reach whatever the setting says.
-    assert everything.refusal("169.254.169.254") and Policy.from_settings("169.254.0.0/16", False).refusal("169.254.169.254")
+    assert everything.refusal("169.254.169.254") and Policy.from_settings(
+        "169.254.0.0/16", False
+    ).refusal("169.254.169.254")
 
 
 def test_check_url_at_save_time():
     policy = Policy()
-    assert check_url(" https://waha.example.com/ ", policy) == "https://waha.example.com/"
-    for bad in ["http://waha.example.com", "ftp://x", "https://user:pw@waha.example.com", "https://127.0.0.1:3000",
-                "https://[::1]/", "https://169.254.169.254/latest", "https://localhost:8000", "javascript:alert(1)",
-                "https://x:99999/", "http://[::1", ""]:
+    assert (
+        check_url(" https://waha.example.com/ ", policy) == "https://waha.example.com/"
+    )
+    for bad in [
+        "http://waha.example.com",
+        "ftp://x",
+        "https://user:pw@waha.example.com",
+        "https://127.0.0.1:3000",
+        "https://[::1]/",
+        "https://169.254.169.254/latest",
+        "https://localhost:8000",
+        "javascript:alert(1)",
+        "https://x:99999/",
+        "http://[::1",
+        "",
+    ]:
         with pytest.raises(UrlRefused):
             check_url(bad, policy)
     local = Policy.from_settings("127.0.0.0/8", allow_http=True)
@@ -92,9 +140,13 @@ async def test_allowed_private_network_connects_to_the_checked_address_and_no_re
 
     async with FakeProvider(handler) as fake:
         port = int(fake.url.rsplit(":", 1)[1])
-        async with guarded_client(Policy.from_settings("127.0.0.0/8", True), resolver_to("127.0.0.1")) as client:
+        async with guarded_client(
+            Policy.from_settings("127.0.0.0/8", True), resolver_to("127.0.0.1")
+        ) as client:
             r = await client.get(f"http://waha.internal:{port}/api/files/x.jpg")
-        assert r.status_code == 302 and [q.path for q in fake.requests] == ["/api/files/x.jpg"]
+        assert r.status_code == 302 and [q.path for q in fake.requests] == [
+            "/api/files/x.jpg"
+        ]
         assert fake.requests[0].headers["host"] == f"waha.internal:{port}"
 
 
