@@ -42,7 +42,6 @@ from app.web.auth import AuthController
 from app.web.channels import ChannelsController
 from app.web.conversations import ConversationsController, SimulatorController
 from app.web.auto_messages import AutoMessagesController
-from app.web.dispatch import ConversationActionsController
 from app.web.webhooks import ROUTES as WEBHOOK_ROUTES
 from app.web.departments import DepartmentsController
 from app.web.errors import EXCEPTION_HANDLERS
@@ -53,6 +52,8 @@ from app.web.quick_replies import QuickRepliesController
 from app.web.middleware import request_id_middleware, security_headers_middleware
 from app.web.operator import CallsApiController, CdrApiController, OperatorController, ami_error_handler
 from app.web.pbx import CONTROLLERS as PBX_CONTROLLERS
+from app.web.phone import PhoneController
+from app.web.call_metrics import CallMetricsController
 from app.web.presence import PresenceController
 from app.web.ratelimit import RateLimiter
 from app.web.security import PostgresStore, check_csrf_binding, enrolment_redirect, page_rate_limited, session_auth
@@ -129,23 +130,28 @@ def create_app(settings: Settings, *, migrate: bool = True, dispatcher: bool = T
     if not settings.database_url:
         raise ValueError("create_app needs settings.database_url (the CLI starts an embedded server)")
     settings = settings.with_secret()
-    db.configure(settings.database_url)
+    # Request traffic may go through a transaction-mode pooler (DATABASE_URL); LISTEN, the
+    # leaders' session advisory locks and migrations need a direct connection (direct_url).
+    db.configure(settings.database_url, pooler=bool(settings.database_direct_url))
     policy = netpolicy.Policy.from_settings(settings.private_networks, settings.allow_http)
     netpolicy.configure(policy)
     sessions.configure(settings.session_absolute_max_age)
-    hub = Hub(settings.database_url)
+    hub = Hub(settings.direct_url)
     WALLBOARD.attach(hub)  # the wallboard's snapshots are published through this process's hub
     hub.add_watcher(WEBHOOK_CHANNELS.on_bus)  # webhooks' channel cache follows the bus
     hub.add_watcher(SCHEDULES.on_bus)  # so does the dispatcher's schedule cache
-    sweeper = Leadership(settings.database_url, SWEEPER, "dispatcher", lambda: run_dispatcher(hub, settings))
+    sweeper = Leadership(settings.direct_url, SWEEPER, "dispatcher", lambda: run_dispatcher(hub, settings))
     # The AMI listener runs in every process; only the advisory-lock leader connects.
     ami = AmiListener(settings) if settings.ami_host else None
+    if ami is not None:
+        hub.add_watcher(ami.phones.on_bus)  # presence in Switchboard pauses the agent's queue members
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         if migrate:
-            await db.migrate(settings.database_url)
-        await db.open_pool()
+            await db.migrate(settings.direct_url)
+            db.configure(settings.database_url, pooler=bool(settings.database_direct_url))
+        await db.open_pool(read_dsn=settings.database_read_url)
         await hub.start()
         _on_exit_signal(hub.end_streams)
         housekeeping = asyncio.create_task(_maintenance(settings), name="maintenance")
@@ -205,6 +211,8 @@ def create_app(settings: Settings, *, migrate: bool = True, dispatcher: bool = T
         return enrolment_redirect(request)
 
     async def set_language(request: Request) -> None:
+        if request.scope["path"].startswith(("/webhooks/", "/health")):
+            return  # providers and probes: no user, answers in English (3 % of a webhook's CPU)
         # The user's language, else the company's, else the browser's, else English.
         user = request.scope.get("user")
         company_language, zone = await get_company_locale(user.company_id) if user else ("", "UTC")
@@ -220,7 +228,6 @@ def create_app(settings: Settings, *, migrate: bool = True, dispatcher: bool = T
             AdminIndexController,
             ChannelsController,
             ConversationsController,
-            ConversationActionsController,
             AutoMessagesController,
             SimulatorController,
             *WEBHOOK_ROUTES,
@@ -244,6 +251,8 @@ def create_app(settings: Settings, *, migrate: bool = True, dispatcher: bool = T
             CallsApiController,
             CdrApiController,
             *PBX_CONTROLLERS,
+            PhoneController,
+            CallMetricsController,
             API_V1,
             OrdersController,
             OrderSettingsController,

@@ -42,6 +42,13 @@ class Settings:
 
     # PostgreSQL DSN. Empty: start an embedded PostgreSQL (pgserver) under DATA_DIR/pgdata.
     database_url: str = ""
+    # A direct (unpooled) connection to the same database, for what a transaction-mode pooler
+    # (PgBouncer) cannot carry: LISTEN, session advisory locks (leadership, migrations), pg_dump.
+    # Empty: DATABASE_URL. When set, DATABASE_URL is taken to be such a pooler (no prepared statements).
+    database_direct_url: str = ""
+    # A read replica (streaming standby) for the heavy reads: metrics, wallboard day totals,
+    # CDR search and exports. Empty, or unreachable: the primary.
+    database_read_url: str = ""
     # Signs session cookies and CSRF tokens. Empty: generated once, kept in DATA_DIR/secret_key.
     secret_key: str = ""
     # Where the embedded database, uploaded media and the generated secret live.
@@ -102,8 +109,12 @@ class Settings:
     ami_reconnect_max: int = 30
     # SIP stack whose Realtime tables we write: "pjsip" (ps_* tables) or "sip" (chan_sip sippeers, Asterisk <= 20).
     asterisk_sip_driver: str = "pjsip"
-    # Dialplan context of our extensions, and where transfers and click-to-call are sent.
-    asterisk_context: str = "internal"
+    # Folder of the pg_dump / pg_restore used by `switchboard backup` and `restore` (empty: those
+    # bundled with the embedded PostgreSQL, version 16; a newer server needs its own).
+    pg_bin_dir: str = ""
+    # Dialplan context of a company's extensions, where its transfers and click-to-call are sent;
+    # ``{company}`` is replaced by the company id, so each company dials only its own phones.
+    asterisk_context: str = "sb{company}-internal"
     # Networks (CIDR, comma-separated; "*" for all) that provider servers, outbound webhooks and
     # S3 may live on besides the public internet, e.g. "10.0.0.0/8" for a WAHA on the LAN. Empty:
     # loopback, private, link-local and reserved addresses are refused (cloud metadata always is).
@@ -117,11 +128,17 @@ class Settings:
     # Attempts at fetching one inbound media file through transient errors before it is marked failed.
     media_max_attempts: int = 8
 
+    def context_for(self, company_id: int) -> str:
+        """The dialplan context of ``company_id``'s extensions (``ASTERISK_CONTEXT``)."""
+        return self.asterisk_context.replace("{company}", str(company_id))
+
     @classmethod
     def from_env(cls, **overrides: object) -> "Settings":
         env = os.environ
         values: dict[str, object] = {
             "database_url": env.get("DATABASE_URL", ""),
+            "database_direct_url": env.get("DATABASE_DIRECT_URL", "").strip(),
+            "database_read_url": env.get("DATABASE_READ_URL", "").strip(),
             "secret_key": env.get("SECRET_KEY", ""),
             "data_dir": Path(env.get("DATA_DIR") or ROOT / "data").resolve(),
             "base_url": env.get("BASE_URL", ""),
@@ -157,7 +174,8 @@ class Settings:
             "ami_timeout": _env_int("AMI_TIMEOUT", 5),
             "ami_reconnect_max": _env_int("AMI_RECONNECT_MAX", 30),
             "asterisk_sip_driver": _choice("ASTERISK_SIP_DRIVER", ("pjsip", "sip")),
-            "asterisk_context": env.get("ASTERISK_CONTEXT", "").strip() or "internal",
+            "asterisk_context": env.get("ASTERISK_CONTEXT", "").strip() or "sb{company}-internal",
+            "pg_bin_dir": env.get("PG_BIN_DIR", "").strip(),
             "private_networks": env.get("PRIVATE_NETWORKS", "").strip(),
             "allow_http": env.get("ALLOW_HTTP", "").lower() in {"1", "true", "yes"},
             "media_max_attempts": _env_int("MEDIA_MAX_ATTEMPTS", 8),
@@ -173,6 +191,11 @@ class Settings:
             raise SystemExit("S3_ENDPOINT uses plain http://: set ALLOW_HTTP=1 to allow it (and PRIVATE_NETWORKS for a LAN)")
         parse_networks(str(values["private_networks"]))  # a typo stops the start, with the reason
         return cls(**values)  # type: ignore[arg-type]
+
+    @property
+    def direct_url(self) -> str:
+        """Where LISTEN, advisory-lock leadership and migrations connect (see database_direct_url)."""
+        return self.database_direct_url or self.database_url
 
     @property
     def public_url(self) -> str:

@@ -15,7 +15,9 @@ from datetime import datetime
 import asyncpg
 
 from app.domain import sql
+from app.domain.callers import calls_in_conversation
 from app.domain.audit import record_audit
+from app.domain.contacts import get_contact
 from app.domain.errors import NotFound
 from app.domain.events import ContactChanged, NoteAdded, emit
 from app.domain.validation import EMAIL_RE, Cleaner
@@ -110,7 +112,9 @@ async def list_timeline(company_id: int, conversation_id: int, *, before: int | 
         else:
             shown.append(m)
     items = shown + [Item(n, kind="note") for n in notes] + [Item(e, kind="event", created_at=e["at"]) for e in events]
-    order = {"event": 0, "message": 1, "note": 2}
+    # The customer's telephone calls (issue 17: one timeline per customer), from the PBX's CDR.
+    items += [Item(c, kind="call", created_at=c["at"]) for c in await calls_in_conversation(company_id, conversation_id, low, high)]
+    order = {"event": 0, "message": 1, "note": 2, "call": 3}
     items.sort(key=lambda i: (i["created_at"], order[i["kind"]], i["id"]))
     return items, (messages[0]["id"] if more and messages else None)
 
@@ -173,19 +177,9 @@ async def mark_read(company_id: int, conversation_id: int) -> None:
 # The customer -----------------------------------------------------------------------------
 
 
-async def get_contact(company_id: int, contact_id: int) -> asyncpg.Record:
-    row = await sql.fetchrow(
-        "SELECT id, phone, name, email, details, language, created_at FROM contact WHERE company_id = $1 AND id = $2",
-        company_id, contact_id,
-    )
-    if row is None:
-        raise NotFound(N_("No such customer."))
-    return row
-
-
 async def update_contact(company_id: int, contact_id: int, data: dict) -> None:
     """Edit the customer's name and details (any staff member who may see one of their conversations)."""
-    before = await get_contact(company_id, contact_id)
+    before = await get_contact(company_id, contact_id, deleted_too=True)
     c = Cleaner(data)
     values = {
         "name": c.text("name", max_len=200, required=False),

@@ -6,15 +6,15 @@ import asyncio
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from zxcvbn import zxcvbn
+
+from app.i18n import N_, gettext
 
 _hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
 
 # Verified when the e-mail is unknown, so that both answers take the same time.
 _DUMMY_HASH = _hasher.hash("switchboard-timing-equaliser")
 
-from zxcvbn import zxcvbn
-
-from app.i18n import N_, gettext
 
 # ASVS 2.1.1: at least 12 characters; 2.1.7: refuse common and guessable ones (zxcvbn's
 # dictionaries and its score, 0-4: 3 is "safely unguessable: moderate protection from an

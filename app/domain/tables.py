@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from enum import Enum
 
-from piccolo.columns import BigInt, Boolean, Bytea, Integer, Text, Timestamptz, Varchar
+from piccolo.columns import BigInt, BigSerial, Boolean, Bytea, Integer, Serial, Text, Timestamptz, Varchar
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
@@ -18,16 +18,23 @@ from piccolo.table import Table
 class Company(Table, tablename="company"):
     """A tenant. Every other row belongs to exactly one company."""
 
+    id = Serial(primary_key=True)
     name = Varchar(length=200)
     timezone = Varchar(length=64, default="UTC")
     language = Varchar(length=8, default="en")
     created_at = Timestamptz(default=TimestamptzNow())
+    # Seconds the returning customer's yes/no question waits (sb_0016).
+    returning_timeout = Integer(default=120)
+    # When "<agent> is now with you" goes: assigned, answered or never (sb_0016).
+    takeover_notice = Varchar(length=16, default="assigned")
     # Admins must log in with a second factor (TOTP) and are sent to enrol until they do.
     mfa_required_for_admins = Boolean(default=False)
 
 
 class User(Table, tablename="app_user"):
     """A person who logs in: an admin, a supervisor or an agent of one company."""
+
+    id = Serial(primary_key=True)
 
     class Role(str, Enum):
         admin = "admin"
@@ -53,6 +60,8 @@ class User(Table, tablename="app_user"):
     language = Varchar(length=8, default="")
     last_seen_at = Timestamptz(null=True, default=None)
     created_at = Timestamptz(default=TimestamptzNow())
+    # When dispatch last gave the agent a conversation (longest idle first among ties).
+    last_assigned_at = Timestamptz(null=True, default=None)
     # Two-factor login (app.domain.account): the TOTP secret, when it was turned on (None: off),
     # and the last time step accepted (a code is never accepted twice).
     mfa_secret = Varchar(length=64, default="")
@@ -63,6 +72,7 @@ class User(Table, tablename="app_user"):
 class MfaRecoveryCode(Table, tablename="mfa_recovery_code"):
     """One-time codes that stand in for the authenticator (stored as SHA-256 digests)."""
 
+    id = BigSerial(primary_key=True)
     user_id = Integer()
     code_hash = Varchar(length=64)
     used_at = Timestamptz(null=True, default=None)
@@ -71,6 +81,7 @@ class MfaRecoveryCode(Table, tablename="mfa_recovery_code"):
 class Department(Table, tablename="department"):
     """A group of agents that conversations are routed to (seeds: poste, departamento)."""
 
+    id = Serial(primary_key=True)
     company_id = Integer()
     name = Varchar(length=120)
     code = Varchar(length=32)
@@ -80,11 +91,24 @@ class Department(Table, tablename="department"):
     # Position in the customer-facing bot menu (1, 2, 3 ...).
     menu_position = Integer(default=0)
     created_at = Timestamptz(default=TimestamptzNow())
+    # Dispatch strategy (app.dispatch.policy): least_load, round_robin or sticky.
+    strategy = Varchar(length=16, default="least_load")
+    # Supervisors are alerted when a conversation has been reinjected this many times.
+    reinjection_alert = Integer(default=3)
+    # A holder who goes offline: requeue (everything goes back) or keep_answered (sb_0016).
+    offline_policy = Varchar(length=16, default="requeue")
+    # Routing knobs of sb_0016 (README "Routing guarantees").
+    reinjection_policy = Varchar(length=16, default="prefer_others")
+    offline_alert_minutes = Integer(default=10)
+    overflow_department_id = Integer(null=True, default=None)
+    overflow_after = Integer(default=0)
+    menu_timeout = Integer(default=0)
 
 
 class UserDepartment(Table, tablename="user_department"):
     """Membership of an agent in a department."""
 
+    id = Serial(primary_key=True)
     company_id = Integer()
     user_id = Integer()
     department_id = Integer()
@@ -107,6 +131,7 @@ class HttpSession(Table, tablename="http_session"):
 class LoginFailure(Table, tablename="login_failure"):
     """One failed login, counted per account and per address for throttling."""
 
+    id = BigInt(primary_key=True)
     scope = Varchar(length=16)
     key = Varchar(length=254)
     at = Timestamptz(default=TimestamptzNow())

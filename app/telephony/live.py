@@ -15,10 +15,11 @@ import json
 import logging
 import time
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Awaitable, Callable, ClassVar
 
 from app.domain import sql
 from app.domain.events import Event, emit
+from app.realtime.tasks import stop_task
 from app.settings import Settings
 from app.telephony.state import LiveState
 
@@ -88,19 +89,16 @@ class LivePublisher:
         self._owners_sig: tuple = ()
         self.status: tuple[str, str, str] | None = None
         self.flushes = 0
+        # Called when our PBX objects changed (the AMI listener re-reads the queues from Asterisk).
+        self.on_owners_changed: Callable[[], Awaitable[None]] | None = None
 
     async def start(self) -> None:
         if self._task is None:
             self._task = asyncio.create_task(self._loop(), name="pbx-live-publisher")
 
     async def close(self) -> None:
-        if self._task:
-            self._task.cancel()
-            try:
-                await self._task
-            except (asyncio.CancelledError, Exception):  # noqa: BLE001
-                pass
-            self._task = None
+        await stop_task(self._task)
+        self._task = None
 
     def touch(self) -> None:
         self._wake.set()
@@ -112,6 +110,10 @@ class LivePublisher:
         self.queue_owners = {r["name"]: r["company_id"] for r in rows if r["kind"] == "queue"}
         self.companies = [r["id"] for r in await sql.fetch("SELECT id FROM company ORDER BY id")]
         self.accounts = {account_code(c): c for c in self.companies}
+        regs = await sql.fetch("SELECT id, client_uri, server_uri FROM ps_registrations")
+        self.state.registrations = {
+            ((r["client_uri"] or "").replace("^3B", ";"), (r["server_uri"] or "").replace("^3B", ";")): r["id"] for r in regs
+        }
         self._owners_loaded = time.monotonic()
 
     async def reload_owners_if_changed(self) -> None:
@@ -122,9 +124,12 @@ class LivePublisher:
             )
         )
         if sig != self._owners_sig:
+            first = not self._owners_sig
             self._owners_sig = sig
             await self.load_owners()
             self.state.changes += 1
+            if not first and self.on_owners_changed is not None:
+                await self.on_owners_changed()
 
     async def _loop(self) -> None:
         while True:

@@ -9,7 +9,7 @@ from litestar.response import Redirect, ServerSentEventMessage, Template
 
 from app.dispatch.reads import agent_may_see
 from app.domain import orders, sql
-from app.domain.api_reads import get_contact
+from app.domain.contacts import get_contact
 from app.domain.errors import NotFound, ValidationError
 from app.domain.events import OrderChanged
 from app.domain.tables import User

@@ -2,6 +2,7 @@
 and an agent answering, live (no reload), and the metrics page shows the same day."""
 
 import re
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
@@ -52,9 +53,9 @@ def test_wallboard_follows_customers_and_agents_live(new_page):
 
     # Anna answers: first response, time since her last reply.
     conversation_id = run(sql.fetchval("SELECT id FROM conversation WHERE company_id = $1", company.id))
-    desk.goto(f"/conversations/{conversation_id}")
-    desk.fill("form.composer textarea[name=text]", "Sorry! Let me check.")
-    desk.click("form.composer button[type=submit]")
+    desk.goto(f"/conversations/{conversation_id}")  # an old link: the inbox opens it
+    desk.fill("#composer-text", "Sorry! Let me check.")
+    desk.click("#composer-send")
     expect(board.locator("#wb-first-responses")).to_have_text("1", timeout=10_000)
     expect(board.locator(f"#wb-agent-{anna.id} .wb-since")).to_have_text(re.compile(r"^\d+ s$"))
     expect(board.locator("#wb-chart-messages rect.bar-agent")).to_have_count(1)
@@ -73,6 +74,6 @@ def test_wallboard_follows_customers_and_agents_live(new_page):
     screenshot(board, "metrics-per-agent")
     with board.expect_download() as download:
         board.click("#metrics-csv")
-    text = open(download.value.path(), encoding="utf-8").read()
+    text = Path(download.value.path()).read_text(encoding="utf-8")
     assert text.splitlines()[0].startswith("from,to,group,")
     assert "Anna Agent" in text
