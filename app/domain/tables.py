@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from enum import Enum
 
-from piccolo.columns import BigInt, BigSerial, Boolean, Bytea, Integer, Serial, Text, Timestamptz, Varchar
+from piccolo.columns import BigInt, Boolean, Bytea, Integer, Serial, Text, Timestamptz, Varchar
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
@@ -72,7 +72,7 @@ class User(Table, tablename="app_user"):
 class MfaRecoveryCode(Table, tablename="mfa_recovery_code"):
     """One-time codes that stand in for the authenticator (stored as SHA-256 digests)."""
 
-    id = BigSerial(primary_key=True)
+    id = BigInt(primary_key=True)
     user_id = Integer()
     code_hash = Varchar(length=64)
     used_at = Timestamptz(null=True, default=None)
@@ -137,4 +137,4 @@ class LoginFailure(Table, tablename="login_failure"):
     at = Timestamptz(default=TimestamptzNow())
 
 
-TABLES = [Company, User, Department, UserDepartment, HttpSession, LoginFailure]
+TABLES = [Company, User, Department, UserDepartment, HttpSession, LoginFailure, MfaRecoveryCode]

@@ -7,7 +7,7 @@ from litestar import Controller, Request, get, post
 from litestar.params import FromPath
 from litestar.response import Redirect, ServerSentEventMessage, Template
 
-from app.dispatch.reads import agent_may_see
+from app.domain.conversations import agent_may_see
 from app.domain import orders, sql
 from app.domain.contacts import get_contact
 from app.domain.errors import NotFound, ValidationError
