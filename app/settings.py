@@ -40,6 +40,13 @@ class Settings:
 
     # PostgreSQL DSN. Empty: start an embedded PostgreSQL (pgserver) under DATA_DIR/pgdata.
     database_url: str = ""
+    # A direct (unpooled) connection to the same database, for what a transaction-mode pooler
+    # (PgBouncer) cannot carry: LISTEN, session advisory locks (leadership, migrations), pg_dump.
+    # Empty: DATABASE_URL. When set, DATABASE_URL is taken to be such a pooler (no prepared statements).
+    database_direct_url: str = ""
+    # A read replica (streaming standby) for the heavy reads: metrics, wallboard day totals,
+    # CDR search and exports. Empty, or unreachable: the primary.
+    database_read_url: str = ""
     # Signs session cookies and CSRF tokens. Empty: generated once, kept in DATA_DIR/secret_key.
     secret_key: str = ""
     # Where the embedded database, uploaded media and the generated secret live.
@@ -98,6 +105,9 @@ class Settings:
     ami_reconnect_max: int = 30
     # SIP stack whose Realtime tables we write: "pjsip" (ps_* tables) or "sip" (chan_sip sippeers, Asterisk <= 20).
     asterisk_sip_driver: str = "pjsip"
+    # Folder of the pg_dump / pg_restore used by `switchboard backup` and `restore` (empty: those
+    # bundled with the embedded PostgreSQL, version 16; a newer server needs its own).
+    pg_bin_dir: str = ""
     # Dialplan context of a company's extensions, where its transfers and click-to-call are sent;
     # ``{company}`` is replaced by the company id, so each company dials only its own phones.
     asterisk_context: str = "sb{company}-internal"
@@ -111,6 +121,8 @@ class Settings:
         env = os.environ
         values: dict[str, object] = {
             "database_url": env.get("DATABASE_URL", ""),
+            "database_direct_url": env.get("DATABASE_DIRECT_URL", "").strip(),
+            "database_read_url": env.get("DATABASE_READ_URL", "").strip(),
             "secret_key": env.get("SECRET_KEY", ""),
             "data_dir": Path(env.get("DATA_DIR") or ROOT / "data").resolve(),
             "base_url": env.get("BASE_URL", ""),
@@ -146,6 +158,7 @@ class Settings:
             "ami_reconnect_max": _env_int("AMI_RECONNECT_MAX", 30),
             "asterisk_sip_driver": _choice("ASTERISK_SIP_DRIVER", ("pjsip", "sip")),
             "asterisk_context": env.get("ASTERISK_CONTEXT", "").strip() or "sb{company}-internal",
+            "pg_bin_dir": env.get("PG_BIN_DIR", "").strip(),
         }
         values.update(overrides)
         if values["s3_bucket"] and not (values["s3_endpoint"] and values["s3_access_key"] and values["s3_secret_key"]):
@@ -153,6 +166,11 @@ class Settings:
         if values["s3_endpoint"] and not str(values["s3_endpoint"]).startswith(("http://", "https://")):
             raise SystemExit(f"S3_ENDPOINT must start with http:// or https://, got {values['s3_endpoint']!r}")
         return cls(**values)  # type: ignore[arg-type]
+
+    @property
+    def direct_url(self) -> str:
+        """Where LISTEN, advisory-lock leadership and migrations connect (see database_direct_url)."""
+        return self.database_direct_url or self.database_url
 
     @property
     def public_url(self) -> str:

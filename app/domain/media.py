@@ -214,6 +214,7 @@ async def get_public_media(message_id: int, token: str, secret: str, data_dir: P
         raise NotFound(N_("No such file."))
     row = await sql.fetchrow("SELECT company_id, data->'media' AS media FROM message WHERE id = $1 AND direction = 'out'", message_id)
     media = (json.loads(row["media"]) if isinstance(row["media"], str) else row["media"]) if row else None
-    if not media or not media.get("path") or not hmac.compare_digest(media_token(secret, message_id, media["path"]), token):
+    if row is None or not media or not media.get("path") \
+            or not hmac.compare_digest(media_token(secret, message_id, media["path"]), token):
         raise NotFound(N_("No such file."))
     return await get_media_file(row["company_id"], message_id, data_dir)

@@ -128,6 +128,7 @@ def _where(company_id: int, f: CdrFilter, cursor: str | None) -> tuple[str, list
     return " AND ".join(clauses), args
 
 
+@sql.on_replica  # the history (and export_csv's batches): the read replica when there is one
 async def search_cdr(company_id: int, f: CdrFilter, *, cursor: str | None = None, limit: int = 25, offset: int = 0) -> CdrPage:
     where, args = _where(company_id, f, cursor)
     order = "start DESC, uniqueid DESC"
