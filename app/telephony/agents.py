@@ -105,6 +105,7 @@ class AgentPhones:
         self._last: dict[int, PhoneState] = {}
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
+        self._background: set[asyncio.Task] = set()  # referenced until done (asyncio keeps weak ones)
         self.writes = 0
 
     def touch(self) -> None:
@@ -162,6 +163,11 @@ class AgentPhones:
 
     # Presence -> queue pause --------------------------------------------------------------
 
+    def _spawn(self, coro) -> None:  # noqa: ANN001
+        task = asyncio.get_running_loop().create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
     def links_changed(self) -> None:
         self._links_stale = True
         self.touch()
@@ -172,7 +178,7 @@ class AgentPhones:
         if isinstance(item, (UserChanged, Resync)):
             self.links_changed()
         if isinstance(item, PresenceChanged) and self.listener.is_leader:
-            asyncio.get_running_loop().create_task(self._presence(item))
+            self._spawn(self._presence(item))
 
     async def _presence(self, event: PresenceChanged) -> None:
         from app.domain.phone import get_voice_settings
@@ -195,7 +201,7 @@ class AgentPhones:
         queue's company asked for it, the customer gets the missed-call message."""
         company_id = self.listener.publisher.queue_owners.get(queue)
         if company_id is not None and number:
-            asyncio.get_running_loop().create_task(self._follow_up(company_id, number))
+            self._spawn(self._follow_up(company_id, number))
 
     async def _follow_up(self, company_id: int, number: str) -> None:
         from app.domain.errors import DomainError
