@@ -39,7 +39,6 @@ from app.web.auth import AuthController
 from app.web.channels import ChannelsController
 from app.web.conversations import ConversationsController, SimulatorController
 from app.web.auto_messages import AutoMessagesController
-from app.web.dispatch import ConversationActionsController
 from app.web.webhooks import ROUTES as WEBHOOK_ROUTES
 from app.web.departments import DepartmentsController
 from app.web.errors import EXCEPTION_HANDLERS
@@ -207,7 +206,6 @@ def create_app(settings: Settings, *, migrate: bool = True, dispatcher: bool = T
             AdminIndexController,
             ChannelsController,
             ConversationsController,
-            ConversationActionsController,
             AutoMessagesController,
             SimulatorController,
             *WEBHOOK_ROUTES,

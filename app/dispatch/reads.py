@@ -7,6 +7,7 @@ from datetime import datetime
 import asyncpg
 
 from app.domain import sql
+from app.domain.conversations import QUEUE_STATUSES, in_departments_sql
 from app.domain.notes import Item
 
 _ROW = """SELECT c.id, c.status, c.department_id, c.assigned_user_id, c.assigned_at, c.queued_at,
@@ -30,64 +31,18 @@ async def list_my_conversations(company_id: int, user_id: int) -> list[asyncpg.R
 async def list_my_queue(company_id: int, user_id: int, limit: int = 50) -> list[asyncpg.Record]:
     """Conversations waiting in the agent's departments (queued, or still with the bot), oldest first."""
     return await sql.fetch(
-        _ROW + """ WHERE c.company_id = $1 AND c.status IN ('queued', 'bot')
-                  AND (c.department_id IN (SELECT department_id FROM user_department WHERE user_id = $2)
-                       OR c.department_id IS NULL)
-                  ORDER BY coalesce(c.queued_at, c.created_at), c.id LIMIT $3""",
+        _ROW + f""" WHERE c.company_id = $1 AND c.status = ANY($3::varchar[]) AND {in_departments_sql('$2')}
+                  ORDER BY coalesce(c.queued_at, c.created_at), c.id LIMIT $4""",
         company_id,
         user_id,
+        list(QUEUE_STATUSES),
         limit,
     )
 
 
-async def agent_may_see(agent_id: int, role: str, conversation: asyncpg.Record) -> bool:
-    """Supervisors see every conversation of their company; an agent sees the ones they hold
-    and the ones waiting (queued or with the bot) in their departments."""
-    if role in ("admin", "supervisor"):
-        return True
-    if conversation["assigned_user_id"] == agent_id:
-        return True
-    if conversation["status"] in ("queued", "bot"):
-        if conversation["department_id"] is None:
-            return True
-        return bool(
-            await sql.fetchval(
-                "SELECT 1 FROM user_department WHERE user_id = $1 AND department_id = $2",
-                agent_id,
-                conversation["department_id"],
-            )
-        )
-    return False
-
-
-def may_reply(user_id: int, role: str, conversation: asyncpg.Record) -> bool:
-    """Only the assigned agent (or a supervisor) may write to the customer (DESIGN: security)."""
-    return role in ("admin", "supervisor") or (
-        conversation["status"] == "assigned" and conversation["assigned_user_id"] == user_id
-    )
-
-
-def may_see_with(agent_id: int, role: str, conversation, department_ids: frozenset[int] | set[int]) -> bool:
-    """``agent_may_see`` without a query: for live events, with the viewer's departments known."""
-    if role in ("admin", "supervisor") or conversation["assigned_user_id"] == agent_id:
-        return True
-    return conversation["status"] in ("queued", "bot") and (
-        conversation["department_id"] is None or conversation["department_id"] in department_ids
-    )
-
-
-async def department_members(company_id: int) -> dict[int, frozenset[int]]:
-    """Each user's departments, for a whole company in one query (live filtering)."""
-    rows = await sql.fetch(
-        "SELECT user_id, array_agg(department_id) AS deps FROM user_department WHERE company_id = $1 GROUP BY user_id",
-        company_id,
-    )
-    return {r["user_id"]: frozenset(r["deps"]) for r in rows}
-
-
 # The inbox ------------------------------------------------------------------------------------
 
-INBOX_TABS = ("mine", "queue", "all")
+INBOX_TABS = ("mine", "queue", "bot", "all")
 INBOX_STATUSES = ("bot", "queued", "assigned", "resolved")
 INBOX_PAGE = 40
 
@@ -123,11 +78,13 @@ async def list_inbox(company_id: int, user_id: int, tab: str, *, status: str = "
     if tab == "mine":
         where.append(f"c.assigned_user_id = {arg(user_id)} AND c.status = {arg(status or 'assigned')}")
     elif tab == "queue":
-        statuses = [status] if status else ["queued", "bot"]
-        where.append(f"c.status = ANY({arg(statuses)}::varchar[]) AND c.status IN ('queued', 'bot')")
+        statuses = [status] if status else list(QUEUE_STATUSES)
+        where.append(f"c.status = ANY({arg(statuses)}::varchar[]) "
+                     f"AND c.status = ANY({arg(list(QUEUE_STATUSES))}::varchar[])")
         if not every_department:  # supervisors' queue is every department's
-            where.append(f"(c.department_id IS NULL OR c.department_id IN "
-                         f"(SELECT department_id FROM user_department WHERE user_id = {arg(user_id)}))")
+            where.append(in_departments_sql(arg(user_id)))
+    elif tab == "bot":  # supervisors: menus not answered, orders awaiting the customer's reply
+        where.append("c.status = 'bot'")
     elif status:
         where.append(f"c.status = {arg(status)}")
     else:
@@ -166,6 +123,16 @@ async def get_inbox_rows(company_id: int, conversation_ids: list[int]) -> dict[i
     return {r["id"]: Item(r) for r in rows}
 
 
+async def queue_ids(company_id: int, user_id: int, every_department: bool = False, limit: int = 2000) -> list[int]:
+    """The conversations of the user's Queue tab (its badge follows them live in the page)."""
+    rows = await sql.fetch(
+        f"""SELECT c.id FROM conversation c WHERE c.company_id = $1 AND c.status = ANY($4::varchar[])
+              AND ($3 OR {in_departments_sql('$2')}) ORDER BY c.id DESC LIMIT $5""",
+        company_id, user_id, every_department, list(QUEUE_STATUSES), limit,
+    )
+    return [r["id"] for r in rows]
+
+
 async def my_unread(company_id: int, user_id: int) -> dict[int, int]:
     """Unread customer messages in each conversation the user holds (the page title's counter)."""
     rows = await sql.fetch(
@@ -180,12 +147,12 @@ async def my_unread(company_id: int, user_id: int) -> dict[int, int]:
 async def inbox_counts(company_id: int, user_id: int, every_department: bool = False) -> dict[str, int]:
     """How many conversations each tab holds (without filters)."""
     row = await sql.fetchrow(
-        """SELECT count(*) FILTER (WHERE c.assigned_user_id = $2 AND c.status = 'assigned') AS mine,
-                  count(*) FILTER (WHERE c.status IN ('queued', 'bot') AND ($3 OR c.department_id IS NULL OR c.department_id IN
-                                   (SELECT department_id FROM user_department WHERE user_id = $2))) AS queue,
+        f"""SELECT count(*) FILTER (WHERE c.assigned_user_id = $2 AND c.status = 'assigned') AS mine,
+                  count(*) FILTER (WHERE c.status = ANY($4::varchar[]) AND ($3 OR {in_departments_sql('$2')})) AS queue,
+                  count(*) FILTER (WHERE c.status = 'bot') AS bot,
                   count(*) AS "all"
            FROM conversation c WHERE c.company_id = $1 AND c.status <> 'resolved'""",
-        company_id, user_id, every_department,
+        company_id, user_id, every_department, list(QUEUE_STATUSES),
     )
     return dict(row)
 

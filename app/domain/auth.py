@@ -82,9 +82,21 @@ def _target(user: User) -> dict:
 
 
 async def record_logout(user: User, address: str) -> None:
-    """Logging out is audited like logging in."""
+    """Logging out is audited like logging in, and the person is offline at once (not after
+    the presence grace period): nothing more is routed to them and the dispatcher moves on
+    what they hold (app.dispatch.assignment.redistribute_from)."""
+    from app.domain.presence import record_change
+
     async with sql.transaction():
         await record_audit(user.company_id, "logout", actor=actor_of(user, address), **_target(user))
+        old = await sql.fetchval(
+            """UPDATE app_user u SET presence = 'offline', presence_changed_at = now()
+               FROM (SELECT id, presence FROM app_user WHERE id = $1 FOR UPDATE) o
+               WHERE u.id = o.id AND o.presence <> 'offline' RETURNING o.presence""",
+            user.id,
+        )
+        if old is not None:
+            await record_change(user.company_id, user.id, old, "offline", "logout")
 
 
 async def purge_old_failures(window_seconds: int) -> None:

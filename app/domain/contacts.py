@@ -83,12 +83,14 @@ async def list_contacts(company_id: int, *, query: str = "", page: int = 1, per_
     return Page(items=list(rows), page=page, per_page=per_page, total=total)
 
 
-async def get_contact(company_id: int, contact_id: int) -> asyncpg.Record:
-    """A contact of this company that is not deleted (404 otherwise)."""
+async def get_contact(company_id: int, contact_id: int, *, deleted_too: bool = False) -> asyncpg.Record:
+    """A contact of this company that is not deleted (404 otherwise); ``deleted_too``: a
+    deleted one as well (a conversation's customer, whose data the deletion blanked)."""
     if not 0 < contact_id < 2**31:
         raise NotFound(N_("No such contact."))
     row = await sql.fetchrow(
-        f"SELECT {_COLUMNS} FROM contact WHERE company_id = $1 AND id = $2 AND deleted_at IS NULL", company_id, contact_id
+        f"SELECT {_COLUMNS} FROM contact WHERE company_id = $1 AND id = $2 AND ($3 OR deleted_at IS NULL)",
+        company_id, contact_id, deleted_too,
     )
     if row is None:
         raise NotFound(N_("No such contact."))

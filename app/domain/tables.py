@@ -23,6 +23,10 @@ class Company(Table, tablename="company"):
     timezone = Varchar(length=64, default="UTC")
     language = Varchar(length=8, default="en")
     created_at = Timestamptz(default=TimestamptzNow())
+    # Seconds the returning customer's yes/no question waits (sb_0016).
+    returning_timeout = Integer(default=120)
+    # When "<agent> is now with you" goes: assigned, answered or never (sb_0016).
+    takeover_notice = Varchar(length=16, default="assigned")
 
 
 class User(Table, tablename="app_user"):
@@ -75,8 +79,14 @@ class Department(Table, tablename="department"):
     strategy = Varchar(length=16, default="least_load")
     # Supervisors are alerted when a conversation has been reinjected this many times.
     reinjection_alert = Integer(default=3)
-    # An agent's answered conversations when the agent goes offline: keep or requeue.
-    offline_policy = Varchar(length=8, default="keep")
+    # A holder who goes offline: requeue (everything goes back) or keep_answered (sb_0016).
+    offline_policy = Varchar(length=16, default="requeue")
+    # Routing knobs of sb_0016 (README "Routing guarantees").
+    reinjection_policy = Varchar(length=16, default="prefer_others")
+    offline_alert_minutes = Integer(default=10)
+    overflow_department_id = Integer(null=True, default=None)
+    overflow_after = Integer(default=0)
+    menu_timeout = Integer(default=0)
 
 
 class UserDepartment(Table, tablename="user_department"):

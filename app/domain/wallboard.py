@@ -203,5 +203,37 @@ async def _alerts(company_id: int, snap: Snapshot) -> list[dict]:
     for r in rows:
         alerts.append({"kind": "reinjected", "conversation_id": r["id"], "who": r["who"], "count": r["reinjections"],
                        "department": r["department"]})
+    # Routing guarantees (issue 14): a queue nobody can staff, a conversation kept by an
+    # offline holder past the department's limit, one waiting for another agent by rule.
+    rows = await sql.fetch(
+        """SELECT d.name, count(*) AS waiting FROM conversation c JOIN department d ON d.id = c.department_id
+           WHERE c.company_id = $1 AND c.status = 'queued'
+             AND NOT EXISTS (SELECT 1 FROM user_department ud JOIN app_user u ON u.id = ud.user_id
+                             WHERE ud.department_id = d.id AND u.active AND u.presence IN ('online', 'busy'))
+           GROUP BY d.id ORDER BY lower(d.name)""",
+        company_id,
+    )
+    for r in rows:
+        alerts.append({"kind": "unstaffed", "department": r["name"], "count": r["waiting"]})
+    rows = await sql.fetch(
+        """SELECT c.id, coalesce(nullif(ct.name, ''), ct.phone, '') AS who, u.name AS agent FROM conversation c
+           JOIN department d ON d.id = c.department_id JOIN app_user u ON u.id = c.assigned_user_id
+           JOIN contact ct ON ct.id = c.contact_id
+           WHERE c.company_id = $1 AND c.status = 'assigned' AND u.presence = 'offline'
+             AND u.presence_changed_at < now() - make_interval(mins => d.offline_alert_minutes)
+           ORDER BY c.id LIMIT 20""",
+        company_id,
+    )
+    for r in rows:
+        alerts.append({"kind": "holder_offline", "conversation_id": r["id"], "who": r["who"], "agent": r["agent"]})
+    rows = await sql.fetch(
+        """SELECT c.id, coalesce(nullif(ct.name, ''), ct.phone, '') AS who FROM conversation c
+           JOIN contact ct ON ct.id = c.contact_id
+           WHERE c.company_id = $1 AND c.status = 'queued' AND c.unstaffed_alert_at IS NOT NULL
+           ORDER BY c.id LIMIT 20""",
+        company_id,
+    )
+    for r in rows:
+        alerts.append({"kind": "waiting_other", "conversation_id": r["id"], "who": r["who"]})
     return alerts
 

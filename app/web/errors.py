@@ -18,7 +18,7 @@ from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 from app.i18n import N_, gettext
-from app.domain.errors import DomainError, NotFound, PermissionDenied, Throttled, ValidationError
+from app.domain.errors import Conflict, DomainError, NotFound, PermissionDenied, Throttled, ValidationError
 from app.logs import request_id
 
 log = logging.getLogger(__name__)
@@ -81,6 +81,8 @@ def domain_error(request: Request, exc: DomainError) -> Response:
         return error_response(request, 404, str(exc) or N_("Not found."))
     if isinstance(exc, PermissionDenied):
         return error_response(request, 403, str(exc) or N_("Not allowed."))
+    if isinstance(exc, Conflict):
+        return error_response(request, 409, str(exc))
     if isinstance(exc, Throttled):
         return error_response(request, 429, str(exc), {"Retry-After": str(exc.retry_after)})
     if isinstance(exc, ValidationError):

@@ -8,7 +8,7 @@ from litestar.params import FromPath
 from litestar.response import Redirect, ServerSentEventMessage, Template
 
 from app.domain import orders
-from app.domain.api_reads import get_contact
+from app.domain.contacts import get_contact
 from app.domain.errors import ValidationError
 from app.domain.events import OrderChanged
 from app.domain.tables import User
