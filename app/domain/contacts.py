@@ -98,7 +98,7 @@ async def get_contact(company_id: int, contact_id: int, *, deleted_too: bool = F
 
 
 async def contact_stats(company_id: int, contact_id: int) -> dict:
-    row = await sql.fetchrow(
+    row = await sql.fetchone(
         """SELECT count(*) AS conversations, count(*) FILTER (WHERE status <> 'resolved') AS open,
                   (SELECT count(*) FROM message m WHERE m.company_id = $1 AND m.conversation_id IN
                        (SELECT id FROM conversation WHERE company_id = $1 AND contact_id = $2)) AS messages
@@ -228,7 +228,7 @@ async def merge_contacts(company_id: int, keep_id: int, duplicate_id: int) -> as
                 raise ValidationError({"duplicate_id": N_("These contacts cannot be merged: their records conflict.")}) from exc
         await sql.execute("DELETE FROM contact WHERE company_id = $1 AND id = $2", company_id, duplicate_id)
         details = "\n\n".join(d for d in (keep["details"], dup["details"]) if d)[:2000]
-        row = await sql.fetchrow(
+        row = await sql.fetchone(
             f"""UPDATE contact SET name = $3, phone = coalesce(phone, $4), email = CASE WHEN email = '' THEN $5 ELSE email END,
                        details = $6, language = CASE WHEN language = '' THEN $7 ELSE language END,
                        opted_out_at = coalesce(opted_out_at, $8)
@@ -256,7 +256,7 @@ async def set_contact_language(company_id: int, contact_id: int, language: str) 
     if value == contact["language"]:
         return contact
     async with sql.transaction():
-        row = await sql.fetchrow(
+        row = await sql.fetchone(
             f"UPDATE contact SET language = $3 WHERE company_id = $1 AND id = $2 AND deleted_at IS NULL RETURNING {_COLUMNS}",
             company_id, contact_id, value,
         )

@@ -115,6 +115,7 @@ async def _statuses(company_id: int, day_start: datetime) -> dict[str, int]:
     return dict(row)
 
 
+@sql.on_replica  # the day's figures: history, never what a write depends on
 async def _hours(company_id: int, day_start: datetime, tz: ZoneInfo) -> list[dict]:
     rows = await sql.fetch(
         """SELECT extract(hour FROM m.created_at AT TIME ZONE $3)::int AS hour, m.author, count(*) AS n
@@ -128,6 +129,7 @@ async def _hours(company_id: int, day_start: datetime, tz: ZoneInfo) -> list[dic
     return hours
 
 
+@sql.on_replica
 async def _queue(company_id: int, day_start: datetime, now: datetime) -> list[dict]:
     """The queue's length through the day, rebuilt from today's transitions backwards from
     the current length: each transition into ``queued`` added one, each out of it removed one."""
