@@ -349,4 +349,5 @@ ROUTER = Router(
     guards=[api_auth],
     security=[{"apiKey": []}],
     exception_handlers={ValidationException: validation_error},
+    include_in_schema=True,  # published at /schema with /api/v1 (create_app leaves the pages out)
 )
