@@ -116,11 +116,13 @@ async def _connection() -> AsyncIterator[asyncpg.Connection | PoolConnectionProx
 
 
 async def fetch(query: str, *args: Any) -> list[asyncpg.Record]:
-    return await _read("fetch", query, args)
+    rows: list[asyncpg.Record] = await _read("fetch", query, args)
+    return rows
 
 
 async def fetchrow(query: str, *args: Any) -> asyncpg.Record | None:
-    return await _read("fetchrow", query, args)
+    row: asyncpg.Record | None = await _read("fetchrow", query, args)
+    return row
 
 
 async def fetchone(query: str, *args: Any) -> asyncpg.Record:
