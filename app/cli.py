@@ -56,7 +56,7 @@ def cmd_create_admin(settings: Settings, args: argparse.Namespace) -> None:
     generated = False
     if not password:
         if sys.stdin.isatty():
-            password = getpass.getpass("Password for the new admin (10+ characters): ")
+            password = getpass.getpass("Password for the new admin (12+ characters, hard to guess): ")
         else:
             password, generated = secrets.token_urlsafe(12), True
 
@@ -85,7 +85,7 @@ def _password(args: argparse.Namespace) -> tuple[str, bool]:
     if password:
         return password, False
     if sys.stdin.isatty() and not getattr(args, "generate_password", False):
-        return getpass.getpass("Password for the new admin (10+ characters): "), False
+        return getpass.getpass("Password for the new admin (12+ characters, hard to guess): "), False
     return secrets.token_urlsafe(12), True
 
 

@@ -198,6 +198,9 @@ async def answer(company_id: int, conversation_id: int, message_id: int, row=Non
         row = await message_context(company_id, conversation_id, message_id)
     if row is not None and row["direction"] == "in":
         await tell_if_closed(company_id, conversation_id, conv=row)
+    if row is not None and row["status"] == "bot" and not row["bot_state"] and row["direction"] == "in":
+        await start(company_id, conversation_id)  # never greeted (its opening event was lost): now
+        return
     if row is None or row["status"] != "bot" or not row["bot_state"] or row["direction"] != "in":
         return
     if row["bot_asked_at"] is None or row["created_at"] <= row["bot_asked_at"]:

@@ -79,6 +79,16 @@ class UserChanged(Event):
 
 
 @dataclass(frozen=True)
+class AccessChanged(Event):
+    """A user's role, active flag or departments changed, or one of their sessions ended (logout,
+    ended from the account page or by an admin, purged). Sent by database triggers
+    (piccolo_migrations/sb_0024): open live streams of that user check they may go on."""
+
+    name: ClassVar[str] = "access-changed"
+    user_id: int
+
+
+@dataclass(frozen=True)
 class ConversationOpened(Event):
     """A contact's first message (since their last resolved conversation) opened a conversation."""
 

@@ -27,6 +27,8 @@ class Company(Table, tablename="company"):
     returning_timeout = Integer(default=120)
     # When "<agent> is now with you" goes: assigned, answered or never (sb_0016).
     takeover_notice = Varchar(length=16, default="assigned")
+    # Admins must log in with a second factor (TOTP) and are sent to enrol until they do.
+    mfa_required_for_admins = Boolean(default=False)
 
 
 class User(Table, tablename="app_user"):
@@ -60,6 +62,20 @@ class User(Table, tablename="app_user"):
     created_at = Timestamptz(default=TimestamptzNow())
     # When dispatch last gave the agent a conversation (longest idle first among ties).
     last_assigned_at = Timestamptz(null=True, default=None)
+    # Two-factor login (app.domain.account): the TOTP secret, when it was turned on (None: off),
+    # and the last time step accepted (a code is never accepted twice).
+    mfa_secret = Varchar(length=64, default="")
+    mfa_enabled_at = Timestamptz(null=True, default=None)
+    mfa_last_step = BigInt(default=0)
+
+
+class MfaRecoveryCode(Table, tablename="mfa_recovery_code"):
+    """One-time codes that stand in for the authenticator (stored as SHA-256 digests)."""
+
+    id = BigInt(primary_key=True)
+    user_id = Integer()
+    code_hash = Varchar(length=64)
+    used_at = Timestamptz(null=True, default=None)
 
 
 class Department(Table, tablename="department"):
@@ -104,6 +120,12 @@ class HttpSession(Table, tablename="http_session"):
     key = Varchar(length=128, primary_key=True)
     data = Bytea()
     expires_at = Timestamptz(null=True, default=None)
+    # Whose session, since when, last seen when and where (the account page lists them).
+    user_id = BigInt(null=True, default=None)
+    created_at = Timestamptz(default=TimestamptzNow())
+    last_seen_at = Timestamptz(default=TimestamptzNow())
+    address = Varchar(length=64, default="")
+    user_agent = Varchar(length=300, default="")
 
 
 class LoginFailure(Table, tablename="login_failure"):
@@ -115,4 +137,4 @@ class LoginFailure(Table, tablename="login_failure"):
     at = Timestamptz(default=TimestamptzNow())
 
 
-TABLES = [Company, User, Department, UserDepartment, HttpSession, LoginFailure]
+TABLES = [Company, User, Department, UserDepartment, HttpSession, LoginFailure, MfaRecoveryCode]

@@ -101,7 +101,7 @@ async def _clean(company_id: int, data: dict, *, creating: bool) -> tuple[dict, 
     department_ids = c.id_list("department_ids")
     password = str(data.get("password") or "")
     if creating or password:
-        problem = password_problem(password)
+        problem = password_problem(password, (str(data.get("email") or ""), str(data.get("name") or "")))
         if problem:
             c.fail("password", problem)
     if department_ids:

@@ -75,7 +75,7 @@ class ConversationsController(Controller):
         inline = mime.startswith(INLINE)
         return File(path=path, filename=name, media_type=mime, content_disposition_type="inline" if inline else "attachment",
                     headers={"X-Content-Type-Options": "nosniff", "Content-Security-Policy": "sandbox",
-                             "Cache-Control": "private, max-age=3600"})
+                             "Cache-Control": "private, no-store"})
 
     @post("/messages/{message_id:int}/resend", status_code=200)
     async def resend(self, request: Request, message_id: FromPath[int]) -> Response:

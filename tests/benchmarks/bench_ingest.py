@@ -54,7 +54,7 @@ from app.domain.channels import create_channel  # noqa: E402
 from tests.benchmarks.bare_app import SCHEMA as BARE_SCHEMA  # noqa: E402
 from tests.benchmarks.database import embedded_database  # noqa: E402
 from tests.conftest import _with_database, free_port  # noqa: E402
-from tests.conftest import LiveServer  # noqa: E402
+from tests.conftest import NO_FLOOD_LIMITS, LiveServer  # noqa: E402
 from tests.factories import PASSWORD, make_company, make_user  # noqa: E402
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "providers" / "meta" / "webhook_message_text.json"
@@ -297,7 +297,7 @@ class GranianServer:
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = open(tmp / "granian.log", "w")  # noqa: SIM115 - closed in stop()
         env = {**os.environ, "DATABASE_URL": database_url, "SECRET_KEY": TEST_SECRET, "DATA_DIR": str(tmp),
-               "LOG_LEVEL": "WARNING", "SSE_KEEPALIVE": "1"}
+               "LOG_LEVEL": "WARNING", "SSE_KEEPALIVE": "1", **NO_FLOOD_LIMITS}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "granian", "--interface", "asgi", "--factory", "app.main:app_from_env",
              "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(WORKERS), "--loop", "uvloop",
@@ -374,7 +374,7 @@ async def main() -> None:
         # Both apps run side by side and take turns: the machine's load (shared) changes from
         # one minute to the next, so each round measures one right after the other.
         servers.append(BareServer(bare_url, tmp))
-        servers.append(GranianServer(url, tmp) if SERVER == "granian" else LiveServer(url, tmp, workers=WORKERS))
+        servers.append(GranianServer(url, tmp) if SERVER == "granian" else LiveServer(url, tmp, workers=WORKERS, env=NO_FLOOD_LIMITS))
         bare_server, live = servers
         async with httpx.AsyncClient(base_url=live.url) as client:
             await client.get("/login")

@@ -276,3 +276,16 @@ async def test_an_unclear_reply_to_an_order_goes_to_an_agent_not_the_menu(app):
     row = await conversation(conv)
     assert row["status"] in ("queued", "assigned") and row["bot_state"] != "menu"
     assert not any("Welcome" in t for t in await bot_texts(conv))
+
+
+async def test_a_new_customer_message_moves_a_conversation_the_bot_never_greeted(world):
+    company, support, sales, _ = world
+    await make_user(company, presence="offline", departments=[support, sales])
+    channel = await make_channel(company)
+    conv = await make_conversation(company, channel)  # its opening event was lost: no greeting
+    mid = await sql.fetchval(
+        """INSERT INTO message (company_id, channel_id, conversation_id, direction, author, type, text, status)
+           VALUES ($1, $2, $3, 'in', 'customer', 'text', 'Hello? Anyone?', 'received') RETURNING id""",
+        company.id, channel, conv)
+    await react(MessageReceived(company.id, conv, mid))
+    assert (await conversation(conv))["bot_state"] == "menu"

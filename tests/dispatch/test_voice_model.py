@@ -12,7 +12,8 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from app.dispatch.assignment import drain_for_user, queue_conversation, resolve_conversation
+from app.dispatch.assignment import drain_for_user, queue_conversation
+from app.domain.conversations import resolve_conversation
 from app.domain import sql
 from app.domain.phone import PhoneState, record_phone_states
 from tests.conftest import run_sync

@@ -47,7 +47,8 @@ async def test_twilio_media_fetched_and_served(app, client, settings):
     company, other = await make_company(), await make_company()
     async with FakeProvider(handler) as fake, httpx.AsyncClient() as http:
         channel = await create_channel(company.id, {"name": "tw", "provider": "twilio", "cred_account_sid": "ACX",
-                                                    "cred_auth_token": "tok", "cred_from_number": "+14155238886"})
+                                                    "cred_auth_token": "tok", "cred_from_number": "+14155238886",
+                                                    "cred_api_base": fake.url})
         await receive_webhook(channel, parsed_with_url(twilio.PROVIDER, "twilio", "webhook_inbound_image_caption_assembled.txt", fake.url, form=True))
         sender = Sender(http, data_dir=settings.data_dir)
         assert await sender.fetch_media_once() is True
@@ -109,7 +110,8 @@ async def test_media_limits(app, settings, case):
     company = await make_company()
     async with FakeProvider(handler) as fake, httpx.AsyncClient() as http:
         channel = await create_channel(company.id, {"name": "tw", "provider": "twilio", "cred_account_sid": "ACX",
-                                                    "cred_auth_token": "tok", "cred_from_number": "+14155238886"})
+                                                    "cred_auth_token": "tok", "cred_from_number": "+14155238886",
+                                                    "cred_api_base": fake.url})
         parsed = parsed_with_url(twilio.PROVIDER, "twilio", "webhook_inbound_document_assembled.txt", fake.url, form=True)
         m = dataclasses.replace(parsed.messages[0], media=dataclasses.replace(parsed.messages[0].media, mime_type=""))
         await receive_webhook(channel, Parsed(messages=[m]))
