@@ -11,7 +11,6 @@ import threading
 from contextlib import asynccontextmanager
 from typing import AsyncIterator, Callable
 
-import httpx
 from litestar import Litestar, Request, Response
 from litestar.config.csrf import CSRFConfig
 from litestar.plugins.jinja import JinjaTemplateEngine

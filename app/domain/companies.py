@@ -93,7 +93,7 @@ async def update_company(company_id: int, data: dict) -> Company:
         )
         if before != values:
             await record_audit(company_id, "company.updated", target_type="company", target_id=company_id,
-                               target_label=values["name"], before=before, after=values)
+                               target_label=str(values["name"]), before=before, after=values)
     if before.get("timezone") != values["timezone"]:
         from app.domain.business_hours import SCHEDULES
 
