@@ -7,8 +7,6 @@ always work.
 
 from __future__ import annotations
 
-import secrets
-
 from app.domain import sql
 from app.domain.channels import ensure_sandbox_channel
 from app.domain.companies import create_company, find_company
@@ -48,21 +46,19 @@ async def seed_demo() -> list[tuple[str, str]]:
     for role, name, email, departments in USERS:
         found = await sql.fetchval("SELECT id FROM app_user WHERE lower(email) = $1", email)
         if found is None:
-            # The demo's known password is too easy for the strength check that real accounts
-            # pass (it holds "switchboard" and "demo", words of the logins): created with a
-            # random one, then given the demo's below, as on every run.
-            found = (await create_user(
+            await create_user(
                 company.id,
                 {
                     "name": name,
                     "email": email,
                     "role": role,
-                    "password": secrets.token_urlsafe(24),
+                    "password": DEMO_PASSWORD,
                     "capacity": 5,
                     "department_ids": [codes[c] for c in departments],
                 },
-            )).id
-        await sql.execute("UPDATE app_user SET password_hash = $2, active = true WHERE id = $1", found, password_hash)
+            )
+        else:
+            await sql.execute("UPDATE app_user SET password_hash = $2, active = true WHERE id = $1", found, password_hash)
     # A Sandbox channel, so the simulator works at once with no provider account.
     await ensure_sandbox_channel(company.id)
     # Quick replies for every department (type "/" in the composer).

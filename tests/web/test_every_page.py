@@ -99,7 +99,6 @@ async def seed(data_dir) -> Seeded:
         "endpoint_id": endpoint.id,
         "delivery_id": await sql.fetchval("SELECT min(id) FROM webhook_delivery WHERE company_id = $1", company_id),
         "provider": "sandbox",  # the seeded channel's
-        "handle": "0" * 32,  # a login session's handle (none: ending it is a 404)
         "token": "0" * 40,
         "path": "no-such-plugin",
         "file_path": "vendor/htmx-2.0.11.min.js",
