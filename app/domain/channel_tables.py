@@ -30,6 +30,8 @@ class Contact(Table, tablename="contact"):
     company_id = Integer()
     phone = Varchar(length=20, null=True, default=None)
     name = Varchar(length=200, default="")
+    # The WhatsApp profile name; ``name`` follows it until an admin renames the contact.
+    profile_name = Varchar(length=200, default="")
     created_at = Timestamptz(default=TimestamptzNow())
 
 
@@ -37,6 +39,7 @@ class ContactAlias(Table, tablename="contact_alias"):
     company_id = Integer()
     contact_id = Integer()
     alias = Varchar(length=200)
+    checked_at = Timestamptz(null=True, default=None)  # last asked to the provider (WAHA lids API)
 
 
 class Conversation(Table, tablename="conversation"):
@@ -76,6 +79,8 @@ class Message(Table, tablename="message"):
     next_attempt_at = Timestamptz(default=TimestamptzNow())
     created_at = Timestamptz(default=TimestamptzNow())
     sent_at = Timestamptz(null=True, default=None)
+    # Set (committed) before the provider call, cleared when its outcome is known.
+    send_started_at = Timestamptz(null=True, default=None)
 
 
 class PendingStatus(Table, tablename="pending_status"):

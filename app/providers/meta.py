@@ -46,6 +46,9 @@ ERRORS = {
 }
 TRANSIENT_CODES = {"1", "2", "4", "80007", "130429", "131000", "131016", "131056", "133004"}
 STATUSES = {"sent": "sent", "delivered": "delivered", "read": "read", "played": "read", "failed": "failed"}
+# Meta's referral object (click-to-WhatsApp ads): the fields we keep.
+REFERRAL = ("headline", "body", "source_url", "source_id", "source_type", "media_type", "image_url", "video_url",
+            "thumbnail_url", "ctwa_clid")
 MEDIA_TYPES = {"image": "image", "document": "document", "video": "video", "sticker": "image"}
 
 
@@ -118,6 +121,9 @@ class MetaProvider(Provider):
             reply_to=str(context.get("id") or ""),
             timestamp=as_float(m.get("timestamp")),
         )
+        referral = _d(m.get("referral"))
+        if referral:  # the ad or post a click-to-WhatsApp customer came from
+            common["referral"] = {k: str(referral[k])[:2000] for k in REFERRAL if referral.get(k) not in (None, "")}
         if kind == "text":
             out.messages.append(InboundMessage(type="text", text=str(_d(m.get("text")).get("body") or ""), **common))
         elif kind in MEDIA_TYPES or kind == "audio":
@@ -144,8 +150,17 @@ class MetaProvider(Provider):
         elif kind == "reaction":
             r = _d(m.get("reaction"))
             out.messages.append(InboundMessage(type="reaction", text=str(r.get("emoji") or ""), reaction_to=str(r.get("message_id") or ""), **common))
+        elif kind == "system":
+            # e.g. {"body": "User A changed from … to …", "type": "user_changed_number", "wa_id": …}
+            system = _d(m.get("system"))
+            text = str(system.get("body") or f"WhatsApp notice: {system.get('type') or 'system'}")
+            out.messages.append(InboundMessage(type="unsupported", text=text, **common))
         else:
-            out.messages.append(InboundMessage(type="unsupported", text=f"[{kind}]", **common))
+            # "unsupported" (code 131051) and types we do not handle: say what Meta said.
+            err = _d((_l(m.get("errors")) or [{}])[0])
+            said = str(_d(err.get("error_data")).get("details") or err.get("title") or err.get("message") or "")
+            text = f"WhatsApp message of type {kind!r} that Switchboard cannot show" + (f": {said}" if said else ".")
+            out.messages.append(InboundMessage(type="unsupported", text=text, **common))
 
     def _status(self, s: dict, out: Parsed) -> None:
         if s.get("recipient_type") == "group":

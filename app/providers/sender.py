@@ -28,6 +28,8 @@ from app.providers.base import Media, Outgoing, SendError
 
 log = logging.getLogger(__name__)
 
+MAY_NOT_HAVE_BEEN_SENT = ("May not have been sent: the connection to {provider} was lost while sending, and {provider} "
+                          "cannot tell us. Check the customer's chat, then Resend if needed.")
 OPTED_OUT = ("The customer opted out of messages: only replies within 24 hours of their own message are sent "
              "(Contacts page).")
 
@@ -129,6 +131,28 @@ class Sender:
             status_callback=f"{self.public_url}/webhooks/twilio/{m.channel_id}" if provider == "twilio" and self.public_url else "",
         )
 
+    async def _reconciled(self, channel, m: Claimed, outgoing: Outgoing) -> bool:
+        """An earlier attempt's outcome is unknown. True when settled here (found at the provider:
+        sent; or not knowable: failed as "may not have been sent"); False when it is safe to send
+        (the provider's recent messages show it never arrived)."""
+        impl = channel.impl
+        if not impl.lists_sent:
+            await record_failure(m.company_id, m.id, "unknown", MAY_NOT_HAVE_BEEN_SENT.format(provider=impl.label))
+            return True
+        since = m.previous_attempt_at.timestamp() - 120  # the provider's clock may differ from ours
+        try:
+            found = await impl.find_sent(self.client, channel.credentials, outgoing, since)
+        except SendError as exc:
+            if m.attempts >= self.max_attempts:
+                await record_failure(m.company_id, m.id, "unknown", MAY_NOT_HAVE_BEEN_SENT.format(provider=impl.label))
+            else:
+                await record_retry(m.id, self.backoff(m.attempts), exc.code, f"Checking: {exc.reason}", unknown=True)
+            return True
+        if found:
+            await attach_provider_id(channel, m.id, found, "sent")
+            return True
+        return False
+
     async def _send(self, m: Claimed) -> None:
         try:
             channel = await get_channel_for_webhook(m.channel_id)
@@ -137,13 +161,18 @@ class Sender:
             if not channel.active:
                 await record_failure(m.company_id, m.id, "disabled", "The channel is disabled: enable it, then resend.")
                 return
-            if not m.to_phone:
+            to_phone = m.to_phone or ""
+            if not to_phone and m.to_alias:
+                to_phone = await channel.impl.resolve_alias(self.client, channel.credentials, m.to_alias) or ""
+            if not to_phone and not (m.to_alias and channel.impl.accepts_alias):
                 await record_failure(m.company_id, m.id, "no-phone", "The contact has no phone number to write to.")
                 return
             if m.opted_out and not opt_out_allows(m.type, m.last_inbound_at):
                 await record_failure(m.company_id, m.id, "opted-out", OPTED_OUT)
                 return
-            outgoing = self._outgoing(m, channel.provider)
+            outgoing = replace(self._outgoing(m, channel.provider), to_phone=to_phone, to_alias=m.to_alias)
+            if m.previous_attempt_at is not None and await self._reconciled(channel, m, outgoing):
+                return
             if channel.impl.uploads_media and (m.data.get("media") or {}).get("path") and self.data_dir is not None:
                 outgoing = replace(outgoing, media_content=await self._file(m))
             try:
@@ -151,6 +180,8 @@ class Sender:
             except SendError as exc:
                 if exc.permanent:
                     await record_failure(m.company_id, m.id, exc.code, exc.reason)
+                elif exc.unknown:  # the provider may have it: the next claim reconciles first
+                    await record_retry(m.id, self.backoff(1), exc.code, f"Checking: {exc.reason}", unknown=True)
                 elif m.attempts >= self.max_attempts:
                     await record_failure(m.company_id, m.id, exc.code, f"Gave up after {m.attempts} attempts: {exc.reason}")
                 else:
@@ -160,7 +191,7 @@ class Sender:
             await attach_provider_id(channel, m.id, result.provider_message_id, result.status)
         except Exception:  # noqa: BLE001 - one bad message must not stop the others
             log.exception("sending message %s failed unexpectedly", m.id)
-            try:
-                await record_retry(m.id, self.backoff(m.attempts), "error", "Retrying after an internal error.")
+            try:  # where it failed is unknown: the next claim reconciles before any resend
+                await record_retry(m.id, self.backoff(m.attempts), "error", "Retrying after an internal error.", unknown=True)
             except Exception:  # noqa: BLE001
                 log.exception("could not record the retry of message %s", m.id)
