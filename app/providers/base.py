@@ -1,6 +1,6 @@
 """The provider contract: what every WhatsApp provider module offers, and the normalised form.
 
-Each provider module (``meta``, ``waha``, ``whapi``, ``twilio``, ``sandbox``) exposes one
+Each provider module (``meta``, ``waha``, ``whapi``, ``twilio``, ``evolution``, ``sandbox``) exposes one
 ``Provider`` subclass (Chatwoot's ``base_service.rb`` pattern): verify a webhook, parse it into
 :class:`Parsed` (normalised messages and statuses), build the HTTP request that sends an
 outgoing message, read the provider's answer, check a channel's credentials, and (where the

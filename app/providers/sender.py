@@ -129,6 +129,9 @@ class Sender:
             reply_to=m.reply_to,
             template=m.data.get("template"),
             status_callback=f"{self.public_url}/webhooks/twilio/{m.channel_id}" if provider == "twilio" and self.public_url else "",
+            reaction=m.text if m.type == "reaction" else "",
+            reaction_to=str(m.data.get("reaction_to") or "") if m.type == "reaction" else "",
+            reaction_to_ours=bool(m.data.get("reaction_to_ours")),
         )
 
     async def _reconciled(self, channel, m: Claimed, outgoing: Outgoing) -> bool:
