@@ -94,4 +94,19 @@ class PendingStatus(Table, tablename="pending_status"):
     received_at = Timestamptz(default=TimestamptzNow())
 
 
-CHANNEL_TABLES = [Channel, Contact, ContactAlias, Conversation, Message, PendingStatus]
+class ChannelHealth(Table, tablename="channel_health"):
+    """What the provider last said about a channel's session, its pairing QR code, its last error."""
+
+    channel_id = Integer(primary_key=True)
+    company_id = Integer()
+    state = Varchar(length=16, default="")
+    state_detail = Varchar(length=200, default="")
+    state_at = Timestamptz(null=True, default=None)
+    qr = Text(default="")
+    qr_at = Timestamptz(null=True, default=None)
+    last_error = Text(default="")
+    last_error_at = Timestamptz(null=True, default=None)
+    checked_at = Timestamptz(null=True, default=None)
+
+
+CHANNEL_TABLES = [Channel, Contact, ContactAlias, Conversation, Message, PendingStatus, ChannelHealth]

@@ -13,6 +13,7 @@ from typing import ClassVar
 from zoneinfo import ZoneInfo
 
 from app.domain import metrics, sql
+from app.domain.channel_health import channel_alerts
 from app.domain.events import Event
 
 QUEUE_BUCKET_MINUTES = 10  # the queue chart's resolution: the longest queue in each 10 minutes
@@ -197,5 +198,6 @@ async def _alerts(company_id: int, snap: Snapshot) -> list[dict]:
     for r in rows:
         alerts.append({"kind": "reinjected", "conversation_id": r["id"], "who": r["who"], "count": r["reinjections"],
                        "department": r["department"]})
+    alerts.extend(await channel_alerts(company_id))  # down, needs pairing, silent (app.domain.channel_health)
     return alerts
 

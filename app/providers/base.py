@@ -295,6 +295,14 @@ class Provider:
     async def check_connection(self, client: httpx.AsyncClient, credentials: dict) -> tuple[bool, str]:
         raise NotImplementedError
 
+    # Whether the session can need pairing (a QR code to scan from the business phone).
+    pairs: ClassVar[bool] = False
+
+    async def session_state(self, client: httpx.AsyncClient, credentials: dict) -> tuple[str, str, str]:
+        """(one of SESSION_STATES, the provider's words, a pairing QR code's raw value or "")."""
+        ok, message = await self.check_connection(client, credentials)
+        return ("working" if ok else "down"), message, ""
+
     def media_headers(self, credentials: dict) -> dict:
         """Headers that authenticate a media download at this provider."""
         return {}

@@ -77,6 +77,7 @@ class EvolutionProvider(Provider):
         "enabled, webhook by events off, events MESSAGES_UPSERT, MESSAGES_UPDATE, SEND_MESSAGE, CONNECTION_UPDATE, "
         "QRCODE_UPDATED, and headers {\"X-Webhook-Secret\": the webhook secret} (or append ?token=<secret> to the URL)."
     )
+    pairs = True
     accepts_alias = True  # Evolution 2.3.6 sends to "…@lid" numbers
 
     def verify(self, credentials: dict, webhook_secret: str, request: WebhookRequest) -> None:

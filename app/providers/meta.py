@@ -276,6 +276,25 @@ class MetaProvider(Provider):
         return False, explain(str(err.get("code") or ""), err.get("message") or f"HTTP {response.status_code}")
 
 
+async def _meta_session_state(self, client: httpx.AsyncClient, credentials: dict) -> tuple[str, str, str]:
+    """The phone number's status and quality rating: ``GET /{phone-number-id}?fields=status,quality_rating,
+    display_phone_number`` (status e.g. CONNECTED, FLAGGED, RESTRICTED; quality GREEN, YELLOW, RED)."""
+    url = f"{self._base(credentials)}/{credentials.get('phone_number_id', '')}"
+    request = httpx.Request("GET", url, params={"fields": "status,quality_rating,display_phone_number,verified_name"},
+                            headers={"Authorization": f"Bearer {credentials.get('access_token', '')}"})
+    response = await self.call(client, request)
+    data = _json(response)
+    if response.status_code != 200:
+        err = _d(data.get("error"))
+        return "down", explain(str(err.get("code") or ""), str(err.get("message") or f"HTTP {response.status_code}")), ""
+    status, quality = str(data.get("status") or "CONNECTED"), str(data.get("quality_rating") or "")
+    state = "working" if status in ("CONNECTED", "") else "down"
+    return state, f"{status}" + (f", quality {quality}" if quality else ""), ""
+
+
+MetaProvider.session_state = _meta_session_state  # type: ignore[method-assign]
+
+
 def _media_methods():
     async def media_url(self, client: httpx.AsyncClient, credentials: dict, media: Media) -> str:
         if media.url:

@@ -338,6 +338,7 @@ class WahaProvider(Provider):
     # Recent messages of a chat (waha-docs chatting "Get messages": GET /api/{session}/chats/{chatId}/messages
     # ?limit=&downloadMedia=false&filter.timestamp.gte=&filter.fromMe=): the same objects as the webhooks'.
     lists_sent = True
+    pairs = True
 
     async def _chat_messages(self, client: httpx.AsyncClient, credentials: dict, chat_id: str, limit: int,
                              params: dict | None = None) -> list[dict]:

@@ -230,6 +230,32 @@ class WhapiProvider(Provider):
             self._message(item, out)
         return [replace(m, recovered=True) for m in out.messages]
 
+    pairs = True
+
+    async def session_state(self, client: httpx.AsyncClient, credentials: dict) -> tuple[str, str, str]:
+        """``GET /health`` → ``{status: {code, text}}`` (text INIT, LAUNCH, QR, AUTH, ...); while it
+        waits for a scan, ``GET /users/login`` gives the QR code's raw value in ``rowdata``."""
+        r = await self.call(client, httpx.Request("GET", f"{self._base(credentials)}/health", headers=self._headers(credentials)))
+        if r.status_code != 200:
+            return "down", f"HTTP {r.status_code}", ""
+        try:
+            data = r.json()
+        except ValueError:
+            data = {}
+        status = data.get("status") if isinstance(data, dict) and isinstance(data.get("status"), dict) else {}
+        text = str(status.get("text") or "")
+        state = {"AUTH": "working", "QR": "pairing", "INIT": "starting", "LAUNCH": "starting"}.get(text.upper(), "down")
+        qr = ""
+        if state == "pairing":
+            login = await self.call(client, httpx.Request("GET", f"{self._base(credentials)}/users/login",
+                                                          headers=self._headers(credentials)))
+            try:
+                body = login.json() if login.status_code == 200 else {}
+            except ValueError:
+                body = {}
+            qr = str(body.get("rowdata") or "") if isinstance(body, dict) else ""
+        return state, text, qr
+
     async def check_connection(self, client: httpx.AsyncClient, credentials: dict) -> tuple[bool, str]:
         response = await client.get(f"{self._base(credentials)}/health", headers=self._headers(credentials))
         try:

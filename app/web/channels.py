@@ -17,11 +17,18 @@ from app.domain.channels import (
     set_channel_active,
     update_channel,
 )
+from app.domain.channel_health import get_health, qr_svg, refresh
 from app.domain.departments import list_departments
 from app.domain.errors import ValidationError
 from app.providers import PROVIDERS
 from app.web.forms import flash, read_form
 from app.web.security import admin_only
+
+
+async def _health_context(request: Request, channel) -> dict:
+    health = await get_health(request.user.company_id, channel.id)
+    return {"channel": channel, "health": health, "qr": qr_svg(health["qr"]) if health.get("qr") else "",
+            "pairs": channel.impl.pairs}
 
 
 def _context(request: Request, values: dict, errors: dict, edited, provider: str) -> dict:
@@ -68,6 +75,7 @@ class ChannelsController(Controller):
                 values[f"cred_{f.name}"] = channel.credentials.get(f.name, "")
         context = _context(request, values, {}, channel, channel.provider)
         context["departments"] = await list_departments(request.user.company_id)
+        context.update(await _health_context(request, channel), first=True)  # the card asks the provider at once
         return Template("admin/channels/form.html", context=context)
 
     @post("/{channel_id:int}", status_code=303)
@@ -93,6 +101,14 @@ class ChannelsController(Controller):
         channel = await set_channel_active(request.user.company_id, channel_id, data.get("active") == "1")
         flash(request, (_("%(name)s enabled.") if channel.active else _("%(name)s disabled.")) % {"name": channel.name})
         return Redirect("/admin/channels", status_code=303)
+
+    @get("/{channel_id:int}/health")
+    async def health(self, request: Request, channel_id: FromPath[int]) -> Template:
+        """The health card, asked again every few seconds by the page (the QR code changes, the
+        session moves from waiting for a scan to working)."""
+        channel = await get_channel(request.user.company_id, channel_id)
+        await refresh(channel, request.app.state.http, timeout=4.0)
+        return Template("admin/channels/_health.html", context=await _health_context(request, channel))
 
     @post("/{channel_id:int}/check", status_code=200)
     async def check(self, request: Request, channel_id: FromPath[int]) -> Template:

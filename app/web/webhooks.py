@@ -14,6 +14,7 @@ from litestar import Request, Response, get, post
 from litestar.params import FromPath
 from litestar.response import File
 
+from app.domain.channel_health import record_session
 from app.domain.channels import WEBHOOK_CHANNELS, ChannelInfo
 from app.domain.media import get_public_media
 from app.domain.messages import IngestResult, receive_webhook
@@ -84,6 +85,8 @@ async def _receive(request: Request, provider: str, channel_id: int) -> Response
         impl.verify(channel.credentials, channel.webhook_secret, hook)
         try:
             parsed = impl.parse(hook)
+        except RecursionError as exc:
+            raise WebhookRejected(400, "The JSON is nested too deeply.") from exc
         except (AttributeError, KeyError, TypeError, ValueError) as exc:
             # Valid JSON of an unexpected shape: refuse it with a reason rather than a 500.
             log.warning("webhook %s/%s has an unexpected shape: %r", provider, channel_id, exc)
@@ -95,6 +98,8 @@ async def _receive(request: Request, provider: str, channel_id: int) -> Response
         result = await receive_webhook(channel, parsed)
     else:  # nothing to store (presence, ignored events): no transaction at all
         result = IngestResult(ignored=len(parsed.ignored))
+    if parsed.session_state:  # WAHA session.status, Evolution connection.update / qrcode.updated
+        await record_session(channel, parsed.session_state, parsed.session_detail, parsed.qr)
     if parsed.typing:  # presence: shown live, never stored
         await receive_typing(channel, parsed.typing)
     if parsed.ignored:
