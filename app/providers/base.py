@@ -190,7 +190,8 @@ class Provider:
     fields: ClassVar[tuple[CredentialField, ...]] = ()
     text_limit: ClassVar[int] = 4096
     has_window: ClassVar[bool] = False  # the 24-hour customer service window applies
-    setup_help: ClassVar[str] = ""
+    setup_help: ClassVar[str] = ""  # how to connect the provider (translated when shown)
+    secret_help: ClassVar[str] = ""  # what the webhook secret is for at this provider
 
     def verify(self, credentials: dict, webhook_secret: str, request: WebhookRequest) -> None:
         raise NotImplementedError

@@ -31,6 +31,8 @@ from urllib.parse import quote
 
 import httpx
 
+from app.i18n import N_
+
 from app.providers.base import (
     CredentialField,
     InboundMessage,
@@ -72,7 +74,8 @@ class EvolutionProvider(Provider):
         CredentialField("instance", "Instance name"),
         CredentialField("api_key", "API key (apikey header)", secret=True),
     )
-    setup_help = (
+    secret_help = N_("Evolution API: the value of the X-Webhook-Secret header in the instance's webhook headers.")
+    setup_help = N_(
         "In Evolution API, set the instance's webhook (POST /webhook/set/{instance}): url = the webhook URL below, "
         "enabled, webhook by events off, events MESSAGES_UPSERT, MESSAGES_UPDATE, SEND_MESSAGE, CONNECTION_UPDATE, "
         "QRCODE_UPDATED, and headers {\"X-Webhook-Secret\": the webhook secret} (or append ?token=<secret> to the URL)."

@@ -14,6 +14,8 @@ from dataclasses import replace
 
 import httpx
 
+from app.i18n import N_
+
 from app.providers.base import (
     CredentialField,
     InboundMessage,
@@ -67,7 +69,8 @@ class MetaProvider(Provider):
         CredentialField("app_secret", "App secret (signs webhooks)", secret=True),
         CredentialField("api_base", "Graph API base URL", required=False, default="https://graph.facebook.com/v21.0"),
     )
-    setup_help = (
+    secret_help = N_("Meta: paste this as the verify token (WhatsApp > Configuration); webhooks are signed with the app secret.")
+    setup_help = N_(
         "In the Meta app dashboard, WhatsApp > Configuration: callback URL = the webhook URL below, "
         "verify token = the webhook secret; subscribe to the 'messages' field."
     )

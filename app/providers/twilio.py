@@ -15,6 +15,8 @@ from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 import httpx
 
+from app.i18n import N_
+
 from app.providers.base import (
     CredentialField,
     InboundMessage,
@@ -79,7 +81,8 @@ class TwilioProvider(Provider):
         CredentialField("from_number", "WhatsApp sender number (E.164)", help="e.g. +14155238886"),
         CredentialField("api_base", "API base URL", required=False, default="https://api.twilio.com"),
     )
-    setup_help = (
+    secret_help = N_("Twilio signs webhooks with the auth token; this secret is not used by Twilio.")
+    setup_help = N_(
         "In the Twilio console, WhatsApp sender settings: 'When a message comes in' = the webhook URL "
         "below (HTTP POST). Status callbacks are requested with each message we send."
     )

@@ -26,6 +26,8 @@ from urllib.parse import quote
 
 import httpx
 
+from app.i18n import N_
+
 from app.providers.base import (
     SESSION_STATES,
     CredentialField,
@@ -138,7 +140,8 @@ class WahaProvider(Provider):
         CredentialField("session", "Session name", default="default"),
         CredentialField("api_key", "API key (X-Api-Key)", secret=True, required=False),
     )
-    setup_help = (
+    secret_help = N_("WAHA: the HMAC key of the session's webhook (hmac.key); WAHA signs each webhook with it.")
+    setup_help = N_(
         "Create or update the WAHA session with a webhook: url = the webhook URL below, events = "
         "message, message.any, message.ack, message.reaction (and presence.update to see customers "
         "typing); hmac.key = the webhook secret."

@@ -16,6 +16,8 @@ from urllib.parse import quote
 
 import httpx
 
+from app.i18n import N_
+
 from app.providers.base import (
     CredentialField,
     InboundMessage,
@@ -53,7 +55,8 @@ class WhapiProvider(Provider):
         CredentialField("token", "Channel API token", secret=True),
         CredentialField("api_base", "API base URL", required=False, default="https://gate.whapi.cloud"),
     )
-    setup_help = (
+    secret_help = N_("Whapi: the value of the X-Webhook-Secret custom header of the webhook.")
+    setup_help = N_(
         "In the Whapi channel settings (or PATCH /settings), add a webhook: url = the webhook URL below, "
         "events messages (post), statuses (post) and presences (post, to see customers typing), mode body, and a custom header "
         "X-Webhook-Secret = the webhook secret (or append ?token=<secret> to the URL)."

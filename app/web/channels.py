@@ -25,6 +25,12 @@ from app.web.forms import flash, read_form
 from app.web.security import admin_only
 
 
+def _show_secret_once(request: Request, channel) -> None:
+    """The next page shows the webhook secret in full, once (then only masked), like API keys. The
+    session keeps only which channel: the secret itself is read from the channel then."""
+    request.session["webhook_secret_once"] = {"channel_id": channel.id}
+
+
 async def _health_context(request: Request, channel) -> dict:
     health = await get_health(request.user.company_id, channel.id)
     return {"channel": channel, "health": health, "qr": qr_svg(health["qr"]) if health.get("qr") else "",
@@ -64,6 +70,7 @@ class ChannelsController(Controller):
             context["departments"] = await list_departments(request.user.company_id)
             return Template("admin/channels/form.html", context=context, status_code=400)
         flash(request, _("Channel %(name)s created.") % {"name": channel.name})
+        _show_secret_once(request, channel)
         return Redirect(f"/admin/channels/{channel.id}/edit", status_code=303)
 
     @get("/{channel_id:int}/edit")
@@ -75,6 +82,9 @@ class ChannelsController(Controller):
                 values[f"cred_{f.name}"] = channel.credentials.get(f.name, "")
         context = _context(request, values, {}, channel, channel.provider)
         context["departments"] = await list_departments(request.user.company_id)
+        once = request.session.pop("webhook_secret_once", None)
+        if isinstance(once, dict) and once.get("channel_id") == channel.id:
+            context["secret_once"] = channel.webhook_secret
         context.update(await _health_context(request, channel), first=True)  # the card asks the provider at once
         return Template("admin/channels/form.html", context=context)
 
@@ -82,6 +92,7 @@ class ChannelsController(Controller):
     async def update(self, request: Request, channel_id: FromPath[int]) -> Template | Redirect:
         channel = await get_channel(request.user.company_id, channel_id)
         data = await read_form(request)
+        before = channel.webhook_secret
         try:
             channel = await update_channel(request.user.company_id, channel_id, data)
         except ValidationError as exc:
@@ -93,6 +104,8 @@ class ChannelsController(Controller):
             context["departments"] = await list_departments(request.user.company_id)
             return Template("admin/channels/form.html", context=context, status_code=400)
         flash(request, _("Saved %(name)s.") % {"name": channel.name})
+        if channel.webhook_secret != before:
+            _show_secret_once(request, channel)
         return Redirect(f"/admin/channels/{channel.id}/edit", status_code=303)
 
     @post("/{channel_id:int}/active", status_code=303)
