@@ -6,6 +6,8 @@ from __future__ import annotations
 from functools import lru_cache
 from zoneinfo import available_timezones
 
+from app.domain.phones import COUNTRIES
+
 from app.domain import sql
 from app.domain.audit import record_audit
 from app.domain.errors import NotFound
@@ -67,7 +69,12 @@ def timezones() -> tuple[str, ...]:
 
 
 def _settings(company: Company) -> dict:
-    return {"name": company.name, "timezone": company.timezone, "language": company.language}
+    return {"name": company.name, "timezone": company.timezone, "language": company.language, "country": company.country}
+
+
+async def get_company_country(company_id: int) -> str:
+    """The company's country code ('' = none), for reading national phone numbers."""
+    return await sql.fetchval("SELECT country FROM company WHERE id = $1", company_id) or ""
 
 
 async def update_company(company_id: int, data: dict) -> Company:
@@ -78,6 +85,7 @@ async def update_company(company_id: int, data: dict) -> Company:
         "name": c.text("name", max_len=200),
         "timezone": c.text("timezone", max_len=64),
         "language": c.choice("language", COMPANY_LANGUAGES, default="en"),
+        "country": c.choice("country", ("",) + COUNTRIES, default=""),
     }
     if values["timezone"] and "timezone" not in c.errors and values["timezone"] not in timezones():
         c.fail("timezone", N_("Choose a timezone from the list, such as Europe/Paris."))
@@ -85,8 +93,8 @@ async def update_company(company_id: int, data: dict) -> Company:
     before = _settings(company)
     async with sql.transaction():
         await sql.execute(
-            "UPDATE company SET name = $2, timezone = $3, language = $4 WHERE id = $1",
-            company_id, values["name"], values["timezone"], values["language"],
+            "UPDATE company SET name = $2, timezone = $3, language = $4, country = $5 WHERE id = $1",
+            company_id, values["name"], values["timezone"], values["language"], values["country"],
         )
         if before != values:
             await record_audit(company_id, "company.updated", target_type="company", target_id=company_id,

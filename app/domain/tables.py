@@ -22,6 +22,8 @@ class Company(Table, tablename="company"):
     timezone = Varchar(length=64, default="UTC")
     language = Varchar(length=8, default="en")
     created_at = Timestamptz(default=TimestamptzNow())
+    # ISO 3166 alpha-2 ('' = none): national phone numbers typed by people are read in it.
+    country = Varchar(length=2, default="")
 
 
 class User(Table, tablename="app_user"):
