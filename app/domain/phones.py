@@ -18,11 +18,14 @@ def parse_phone(raw: str, country: str = "") -> str | None:
     text = (raw or "").strip()
     if not text or len(text) > 40:
         return None
-    if text.startswith("whatsapp:"):
-        text = text[len("whatsapp:"):]
+    text = text.removeprefix("whatsapp:")
     if text.startswith("00"):
         text = "+" + text[2:]
-    region = country.upper() if country and country.upper() in phonenumbers.SUPPORTED_REGIONS else None
+    region = (
+        country.upper()
+        if country and country.upper() in phonenumbers.SUPPORTED_REGIONS
+        else None
+    )
     if not text.startswith("+") and region is None:
         return None  # a national number with no country to read it in
     try:
@@ -36,6 +39,16 @@ def parse_phone(raw: str, country: str = "") -> str | None:
 
 def example(country: str = "") -> str:
     """An example number of ``country`` (for the help of a phone field), international form."""
-    region = country.upper() if country and country.upper() in phonenumbers.SUPPORTED_REGIONS else "FR"
-    number = phonenumbers.example_number_for_type(region, phonenumbers.PhoneNumberType.MOBILE)
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL) if number else "+33 6 12 34 56 78"
+    region = (
+        country.upper()
+        if country and country.upper() in phonenumbers.SUPPORTED_REGIONS
+        else "FR"
+    )
+    number = phonenumbers.example_number_for_type(
+        region, phonenumbers.PhoneNumberType.MOBILE
+    )
+    return (
+        phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+        if number
+        else "+33 6 12 34 56 78"
+    )

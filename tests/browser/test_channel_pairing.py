@@ -28,7 +28,7 @@ class FakeWaha(ThreadingHTTPServer):
 class Handler(BaseHTTPRequestHandler):
     server: FakeWaha
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         if self.path.startswith("/api/sessions/"):
             body = {"name": "default", "status": self.server.status}
         elif self.path.startswith("/api/default/auth/qr"):
@@ -59,18 +59,32 @@ def test_qr_pairing_page_moves_to_working(new_page, fake_waha):
     company = run(make_company("Loja Azul"))
     admin = run(make_user(company, "admin"))
     url = f"http://127.0.0.1:{fake_waha.server_address[1]}"
-    channel = run(create_channel(company.id, {"name": "Loja WAHA", "provider": "waha", "cred_base_url": url,
-                                              "cred_session": "default", "webhook_secret": "whsec-0123456789abcdef"}))
+    channel = run(
+        create_channel(
+            company.id,
+            {
+                "name": "Loja WAHA",
+                "provider": "waha",
+                "cred_base_url": url,
+                "cred_session": "default",
+                "webhook_secret": "whsec-0123456789abcdef",
+            },
+        )
+    )
     page = new_page()
     browser_login(page, admin.email, PASSWORD)
     page.goto(f"/admin/channels/{channel.id}/edit")
-    expect(page.locator("#channel-health [data-state]")).to_have_attribute("data-state", "pairing")
+    expect(page.locator("#channel-health [data-state]")).to_have_attribute(
+        "data-state", "pairing"
+    )
     expect(page.locator("#pairing-qr svg")).to_be_visible()
     screenshot(page, "channel-pairing-1280")
     page.set_viewport_size({"width": 390, "height": 844})
     screenshot(page, "channel-pairing-390")
     page.set_viewport_size({"width": 1280, "height": 800})
     fake_waha.status = "WORKING"  # the phone scanned the code
-    expect(page.locator("#channel-health [data-state]")).to_have_attribute("data-state", "working", timeout=10_000)
+    expect(page.locator("#channel-health [data-state]")).to_have_attribute(
+        "data-state", "working", timeout=10_000
+    )
     expect(page.locator("#pairing-qr")).to_have_count(0)
     screenshot(page, "channel-working-1280")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -45,16 +45,30 @@ async def test_session_status_webhook_then_page_shows_qr_then_working(client):
     admin = await make_user(company, "admin")
     waha = FakeWaha()
     async with FakeProvider(waha) as fake:
-        channel = await create_channel(company.id, {"name": "W", "provider": "waha", "cred_base_url": fake.url,
-                                                    "cred_session": "default", "webhook_secret": SECRET})
+        channel = await create_channel(
+            company.id,
+            {
+                "name": "W",
+                "provider": "waha",
+                "cred_base_url": fake.url,
+                "cred_session": "default",
+                "webhook_secret": SECRET,
+            },
+        )
         body = (FIX / "waha/webhook_session_status_scan_qr.json").read_bytes()
-        r = await client.post(f"/webhooks/waha/{channel.id}", content=body, headers=waha_headers(body))
+        r = await client.post(
+            f"/webhooks/waha/{channel.id}", content=body, headers=waha_headers(body)
+        )
         assert r.status_code == 200
         assert (await get_health(company.id, channel.id))["state"] == "pairing"
         assert [a["state"] for a in await channel_alerts(company.id)] == ["pairing"]
         await login(client, admin.email)
         page = await client.get(f"/admin/channels/{channel.id}/health")
-        assert page.status_code == 200 and "<svg" in page.text and "needs pairing" in page.text
+        assert (
+            page.status_code == 200
+            and "<svg" in page.text
+            and "needs pairing" in page.text
+        )
         assert (await get_health(company.id, channel.id))["qr"] == QR
         waha.status = "WORKING"
         page = await client.get(f"/admin/channels/{channel.id}/health")
@@ -65,12 +79,28 @@ async def test_session_status_webhook_then_page_shows_qr_then_working(client):
 
 async def test_evolution_qrcode_and_connection_webhooks(client):
     company = await make_company()
-    channel = await create_channel(company.id, {"name": "E", "provider": "evolution", "cred_base_url": "http://127.0.0.1:9",
-                                                "cred_instance": "shop", "cred_api_key": "k", "webhook_secret": SECRET})
+    channel = await create_channel(
+        company.id,
+        {
+            "name": "E",
+            "provider": "evolution",
+            "cred_base_url": "http://127.0.0.1:9",
+            "cred_instance": "shop",
+            "cred_api_key": "k",
+            "webhook_secret": SECRET,
+        },
+    )
     headers = {"content-type": "application/json", "x-webhook-secret": SECRET}
-    for name, state in (("webhook_qrcode_updated.json", "pairing"), ("webhook_connection_update_open.json", "working"),
-                        ("webhook_connection_update_close.json", "down")):
-        r = await client.post(f"/webhooks/evolution/{channel.id}", content=(FIX / f"evolution/{name}").read_bytes(), headers=headers)
+    for name, state in (
+        ("webhook_qrcode_updated.json", "pairing"),
+        ("webhook_connection_update_open.json", "working"),
+        ("webhook_connection_update_close.json", "down"),
+    ):
+        r = await client.post(
+            f"/webhooks/evolution/{channel.id}",
+            content=(FIX / f"evolution/{name}").read_bytes(),
+            headers=headers,
+        )
         assert r.status_code == 200
         health = await get_health(company.id, channel.id)
         assert health["state"] == state
@@ -80,18 +110,41 @@ async def test_evolution_qrcode_and_connection_webhooks(client):
 
 async def test_silent_far_longer_than_usual_raises_an_alert():
     company = await make_company()
-    channel = await create_channel(company.id, {"name": "Busy", "provider": "whapi", "cred_token": "t", "webhook_secret": SECRET})
-    conv_contact = await sql.fetchval("INSERT INTO contact (company_id, phone) VALUES ($1, '+15550001') RETURNING id", company.id)
-    conv = await sql.fetchval("INSERT INTO conversation (company_id, channel_id, contact_id) VALUES ($1, $2, $3) RETURNING id",
-                              company.id, channel.id, conv_contact)
-    now = datetime.now(timezone.utc)
+    channel = await create_channel(
+        company.id,
+        {
+            "name": "Busy",
+            "provider": "whapi",
+            "cred_token": "t",
+            "webhook_secret": SECRET,
+        },
+    )
+    conv_contact = await sql.fetchval(
+        "INSERT INTO contact (company_id, phone) VALUES ($1, '+15550001') RETURNING id",
+        company.id,
+    )
+    conv = await sql.fetchval(
+        "INSERT INTO conversation (company_id, channel_id, contact_id) VALUES ($1, $2, $3) RETURNING id",
+        company.id,
+        channel.id,
+        conv_contact,
+    )
+    now = datetime.now(UTC)
     # About one message every 20 minutes for two days, then nothing for the last six hours.
     for i in range(144):
-        await sql.execute("""INSERT INTO message (company_id, channel_id, conversation_id, direction, author, type, text,
+        await sql.execute(
+            """INSERT INTO message (company_id, channel_id, conversation_id, direction, author, type, text,
                                                   provider_message_id, status, created_at)
                              VALUES ($1, $2, $3, 'in', 'customer', 'text', 'hi', $4, 'received', $5)""",
-                          company.id, channel.id, conv, f"m{i}", now - timedelta(hours=6) - timedelta(minutes=20 * i))
-    assert await channel_alerts(company.id, now - timedelta(hours=5, minutes=30)) == []  # 30 min: usual
+            company.id,
+            channel.id,
+            conv,
+            f"m{i}",
+            now - timedelta(hours=6) - timedelta(minutes=20 * i),
+        )
+    assert (
+        await channel_alerts(company.id, now - timedelta(hours=5, minutes=30)) == []
+    )  # 30 min: usual
     [alert] = await channel_alerts(company.id, now)
     assert alert["state"] == "silent" and alert["seconds"] >= 6 * 3600 - 5
     health = await get_health(company.id, channel.id, now)
@@ -104,8 +157,13 @@ async def test_health_is_admin_only_and_company_scoped(client):
     admin = await make_user(company, "admin")
     theirs = await create_channel(other.id, {"name": "T", "provider": "sandbox"})
     await login(client, agent.email)
-    assert (await client.get(f"/admin/channels/{theirs.id}/health")).status_code in (403, 404)
-    await client.post("/logout", headers={"x-csrftoken": client.cookies.get("csrftoken", "")})
+    assert (await client.get(f"/admin/channels/{theirs.id}/health")).status_code in (
+        403,
+        404,
+    )
+    await client.post(
+        "/logout", headers={"x-csrftoken": client.cookies.get("csrftoken", "")}
+    )
     client.cookies.clear()
     await login(client, admin.email)
     assert (await client.get(f"/admin/channels/{theirs.id}/health")).status_code == 404

@@ -18,23 +18,41 @@ from app.domain.messages import list_messages
 from app.domain.notes import list_timeline
 from tests.factories import make_company, make_user
 from tests.fake_provider import FakeProvider, json_answer
-from tests.web.test_webhooks import FIX, SECRET, channels, count, meta_headers, post_meta, waha_headers  # noqa: F401
+from tests.web.test_webhooks import (  # noqa: F401
+    FIX,
+    SECRET,
+    channels,
+    count,
+    meta_headers,
+    post_meta,
+    waha_headers,
+)
 
 
 @pytest.fixture
 def settings(settings):
-    return dataclasses.replace(settings, sender_enabled=False, base_url="https://sb.example.com", webhook_max_bytes=200_000)
+    return dataclasses.replace(
+        settings,
+        sender_enabled=False,
+        base_url="https://sb.example.com",
+        webhook_max_bytes=200_000,
+    )
 
 
 async def post_waha(client, channel, name: str, body: bytes | None = None):
     body = body if body is not None else (FIX / f"waha/{name}").read_bytes()
-    return await client.post(f"/webhooks/waha/{channel.id}", content=body, headers=waha_headers(body))
+    return await client.post(
+        f"/webhooks/waha/{channel.id}", content=body, headers=waha_headers(body)
+    )
 
 
 async def post_whapi(client, channel, name: str):
     body = (FIX / f"whapi/{name}").read_bytes()
-    return await client.post(f"/webhooks/whapi/{channel.id}", content=body,
-                             headers={"content-type": "application/json", "x-webhook-secret": SECRET})
+    return await client.post(
+        f"/webhooks/whapi/{channel.id}",
+        content=body,
+        headers={"content-type": "application/json", "x-webhook-secret": SECRET},
+    )
 
 
 # 1. WAHA NOWEB fromMe ------------------------------------------------------------------------
@@ -42,18 +60,25 @@ async def post_whapi(client, channel, name: str):
 
 async def test_noweb_from_me_goes_to_the_customer_of_each_chat(client, channels):
     """NOWEB puts the chat in `from` and leaves `to` out: each echo belongs to its own customer."""
-    for name in ("webhook_message_any_noweb_fromme_real.json", "webhook_message_any_noweb_fromme_other_real.json"):
+    for name in (
+        "webhook_message_any_noweb_fromme_real.json",
+        "webhook_message_any_noweb_fromme_other_real.json",
+    ):
         r = await post_waha(client, channels["waha"], name)
         assert r.status_code == 200 and r.json()["stored"] == 1, r.text
     rows = await sql.fetch("""SELECT ct.phone, m.direction, m.text FROM message m JOIN conversation c ON c.id = m.conversation_id
                               JOIN contact ct ON ct.id = c.contact_id ORDER BY m.id""")
     assert [(r["phone"], r["direction"], r["text"]) for r in rows] == [
-        ("+5511999990001", "out", "Order shipped today"), ("+5511999990002", "out", "Your table is booked")]
+        ("+5511999990001", "out", "Order shipped today"),
+        ("+5511999990002", "out", "Your table is booked"),
+    ]
     assert await sql.fetchval("SELECT count(*) FROM contact WHERE phone IS NULL") == 0
 
 
 async def test_a_message_without_a_reachable_id_creates_no_contact(client, channels):
-    payload = json.loads((FIX / "waha/webhook_message_any_noweb_fromme_real.json").read_text())
+    payload = json.loads(
+        (FIX / "waha/webhook_message_any_noweb_fromme_real.json").read_text()
+    )
     payload["payload"]["from"] = "me"
     payload["payload"]["_data"]["key"]["remoteJid"] = ""
     r = await post_waha(client, channels["waha"], "", json.dumps(payload).encode())
@@ -65,31 +90,55 @@ async def test_a_message_without_a_reachable_id_creates_no_contact(client, chann
 
 
 async def test_lid_sender_with_remote_jid_alt_joins_the_phone_contact(client, channels):
-    first = await post_waha(client, channels["waha"], "webhook_message_noweb_lid_only.json", None)
+    first = await post_waha(
+        client, channels["waha"], "webhook_message_noweb_lid_only.json", None
+    )
     # No phone in the payload: the lid contact exists alone (the webhook never calls the provider).
     assert first.status_code == 200 and first.json()["stored"] == 1
     assert await sql.fetchval("SELECT count(*) FROM contact") == 1
-    second = await post_waha(client, channels["waha"], "webhook_message_noweb_lid_with_alt.json")
+    second = await post_waha(
+        client, channels["waha"], "webhook_message_noweb_lid_with_alt.json"
+    )
     assert second.status_code == 200 and second.json()["stored"] == 1
     contacts = await sql.fetch("SELECT id, phone FROM contact")
     assert [c["phone"] for c in contacts] == ["+5511988887777"]
     aliases = await sql.fetch("SELECT contact_id, alias FROM contact_alias")
-    assert [(a["contact_id"], a["alias"]) for a in aliases] == [(contacts[0]["id"], "132375270973606@lid")]
+    assert [(a["contact_id"], a["alias"]) for a in aliases] == [
+        (contacts[0]["id"], "132375270973606@lid")
+    ]
     # Both messages in one conversation of that one contact.
-    assert await sql.fetchval("SELECT count(DISTINCT conversation_id) FROM message") == 1
+    assert (
+        await sql.fetchval("SELECT count(DISTINCT conversation_id) FROM message") == 1
+    )
 
 
 async def test_lid_merges_with_an_existing_phone_contact(client, channels):
     company = channels["company"]
-    phone_contact = await sql.fetchval("INSERT INTO contact (company_id, phone, name) VALUES ($1, '+5511988887777', 'Ana S.') RETURNING id",
-                                       company.id)
+    phone_contact = await sql.fetchval(
+        "INSERT INTO contact (company_id, phone, name) VALUES ($1, '+5511988887777', 'Ana S.') RETURNING id",
+        company.id,
+    )
     await post_waha(client, channels["waha"], "webhook_message_noweb_lid_only.json")
     assert await count("contact") == 2
-    r = await post_waha(client, channels["waha"], "webhook_message_noweb_lid_with_alt.json")
+    r = await post_waha(
+        client, channels["waha"], "webhook_message_noweb_lid_with_alt.json"
+    )
     assert r.status_code == 200
-    assert [c["id"] for c in await sql.fetch("SELECT id FROM contact")] == [phone_contact]
-    assert await sql.fetchval("SELECT contact_id FROM contact_alias WHERE alias = '132375270973606@lid'") == phone_contact
-    assert await sql.fetchval("SELECT count(DISTINCT c.contact_id) FROM message m JOIN conversation c ON c.id = m.conversation_id") == 1
+    assert [c["id"] for c in await sql.fetch("SELECT id FROM contact")] == [
+        phone_contact
+    ]
+    assert (
+        await sql.fetchval(
+            "SELECT contact_id FROM contact_alias WHERE alias = '132375270973606@lid'"
+        )
+        == phone_contact
+    )
+    assert (
+        await sql.fetchval(
+            "SELECT count(DISTINCT c.contact_id) FROM message m JOIN conversation c ON c.id = m.conversation_id"
+        )
+        == 1
+    )
 
 
 async def test_lid_resolved_through_the_waha_lids_api_and_cached(client):
@@ -99,30 +148,52 @@ async def test_lid_resolved_through_the_waha_lids_api_and_cached(client):
 
     company = await make_company()
     answer = json.loads((FIX / "waha/lids_get_response_docs.json").read_text())
-    async with FakeProvider(lambda r: json_answer(200, answer)) as fake, httpx.AsyncClient() as http:
-        channel = await create_channel(company.id, {"name": "W", "provider": "waha", "cred_base_url": fake.url,
-                                                    "cred_session": "default", "cred_api_key": "k", "webhook_secret": SECRET})
+    async with (
+        FakeProvider(lambda r: json_answer(200, answer)) as fake,
+        httpx.AsyncClient() as http,
+    ):
+        channel = await create_channel(
+            company.id,
+            {
+                "name": "W",
+                "provider": "waha",
+                "cred_base_url": fake.url,
+                "cred_session": "default",
+                "cred_api_key": "k",
+                "webhook_secret": SECRET,
+            },
+        )
         r = await post_waha(client, channel, "webhook_message_noweb_lid_only.json")
         assert r.status_code == 200 and r.json()["stored"] == 1
         assert fake.requests == []  # the webhook answers without waiting on WAHA
         assert await resolve_alias_contacts(http) == 1
         assert await resolve_alias_contacts(http) == 0  # resolved: not asked again
-        payload = json.loads((FIX / "waha/webhook_message_noweb_lid_only.json").read_text())
+        payload = json.loads(
+            (FIX / "waha/webhook_message_noweb_lid_only.json").read_text()
+        )
         payload["payload"]["id"] = "false_132375270973606@lid_3EB0C0FFEE000000000009"
         r = await post_waha(client, channel, "", json.dumps(payload).encode())
         assert r.status_code == 200 and r.json()["stored"] == 1
     lookups = [q for q in fake.requests if "/lids/" in q.path]
-    assert len(lookups) == 1 and lookups[0].path == "/api/default/lids/132375270973606%40lid"
+    assert (
+        len(lookups) == 1
+        and lookups[0].path == "/api/default/lids/132375270973606%40lid"
+    )
     assert lookups[0].headers.get("x-api-key") == "k"
-    assert [c["phone"] for c in await sql.fetch("SELECT phone FROM contact")] == ["+5511988887777"]
-    assert await sql.fetchval("SELECT count(DISTINCT conversation_id) FROM message") == 1
+    assert [c["phone"] for c in await sql.fetch("SELECT phone FROM contact")] == [
+        "+5511988887777"
+    ]
+    assert (
+        await sql.fetchval("SELECT count(DISTINCT conversation_id) FROM message") == 1
+    )
 
 
 async def test_reply_to_a_lid_only_contact_goes_to_the_lid(client):
     """No phone known anywhere: the reply goes to the @lid chat, which WAHA accepts, not 'no-phone'."""
+    import httpx
+
     from app.domain.messages import queue_message
     from app.providers.sender import Sender
-    import httpx
 
     company = await make_company()
     agent = await make_user(company, "supervisor")
@@ -132,14 +203,33 @@ async def test_reply_to_a_lid_only_contact_goes_to_the_lid(client):
         if "/lids/" in r.path:
             return json_answer(404, {"message": "not found"})
         sent.append(r.json())
-        return json_answer(201, {"key": {"remoteJid": "132375270973606@lid", "fromMe": True, "id": "3EB0REPLY1"}})
+        return json_answer(
+            201,
+            {
+                "key": {
+                    "remoteJid": "132375270973606@lid",
+                    "fromMe": True,
+                    "id": "3EB0REPLY1",
+                }
+            },
+        )
 
     async with FakeProvider(handler) as fake:
-        channel = await create_channel(company.id, {"name": "W", "provider": "waha", "cred_base_url": fake.url,
-                                                    "cred_session": "default", "webhook_secret": SECRET})
+        channel = await create_channel(
+            company.id,
+            {
+                "name": "W",
+                "provider": "waha",
+                "cred_base_url": fake.url,
+                "cred_session": "default",
+                "webhook_secret": SECRET,
+            },
+        )
         await post_waha(client, channel, "webhook_message_noweb_lid_only.json")
         conv = await sql.fetchval("SELECT id FROM conversation")
-        mid = await queue_message(company.id, conv, {"text": "We are on it"}, user_id=agent.id)
+        mid = await queue_message(
+            company.id, conv, {"text": "We are on it"}, user_id=agent.id
+        )
         async with httpx.AsyncClient() as http:
             await Sender(http).run_once()
     assert await sql.fetchval("SELECT status FROM message WHERE id = $1", mid) == "sent"
@@ -150,7 +240,9 @@ async def test_reply_to_a_lid_only_contact_goes_to_the_lid(client):
 
 
 async def test_meta_referral_kept_on_the_message(client, channels):
-    r = await post_meta(client, channels["meta"], "webhook_message_text_referral_docs.json")
+    r = await post_meta(
+        client, channels["meta"], "webhook_message_text_referral_docs.json"
+    )
     assert r.status_code == 200 and r.json()["stored"] == 1
     row = await sql.fetchrow("SELECT text, data FROM message")
     data = json.loads(row["data"])
@@ -169,9 +261,15 @@ async def test_meta_reaction_removed_removes_it(client, channels):
     await post_meta(client, channels["meta"], "webhook_message_reaction_on_text.json")
     conv = await sql.fetchval("SELECT id FROM conversation")
     items, _ = await list_timeline(company.id, conv)
-    target = [i for i in items if i["kind"] == "message" and i["provider_message_id"] == "wamid.xyzxyz"][0]
-    assert target["reactions"] == ["\U0001F44D"]
-    r = await post_meta(client, channels["meta"], "webhook_message_reaction_removed_docs.json")
+    target = [
+        i
+        for i in items
+        if i["kind"] == "message" and i["provider_message_id"] == "wamid.xyzxyz"
+    ][0]
+    assert target["reactions"] == ["\U0001f44d"]
+    r = await post_meta(
+        client, channels["meta"], "webhook_message_reaction_removed_docs.json"
+    )
     assert r.status_code == 200 and r.json()["stored"] == 1
     items, _ = await list_timeline(company.id, conv)
     messages = [i for i in items if i["kind"] == "message"]
@@ -182,9 +280,18 @@ async def test_meta_reaction_removed_removes_it(client, channels):
 async def test_waha_reaction_removed_removes_it(client, channels):
     company = channels["company"]
     base = json.loads((FIX / "waha/webhook_message_reaction_removed.json").read_text())
-    text = {"event": "message", "session": "default", "payload": {
-        "id": "false_11111111111@c.us_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "from": "11111111111@c.us", "fromMe": False,
-        "to": "22222222222@c.us", "body": "hi", "_data": {"type": "chat"}}}
+    text = {
+        "event": "message",
+        "session": "default",
+        "payload": {
+            "id": "false_11111111111@c.us_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+            "from": "11111111111@c.us",
+            "fromMe": False,
+            "to": "22222222222@c.us",
+            "body": "hi",
+            "_data": {"type": "chat"},
+        },
+    }
     await post_waha(client, channels["waha"], "", json.dumps(text).encode())
     added = json.loads(json.dumps(base))
     added["payload"]["id"] = "false_11111111111@c.us_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAC"
@@ -192,7 +299,9 @@ async def test_waha_reaction_removed_removes_it(client, channels):
     await post_waha(client, channels["waha"], "", json.dumps(added).encode())
     await post_waha(client, channels["waha"], "webhook_message_reaction_removed.json")
     conv = await sql.fetchval("SELECT id FROM conversation")
-    messages = [i for i in (await list_timeline(company.id, conv))[0] if i["kind"] == "message"]
+    messages = [
+        i for i in (await list_timeline(company.id, conv))[0] if i["kind"] == "message"
+    ]
     assert len(messages) == 1 and messages[0]["reactions"] == []
 
 
@@ -200,7 +309,9 @@ async def test_waha_reaction_removed_removes_it(client, channels):
 
 
 async def test_meta_system_message_keeps_its_text(client, channels, app):
-    r = await post_meta(client, channels["meta"], "webhook_message_system_changed_number_docs.json")
+    r = await post_meta(
+        client, channels["meta"], "webhook_message_system_changed_number_docs.json"
+    )
     assert r.status_code == 200 and r.json()["stored"] == 1
     row = await sql.fetchrow("SELECT type, text, data FROM message")
     assert row["type"] == "unsupported"
@@ -209,19 +320,30 @@ async def test_meta_system_message_keeps_its_text(client, channels, app):
 
 
 async def test_meta_unsupported_message_shows_what_meta_said(client, channels, app):
-    r = await post_meta(client, channels["meta"], "webhook_message_unsupported_docs.json")
+    r = await post_meta(
+        client, channels["meta"], "webhook_message_unsupported_docs.json"
+    )
     assert r.status_code == 200
     row = await sql.fetchrow("SELECT id, type, text FROM message")
-    assert row["type"] == "unsupported" and "Message type is currently not supported." in row["text"]
+    assert (
+        row["type"] == "unsupported"
+        and "Message type is currently not supported." in row["text"]
+    )
     template = app.template_engine.get_template("conversations/_message.html")
-    m = (await list_messages(channels["company"].id, await sql.fetchval("SELECT id FROM conversation")))[0]
+    m = (
+        await list_messages(
+            channels["company"].id, await sql.fetchval("SELECT id FROM conversation")
+        )
+    )[0]
     html = template.render(m=m, _=lambda s: s, translate=lambda s: s)
     assert "fetching the file" not in html
     assert "Message type is currently not supported." in html
 
 
 async def test_waha_notification_is_a_readable_notice(client, channels):
-    r = await post_waha(client, channels["waha"], "webhook_message_webjs_notification_template.json")
+    r = await post_waha(
+        client, channels["waha"], "webhook_message_webjs_notification_template.json"
+    )
     assert r.status_code == 200
     row = await sql.fetchrow("SELECT type, text FROM message")
     assert row["type"] == "unsupported"
@@ -232,7 +354,9 @@ async def test_waha_notification_is_a_readable_notice(client, channels):
 
 
 async def test_whapi_button_reply_keeps_title_and_id(client, channels):
-    r = await post_whapi(client, channels["whapi"], "webhook_messages_button_reply_docs.json")
+    r = await post_whapi(
+        client, channels["whapi"], "webhook_messages_button_reply_docs.json"
+    )
     assert r.status_code == 200 and r.json()["stored"] == 1
     row = await sql.fetchrow("SELECT type, text, data, reply_to FROM message")
     assert (row["type"], row["text"]) == ("text", "Button1")
@@ -245,7 +369,11 @@ async def test_whapi_button_reply_keeps_title_and_id(client, channels):
 
 async def test_deeply_nested_signed_json_is_a_400_with_a_reason(client, channels):
     body = (FIX / "meta/webhook_deeply_nested_assembled.json").read_bytes()
-    r = await client.post(f"/webhooks/meta/{channels['meta'].id}", content=body, headers=meta_headers(body))
+    r = await client.post(
+        f"/webhooks/meta/{channels['meta'].id}",
+        content=body,
+        headers=meta_headers(body),
+    )
     assert r.status_code == 400
     assert "nested" in r.json()["error"]["message"]
 
@@ -254,8 +382,13 @@ async def test_deeply_nested_signed_json_is_a_400_with_a_reason(client, channels
 
 
 async def test_pending_status_keeps_one_row_per_message(client, channels):
-    for name in ("webhook_status_sent.json", "webhook_status_delivered.json", "webhook_status_read.json",
-                 "webhook_status_sent.json", "webhook_status_read.json"):
+    for name in (
+        "webhook_status_sent.json",
+        "webhook_status_delivered.json",
+        "webhook_status_read.json",
+        "webhook_status_sent.json",
+        "webhook_status_read.json",
+    ):
         r = await post_meta(client, channels["meta"], name)
         assert r.status_code == 200
     rows = await sql.fetch("SELECT provider_message_id, status FROM pending_status")
@@ -266,23 +399,40 @@ async def test_pending_status_expires(client, channels):
     from app.domain.messages import expire_pending_statuses
 
     await post_meta(client, channels["meta"], "webhook_status_sent.json")
-    await sql.execute("UPDATE pending_status SET received_at = now() - interval '8 days'")
-    await post_meta(client, channels["meta"], "webhook_status_delivered.json")  # a fresh one for another id? same id
-    await sql.execute("INSERT INTO pending_status (company_id, channel_id, provider_message_id, status) "
-                      "VALUES ($1, $2, 'fresh-one', 'sent')", channels["company"].id, channels["meta"].id)
-    await sql.execute("UPDATE pending_status SET received_at = now() - interval '8 days' WHERE provider_message_id <> 'fresh-one'")
+    await sql.execute(
+        "UPDATE pending_status SET received_at = now() - interval '8 days'"
+    )
+    await post_meta(
+        client, channels["meta"], "webhook_status_delivered.json"
+    )  # a fresh one for another id? same id
+    await sql.execute(
+        "INSERT INTO pending_status (company_id, channel_id, provider_message_id, status) "
+        "VALUES ($1, $2, 'fresh-one', 'sent')",
+        channels["company"].id,
+        channels["meta"].id,
+    )
+    await sql.execute(
+        "UPDATE pending_status SET received_at = now() - interval '8 days' WHERE provider_message_id <> 'fresh-one'"
+    )
     assert await expire_pending_statuses() == 1
-    assert [r["provider_message_id"] for r in await sql.fetch("SELECT provider_message_id FROM pending_status")] == ["fresh-one"]
+    assert [
+        r["provider_message_id"]
+        for r in await sql.fetch("SELECT provider_message_id FROM pending_status")
+    ] == ["fresh-one"]
 
 
 # 10. Lone UTF-16 surrogates --------------------------------------------------------------------------
 
 
 async def test_lone_surrogates_are_replaced_not_refused(client, channels):
-    r = await post_whapi(client, channels["whapi"], "webhook_messages_lone_surrogate_assembled.json")
+    r = await post_whapi(
+        client, channels["whapi"], "webhook_messages_lone_surrogate_assembled.json"
+    )
     assert r.status_code == 200 and r.json()["stored"] == 1, r.text
-    row = await sql.fetchrow("SELECT m.text, ct.profile_name FROM message m JOIN conversation c ON c.id = m.conversation_id "
-                             "JOIN contact ct ON ct.id = c.contact_id")
+    row = await sql.fetchrow(
+        "SELECT m.text, ct.profile_name FROM message m JOIN conversation c ON c.id = m.conversation_id "
+        "JOIN contact ct ON ct.id = c.contact_id"
+    )
     assert row["text"] == "Price ok \ufffd thanks"
     assert row["profile_name"] == "Ger\ufffdald"
 
@@ -295,7 +445,9 @@ async def test_admin_rename_survives_the_next_message(client, channels):
     await post_meta(client, channels["meta"], "webhook_message_text.json")
     contact = await sql.fetchrow("SELECT id, name, profile_name FROM contact")
     assert (contact["name"], contact["profile_name"]) == ("Test Name", "Test Name")
-    await update_contact(company.id, contact["id"], {"name": "Dana (VIP)", "language": "", "details": ""})
+    await update_contact(
+        company.id, contact["id"], {"name": "Dana (VIP)", "language": "", "details": ""}
+    )
     await post_meta(client, channels["meta"], "webhook_message_reaction_on_text.json")
     row = await sql.fetchrow("SELECT name, profile_name FROM contact")
     assert (row["name"], row["profile_name"]) == ("Dana (VIP)", "Test Name")
@@ -303,18 +455,33 @@ async def test_admin_rename_survives_the_next_message(client, channels):
 
 async def test_profile_name_follows_whatsapp_when_not_renamed(client, channels):
     await post_meta(client, channels["meta"], "webhook_message_text.json")
-    body = (FIX / "meta/webhook_message_reaction_on_text.json").read_text().replace('"Test Name"', '"New Profile"')
+    body = (
+        (FIX / "meta/webhook_message_reaction_on_text.json")
+        .read_text()
+        .replace('"Test Name"', '"New Profile"')
+    )
     await post_meta(client, channels["meta"], "", body.encode())
     row = await sql.fetchrow("SELECT name, profile_name FROM contact")
     assert (row["name"], row["profile_name"]) == ("New Profile", "New Profile")
 
 
-
 async def test_meta_referral_shown_on_the_conversation(client, channels, app):
     await post_meta(client, channels["meta"], "webhook_message_text_referral_docs.json")
-    m = (await list_messages(channels["company"].id, await sql.fetchval("SELECT id FROM conversation")))[0]
-    html = app.template_engine.get_template("conversations/_message.html").render(m=m, _=lambda s: s, translate=lambda s: s)
-    assert "Winter sale: 30% off" in html and 'href="https://fb.me/2ZB5pkzCH"' in html and "120208543271230123" in html
+    m = (
+        await list_messages(
+            channels["company"].id, await sql.fetchval("SELECT id FROM conversation")
+        )
+    )[0]
+    html = app.template_engine.get_template("conversations/_message.html").render(
+        m=m, _=lambda s: s, translate=lambda s: s
+    )
+    assert (
+        "Winter sale: 30% off" in html
+        and 'href="https://fb.me/2ZB5pkzCH"' in html
+        and "120208543271230123" in html
+    )
     m["data"]["referral"]["source_url"] = "javascript:alert(1)"
-    html = app.template_engine.get_template("conversations/_message.html").render(m=m, _=lambda s: s, translate=lambda s: s)
+    html = app.template_engine.get_template("conversations/_message.html").render(
+        m=m, _=lambda s: s, translate=lambda s: s
+    )
     assert 'href="javascript' not in html
