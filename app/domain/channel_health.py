@@ -28,13 +28,13 @@ SILENCE_MIN = timedelta(hours=1)
 MIN_TRAFFIC = 20  # inbound messages over HISTORY before "usual traffic" means anything
 
 
-async def record_session(
-    channel: ChannelInfo, state: str, detail: str = "", qr: str = ""
-) -> None:
-    """What the provider says about the session now; the QR code is kept only while pairing."""
+async def record_session(channel: ChannelInfo, state: str, detail: str = "", qr: str = "") -> str:
+    """What the provider says about the session now (the QR code is kept only while pairing);
+    returns the state before ('' when never known)."""
     if state not in SESSION_STATES:
-        return
+        return ""
     qr = qr if state == "pairing" else ""
+    before = await sql.fetchval("SELECT state FROM channel_health WHERE channel_id = $1", channel.id) or ""
     await sql.execute(
         """INSERT INTO channel_health (channel_id, company_id, state, state_detail, state_at, qr, qr_at)
            VALUES ($1, $2, $3, $4, now(), $5, CASE WHEN $5 <> '' THEN now() END)
@@ -50,6 +50,7 @@ async def record_session(
         detail[:200],
         qr[:4000],
     )
+    return before
 
 
 async def record_error(channel: ChannelInfo, reason: str) -> None:

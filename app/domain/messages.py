@@ -197,14 +197,15 @@ async def _store(channel: ChannelInfo, m: InboundMessage) -> bool:
     message_id = await sql.fetchval(
         """WITH m AS (
                INSERT INTO message (company_id, channel_id, conversation_id, direction, author, type, text, data,
-                                    reply_to, provider_message_id, status, sent_at)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10, $11, CASE WHEN $12 THEN now() END)
+                                    reply_to, provider_message_id, status, sent_at, created_at)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10, $11, CASE WHEN $12 THEN now() END,
+                       coalesce($15::timestamptz, now()))
                ON CONFLICT (channel_id, provider_message_id) DO NOTHING RETURNING id)
            SELECT m.id FROM m, pg_notify($13, json_build_object('name', $14::text, 'company_id', $1::int,
                                                                 'conversation_id', $3::int, 'message_id', m.id)::text)""",
         channel.company_id, channel.id, conv["id"], "out" if m.outbound else "in", "agent" if m.outbound else "customer",
         m.type, m.text, json.dumps(_data(m)), m.reply_to[:200], m.provider_message_id, "sent" if m.outbound else "received",
-        m.outbound, CHANNEL, MessageReceived.name,
+        m.outbound, CHANNEL, MessageReceived.name, _recovered_at(m),
     )
     if message_id is None:
         return False
@@ -219,6 +220,15 @@ async def _store(channel: ChannelInfo, m: InboundMessage) -> bool:
             conv["id"], "out" if m.outbound else "in", message_id, m.reaction_to,
         )
     return True
+
+
+def _recovered_at(m: InboundMessage) -> datetime | None:
+    """A recovered message (backfill) keeps the provider's time, so it sits where it was written."""
+    if not m.recovered or not m.timestamp or m.timestamp <= 0:
+        return None
+    ts = m.timestamp / 1000 if m.timestamp > 1e11 else m.timestamp  # milliseconds or seconds
+    when = datetime.fromtimestamp(ts, timezone.utc)
+    return min(when, datetime.now(timezone.utc))
 
 
 async def _adopt_echo(channel: ChannelInfo, conversation_id: int, m: InboundMessage) -> bool:
@@ -356,7 +366,7 @@ def _single_inbound(parsed: Parsed) -> InboundMessage | None:
     if len(parsed.messages) != 1 or parsed.statuses:
         return None
     m = parsed.messages[0]
-    if m.outbound or not m.phone or m.alias or m.type == "reaction":
+    if m.outbound or not m.phone or m.alias or m.type == "reaction" or m.recovered:
         return None
     return m
 

@@ -7,7 +7,7 @@ from litestar import Controller, Request, get, post
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
-from app.i18n import gettext as _
+from app.i18n import gettext as _, ngettext
 from app.domain.channels import (
     PROVIDER_CHOICES,
     create_channel,
@@ -17,6 +17,7 @@ from app.domain.channels import (
     set_channel_active,
     update_channel,
 )
+from app.domain.backfill import backfill, supports_backfill
 from app.domain.channel_health import get_health, qr_svg, refresh
 from app.domain.departments import list_departments
 from app.domain.errors import ValidationError
@@ -34,7 +35,7 @@ def _show_secret_once(request: Request, channel) -> None:
 async def _health_context(request: Request, channel) -> dict:
     health = await get_health(request.user.company_id, channel.id)
     return {"channel": channel, "health": health, "qr": qr_svg(health["qr"]) if health.get("qr") else "",
-            "pairs": channel.impl.pairs}
+            "pairs": channel.impl.pairs, "backfill": supports_backfill(channel)}
 
 
 def _context(request: Request, values: dict, errors: dict, edited, provider: str) -> dict:
@@ -122,6 +123,21 @@ class ChannelsController(Controller):
         channel = await get_channel(request.user.company_id, channel_id)
         await refresh(channel, request.app.state.http, timeout=4.0)
         return Template("admin/channels/_health.html", context=await _health_context(request, channel))
+
+    @post("/{channel_id:int}/backfill", status_code=303)
+    async def fetch_missed(self, request: Request, channel_id: FromPath[int]) -> Redirect:
+        """ "Fetch missed messages": the provider's recent history of active chats, stored once."""
+        channel = await get_channel(request.user.company_id, channel_id)
+        result = await backfill(channel, request.app.state.http)
+        if not result.supported:
+            flash(request, _("%(provider)s has no message history to fetch from.") % {"provider": channel.impl.label}, "error")
+        else:
+            message = ngettext("%(num)d missed message recovered.", "%(num)d missed messages recovered.",
+                               result.recovered) % {"num": result.recovered}
+            if result.errors:
+                message += " " + _("Some chats could not be read (%(num)d).") % {"num": result.errors}
+            flash(request, message)
+        return Redirect(f"/admin/channels/{channel.id}/edit", status_code=303)
 
     @post("/{channel_id:int}/check", status_code=200)
     async def check(self, request: Request, channel_id: FromPath[int]) -> Template:
