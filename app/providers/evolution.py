@@ -191,8 +191,8 @@ class EvolutionProvider(Provider):
                 or ""
             )
             out.messages.append(InboundMessage(type="text", text=str(text), **common))
-        elif mtype in MEDIA or any(k in message for k in MEDIA):
-            name = mtype if mtype in message else next(k for k in MEDIA if k in message)
+        elif media_key := (mtype if mtype in MEDIA and mtype in message else next((k for k in MEDIA if k in message), "")):
+            name = media_key
             body = _d(message.get(name))
             if name == "documentWithCaptionMessage":
                 body = _d(_d(_d(body.get("message")).get("documentMessage")))

@@ -217,7 +217,7 @@ class WahaProvider(Provider):
         body = str(p.get("body") or "")
         media = p.get("media") if isinstance(p.get("media"), dict) else None
         if reaction:
-            r = p.get("reaction") or {}
+            r = p.get("reaction") if isinstance(p.get("reaction"), dict) else {}
             out.messages.append(InboundMessage(type="reaction", text=str(r.get("text") or ""),
                                                reaction_to=short_id(r.get("messageId")), **common))
         elif media and (media.get("url") or p.get("hasMedia")):

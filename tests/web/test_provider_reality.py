@@ -368,7 +368,7 @@ async def test_whapi_button_reply_keeps_title_and_id(client, channels):
 
 
 async def test_deeply_nested_signed_json_is_a_400_with_a_reason(client, channels):
-    body = (FIX / "meta/webhook_deeply_nested_assembled.json").read_bytes()
+    body = (FIX / "meta/deeply_nested_body_assembled.json").read_bytes()
     r = await client.post(
         f"/webhooks/meta/{channels['meta'].id}",
         content=body,
