@@ -27,6 +27,8 @@ from tests.factories import make_company
         ("(11) 98765-4321", "BR", "+5511987654321"),
         ("+0612345678", "FR", None),
         ("whatsapp:+14155238886", "", "+14155238886"),
+    ("5511987654321", "", "+5511987654321"),  # bare digits with a country code (API integrators)
+    ("5511987654321", "FR", "+5511987654321"),
         ("12", "FR", None),
         ("not a number", "FR", None),
     ],
