@@ -11,12 +11,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 from dataclasses import replace
 
 import httpx
 
 from app.domain.channels import get_channel_for_webhook
-from app.domain.messages import attach_provider_id
+from app.domain.messages import attach_provider_id, resolve_alias_contacts
 from pathlib import Path
 
 from app.domain import sql
@@ -49,6 +50,7 @@ class Sender:
         self.retry_cap = retry_cap
         self.max_attempts = max_attempts
         self.lease = lease
+        self._next_alias_check = 0.0
 
     def backoff(self, attempts: int) -> float:
         delay = min(self.retry_cap, self.retry_base * 2 ** max(0, attempts - 1))
@@ -89,9 +91,19 @@ class Sender:
             await store_media(self.data_dir, item, content, mime)
         return True
 
+    async def resolve_aliases(self) -> int:
+        """Every 30 s at most: ask providers for the phones behind contacts known only by an
+        alias (WAHA's lids API), so that they merge with their phone contact."""
+        now = time.monotonic()
+        if now < self._next_alias_check:
+            return 0
+        self._next_alias_check = now + 30.0
+        return await resolve_alias_contacts(self.client)
+
     async def run(self) -> None:
         while True:
             try:
+                await self.resolve_aliases()
                 busy = await self.run_once()
                 busy += await self.fetch_media_once()
                 if self.data_dir is not None:
