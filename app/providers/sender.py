@@ -169,6 +169,7 @@ class Sender:
         return False
 
     async def _send(self, m: Claimed) -> None:
+        called = False  # whether the provider may have been reached by this attempt
         try:
             channel = await get_channel_for_webhook(m.channel_id)
             if channel is None or channel.company_id != m.company_id:
@@ -190,6 +191,7 @@ class Sender:
                 return
             if channel.impl.uploads_media and (m.data.get("media") or {}).get("path") and self.data_dir is not None:
                 outgoing = replace(outgoing, media_content=await self._file(m))
+            called = True
             try:
                 result = await channel.impl.send(self.client, channel.credentials, outgoing)
             except SendError as exc:
@@ -206,7 +208,8 @@ class Sender:
             await attach_provider_id(channel, m.id, result.provider_message_id, result.status)
         except Exception:  # noqa: BLE001 - one bad message must not stop the others
             log.exception("sending message %s failed unexpectedly", m.id)
-            try:  # where it failed is unknown: the next claim reconciles before any resend
-                await record_retry(m.id, self.backoff(m.attempts), "error", "Retrying after an internal error.", unknown=True)
+            try:  # after the provider call began, its outcome is unknown: the next claim reconciles first
+                await record_retry(m.id, self.backoff(m.attempts), "error", "Retrying after an internal error.",
+                                   unknown=called or m.previous_attempt_at is not None)
             except Exception:  # noqa: BLE001
                 log.exception("could not record the retry of message %s", m.id)

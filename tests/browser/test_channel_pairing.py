@@ -88,3 +88,35 @@ def test_qr_pairing_page_moves_to_working(new_page, fake_waha):
     )
     expect(page.locator("#pairing-qr")).to_have_count(0)
     screenshot(page, "channel-working-1280")
+
+
+async def _busy_then_silent(company) -> int:
+    from datetime import datetime, timedelta, timezone
+
+    from app.domain import sql
+
+    channel = await create_channel(company.id, {"name": "Loja Whapi", "provider": "whapi", "cred_token": "t",
+                                                "cred_api_base": "http://127.0.0.1:9", "webhook_secret": "whsec-0123456789abcdef"})
+    contact = await sql.fetchval("INSERT INTO contact (company_id, phone) VALUES ($1, '+5511900000001') RETURNING id", company.id)
+    conv = await sql.fetchval("INSERT INTO conversation (company_id, channel_id, contact_id, status) "
+                              "VALUES ($1, $2, $3, 'resolved') RETURNING id", company.id, channel.id, contact)
+    now = datetime.now(timezone.utc)
+    for i in range(40):  # a message every 15 minutes for ten hours, then six hours of nothing
+        await sql.execute("""INSERT INTO message (company_id, channel_id, conversation_id, direction, author, type, text,
+                                                  provider_message_id, status, created_at)
+                             VALUES ($1, $2, $3, 'in', 'customer', 'text', 'oi', $4, 'received', $5)""",
+                          company.id, channel.id, conv, f"old-{i}", now - timedelta(hours=6, minutes=15 * i))
+    return channel.id
+
+
+def test_wallboard_alerts_on_a_silent_channel(new_page):
+    company = run(make_company("Loja Calada"))
+    sue = run(make_user(company, "supervisor"))
+    channel_id = run(_busy_then_silent(company))
+    page = new_page()
+    browser_login(page, sue.email, PASSWORD)
+    page.goto("/supervisor")
+    alert = page.locator(f".wb-alert-channel[data-channel='{channel_id}']")
+    expect(alert).to_contain_text("Loja Whapi")
+    expect(alert).to_contain_text("far longer than usual")
+    screenshot(page, "wallboard-silent-channel")
