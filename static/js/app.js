@@ -63,6 +63,13 @@
     }
   }, true);
 
+  // Errors come back as a toast (HX-Retarget: #toasts, app/web/errors.py): show them on every
+  // page (htmx does not swap error responses by default; /operator showed nothing).
+  document.addEventListener("htmx:beforeSwap", function (evt) {
+    var xhr = evt.detail.xhr;
+    if (xhr && xhr.status >= 400 && xhr.getResponseHeader("HX-Retarget")) { evt.detail.shouldSwap = true; evt.detail.isError = false; }
+  });
+
   // Toasts disappear after a while.
   document.addEventListener("htmx:afterSwap", function (evt) {
     if (evt.detail.target && evt.detail.target.id === "toasts") {
