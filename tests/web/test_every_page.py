@@ -74,7 +74,8 @@ async def seed(data_dir) -> Seeded:
     await add_note(company_id, conversation_id, admin.id, {"text": "A note"})
     media = save_upload(data_dir, company_id, PNG, "image/png", "chart.png", 1_000_000)
     message_id = await queue_message(company_id, conversation_id, {"text": "A chart"}, user_id=admin.id, media=media)
-    extension, _ = await pbx.create_extension(admin, {"number": "2001", "name": "Desk", "codecs": ["ulaw"]})
+    extension, _ = await pbx.create_extension(admin, {"number": "2001", "name": "Desk", "codecs": ["ulaw"]},
+                                              context=f"sb{company_id}-internal")
     trunk = await pbx.create_trunk(admin, {"name": "operator", "host": "10.0.0.1", "codecs": ["ulaw"]})
     queue = await pbx.create_queue(admin, {"name": "support", "strategy": "ringall",
                                           "members": [{"extension": "2001", "penalty": 0}]})
