@@ -167,3 +167,57 @@ async def test_health_is_admin_only_and_company_scoped(client):
     client.cookies.clear()
     await login(client, admin.email)
     assert (await client.get(f"/admin/channels/{theirs.id}/health")).status_code == 404
+
+
+async def test_whapi_health_and_qr_and_meta_quality():
+    import httpx
+
+    from app.domain.channel_health import refresh
+    from app.domain.channels import get_channel_for_webhook
+
+    company = await make_company()
+    state = {"whapi": "QR"}
+
+    def handler(r):
+        if r.path == "/health":
+            return json_answer(200, {"status": {"code": 3, "text": state["whapi"]}})
+        if r.path == "/users/login":
+            return json_answer(200, {"status": "OK", "rowdata": "2@whapi-raw-qr", "expire": 20})
+        if r.path.startswith("/v21.0/1122"):
+            return json_answer(200, {"status": "CONNECTED", "quality_rating": "YELLOW", "display_phone_number": "+1 555"})
+        return json_answer(404, {})
+
+    async with FakeProvider(handler) as fake, httpx.AsyncClient() as http:
+        whapi = await create_channel(company.id, {"name": "H", "provider": "whapi", "cred_token": "t", "cred_api_base": fake.url,
+                                                  "webhook_secret": SECRET})
+        meta = await create_channel(company.id, {"name": "M", "provider": "meta", "cred_phone_number_id": "1122",
+                                                 "cred_access_token": "tok", "cred_app_secret": "s",
+                                                 "cred_api_base": fake.url + "/v21.0", "webhook_secret": SECRET})
+        await refresh(await get_channel_for_webhook(whapi.id), http)
+        health = await get_health(company.id, whapi.id)
+        assert (health["state"], health["qr"]) == ("pairing", "2@whapi-raw-qr")
+        state["whapi"] = "AUTH"
+        await refresh(await get_channel_for_webhook(whapi.id), http)
+        assert (await get_health(company.id, whapi.id))["state"] == "working"
+        await refresh(await get_channel_for_webhook(meta.id), http)
+        health = await get_health(company.id, meta.id)
+        assert health["state"] == "working" and "quality YELLOW" in health["state_detail"]
+    meta_call = [r for r in fake.requests if r.path.startswith("/v21.0/1122")][0]
+    assert "fields=status%2Cquality_rating" in meta_call.path and meta_call.headers["authorization"] == "Bearer tok"
+
+
+async def test_an_unreachable_provider_is_down_with_the_error():
+    import httpx
+
+    from app.domain.channel_health import refresh
+    from app.domain.channels import get_channel_for_webhook
+
+    company = await make_company()
+    async with FakeProvider() as fake:
+        url = fake.url
+    channel = await create_channel(company.id, {"name": "W", "provider": "waha", "cred_base_url": url,
+                                                "cred_session": "default", "webhook_secret": SECRET})
+    async with httpx.AsyncClient() as http:
+        await refresh(await get_channel_for_webhook(channel.id), http, timeout=2.0)
+    health = await get_health(company.id, channel.id)
+    assert health["state"] == "down" and "WAHA" in health["last_error"]
