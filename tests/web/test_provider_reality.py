@@ -485,3 +485,33 @@ async def test_meta_referral_shown_on_the_conversation(client, channels, app):
         m=m, _=lambda s: s, translate=lambda s: s
     )
     assert 'href="javascript' not in html
+
+
+def _waha_parse(name: str, edit=None):
+    from app.providers import waha
+    from app.providers.base import WebhookRequest
+
+    data = json.loads((FIX / f"waha/{name}").read_text())
+    if edit:
+        edit(data)
+    return waha.PROVIDER.parse(WebhookRequest(url="", headers={"content-type": "application/json"},
+                                              body=json.dumps(data).encode()))
+
+
+def test_each_waha_engine_names_the_chat():
+    # GOWS: whatsmeow's Info.Chat, with the phone in SenderAlt.
+    [m] = _waha_parse("webhook_message_gows_lid_assembled.json").messages
+    assert (m.phone, m.alias, m.name, m.outbound) == ("+5511977776666", "236523865788507@lid", "Bruna", False)
+    # WEBJS: fromMe names the customer in `to`.
+    def webjs_from_me(d):
+        d["payload"].update({"from": "33600000001@c.us", "to": "5511999990001@c.us", "fromMe": True})
+    [m] = _waha_parse("webhook_message_text_webjs_full.json", webjs_from_me).messages
+    assert (m.phone, m.outbound) == ("+5511999990001", True)
+    # NOWEB: the chat in `from` (and _data.key.remoteJid), no `to`.
+    [m] = _waha_parse("webhook_message_any_noweb_fromme_real.json").messages
+    assert (m.phone, m.outbound, m.provider_message_id) == ("+5511999990001", True, "3EB0FEDF9B17CD76590928")
+    # A chat with the business's own number (`me`) is not a customer.
+    def self_chat(d):
+        d["payload"]["_data"]["key"]["remoteJid"] = "33600000001@s.whatsapp.net"
+    parsed = _waha_parse("webhook_message_any_noweb_fromme_real.json", self_chat)
+    assert parsed.messages == [] and parsed.ignored == ["chat with the business's own number"]
