@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import time
+
 import httpx
 
 from app.domain import sql
@@ -35,6 +37,7 @@ async def record_session(channel: ChannelInfo, state: str, detail: str = "", qr:
         return ""
     qr = qr if state == "pairing" else ""
     before = await sql.fetchval("SELECT state FROM channel_health WHERE channel_id = $1", channel.id) or ""
+    _ALERTS.pop(channel.company_id, None)
     await sql.execute(
         """INSERT INTO channel_health (channel_id, company_id, state, state_detail, state_at, qr, qr_at)
            VALUES ($1, $2, $3, $4, now(), $5, CASE WHEN $5 <> '' THEN now() END)
@@ -157,9 +160,27 @@ def silent(
     return now - last_in > max(SILENCE_MIN, usual_gap * SILENCE_FACTOR)
 
 
+# The wallboard recomputes its alerts on every change (every message); channel health moves slowly,
+# so each process reads it at most every ALERTS_TTL seconds per company (a state recorded here
+# clears the company's entry at once).
+ALERTS_TTL = 15.0
+_ALERTS: dict[int, tuple[float, list[dict]]] = {}
+
+
 async def channel_alerts(company_id: int, now: datetime | None = None) -> list[dict]:
-    """Wallboard alerts: active channels that are down, need pairing, or are silent."""
-    now = now or datetime.now(UTC)
+    """Wallboard alerts: active channels that are down, need pairing, or are silent (cached
+    ALERTS_TTL seconds when asked for the present)."""
+    if now is None:
+        cached = _ALERTS.get(company_id)
+        if cached and time.monotonic() - cached[0] < ALERTS_TTL:
+            return cached[1]
+        alerts = await _channel_alerts(company_id, datetime.now(UTC))
+        _ALERTS[company_id] = (time.monotonic(), alerts)
+        return alerts
+    return await _channel_alerts(company_id, now)
+
+
+async def _channel_alerts(company_id: int, now: datetime) -> list[dict]:
     rows = await sql.fetch(
         """SELECT c.id, c.name, coalesce(h.state, '') AS state, coalesce(h.state_detail, '') AS detail,
                   (SELECT max(created_at) FROM message m WHERE m.channel_id = c.id AND m.direction = 'in') AS last_in,
