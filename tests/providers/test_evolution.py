@@ -232,3 +232,23 @@ async def test_evolution_through_the_app_and_the_sender(client):
         "read",
         "3EB0FFFF000000000001",
     )
+
+
+async def test_session_state_asks_connection_state_then_connect_for_the_qr():
+    state = {"value": "close"}
+
+    def handler(r):
+        if r.path == "/instance/connectionState/shop":
+            return json_answer(200, {"instance": {"instanceName": "shop", "state": state["value"]}})
+        if r.path == "/instance/connect/shop":
+            return json_answer(200, {"pairingCode": None, "code": "2@evo-raw-qr", "base64": "data:image/png;base64,AA==",
+                                     "count": 1})
+        return json_answer(404, {})
+
+    creds = {"instance": "shop", "api_key": "B6D7"}
+    async with FakeProvider(handler) as fake, httpx.AsyncClient() as http:
+        creds["base_url"] = fake.url
+        assert await P.session_state(http, creds) == ("pairing", "close", "2@evo-raw-qr")
+        state["value"] = "open"
+        assert await P.session_state(http, creds) == ("working", "open", "")
+    assert all(r.headers["apikey"] == "B6D7" for r in fake.requests)
