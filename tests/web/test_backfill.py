@@ -110,3 +110,27 @@ async def test_meta_says_it_has_no_history(client):
     await login(client, admin.email)
     page = await client.get(f"/admin/channels/{channel.id}/edit")
     assert "has no message history" in page.text and "Fetch missed messages" not in page.text
+
+
+async def test_session_back_to_working_fetches_what_it_missed(client):
+    import asyncio
+
+    company = await make_company()
+    history = [waha_item(7, int(time.time()), "written during the outage")]
+    async with FakeProvider(lambda r: json_answer(200, history) if "/chats/" in r.path else json_answer(404, {})) as fake:
+        channel = await create_channel(company.id, {"name": "W", "provider": "waha", "cred_base_url": fake.url,
+                                                    "cred_session": "default", "webhook_secret": SECRET})
+        contact = await sql.fetchval("INSERT INTO contact (company_id, phone) VALUES ($1, '+5511988887777') RETURNING id",
+                                     company.id)
+        await sql.execute("INSERT INTO conversation (company_id, channel_id, contact_id) VALUES ($1, $2, $3)",
+                          company.id, channel.id, contact)
+        for status in ("FAILED", "WORKING"):
+            body = json.dumps({"event": "session.status", "session": "default", "payload": {"status": status}}).encode()
+            r = await client.post(f"/webhooks/waha/{channel.id}", content=body, headers=waha_headers(body))
+            assert r.status_code == 200
+        for _ in range(100):  # the backfill runs after the webhook is answered
+            if await sql.fetchval("SELECT count(*) FROM message"):
+                break
+            await asyncio.sleep(0.05)
+    row = await sql.fetchrow("SELECT text, data FROM message")
+    assert row["text"] == "written during the outage" and json.loads(row["data"])["recovered"] is True
