@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 from app.domain import sql
 from app.domain.events import Event, PresenceChanged
 from app.domain.phone import PhoneState, record_phone_states
+from app.realtime.tasks import stop_task
 from app.telephony.state import OFFLINE_DEVICE, LiveState, endpoint_of
 
 if TYPE_CHECKING:
@@ -114,13 +115,8 @@ class AgentPhones:
             self._task = asyncio.create_task(self._loop(), name="agent-phones")
 
     async def close(self) -> None:
-        if self._task:
-            self._task.cancel()
-            try:
-                await self._task
-            except (asyncio.CancelledError, Exception):  # noqa: BLE001
-                pass
-            self._task = None
+        await stop_task(self._task)
+        self._task = None
 
     async def _loop(self) -> None:
         while True:

@@ -158,7 +158,7 @@ class AmiListener:
         # health check, the job is cancelled (AMI connection closed) and another takes over.
         self.publisher.on_owners_changed = self.refresh_queues
         self.phones = AgentPhones(self)  # linked agents' phone states (issue 17)
-        self.leadership = Leadership(settings.database_url, LEADER_LOCK, "ami-listener", self._lead, retry_seconds=3.0)
+        self.leadership = Leadership(settings.direct_url, LEADER_LOCK, "ami-listener", self._lead, retry_seconds=3.0)
 
     @property
     def is_leader(self) -> bool:

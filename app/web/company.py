@@ -26,7 +26,7 @@ class CompanyController(Controller):
     async def edit(self, request: Request) -> Template:
         company = await get_company(request.user.company_id)
         values = {"name": company.name, "timezone": company.timezone, "language": company.language,
-                  "country": company.country}
+                  "mfa_required_for_admins": company.mfa_required_for_admins, "country": company.country}
         return Template("admin/company/form.html", context=_context(values, {}))
 
     @post("/", status_code=303)
@@ -35,7 +35,8 @@ class CompanyController(Controller):
         try:
             await update_company(request.user.company_id, data)
         except ValidationError as exc:
-            values = {k: str(data.get(k, ""))[:300] for k in ("name", "timezone", "language", "country")}
+            values = {k: str(data.get(k, ""))[:300] for k in ("name", "timezone", "language", "mfa_required_for_admins",
+                                                              "country")}
             return Template("admin/company/form.html", context=_context(values, exc.errors), status_code=400)
         flash(request, _("Company settings saved."))
         return Redirect("/admin/company", status_code=303)
