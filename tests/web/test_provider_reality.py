@@ -14,7 +14,7 @@ import pytest
 from app.domain import sql
 from app.domain.channels import create_channel
 from app.domain.contacts import update_contact
-from app.domain.messages import list_messages
+from app.domain.conversations import list_messages
 from app.domain.notes import list_timeline
 from tests.factories import make_company, make_user
 from tests.fake_provider import FakeProvider, json_answer
