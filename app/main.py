@@ -21,6 +21,7 @@ from litestar.template import TemplateConfig
 
 from app import __version__, db, netpolicy
 from app.domain import sessions
+from app.domain.messages import expire_pending_statuses
 from app.domain.auth import purge_old_failures
 from app.logs import setup_logging
 from app.dispatch.sweeper import run_dispatcher
@@ -110,11 +111,12 @@ def _on_exit_signal(callback: Callable[[], None]) -> None:
 
 
 async def _maintenance(settings: Settings) -> None:
-    """Housekeeping every few minutes: expired sessions, old login failures."""
+    """Housekeeping every few minutes: expired sessions, old login failures, stale early statuses."""
     while True:
         try:
             await PostgresStore().purge_expired()
             await purge_old_failures(settings.login_throttle_window)
+            await expire_pending_statuses()  # early statuses whose message never came
         except Exception:  # noqa: BLE001
             log.exception("maintenance failed")
         await asyncio.sleep(600)

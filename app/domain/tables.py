@@ -29,6 +29,8 @@ class Company(Table, tablename="company"):
     takeover_notice = Varchar(length=16, default="assigned")
     # Admins must log in with a second factor (TOTP) and are sent to enrol until they do.
     mfa_required_for_admins = Boolean(default=False)
+    # ISO 3166 alpha-2 ('' = none): national phone numbers typed by people are read in it.
+    country = Varchar(length=2, default="")
 
 
 class User(Table, tablename="app_user"):

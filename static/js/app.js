@@ -45,6 +45,17 @@
     if (window.htmx) { htmx.process(fresh); }
   });
 
+  // Copy buttons: <button data-copy="#element-id" data-copied="Copied">: copies the element's text.
+  document.addEventListener("click", function (evt) {
+    var button = evt.target.closest ? evt.target.closest("[data-copy]") : null;
+    if (!button) { return; }
+    var source = document.querySelector(button.dataset.copy);
+    if (!source || !navigator.clipboard) { return; }
+    navigator.clipboard.writeText(source.textContent.trim()).then(function () {
+      if (button.dataset.copied) { button.textContent = button.dataset.copied; }
+    });
+  });
+
   // Confirm dangerous forms: <form data-confirm="Question?">.
   document.addEventListener("submit", function (evt) {
     var form = evt.target;
