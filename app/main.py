@@ -51,6 +51,7 @@ from app.web.middleware import request_id_middleware
 from app.web.operator import CallsApiController, CdrApiController, OperatorController, ami_error_handler
 from app.web.pbx import CONTROLLERS as PBX_CONTROLLERS
 from app.web.presence import PresenceController
+from app.web.pwa import ROUTES as PWA_ROUTES
 from app.web.security import PostgresStore, session_auth
 from app.web.stream import events
 from app.web.supervisor import PUBLISHER as WALLBOARD, SupervisorController
@@ -233,6 +234,7 @@ def create_app(settings: Settings, *, migrate: bool = True, dispatcher: bool = T
             WebhooksController,
             events,
             health,
+            *PWA_ROUTES,
             create_static_files_router(path="/static", directories=[ROOT / "static"], cache_control=None),
         ],
         lifespan=[lifespan],

@@ -51,6 +51,8 @@ class User(Table, tablename="app_user"):
     language = Varchar(length=8, default="")
     last_seen_at = Timestamptz(null=True, default=None)
     created_at = Timestamptz(default=TimestamptzNow())
+    # The sound of the user's alerts (set on /profile): chime, bell, pop or none.
+    notification_sound = Varchar(length=16, default="chime")
 
 
 class Department(Table, tablename="department"):

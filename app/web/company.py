@@ -7,7 +7,7 @@ from litestar.response import Redirect, Template
 
 from app.domain.companies import COMPANY_LANGUAGES, get_company, timezones, update_company
 from app.domain.errors import ValidationError
-from app.i18n import gettext as _
+from app.i18n import N_
 from app.web.forms import flash, read_form
 from app.web.security import admin_only
 
@@ -34,5 +34,6 @@ class CompanyController(Controller):
         except ValidationError as exc:
             values = {k: str(data.get(k, ""))[:300] for k in ("name", "timezone", "language")}
             return Template("admin/company/form.html", context=_context(values, exc.errors), status_code=400)
-        flash(request, _("Company settings saved."))
+        # Translated when shown: the language may have just changed with this very form.
+        flash(request, N_("Company settings saved."))
         return Redirect("/admin/company", status_code=303)

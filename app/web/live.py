@@ -195,6 +195,13 @@ async def _reinjection_alert(event: ReinjectionAlert, viewer: User) -> list[Serv
     return [ServerSentEventMessage(event="alert", data=html)]
 
 
+async def _my_alert(event: Event, viewer: User) -> list[ServerSentEventMessage]:
+    """Sound, notification and title count on every page (``app.web.alerts``)."""
+    from app.web.alerts import render_alert
+
+    return await render_alert(event, viewer)
+
+
 # Which renderers run for which page. A page's stream names the live features it shows
 # (``/events?topics=inbox``, from ``{% block live_topics %}`` in its template); renderers of
 # other pages are skipped for that stream, so an event costs only what open pages need. A topic
@@ -213,6 +220,8 @@ def route(event: type[Event], topics: str | tuple[str, ...] | None, renderer: Re
 
 route(PresenceChanged, None, _presence)  # type: ignore[arg-type]
 route(ReinjectionAlert, None, _reinjection_alert)  # type: ignore[arg-type]
+for _cls in (ConversationRouted, MessageReceived):
+    route(_cls, None, _my_alert)
 route(UserChanged, "users", _user_changed)  # type: ignore[arg-type]
 route(PbxLiveChanged, "operator", _operator_live)  # type: ignore[arg-type]
 for _cls in (MessageReceived, MessageQueued):

@@ -119,6 +119,11 @@ def _row_labels() -> dict:
 
 
 ENV.globals["row_labels"] = _row_labels
+
+from app.web.labels import avatar, label_of  # noqa: E402
+
+ENV.globals["label_of"] = label_of
+ENV.globals["avatar"] = avatar
 ENV.globals["current_user"] = _current_user
 ENV.globals["live_since"] = _live_since
 ENV.globals["flashes"] = _flashes

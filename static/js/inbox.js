@@ -76,36 +76,7 @@
     document.title = (total ? "(" + total + ") " : "") + baseTitle;
     var c = $("#count-mine"); if (c) { c.textContent = String(count); }
   }
-  function beep() {
-    try {
-      var Ctx = window.AudioContext || window.webkitAudioContext; if (!Ctx) { return; }
-      var ctx = beep.ctx || (beep.ctx = new Ctx());
-      var osc = ctx.createOscillator(), gain = ctx.createGain();
-      osc.frequency.value = 880; gain.gain.value = 0.08;
-      osc.connect(gain); gain.connect(ctx.destination);
-      osc.start(); osc.stop(ctx.currentTime + 0.18);
-    } catch (e) { /* sound is a nicety */ }
-  }
-  function notifyNew(li) {
-    beep();
-    var i = inbox();
-    if (!("Notification" in window) || Notification.permission !== "granted") { return; }
-    try {
-      var name = $(".row-name", li), last = $(".row-last", li);
-      var body = (name ? name.textContent.trim() : "") + (last && last.textContent.trim() ? ": " + last.textContent.trim() : "");
-      var n = new Notification(i.dataset.newLabel || "New conversation", { body: body, tag: "conversation-" + li.dataset.id });
-      n.onclick = function () { window.focus(); var a = $("#inbox-row-" + li.dataset.id + " .inbox-row-link"); if (a) { a.click(); } n.close(); };
-    } catch (e) { /* some browsers only allow notifications from a service worker */ }
-  }
-  function notifyButton() {
-    var b = $("#notify-enable"); if (!b || !("Notification" in window)) { return; }
-    b.hidden = Notification.permission !== "default";
-  }
-  document.addEventListener("click", function (evt) {
-    if (evt.target && evt.target.id === "notify-enable" && "Notification" in window) {
-      Notification.requestPermission().then(notifyButton);
-    }
-  });
+  // Sound and desktop notifications come as "my-alert" events on every page (static/js/app.js).
 
   // The list ------------------------------------------------------------------------------------
   function myDepartments() { var i = inbox(); return i && i.dataset.myDepartments ? i.dataset.myDepartments.split(",") : []; }
@@ -147,7 +118,6 @@
       var state = li.dataset.status + ":" + li.dataset.assigned + ":" + li.dataset.department;
       if (pane && pane.dataset.state && pane.dataset.state !== state) { reloadPane(id); }
     }
-    if (isMine && mine[id] === undefined && !open) { notifyNew(li); }
     if (isMine) { mine[id] = open ? 0 : (Number(li.dataset.unread) || 0); } else { delete mine[id]; }
     updateTitle();
     var fits = matches(li, list);
@@ -513,7 +483,7 @@
   // Start ---------------------------------------------------------------------------------------
   function start() {
     if (!inbox()) { return; }
-    topbarHeight(); loadMine(); initPane(); refreshTimes(); notifyButton();
+    topbarHeight(); loadMine(); initPane(); refreshTimes();
     window.addEventListener("resize", topbarHeight);
     setInterval(function () { refreshTimes(); }, 15000);
   }
