@@ -7,13 +7,16 @@ from litestar.response import Redirect, Template
 
 from app.domain.companies import COMPANY_LANGUAGES, get_company, timezones, update_company
 from app.domain.errors import ValidationError
+from app.domain.timezones import timezone_groups, zone_label
 from app.i18n import N_
 from app.web.forms import flash, read_form
 from app.web.security import admin_only
 
 
 def _context(values: dict, errors: dict) -> dict:
-    return {"values": values, "errors": errors, "languages": COMPANY_LANGUAGES, "timezones": timezones()}
+    return {"values": values, "errors": errors, "languages": COMPANY_LANGUAGES, "timezones": timezones(),
+            "timezone_groups": timezone_groups(), "zone_label": zone_label,
+            "offered_zones": {z for _, zones in timezone_groups() for z in zones}}
 
 
 class CompanyController(Controller):

@@ -8,6 +8,7 @@ person's initials in one of eight colours chosen from the name (the same in ever
 
 from __future__ import annotations
 
+import json
 import zlib
 from functools import lru_cache
 
@@ -65,3 +66,9 @@ def _avatar(name: str, size: str) -> Markup:
 def avatar(name: str | None, size: str = "m") -> Markup:
     """A decorative avatar (the name is always written next to it)."""
     return _avatar(str(name or ""), size if size in ("s", "m", "l") else "m")
+
+
+def shown_json(value: object) -> str:
+    """A value as JSON for people to read (the audit log): accents as typed, not ``\\u00e8``.
+    A plain string, escaped by the template like any other text."""
+    return json.dumps(value, ensure_ascii=False, default=str)

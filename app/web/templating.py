@@ -120,7 +120,9 @@ def _row_labels() -> dict:
 
 ENV.globals["row_labels"] = _row_labels
 
-from app.web.labels import avatar, label_of  # noqa: E402
+from app.web.labels import avatar, label_of, shown_json  # noqa: E402
+
+ENV.filters["shown_json"] = shown_json
 
 ENV.globals["label_of"] = label_of
 ENV.globals["avatar"] = avatar

@@ -154,3 +154,25 @@ async def test_favicon_and_manifest(client):
     page = await client.get("/inbox")
     assert 'rel="manifest"' in page.text and 'rel="icon"' in page.text
     assert '<symbol id="i-inbox"' in page.text  # the icon sprite
+
+
+async def test_timezone_select_is_grouped_common_first_without_aliases(client):
+    import re
+
+    from app.domain.companies import timezones
+
+    company = await make_company()
+    admin = await make_user(company, "admin")
+    await login(client, admin.email)
+    page = (await client.get("/admin/company")).text
+    groups = re.findall(r'<optgroup label="([^"]+)">', page)
+    assert groups[0] == "Common" and "Europe" in groups and "Americas" in groups
+    values = re.findall(r'<option value="([^"]+)"', page.split('name="timezone"')[1].split("</select>")[0])
+    assert "Europe/Paris" in values[:5]
+    assert "US/Eastern" not in values and "Europe/Belfast" not in values and "Etc/GMT+3" not in values
+    assert set(values) <= set(timezones()) and 300 < len(set(values)) < 460
+    assert "Argentina / Buenos Aires" in page
+    # A company saved on an alias earlier keeps it (shown, selected).
+    await sql.execute("UPDATE company SET timezone = 'US/Eastern' WHERE id = $1", company.id)
+    page = (await client.get("/admin/company")).text
+    assert '<option value="US/Eastern" selected>' in page
