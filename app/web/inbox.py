@@ -41,6 +41,7 @@ from app.dispatch.reads import (
 from app.domain import sql
 from app.domain.channels import get_channel, list_channels
 from app.domain.errors import NotFound, PermissionDenied, ValidationError
+from app.domain.handovers import last_handover_from
 from app.domain.events import (
     ContactChanged,
     ConversationOpened,
@@ -545,7 +546,9 @@ async def render_live(event: Event, viewer: User) -> list[ServerSentEventMessage
         if bubble:
             out.append(ServerSentEventMessage(event=f"thread-{event.conversation_id}", data=bubble))
     elif isinstance(event, ConversationRouted) and viewer.id == event.previous_user_id:
-        out.append(ServerSentEventMessage(event="inbox-gone", data=str(event.conversation_id)))
+        # "<id> <why>": the pane of the agent who lost it says what happened (app.domain.handovers).
+        why = await last_handover_from(event.company_id, event.conversation_id, viewer.id)
+        out.append(ServerSentEventMessage(event="inbox-gone", data=f"{event.conversation_id} {why}"))
     return out
 
 

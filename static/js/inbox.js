@@ -129,13 +129,18 @@
     refreshTimes(li);
     var empty = $("#inbox-empty"); if (empty) { empty.remove(); }
   }
-  function onGone(id) {
-    id = String(id).trim();
+  function onGone(data) {
+    var parts = String(data).trim().split(/\s+/), id = parts[0], why = parts[1] || "transferred";
     var row = document.getElementById("inbox-row-" + id); if (row) { row.remove(); }
     delete mine[id]; updateTitle();
     if (openId() === id) {
       var pane = $("#inbox-pane"), tpl = $("#inbox-gone-template");
-      if (pane && tpl) { pane.replaceWith(tpl.content.firstElementChild.cloneNode(true)); setOpen(""); }
+      if (pane && tpl) {
+        var empty = tpl.content.firstElementChild.cloneNode(true);
+        var reasons = $$("[data-reason]", empty), known = reasons.some(function (p) { return p.dataset.reason === why; });
+        reasons.forEach(function (p) { p.hidden = p.dataset.reason !== (known ? why : "transferred"); });
+        pane.replaceWith(empty); setOpen("");
+      }
     }
   }
   function scheduleRead(id) {
