@@ -52,7 +52,9 @@ async def get_contact(company_id: int, contact_id: int) -> dict:
 
 _CONVERSATION = """
 SELECT c.id, c.status, c.channel_id, c.contact_id, c.department_id, c.assigned_user_id, c.created_at,
-       c.last_message_at, c.last_inbound_at, c.resolved_at, ct.phone, ct.name AS contact_name
+       c.last_message_at, c.last_inbound_at, c.resolved_at, ct.phone, ct.name AS contact_name,
+       (SELECT array_agg(l.name ORDER BY lower(l.name)) FROM conversation_label cl JOIN label l ON l.id = cl.label_id
+        WHERE cl.conversation_id = c.id) AS labels
 FROM conversation c JOIN contact ct ON ct.id = c.contact_id
 """
 
@@ -64,20 +66,23 @@ def conversation_out(r) -> dict:
         "department_id": r["department_id"], "assigned_user_id": r["assigned_user_id"],
         "created_at": _iso(r["created_at"]), "last_message_at": _iso(r["last_message_at"]),
         "last_inbound_at": _iso(r["last_inbound_at"]), "resolved_at": _iso(r["resolved_at"]),
+        "labels": list(r["labels"] or []),
     }
 
 
 async def list_conversations(company_id: int, *, status: str = "", department_id: int | None = None,
                              assigned_user_id: int | None = None, contact_id: int | None = None,
                              channel_id: int | None = None, before: int | None = None,
-                             limit: int = 50) -> tuple[list[dict], int | None]:
+                             limit: int = 50, label: str = "") -> tuple[list[dict], int | None]:
     rows = await sql.fetch(
         _CONVERSATION + """ WHERE c.company_id = $1 AND ($2 = '' OR c.status = $2)
              AND ($3::int IS NULL OR c.department_id = $3) AND ($4::int IS NULL OR c.assigned_user_id = $4)
              AND ($5::int IS NULL OR c.contact_id = $5) AND ($6::int IS NULL OR c.channel_id = $6)
              AND ($7::int IS NULL OR c.id < $7)
+             AND ($9 = '' OR EXISTS (SELECT 1 FROM conversation_label cl JOIN label l ON l.id = cl.label_id
+                                     WHERE cl.conversation_id = c.id AND lower(l.name) = lower($9)))
            ORDER BY c.id DESC LIMIT $8""",
-        company_id, status, department_id, assigned_user_id, contact_id, channel_id, before, limit + 1,
+        company_id, status, department_id, assigned_user_id, contact_id, channel_id, before, limit + 1, label,
     )
     items = [conversation_out(r) for r in rows[:limit]]
     return items, (items[-1]["id"] if len(rows) > limit else None)

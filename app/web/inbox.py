@@ -42,6 +42,7 @@ from app.domain import sql
 from app.domain.channels import get_channel, list_channels
 from app.domain.errors import NotFound, PermissionDenied, ValidationError
 from app.domain.handovers import last_handover_from
+from app.domain.labels import list_labels
 from app.domain.events import (
     ContactChanged,
     ConversationOpened,
@@ -109,6 +110,7 @@ def _filters(request: Request) -> dict[str, Any]:
     status = c.choice("status", INBOX_STATUSES) if params.get("status") else ""
     department = c.integer("department", low=0, high=2**31 - 1, default=0) or None
     channel = c.integer("channel", low=0, high=2**31 - 1, default=0) or None
+    label = c.integer("label", low=0, high=2**31 - 1, default=0) or None
     q = c.text("q", max_len=100, required=False)
     cursor = None
     if params.get("cursor"):
@@ -122,12 +124,13 @@ def _filters(request: Request) -> dict[str, Any]:
     c.raise_if_errors()
     if tab == "all" and me.role not in ("admin", "supervisor"):
         raise PermissionDenied(N_("Only supervisors and admins see every conversation."))
-    return {"tab": tab, "status": status, "department": department, "channel": channel, "q": q, "cursor": cursor}
+    return {"tab": tab, "status": status, "department": department, "channel": channel, "q": q, "cursor": cursor,
+            "label": label}
 
 
 def _query(filters: dict[str, Any], **changes: Any) -> str:
     values = {**filters, **changes}
-    return urlencode({k: values[k] for k in ("tab", "status", "department", "channel", "q") if values.get(k)})
+    return urlencode({k: values[k] for k in ("tab", "status", "department", "channel", "label", "q") if values.get(k)})
 
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -143,7 +146,7 @@ async def _list_context(request: Request, filters: dict[str, Any]) -> dict[str, 
     rows, next_cursor = await list_inbox(
         me.company_id, me.id, filters["tab"], status=filters["status"], department_id=filters["department"],
         channel_id=filters["channel"], query=filters["q"], cursor=filters["cursor"],
-        every_department=me.role in ("admin", "supervisor"),
+        every_department=me.role in ("admin", "supervisor"), label_id=filters.get("label"),
     )
     return {"rows": rows, "filters": filters, "qs": _query(filters), "next_cursor": _cursor(next_cursor)}
 
@@ -255,7 +258,8 @@ async def _pane_context(request: Request, conversation_id: int) -> dict[str, Any
 def _push_url(request: Request, conversation_id: int) -> str:
     """``/inbox/<id>`` keeping the list's tab and filters of the page the request came from."""
     current = request.headers.get("hx-current-url", "")
-    keep = {k: v for k, v in parse_qsl(urlsplit(current).query) if k in ("tab", "status", "department", "channel", "q")}
+    keep = {k: v for k, v in parse_qsl(urlsplit(current).query)
+            if k in ("tab", "status", "department", "channel", "label", "q")}
     return f"/inbox/{conversation_id}" + (f"?{urlencode(keep)}" if keep else "")
 
 
@@ -275,13 +279,14 @@ class InboxController(Controller):
         filters = _filters(request)
         company_id = me.company_id
         pane = _pane_context(request, conversation_id) if conversation_id is not None else _nothing()
-        listing, counts, mine_unread, members, departments, channels, pane_context = await asyncio.gather(
+        listing, counts, mine_unread, members, departments, channels, pane_context, labels = await asyncio.gather(
             _list_context(request, filters), inbox_counts(company_id, me.id, me.role in ("admin", "supervisor")), my_unread(company_id, me.id),
             department_members(company_id), _departments(company_id), list_channels(company_id), pane,
+            list_labels(company_id),
         )
         context = {**listing, "counts": counts, "mine_unread": mine_unread,
                    "my_departments": sorted(members.get(me.id, frozenset())), "all_departments": departments,
-                   "channels": channels, "open_id": conversation_id, **(pane_context or {})}
+                   "channels": channels, "open_id": conversation_id, **(pane_context or {}), "all_labels": labels}
         if conversation_id is not None:
             _watch_typing(request, conversation_id)
         return Template("inbox/page.html", context=context)

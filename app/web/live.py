@@ -235,6 +235,12 @@ for _cls in (ConversationRouted, MessageReceived, MessageQueued, MessageStatusCh
              UserChanged, NoteAdded, ContactChanged, TypingChanged):
     route(_cls, "inbox", _inbox)
 
+# Labels on conversations (app.web.conversation_labels): the rows and the open pane.
+from app.domain.labels import LabelsChanged  # noqa: E402
+from app.web.conversation_labels import render_live as _labels  # noqa: E402
+
+route(LabelsChanged, "inbox", _labels)  # type: ignore[arg-type]
+
 # The supervisor wallboard (app.web.supervisor).
 from app.web.supervisor import TOUCHING as _WALLBOARD_EVENTS, render_live as _wallboard  # noqa: E402
 from app.domain.wallboard import WallboardChanged  # noqa: E402

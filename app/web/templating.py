@@ -120,7 +120,7 @@ def _row_labels() -> dict:
 
 ENV.globals["row_labels"] = _row_labels
 
-from app.web.labels import avatar, label_of, shown_json  # noqa: E402
+from app.web.display import avatar, label_of, shown_json  # noqa: E402
 
 ENV.filters["shown_json"] = shown_json
 

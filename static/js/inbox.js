@@ -121,7 +121,8 @@
     if (isMine) { mine[id] = open ? 0 : (Number(li.dataset.unread) || 0); } else { delete mine[id]; }
     updateTitle();
     var fits = matches(li, list);
-    if (fits && list.dataset.q && !old) { fits = false; }  // a search result set only changes on request
+    // A search's or a label's result set only changes on request (a row does not say its labels' ids).
+    if (fits && (list.dataset.q || list.dataset.label) && !old) { fits = false; }
     if (!fits) { if (old) { old.remove(); } return; }
     if (old) { old.replaceWith(li); } else { li.classList.add("is-new"); }
     placeRow(list, li);
@@ -483,6 +484,7 @@
     else if (k === "n") { evt.preventDefault(); setMode("note"); }
     else if (k === "e") { var b = $("#action-resolve"); if (b) { evt.preventDefault(); b.click(); } }
     else if (k === "/") { var s = $("#inbox-search"); if (s) { evt.preventDefault(); s.focus(); } }
+    else if (k === "l") { var l = $(".label-add select"); if (l) { evt.preventDefault(); l.focus(); } }
   }
 
   // Start ---------------------------------------------------------------------------------------
