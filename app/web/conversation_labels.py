@@ -135,3 +135,4 @@ async def _row_html(row) -> str:
 
 
 __all__ = ["ConversationLabelsController", "LabelsAdminController", "render_live", "NotFound"]
+

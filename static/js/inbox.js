@@ -282,6 +282,7 @@
     setOpen(id);
     if (!id) { stopOpening(); return; }
     openedPane(id);
+    loadReplyVars(id);
     var t = thread(); toBottom(t);
     refreshTimes(pane);
     var text = $("#composer-text"), note = $("#note-text");
@@ -312,6 +313,22 @@
   });
 
   // The composer ---------------------------------------------------------------------------------
+  // Quick replies' variables ({customer_name}, {order_number} …) for the open conversation,
+  // fetched when its pane opens; a reply is inserted filled in, for the agent to read (and edit)
+  // before sending. A variable without a value stays as written.
+  var replyVars = {};
+  function loadReplyVars(id) {
+    if (!id || replyVars[id]) { return; }
+    replyVars[id] = {};
+    fetch("/inbox/" + id + "/reply-variables", { credentials: "same-origin", headers: { "accept": "application/json" } })
+      .then(function (r) { return r.ok ? r.json() : {}; })
+      .then(function (values) { replyVars[id] = values || {}; })
+      .catch(function () { delete replyVars[id]; });
+  }
+  function fillVars(text) {
+    var values = replyVars[openId()] || {};
+    return String(text || "").replace(/\{([a-z_]+)\}/g, function (all, name) { return values[name] ? values[name] : all; });
+  }
   function quickReplies() {
     var data = $("#composer .qr-data"); if (!data) { return []; }
     try { return JSON.parse(data.textContent || "[]"); } catch (e) { return []; }
@@ -346,7 +363,7 @@
       li.setAttribute("role", "option"); li.id = "qr-option-" + n;
       li.setAttribute("aria-selected", n === 0 ? "true" : "false");
       var code = document.createElement("code"); code.textContent = "/" + q.shortcut;
-      li.appendChild(code); li.appendChild(document.createTextNode(" " + q.text.slice(0, 80)));
+      li.appendChild(code); li.appendChild(document.createTextNode(" " + fillVars(q.text).slice(0, 80)));
       li.addEventListener("mousedown", function (e) { e.preventDefault(); pick(area, n); });
       box.appendChild(li);
     });
@@ -355,7 +372,7 @@
   }
   function pick(area, n) {
     var q = suggest.items[n]; if (!q) { return; }
-    closeSuggest(); insertText(area, q.text, suggest.from, area.selectionStart);
+    closeSuggest(); insertText(area, fillVars(q.text), suggest.from, area.selectionStart);
   }
   function moveSuggest(area, step) {
     var box = $("#qr-suggest"); var opts = $$("li", box);
@@ -403,7 +420,7 @@
     var item = evt.target.closest && evt.target.closest(".qr-item");
     if (item) {
       var area = $("#composer-text"); if (!area) { return; }
-      insertText(area, item.dataset.text || "");
+      insertText(area, fillVars(item.dataset.text || ""));
       var d = item.closest("details"); if (d) { d.open = false; }
       return;
     }
