@@ -55,6 +55,7 @@ from app.web.pwa import ROUTES as PWA_ROUTES
 from app.web.profile import ProfileController
 from app.web.conversation_labels import ConversationLabelsController, LabelsAdminController
 from app.web.reply_variables import ReplyVariablesController
+from app.web.mentions import MentionsController
 from app.web.security import PostgresStore, session_auth
 from app.web.stream import events
 from app.web.supervisor import PUBLISHER as WALLBOARD, SupervisorController
@@ -242,6 +243,7 @@ def create_app(settings: Settings, *, migrate: bool = True, dispatcher: bool = T
             LabelsAdminController,
             ConversationLabelsController,
             ReplyVariablesController,
+            MentionsController,
             create_static_files_router(path="/static", directories=[ROOT / "static"], cache_control=None),
         ],
         lifespan=[lifespan],

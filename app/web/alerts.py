@@ -1,5 +1,5 @@
 """Alerts that follow an agent on every page: a conversation just assigned to them, a customer
-writing in one they hold, a colleague mentioning them in a note.
+writing in one they hold, a colleague mentioning them in a note (the note's words are quoted).
 
 Every page's event stream carries them (topic None in ``app.web.live``) as ``my-alert`` with a
 small JSON body; ``static/js/app.js`` plays the agent's sound, shows a desktop notification and
@@ -16,6 +16,7 @@ from litestar.response import ServerSentEventMessage
 
 from app.domain import sql
 from app.domain.events import ConversationRouted, Event, MessageReceived
+from app.domain.mentions import MentionAdded
 from app.domain.tables import User
 from app.i18n import gettext as _
 from app.web.live import CACHE
@@ -55,7 +56,28 @@ def customer_words(kind: str | None, text: str | None) -> str:
     return names.get(kind or "", "")
 
 
+async def _mention_alert(event: MentionAdded, viewer: User) -> list[ServerSentEventMessage]:
+    from app.domain.mentions import get_mention
+
+    if event.user_id != viewer.id:
+        return []
+    mention = await get_mention(event.company_id, viewer.id, event.mention_id)
+    author = mention["author_name"] or _("someone")
+    data = {
+        "kind": "mention",
+        "conversation": mention["conversation_id"],
+        "customer": mention["customer"],
+        "text": customer_words("text", mention["text"]),
+        "title": _("%(author)s mentioned you about %(customer)s") % {"author": author, "customer": mention["customer"]},
+        "url": f"/inbox/mentions/{event.mention_id}",
+    }
+    return [ServerSentEventMessage(event="my-alert", data=json.dumps(data, ensure_ascii=False)),
+            ServerSentEventMessage(event="mentions-changed", data="changed")]
+
+
 async def render_alert(event: Event, viewer: User) -> list[ServerSentEventMessage]:
+    if isinstance(event, MentionAdded):
+        return await _mention_alert(event, viewer)
     if isinstance(event, ConversationRouted):
         if event.status != "assigned" or event.user_id != viewer.id or event.previous_user_id == viewer.id:
             return []

@@ -43,6 +43,7 @@ from app.domain.channels import get_channel, list_channels
 from app.domain.errors import NotFound, PermissionDenied, ValidationError
 from app.domain.handovers import last_handover_from
 from app.domain.labels import list_labels
+from app.domain.mentions import add_note_with_mentions
 from app.domain.events import (
     ContactChanged,
     ConversationOpened,
@@ -58,7 +59,6 @@ from app.domain.events import (
 from app.domain.messages import queue_message, window_open
 from app.domain.typing_indicators import agent_typing, watch_customer_typing
 from app.domain.notes import (
-    add_note,
     get_contact,
     get_message_view,
     get_message_views,
@@ -343,7 +343,7 @@ class InboxController(Controller):
     async def note(self, request: Request, conversation_id: FromPath[int]) -> Template | Redirect:
         await _visible_conversation(request, conversation_id)
         data = await read_form(request)
-        note_id = await add_note(request.user.company_id, conversation_id, request.user.id, data)
+        note_id = await add_note_with_mentions(request.user.company_id, conversation_id, request.user.id, data)
         if not _htmx(request):
             return Redirect(f"/inbox/{conversation_id}", status_code=303)
         return Template("inbox/_note.html", context={"n": await get_note(request.user.company_id, note_id)})

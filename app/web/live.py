@@ -220,7 +220,9 @@ def route(event: type[Event], topics: str | tuple[str, ...] | None, renderer: Re
 
 route(PresenceChanged, None, _presence)  # type: ignore[arg-type]
 route(ReinjectionAlert, None, _reinjection_alert)  # type: ignore[arg-type]
-for _cls in (ConversationRouted, MessageReceived):
+from app.domain.mentions import MentionAdded  # noqa: E402
+
+for _cls in (ConversationRouted, MessageReceived, MentionAdded):
     route(_cls, None, _my_alert)
 route(UserChanged, "users", _user_changed)  # type: ignore[arg-type]
 route(PbxLiveChanged, "operator", _operator_live)  # type: ignore[arg-type]
