@@ -56,6 +56,7 @@ from app.web.profile import ProfileController
 from app.web.conversation_labels import ConversationLabelsController, LabelsAdminController
 from app.web.reply_variables import ReplyVariablesController
 from app.web.mentions import MentionsController
+from app.web.reopen import ReopenController
 from app.web.security import PostgresStore, session_auth
 from app.web.stream import events
 from app.web.supervisor import PUBLISHER as WALLBOARD, SupervisorController
@@ -244,6 +245,7 @@ def create_app(settings: Settings, *, migrate: bool = True, dispatcher: bool = T
             ConversationLabelsController,
             ReplyVariablesController,
             MentionsController,
+            ReopenController,
             create_static_files_router(path="/static", directories=[ROOT / "static"], cache_control=None),
         ],
         lifespan=[lifespan],
