@@ -132,6 +132,33 @@
   function start() { notifyButton(); offlinePrompt(); }
   if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", start); } else { start(); }
 
+  // <button data-toggles="CLASS" data-toggle-target="SELECTOR">: shows or hides a panel by a
+  // class on the target (the phone's customer panel); Escape closes it.
+  document.addEventListener("click", function (evt) {
+    var b = evt.target.closest && evt.target.closest("[data-toggles]"); if (!b) { return; }
+    var target = document.querySelector(b.dataset.toggleTarget || ""); if (!target) { return; }
+    var on = target.classList.toggle(b.dataset.toggles);
+    document.querySelectorAll("[data-toggles='" + b.dataset.toggles + "'][aria-expanded]").forEach(function (x) {
+      x.setAttribute("aria-expanded", on ? "true" : "false");
+    });
+    var panel = document.getElementById(b.getAttribute("aria-controls") || "");
+    if (on && panel) { var first = panel.querySelector("button, a, input, select, textarea"); if (first) { first.focus(); } }
+    if (!on) { var opener = document.querySelector("[data-toggles='" + b.dataset.toggles + "'][aria-expanded]"); if (opener) { opener.focus(); } }
+  });
+  document.addEventListener("keydown", function (evt) {
+    if (evt.key !== "Escape") { return; }
+    var open = document.querySelector(".show-customer"); if (!open) { return; }
+    var close = open.querySelector(".customer-close"); if (close) { close.click(); }
+  });
+
+  // The conversation's labels arrive just after its pane: keep the thread at its newest message.
+  document.addEventListener("htmx:afterSwap", function (evt) {
+    var t = evt.detail.target;
+    if (!t || !t.classList || !t.classList.contains("convo-labels")) { return; }
+    var thread = document.querySelector(".inbox-thread");
+    if (thread && thread.scrollHeight - thread.scrollTop - thread.clientHeight < 160) { thread.scrollTop = thread.scrollHeight; }
+  });
+
   // Toasts disappear after a while.
   document.addEventListener("htmx:afterSwap", function (evt) {
     if (evt.detail.target && evt.detail.target.id === "toasts") {
