@@ -57,6 +57,7 @@ from app.web.conversation_labels import ConversationLabelsController, LabelsAdmi
 from app.web.reply_variables import ReplyVariablesController
 from app.web.mentions import MentionsController
 from app.web.reopen import ReopenController
+from app.web.viewers import ViewersController
 from app.web.security import PostgresStore, session_auth
 from app.web.stream import events
 from app.web.supervisor import PUBLISHER as WALLBOARD, SupervisorController
@@ -246,6 +247,7 @@ def create_app(settings: Settings, *, migrate: bool = True, dispatcher: bool = T
             ReplyVariablesController,
             MentionsController,
             ReopenController,
+            ViewersController,
             create_static_files_router(path="/static", directories=[ROOT / "static"], cache_control=None),
         ],
         lifespan=[lifespan],

@@ -243,6 +243,12 @@ from app.web.conversation_labels import render_live as _labels  # noqa: E402
 
 route(LabelsChanged, "inbox", _labels)  # type: ignore[arg-type]
 
+# Who else has a conversation open (app.web.viewers).
+from app.domain.viewers import ViewersChanged  # noqa: E402
+from app.web.viewers import render_live as _viewers  # noqa: E402
+
+route(ViewersChanged, "inbox", _viewers)  # type: ignore[arg-type]
+
 # The supervisor wallboard (app.web.supervisor).
 from app.web.supervisor import TOUCHING as _WALLBOARD_EVENTS, render_live as _wallboard  # noqa: E402
 from app.domain.wallboard import WallboardChanged  # noqa: E402
