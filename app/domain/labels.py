@@ -8,6 +8,7 @@ open pane showing the conversation change live); defining labels is audited.
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -56,6 +57,8 @@ class LabelsChanged(Event):
 
     name: ClassVar[str] = "labels-changed"
     conversation_id: int
+    # When it happened: two changes of one conversation are two events, not one cached twice.
+    at: float = 0.0
 
 
 async def list_labels(company_id: int) -> list[asyncpg.Record]:
@@ -156,5 +159,5 @@ async def set_conversation_label(company_id: int, conversation_id: int, label_id
             )
         changed = not str(status).endswith(" 0")
         if changed:
-            await emit(LabelsChanged(company_id=company_id, conversation_id=conversation_id))
+            await emit(LabelsChanged(company_id=company_id, conversation_id=conversation_id, at=time.time()))
     return changed

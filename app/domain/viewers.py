@@ -9,6 +9,7 @@ history: the table is UNLOGGED and pruned as it goes.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -42,6 +43,8 @@ class ViewersChanged(Event):
 
     name: ClassVar[str] = "viewers-changed"
     conversation_id: int
+    # When it happened: two changes of one conversation are two events, not one cached twice.
+    at: float = 0.0
 
 
 async def _snapshot(conversation_id: int) -> set[tuple[int, bool]]:
@@ -71,7 +74,7 @@ async def mark_viewer(company_id: int, conversation_id: int, user_id: int, state
                       conversation_id, float(FRESH))
     changed = await _snapshot(conversation_id) != before
     if changed:
-        await publish_now(ViewersChanged(company_id=company_id, conversation_id=conversation_id))
+        await publish_now(ViewersChanged(company_id=company_id, conversation_id=conversation_id, at=time.time()))
     return changed
 
 
