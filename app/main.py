@@ -58,6 +58,7 @@ from app.web.reply_variables import ReplyVariablesController
 from app.web.mentions import MentionsController
 from app.web.reopen import ReopenController
 from app.web.viewers import ViewersController
+from app.web.label_metrics import LabelMetricsController
 from app.web.security import PostgresStore, session_auth
 from app.web.stream import events
 from app.web.supervisor import PUBLISHER as WALLBOARD, SupervisorController
@@ -248,6 +249,7 @@ def create_app(settings: Settings, *, migrate: bool = True, dispatcher: bool = T
             MentionsController,
             ReopenController,
             ViewersController,
+            LabelMetricsController,
             create_static_files_router(path="/static", directories=[ROOT / "static"], cache_control=None),
         ],
         lifespan=[lifespan],

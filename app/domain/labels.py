@@ -1,7 +1,8 @@
 """Labels: coloured tags a company defines and puts on conversations ("VIP", "Refund", "Bug").
 
 Admins define them (name unique per company, case-insensitively; a colour); anyone who may see
-a conversation adds or removes its labels. The inbox and the API filter by label. Each change is one ``LabelsChanged`` event (the rows and the
+a conversation adds or removes its labels. The inbox and the API filter by label; the metrics
+count them (``app.domain.label_metrics``). Each change is one ``LabelsChanged`` event (the rows and the
 open pane showing the conversation change live); defining labels is audited.
 """
 

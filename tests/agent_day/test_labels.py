@@ -102,3 +102,26 @@ async def test_the_api_lists_labels_and_filters_by_one(client, app):
     every = (await client.get("/api/v1/conversations", headers=shop.auth("read"))).json()["items"]
     assert {c["id"]: c["labels"] for c in every} == {first: ["VIP"], second: []}
     assert (await client.get("/api/v1/conversations?label=" + "x" * 41, headers=shop.auth("read"))).status_code == 400
+
+
+async def test_labels_in_the_metrics_and_their_csv(client, scene):
+    company, admin, holder, stranger, conv, other = scene
+    vip = await sql.fetchval("INSERT INTO label (company_id, name, colour) VALUES ($1, '=VIP', '#be123c') RETURNING id", company.id)
+    await sql.fetchval("INSERT INTO label (company_id, name) VALUES ($1, 'Unused') RETURNING id", company.id)
+    for conversation in (conv, other):
+        await sql.execute("INSERT INTO conversation_label (company_id, conversation_id, label_id) VALUES ($1, $2, $3)",
+                          company.id, conversation, vip)
+    await sql.execute("UPDATE conversation SET status = 'resolved', resolved_at = now() WHERE id = $1", other)
+    await login(client, admin.email)
+    page = await client.get("/metrics")
+    assert 'hx-get="/metrics/labels' in page.text
+    table = (await client.get("/metrics/labels")).text
+    row = table.split(f'id="metrics-label-{vip}"')[1].split("</tr>")[0]
+    assert [int(x) for x in re.findall(r'class="num">(\d+)<', row)] == [2, 1, 1]  # created, resolved, open now
+    csv_text = (await client.get("/metrics/labels.csv")).text.splitlines()
+    assert csv_text[0] == "from,to,label,created,resolved,open_now"
+    assert any(line.endswith(",'=VIP,2,1,1") for line in csv_text)  # a formula-looking name is defused
+    assert any(line.endswith(",Unused,0,0,0") for line in csv_text)
+    client.cookies.clear()
+    await login(client, holder.email)
+    assert (await client.get("/metrics/labels.csv")).status_code == 403
