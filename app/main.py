@@ -59,6 +59,7 @@ from app.web.mentions import MentionsController
 from app.web.reopen import ReopenController
 from app.web.viewers import ViewersController
 from app.web.label_metrics import LabelMetricsController
+from app.web.history import HistoryController
 from app.web.security import PostgresStore, session_auth
 from app.web.stream import events
 from app.web.supervisor import PUBLISHER as WALLBOARD, SupervisorController
@@ -250,6 +251,7 @@ def create_app(settings: Settings, *, migrate: bool = True, dispatcher: bool = T
             ReopenController,
             ViewersController,
             LabelMetricsController,
+            HistoryController,
             create_static_files_router(path="/static", directories=[ROOT / "static"], cache_control=None),
         ],
         lifespan=[lifespan],
