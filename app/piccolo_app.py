@@ -15,7 +15,8 @@ from app.telephony.tables import TELEPHONY_TABLES
 APP_CONFIG = AppConfig(
     app_name="switchboard",
     migrations_folder_path=str(ROOT / "piccolo_migrations"),
-    table_classes=[*TABLES, PresenceChange, AuditEvent, *CHANNEL_TABLES, *TELEPHONY_TABLES, *LABEL_TABLES, Mention, ConversationViewer],
+    table_classes=[*TABLES, PresenceChange, AuditEvent, *CHANNEL_TABLES, *TELEPHONY_TABLES, *LABEL_TABLES, Mention,
+                   ConversationViewer],
     migration_dependencies=[],
     commands=[],
 )

@@ -14,6 +14,5 @@ ALTER TABLE app_user ADD COLUMN notification_sound varchar(16) NOT NULL DEFAULT 
 """
 
 
-
 async def forwards() -> MigrationManager:
     return sql_migration(ID, DESCRIPTION, SQL)

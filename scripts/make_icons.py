@@ -19,7 +19,10 @@ def _coverage(x: float, y: float, size: int, maskable: bool) -> tuple[float, flo
     """(inside the background, inside the white mark) for one sample point, in 0..1 units."""
     u, v = x / size, y / size
     radius = 0.0 if maskable else 0.22
-    dx, dy = max(abs(u - 0.5) - (0.5 - radius), 0), max(abs(v - 0.5) - (0.5 - radius), 0)
+    dx, dy = (
+        max(abs(u - 0.5) - (0.5 - radius), 0),
+        max(abs(v - 0.5) - (0.5 - radius), 0),
+    )
     background = 1.0 if (dx * dx + dy * dy) <= radius * radius else 0.0
     scale = 0.8 if maskable else 1.0  # a maskable icon keeps its mark in the safe zone
     d = (((u - 0.5) ** 2 + (v - 0.5) ** 2) ** 0.5) / scale
@@ -36,7 +39,12 @@ def draw(size: int, maskable: bool = False) -> bytes:
             bg = mk = 0.0
             for sy in range(samples):
                 for sx in range(samples):
-                    b, m = _coverage(x + (sx + 0.5) / samples, y + (sy + 0.5) / samples, size, maskable)
+                    b, m = _coverage(
+                        x + (sx + 0.5) / samples,
+                        y + (sy + 0.5) / samples,
+                        size,
+                        maskable,
+                    )
                     bg += b
                     mk += m * b
             bg /= samples * samples
@@ -51,16 +59,28 @@ def draw(size: int, maskable: bool = False) -> bytes:
     raw = zlib.compress(b"".join(rows), 9)
 
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        return (
+            struct.pack(">I", len(data))
+            + kind
+            + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        )
 
     header = struct.pack(">IIBBBBB", size, size, 8, 6, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", raw) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", raw)
+        + chunk(b"IEND", b"")
+    )
 
 
 def ico(png: bytes, size: int) -> bytes:
     """A .ico holding one PNG image (allowed since Windows Vista; every browser reads it)."""
     header = struct.pack("<HHH", 0, 1, 1)
-    entry = struct.pack("<BBBBHHII", size % 256, size % 256, 0, 0, 1, 32, len(png), 6 + 16)
+    entry = struct.pack(
+        "<BBBBHHII", size % 256, size % 256, 0, 0, 1, 32, len(png), 6 + 16
+    )
     return header + entry + png
 
 

@@ -9,7 +9,12 @@ dispatch lock, is a ``conversation_event`` (``reopened``) and is audited.
 
 from __future__ import annotations
 
-from app.dispatch.assignment import Transition, _lock_conversation, _record, lock_company
+from app.dispatch.assignment import (
+    Transition,
+    _lock_conversation,
+    _record,
+    lock_company,
+)
 from app.domain import sql
 from app.domain.audit import record_audit
 from app.domain.errors import NotFound, ValidationError
@@ -24,8 +29,13 @@ async def may_reopen(actor: User, conv) -> bool:
         return True
     if conv["department_id"] is None:
         return False
-    return bool(await sql.fetchval("SELECT 1 FROM user_department WHERE user_id = $1 AND department_id = $2",
-                                   actor.id, conv["department_id"]))
+    return bool(
+        await sql.fetchval(
+            "SELECT 1 FROM user_department WHERE user_id = $1 AND department_id = $2",
+            actor.id,
+            conv["department_id"],
+        )
+    )
 
 
 async def reopen_conversation(actor: User, conversation_id: int) -> None:
@@ -40,18 +50,45 @@ async def reopen_conversation(actor: User, conversation_id: int) -> None:
             """SELECT 1 FROM conversation o JOIN conversation c ON c.id = $2
                WHERE o.company_id = $1 AND o.channel_id = c.channel_id AND o.contact_id = c.contact_id
                  AND o.status <> 'resolved'""",
-            actor.company_id, conversation_id,
+            actor.company_id,
+            conversation_id,
         )
         if busy:
-            raise ValidationError({"reopen": N_("This customer already has an open conversation on this channel.")})
+            raise ValidationError(
+                {
+                    "reopen": N_(
+                        "This customer already has an open conversation on this channel."
+                    )
+                }
+            )
         await sql.execute(
             """UPDATE conversation SET status = 'assigned', assigned_user_id = $2, assigned_at = now(),
                    resolved_at = NULL, awaiting_agent_since = NULL WHERE id = $1""",
-            conversation_id, actor.id,
+            conversation_id,
+            actor.id,
         )
-        await _record(actor.company_id, [Transition(conversation_id, "reopened", "resolved", "assigned",
-                                                    conv["assigned_user_id"], actor.id, conv["department_id"],
-                                                    conv["department_id"], actor.id)])
-        await record_audit(actor.company_id, "conversation.reopened", target_type="conversation",
-                           target_id=conversation_id, target_label=f"#{conversation_id}",
-                           before={"status": "resolved"}, after={"status": "assigned", "user_id": actor.id})
+        await _record(
+            actor.company_id,
+            [
+                Transition(
+                    conversation_id,
+                    "reopened",
+                    "resolved",
+                    "assigned",
+                    conv["assigned_user_id"],
+                    actor.id,
+                    conv["department_id"],
+                    conv["department_id"],
+                    actor.id,
+                )
+            ],
+        )
+        await record_audit(
+            actor.company_id,
+            "conversation.reopened",
+            target_type="conversation",
+            target_id=conversation_id,
+            target_label=f"#{conversation_id}",
+            before={"status": "resolved"},
+            after={"status": "assigned", "user_id": actor.id},
+        )

@@ -19,7 +19,9 @@ def _words(name: str | None) -> list[str]:
     return sorted({w for w in cleaned.split() if len(w) >= 2})[:8]
 
 
-async def likely_duplicates(company_id: int, contact: asyncpg.Record) -> list[asyncpg.Record]:
+async def likely_duplicates(
+    company_id: int, contact: asyncpg.Record
+) -> list[asyncpg.Record]:
     words = _words(contact["name"])
     digits = "".join(ch for ch in (contact["phone"] or "") if ch.isdigit())[-8:]
     if not words and len(digits) < 6:
@@ -29,7 +31,8 @@ async def likely_duplicates(company_id: int, contact: asyncpg.Record) -> list[as
                SELECT ct.id,
                       (SELECT count(*) FROM unnest($3::text[]) w
                        WHERE lower(ct.name) ~ ('(^|[^[:alnum:]])' || w || '([^[:alnum:]]|$)'))
-                      + CASE WHEN length($4) >= 6 AND right(regexp_replace(coalesce(ct.phone, ''), '\\D', '', 'g'), 8) = $4
+                      + CASE WHEN length($4) >= 6
+                                  AND right(regexp_replace(coalesce(ct.phone, ''), '\\D', '', 'g'), 8) = $4
                              THEN 3 ELSE 0 END AS score
                FROM contact ct
                WHERE ct.company_id = $1 AND ct.id <> $2 AND ct.deleted_at IS NULL
@@ -41,5 +44,9 @@ async def likely_duplicates(company_id: int, contact: asyncpg.Record) -> list[as
            WHERE s.score > 0
            ORDER BY s.score DESC, lower(ct.name), ct.id
            LIMIT $5""",
-        company_id, contact["id"], words, digits, LIMIT,
+        company_id,
+        contact["id"],
+        words,
+        digits,
+        LIMIT,
     )

@@ -11,8 +11,14 @@ import asyncpg
 from app.domain import sql
 
 
-async def label_figures(company_id: int, start: datetime, end: datetime, *, department_id: int | None = None,
-                        channel_id: int | None = None) -> list[asyncpg.Record]:
+async def label_figures(
+    company_id: int,
+    start: datetime,
+    end: datetime,
+    *,
+    department_id: int | None = None,
+    channel_id: int | None = None,
+) -> list[asyncpg.Record]:
     return await sql.fetch(
         """SELECT l.id, l.name, l.colour,
                   count(c.id) FILTER (WHERE c.created_at >= $2 AND c.created_at < $3) AS created,
@@ -24,5 +30,9 @@ async def label_figures(company_id: int, start: datetime, end: datetime, *, depa
                 AND ($4::int IS NULL OR c.department_id = $4) AND ($5::int IS NULL OR c.channel_id = $5)
            WHERE l.company_id = $1
            GROUP BY l.id ORDER BY lower(l.name), l.id""",
-        company_id, start, end, department_id, channel_id,
+        company_id,
+        start,
+        end,
+        department_id,
+        channel_id,
     )

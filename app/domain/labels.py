@@ -27,7 +27,16 @@ from app.i18n import N_
 
 MAX_LABELS = 200
 COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
-PALETTE = ("#4f46e5", "#0e7490", "#047857", "#b45309", "#be123c", "#7e22ce", "#1d4ed8", "#4d7c0f")
+PALETTE = (
+    "#4f46e5",
+    "#0e7490",
+    "#047857",
+    "#b45309",
+    "#be123c",
+    "#7e22ce",
+    "#1d4ed8",
+    "#4d7c0f",
+)
 
 
 class Label(Table, tablename="label"):
@@ -74,7 +83,11 @@ async def list_labels(company_id: int) -> list[asyncpg.Record]:
 async def get_label(company_id: int, label_id: int) -> asyncpg.Record:
     row = None
     if 0 < label_id < 2**31:
-        row = await sql.fetchrow("SELECT id, name, colour FROM label WHERE company_id = $1 AND id = $2", company_id, label_id)
+        row = await sql.fetchrow(
+            "SELECT id, name, colour FROM label WHERE company_id = $1 AND id = $2",
+            company_id,
+            label_id,
+        )
     if row is None:
         raise NotFound(N_("No such label."))
     return row
@@ -82,7 +95,10 @@ async def get_label(company_id: int, label_id: int) -> asyncpg.Record:
 
 def _clean(data: dict) -> dict:
     c = Cleaner(data)
-    values = {"name": c.text("name", max_len=40), "colour": str(data.get("colour") or PALETTE[0]).strip()}
+    values = {
+        "name": c.text("name", max_len=40),
+        "colour": str(data.get("colour") or PALETTE[0]).strip(),
+    }
     if not COLOUR.match(values["colour"]):
         c.fail("colour", N_("Choose a colour."))
     c.raise_if_errors()
@@ -90,8 +106,12 @@ def _clean(data: dict) -> dict:
 
 
 async def _unique(company_id: int, name: str, label_id: int = 0) -> None:
-    taken = await sql.fetchval("SELECT 1 FROM label WHERE company_id = $1 AND lower(name) = lower($2) AND id <> $3",
-                               company_id, name, label_id)
+    taken = await sql.fetchval(
+        "SELECT 1 FROM label WHERE company_id = $1 AND lower(name) = lower($2) AND id <> $3",
+        company_id,
+        name,
+        label_id,
+    )
     if taken:
         raise ValidationError({"name": N_("A label with this name already exists.")})
 
@@ -99,16 +119,31 @@ async def _unique(company_id: int, name: str, label_id: int = 0) -> None:
 async def create_label(company_id: int, data: dict) -> int:
     values = _clean(data)
     async with sql.transaction():
-        await sql.execute("SELECT pg_advisory_xact_lock(hashtext('label'), $1)", company_id)
+        await sql.execute(
+            "SELECT pg_advisory_xact_lock(hashtext('label'), $1)", company_id
+        )
         await _unique(company_id, values["name"])
-        if await sql.fetchval("SELECT count(*) FROM label WHERE company_id = $1", company_id) >= MAX_LABELS:
+        if (
+            await sql.fetchval(
+                "SELECT count(*) FROM label WHERE company_id = $1", company_id
+            )
+            >= MAX_LABELS
+        ):
             raise ValidationError({"name": N_("A company has at most 200 labels.")})
         label_id = await sql.fetchval(
             "INSERT INTO label (company_id, name, colour) VALUES ($1, $2, $3) RETURNING id",
-            company_id, values["name"], values["colour"],
+            company_id,
+            values["name"],
+            values["colour"],
         )
-        await record_audit(company_id, "label.created", target_type="label", target_id=label_id,
-                           target_label=values["name"], after=values)
+        await record_audit(
+            company_id,
+            "label.created",
+            target_type="label",
+            target_id=label_id,
+            target_label=values["name"],
+            after=values,
+        )
     return label_id
 
 
@@ -116,32 +151,56 @@ async def update_label(company_id: int, label_id: int, data: dict) -> None:
     before = dict(await get_label(company_id, label_id))
     values = _clean(data)
     async with sql.transaction():
-        await sql.execute("SELECT pg_advisory_xact_lock(hashtext('label'), $1)", company_id)
+        await sql.execute(
+            "SELECT pg_advisory_xact_lock(hashtext('label'), $1)", company_id
+        )
         await _unique(company_id, values["name"], label_id)
-        await sql.execute("UPDATE label SET name = $3, colour = $4 WHERE company_id = $1 AND id = $2",
-                          company_id, label_id, values["name"], values["colour"])
-        await record_audit(company_id, "label.updated", target_type="label", target_id=label_id,
-                           target_label=values["name"], before={k: before[k] for k in values}, after=values)
+        await sql.execute(
+            "UPDATE label SET name = $3, colour = $4 WHERE company_id = $1 AND id = $2",
+            company_id,
+            label_id,
+            values["name"],
+            values["colour"],
+        )
+        await record_audit(
+            company_id,
+            "label.updated",
+            target_type="label",
+            target_id=label_id,
+            target_label=values["name"],
+            before={k: before[k] for k in values},
+            after=values,
+        )
 
 
 async def delete_label(company_id: int, label_id: int) -> None:
     label = await get_label(company_id, label_id)
     async with sql.transaction():
-        await sql.execute("DELETE FROM label WHERE company_id = $1 AND id = $2", company_id, label_id)
-        await record_audit(company_id, "label.deleted", target_type="label", target_id=label_id,
-                           target_label=label["name"], before={"name": label["name"], "colour": label["colour"]})
+        await sql.execute(
+            "DELETE FROM label WHERE company_id = $1 AND id = $2", company_id, label_id
+        )
+        await record_audit(
+            company_id,
+            "label.deleted",
+            target_type="label",
+            target_id=label_id,
+            target_label=label["name"],
+            before={"name": label["name"], "colour": label["colour"]},
+        )
 
 
 async def labels_of(company_id: int, conversation_id: int) -> list[asyncpg.Record]:
     return await sql.fetch(
         """SELECT l.id, l.name, l.colour FROM conversation_label cl JOIN label l ON l.id = cl.label_id
            WHERE cl.company_id = $1 AND cl.conversation_id = $2 ORDER BY lower(l.name), l.id""",
-        company_id, conversation_id,
+        company_id,
+        conversation_id,
     )
 
 
-async def set_conversation_label(company_id: int, conversation_id: int, label_id: int, user_id: int | None,
-                                 on: bool) -> bool:
+async def set_conversation_label(
+    company_id: int, conversation_id: int, label_id: int, user_id: int | None, on: bool
+) -> bool:
     """Add (``on``) or remove a label; True when something changed. The caller has checked that
     the user may see the conversation; the label must be the company's."""
     await get_label(company_id, label_id)
@@ -151,14 +210,25 @@ async def set_conversation_label(company_id: int, conversation_id: int, label_id
                 """INSERT INTO conversation_label (company_id, conversation_id, label_id, added_by)
                    SELECT $1, c.id, $3, $4 FROM conversation c WHERE c.company_id = $1 AND c.id = $2
                    ON CONFLICT DO NOTHING""",
-                company_id, conversation_id, label_id, user_id,
+                company_id,
+                conversation_id,
+                label_id,
+                user_id,
             )
         else:
             status = await sql.execute(
                 "DELETE FROM conversation_label WHERE company_id = $1 AND conversation_id = $2 AND label_id = $3",
-                company_id, conversation_id, label_id,
+                company_id,
+                conversation_id,
+                label_id,
             )
         changed = not str(status).endswith(" 0")
         if changed:
-            await emit(LabelsChanged(company_id=company_id, conversation_id=conversation_id, at=time.time()))
+            await emit(
+                LabelsChanged(
+                    company_id=company_id,
+                    conversation_id=conversation_id,
+                    at=time.time(),
+                )
+            )
     return changed

@@ -53,7 +53,10 @@ def find_mentions(text: str, people: list[tuple[int, str]]) -> list[int]:
     else a first name that only one person has. Case and accents as written are compared
     case-insensitively; a name must end at a word boundary."""
     folded = text.casefold()
-    names = sorted(((name.casefold().strip(), uid) for uid, name in people if name.strip()), key=lambda p: -len(p[0]))
+    names = sorted(
+        ((name.casefold().strip(), uid) for uid, name in people if name.strip()),
+        key=lambda p: -len(p[0]),
+    )
     firsts: dict[str, list[int]] = {}
     for name, uid in names:
         firsts.setdefault(name.split()[0], []).append(uid)
@@ -64,10 +67,19 @@ def find_mentions(text: str, people: list[tuple[int, str]]) -> list[int]:
 
     start = folded.find("@")
     while start >= 0 and len(found) < MAX_PER_NOTE:
-        rest = folded[start + 1:]
-        match = next((uid for name, uid in names if rest.startswith(name) and ends_word(start + 1 + len(name))), None)
+        rest = folded[start + 1 :]
+        match = next(
+            (
+                uid
+                for name, uid in names
+                if rest.startswith(name) and ends_word(start + 1 + len(name))
+            ),
+            None,
+        )
         if match is None:
-            word = "".join(ch for ch in rest.split(" ", 1)[0] if ch.isalnum() or ch in "-'_")
+            word = "".join(
+                ch for ch in rest.split(" ", 1)[0] if ch.isalnum() or ch in "-'_"
+            )
             owners = firsts.get(word, [])
             if word and len(owners) == 1 and ends_word(start + 1 + len(word)):
                 match = owners[0]
@@ -77,23 +89,36 @@ def find_mentions(text: str, people: list[tuple[int, str]]) -> list[int]:
     return found
 
 
-async def add_note_with_mentions(company_id: int, conversation_id: int, author_user_id: int, data: dict) -> int:
+async def add_note_with_mentions(
+    company_id: int, conversation_id: int, author_user_id: int, data: dict
+) -> int:
     """``app.domain.notes.add_note`` and, in the same transaction, its mentions."""
     async with sql.transaction():
         note_id = await add_note(company_id, conversation_id, author_user_id, data)
-        text = await sql.fetchval("SELECT text FROM conversation_note WHERE id = $1", note_id)
+        text = await sql.fetchval(
+            "SELECT text FROM conversation_note WHERE id = $1", note_id
+        )
         if "@" not in text:
             return note_id
-        people = await sql.fetch("SELECT id, name FROM app_user WHERE company_id = $1 AND active AND id <> $2",
-                                 company_id, author_user_id)
+        people = await sql.fetch(
+            "SELECT id, name FROM app_user WHERE company_id = $1 AND active AND id <> $2",
+            company_id,
+            author_user_id,
+        )
         for user_id in find_mentions(text, [(p["id"], p["name"]) for p in people]):
             mention_id = await sql.fetchval(
                 """INSERT INTO mention (company_id, note_id, conversation_id, user_id, author_user_id)
                    VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING RETURNING id""",
-                company_id, note_id, conversation_id, user_id, author_user_id,
+                company_id,
+                note_id,
+                conversation_id,
+                user_id,
+                author_user_id,
             )
             if mention_id:
-                await emit(MentionAdded(company_id, mention_id, user_id, conversation_id))
+                await emit(
+                    MentionAdded(company_id, mention_id, user_id, conversation_id)
+                )
     return note_id
 
 
@@ -107,26 +132,44 @@ LEFT JOIN department d ON d.id = c.department_id
 """
 
 
-async def list_mentions(company_id: int, user_id: int, limit: int = 50) -> list[asyncpg.Record]:
-    return await sql.fetch(MENTION_SQL + " WHERE m.company_id = $1 AND m.user_id = $2 ORDER BY m.id DESC LIMIT $3",
-                           company_id, user_id, limit)
+async def list_mentions(
+    company_id: int, user_id: int, limit: int = 50
+) -> list[asyncpg.Record]:
+    return await sql.fetch(
+        MENTION_SQL
+        + " WHERE m.company_id = $1 AND m.user_id = $2 ORDER BY m.id DESC LIMIT $3",
+        company_id,
+        user_id,
+        limit,
+    )
 
 
 async def get_mention(company_id: int, user_id: int, mention_id: int) -> asyncpg.Record:
     row = None
     if 0 < mention_id < 2**62:
-        row = await sql.fetchrow(MENTION_SQL + " WHERE m.company_id = $1 AND m.user_id = $2 AND m.id = $3",
-                                 company_id, user_id, mention_id)
+        row = await sql.fetchrow(
+            MENTION_SQL + " WHERE m.company_id = $1 AND m.user_id = $2 AND m.id = $3",
+            company_id,
+            user_id,
+            mention_id,
+        )
     if row is None:
         raise NotFound(N_("No such mention."))
     return row
 
 
 async def unread_mentions(company_id: int, user_id: int) -> int:
-    return await sql.fetchval("SELECT count(*) FROM mention WHERE company_id = $1 AND user_id = $2 AND read_at IS NULL",
-                              company_id, user_id)
+    return await sql.fetchval(
+        "SELECT count(*) FROM mention WHERE company_id = $1 AND user_id = $2 AND read_at IS NULL",
+        company_id,
+        user_id,
+    )
 
 
 async def mark_mention_read(company_id: int, user_id: int, mention_id: int) -> None:
-    await sql.execute("UPDATE mention SET read_at = now() WHERE company_id = $1 AND user_id = $2 AND id = $3 AND read_at IS NULL",
-                      company_id, user_id, mention_id)
+    await sql.execute(
+        "UPDATE mention SET read_at = now() WHERE company_id = $1 AND user_id = $2 AND id = $3 AND read_at IS NULL",
+        company_id,
+        user_id,
+        mention_id,
+    )

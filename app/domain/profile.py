@@ -15,11 +15,20 @@ from app.domain.users import LANGUAGES
 from app.domain.validation import Cleaner
 from app.i18n import N_
 
-SOUNDS = {"chime": N_("Chime"), "bell": N_("Bell"), "pop": N_("Pop"), "none": N_("No sound")}
+SOUNDS = {
+    "chime": N_("Chime"),
+    "bell": N_("Bell"),
+    "pop": N_("Pop"),
+    "none": N_("No sound"),
+}
 
 
 def profile_values(user: User) -> dict:
-    return {"name": user.name, "language": user.language or "", "notification_sound": user.notification_sound or "chime"}
+    return {
+        "name": user.name,
+        "language": user.language or "",
+        "notification_sound": user.notification_sound or "chime",
+    }
 
 
 async def update_profile(user: User, data: dict) -> dict:
@@ -33,16 +42,31 @@ async def update_profile(user: User, data: dict) -> dict:
     c.raise_if_errors()
     async with sql.transaction():
         row = await sql.fetchrow(
-            "SELECT name, language, notification_sound FROM app_user WHERE id = $1 AND active FOR UPDATE", user.id
+            "SELECT name, language, notification_sound FROM app_user WHERE id = $1 AND active FOR UPDATE",
+            user.id,
         )
-        before = {"name": row["name"], "language": row["language"], "notification_sound": row["notification_sound"]}
+        before = {
+            "name": row["name"],
+            "language": row["language"],
+            "notification_sound": row["notification_sound"],
+        }
         if before == values:
             return values
         await sql.execute(
             "UPDATE app_user SET name = $2, language = $3, notification_sound = $4 WHERE id = $1",
-            user.id, values["name"], values["language"], values["notification_sound"],
+            user.id,
+            values["name"],
+            values["language"],
+            values["notification_sound"],
         )
-        await record_audit(user.company_id, "user.profile_updated", target_type="user", target_id=user.id,
-                           target_label=f"{values['name']} <{user.email}>", before=before, after=values)
+        await record_audit(
+            user.company_id,
+            "user.profile_updated",
+            target_type="user",
+            target_id=user.id,
+            target_label=f"{values['name']} <{user.email}>",
+            before=before,
+            after=values,
+        )
         await emit(UserChanged(company_id=user.company_id, user_id=user.id))
     return values

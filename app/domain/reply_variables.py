@@ -24,7 +24,9 @@ VARIABLES = {
 }
 
 
-async def reply_values(company_id: int, conversation_id: int, agent_name: str) -> dict[str, str]:
+async def reply_values(
+    company_id: int, conversation_id: int, agent_name: str
+) -> dict[str, str]:
     """The values of every variable for this conversation (empty string when unknown)."""
     row = await sql.fetchrow(
         """SELECT ct.name AS customer, ct.phone, co.name AS company, d.name AS department,
@@ -38,7 +40,8 @@ async def reply_values(company_id: int, conversation_id: int, agent_name: str) -
                FROM shop_order so WHERE so.company_id = c.company_id AND so.contact_id = c.contact_id
                ORDER BY so.id DESC LIMIT 1) o ON true
            WHERE c.company_id = $1 AND c.id = $2""",
-        company_id, conversation_id,
+        company_id,
+        conversation_id,
     )
     if row is None:
         return {}

@@ -16,20 +16,45 @@ from zoneinfo import available_timezones
 
 from app.i18n import N_
 
-ZONE_TAB = (Path("/usr/share/zoneinfo/zone.tab"), Path("/usr/share/zoneinfo/zone1970.tab"))
+ZONE_TAB = (
+    Path("/usr/share/zoneinfo/zone.tab"),
+    Path("/usr/share/zoneinfo/zone1970.tab"),
+)
 
 # Where this product's customers are (France, Portugal, Brazil, and their neighbours), then
 # the world's busiest business zones.
 COMMON = (
-    "UTC", "Europe/Paris", "Europe/London", "Europe/Lisbon", "Europe/Brussels", "Europe/Madrid",
-    "Europe/Berlin", "America/Sao_Paulo", "America/New_York", "America/Chicago", "America/Los_Angeles",
-    "America/Mexico_City", "Africa/Casablanca", "Africa/Lagos", "Asia/Dubai", "Asia/Kolkata",
-    "Asia/Singapore", "Asia/Tokyo", "Australia/Sydney",
+    "UTC",
+    "Europe/Paris",
+    "Europe/London",
+    "Europe/Lisbon",
+    "Europe/Brussels",
+    "Europe/Madrid",
+    "Europe/Berlin",
+    "America/Sao_Paulo",
+    "America/New_York",
+    "America/Chicago",
+    "America/Los_Angeles",
+    "America/Mexico_City",
+    "Africa/Casablanca",
+    "Africa/Lagos",
+    "Asia/Dubai",
+    "Asia/Kolkata",
+    "Asia/Singapore",
+    "Asia/Tokyo",
+    "Australia/Sydney",
 )
 REGIONS = {
-    "Africa": N_("Africa"), "America": N_("Americas"), "Antarctica": N_("Antarctica"), "Arctic": N_("Arctic"),
-    "Asia": N_("Asia"), "Atlantic": N_("Atlantic"), "Australia": N_("Australia"), "Europe": N_("Europe"),
-    "Indian": N_("Indian Ocean"), "Pacific": N_("Pacific"),
+    "Africa": N_("Africa"),
+    "America": N_("Americas"),
+    "Antarctica": N_("Antarctica"),
+    "Arctic": N_("Arctic"),
+    "Asia": N_("Asia"),
+    "Atlantic": N_("Atlantic"),
+    "Australia": N_("Australia"),
+    "Europe": N_("Europe"),
+    "Indian": N_("Indian Ocean"),
+    "Pacific": N_("Pacific"),
 }
 
 
@@ -62,7 +87,10 @@ def timezone_groups() -> tuple[tuple[str, tuple[str, ...]], ...]:
         region = zone.split("/")[0]
         if region in REGIONS:
             groups.setdefault(region, []).append(zone)
-    return ((N_("Common"), common), *((REGIONS[r], tuple(groups[r])) for r in REGIONS if r in groups))
+    return (
+        (N_("Common"), common),
+        *((REGIONS[r], tuple(groups[r])) for r in REGIONS if r in groups),
+    )
 
 
 def zone_label(zone: str) -> str:

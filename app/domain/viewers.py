@@ -51,30 +51,47 @@ async def _snapshot(conversation_id: int) -> set[tuple[int, bool]]:
     rows = await sql.fetch(
         """SELECT user_id, coalesce(typing_at > now() - make_interval(secs => $3), false) AS typing
            FROM conversation_viewer WHERE conversation_id = $1 AND seen_at > now() - make_interval(secs => $2)""",
-        conversation_id, float(FRESH), float(TYPING_FOR),
+        conversation_id,
+        float(FRESH),
+        float(TYPING_FOR),
     )
     return {(r["user_id"], r["typing"]) for r in rows}
 
 
-async def mark_viewer(company_id: int, conversation_id: int, user_id: int, state: str) -> bool:
+async def mark_viewer(
+    company_id: int, conversation_id: int, user_id: int, state: str
+) -> bool:
     """Record ``state`` (viewing, typing, left); True (and an event) when the picture changed."""
     before = await _snapshot(conversation_id)
     if state == "left":
-        await sql.execute("DELETE FROM conversation_viewer WHERE conversation_id = $1 AND user_id = $2",
-                          conversation_id, user_id)
+        await sql.execute(
+            "DELETE FROM conversation_viewer WHERE conversation_id = $1 AND user_id = $2",
+            conversation_id,
+            user_id,
+        )
     else:
         await sql.execute(
             """INSERT INTO conversation_viewer (conversation_id, user_id, company_id, seen_at, typing_at)
                VALUES ($1, $2, $3, now(), CASE WHEN $4 THEN now() END)
                ON CONFLICT (conversation_id, user_id) DO UPDATE SET seen_at = now(),
                    typing_at = CASE WHEN $4 THEN now() ELSE NULL END""",
-            conversation_id, user_id, company_id, state == "typing",
+            conversation_id,
+            user_id,
+            company_id,
+            state == "typing",
         )
-    await sql.execute("DELETE FROM conversation_viewer WHERE conversation_id = $1 AND seen_at < now() - make_interval(secs => $2)",
-                      conversation_id, float(FRESH))
+    await sql.execute(
+        "DELETE FROM conversation_viewer WHERE conversation_id = $1 AND seen_at < now() - make_interval(secs => $2)",
+        conversation_id,
+        float(FRESH),
+    )
     changed = await _snapshot(conversation_id) != before
     if changed:
-        await publish_now(ViewersChanged(company_id=company_id, conversation_id=conversation_id, at=time.time()))
+        await publish_now(
+            ViewersChanged(
+                company_id=company_id, conversation_id=conversation_id, at=time.time()
+            )
+        )
     return changed
 
 
@@ -85,5 +102,8 @@ async def list_viewers(company_id: int, conversation_id: int) -> list[asyncpg.Re
            FROM conversation_viewer v JOIN app_user u ON u.id = v.user_id
            WHERE v.company_id = $1 AND v.conversation_id = $2 AND v.seen_at > now() - make_interval(secs => $3)
            ORDER BY lower(u.name)""",
-        company_id, conversation_id, float(FRESH), float(TYPING_FOR),
+        company_id,
+        conversation_id,
+        float(FRESH),
+        float(TYPING_FOR),
     )

@@ -39,10 +39,16 @@ WHERE c.company_id = $1 AND c.id = $2
 
 async def _facts(event: ConversationRouted | MessageReceived) -> dict | None:
     if isinstance(event, MessageReceived):
-        row = await sql.fetchrow(ALERT_SQL.format(message_filter="AND id = $3"), event.company_id,
-                                 event.conversation_id, event.message_id)
+        row = await sql.fetchrow(
+            ALERT_SQL.format(message_filter="AND id = $3"),
+            event.company_id,
+            event.conversation_id,
+            event.message_id,
+        )
     else:
-        row = await sql.fetchrow(ALERT_SQL.format(message_filter=""), event.company_id, event.conversation_id)
+        row = await sql.fetchrow(
+            ALERT_SQL.format(message_filter=""), event.company_id, event.conversation_id
+        )
     return dict(row) if row is not None else None
 
 
@@ -51,12 +57,20 @@ def customer_words(kind: str | None, text: str | None) -> str:
     text = " ".join((text or "").split())
     if text:
         return text if len(text) <= PREVIEW else text[: PREVIEW - 1] + "…"
-    names = {"image": _("Photo"), "document": _("Document"), "audio": _("Audio"), "voice": _("Voice message"),
-             "video": _("Video"), "location": _("Location")}
+    names = {
+        "image": _("Photo"),
+        "document": _("Document"),
+        "audio": _("Audio"),
+        "voice": _("Voice message"),
+        "video": _("Video"),
+        "location": _("Location"),
+    }
     return names.get(kind or "", "")
 
 
-async def _mention_alert(event: MentionAdded, viewer: User) -> list[ServerSentEventMessage]:
+async def _mention_alert(
+    event: MentionAdded, viewer: User
+) -> list[ServerSentEventMessage]:
     from app.domain.mentions import get_mention
 
     if event.user_id != viewer.id:
@@ -68,18 +82,27 @@ async def _mention_alert(event: MentionAdded, viewer: User) -> list[ServerSentEv
         "conversation": mention["conversation_id"],
         "customer": mention["customer"],
         "text": customer_words("text", mention["text"]),
-        "title": _("%(author)s mentioned you about %(customer)s") % {"author": author, "customer": mention["customer"]},
+        "title": _("%(author)s mentioned you about %(customer)s")
+        % {"author": author, "customer": mention["customer"]},
         "url": f"/inbox/mentions/{event.mention_id}",
     }
-    return [ServerSentEventMessage(event="my-alert", data=json.dumps(data, ensure_ascii=False)),
-            ServerSentEventMessage(event="mentions-changed", data="changed")]
+    return [
+        ServerSentEventMessage(
+            event="my-alert", data=json.dumps(data, ensure_ascii=False)
+        ),
+        ServerSentEventMessage(event="mentions-changed", data="changed"),
+    ]
 
 
 async def render_alert(event: Event, viewer: User) -> list[ServerSentEventMessage]:
     if isinstance(event, MentionAdded):
         return await _mention_alert(event, viewer)
     if isinstance(event, ConversationRouted):
-        if event.status != "assigned" or event.user_id != viewer.id or event.previous_user_id == viewer.id:
+        if (
+            event.status != "assigned"
+            or event.user_id != viewer.id
+            or event.previous_user_id == viewer.id
+        ):
             return []
         kind = "assigned"
     elif isinstance(event, MessageReceived):
@@ -92,12 +115,19 @@ async def render_alert(event: Event, viewer: User) -> list[ServerSentEventMessag
         return json.dumps(facts, default=str) if facts else "null"
 
     facts = json.loads(await CACHE.get((event, "alert-facts"), make))
-    if not facts or facts["assigned_user_id"] != viewer.id or facts["status"] != "assigned":
+    if (
+        not facts
+        or facts["assigned_user_id"] != viewer.id
+        or facts["status"] != "assigned"
+    ):
         return []
     if kind == "message" and facts["message_id"] is None:
         return []  # the bot's, an agent's or a system message: nothing to alert about
-    title = (_("New conversation assigned to you") if kind == "assigned"
-             else _("New message from %(name)s") % {"name": facts["customer"]})
+    title = (
+        _("New conversation assigned to you")
+        if kind == "assigned"
+        else _("New message from %(name)s") % {"name": facts["customer"]}
+    )
     data = {
         "kind": kind,
         "conversation": facts["id"],
@@ -106,4 +136,8 @@ async def render_alert(event: Event, viewer: User) -> list[ServerSentEventMessag
         "title": title,
         "url": f"/inbox/{facts['id']}",
     }
-    return [ServerSentEventMessage(event="my-alert", data=json.dumps(data, ensure_ascii=False))]
+    return [
+        ServerSentEventMessage(
+            event="my-alert", data=json.dumps(data, ensure_ascii=False)
+        )
+    ]

@@ -17,7 +17,11 @@ from markupsafe import Markup, escape
 from app.i18n import N_, gettext
 
 LABELS: dict[str, dict[str, str]] = {
-    "role": {"admin": N_("Administrator"), "supervisor": N_("Supervisor"), "agent": N_("Agent")},
+    "role": {
+        "admin": N_("Administrator"),
+        "supervisor": N_("Supervisor"),
+        "agent": N_("Agent"),
+    },
     "status": {
         "bot": N_("With the bot"),
         "queued": N_("Waiting"),
@@ -58,9 +62,9 @@ def initials(name: str | None) -> str:
 @lru_cache(maxsize=4096)
 def _avatar(name: str, size: str) -> Markup:
     colour = zlib.crc32(name.encode()) % 8
-    return Markup('<span class="avatar avatar-{size} avatar-c{colour}" aria-hidden="true">{text}</span>').format(
-        size=size, colour=colour, text=escape(initials(name))
-    )
+    return Markup(
+        '<span class="avatar avatar-{size} avatar-c{colour}" aria-hidden="true">{text}</span>'
+    ).format(size=size, colour=colour, text=escape(initials(name)))
 
 
 def avatar(name: str | None, size: str = "m") -> Markup:

@@ -20,11 +20,17 @@ class HistoryController(Controller):
     guards = [staff]
 
     @get("/")
-    async def earlier(self, request: Request, conversation_id: FromPath[int]) -> Template:
-        from app.web.inbox import _visible_conversation  # who may see a conversation: the inbox's rule
+    async def earlier(
+        self, request: Request, conversation_id: FromPath[int]
+    ) -> Template:
+        from app.web.inbox import (
+            _visible_conversation,  # who may see a conversation: the inbox's rule
+        )
 
         c, _ = await _visible_conversation(request, conversation_id)
-        cl = Cleaner({"before": request.query_params.get("before") or str(conversation_id)})
+        cl = Cleaner(
+            {"before": request.query_params.get("before") or str(conversation_id)}
+        )
         before = cl.integer("before", low=1, high=2**31 - 1)
         cl.raise_if_errors()
         rows = await sql.fetch(
@@ -34,10 +40,22 @@ class HistoryController(Controller):
                LEFT JOIN department d ON d.id = c.department_id
                WHERE c.company_id = $1 AND c.contact_id = $2 AND c.id < $3
                ORDER BY c.id DESC LIMIT $4""",
-            request.user.company_id, c["contact_id"], before, BATCH + 1,
+            request.user.company_id,
+            c["contact_id"],
+            before,
+            BATCH + 1,
         )
         more = len(rows) > BATCH
         conversations = list(reversed(rows[:BATCH]))
-        divider = before == conversation_id  # the first batch ends where this conversation begins
-        return Template("inbox/_history.html", context={"c": c, "conversations": conversations, "more": more,
-                                                         "divider": divider})
+        divider = (
+            before == conversation_id
+        )  # the first batch ends where this conversation begins
+        return Template(
+            "inbox/_history.html",
+            context={
+                "c": c,
+                "conversations": conversations,
+                "more": more,
+                "divider": divider,
+            },
+        )

@@ -11,7 +11,12 @@ from litestar import Controller, Request, get
 from litestar.params import FromPath
 from litestar.response import Template
 
-from app.domain.mentions import get_mention, list_mentions, mark_mention_read, unread_mentions
+from app.domain.mentions import (
+    get_mention,
+    list_mentions,
+    mark_mention_read,
+    unread_mentions,
+)
 from app.domain.notes import list_timeline
 from app.domain.users import departments_by_user
 from app.web.security import staff
@@ -25,12 +30,20 @@ class MentionsController(Controller):
     async def index(self, request: Request) -> Template:
         me = request.user
         mentions = await list_mentions(me.company_id, me.id)
-        return Template("inbox/mentions.html", context={"mentions": mentions, "mention": None})
+        return Template(
+            "inbox/mentions.html", context={"mentions": mentions, "mention": None}
+        )
 
     @get("/count")
     async def count(self, request: Request) -> Template:
-        return Template("inbox/_mentions_count.html",
-                        context={"unread": await unread_mentions(request.user.company_id, request.user.id)})
+        return Template(
+            "inbox/_mentions_count.html",
+            context={
+                "unread": await unread_mentions(
+                    request.user.company_id, request.user.id
+                )
+            },
+        )
 
     @get("/{mention_id:int}")
     async def show(self, request: Request, mention_id: FromPath[int]) -> Template:
@@ -42,7 +55,15 @@ class MentionsController(Controller):
         my_departments = (await departments_by_user(me.company_id)).get(me.id, [])
         department_ids = {d.id for d in my_departments}
         can_take = mention["status"] in ("bot", "queued") and (
-            me.role != "agent" or mention["department_id"] is None or mention["department_id"] in department_ids)
-        context = {"mentions": await list_mentions(me.company_id, me.id), "mention": mention, "items": items,
-                   "mine": mine, "can_take": can_take}
+            me.role != "agent"
+            or mention["department_id"] is None
+            or mention["department_id"] in department_ids
+        )
+        context = {
+            "mentions": await list_mentions(me.company_id, me.id),
+            "mention": mention,
+            "items": items,
+            "mine": mine,
+            "can_take": can_take,
+        }
         return Template("inbox/mentions.html", context=context)

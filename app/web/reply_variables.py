@@ -16,7 +16,11 @@ class ReplyVariablesController(Controller):
 
     @get("/")
     async def values(self, request: Request, conversation_id: FromPath[int]) -> dict:
-        from app.web.inbox import _visible_conversation  # who may see a conversation: the inbox's rule
+        from app.web.inbox import (
+            _visible_conversation,  # who may see a conversation: the inbox's rule
+        )
 
         await _visible_conversation(request, conversation_id)
-        return await reply_values(request.user.company_id, conversation_id, request.user.name)
+        return await reply_values(
+            request.user.company_id, conversation_id, request.user.name
+        )

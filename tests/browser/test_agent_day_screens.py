@@ -11,15 +11,28 @@ from tests.factories import PASSWORD, make_company, make_department, make_user
 
 pytestmark = pytest.mark.browser
 
-PAGES = ["/admin/audit", "/metrics", "/supervisor", "/operator", "/admin/company", "/admin/business-hours",
-         "/admin/users/new", "/admin/contacts", "/inbox", "/"]
+PAGES = [
+    "/admin/audit",
+    "/metrics",
+    "/supervisor",
+    "/operator",
+    "/admin/company",
+    "/admin/business-hours",
+    "/admin/users/new",
+    "/admin/contacts",
+    "/inbox",
+    "/",
+]
 
 OVERFLOW = """() => {
   const out = [];
-  if (document.documentElement.scrollWidth > window.innerWidth + 1) { out.push('page ' + document.documentElement.scrollWidth); }
+  const page = document.documentElement.scrollWidth;
+  if (page > window.innerWidth + 1) { out.push('page ' + page); }
   document.querySelectorAll('table').forEach(t => {
     const box = t.parentElement;
-    if (t.offsetParent && t.scrollWidth > box.clientWidth + 1) { out.push((t.id || t.className) + ' ' + t.scrollWidth + '>' + box.clientWidth); }
+    if (t.offsetParent && t.scrollWidth > box.clientWidth + 1) {
+      out.push((t.id || t.className) + ' ' + t.scrollWidth + '>' + box.clientWidth);
+    }
   });
   return out;
 }"""
@@ -27,22 +40,39 @@ OVERFLOW = """() => {
 
 async def _audit_entry(company_id: int) -> None:
     async with sql.transaction():
-        await record_audit(company_id, "company.updated", target_type="company", target_id=company_id,
-                           target_label="A company with a rather long name for the audit log",
-                           before={"name": "Old name of the company, long enough", "timezone": "America/Argentina/Buenos_Aires",
-                                   "language": "pt_BR"},
-                           after={"name": "New name of the company, longer than the old one", "timezone": "Europe/Paris",
-                                  "language": "fr"})
+        await record_audit(
+            company_id,
+            "company.updated",
+            target_type="company",
+            target_id=company_id,
+            target_label="A company with a rather long name for the audit log",
+            before={
+                "name": "Old name of the company, long enough",
+                "timezone": "America/Argentina/Buenos_Aires",
+                "language": "pt_BR",
+            },
+            after={
+                "name": "New name of the company, longer than the old one",
+                "timezone": "Europe/Paris",
+                "language": "fr",
+            },
+        )
 
 
 @pytest.mark.parametrize("language", ["en", "pt_BR", "fr"])
 def test_touched_screens_fit_at_1280_and_are_captured_at_390(new_page, language):
     company = run(make_company(f"Screens {language}"))
-    support = run(make_department(company, "Support technique et après-vente", code="SUP"))
+    support = run(
+        make_department(company, "Support technique et après-vente", code="SUP")
+    )
     channel = run(make_channel(company, department=support))
     run(make_conversation(company, channel))
     admin = run(make_user(company, "admin", name="Adélaïde Administratrice"))
-    run(sql.execute("UPDATE app_user SET language = $2 WHERE id = $1", admin.id, language))
+    run(
+        sql.execute(
+            "UPDATE app_user SET language = $2 WHERE id = $1", admin.id, language
+        )
+    )
     run(_audit_entry(company.id))
     for width in (1280, 390):
         page = new_page(width=width, height=900)

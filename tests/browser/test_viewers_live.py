@@ -12,17 +12,34 @@ from tests.factories import PASSWORD, make_company, make_department, make_user
 pytestmark = pytest.mark.browser
 
 
-@pytest.mark.parametrize("width,language,here,typing", [(1280, "en", "Sue Supervisor is here", "Anna Agent is typing a reply"),
-                                                        (390, "fr", "Sue Supervisor est ici", "Anna Agent écrit une réponse")])
+@pytest.mark.parametrize(
+    "width,language,here,typing",
+    [
+        (1280, "en", "Sue Supervisor is here", "Anna Agent is typing a reply"),
+        (390, "fr", "Sue Supervisor est ici", "Anna Agent écrit une réponse"),
+    ],
+)
 def test_viewers_and_typing_agents(new_page, width, language, here, typing):
     company = run(make_company(f"Viewers {width}"))
     support = run(make_department(company, "Support", code=f"V{width}"))
     channel_id = run(make_channel(company, department=support))
     admin = run(make_user(company, "admin", name="Ada Admin"))
-    anna = run(make_user(company, "agent", name="Anna Agent", departments=[support], presence="online"))
+    anna = run(
+        make_user(
+            company,
+            "agent",
+            name="Anna Agent",
+            departments=[support],
+            presence="online",
+        )
+    )
     sue = run(make_user(company, "supervisor", name="Sue Supervisor"))
     for user in (anna, sue):
-        run(sql.execute("UPDATE app_user SET language = $2 WHERE id = $1", user.id, language))
+        run(
+            sql.execute(
+                "UPDATE app_user SET language = $2 WHERE id = $1", user.id, language
+            )
+        )
 
     agent = new_page(width=width)
     browser_login(agent, anna.email, PASSWORD)
@@ -33,7 +50,12 @@ def test_viewers_and_typing_agents(new_page, width, language, here, typing):
     customer.click("form.sim-compose button[type=submit]")
     conv = None
     for _ in range(50):
-        conv = run(sql.fetchval("SELECT id FROM conversation WHERE company_id = $1 AND status = 'assigned'", company.id))
+        conv = run(
+            sql.fetchval(
+                "SELECT id FROM conversation WHERE company_id = $1 AND status = 'assigned'",
+                company.id,
+            )
+        )
         if conv:
             break
         agent.wait_for_timeout(200)
