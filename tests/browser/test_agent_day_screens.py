@@ -22,6 +22,11 @@ PAGES = [
     "/admin/contacts",
     "/inbox",
     "/",
+    "/admin/labels",
+    "/admin/quick-replies/new",
+    "/admin/pbx/queues/new",
+    "/profile",
+    "/inbox/mentions",
 ]
 
 OVERFLOW = """() => {
@@ -74,6 +79,7 @@ def test_touched_screens_fit_at_1280_and_are_captured_at_390(new_page, language)
         )
     )
     run(_audit_entry(company.id))
+    run(sql.execute("INSERT INTO label (company_id, name, colour) VALUES ($1, 'Remboursement', '#b45309')", company.id))
     for width in (1280, 390):
         page = new_page(width=width, height=900)
         browser_login(page, admin.email, PASSWORD)
