@@ -19,7 +19,7 @@ import gettext as gettext_module
 import io
 from contextvars import ContextVar
 from datetime import datetime, timezone
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -50,7 +50,7 @@ def _load(po: Path, language: str) -> gettext_module.NullTranslations:
     return gettext_module.GNUTranslations(buffer)
 
 
-@lru_cache(maxsize=None)
+@cache
 def translations(language: str) -> gettext_module.NullTranslations:
     """The catalogue of ``language``; unknown languages fall back to the English source.
 

@@ -50,6 +50,8 @@ from app.web.quick_replies import QuickRepliesController
 from app.web.middleware import request_id_middleware
 from app.web.operator import CallsApiController, CdrApiController, OperatorController, ami_error_handler
 from app.web.pbx import CONTROLLERS as PBX_CONTROLLERS
+from app.web.phone import PhoneController
+from app.web.call_metrics import CallMetricsController
 from app.web.presence import PresenceController
 from app.web.pwa import ROUTES as PWA_ROUTES
 from app.web.profile import ProfileController
@@ -142,6 +144,8 @@ def create_app(settings: Settings, *, migrate: bool = True, dispatcher: bool = T
     sweeper = Leadership(settings.database_url, SWEEPER, "dispatcher", lambda: run_dispatcher(hub, settings))
     # The AMI listener runs in every process; only the advisory-lock leader connects.
     ami = AmiListener(settings) if settings.ami_host else None
+    if ami is not None:
+        hub.add_watcher(ami.phones.on_bus)  # presence in Switchboard pauses the agent's queue members
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -235,6 +239,8 @@ def create_app(settings: Settings, *, migrate: bool = True, dispatcher: bool = T
             CallsApiController,
             CdrApiController,
             *PBX_CONTROLLERS,
+            PhoneController,
+            CallMetricsController,
             API_V1,
             OrdersController,
             OrderSettingsController,

@@ -98,8 +98,13 @@ class Settings:
     ami_reconnect_max: int = 30
     # SIP stack whose Realtime tables we write: "pjsip" (ps_* tables) or "sip" (chan_sip sippeers, Asterisk <= 20).
     asterisk_sip_driver: str = "pjsip"
-    # Dialplan context of our extensions, and where transfers and click-to-call are sent.
-    asterisk_context: str = "internal"
+    # Dialplan context of a company's extensions, where its transfers and click-to-call are sent;
+    # ``{company}`` is replaced by the company id, so each company dials only its own phones.
+    asterisk_context: str = "sb{company}-internal"
+
+    def context_for(self, company_id: int) -> str:
+        """The dialplan context of ``company_id``'s extensions (``ASTERISK_CONTEXT``)."""
+        return self.asterisk_context.replace("{company}", str(company_id))
 
     @classmethod
     def from_env(cls, **overrides: object) -> "Settings":
@@ -140,7 +145,7 @@ class Settings:
             "ami_timeout": _env_int("AMI_TIMEOUT", 5),
             "ami_reconnect_max": _env_int("AMI_RECONNECT_MAX", 30),
             "asterisk_sip_driver": _choice("ASTERISK_SIP_DRIVER", ("pjsip", "sip")),
-            "asterisk_context": env.get("ASTERISK_CONTEXT", "").strip() or "internal",
+            "asterisk_context": env.get("ASTERISK_CONTEXT", "").strip() or "sb{company}-internal",
         }
         values.update(overrides)
         if values["s3_bucket"] and not (values["s3_endpoint"] and values["s3_access_key"] and values["s3_secret_key"]):

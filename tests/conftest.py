@@ -76,9 +76,29 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         server.cleanup()
 
 
+# The server's WAL position just after the last emptying, per database. While it has not
+# moved, nothing was written since (a write to a logged table, and the commit of a transaction
+# that wrote to an unlogged one, both move it): the tables are still empty, and a test that
+# wrote nothing (a pure function, a read, a refused request) costs the next one no TRUNCATE.
+_emptied_at: dict[str, str] = {}
+
+
+async def _position(conn: asyncpg.Connection) -> str | None:
+    """The WAL position, or None while an unlogged table holds rows. Read after the catalog
+    query, whose first run after a TRUNCATE prunes catalog pages (and writes WAL for it)."""
+    unlogged = await conn.fetch(
+        """SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+           WHERE n.nspname = 'public' AND c.relkind = 'r' AND c.relpersistence = 'u'""")
+    checks = " AND ".join(f'NOT EXISTS (SELECT 1 FROM "{t["relname"]}")' for t in unlogged) or "true"
+    row = await conn.fetchrow(f"SELECT pg_current_wal_insert_lsn()::text AS at, {checks} AS unlogged_empty")
+    return row["at"] if row["unlogged_empty"] else None
+
+
 async def _truncate(url: str) -> None:
     conn = await asyncpg.connect(url)
     try:
+        if url in _emptied_at and await _position(conn) == _emptied_at[url]:
+            return  # nothing written since the last emptying
         tables = await conn.fetch(
             "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'migration'"
         )
@@ -94,6 +114,11 @@ async def _truncate(url: str) -> None:
                 # the live servers' hubs replay recent events (app.realtime.hub), and an event
                 # of an earlier test must not look like one of this test's rows.
                 await conn.execute(f"TRUNCATE {names} CASCADE")
+                at = await _position(conn)
+                if at is not None:
+                    _emptied_at[url] = at
+                else:
+                    _emptied_at.pop(url, None)
                 return
             except (asyncpg.DeadlockDetectedError, asyncpg.LockNotAvailableError):
                 await asyncio.sleep(0.1 * (attempt + 1))
@@ -115,7 +140,12 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
 
 
 @pytest.fixture(autouse=True)
-def clean_database(database_url: str) -> None:
+def clean_database(request: pytest.FixtureRequest) -> None:
+    """Every table emptied before each test, except for tests marked ``nodb`` (pure functions:
+    parsers, policies, templates), which then need no database server at all."""
+    if request.node.get_closest_marker("nodb"):
+        return
+    database_url = request.getfixturevalue("database_url")
     run_sync(_truncate(database_url))
     db.configure(database_url)
 
@@ -182,7 +212,7 @@ class LiveServer:
             "SSE_KEEPALIVE": "1",
             **(env or {}),
         }
-        self.log = open(data_dir / f"server-{self.port}.log", "w")
+        self.log = open(data_dir / f"server-{self.port}.log", "w")  # noqa: SIM115 - closed by stop()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "app", "serve"], cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT
         )

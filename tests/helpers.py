@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import inspect
+import time
+
 from app.web.security import PUBLIC_PATHS  # noqa: F401  (re-exported for tests)
 from tests.factories import PASSWORD
 
@@ -22,3 +26,18 @@ async def post_form(client, url: str, data: dict | None = None, **kwargs):
     if not client.cookies.get("csrftoken"):
         await client.get("/login")
     return await client.post(url, data={**(data or {}), "_csrf_token": csrf(client)}, **kwargs)
+
+
+async def until(check, timeout: float = 5.0, interval: float = 0.02):
+    """Wait on a condition instead of a fixed sleep: ``check()`` (plain or async) until it is
+    truthy, then its value; past ``timeout`` an AssertionError with the last value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if inspect.isawaitable(value):
+            value = await value
+        if value or time.monotonic() >= deadline:
+            break
+        await asyncio.sleep(interval)
+    assert value, f"condition not met within {timeout} s (last value {value!r})"
+    return value

@@ -33,6 +33,7 @@ def _ids(catalog) -> set:
 TEMPLATES = sorted(LOCALE_DIR.glob("*.pot"))
 
 
+@pytest.mark.nodb
 @pytest.mark.parametrize("language", LANGUAGES)
 @pytest.mark.parametrize("pot", TEMPLATES, ids=lambda path: path.stem)
 def test_catalogue_translates_every_message(language, pot):
@@ -58,6 +59,7 @@ def test_catalogue_translates_every_message(language, pot):
     assert not problems, "\n".join(problems)
 
 
+@pytest.mark.nodb
 def test_template_is_up_to_date_with_the_sources(tmp_path):
     """Every string marked in app/ and templates/ is in messages.pot (see README, Translations)."""
     out = tmp_path / "fresh.pot"
@@ -73,6 +75,7 @@ def test_template_is_up_to_date_with_the_sources(tmp_path):
     assert not missing, f"run the extraction and translate: {sorted(map(str, missing))}"
 
 
+@pytest.mark.nodb
 def test_language_choice_order():
     assert choose_language("pt_BR", "fr", "en") == "pt_BR"
     assert choose_language("", "fr", "pt-BR") == "fr"
@@ -83,6 +86,7 @@ def test_language_choice_order():
     assert from_accept_language("x" * 5000) is None
 
 
+@pytest.mark.nodb
 def test_dates_and_numbers_follow_the_language():
     moment = datetime(2026, 3, 5, 14, 7, tzinfo=timezone.utc)
     token = current_language.set("fr")

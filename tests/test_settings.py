@@ -6,6 +6,8 @@ import pytest
 
 from app.settings import ENV_NAMES, ROOT, Settings
 
+pytestmark = pytest.mark.nodb
+
 
 def test_every_setting_is_documented_in_the_readme():
     readme = (ROOT / "README.md").read_text()

@@ -14,6 +14,7 @@ from litestar.params import FromQuery, JSONBody, PathParameter, QueryParameter
 from app.api.schemas import AssignIn, ContactIn, DecisionIn, OrderIn, SendIn, TransferIn
 from app.dispatch.assignment import assign_to_agent, resolve_conversation, transfer_conversation
 from app.domain import api_reads, orders
+from app.domain.callers import calls_of_number
 from app.domain.errors import ValidationError
 from app.domain.messages import queue_message
 from app.i18n import N_
@@ -72,6 +73,14 @@ class ContactsApi(Controller):
         await api_reads.get_contact(request.user.company_id, contact_id)
         found, nxt = await orders.list_orders(request.user.company_id, contact_id=contact_id, before=cursor, limit=limit)
         return page([orders.public(o) for o in found], nxt)
+
+
+    @get("/{contact_id:int}/calls", summary="A customer's telephone calls (from the PBX's CDR), newest first",
+         responses=ERRORS)
+    async def contact_calls(self, request: Request, contact_id: PathId, limit: Limit = 50) -> dict:
+        contact = await api_reads.get_contact(request.user.company_id, contact_id)
+        found = await calls_of_number(request.user.company_id, contact.get("phone") or "", limit=limit)
+        return {"items": [{**c, "start": c["start"].isoformat() + "Z" if c["start"] else None} for c in found]}
 
 
 class ConversationsApi(Controller):

@@ -26,6 +26,7 @@ from app.domain.audit import record_audit
 from app.domain.auto_messages import render_auto_message
 from app.domain.events import ConversationRouted, ReinjectionAlert, emit
 from app.domain.messages import queue_message
+from app.domain.phone import PHONE_CAPACITY_CUT
 from app.domain.tables import User
 
 log = logging.getLogger(__name__)
@@ -93,8 +94,10 @@ async def _record(company_id: int, transitions: list[Transition]) -> None:
 
 
 async def _candidates(company_id: int, department_id: int) -> list[Candidate]:
+    # Voice and chat as one (issue 17): an agent whose phone rings or is in a call has fewer
+    # chat slots (none by default), app.domain.phone.PHONE_CAPACITY_CUT.
     rows = await sql.fetch(
-        """SELECT u.id, u.capacity, u.last_assigned_at,
+        """SELECT u.id, u.capacity - """ + PHONE_CAPACITY_CUT + """ AS capacity, u.last_assigned_at,
                   (SELECT count(*) FROM conversation c
                     WHERE c.assigned_user_id = u.id AND c.status = 'assigned') AS open
            FROM app_user u JOIN user_department ud ON ud.user_id = u.id AND ud.department_id = $2

@@ -106,10 +106,6 @@ LEFT JOIN LATERAL (SELECT m.text, m.type, m.direction, m.author FROM message m W
                    ORDER BY m.id DESC LIMIT 1) lm ON true"""
 
 
-def _like(term: str) -> str:
-    return "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-
-
 async def list_inbox(company_id: int, user_id: int, tab: str, *, status: str = "", department_id: int | None = None,
                      channel_id: int | None = None, query: str = "", cursor: tuple[datetime, int] | None = None,
                      limit: int = INBOX_PAGE, every_department: bool = False, label_id: int | None = None,
@@ -147,9 +143,9 @@ async def list_inbox(company_id: int, user_id: int, tab: str, *, status: str = "
                      f"AND cl.label_id = {arg(label_id)})")
     query = query.strip()[:100]
     if query:
-        like = arg(_like(query))
+        like = arg(sql.like(query))
         digits = "".join(ch for ch in query if ch.isdigit())
-        phone = f" OR ct.phone LIKE {arg(_like(digits))}" if len(digits) >= 3 else ""
+        phone = f" OR ct.phone LIKE {arg(sql.like(digits))}" if len(digits) >= 3 else ""
         where.append(f"(ct.name ILIKE {like}{phone} OR EXISTS (SELECT 1 FROM message sm WHERE sm.conversation_id = c.id "
                      f"AND sm.text ILIKE {like}))")
     if cursor:

@@ -35,6 +35,7 @@ from app.domain.events import (
     UserChanged,
 )
 from app.domain.orders import take_reply as take_order_reply
+from app.domain.phone import ON_THE_PHONE, AgentPhoneChanged
 from app.domain.presence import expire_stale_presence
 from app.realtime.hub import Closed, Hub, Resync
 from app.settings import Settings
@@ -51,6 +52,9 @@ async def react(event: Event) -> None:
             await redistribute_from(event.company_id, event.user_id)
     elif isinstance(event, UserChanged):
         await drain_for_user(event.company_id, event.user_id)
+    elif isinstance(event, AgentPhoneChanged):  # issue 17: a call ended, the chats wait no longer
+        if event.state not in ON_THE_PHONE:
+            await drain_for_user(event.company_id, event.user_id)
     elif isinstance(event, ConversationRouted):
         await tell_customer(event)
         if event.status == "queued" and event.department_id:

@@ -21,7 +21,7 @@ import asyncpg
 
 from app.domain import sql
 from app.domain.audit import record_audit
-from app.domain.errors import NotFound, Throttled, ValidationError
+from app.domain.errors import NotFound, Throttled
 from app.domain.validation import Cleaner
 from app.i18n import N_
 
@@ -80,7 +80,7 @@ async def create_api_key(company_id: int, data: dict, *, user_id: int | None) ->
     prefix = "".join(secrets.choice(_ALPHABET) for _ in range(8))
     key = f"sbk_{prefix}_{secrets.token_urlsafe(32)}"
     async with sql.transaction():
-        row = await sql.fetchrow(
+        row = await sql.fetchone(
             """INSERT INTO api_key (company_id, name, prefix, secret_hash, scopes, rate_limit, created_by_user_id)
                VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *""",
             company_id, name, prefix, hash_key(key), scopes, rate, user_id,
@@ -107,7 +107,7 @@ async def revoke_api_key(company_id: int, key_id: int) -> ApiKey:
 async def list_api_keys(company_id: int, page: int = 1) -> tuple[list[ApiKey], int]:
     """One page of the company's keys (newest first) and the number of pages."""
     total = await sql.fetchval("SELECT count(*) FROM api_key WHERE company_id = $1", company_id)
-    pages = max(1, -(-total // PER_PAGE))
+    pages = sql.page_count(total, PER_PAGE)
     page = min(max(page, 1), pages)
     rows = await sql.fetch(
         "SELECT * FROM api_key WHERE company_id = $1 ORDER BY id DESC LIMIT $2 OFFSET $3",
@@ -140,7 +140,7 @@ async def hit_rate_limit(key: ApiKey, default_limit: int) -> None:
     One statement, atomic under concurrency (``ON CONFLICT DO UPDATE`` serialises the
     increments of one row), so the limit holds across any number of processes."""
     limit = key.rate_limit or default_limit
-    row = await sql.fetchrow(
+    row = await sql.fetchone(
         """WITH w AS (SELECT date_trunc('minute', now()) AS start)
            INSERT INTO api_rate (key_id, window_start, hits) SELECT $1, w.start, 1 FROM w
            ON CONFLICT (key_id, window_start) DO UPDATE SET hits = api_rate.hits + 1

@@ -20,10 +20,6 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def _like(text: str) -> str:
-    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-
-
 def contact_out(r) -> dict:
     return {"id": r["id"], "phone": r["phone"], "name": r["name"], "created_at": _iso(r["created_at"])}
 
@@ -34,7 +30,7 @@ async def list_contacts(company_id: int, *, query: str, before: int | None, limi
            WHERE company_id = $1 AND deleted_at IS NULL AND ($2::int IS NULL OR id < $2)
              AND ($3 = '' OR name ILIKE $3 OR phone LIKE $3)
            ORDER BY id DESC LIMIT $4""",
-        company_id, before, _like(query) if query else "", limit + 1,
+        company_id, before, sql.like(query) if query else "", limit + 1,
     )
     items = [contact_out(r) for r in rows[:limit]]
     return items, (items[-1]["id"] if len(rows) > limit else None)
@@ -167,7 +163,7 @@ async def metrics_summary(company_id: int) -> dict:
     """Conversations by status, the queue now, and today's (UTC, business hours) first responses."""
     by_status = {r["status"]: r["n"] for r in await sql.fetch(
         "SELECT status, count(*) AS n FROM conversation WHERE company_id = $1 GROUP BY status", company_id)}
-    queue = await sql.fetchrow(
+    queue = await sql.fetchone(
         """SELECT count(*) AS waiting, extract(epoch FROM now() - min(queued_at))::int AS longest
            FROM conversation WHERE company_id = $1 AND status = 'queued'""",
         company_id,

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
-from piccolo.columns import JSONB, Integer, Timestamptz, Varchar
+from piccolo.columns import JSONB, BigInt, Integer, Timestamptz, Varchar
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
@@ -34,6 +34,7 @@ from app.i18n import N_
 class AuditEvent(Table, tablename="audit_event"):
     """One audited action. Never updated, never deleted."""
 
+    id = BigInt(primary_key=True)
     company_id = Integer()
     actor_user_id = Integer(null=True)
     actor_label = Varchar(length=300)
@@ -54,7 +55,7 @@ class Actor:
     address: str = ""
 
 
-audit_actor: ContextVar[Actor] = ContextVar("audit_actor", default=Actor())
+audit_actor: ContextVar[Actor] = ContextVar("audit_actor", default=Actor())  # noqa: B039 - Actor is frozen
 
 
 def actor_of(user: Any, address: str = "") -> Actor:
@@ -168,10 +169,6 @@ def _decode(cursor: str) -> tuple[datetime, int]:
         raise ValidationError({"cursor": N_("This page link is not valid any more.")}) from exc
 
 
-def _like(text: str) -> str:
-    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-
-
 async def list_audit(
     company_id: int, filters: AuditFilters, *, cursor: str = "", zone: str = "UTC", per_page: int = PER_PAGE
 ) -> AuditPage:
@@ -187,11 +184,11 @@ async def list_audit(
         return f"${len(args)}"
 
     if filters.action:
-        where.append(f"action ILIKE {arg(_like(filters.action))}")
+        where.append(f"action ILIKE {arg(sql.like(filters.action))}")
     if filters.actor:
-        where.append(f"(actor_label ILIKE {arg(_like(filters.actor))} OR actor_address ILIKE ${len(args)})")
+        where.append(f"(actor_label ILIKE {arg(sql.like(filters.actor))} OR actor_address ILIKE ${len(args)})")
     if filters.q:
-        p = arg(_like(filters.q))
+        p = arg(sql.like(filters.q))
         where.append(f"(target_label ILIKE {p} OR target_type ILIKE {p} OR target_id ILIKE {p})")
     if filters.date_from:
         where.append(f"at >= {arg(datetime.combine(filters.date_from, time(), tz))}")

@@ -27,7 +27,7 @@ class ThrottlePolicy:
 
 
 async def _failures(scope: str, key: str, window: int) -> tuple[int, int]:
-    row = await sql.fetchrow(
+    row = await sql.fetchone(
         """SELECT count(*) AS n,
                   coalesce(ceil(extract(epoch FROM min(at) + make_interval(secs => $3) - now())), 0)::int AS wait
            FROM login_failure WHERE scope = $1 AND key = $2 AND at > now() - make_interval(secs => $3)""",

@@ -21,6 +21,7 @@ What does not live here: who may edit them (``app.web.business_hours``).
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -82,7 +83,7 @@ class Schedule:
         local = datetime.combine(day, time(minute // 60, minute % 60), tzinfo=self.zone)
         return local.astimezone(timezone.utc)
 
-    def open_periods(self, start: datetime, end: datetime):
+    def open_periods(self, start: datetime, end: datetime) -> Iterator[tuple[datetime, datetime]]:
         """The open periods (UTC start, UTC end) overlapping [start, end), clipped to it."""
         start, end = _utc(start), _utc(end)
         if end <= start:
@@ -117,7 +118,7 @@ class Schedule:
         day = at.astimezone(self.zone).date()
         for offset in range(LOOKAHEAD_DAYS):
             current = day + timedelta(days=offset)
-            for opens, closes in self.intervals_on(current):
+            for opens, _closes in self.intervals_on(current):
                 instant = self._instant(current, opens)
                 if instant > at and not self._continues(current, opens):
                     return instant
@@ -134,7 +135,7 @@ async def load_schedule(company_id: int, department_id: int | None = None) -> Sc
     """The schedule that applies to a company, or to one of its departments (its own hours if
     it has any, else the company's). Holidays are the company's."""
     # One round trip: the dispatcher reads a schedule for every customer message that waits.
-    row = await sql.fetchrow(
+    row = await sql.fetchone(
         """WITH own AS (SELECT weekday, opens, closes FROM business_hours WHERE company_id = $1 AND department_id = $2)
            SELECT (SELECT timezone FROM company WHERE id = $1) AS timezone,
                   ARRAY(SELECT ROW(weekday, opens, closes) FROM own
@@ -157,7 +158,8 @@ async def load_schedule(company_id: int, department_id: int | None = None) -> Sc
 
 class ScheduleCache(BusCache[tuple[int, "int | None"], Schedule]):
     """Per-process cache of ``load_schedule`` for the dispatcher, which checks the hours for
-    every customer message still waiting (the out-of-hours notice). Database triggers
+    every customer message still waiting (the out-of-hours notice), and for the wallboard's
+    snapshots (``app.web.supervisor.schedules_of``). Database triggers
     (migration 0015) send ``ScheduleChanged`` for any write to business hours, holidays or a
     company's timezone (app.realtime.bus_cache)."""
 
@@ -191,7 +193,7 @@ def format_minute(minute: int) -> str:
     return f"{minute // 60:02d}:{minute % 60:02d}"
 
 
-def format_intervals(intervals) -> str:
+def format_intervals(intervals: Iterable[Interval]) -> str:
     return ", ".join(f"{format_minute(a)}-{format_minute(b)}" for a, b in intervals)
 
 

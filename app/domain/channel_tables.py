@@ -6,7 +6,7 @@ tooling and simple reads see the tables. Every row carries ``company_id``.
 
 from __future__ import annotations
 
-from piccolo.columns import JSONB, BigInt, Boolean, Integer, Text, Timestamptz, Varchar
+from piccolo.columns import JSONB, BigInt, Boolean, Integer, Serial, Text, Timestamptz, Varchar
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
@@ -14,6 +14,7 @@ from piccolo.table import Table
 class Channel(Table, tablename="channel"):
     """One WhatsApp number at one provider, with its credentials and webhook secret."""
 
+    id = Serial(primary_key=True)
     company_id = Integer()
     name = Varchar(length=120)
     provider = Varchar(length=16)
@@ -27,13 +28,22 @@ class Channel(Table, tablename="channel"):
 class Contact(Table, tablename="contact"):
     """A customer, by E.164 phone number per company."""
 
+    id = Serial(primary_key=True)
     company_id = Integer()
     phone = Varchar(length=20, null=True, default=None)
     name = Varchar(length=200, default="")
     created_at = Timestamptz(default=TimestamptzNow())
+    email = Varchar(length=254, default="")
+    details = Text(default="")
+    # The customer's language for automatic messages; empty: the company's.
+    language = Varchar(length=8, default="")
+    opted_out_at = Timestamptz(null=True, default=None)
+    # Deleted contacts are anonymised and hidden; their conversations stay as history.
+    deleted_at = Timestamptz(null=True, default=None)
 
 
 class ContactAlias(Table, tablename="contact_alias"):
+    id = Serial(primary_key=True)
     company_id = Integer()
     contact_id = Integer()
     alias = Varchar(length=200)
@@ -42,6 +52,7 @@ class ContactAlias(Table, tablename="contact_alias"):
 class Conversation(Table, tablename="conversation"):
     """A contact's thread on a channel, from first message to resolution."""
 
+    id = Serial(primary_key=True)
     company_id = Integer()
     channel_id = Integer()
     contact_id = Integer()
@@ -52,6 +63,20 @@ class Conversation(Table, tablename="conversation"):
     last_message_at = Timestamptz(default=TimestamptzNow())
     created_at = Timestamptz(default=TimestamptzNow())
     resolved_at = Timestamptz(null=True, default=None)
+    queued_at = Timestamptz(null=True, default=None)
+    assigned_at = Timestamptz(null=True, default=None)
+    # Set while the assigned agent owes the customer an answer; cleared by the agent's reply.
+    awaiting_agent_since = Timestamptz(null=True, default=None)
+    first_response_at = Timestamptz(null=True, default=None)
+    reinjections = Integer(default=0)
+    # The agent who let it time out last (reinjection prefers anyone else).
+    timed_out_user_id = Integer(null=True, default=None)
+    # The bot's question: '' (none yet), 'menu', 'returning', 'order'; answers count after bot_asked_at.
+    bot_state = Varchar(length=16, default="")
+    bot_asked_at = Timestamptz(null=True, default=None)
+    # The last customer message the holder has seen: unread = inbound messages after it.
+    read_message_id = BigInt(default=0)
+    out_of_hours_sent_at = Timestamptz(null=True, default=None)
 
 
 class Message(Table, tablename="message"):

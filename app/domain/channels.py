@@ -17,6 +17,7 @@ import asyncpg
 from app.i18n import N_
 from app.domain import sql
 from app.domain.audit import record_audit
+from app.domain.departments import departments_exist
 from app.domain.errors import NotFound, ValidationError
 from app.domain.validation import Cleaner
 from app.providers import PROVIDERS, get_provider
@@ -111,10 +112,10 @@ async def _clean(company_id: int, data: dict, existing: ChannelInfo | None) -> d
     if dep_raw:
         dep_id = c.integer("default_department_id", low=1, high=2**31 - 1)
         if "default_department_id" not in c.errors:
-            found = await sql.fetchval("SELECT id FROM department WHERE company_id = $1 AND id = $2", company_id, dep_id)
-            if found is None:
+            if await departments_exist(company_id, [dep_id]):
+                values["default_department_id"] = dep_id
+            else:
                 c.fail("default_department_id", N_("Choose from the list."))
-            values["default_department_id"] = found
     creds: dict = {}
     old = existing.credentials if existing else {}
     for f in provider.fields:
@@ -167,7 +168,7 @@ async def create_channel(company_id: int, data: dict) -> ChannelInfo:
     values = await _clean(company_id, data, None)
     try:
         async with sql.transaction():
-            row = await sql.fetchrow(
+            row = await sql.fetchone(
                 """INSERT INTO channel (company_id, name, provider, credentials, webhook_secret, default_department_id)
                    VALUES ($1, $2, $3, $4::jsonb, $5, $6) RETURNING *""",
                 company_id, values["name"], values["provider"], json.dumps(values["credentials"]),

@@ -51,10 +51,6 @@ def opt_out_allows(message_type: str, last_inbound_at: datetime | None, now: dat
     return (now or datetime.now(timezone.utc)) - last_inbound_at < WINDOW
 
 
-def _like(text: str) -> str:
-    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-
-
 async def list_contacts(company_id: int, *, query: str = "", page: int = 1, per_page: int = PER_PAGE,
                         exclude_id: int | None = None) -> Page:
     """Contacts by name, newest activity first; ``query`` matches the name, or the phone's digits."""
@@ -62,7 +58,7 @@ async def list_contacts(company_id: int, *, query: str = "", page: int = 1, per_
     args: list = [company_id]
     query = query.strip()[:100]
     if query:
-        args.append(_like(query))
+        args.append(sql.like(query))
         digits = "".join(ch for ch in query if ch.isdigit())
         clause = f"ct.name ILIKE ${len(args)}"
         if digits:
@@ -111,11 +107,11 @@ async def contact_stats(company_id: int, contact_id: int) -> dict:
     return {**dict(row), "aliases": [a["alias"] for a in aliases]}
 
 
-def _label(row) -> str:
+def _label(row: asyncpg.Record) -> str:
     return (row["name"] or row["phone"] or f"#{row['id']}")[:300]
 
 
-def _snapshot(row) -> dict:
+def _snapshot(row: asyncpg.Record) -> dict:
     return {"name": row["name"], "language": row["language"], "details": row["details"],
             "opted_out": row["opted_out_at"] is not None}
 

@@ -17,6 +17,15 @@ async def list_departments(company_id: int) -> list[Department]:
     return list(rows)
 
 
+async def departments_exist(company_id: int, department_ids: list[int]) -> bool:
+    """Whether every id names a department of this company (another company's id names none)."""
+    ids = set(department_ids)
+    if not all(0 < i < 2**31 for i in ids):
+        return False
+    count = await Department.count().where((Department.company_id == company_id) & Department.id.is_in(list(ids)))
+    return bool(count == len(ids))
+
+
 async def get_department(company_id: int, department_id: int) -> Department:
     dep = await Department.objects().where(
         (Department.company_id == company_id) & (Department.id == department_id)

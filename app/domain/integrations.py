@@ -116,7 +116,7 @@ async def create_endpoint(company_id: int, data: dict) -> Endpoint:
     url, description, events = _clean(data)
     secret = "whsec_" + secrets.token_urlsafe(32)
     async with sql.transaction():
-        row = await sql.fetchrow(
+        row = await sql.fetchone(
             """INSERT INTO webhook_endpoint (company_id, url, description, secret, events)
                VALUES ($1, $2, $3, $4, $5) RETURNING *""",
             company_id, url, description, secret, events,

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import bisect
 import statistics
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import Protocol
@@ -225,13 +226,14 @@ async def compute(
             if group_by == "total":
                 label = ""
             elif group_by == "day":
-                label = key.isoformat()  # type: ignore[union-attr]
+                label = key.isoformat() if isinstance(key, date) else ""
             else:
                 label = labels.get(key, "") if key is not None else ""
             rows[key] = Row(key=key, label=label)
         return rows[key]
 
-    def key_of(*, agent=None, department=None, channel=None, at: datetime | None = None):
+    def key_of(*, agent: int | None = None, department: int | None = None, channel: int | None = None,
+               at: datetime | None = None) -> object:
         return {
             "agent": agent,
             "department": department,
@@ -242,7 +244,7 @@ async def compute(
 
     f = filters
 
-    def keep(*, agent=None, department=None, channel=None) -> bool:
+    def keep(*, agent: int | None = None, department: int | None = None, channel: int | None = None) -> bool:
         return (
             (f.department_id is None or department == f.department_id)
             and (f.channel_id is None or channel == f.channel_id)
@@ -334,8 +336,8 @@ async def compute(
             target.new_conversations = (target.new_conversations or 0) + 1
 
     if per_agent:
-        for r in rows.values():
-            r.new_conversations = r.customer_messages = r.bot_messages = None
+        for item in rows.values():
+            item.new_conversations = item.customer_messages = item.bot_messages = None
     if group_by == "total" and not rows:
         row("total")
     result = [r.finish() for r in rows.values()]
@@ -351,14 +353,18 @@ async def total(company_id: int, start: datetime, end: datetime, *, schedule: Sc
                           department_schedules=department_schedules, tz=tz))[0]
 
 
-async def load_schedules(company_id: int) -> tuple[Schedule, dict[int, Schedule]]:
-    """The company's business hours, and those of its departments that have their own."""
+async def load_schedules(company_id: int, load: Callable[[int, int | None], Awaitable[Schedule]] | None = None
+                         ) -> tuple[Schedule, dict[int, Schedule]]:
+    """The company's business hours, and those of its departments that have their own. ``load``
+    reads one schedule: ``business_hours.load_schedule`` by default, ``SCHEDULES.get`` (the
+    bus-invalidated cache) for the wallboard's snapshots."""
     from app.domain.business_hours import load_schedule
 
+    load = load or load_schedule
     own = await sql.fetch(
         "SELECT DISTINCT department_id FROM business_hours WHERE company_id = $1 AND department_id IS NOT NULL", company_id
     )
-    return await load_schedule(company_id), {r["department_id"]: await load_schedule(company_id, r["department_id"]) for r in own}
+    return await load(company_id, None), {r["department_id"]: await load(company_id, r["department_id"]) for r in own}
 
 
 # Reading a request for metrics (the page, the CSV, the API) -----------------------------------

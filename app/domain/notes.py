@@ -15,6 +15,7 @@ from datetime import datetime
 import asyncpg
 
 from app.domain import sql
+from app.domain.callers import calls_in_conversation
 from app.domain.audit import record_audit
 from app.domain.errors import NotFound
 from app.domain.events import ContactChanged, NoteAdded, emit
@@ -110,7 +111,9 @@ async def list_timeline(company_id: int, conversation_id: int, *, before: int | 
         else:
             shown.append(m)
     items = shown + [Item(n, kind="note") for n in notes] + [Item(e, kind="event", created_at=e["at"]) for e in events]
-    order = {"event": 0, "message": 1, "note": 2}
+    # The customer's telephone calls (issue 17: one timeline per customer), from the PBX's CDR.
+    items += [Item(c, kind="call", created_at=c["at"]) for c in await calls_in_conversation(company_id, conversation_id, low, high)]
+    order = {"event": 0, "message": 1, "note": 2, "call": 3}
     items.sort(key=lambda i: (i["created_at"], order[i["kind"]], i["id"]))
     return items, (messages[0]["id"] if more and messages else None)
 

@@ -7,13 +7,14 @@ import asyncio
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from app.i18n import N_, gettext
+
 _hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
 
 # Verified when the e-mail is unknown, so that both answers take the same time.
 _DUMMY_HASH = _hasher.hash("switchboard-timing-equaliser")
 
 MIN_LENGTH = 10
-from app.i18n import N_, gettext
 
 
 def hash_password_sync(password: str) -> str:

@@ -8,7 +8,7 @@ and one ``PresenceChanged`` event.
 
 from __future__ import annotations
 
-from piccolo.columns import Integer, Timestamptz, Varchar
+from piccolo.columns import BigInt, Integer, Timestamptz, Varchar
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
@@ -24,6 +24,7 @@ PRESENCES = [p.value for p in User.Presence]
 class PresenceChange(Table, tablename="presence_change"):
     """One change of one user's presence (reason: manual, timeout, deactivated)."""
 
+    id = BigInt(primary_key=True)
     company_id = Integer()
     user_id = Integer()
     from_presence = Varchar(length=16)

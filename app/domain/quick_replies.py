@@ -14,6 +14,7 @@ import asyncpg
 
 from app.domain import sql
 from app.domain.audit import record_audit
+from app.domain.departments import departments_exist
 from app.domain.errors import NotFound, ValidationError
 from app.domain.validation import Cleaner
 from app.i18n import N_
@@ -36,17 +37,13 @@ _SELECT = """SELECT q.id, q.company_id, q.department_id, q.shortcut, q.text, q.u
              FROM quick_reply q LEFT JOIN department d ON d.id = q.department_id"""
 
 
-def _like(term: str) -> str:
-    return "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-
-
 async def list_quick_replies(company_id: int, *, query: str = "", page: int = 1) -> QuickReplyPage:
     """The admin list: searchable by shortcut or text, paginated."""
     query = query.strip()[:100]
     where = "q.company_id = $1" + (" AND (q.shortcut ILIKE $2 OR q.text ILIKE $2)" if query else "")
-    args: list = [company_id] + ([_like(query)] if query else [])
+    args: list = [company_id] + ([sql.like(query)] if query else [])
     total = await sql.fetchval(f"SELECT count(*) FROM quick_reply q WHERE {where}", *args)
-    pages = max(1, -(-total // PER_PAGE))
+    pages = sql.page_count(total, PER_PAGE)
     page = min(max(1, page), pages)
     n = len(args)
     items = await sql.fetch(
@@ -92,7 +89,7 @@ async def _clean(company_id: int, data: dict) -> dict:
     text = c.text("text", max_len=TEXT_MAX)
     department_id = c.integer("department_id", low=0, high=2**31 - 1, default=0) or None
     if department_id is not None and "department_id" not in c.errors:
-        if not await sql.fetchval("SELECT 1 FROM department WHERE company_id = $1 AND id = $2", company_id, department_id):
+        if not await departments_exist(company_id, [department_id]):
             c.fail("department_id", N_("Choose from the list."))
     c.raise_if_errors()
     return {"shortcut": shortcut, "text": text, "department_id": department_id}

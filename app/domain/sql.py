@@ -12,12 +12,13 @@ from contextlib import asynccontextmanager
 from typing import Any, AsyncIterator
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 
 from app.engine import DB
 
 
 @asynccontextmanager
-async def _connection() -> AsyncIterator[asyncpg.Connection]:
+async def _connection() -> AsyncIterator[asyncpg.Connection | PoolConnectionProxy]:
     tx = DB.current_transaction.get()
     if tx is not None:
         yield tx.connection
@@ -25,11 +26,11 @@ async def _connection() -> AsyncIterator[asyncpg.Connection]:
         async with DB.pool.acquire() as conn:
             yield conn
     else:  # CLI commands that run before a pool exists
-        conn = await DB.get_new_connection()
+        new = await DB.get_new_connection()
         try:
-            yield conn
+            yield new
         finally:
-            await conn.close()
+            await new.close()
 
 
 async def fetch(query: str, *args: Any) -> list[asyncpg.Record]:
@@ -42,6 +43,15 @@ async def fetchrow(query: str, *args: Any) -> asyncpg.Record | None:
         return await conn.fetchrow(query, *args)
 
 
+async def fetchone(query: str, *args: Any) -> asyncpg.Record:
+    """The row of a statement that always returns exactly one (``INSERT … RETURNING``, an
+    aggregate without ``GROUP BY``, a ``SELECT`` of scalar subqueries)."""
+    row = await fetchrow(query, *args)
+    if row is None:
+        raise LookupError("the statement returned no row")
+    return row
+
+
 async def fetchval(query: str, *args: Any) -> Any:
     async with _connection() as conn:
         return await conn.fetchval(query, *args)
@@ -52,6 +62,17 @@ async def execute(query: str, *args: Any) -> str:
         return await conn.execute(query, *args)
 
 
-def transaction():
-    """One transaction (nested calls join the outer one)."""
+def transaction() -> Any:
+    """One transaction (nested calls join the outer one): ``async with sql.transaction():``."""
     return DB.transaction()
+
+
+def like(text: str) -> str:
+    """A ``LIKE``/``ILIKE`` pattern matching ``text`` anywhere, its own ``%``, ``_`` and ``\\``
+    taken literally (PostgreSQL's default escape character is the backslash)."""
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def page_count(total: int, per_page: int) -> int:
+    """Pages needed for ``total`` rows, at least one (an empty list still has its page)."""
+    return max(1, -(-total // per_page))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from enum import Enum
 
-from piccolo.columns import Boolean, Bytea, Integer, Text, Timestamptz, Varchar
+from piccolo.columns import BigInt, Boolean, Bytea, Integer, Serial, Text, Timestamptz, Varchar
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
@@ -18,6 +18,7 @@ from piccolo.table import Table
 class Company(Table, tablename="company"):
     """A tenant. Every other row belongs to exactly one company."""
 
+    id = Serial(primary_key=True)
     name = Varchar(length=200)
     timezone = Varchar(length=64, default="UTC")
     language = Varchar(length=8, default="en")
@@ -26,6 +27,8 @@ class Company(Table, tablename="company"):
 
 class User(Table, tablename="app_user"):
     """A person who logs in: an admin, a supervisor or an agent of one company."""
+
+    id = Serial(primary_key=True)
 
     class Role(str, Enum):
         admin = "admin"
@@ -51,6 +54,8 @@ class User(Table, tablename="app_user"):
     language = Varchar(length=8, default="")
     last_seen_at = Timestamptz(null=True, default=None)
     created_at = Timestamptz(default=TimestamptzNow())
+    # When dispatch last gave the agent a conversation (longest idle first among ties).
+    last_assigned_at = Timestamptz(null=True, default=None)
     # The sound of the user's alerts (set on /profile): chime, bell, pop or none.
     notification_sound = Varchar(length=16, default="chime")
 
@@ -58,6 +63,7 @@ class User(Table, tablename="app_user"):
 class Department(Table, tablename="department"):
     """A group of agents that conversations are routed to (seeds: poste, departamento)."""
 
+    id = Serial(primary_key=True)
     company_id = Integer()
     name = Varchar(length=120)
     code = Varchar(length=32)
@@ -67,11 +73,18 @@ class Department(Table, tablename="department"):
     # Position in the customer-facing bot menu (1, 2, 3 ...).
     menu_position = Integer(default=0)
     created_at = Timestamptz(default=TimestamptzNow())
+    # Dispatch strategy (app.dispatch.policy): least_load, round_robin or sticky.
+    strategy = Varchar(length=16, default="least_load")
+    # Supervisors are alerted when a conversation has been reinjected this many times.
+    reinjection_alert = Integer(default=3)
+    # An agent's answered conversations when the agent goes offline: keep or requeue.
+    offline_policy = Varchar(length=8, default="keep")
 
 
 class UserDepartment(Table, tablename="user_department"):
     """Membership of an agent in a department."""
 
+    id = Serial(primary_key=True)
     company_id = Integer()
     user_id = Integer()
     department_id = Integer()
@@ -88,6 +101,7 @@ class HttpSession(Table, tablename="http_session"):
 class LoginFailure(Table, tablename="login_failure"):
     """One failed login, counted per account and per address for throttling."""
 
+    id = BigInt(primary_key=True)
     scope = Varchar(length=16)
     key = Varchar(length=254)
     at = Timestamptz(default=TimestamptzNow())

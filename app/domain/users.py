@@ -14,6 +14,7 @@ from app.domain import sql
 from app.domain.errors import NotFound, PermissionDenied, ValidationError
 from app.domain.events import UserChanged, emit
 from app.domain.audit import record_audit
+from app.domain.departments import departments_exist
 from app.domain.passwords import hash_password, password_problem
 from app.domain.presence import record_change
 from app.domain.tables import Department, User, UserDepartment
@@ -35,7 +36,7 @@ class Page:
 
     @property
     def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
+        return sql.page_count(self.total, self.per_page)
 
 
 async def get_user(company_id: int, user_id: int) -> User:
@@ -103,10 +104,7 @@ async def _clean(company_id: int, data: dict, *, creating: bool) -> tuple[dict, 
         if problem:
             c.fail("password", problem)
     if department_ids:
-        known = await Department.count().where(
-            (Department.company_id == company_id) & Department.id.is_in(department_ids)
-        )
-        if known != len(department_ids):
+        if not await departments_exist(company_id, department_ids):
             c.fail("department_ids", N_("Choose from the list."))
     c.raise_if_errors()
     return values, department_ids, password or None

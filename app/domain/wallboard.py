@@ -13,6 +13,8 @@ from typing import ClassVar
 from zoneinfo import ZoneInfo
 
 from app.domain import metrics, sql
+from app.domain.call_metrics import call_queues
+from app.domain.phone import phones_of
 from app.domain.events import Event
 
 QUEUE_BUCKET_MINUTES = 10  # the queue chart's resolution: the longest queue in each 10 minutes
@@ -42,6 +44,8 @@ class Snapshot:
     alerts: list[dict] = field(default_factory=list)
     hours: list[dict] = field(default_factory=list)  # 24 local hours: {hour, customer, agent, bot}
     queue: list[dict] = field(default_factory=list)  # buckets since midnight: {minute, length}
+    calls: list[dict] = field(default_factory=list)  # call queues (app.domain.call_metrics), issue 17
+    phones: dict[int, dict] = field(default_factory=dict)  # user id -> agent_phone row, issue 17
 
 
 async def _departments(company_id: int, now: datetime) -> list[dict]:
@@ -99,7 +103,7 @@ async def _agents(company_id: int, now: datetime) -> list[dict]:
 
 
 async def _statuses(company_id: int, day_start: datetime) -> dict[str, int]:
-    row = await sql.fetchrow(
+    row = await sql.fetchone(
         """SELECT count(*) FILTER (WHERE status = 'bot') AS bot,
                   count(*) FILTER (WHERE status = 'queued') AS queued,
                   count(*) FILTER (WHERE status = 'assigned') AS assigned,
@@ -172,6 +176,8 @@ async def snapshot(company_id: int, schedules: tuple[metrics.Schedule, dict[int,
                                          department_schedules=schedules[1], tz=tz)
         snap.hours = await _hours(company_id, day_start, tz)
         snap.queue = await _queue(company_id, day_start, now)
+    snap.calls = await call_queues(company_id, now, day_start)  # voice beside chat (issue 17)
+    snap.phones = await phones_of(company_id)
     snap.reinjections_today = snap.today.reinjections
     snap.alerts = await _alerts(company_id, snap)
     return snap

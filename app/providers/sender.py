@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 from dataclasses import replace
 
 import httpx
@@ -25,6 +24,7 @@ from app.domain.media import get_media_file, media_token, claim_media, media_fai
 from app.domain.contacts import opt_out_allows
 from app.domain.outbox import Claimed, claim_due, record_failure, record_retry
 from app.providers.base import Media, Outgoing, SendError
+from app.retry import backoff
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +49,7 @@ class Sender:
         self.lease = lease
 
     def backoff(self, attempts: int) -> float:
-        delay = min(self.retry_cap, self.retry_base * 2 ** max(0, attempts - 1))
-        return delay * random.uniform(0.8, 1.2)
+        return backoff(attempts, self.retry_base, self.retry_cap)
 
     async def run_once(self) -> int:
         claimed = await claim_due(self.batch, self.lease)

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 
 import httpx
 
 from app import __version__
 from app.domain.integrations import SIGNATURE_HEADER, Due, claim_due, record_attempt_failed, record_delivered, sign
+from app.retry import backoff
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ class WebhookSender:
         self.timeout = timeout
 
     def backoff(self, attempts: int) -> float:
-        return min(self.retry_cap, self.retry_base * 2 ** max(0, attempts - 1)) * random.uniform(0.8, 1.2)
+        return backoff(attempts, self.retry_base, self.retry_cap)
 
     async def run_once(self) -> int:
         due = await claim_due(10, lease_seconds=self.timeout * 3)

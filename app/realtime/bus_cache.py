@@ -7,7 +7,9 @@ off until the bus is back. The process's own writes ``forget`` at once, before t
 NOTIFY arrives. A read that raced a change is not kept (``_generation``).
 
 Subclasses say which keys an event makes stale (``stale_keys``); the webhooks' channels
-(``app.domain.channels``) and the dispatcher's schedules (``app.domain.business_hours``) use it.
+(``app.domain.channels``) and the schedules of the dispatcher and the wallboard
+(``app.domain.business_hours``) use it. Every cache of the app, with its invalidation rule, is
+listed in ARCHITECTURE.md ("Caches").
 """
 
 from __future__ import annotations

@@ -28,6 +28,7 @@ from panoramisk import Manager
 from app.domain.errors import DomainError
 from app.realtime.leader import Leadership
 from app.settings import Settings
+from app.telephony.agents import AgentPhones
 from app.telephony.live import LivePublisher, set_status
 from app.telephony.state import LiveState
 
@@ -155,6 +156,8 @@ class AmiListener:
         self.name = f"{socket.gethostname()}:{os.getpid()}"
         # The process holding the advisory lock leads; if its lock connection fails the
         # health check, the job is cancelled (AMI connection closed) and another takes over.
+        self.publisher.on_owners_changed = self.refresh_queues
+        self.phones = AgentPhones(self)  # linked agents' phone states (issue 17)
         self.leadership = Leadership(settings.database_url, LEADER_LOCK, "ami-listener", self._lead, retry_seconds=3.0)
 
     @property
@@ -172,12 +175,14 @@ class AmiListener:
 
     async def _lead(self) -> None:
         await self.publisher.start()
+        await self.phones.start()
         try:
             await self._run()
         finally:
             if self._manager is not None:
                 self._manager.close()
                 self._manager = None
+            await self.phones.close()
             await self.publisher.close()
 
     async def _set_status(self, state: str, detail: str = "") -> None:
@@ -230,14 +235,65 @@ class AmiListener:
             return
         if self.state.apply(message):
             self.publisher.touch()
+            self.phones.touch()
+        if str(message.get("Event", "")).lower() == "queuecallerabandon":
+            self.phones.abandoned(str(message.get("Queue", "")), str(message.get("CallerIDNum", "")))
+
+    async def pause_member(self, extension: str, paused: bool, reason: str) -> None:
+        """QueuePause for an agent's extension in every queue it is a member of (no ``Queue``)."""
+        manager = self._manager
+        if manager is None:
+            return
+        tech = "SIP" if self.settings.asterisk_sip_driver == "sip" else "PJSIP"
+        action = {"Action": "QueuePause", "Interface": f"{tech}/{extension}", "Paused": "true" if paused else "false"}
+        if reason:
+            action["Reason"] = reason
+        try:
+            answer = await asyncio.wait_for(manager.send_action(action, as_list=False), self.settings.ami_timeout)
+        except (asyncio.TimeoutError, ConnectionError):
+            log.warning("QueuePause %s was not answered", extension)
+            return
+        if isinstance(answer, list):
+            answer = answer[0]
+        if not answer.success:  # e.g. "Interface not found": the agent is in no queue
+            log.info("QueuePause %s: %s", extension, answer.message)
+
+    async def refresh_queues(self) -> None:
+        """Re-read our queues from Asterisk after the app changed them: app_queue learns
+        Realtime members only when it (re)loads a queue, which ``QueueStatus`` with ``Queue``
+        does (``load_realtime_queues`` in apps/app_queue.c); members added or removed in our
+        tables raise no event before that. Each queue's members are replaced by the answer."""
+        manager = self._manager
+        if manager is None:
+            return
+        for name in sorted(self.publisher.queue_owners):
+            try:
+                answer = await asyncio.wait_for(
+                    manager.send_action({"Action": "QueueStatus", "Queue": name}), self.settings.ami_timeout
+                )
+            except (asyncio.TimeoutError, ConnectionError):
+                log.warning("QueueStatus %s was not answered", name)
+                return
+            items = [i for i in (answer if isinstance(answer, list) else [answer]) if i.get("Event")]
+            queue = self.state.queues.get(name)
+            if queue is not None:
+                queue.members.clear()
+                queue.callers.clear()
+            for item in items:
+                self.state.apply(item)
+            self.state.changes += 1
+        self.publisher.touch()
 
     async def _resync(self, manager: _Manager) -> None:
         """Rebuild the whole state from Asterisk's lists (after every connect)."""
         timeout = self.settings.ami_timeout
         await self.publisher.load_owners()
         self.state.reset()
-        peers = "SIPpeers" if self.settings.asterisk_sip_driver == "sip" else "PJSIPShowEndpoints"
-        for name in ("CoreShowChannels", peers, "QueueStatus"):
+        sip = self.settings.asterisk_sip_driver == "sip"
+        # Trunks' registration state comes from outbound registrations, not from OPTIONS.
+        lists = ("CoreShowChannels", "SIPpeers", "QueueStatus") if sip else (
+            "CoreShowChannels", "PJSIPShowEndpoints", "QueueStatus", "PJSIPShowRegistrationsOutbound")
+        for name in lists:
             try:
                 answer = await asyncio.wait_for(manager.send_action({"Action": name}), timeout)
             except asyncio.TimeoutError as exc:

@@ -87,12 +87,24 @@ async def hangup_call(settings: Settings, actor: User, data: dict) -> AmiResult:
     return await _run(settings, actor, "call.hangup", channel, action, {})
 
 
+async def _check_dialplan(settings: Settings, context: str, destination: str) -> None:
+    """Refuse a destination the dialplan lacks: a Redirect there is answered "Redirect
+    successful" and the call is then dropped. ``ShowDialPlan`` with Context and Extension
+    matches patterns as dialling does and answers an Error "Did not find extension" when
+    nothing matches (``manager_show_dialplan`` in main/pbx.c; needs the AMI ``reporting`` read right)."""
+    found = await send_action(settings, {"Action": "ShowDialPlan", "Context": context, "Extension": destination})
+    if not found.ok:
+        raise ValidationError({"destination": N_("No such number in the dialplan: the call would be dropped.")})
+
+
 async def transfer_call(settings: Settings, actor: User, data: dict) -> AmiResult:
     """Blind transfer: Redirect sends the channel into the dialplan at ``destination``."""
     channel = _channel(data)
     destination = _destination(data)
     await _live_call(actor.company_id, channel)
-    action = {"Action": "Redirect", "Channel": channel, "Context": settings.asterisk_context, "Exten": destination, "Priority": "1"}
+    context = settings.context_for(actor.company_id)
+    await _check_dialplan(settings, context, destination)
+    action = {"Action": "Redirect", "Channel": channel, "Context": context, "Exten": destination, "Priority": "1"}
     return await _run(settings, actor, "call.transfer", channel, action, {"destination": destination})
 
 
@@ -100,19 +112,22 @@ async def originate_call(settings: Settings, actor: User, data: dict) -> AmiResu
     """Click-to-call: ring the extension, and when it answers dial ``destination``."""
     extension = str(data.get("extension") or "").strip()
     destination = _destination(data)
-    owned = await sql.fetchval(
-        "SELECT 1 FROM pbx_object WHERE company_id = $1 AND kind = 'extension' AND name = $2", actor.company_id, extension
+    label = await sql.fetchval(
+        "SELECT label FROM pbx_object WHERE company_id = $1 AND kind = 'extension' AND name = $2", actor.company_id, extension
     )
-    if not owned:
+    if label is None:
         raise ValidationError({"extension": N_("Choose one of your extensions.")})
     tech = "SIP" if settings.asterisk_sip_driver == "sip" else "PJSIP"
+    # The caller is the extension, as if its phone had dialled: Asterisk gives the originated
+    # channel this caller ID, and Dial() passes it on to the callee and into the CDR's src.
+    name = (label or extension).replace('"', "").replace("<", "").replace(">", "")
     action = {
         "Action": "Originate",
         "Channel": f"{tech}/{extension}",
-        "Context": settings.asterisk_context,
+        "Context": settings.context_for(actor.company_id),
         "Exten": destination,
         "Priority": "1",
-        "CallerID": f"{destination} <{destination}>",
+        "CallerID": f'"{name}" <{extension}>',
         "Timeout": "30000",
         "Async": "true",
     }

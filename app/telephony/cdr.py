@@ -14,7 +14,6 @@ from __future__ import annotations
 import base64
 import csv
 import io
-import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import AsyncIterator
@@ -114,9 +113,14 @@ def _where(company_id: int, f: CdrFilter, cursor: str | None) -> tuple[str, list
         like = f.search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         args.extend([like, like.lower()])
         a, b = len(args) - 1, len(args)
-        clauses.append(
-            f"(src LIKE ${a} OR dst LIKE ${a} OR lower(btrim(split_part(clid, '<', 1), ' \"')) LIKE ${b})"
-        )
+        match = f"src LIKE ${a} OR dst LIKE ${a} OR lower(btrim(split_part(clid, '<', 1), ' \"')) LIKE ${b}"
+        if f.search.isdigit():
+            # An extension: the calls its phone placed or answered (a queue call's dst is the
+            # queue's number; the member is only in dstchannel, e.g. PJSIP/1002-0000000a).
+            args.extend(["PJSIP/" + like, "SIP/" + like])
+            c, d = len(args) - 1, len(args)
+            match += f" OR channel LIKE ${c} OR channel LIKE ${d} OR dstchannel LIKE ${c} OR dstchannel LIKE ${d}"
+        clauses.append(f"({match})")
     if cursor:
         when, uniqueid = decode_cursor(cursor)
         args.extend([when, uniqueid])

@@ -15,7 +15,7 @@ import json
 import logging
 import time
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Awaitable, Callable, ClassVar
 
 from app.domain import sql
 from app.domain.events import Event, emit
@@ -88,6 +88,8 @@ class LivePublisher:
         self._owners_sig: tuple = ()
         self.status: tuple[str, str, str] | None = None
         self.flushes = 0
+        # Called when our PBX objects changed (the AMI listener re-reads the queues from Asterisk).
+        self.on_owners_changed: Callable[[], Awaitable[None]] | None = None
 
     async def start(self) -> None:
         if self._task is None:
@@ -112,6 +114,10 @@ class LivePublisher:
         self.queue_owners = {r["name"]: r["company_id"] for r in rows if r["kind"] == "queue"}
         self.companies = [r["id"] for r in await sql.fetch("SELECT id FROM company ORDER BY id")]
         self.accounts = {account_code(c): c for c in self.companies}
+        regs = await sql.fetch("SELECT id, client_uri, server_uri FROM ps_registrations")
+        self.state.registrations = {
+            ((r["client_uri"] or "").replace("^3B", ";"), (r["server_uri"] or "").replace("^3B", ";")): r["id"] for r in regs
+        }
         self._owners_loaded = time.monotonic()
 
     async def reload_owners_if_changed(self) -> None:
@@ -122,9 +128,12 @@ class LivePublisher:
             )
         )
         if sig != self._owners_sig:
+            first = not self._owners_sig
             self._owners_sig = sig
             await self.load_owners()
             self.state.changes += 1
+            if not first and self.on_owners_changed is not None:
+                await self.on_owners_changed()
 
     async def _loop(self) -> None:
         while True:

@@ -38,8 +38,14 @@ CONTEXT_RE = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 
 
 def rt(value: str) -> str:
-    """Escape a value for Asterisk Realtime, which splits values on ';'."""
+    """Escape a value for Asterisk Realtime, which splits values on ';' (idempotent)."""
     return value.replace(";", "^3B")
+
+
+async def _rt_execute(query: str, *args: object) -> None:
+    """Write Asterisk Realtime rows: every text value escaped, so no value can be cut at a ';'
+    (``res/res_config_pgsql.c`` splits each value on ';'; a trunk password ``pass;1`` became ``1``)."""
+    await sql.execute(query, *[rt(a) if isinstance(a, str) else a for a in args])
 
 
 def new_secret() -> str:
@@ -111,6 +117,18 @@ async def _claim(company_id: int, kind: str, name: str, label: str, field: str) 
         raise ValidationError({field: N_("This name is already in use on the PBX.")}) from exc
 
 
+async def _drop_contacts(name: str) -> None:
+    """Forget the phones registered to endpoint ``name``: Asterisk keeps a registration in
+    ``ps_contacts`` (id ``<aor>;@<hash>``, stored as ``<aor>^3B@<hash>``; ``res/res_pjsip/location.c``)
+    and does not remove it when the endpoint goes, so a number re-created with a new password
+    was "registered" by the old phone at once."""
+    await sql.execute(
+        """DELETE FROM ps_contacts WHERE endpoint = $1 OR left(id, length($1) + 4) = $1 || '^3B@'
+           OR left(id, length($1) + 2) = $1 || ';@'""",
+        name,
+    )
+
+
 async def _delete_endpoint_rows(name: str) -> None:
     for table in ("ps_endpoints", "ps_auths", "ps_aors", "ps_registrations", "ps_endpoint_id_ips"):
         await sql.execute(f"DELETE FROM {table} WHERE id = $1", name)  # noqa: S608 - fixed names
@@ -134,7 +152,7 @@ async def _write_extension(company_id: int, number: str, label: str, codecs: lis
     callerid = rt(f'"{label}" <{number}>')
     account = account_code(company_id)
     if driver == "sip":
-        await sql.execute(
+        await _rt_execute(
             """INSERT INTO sippeers (name, type, host, context, secret, disallow, allow, callerid, accountcode, defaultuser, qualify)
                VALUES ($1, 'friend', 'dynamic', $2, $3, 'all', $4, $5, $6, $1, 'yes')
                ON CONFLICT (name) DO UPDATE SET allow = $4, callerid = $5, context = $2,
@@ -142,24 +160,25 @@ async def _write_extension(company_id: int, number: str, label: str, codecs: lis
             number, context, secret, ",".join(codecs), callerid, account,
         )
         return
-    await sql.execute("DELETE FROM ps_endpoints WHERE id = $1", number)
-    await sql.execute("DELETE FROM ps_aors WHERE id = $1", number)
-    await sql.execute(
+    await _rt_execute("DELETE FROM ps_endpoints WHERE id = $1", number)
+    await _rt_execute("DELETE FROM ps_aors WHERE id = $1", number)
+    await _rt_execute(
         """INSERT INTO ps_endpoints (id, transport, aors, auth, context, disallow, allow, direct_media, callerid, accountcode)
            VALUES ($1, NULL, $1, $1, $2, 'all', $3, 'no', $4, $5)""",
         number, context, ",".join(codecs), callerid, account,
     )
-    await sql.execute(
+    await _rt_execute(
         "INSERT INTO ps_aors (id, max_contacts, remove_existing, qualify_frequency) VALUES ($1, 1, 'yes', 60)", number
     )
-    if secret is not None:
-        await sql.execute("DELETE FROM ps_auths WHERE id = $1", number)
-        await sql.execute(
+    if secret is not None:  # a new password: the phone registered with the old one is dropped
+        await _drop_contacts(number)
+        await _rt_execute("DELETE FROM ps_auths WHERE id = $1", number)
+        await _rt_execute(
             "INSERT INTO ps_auths (id, auth_type, username, password) VALUES ($1, 'userpass', $1, $2)", number, secret
         )
 
 
-async def create_extension(actor: User, data: dict, *, driver: str = "pjsip", context: str = "internal") -> tuple[PbxObject, str]:
+async def create_extension(actor: User, data: dict, *, driver: str = "pjsip", context: str) -> tuple[PbxObject, str]:
     """Create an extension; returns it and its generated SIP password (shown once)."""
     v = _clean_extension(data, creating=True)
     secret = new_secret()
@@ -170,7 +189,7 @@ async def create_extension(actor: User, data: dict, *, driver: str = "pjsip", co
     return await get_extension(actor.company_id, object_id), secret
 
 
-async def update_extension(actor: User, object_id: int, data: dict, *, driver: str = "pjsip", context: str = "internal") -> tuple[PbxObject, str | None]:
+async def update_extension(actor: User, object_id: int, data: dict, *, driver: str = "pjsip", context: str) -> tuple[PbxObject, str | None]:
     obj = await _object(actor.company_id, "extension", object_id)
     v = _clean_extension(data, creating=False)
     secret = new_secret() if v["regenerate"] else None
@@ -185,6 +204,7 @@ async def delete_extension(actor: User, object_id: int) -> None:
     obj = await _object(actor.company_id, "extension", object_id)
     async with sql.transaction():
         await _delete_endpoint_rows(obj.name)
+        await _drop_contacts(obj.name)
         await sql.execute("DELETE FROM queue_members WHERE interface IN ($1, $2)", f"PJSIP/{obj.name}", f"SIP/{obj.name}")
         await sql.execute("DELETE FROM pbx_object WHERE id = $1", obj.id)
         await audit(actor, "extension.delete", obj.name, {})
@@ -246,8 +266,8 @@ async def _write_trunk(company_id: int, name: str, v: dict, password: str | None
     bare_host = host.split(":")[0]
     username = v["username"]
     if driver == "sip":
-        await sql.execute("DELETE FROM sippeers WHERE name = $1", name)
-        await sql.execute(
+        await _rt_execute("DELETE FROM sippeers WHERE name = $1", name)
+        await _rt_execute(
             """INSERT INTO sippeers (name, type, host, context, defaultuser, fromuser, secret, insecure, disallow, allow, accountcode, qualify)
                VALUES ($1, 'peer', $2, $3, NULLIF($4, ''), NULLIF($4, ''), $5, 'port,invite', 'all', $6, $7, 'yes')""",
             name, bare_host, v["context"], username, rt(password) if password else None, ",".join(v["codecs"]), account_code(company_id),
@@ -257,24 +277,24 @@ async def _write_trunk(company_id: int, name: str, v: dict, password: str | None
     await _delete_endpoint_rows(name)
     password = password if password is not None else old_password
     has_auth = bool(username)
-    await sql.execute(
+    await _rt_execute(
         """INSERT INTO ps_endpoints (id, aors, outbound_auth, context, disallow, allow, direct_media, from_user, accountcode)
            VALUES ($1, $1, $2, $3, 'all', $4, 'no', NULLIF($5, ''), $6)""",
         name, name if has_auth else None, v["context"], ",".join(v["codecs"]), username, account_code(company_id),
     )
-    await sql.execute("INSERT INTO ps_aors (id, contact, qualify_frequency) VALUES ($1, $2, 60)", name, rt(f"sip:{host}"))
+    await _rt_execute("INSERT INTO ps_aors (id, contact, qualify_frequency) VALUES ($1, $2, 60)", name, rt(f"sip:{host}"))
     if has_auth:
-        await sql.execute(
+        await _rt_execute(
             "INSERT INTO ps_auths (id, auth_type, username, password) VALUES ($1, 'userpass', $2, $3)", name, username, password or ""
         )
     if v["register"]:
-        await sql.execute(
+        await _rt_execute(
             """INSERT INTO ps_registrations (id, server_uri, client_uri, contact_user, outbound_auth, retry_interval,
                  forbidden_retry_interval, expiration, endpoint, line)
                VALUES ($1, $2, $3, $4, $1, 60, 300, 3600, $1, 'yes')""",
             name, rt(f"sip:{host}"), rt(f"sip:{username}@{host}"), username,
         )
-    await sql.execute("INSERT INTO ps_endpoint_id_ips (id, endpoint, match) VALUES ($1, $1, $2)", name, bare_host)
+    await _rt_execute("INSERT INTO ps_endpoint_id_ips (id, endpoint, match) VALUES ($1, $1, $2)", name, bare_host)
 
 
 async def create_trunk(actor: User, data: dict, *, driver: str = "pjsip") -> PbxObject:
@@ -390,19 +410,19 @@ async def _clean_queue(company_id: int, data: dict, *, creating: bool) -> dict:
 
 
 async def _write_queue(name: str, v: dict, *, tech: str) -> None:
-    await sql.execute(
+    await _rt_execute(
         """INSERT INTO queues (name, strategy, timeout, wrapuptime, maxlen, ringinuse, joinempty, leavewhenempty)
            VALUES ($1, $2, $3, $4, $5, 'no', 'yes', 'no')
            ON CONFLICT (name) DO UPDATE SET strategy = $2, timeout = $3, wrapuptime = $4, maxlen = $5""",
         name, v["strategy"], v["timeout"], v["wrapuptime"], v["maxlen"],
     )
     interfaces = {f"{tech}/{ext}": (ext, penalty) for ext, penalty in v["members"].items()}
-    await sql.execute(
+    await _rt_execute(
         "DELETE FROM queue_members WHERE queue_name = $1 AND NOT (interface = ANY($2::text[]))", name, list(interfaces)
     )
     for interface, (ext, penalty) in interfaces.items():
         # Existing members keep their uniqueid (app_queue's key for write-backs such as paused).
-        await sql.execute(
+        await _rt_execute(
             """INSERT INTO queue_members (queue_name, interface, membername, state_interface, penalty, paused, uniqueid)
                VALUES ($1, $2, $3, $2, $4, 0, nextval('pbx_queue_member_uniqueid_seq'))
                ON CONFLICT (queue_name, interface) DO UPDATE SET penalty = $4, membername = $3""",
@@ -473,3 +493,27 @@ async def get_queue(company_id: int, object_id: int) -> PbxObject:
 async def list_queues(company_id: int) -> list[PbxObject]:
     """The company's queues with their settings and members, by name (one query)."""
     return [_queue(r) for r in await sql.fetch(_QUEUES + " ORDER BY o.name", company_id)]
+
+
+# The dialplan ---------------------------------------------------------------------------
+
+
+async def dialplan(company_id: int, context: str, *, driver: str = "pjsip") -> str:
+    """extensions.conf lines for one company's context: its extensions, its queues (as a
+    comment: a queue needs a number the admin chooses) and, with a trunk, outside numbers."""
+    tech = "SIP" if driver == "sip" else "PJSIP"
+    rows = await sql.fetch(
+        "SELECT kind, name, label FROM pbx_object WHERE company_id = $1 ORDER BY kind, name", company_id
+    )
+    lines = [f"; Switchboard company {company_id}: its phones dial only this context", f"[{context}]"]
+    for r in rows:
+        if r["kind"] == "extension":
+            lines.append(f"exten => {r['name']},1,Dial({tech}/{r['name']},30)")
+    for r in rows:
+        if r["kind"] == "queue":
+            lines.append(f"; exten => <number>,1,Queue({r['name']})")
+    trunks = [r["name"] for r in rows if r["kind"] == "trunk"]
+    if trunks:
+        lines.append(f"exten => _X.,1,Dial({tech}/${{EXTEN}}@{trunks[0]},60)")
+        lines.append(f"exten => _+X.,1,Dial({tech}/${{EXTEN}}@{trunks[0]},60)  ; click-to-call dials E.164")
+    return "\n".join(lines) + "\n"

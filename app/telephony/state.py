@@ -39,7 +39,7 @@ DOWN_CONTACT = {"unreachable", "removed", "unregistered", "rejected"}
 
 # Events that change nothing we show: skipped before any other work (VarSet is very chatty).
 IGNORED = frozenset(
-    {"varset", "newexten", "dialstate", "newconnectedline", "rtcpsent", "rtcpreceived", "dtmfbegin",
+    {"varset", "dialstate", "newconnectedline", "rtcpsent", "rtcpreceived", "dtmfbegin",
      "dtmfend", "successfulauth", "challengesent", "invalidpassword", "requestbadformat",
      "challengeresponsefailed", "invalidaccountid", "cdr", "hanguprequest", "softhanguprequest"}
 )
@@ -81,12 +81,16 @@ class Channel:
     accountcode: str = ""
     started: float = 0.0
     answered: float | None = None
+    bridge: str = ""  # BridgeUniqueid while in a bridge: who talks to whom (BridgeEnter/BridgeLeave)
 
 
 @dataclass
 class Endpoint:
     state: str = "Unknown"
     registered: bool = False
+    # Outbound registration (trunks): Registered / Unregistered / Rejected / Stopped / Failed, from
+    # ``Registry`` events and ``PJSIPShowRegistrationsOutbound``; '' = not known (or no registration).
+    registration: str = ""
 
 
 @dataclass
@@ -114,6 +118,12 @@ class LiveState:
         self.channels: dict[str, Channel] = {}
         self.endpoints: dict[str, Endpoint] = {}
         self.queues: dict[str, Queue] = {}
+        # Each call's originating side (Linkedid -> uniqueid, number, name), remembered so that
+        # From/To do not swap when the caller hangs up first.
+        self.origins: dict[str, tuple[str, str, str]] = {}
+        # Outbound registrations by (client URI, server URI) -> registration (trunk) name: a
+        # ``Registry`` event names only the URIs (res_pjsip_outbound_registration.c).
+        self.registrations: dict[tuple[str, str], str] = {}
         self.changes = 0
 
     def reset(self) -> None:
@@ -121,6 +131,7 @@ class LiveState:
         self.channels.clear()
         self.endpoints.clear()
         self.queues.clear()
+        self.origins.clear()
         self.changes += 1
 
     # Applying messages -------------------------------------------------------------------
@@ -157,6 +168,8 @@ class LiveState:
         ch.accountcode = f("AccountCode") or ch.accountcode
         if ch.state == "Up" and ch.answered is None:
             ch.answered = self.clock()
+        if uid == ch.linkedid:
+            self.origins[uid] = (uid, ch.caller_num, ch.caller_name)
         return ch
 
     def _on_newchannel(self, f) -> bool:
@@ -172,26 +185,51 @@ class LiveState:
         return True
 
     _on_newcallerid = _on_newstate
-    _on_bridgeenter = _on_newstate
-    _on_bridgeleave = _on_newstate
+
+    def _on_bridgeenter(self, f) -> bool:
+        if not f("Uniqueid"):
+            return False
+        self._channel_from(f).bridge = f("BridgeUniqueid")
+        return True
+
+    def _on_bridgeleave(self, f) -> bool:
+        if not f("Uniqueid"):
+            return False
+        self._channel_from(f).bridge = ""
+        return True
+
+    def _on_newexten(self, f) -> bool:
+        """The channel moved in the dialplan (a Redirect, an originated call answering): its
+        destination is the new extension. Not a new channel: only known ones are updated."""
+        ch = self.channels.get(f("Uniqueid"))
+        exten = f("Exten")
+        if ch is None or not exten or ch.exten == exten:
+            return False
+        ch.exten = exten
+        return True
 
     def _on_dialbegin(self, f) -> bool:
+        """DialBegin / DialEnd / AgentCalled / AgentConnect carry both sides: the caller's
+        fields and the dialed channel's as ``Dest*`` (main/manager_channels.c snapshots)."""
         changed = False
         if f("Uniqueid"):
             self._channel_from(f)
             changed = True
         if f("DestUniqueid"):
-            dest = self.channels.get(f("DestUniqueid"))
-            if dest is not None and not dest.exten:
-                dest.exten = f("DestExten")
+            self._channel_from(lambda k: f("Dest" + k))
+            changed = True
         return changed
 
     _on_dialend = _on_dialbegin
+    _on_agentcalled = _on_dialbegin
+    _on_agentconnect = _on_dialbegin
 
     def _on_coreshowchannel(self, f) -> bool:
         if not f("Uniqueid"):
             return False
         ch = self._channel_from(f)
+        ch.bridge = f("BridgeId")
+        ch.exten = f("Exten") or ch.exten
         ch.started = self.clock() - _duration_seconds(f("Duration"))
         if ch.state == "Up" and ch.answered is not None:
             ch.answered = ch.started
@@ -200,6 +238,8 @@ class LiveState:
     def _on_hangup(self, f) -> bool:
         gone = self.channels.pop(f("Uniqueid"), None)
         changed = gone is not None
+        if gone is not None and not any(c.linkedid == gone.linkedid for c in self.channels.values()):
+            self.origins.pop(gone.linkedid, None)
         for q in self.queues.values():
             if q.callers.pop(f("Uniqueid"), None) is not None:
                 changed = True
@@ -277,6 +317,27 @@ class LiveState:
         else:
             return False
         return True
+
+    def _registration(self, name: str, status: str) -> bool:
+        ep = self._endpoint(name)
+        if ep.registration == status:
+            return False
+        ep.registration = status
+        return True
+
+    def _on_registry(self, f) -> bool:
+        """Outbound registration result: ``ChannelType: PJSIP, Username: <client_uri>,
+        Domain: <server_uri>, Status`` (``ast_system_publish_registry`` in
+        res_pjsip_outbound_registration.c); chan_sip: Username = user, Domain = host."""
+        name = self.registrations.get((f("Username"), f("Domain")))
+        if name is None:  # chan_sip and older forms: match on the host alone
+            host = f("Domain").removeprefix("sip:")
+            name = next((n for (_, server), n in self.registrations.items() if server.removeprefix("sip:") == host), None)
+        return bool(name) and self._registration(name, f("Status"))
+
+    def _on_outboundregistrationdetail(self, f) -> bool:  # PJSIPShowRegistrationsOutbound item
+        name = f("ObjectName")
+        return bool(name) and bool(f("Status")) and self._registration(name, f("Status"))
 
     # Queues ------------------------------------------------------------------------------
 
@@ -356,36 +417,79 @@ class LiveState:
         return accounts.get(ch.accountcode)
 
     def calls(self, owners: Owners, accounts: Mapping[str, int]) -> dict[int, list[dict]]:
-        """Live calls per company: channels grouped by Linkedid, oldest first."""
+        """Live calls per company: channels grouped by Linkedid, oldest first.
+
+        Who talks to whom comes from bridges (BridgeEnter/BridgeLeave): a queue caller answered
+        by the dialplan is "Up" while the members still ring, so a call is Up only when two of
+        its channels share a bridge. The From side is the originating channel (remembered after
+        it hangs up); To is its bridged peer, else every channel it rings (all members of a
+        ring-all queue), else the extension it is at in the dialplan (never ``s``).
+        """
         groups: dict[str, list[Channel]] = {}
         for ch in self.channels.values():
             groups.setdefault(ch.linkedid, []).append(ch)
         result: dict[int, list[dict]] = {}
         for linkedid, chans in groups.items():
-            chans.sort(key=lambda c: (c.uniqueid != linkedid, c.started))
             companies = {c for c in (self._company_of_channel(ch, owners, accounts) for ch in chans) if c}
             if not companies:
                 continue
-            first = chans[0]
-            other = chans[1] if len(chans) > 1 else None
-            states = {c.state for c in chans}
-            answered = [c.answered for c in chans if c.answered is not None]
-            call = {
-                "id": linkedid,
-                "from_num": first.caller_num,
-                "from_name": first.caller_name,
-                "to_num": (other.caller_num if other else "") or first.connected_num or first.exten,
-                "to_name": (other.caller_name if other else "") or first.connected_name,
-                "state": "Up" if "Up" in states else ("Ringing" if states & {"Ringing", "Ring"} else first.state),
-                "started": round(min(c.started for c in chans), 3),
-                "answered": round(min(answered), 3) if answered else None,
-                "channels": [c.channel for c in chans],
-            }
+            chans.sort(key=lambda c: (c.uniqueid != linkedid, c.started, c.uniqueid))
+            call = self._call(linkedid, chans)
             for company in companies:
                 result.setdefault(company, []).append(call)
         for calls in result.values():
             calls.sort(key=lambda c: c["started"])
         return result
+
+    def _call(self, linkedid: str, chans: list[Channel]) -> dict:
+        origin_uid, from_num, from_name = self.origins.get(linkedid) or (chans[0].uniqueid, chans[0].caller_num, chans[0].caller_name)
+        origin = next((c for c in chans if c.uniqueid == origin_uid), None)
+        if origin is not None:
+            from_num, from_name = origin.caller_num or from_num, origin.caller_name or from_name
+        others = [c for c in chans if c.uniqueid != origin_uid]
+        in_bridge: dict[str, int] = {}
+        for c in chans:
+            if c.bridge:
+                in_bridge[c.bridge] = in_bridge.get(c.bridge, 0) + 1
+        talking = {b for b, n in in_bridge.items() if n >= 2}
+        if origin is not None and origin.bridge in talking:
+            peers = [c for c in others if c.bridge == origin.bridge]
+        elif talking:
+            peers = [c for c in others if c.bridge in talking]
+        else:
+            peers = others
+        nums: list[str] = []
+        names: list[str] = []
+        for c in peers:
+            if c.caller_num and c.caller_num not in nums:
+                nums.append(c.caller_num)
+                names.append(c.caller_name)
+        if nums:
+            to_num, to_name = ", ".join(nums), ", ".join(n for n in names if n)
+        elif origin is not None:
+            exten = "" if origin.exten == "s" else origin.exten
+            connected = origin.connected_num if origin.connected_num != from_num else ""
+            to_num, to_name = exten or connected, origin.connected_name if connected and not exten else ""
+        else:
+            to_num, to_name = "", ""
+        if talking:
+            state = "Up"
+        elif any(c.state in {"Ringing", "Ring"} for c in others):
+            state = "Ringing"
+        else:
+            state = (origin or chans[0]).state
+        answered = [c.answered for c in chans if c.answered is not None]
+        return {
+            "id": linkedid,
+            "from_num": from_num,
+            "from_name": from_name,
+            "to_num": to_num,
+            "to_name": to_name,
+            "state": state,
+            "started": round(min(c.started for c in chans), 3),
+            "answered": round(min(answered), 3) if answered else None,
+            "channels": [c.channel for c in ([origin] if origin else []) + others],
+        }
 
     def snapshot(self, company_id: int, owners: Owners, queue_owners: Mapping[str, int], calls: list[dict]) -> dict:
         """What ``company_id`` may see: its calls, endpoints, queues and the counters.
@@ -399,8 +503,14 @@ class LiveState:
             if company != company_id or kind not in registered:
                 continue
             ep = self.endpoints.get(name) or Endpoint()
-            endpoints[name] = {"kind": kind, "state": ep.state, "registered": ep.registered}
-            registered[kind] += ep.registered
+            up = ep.registered
+            if kind == "trunk" and name in self.registrations.values():
+                # A registering trunk is up when its registration is, not when OPTIONS get an answer.
+                up = ep.registration == "Registered"
+            endpoints[name] = {"kind": kind, "state": ep.state, "registered": up}
+            if kind == "trunk":
+                endpoints[name]["registration"] = ep.registration
+            registered[kind] += up
         queues = {}
         for name, company in queue_owners.items():
             if company != company_id:

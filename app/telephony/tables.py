@@ -54,4 +54,6 @@ class PbxStatus(Table, tablename="pbx_status"):
     updated_at = Timestamptz(default=TimestamptzNow())
 
 
-TELEPHONY_TABLES = [PbxOwnership, PbxAudit, PbxLive, PbxStatus]
+from app.domain.phone import PHONE_TABLES  # noqa: E402 - the agent-phone tables (issue 17)
+
+TELEPHONY_TABLES = [PbxOwnership, PbxAudit, PbxLive, PbxStatus, *PHONE_TABLES]

@@ -276,3 +276,9 @@ async def render_event(event: Event, viewer: User, topics: frozenset[str] | None
         if wanted is None or topics is None or wanted & topics:
             out.extend(await renderer(event, viewer))
     return out
+
+# The agent's phone (issue 17): the screen-pop and the phone chip on every page of the agent.
+from app.domain.phone import AgentPhoneChanged  # noqa: E402
+from app.web.phone import render_live as _phone  # noqa: E402
+
+route(AgentPhoneChanged, None, _phone)  # type: ignore[arg-type]

@@ -8,6 +8,7 @@ from litestar.response import Redirect, Template
 
 from app.i18n import gettext as _
 from app.domain.errors import ValidationError
+from app.domain import phone
 from app.telephony import pbx
 from app.telephony.calls import list_audit
 from app.telephony.pbx import CODECS, STRATEGIES, PbxObject
@@ -51,7 +52,7 @@ class ExtensionsController(Controller):
     async def create(self, request: Request) -> Template:
         data = await _form_data(request)
         try:
-            obj, secret = await pbx.create_extension(request.user, data, context=request.app.state.settings.asterisk_context, **_driver(request))
+            obj, secret = await pbx.create_extension(request.user, data, context=request.app.state.settings.context_for(request.user.company_id), **_driver(request))
         except ValidationError as exc:
             return Template("admin/pbx/extension_form.html", context={"values": data, "errors": exc.errors, "edited": None, "codecs": CODECS}, status_code=400)
         return Template("admin/pbx/secret.html", context={"obj": obj, "secret": secret}, status_code=201)
@@ -67,7 +68,7 @@ class ExtensionsController(Controller):
         obj = await pbx.get_extension(request.user.company_id, object_id)
         data = await _form_data(request)
         try:
-            obj, secret = await pbx.update_extension(request.user, object_id, data, context=request.app.state.settings.asterisk_context, **_driver(request))
+            obj, secret = await pbx.update_extension(request.user, object_id, data, context=request.app.state.settings.context_for(request.user.company_id), **_driver(request))
         except ValidationError as exc:
             return Template("admin/pbx/extension_form.html", context={"values": data, "errors": exc.errors, "edited": obj, "codecs": CODECS}, status_code=400)
         if secret:
@@ -201,6 +202,32 @@ class QueuesController(Controller):
         return Redirect("/admin/pbx/queues", status_code=303)
 
 
+@get("/admin/pbx/voice", guards=[admin_only])
+async def voice_settings_page(request: Request) -> Template:
+    """What a call does to chat routing and presence (issue 17)."""
+    values = await phone.get_voice_settings(request.user.company_id)
+    return Template("admin/pbx/voice.html", context={"values": values, "errors": {}, "tab": "voice"})
+
+
+@post("/admin/pbx/voice", guards=[admin_only], status_code=303)
+async def voice_settings_save(request: Request) -> Template | Redirect:
+    data = await read_form(request)
+    try:
+        await phone.update_voice_settings(request.user, data)
+    except ValidationError as exc:
+        return Template("admin/pbx/voice.html", context={"values": data, "errors": exc.errors, "tab": "voice"}, status_code=400)
+    flash(request, _("Saved."))
+    return Redirect("/admin/pbx/voice", status_code=303)
+
+
+@get("/admin/pbx/dialplan", guards=[admin_only])
+async def pbx_dialplan(request: Request) -> Template:
+    """The extensions.conf lines for this company's own context (issue 17: one context per company)."""
+    s = request.app.state.settings
+    text = await pbx.dialplan(request.user.company_id, s.context_for(request.user.company_id), driver=s.asterisk_sip_driver)
+    return Template("admin/pbx/dialplan.html", context={"dialplan": text, "tab": "dialplan"})
+
+
 @get("/admin/pbx/audit", guards=[admin_only])
 async def pbx_audit(request: Request) -> Template:
     """Who changed the PBX or acted on a call, with Asterisk's answer (latest 200)."""
@@ -223,13 +250,13 @@ class ExtensionsApi(Controller):
     @post("/", status_code=201, summary="Create an extension; the response carries its SIP password once")
     async def create(self, request: Request, data: JSONBody[dict]) -> dict:
         s = request.app.state.settings
-        obj, secret = await pbx.create_extension(request.user, data, driver=s.asterisk_sip_driver, context=s.asterisk_context)
+        obj, secret = await pbx.create_extension(request.user, data, driver=s.asterisk_sip_driver, context=s.context_for(request.user.company_id))
         return {**_as_json(obj), "secret": secret}
 
     @put("/{object_id:int}", summary="Update an extension (regenerate_secret: true for a new password)")
     async def update(self, request: Request, object_id: FromPath[int], data: JSONBody[dict]) -> dict:
         s = request.app.state.settings
-        obj, secret = await pbx.update_extension(request.user, object_id, data, driver=s.asterisk_sip_driver, context=s.asterisk_context)
+        obj, secret = await pbx.update_extension(request.user, object_id, data, driver=s.asterisk_sip_driver, context=s.context_for(request.user.company_id))
         return {**_as_json(obj), **({"secret": secret} if secret else {})}
 
     @delete("/{object_id:int}", status_code=204, summary="Delete an extension")
@@ -281,4 +308,4 @@ class QueuesApi(Controller):
         await pbx.delete_queue(request.user, object_id)
 
 
-CONTROLLERS = [ExtensionsController, TrunksController, QueuesController, ExtensionsApi, TrunksApi, QueuesApi, pbx_audit]
+CONTROLLERS = [ExtensionsController, TrunksController, QueuesController, ExtensionsApi, TrunksApi, QueuesApi, pbx_audit, pbx_dialplan, voice_settings_page, voice_settings_save]

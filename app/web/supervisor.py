@@ -23,6 +23,7 @@ from litestar import Controller, Request, get
 from litestar.response import ServerSentEventMessage, Template
 
 from app.domain import metrics, wallboard
+from app.domain.business_hours import SCHEDULES
 from app.domain.events import (
     ConversationOpened,
     ConversationRouted,
@@ -33,17 +34,19 @@ from app.domain.events import (
     ReinjectionAlert,
     UserChanged,
 )
+from app.domain.phone import AgentPhoneChanged
 from app.domain.tables import User
+from app.telephony.live import PbxLiveChanged
 from app.domain.wallboard import Snapshot, WallboardChanged
 from app.web.security import supervisors
 from app.web.templating import render_fragment
 
 log = logging.getLogger(__name__)
 
-PANELS = ("queues", "agents", "statuses", "today", "alerts", "charts")
+PANELS = ("queues", "calls", "agents", "statuses", "today", "alerts", "charts")
 # Events after which the board may show something else.
 TOUCHING = (ConversationOpened, ConversationRouted, MessageQueued, MessageReceived, PresenceChanged,
-            ReinjectionAlert, UserChanged)
+            ReinjectionAlert, UserChanged, AgentPhoneChanged, PbxLiveChanged)
 MIN_INTERVAL = 1.0  # seconds between two snapshots of one company (bursts coalesce)
 # The day's aggregates (today's times, the charts) are recomputed only when their last
 # computation took at most this share of the time since: a second on a small company, every
@@ -54,16 +57,10 @@ IDLE_REFRESH = 15.0  # seconds between snapshots without events (growing waiting
 WATCH_TIMEOUT = 45.0  # stop computing for a company nobody has rendered a board for since
 
 
-SCHEDULE_TTL = 60.0  # business hours are re-read at most once a minute per company and process
-_schedules: dict[int, tuple[float, tuple]] = {}
-
-
 async def schedules_of(company_id: int) -> tuple:
-    cached = _schedules.get(company_id)
-    if cached is None or time.monotonic() - cached[0] > SCHEDULE_TTL:
-        cached = (time.monotonic(), await metrics.load_schedules(company_id))
-        _schedules[company_id] = cached
-    return cached[1]
+    """The business hours a snapshot uses, through the dispatcher's cache, which every change
+    (here, in another process, in plain SQL) empties at once (``business_hours.SCHEDULES``)."""
+    return await metrics.load_schedules(company_id, SCHEDULES.get)
 
 
 async def make_snapshot(company_id: int, previous: Snapshot | None = None) -> Snapshot:
@@ -100,7 +97,6 @@ class Publisher:
             except RuntimeError:  # its event loop is gone (tests create one app per loop)
                 pass
         self.__init__()  # type: ignore[misc]
-        _schedules.clear()
         self.hub = hub
 
     def watch(self, company_id: int) -> None:

@@ -20,6 +20,7 @@ from app.domain.users import (
     set_user_active,
     update_user,
 )
+from app.domain.phone import clean_extension_link, extension_choices, link_extension, linked_extension
 from app.web.forms import flash, read_form
 from app.web.security import admin_only
 
@@ -32,6 +33,7 @@ async def _form_context(request: Request, values: dict, errors: dict, user=None)
         "roles": ROLES,
         "languages": LANGUAGES,
         "departments": await list_departments(request.user.company_id),
+        "extensions": await extension_choices(request.user.company_id),  # the agent's phone (issue 17)
     }
 
 
@@ -57,7 +59,9 @@ class UsersController(Controller):
     async def create(self, request: Request) -> Template | Redirect:
         data = await read_form(request)
         try:
+            await clean_extension_link(request.user.company_id, None, data.get("extension_id"))
             user = await create_user(request.user.company_id, data)
+            await link_extension(request.user, user.id, data.get("extension_id"))
         except ValidationError as exc:
             data.pop("password", None)
             context = await _form_context(request, data, exc.errors)
@@ -75,6 +79,7 @@ class UsersController(Controller):
             "capacity": user.capacity,
             "language": user.language,
             "department_ids": await department_ids_of(user.id),
+            "extension_id": ((await linked_extension(user.company_id, user.id)) or {}).get("id", ""),
         }
         return Template("admin/users/form.html", context=await _form_context(request, values, {}, user))
 
@@ -83,7 +88,9 @@ class UsersController(Controller):
         user = await get_user(request.user.company_id, user_id)
         data = await read_form(request)
         try:
+            await clean_extension_link(request.user.company_id, user_id, data.get("extension_id"))
             user = await update_user(request.user, user_id, data)
+            await link_extension(request.user, user_id, data.get("extension_id"))
         except ValidationError as exc:
             data.pop("password", None)
             context = await _form_context(request, data, exc.errors, user)

@@ -295,8 +295,7 @@
   document.addEventListener("htmx:afterSettle", function () { initPane(); });
   document.addEventListener("htmx:beforeSwap", function (evt) {
     var xhr = evt.detail.xhr;
-    // Errors come back as a toast (HX-Retarget: #toasts): show it.
-    if (xhr && xhr.status >= 400 && xhr.getResponseHeader("HX-Retarget")) { evt.detail.shouldSwap = true; evt.detail.isError = false; }
+    // (Errors retargeted to #toasts are shown by app.js, on every page.)
     // The customer form's field errors (400) are re-rendered in place.
     if (xhr && xhr.status === 400 && evt.detail.target && evt.detail.target.id === "customer-panel") { evt.detail.shouldSwap = true; evt.detail.isError = false; }
     // Older messages: keep the reader's place while they are prepended.

@@ -1,6 +1,7 @@
 """/api/v1: authentication, permissions, rate limits, and the conversation endpoints."""
 
 import asyncio
+import itertools
 
 from app.dispatch.sweeper import react
 from app.domain import sql
@@ -14,11 +15,14 @@ from tests.factories import make_department, make_user
 from tests.helpers import csrf, login
 
 
-async def customer_writes(shop: Shop, text: str, phone: str = "+33699000001", n: list = [0]) -> int:
-    n[0] += 1
+_message_ids = itertools.count(1)
+
+
+async def customer_writes(shop: Shop, text: str, phone: str = "+33699000001") -> int:
+    n = next(_message_ids)
     channel = await get_channel(shop.company.id, shop.channel_id)
     await receive_webhook(channel, Parsed(messages=[InboundMessage(
-        provider_message_id=f"in-{n[0]}", phone=phone, name="Marie Curie", type="text", text=text)]))
+        provider_message_id=f"in-{n}", phone=phone, name="Marie Curie", type="text", text=text)]))
     conv_id = await sql.fetchval("SELECT id FROM conversation WHERE company_id = $1 ORDER BY id DESC LIMIT 1", shop.company.id)
     return conv_id
 

@@ -13,7 +13,6 @@ The last line is the RESULT.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import random
 import statistics
 import sys

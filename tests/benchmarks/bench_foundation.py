@@ -17,7 +17,6 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from app import db  # noqa: E402
 from tests.benchmarks.database import embedded_database  # noqa: E402
 from tests.conftest import LiveServer  # noqa: E402
 from tests.factories import PASSWORD, make_company, make_user  # noqa: E402

@@ -32,7 +32,6 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from app import db  # noqa: E402
 from app.domain.channels import create_channel  # noqa: E402
 from tests.benchmarks.database import embedded_database  # noqa: E402
 from tests.conftest import LiveServer  # noqa: E402
@@ -173,8 +172,7 @@ async def main() -> None:
     acked_at: dict[int, float] = {}
     errors = 0
     try:
-        limits = httpx.Limits(max_connections=CONCURRENCY + 8, max_keepalive_connections=CONCURRENCY + 8)
-        async with httpx.AsyncClient(base_url=live.url) as sse, httpx.AsyncClient(base_url=live.url, limits=limits, timeout=30) as c:
+        async with httpx.AsyncClient(base_url=live.url) as sse:
             await sse.get("/login")
             r = await sse.post("/login", data={"email": supervisor.email, "password": PASSWORD, "_csrf_token": sse.cookies["csrftoken"]})
             assert r.status_code == 303

@@ -17,7 +17,6 @@ Run: `scripts/dev bench` or `.venv/bin/python tests/benchmarks/bench_pages.py`. 
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import statistics
 import sys

@@ -2,6 +2,7 @@
 and an agent answering, live (no reload), and the metrics page shows the same day."""
 
 import re
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
@@ -73,6 +74,6 @@ def test_wallboard_follows_customers_and_agents_live(new_page):
     screenshot(board, "metrics-per-agent")
     with board.expect_download() as download:
         board.click("#metrics-csv")
-    text = open(download.value.path(), encoding="utf-8").read()
+    text = Path(download.value.path()).read_text(encoding="utf-8")
     assert text.splitlines()[0].startswith("from,to,group,")
     assert "Anna Agent" in text

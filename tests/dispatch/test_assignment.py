@@ -20,7 +20,7 @@ from app.domain import sql
 from app.domain.errors import PermissionDenied, ValidationError
 from app.domain.events import ConversationRouted, PresenceChanged, UserChanged
 from app.domain.presence import set_presence
-from tests.dispatch.factories import conversation, make_channel, make_conversation, open_counts
+from tests.dispatch.factories import conversation, make_channel, make_conversation
 from tests.factories import make_company, make_department, make_user
 
 

@@ -2,7 +2,6 @@
 
 import asyncio
 
-import pytest
 
 from app.dispatch.sweeper import sweep_once
 from app.domain import sql
@@ -10,6 +9,7 @@ from app.domain.presence import PresenceChange, expire_stale_presence, heartbeat
 from app.domain.tables import User
 from app.realtime.leader import Leadership
 from tests.factories import make_company, make_user
+from tests.helpers import until
 
 
 async def _age(user_id: int, seconds: int) -> None:
@@ -89,15 +89,12 @@ async def test_sweeper_runs_in_exactly_one_process(settings):
     a = Leadership(settings.database_url, 9_999_001, "a", job("a"), retry_seconds=0.1, health_seconds=0.2)
     b = Leadership(settings.database_url, 9_999_001, "b", job("b"), retry_seconds=0.1, health_seconds=0.2)
     a.start()
-    await asyncio.sleep(0.5)
+    await until(lambda: runs == ["a"])
     b.start()
-    await asyncio.sleep(0.5)
+    await asyncio.sleep(0.5)  # b retries every 0.1 s: five chances to (wrongly) take the lead
     assert runs == ["a"] and a.is_leader and not b.is_leader
     await a.close()  # the leader goes away: the other takes over
-    for _ in range(50):
-        if b.is_leader:
-            break
-        await asyncio.sleep(0.1)
+    await until(lambda: b.is_leader)
     await b.close()
     assert runs == ["a", "b"]
 

@@ -68,6 +68,8 @@ class FakeAmi:
         # Events Asterisk would raise after an action (e.g. the Hangup events after a Hangup).
         self.after_action: dict[str, list[str]] = {}
         self.actions: list[dict[str, str]] = []
+        # (context, extension) pairs the dialplan has, for ShowDialPlan; None = every extension exists.
+        self.dialplan: set[tuple[str, str]] | None = None
         self.logins: list[dict[str, str]] = []
         self.writers: list[asyncio.StreamWriter] = []
         self.event_writers: list[asyncio.StreamWriter] = []
@@ -146,6 +148,8 @@ class FakeAmi:
                     writer.close()
                     return
                 reply = self.replies.get(action)
+                if action == "showdialplan":
+                    reply = self._show_dialplan(request)
                 if reply is None:
                     reply = [
                         f"Response: Error\r\nActionID: {action_id}\r\nMessage: Invalid/unknown command: {request.get('Action')}. "
@@ -162,6 +166,21 @@ class FakeAmi:
             if writer in self.event_writers:
                 self.event_writers.remove(writer)
             writer.close()
+
+
+    def _show_dialplan(self, request: dict[str, str]) -> list[str]:
+        """ShowDialPlan as ``manager_show_dialplan`` in main/pbx.c (22.10.1) answers it: an
+        Error "Did not find extension <exten>@<context>" when nothing matches, else a list."""
+        context, exten = request.get("Context", ""), request.get("Extension", "")
+        if self.dialplan is not None and (context, exten) not in self.dialplan:
+            return [f"Response: Error\r\nActionID: x\r\nMessage: Did not find extension {exten}@{context}"]
+        return [
+            "Response: Success\r\nActionID: x\r\nEventList: start\r\nMessage: DialPlan list will follow",
+            f"Event: ListDialplan\r\nActionID: x\r\nContext: {context}\r\nExtension: {exten}\r\nPriority: 1\r\n"
+            f"Application: Dial\r\nAppData: PJSIP/{exten},30\r\nRegistrar: pbx_config",
+            "Event: ShowDialPlanComplete\r\nActionID: x\r\nEventList: Complete\r\nListItems: 1\r\n"
+            "ListExtensions: 1\r\nListPriorities: 1\r\nListContexts: 1",
+        ]
 
 
 class FakeAmiThread:

@@ -85,12 +85,12 @@ async def test_registration_events_update_extension_presence(app, fake_ami):
     await own(company, "queue", "support")
     await eventually(lambda: _status_is("connected"))
     await fake_ami.push_file("real_event_ContactStatus.txt")  # 1001 up, 1002 up, 1001 removed
-    live = await eventually(lambda: _live_where(company, lambda l: l["endpoints"]["1002"]["registered"]))
+    live = await eventually(lambda: _live_where(company, lambda snap: snap["endpoints"]["1002"]["registered"]))
     assert live["endpoints"]["1001"]["registered"] is False
     assert live["stats"]["registered_trunks"] == 1 and live["stats"]["registered_extensions"] == 0
     assert [m["interface"] for m in live["queues"]["support"]["members"]] == ["PJSIP/1002"]
     await fake_ami.push(blocks("real_event_DeviceStateChange.txt")[2])  # PJSIP/1001 NOT_INUSE
-    live = await eventually(lambda: _live_where(company, lambda l: l["endpoints"]["1001"]["registered"]))
+    live = await eventually(lambda: _live_where(company, lambda snap: snap["endpoints"]["1001"]["registered"]))
     assert live["endpoints"]["1001"]["state"] == "Not in use"
     assert live["stats"]["registered_extensions"] == 1
 
@@ -101,11 +101,11 @@ async def test_queue_callers_join_and_leave(app, fake_ami):
     await eventually(lambda: _status_is("connected"))
     join = blocks("real_event_QueueCallerJoin.txt")[0]
     await fake_ami.push(join)
-    live = await eventually(lambda: _live_where(company, lambda l: l["queues"]["support"]["callers"]))
+    live = await eventually(lambda: _live_where(company, lambda snap: snap["queues"]["support"]["callers"]))
     assert live["queues"]["support"]["callers"][0]["position"] == 1
     leave = blocks("real_event_QueueCallerLeave.txt")[0]
     await fake_ami.push(leave)
-    await eventually(lambda: _live_where(company, lambda l: not l["queues"]["support"]["callers"]))
+    await eventually(lambda: _live_where(company, lambda snap: not snap["queues"]["support"]["callers"]))
 
 
 async def _live_where(company, predicate):

@@ -75,7 +75,7 @@ async def test_transfer_sends_redirect(client, fake_ami, pbx):
     response = await post_form(client, "/operator/calls/transfer", {"channel": "PJSIP/1001-00000000", "destination": "601"})
     assert response.status_code == 200 and "Redirect successful" in response.text
     sent = fake_ami.actions_named("Redirect")[-1]
-    assert (sent["Channel"], sent["Context"], sent["Exten"], sent["Priority"]) == ("PJSIP/1001-00000000", "internal", "601", "1")
+    assert (sent["Channel"], sent["Context"], sent["Exten"], sent["Priority"]) == ("PJSIP/1001-00000000", f"sb{company.id}-internal", "601", "1")
 
 
 async def test_asterisk_error_is_shown_as_such(client, fake_ami, pbx):
@@ -154,7 +154,7 @@ async def test_click_to_call_originates_from_own_extension_only(client, fake_ami
     ok = await post_form(client, "/operator/calls/originate", {"extension": "1001", "destination": "0612345678"})
     assert ok.status_code == 200 and "Originate successfully queued" in ok.text
     sent = fake_ami.actions_named("Originate")[-1]
-    assert (sent["Channel"], sent["Context"], sent["Exten"], sent["Async"]) == ("PJSIP/1001", "internal", "0612345678", "true")
+    assert (sent["Channel"], sent["Context"], sent["Exten"], sent["Async"]) == ("PJSIP/1001", f"sb{company.id}-internal", "0612345678", "true")
     other = await make_company()
     from tests.telephony.conftest import own as give
 

@@ -6,7 +6,7 @@ import asyncpg
 import pytest
 
 from app.domain import sql
-from tests.factories import make_company, make_department, make_user
+from tests.factories import make_company, make_user
 from tests.helpers import login, post_form
 
 

@@ -31,7 +31,7 @@ async def test_login_then_home_then_logout(client):
 
 async def test_email_is_case_insensitive(client):
     company = await make_company()
-    user = await make_user(company, email="Mixed@Example.test")
+    await make_user(company, email="Mixed@Example.test")
     await login(client, "  MIXED@example.TEST ")
 
 
