@@ -52,7 +52,8 @@ class ConversationLabel(Table, tablename="conversation_label"):
     """A label on a conversation (primary key: conversation, label)."""
 
     company_id = Integer()
-    conversation_id = Integer()
+    # Piccolo has no composite keys: the class names one column of (conversation_id, label_id).
+    conversation_id = Integer(primary_key=True)
     label_id = Integer()
     added_by = Integer(null=True, default=None)
     added_at = Timestamptz(default=TimestamptzNow())

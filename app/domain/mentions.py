@@ -29,6 +29,7 @@ MAX_PER_NOTE = 20
 class Mention(Table, tablename="mention"):
     """A colleague named in a note (unique per note and person)."""
 
+    id = BigInt(primary_key=True)
     company_id = Integer()
     note_id = BigInt()
     conversation_id = Integer()

@@ -30,7 +30,8 @@ STATES = ("viewing", "typing", "left")
 class ConversationViewer(Table, tablename="conversation_viewer"):
     """A person with the conversation open (``typing_at``: their last key in the reply)."""
 
-    conversation_id = Integer()
+    # Piccolo has no composite keys: the class names one column of (conversation_id, user_id).
+    conversation_id = Integer(primary_key=True)
     user_id = Integer()
     company_id = Integer()
     seen_at = Timestamptz(default=TimestamptzNow())
