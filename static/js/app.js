@@ -157,6 +157,7 @@
     if (!t || !t.classList || !t.classList.contains("convo-labels")) { return; }
     var thread = document.querySelector(".inbox-thread");
     if (thread && thread.scrollHeight - thread.scrollTop - thread.clientHeight < 160) { thread.scrollTop = thread.scrollHeight; }
+  });
 
   // Errors come back as a toast (HX-Retarget: #toasts, app/web/errors.py): show them on every
   // page (htmx does not swap error responses by default; /operator showed nothing).
