@@ -1,4 +1,4 @@
-"""The ``switchboard`` command: serve, migrate, create-company, create-admin, demo.
+"""The ``switchboard`` command: serve, migrate, create-company, create-admin, demo, backup, restore.
 
 With no ``DATABASE_URL``, each command starts the embedded PostgreSQL in ``DATA_DIR`` and
 stops it when done; ``serve`` passes its address to the server processes it starts.
@@ -14,6 +14,7 @@ import os
 import secrets
 import sys
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Iterator
 
 from app import db
@@ -37,7 +38,7 @@ def database(settings: Settings) -> Iterator[Settings]:
 
 
 def _migrate(settings: Settings) -> None:
-    asyncio.run(db.migrate(settings.database_url))
+    asyncio.run(db.migrate(settings.direct_url))
 
 
 def cmd_migrate(settings: Settings, _args: argparse.Namespace) -> None:
@@ -55,7 +56,7 @@ def cmd_create_admin(settings: Settings, args: argparse.Namespace) -> None:
     generated = False
     if not password:
         if sys.stdin.isatty():
-            password = getpass.getpass("Password for the new admin (10+ characters): ")
+            password = getpass.getpass("Password for the new admin (12+ characters, hard to guess): ")
         else:
             password, generated = secrets.token_urlsafe(12), True
 
@@ -84,7 +85,7 @@ def _password(args: argparse.Namespace) -> tuple[str, bool]:
     if password:
         return password, False
     if sys.stdin.isatty() and not getattr(args, "generate_password", False):
-        return getpass.getpass("Password for the new admin (10+ characters): "), False
+        return getpass.getpass("Password for the new admin (12+ characters, hard to guess): "), False
     return secrets.token_urlsafe(12), True
 
 
@@ -156,6 +157,41 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> None:
         _serve(s)
 
 
+def cmd_backup(settings: Settings, args: argparse.Namespace) -> None:
+    from app.backup import BackupError, backup
+
+    directory = Path(args.dir) if args.dir else settings.data_dir / "backups"
+    with database(settings) as s:
+        try:
+            path, removed = backup(s.direct_url, s.data_dir, directory, args.keep, s.pg_bin_dir)
+        except BackupError as exc:
+            raise SystemExit(f"Backup failed: {exc}") from exc
+    print(f"Backup written to {path}")
+    for old in removed:
+        print(f"Removed the older backup {old} (keeping {args.keep})")
+
+
+def cmd_restore(settings: Settings, args: argparse.Namespace) -> None:
+    from app.backup import BackupError, list_backups, restore
+
+    path = Path(args.path) if args.path else None
+    if path is None:
+        found = list_backups(settings.data_dir / "backups")
+        if not found:
+            raise SystemExit(f"No backup in {settings.data_dir / 'backups'}: name one")
+        path = found[-1]
+    if not args.yes and sys.stdin.isatty():
+        if input(f"Replace the database's contents with {path}? [y/N] ").strip().lower() != "y":
+            raise SystemExit("Nothing restored.")
+    with database(settings) as s:
+        try:
+            restore(path, s.direct_url, s.data_dir, s.pg_bin_dir)
+        except BackupError as exc:
+            raise SystemExit(f"Restore failed: {exc}") from exc
+        _migrate(s)  # a backup from an older version gets this version's migrations
+    print(f"Restored {path}")
+
+
 def _apply_overrides(settings: Settings, args: argparse.Namespace) -> Settings:
     changes = {k: getattr(args, k) for k in ("host", "port", "workers") if getattr(args, k, None) is not None}
     return dataclasses.replace(settings, **changes) if changes else settings
@@ -183,9 +219,15 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--email", required=True)
     p.add_argument("--name", default="Administrator")
     p.add_argument("--password", help="default: $ADMIN_PASSWORD, a prompt, or a generated one")
+    p = sub.add_parser("backup", help="back up the database (pg_dump) and the media files")
+    p.add_argument("--dir", help="where backups go (default DATA_DIR/backups)")
+    p.add_argument("--keep", type=int, default=7, help="how many backups to keep, newest first (default 7)")
+    p = sub.add_parser("restore", help="replace the database and media files with a backup's")
+    p.add_argument("path", nargs="?", help="a backup folder (default: the newest in DATA_DIR/backups)")
+    p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     args = parser.parse_args(argv)
     settings = Settings.from_env()
     setup_logging(settings.log_level, settings.log_json)
     commands = {"serve": cmd_serve, "demo": cmd_demo, "migrate": cmd_migrate, "create-admin": cmd_create_admin,
-                "create-company": cmd_create_company}
+                "create-company": cmd_create_company, "backup": cmd_backup, "restore": cmd_restore}
     commands[args.command](settings, args)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import asyncpg
 
+from app.domain import sql
 from app.engine import DB
 
 log = logging.getLogger(__name__)
@@ -48,9 +49,11 @@ class EmbeddedPostgres:
             log.exception("embedded postgres did not stop cleanly")
 
 
-def configure(dsn: str) -> None:
-    """Point the Piccolo engine at ``dsn`` (must run before the first query)."""
-    DB.config = {"dsn": dsn}
+def configure(dsn: str, *, pooler: bool = False) -> None:
+    """Point the Piccolo engine at ``dsn`` (must run before the first query). ``pooler``: the
+    DSN is a transaction-mode PgBouncer (DATABASE_DIRECT_URL is set), where a statement
+    prepared in one transaction may be gone in the next: asyncpg keeps no statement cache."""
+    DB.config = {"dsn": dsn, **({"statement_cache_size": 0} if pooler else {})}
 
 
 async def _keep_connection(_conn: asyncpg.Connection) -> None:
@@ -65,7 +68,11 @@ async def _keep_connection(_conn: asyncpg.Connection) -> None:
     """
 
 
-async def open_pool(min_size: int = 2, max_size: int = 10) -> None:
+async def open_pool(min_size: int = 2, max_size: int = 10, *, read_dsn: str = "") -> None:
+    """The request pool, and the read replica's (``read_dsn``: DATABASE_READ_URL) if any. A
+    replica that cannot be reached at start-up is tried again later (``app.domain.sql``)."""
+    if read_dsn:
+        sql.READ.dsn = read_dsn
     # PostgreSQL's default plan cache mode stays: forcing generic plans (tried for the live
     # inbox's row query, 0.7 -> 0.3 ms) made the CDR search's prefix queries 300 times slower
     # (tests/benchmarks/bench_ami.py: 2.4 ms -> 743 ms median), whose best plan depends on the value.
@@ -74,6 +81,7 @@ async def open_pool(min_size: int = 2, max_size: int = 10) -> None:
 
 async def close_pool(timeout: float = 5.0) -> None:
     """Close the pool; connections still busy after ``timeout`` seconds are cut."""
+    await sql.READ.close()
     pool, DB.pool = DB.pool, None
     if pool is None:
         return

@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 from typing import AsyncIterator, Callable
 
 import httpx
-from litestar import Litestar, Request
+from litestar import Litestar, Request, Response
 from litestar.config.csrf import CSRFConfig
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.datastructures import State
@@ -20,7 +20,8 @@ from litestar.openapi import OpenAPIConfig
 from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
 
-from app import __version__, db
+from app import __version__, db, netpolicy
+from app.domain import sessions
 from app.domain.auth import purge_old_failures
 from app.logs import setup_logging
 from app.dispatch.sweeper import run_dispatcher
@@ -34,12 +35,13 @@ from app.settings import ROOT, Settings
 from app.telephony.ami import AmiError, AmiListener
 from app.providers.sender import Sender
 from app.web.admin_index import AdminIndexController
+from app.web.api_docs import RENDER_PLUGINS as API_DOCS
 from app.web.audit import AuditController
+from app.web.account import AccountController
 from app.web.auth import AuthController
 from app.web.channels import ChannelsController
 from app.web.conversations import ConversationsController, SimulatorController
 from app.web.auto_messages import AutoMessagesController
-from app.web.dispatch import ConversationActionsController
 from app.web.webhooks import ROUTES as WEBHOOK_ROUTES
 from app.web.departments import DepartmentsController
 from app.web.errors import EXCEPTION_HANDLERS
@@ -47,7 +49,7 @@ from app.web.health import health
 from app.web.home import HomeController
 from app.web.inbox import InboxController, my_work_fragment
 from app.web.quick_replies import QuickRepliesController
-from app.web.middleware import request_id_middleware
+from app.web.middleware import request_id_middleware, security_headers_middleware
 from app.web.operator import CallsApiController, CdrApiController, OperatorController, ami_error_handler
 from app.web.pbx import CONTROLLERS as PBX_CONTROLLERS
 from app.web.phone import PhoneController
@@ -62,7 +64,8 @@ from app.web.reopen import ReopenController
 from app.web.viewers import ViewersController
 from app.web.label_metrics import LabelMetricsController
 from app.web.history import HistoryController
-from app.web.security import PostgresStore, session_auth
+from app.web.ratelimit import RateLimiter
+from app.web.security import PostgresStore, check_csrf_binding, enrolment_redirect, page_rate_limited, session_auth
 from app.web.stream import events
 from app.web.supervisor import PUBLISHER as WALLBOARD, SupervisorController
 from app.web.metrics import MetricsController
@@ -136,12 +139,17 @@ def create_app(settings: Settings, *, migrate: bool = True, dispatcher: bool = T
     if not settings.database_url:
         raise ValueError("create_app needs settings.database_url (the CLI starts an embedded server)")
     settings = settings.with_secret()
-    db.configure(settings.database_url)
-    hub = Hub(settings.database_url)
+    # Request traffic may go through a transaction-mode pooler (DATABASE_URL); LISTEN, the
+    # leaders' session advisory locks and migrations need a direct connection (direct_url).
+    db.configure(settings.database_url, pooler=bool(settings.database_direct_url))
+    policy = netpolicy.Policy.from_settings(settings.private_networks, settings.allow_http)
+    netpolicy.configure(policy)
+    sessions.configure(settings.session_absolute_max_age)
+    hub = Hub(settings.direct_url)
     WALLBOARD.attach(hub)  # the wallboard's snapshots are published through this process's hub
     hub.add_watcher(WEBHOOK_CHANNELS.on_bus)  # webhooks' channel cache follows the bus
     hub.add_watcher(SCHEDULES.on_bus)  # so does the dispatcher's schedule cache
-    sweeper = Leadership(settings.database_url, SWEEPER, "dispatcher", lambda: run_dispatcher(hub, settings))
+    sweeper = Leadership(settings.direct_url, SWEEPER, "dispatcher", lambda: run_dispatcher(hub, settings))
     # The AMI listener runs in every process; only the advisory-lock leader connects.
     ami = AmiListener(settings) if settings.ami_host else None
     if ami is not None:
@@ -150,13 +158,15 @@ def create_app(settings: Settings, *, migrate: bool = True, dispatcher: bool = T
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         if migrate:
-            await db.migrate(settings.database_url)
-        await db.open_pool()
+            await db.migrate(settings.direct_url)
+            db.configure(settings.database_url, pooler=bool(settings.database_direct_url))
+        await db.open_pool(read_dsn=settings.database_read_url)
         await hub.start()
         _on_exit_signal(hub.end_streams)
         housekeeping = asyncio.create_task(_maintenance(settings), name="maintenance")
-        # One HTTP client per process for provider calls (sender worker, check connection).
-        http = httpx.AsyncClient(timeout=httpx.Timeout(15.0, connect=5.0))
+        # One HTTP client per process for provider calls (sender worker, check connection, webhooks,
+        # S3): every address it connects to is checked after DNS resolution (app.netpolicy).
+        http = netpolicy.guarded_client(policy)
         app.state.http = http
         configure_remote(S3Store(S3Config(settings.s3_endpoint, settings.s3_bucket, settings.s3_access_key,
                                           settings.s3_secret_key, settings.s3_region), http)
@@ -165,7 +175,8 @@ def create_app(settings: Settings, *, migrate: bool = True, dispatcher: bool = T
             asyncio.create_task(
                 Sender(http, public_url=settings.public_url, poll_interval=settings.sender_poll_ms / 1000,
                        max_attempts=settings.sender_max_attempts, data_dir=settings.data_dir,
-                       media_max_bytes=settings.media_max_bytes, secret_key=settings.secret_key).run(),
+                       media_max_bytes=settings.media_max_bytes, secret_key=settings.secret_key,
+                       media_max_attempts=settings.media_max_attempts).run(),
                 name="sender",
             )
             if settings.sender_enabled
@@ -200,7 +211,17 @@ def create_app(settings: Settings, *, migrate: bool = True, dispatcher: bool = T
             await hub.close()
             await db.close_pool()
 
+    async def before_request(request: Request) -> Response | None:
+        limited = page_rate_limited(request)
+        if limited is not None:
+            return limited
+        check_csrf_binding(request, CSRF_EXEMPT)
+        await set_language(request)
+        return enrolment_redirect(request)
+
     async def set_language(request: Request) -> None:
+        if request.scope["path"].startswith(("/webhooks/", "/health")):
+            return  # providers and probes: no user, answers in English (3 % of a webhook's CPU)
         # The user's language, else the company's, else the browser's, else English.
         user = request.scope.get("user")
         company_language, zone = await get_company_locale(user.company_id) if user else ("", "UTC")
@@ -211,16 +232,16 @@ def create_app(settings: Settings, *, migrate: bool = True, dispatcher: bool = T
 
     auth = session_auth(settings)
     auth.exclude = [*auth.exclude, "^/api/v1/"]  # type: ignore[misc]  # API keys or the session: app.api.auth
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             AdminIndexController,
             ChannelsController,
             ConversationsController,
-            ConversationActionsController,
             AutoMessagesController,
             SimulatorController,
             *WEBHOOK_ROUTES,
             AuthController,
+            AccountController,
             HomeController,
             InboxController,
             my_work_fragment,
@@ -262,8 +283,7 @@ def create_app(settings: Settings, *, migrate: bool = True, dispatcher: bool = T
         ],
         lifespan=[lifespan],
         on_app_init=[auth.on_app_init],
-        middleware=[request_id_middleware],
-        before_request=set_language,
+        before_request=before_request,
         template_config=TemplateConfig(instance=JinjaTemplateEngine.from_environment(ENV)),
         csrf_config=CSRFConfig(
             secret=settings.secret_key,
@@ -275,13 +295,24 @@ def create_app(settings: Settings, *, migrate: bool = True, dispatcher: bool = T
         stores={"sessions": PostgresStore()},
         exception_handlers={**EXCEPTION_HANDLERS, AmiError: ami_error_handler},  # type: ignore[arg-type]
         request_max_body_size=settings.max_body_bytes,
-        openapi_config=OpenAPIConfig(title="Switchboard", version=__version__, path="/schema", components=SECURITY_COMPONENTS),
-        state=State({"settings": settings, "hub": hub, "sweeper": sweeper, "ami": ami}),
+        # Only the public API (/api/v1, whose router opts back in) is published, on a docs page
+        # without scripts (app.web.api_docs).
+        openapi_config=OpenAPIConfig(title="Switchboard", version=__version__, path="/schema", components=SECURITY_COMPONENTS,
+                                     render_plugins=API_DOCS),
+        include_in_schema=False,
+        state=State({"settings": settings, "hub": hub, "sweeper": sweeper, "ami": ami,
+                     "webhook_limiter": RateLimiter(settings.webhook_rate_limit, burst=2 * settings.webhook_rate_limit),
+                     "page_limiter": RateLimiter(settings.page_rate_limit, per=60.0)}),
         debug=False,
         # Our handlers (app.logs: request ids, LOG_LEVEL, LOG_JSON) stay in charge: Litestar's
         # default config would replace them with its own format at INFO on a queue thread.
         logging_config=None,
     )
+    # Request ids, the access log and the hardening headers wrap everything Litestar answers,
+    # its own refusals included (unknown paths, the login redirect, CSRF refusals): route-level
+    # middleware would miss those.
+    app.asgi_handler = request_id_middleware(security_headers_middleware(settings.secure_cookies)(app.asgi_handler))
+    return app
 
 
 def app_from_env() -> Litestar:

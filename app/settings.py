@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from app.netpolicy import parse_networks
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -40,6 +42,13 @@ class Settings:
 
     # PostgreSQL DSN. Empty: start an embedded PostgreSQL (pgserver) under DATA_DIR/pgdata.
     database_url: str = ""
+    # A direct (unpooled) connection to the same database, for what a transaction-mode pooler
+    # (PgBouncer) cannot carry: LISTEN, session advisory locks (leadership, migrations), pg_dump.
+    # Empty: DATABASE_URL. When set, DATABASE_URL is taken to be such a pooler (no prepared statements).
+    database_direct_url: str = ""
+    # A read replica (streaming standby) for the heavy reads: metrics, wallboard day totals,
+    # CDR search and exports. Empty, or unreachable: the primary.
+    database_read_url: str = ""
     # Signs session cookies and CSRF tokens. Empty: generated once, kept in DATA_DIR/secret_key.
     secret_key: str = ""
     # Where the embedded database, uploaded media and the generated secret live.
@@ -55,6 +64,8 @@ class Settings:
     log_json: bool = False
     # Idle lifetime of a login session, in seconds (renewed on every request).
     session_max_age: int = 8 * 3600
+    # Longest life of a login session however busy, in seconds (then the user logs in again).
+    session_absolute_max_age: int = 12 * 3600
     # Failed logins allowed per account and per address within LOGIN_THROTTLE_WINDOW seconds.
     login_max_failures: int = 5
     login_throttle_window: int = 900
@@ -98,9 +109,24 @@ class Settings:
     ami_reconnect_max: int = 30
     # SIP stack whose Realtime tables we write: "pjsip" (ps_* tables) or "sip" (chan_sip sippeers, Asterisk <= 20).
     asterisk_sip_driver: str = "pjsip"
+    # Folder of the pg_dump / pg_restore used by `switchboard backup` and `restore` (empty: those
+    # bundled with the embedded PostgreSQL, version 16; a newer server needs its own).
+    pg_bin_dir: str = ""
     # Dialplan context of a company's extensions, where its transfers and click-to-call are sent;
     # ``{company}`` is replaced by the company id, so each company dials only its own phones.
     asterisk_context: str = "sb{company}-internal"
+    # Networks (CIDR, comma-separated; "*" for all) that provider servers, outbound webhooks and
+    # S3 may live on besides the public internet, e.g. "10.0.0.0/8" for a WAHA on the LAN. Empty:
+    # loopback, private, link-local and reserved addresses are refused (cloud metadata always is).
+    private_networks: str = ""
+    # Allow plain http:// for admin-set addresses (provider servers, outbound webhooks); https otherwise.
+    allow_http: bool = False
+    # Webhooks accepted per second per channel and process (bursts of twice that); 429 beyond.
+    webhook_rate_limit: int = 500
+    # Requests per minute per login session and process (pages, htmx, forms); 429 beyond.
+    page_rate_limit: int = 600
+    # Attempts at fetching one inbound media file through transient errors before it is marked failed.
+    media_max_attempts: int = 8
 
     def context_for(self, company_id: int) -> str:
         """The dialplan context of ``company_id``'s extensions (``ASTERISK_CONTEXT``)."""
@@ -111,6 +137,8 @@ class Settings:
         env = os.environ
         values: dict[str, object] = {
             "database_url": env.get("DATABASE_URL", ""),
+            "database_direct_url": env.get("DATABASE_DIRECT_URL", "").strip(),
+            "database_read_url": env.get("DATABASE_READ_URL", "").strip(),
             "secret_key": env.get("SECRET_KEY", ""),
             "data_dir": Path(env.get("DATA_DIR") or ROOT / "data").resolve(),
             "base_url": env.get("BASE_URL", ""),
@@ -120,6 +148,7 @@ class Settings:
             "log_level": env.get("LOG_LEVEL", "INFO").upper(),
             "log_json": env.get("LOG_JSON", "").lower() in {"1", "true", "yes"},
             "session_max_age": _env_int("SESSION_MAX_AGE", 8 * 3600),
+            "session_absolute_max_age": _env_int("SESSION_ABSOLUTE_MAX_AGE", 12 * 3600),
             "login_max_failures": _env_int("LOGIN_MAX_FAILURES", 5),
             "login_throttle_window": _env_int("LOGIN_THROTTLE_WINDOW", 900),
             "max_body_bytes": _env_int("MAX_BODY_BYTES", 1_000_000),
@@ -146,13 +175,27 @@ class Settings:
             "ami_reconnect_max": _env_int("AMI_RECONNECT_MAX", 30),
             "asterisk_sip_driver": _choice("ASTERISK_SIP_DRIVER", ("pjsip", "sip")),
             "asterisk_context": env.get("ASTERISK_CONTEXT", "").strip() or "sb{company}-internal",
+            "pg_bin_dir": env.get("PG_BIN_DIR", "").strip(),
+            "private_networks": env.get("PRIVATE_NETWORKS", "").strip(),
+            "allow_http": env.get("ALLOW_HTTP", "").lower() in {"1", "true", "yes"},
+            "media_max_attempts": _env_int("MEDIA_MAX_ATTEMPTS", 8),
+            "webhook_rate_limit": _env_int("WEBHOOK_RATE_LIMIT", 500),
+            "page_rate_limit": _env_int("PAGE_RATE_LIMIT", 600),
         }
         values.update(overrides)
         if values["s3_bucket"] and not (values["s3_endpoint"] and values["s3_access_key"] and values["s3_secret_key"]):
             raise SystemExit("S3_BUCKET needs S3_ENDPOINT, S3_ACCESS_KEY and S3_SECRET_KEY too")
         if values["s3_endpoint"] and not str(values["s3_endpoint"]).startswith(("http://", "https://")):
             raise SystemExit(f"S3_ENDPOINT must start with http:// or https://, got {values['s3_endpoint']!r}")
+        if str(values["s3_endpoint"]).startswith("http://") and not values["allow_http"]:
+            raise SystemExit("S3_ENDPOINT uses plain http://: set ALLOW_HTTP=1 to allow it (and PRIVATE_NETWORKS for a LAN)")
+        parse_networks(str(values["private_networks"]))  # a typo stops the start, with the reason
         return cls(**values)  # type: ignore[arg-type]
+
+    @property
+    def direct_url(self) -> str:
+        """Where LISTEN, advisory-lock leadership and migrations connect (see database_direct_url)."""
+        return self.database_direct_url or self.database_url
 
     @property
     def public_url(self) -> str:

@@ -24,7 +24,7 @@ import httpx
 import pytest
 from litestar import Litestar
 
-from app import db
+from app import db, netpolicy
 from app.main import create_app
 from app.settings import ROOT, Settings
 
@@ -139,6 +139,13 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     items.sort(key=lambda item: bool(LIVE_FIXTURES & set(getattr(item, "fixturenames", ()))))
 
 
+# The test install is a private-network install: its fake providers listen on 127.0.0.1 over
+# plain http. Tests of the address policy itself (tests/security) use the strict default.
+TEST_PRIVATE_NETWORKS = "127.0.0.0/8"
+# Benchmarks measure the pipeline, not the flood guards (app.web.ratelimit): 0 turns them off.
+NO_FLOOD_LIMITS = {"WEBHOOK_RATE_LIMIT": "0", "PAGE_RATE_LIMIT": "0"}
+
+
 @pytest.fixture(autouse=True)
 def clean_database(request: pytest.FixtureRequest) -> None:
     """Every table emptied before each test, except for tests marked ``nodb`` (pure functions:
@@ -148,11 +155,13 @@ def clean_database(request: pytest.FixtureRequest) -> None:
     database_url = request.getfixturevalue("database_url")
     run_sync(_truncate(database_url))
     db.configure(database_url)
+    netpolicy.configure(netpolicy.Policy.from_settings(TEST_PRIVATE_NETWORKS, allow_http=True))
 
 
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
-    return Settings(database_url=database_url, secret_key=TEST_SECRET, data_dir=tmp_path, sse_keepalive=1)
+    return Settings(database_url=database_url, secret_key=TEST_SECRET, data_dir=tmp_path, sse_keepalive=1,
+                    private_networks=TEST_PRIVATE_NETWORKS, allow_http=True)
 
 
 @pytest.fixture
@@ -210,6 +219,8 @@ class LiveServer:
             "WORKERS": str(workers),
             "LOG_LEVEL": "WARNING",
             "SSE_KEEPALIVE": "1",
+            "PRIVATE_NETWORKS": TEST_PRIVATE_NETWORKS,
+            "ALLOW_HTTP": "1",
             **(env or {}),
         }
         self.log = open(data_dir / f"server-{self.port}.log", "w")  # noqa: SIM115 - closed by stop()

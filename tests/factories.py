@@ -93,8 +93,9 @@ async def make_conversation(company, channel_id: int, *, status: str = "bot", de
             "Customer",
         )
     return await sql.fetchval(
-        """INSERT INTO conversation (company_id, channel_id, contact_id, status, department_id)
-           VALUES ($1, $2, $3, $4, $5) RETURNING id""",
+        # A conversation opens with the customer's message: they are waiting on the business.
+        """INSERT INTO conversation (company_id, channel_id, contact_id, status, department_id, last_inbound_at)
+           VALUES ($1, $2, $3, $4, $5, now()) RETURNING id""",
         company.id,
         channel_id,
         contact_id,

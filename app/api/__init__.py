@@ -40,5 +40,6 @@ ROUTER = Router(
     route_handlers=[ContactsApi, ConversationsApi, OrdersApi, DirectoryApi],
     guards=[api_auth],
     security=[{"apiKey": []}],
+    include_in_schema=True,  # the only routes published at /schema (create_app leaves the rest out)
     exception_handlers={ValidationException: _validation_error},
 )

@@ -12,7 +12,7 @@ from litestar.openapi import ResponseSpec
 from litestar.params import FromQuery, JSONBody, PathParameter, QueryParameter
 
 from app.api.schemas import AssignIn, ContactIn, DecisionIn, OrderIn, SendIn, TransferIn
-from app.dispatch.assignment import assign_to_agent, resolve_conversation, transfer_conversation
+from app.domain.conversations import assign_to_agent, resolve_conversation, transfer_conversation
 from app.domain import api_reads, orders
 from app.domain.callers import calls_of_number
 from app.domain.errors import ValidationError

@@ -1,4 +1,5 @@
-"""Assignment: queue, drain, take, transfer, resolve, reinject, redistribute.
+"""The routing engine: queue, drain, assign, close, reinject, redistribute (people's actions on a
+conversation, with their permission checks, are in ``app.domain.conversations``).
 
 Safety under concurrency (several processes, the sweeper, agents clicking) comes from one
 rule: every change of who holds a conversation runs inside a transaction that first takes
@@ -35,6 +36,8 @@ LOCK_NAMESPACE = 7_201_200
 # Transitions a person makes that the audit log keeps (taking a conversation is routine work).
 AUDITED = {"transferred", "reassigned", "resolved"}
 DRAIN_BATCH = 5_000
+# No automatic text goes twice to a customer within this many seconds (README, "Routing guarantees").
+AUTO_REPEAT_WINDOW = 600
 
 
 async def lock_company(company_id: int) -> None:
@@ -93,18 +96,24 @@ async def _record(company_id: int, transitions: list[Transition]) -> None:
             )
 
 
+# The customer is waiting on the business: they wrote after the last reply of an agent.
+WAITING_ON_BUSINESS = """(c.last_inbound_at IS NOT NULL AND NOT EXISTS (
+    SELECT 1 FROM message wm WHERE wm.conversation_id = c.id AND wm.author = 'agent'
+      AND wm.created_at >= c.last_inbound_at))"""
+
+# Who may get a conversation of a department: the ONE statement that says so (the invariant
+# checker, app.dispatch.invariants, reads it too). $1 company, $2 department.
+CANDIDATES_SQL = """SELECT u.id, u.capacity - """ + PHONE_CAPACITY_CUT + """ AS capacity, u.last_assigned_at,
+          (SELECT count(*) FROM conversation c
+            WHERE c.assigned_user_id = u.id AND c.status = 'assigned') AS open
+   FROM app_user u JOIN user_department ud ON ud.user_id = u.id AND ud.department_id = $2
+   WHERE u.company_id = $1 AND u.active AND u.presence = 'online'"""
+
+
 async def _candidates(company_id: int, department_id: int) -> list[Candidate]:
-    # Voice and chat as one (issue 17): an agent whose phone rings or is in a call has fewer
-    # chat slots (none by default), app.domain.phone.PHONE_CAPACITY_CUT.
-    rows = await sql.fetch(
-        """SELECT u.id, u.capacity - """ + PHONE_CAPACITY_CUT + """ AS capacity, u.last_assigned_at,
-                  (SELECT count(*) FROM conversation c
-                    WHERE c.assigned_user_id = u.id AND c.status = 'assigned') AS open
-           FROM app_user u JOIN user_department ud ON ud.user_id = u.id AND ud.department_id = $2
-           WHERE u.company_id = $1 AND u.active AND u.presence = 'online'""",
-        company_id,
-        department_id,
-    )
+    """Online, active members of the department under capacity (less what a ringing or busy
+    phone takes: issue 17, app.domain.phone.PHONE_CAPACITY_CUT)."""
+    rows = await sql.fetch(CANDIDATES_SQL, company_id, department_id)
     return [
         Candidate(r["id"], r["open"], r["capacity"], r["last_assigned_at"]) for r in rows if r["open"] < r["capacity"]
     ]
@@ -112,7 +121,8 @@ async def _candidates(company_id: int, department_id: int) -> list[Candidate]:
 
 async def _department(company_id: int, department_id: int):
     row = await sql.fetchrow(
-        "SELECT id, strategy, reinjection_alert, offline_policy FROM department WHERE company_id = $1 AND id = $2",
+        """SELECT id, strategy, reinjection_alert, offline_policy, reinjection_policy, overflow_department_id,
+                  overflow_after FROM department WHERE company_id = $1 AND id = $2""",
         company_id,
         department_id,
     )
@@ -136,42 +146,71 @@ async def _last_agents(company_id: int, conversation_ids: list[int]) -> dict[int
 
 
 async def _drain_locked(company_id: int, department_id: int) -> int:
-    """Assign queued conversations, oldest first, while candidates remain (lock held)."""
+    """Assign queued conversations, oldest first, while candidates remain (lock held).
+
+    The agent a conversation just timed out on (or who just transferred it) is only avoided:
+    when they are the only one with room they get it back, unless the department says to wait
+    (``reinjection_policy = 'wait'``, after a timeout; supervisors are alerted). Either way the
+    avoidance ends with this round. Past the department's ``overflow_after`` seconds in line,
+    the overflow department's agents are candidates too."""
     dep = await _department(company_id, department_id)
     queued = await sql.fetch(
-        """SELECT id, timed_out_user_id FROM conversation
+        """SELECT id, timed_out_user_id, avoid_user_id, unstaffed_alert_at,
+                  ($4::int > 0 AND queued_at < now() - make_interval(secs => $4::int)) AS overflowing
+           FROM conversation
            WHERE company_id = $1 AND department_id = $2 AND status = 'queued'
            ORDER BY queued_at, id LIMIT $3""",
         company_id,
         department_id,
         DRAIN_BATCH,
+        dep["overflow_after"] if dep["overflow_department_id"] else 0,
     )
     if not queued:
         return 0
     candidates = {c.user_id: c for c in await _candidates(company_id, department_id)}
-    if not candidates:
+    overflow: dict[int, Candidate] = {}
+    if dep["overflow_department_id"] and any(q["overflowing"] for q in queued):
+        overflow = {c.user_id: c for c in await _candidates(company_id, dep["overflow_department_id"])
+                    if c.user_id not in candidates}
+    if not candidates and not overflow:
         return 0
     sticky = await _last_agents(company_id, [q["id"] for q in queued]) if dep["strategy"] == "sticky" else {}
     now = datetime.now(timezone.utc)
     picks: list[tuple[int, int]] = []
+    waiting_alerts: list[int] = []
     for n, conv in enumerate(queued):
-        exclude = frozenset({conv["timed_out_user_id"]}) if conv["timed_out_user_id"] else frozenset()
-        chosen = choose(dep["strategy"], list(candidates.values()), last_agent_id=sticky.get(conv["id"]), exclude=exclude)
+        pool = {**candidates, **overflow} if conv["overflowing"] else candidates
+        avoid = frozenset(u for u in (conv["timed_out_user_id"], conv["avoid_user_id"]) if u)
+        last = sticky.get(conv["id"])
+        chosen = choose(dep["strategy"], list(pool.values()), last_agent_id=last, exclude=avoid)
+        if chosen is None and avoid:
+            if dep["reinjection_policy"] == "wait" and conv["timed_out_user_id"]:
+                if conv["unstaffed_alert_at"] is None:
+                    waiting_alerts.append(conv["id"])
+                continue  # waits for someone else, by the department's rule
+            chosen = choose(dep["strategy"], list(pool.values()), last_agent_id=last)  # nobody else: them
         if chosen is None:
-            if not any(c.free > 0 for c in candidates.values()):
-                break  # everyone is full: the rest keep their place in line
-            continue  # only the excluded agent is free: skip this one, keep draining
+            if not any(c.free > 0 for c in pool.values()):
+                if conv["overflowing"] or not overflow:
+                    break  # everyone is full: the rest keep their place in line
+            continue
         picks.append((conv["id"], chosen.user_id))
         updated = replace(
             chosen, open_conversations=chosen.open_conversations + 1, last_assigned_at=now + timedelta(microseconds=n)
         )
-        candidates[chosen.user_id] = updated
+        (candidates if chosen.user_id in candidates else overflow)[chosen.user_id] = updated
+    if waiting_alerts:
+        await sql.execute("UPDATE conversation SET unstaffed_alert_at = now() WHERE id = ANY($1::int[])",
+                          waiting_alerts)
+        for conversation_id in waiting_alerts:
+            await emit(ReinjectionAlert(company_id=company_id, conversation_id=conversation_id, reinjections=0))
     if not picks:
         return 0
     conv_ids, user_ids = [p[0] for p in picks], [p[1] for p in picks]
     await sql.execute(
-        """UPDATE conversation c SET status = 'assigned', assigned_user_id = p.user_id, assigned_at = now(),
-                  awaiting_agent_since = now(), queued_at = NULL
+        f"""UPDATE conversation c SET status = 'assigned', assigned_user_id = p.user_id, assigned_at = now(),
+                  awaiting_agent_since = CASE WHEN {WAITING_ON_BUSINESS} THEN now() END, queued_at = NULL,
+                  timed_out_user_id = NULL, avoid_user_id = NULL, unstaffed_alert_at = NULL
            FROM unnest($1::int[], $2::int[]) AS p(conversation_id, user_id)
            WHERE c.id = p.conversation_id""",
         conv_ids,
@@ -225,31 +264,50 @@ async def _lock_conversation(company_id: int, conversation_id: int):
 
 
 async def queue_conversation(
-    company_id: int, conversation_id: int, department_id: int, *, actor_user_id: int | None = None, note: str = ""
+    company_id: int, conversation_id: int, department_id: int, *, actor_user_id: int | None = None, note: str = "",
+    prefer_user_id: int | None = None,
 ) -> None:
-    """Hand a conversation (from the bot, or a transfer) to a department; it is then drained."""
+    """Hand a conversation (from the bot, or a transfer) to a department; it is then drained.
+    ``prefer_user_id``: an agent of the department who gets it at once if online with room
+    (a returning customer's previous agent)."""
     await _department(company_id, department_id)
     async with sql.transaction():
         await lock_company(company_id)
         conv = await _lock_conversation(company_id, conversation_id)
         if conv["status"] == "resolved":
             raise ValidationError({"conversation": N_("This conversation is resolved.")})
+        kind = "transferred" if conv["status"] in ("queued", "assigned") else "queued"
+        # A person handing it to a department hands it to someone else when anyone else can take it.
+        avoid = conv["assigned_user_id"] if kind == "transferred" and actor_user_id is not None else None
         await sql.execute(
             """UPDATE conversation SET status = 'queued', department_id = $2, assigned_user_id = NULL,
-                      queued_at = now(), awaiting_agent_since = NULL WHERE id = $1""",
+                      queued_at = now(), line_at = coalesce(line_at, now()), awaiting_agent_since = NULL,
+                      avoid_user_id = $3, unstaffed_alert_at = NULL WHERE id = $1""",
             conversation_id,
             department_id,
+            avoid,
         )
-        kind = "transferred" if conv["status"] in ("queued", "assigned") else "queued"
         await _record(
             company_id,
             [Transition(conversation_id, kind, conv["status"], "queued", conv["assigned_user_id"], None,
                         conv["department_id"], department_id, actor_user_id, note)],
         )
+        if prefer_user_id is not None and any(c.user_id == prefer_user_id and c.free > 0
+                                              for c in await _candidates(company_id, department_id)):
+            await sql.execute(
+                f"""UPDATE conversation c SET status = 'assigned', assigned_user_id = $2, assigned_at = now(),
+                          awaiting_agent_since = CASE WHEN {WAITING_ON_BUSINESS} THEN now() END, queued_at = NULL,
+                          avoid_user_id = NULL WHERE id = $1""",
+                conversation_id, prefer_user_id,
+            )
+            await sql.execute("UPDATE app_user SET last_assigned_at = now() WHERE id = $1", prefer_user_id)
+            await _record(company_id, [Transition(conversation_id, "assigned", "queued", "assigned", None,
+                                                  prefer_user_id, department_id, department_id, None,
+                                                  "Previous agent")])
         await _drain_locked(company_id, department_id)
 
 
-async def _assign_one(actor: User | None, company_id: int, conversation_id: int, user_id: int, kind: str, note: str = "") -> None:
+async def assign_one(actor: User | None, company_id: int, conversation_id: int, user_id: int, kind: str, note: str = "") -> None:
     """Give one conversation to one agent, checking eligibility and capacity under the lock."""
     async with sql.transaction():
         await lock_company(company_id)
@@ -269,13 +327,15 @@ async def _assign_one(actor: User | None, company_id: int, conversation_id: int,
             raise NotFound(N_("No such agent."))
         if agent["open"] >= agent["capacity"]:
             raise ValidationError({"user_id": N_("This agent has no free capacity.")})
+        # The response timer runs whenever the customer is waiting on the business, taken or not.
         await sql.execute(
-            """UPDATE conversation SET status = 'assigned', assigned_user_id = $2, assigned_at = now(),
-                      awaiting_agent_since = CASE WHEN $3 THEN NULL ELSE now() END, queued_at = NULL
+            f"""UPDATE conversation c SET status = 'assigned', assigned_user_id = $2, assigned_at = now(),
+                      awaiting_agent_since = CASE WHEN {WAITING_ON_BUSINESS} THEN now() END, queued_at = NULL,
+                      line_at = coalesce(line_at, now()), timed_out_user_id = NULL, avoid_user_id = NULL,
+                      unstaffed_alert_at = NULL
                WHERE id = $1""",
             conversation_id,
             user_id,
-            kind == "taken",  # an agent who takes a conversation is answering it now
         )
         await sql.execute("UPDATE app_user SET last_assigned_at = now() WHERE id = $1", user_id)
         await _record(
@@ -285,73 +345,9 @@ async def _assign_one(actor: User | None, company_id: int, conversation_id: int,
         )
 
 
-async def take_conversation(agent: User, conversation_id: int) -> None:
-    """An agent takes a bot or queued conversation of one of their departments (seed 002)."""
-    conv = await sql.fetchrow(
-        "SELECT status, department_id, assigned_user_id FROM conversation WHERE company_id = $1 AND id = $2",
-        agent.company_id,
-        conversation_id,
-    )
-    if conv is None:
-        raise NotFound(N_("No such conversation."))
-    if conv["status"] == "resolved":
-        raise ValidationError({"conversation": N_("This conversation is resolved.")})
-    if agent.role == "agent":
-        member = await sql.fetchval(
-            "SELECT 1 FROM user_department WHERE user_id = $1 AND department_id = $2", agent.id, conv["department_id"]
-        )
-        if conv["department_id"] is not None and not member:
-            raise PermissionDenied(N_("This conversation belongs to a department you are not in."))
-        if conv["status"] == "assigned" and conv["assigned_user_id"] != agent.id:
-            raise PermissionDenied(N_("Another agent holds this conversation; ask a supervisor to reassign it."))
-    await _assign_one(agent, agent.company_id, conversation_id, agent.id, "taken")
-
-
-async def assign_to_agent(supervisor: User, conversation_id: int, user_id: int, note: str = "") -> None:
-    """A supervisor gives a conversation to a named agent."""
-    if supervisor.role not in ("admin", "supervisor"):
-        raise PermissionDenied(N_("Only supervisors may assign conversations."))
-    previous = await sql.fetchval(
-        "SELECT assigned_user_id FROM conversation WHERE company_id = $1 AND id = $2", supervisor.company_id, conversation_id
-    )
-    await _assign_one(supervisor, supervisor.company_id, conversation_id, user_id, "reassigned", note)
-    if previous and previous != user_id:
-        await drain_for_user(supervisor.company_id, previous)
-
-
-async def transfer_conversation(
-    actor: User, conversation_id: int, *, department_id: int | None = None, user_id: int | None = None, note: str = ""
-) -> None:
-    """Transfer to a department (back to its queue) or to an agent, with an internal note."""
-    conv = await sql.fetchrow(
-        "SELECT assigned_user_id, status FROM conversation WHERE company_id = $1 AND id = $2", actor.company_id, conversation_id
-    )
-    if conv is None:
-        raise NotFound(N_("No such conversation."))
-    if actor.role == "agent" and conv["assigned_user_id"] != actor.id:
-        raise PermissionDenied(N_("Only the assigned agent or a supervisor may transfer this conversation."))
-    if (department_id is None) == (user_id is None):
-        raise ValidationError({"target": N_("Choose a department or an agent.")})
-    if department_id is not None:
-        await queue_conversation(actor.company_id, conversation_id, department_id, actor_user_id=actor.id, note=note)
-    else:
-        await _assign_one(actor, actor.company_id, conversation_id, user_id, "transferred", note)
-    if conv["assigned_user_id"]:
-        await drain_for_user(actor.company_id, conv["assigned_user_id"])
-
-
-async def resolve_conversation(actor: User, conversation_id: int) -> None:
-    """Close the conversation: the closing message goes out, then it is read-only history;
-    the agent's slot frees."""
-    current = await sql.fetchrow(
-        "SELECT status, assigned_user_id FROM conversation WHERE company_id = $1 AND id = $2", actor.company_id, conversation_id
-    )
-    if current is None:
-        raise NotFound(N_("No such conversation."))
-    if actor.role == "agent" and current["assigned_user_id"] != actor.id:
-        raise PermissionDenied(N_("Only the assigned agent or a supervisor may resolve this conversation."))
-    if current["status"] != "resolved":
-        await send_auto_message(actor.company_id, conversation_id, "resolved")
+async def close_conversation(actor: User, conversation_id: int) -> None:
+    """Mark a conversation resolved under the lock (``conversations.resolve_conversation``
+    checks and says goodbye first); the holder's slot frees."""
     async with sql.transaction():
         await lock_company(actor.company_id)
         conv = await _lock_conversation(actor.company_id, conversation_id)
@@ -373,11 +369,19 @@ async def resolve_conversation(actor: User, conversation_id: int) -> None:
 
 
 async def send_auto_message(company_id: int, conversation_id: int, kind: str, **values: object) -> int | None:
-    """Queue the company's automatic message of this kind, unless it is off or cannot be sent
-    now (channel disabled, 24-hour window closed): automatic messages never block routing."""
+    """Queue the company's automatic message of this kind, unless it is off, cannot be sent
+    now (channel disabled, 24-hour window closed, conversation resolved) or the customer got
+    the same text within ``AUTO_REPEAT_WINDOW``: automatic messages never block routing."""
     text = await render_auto_message(company_id, kind, conversation_id=conversation_id, **values)
     if not text:
         return None
+    repeated = await sql.fetchval(
+        """SELECT 1 FROM message WHERE company_id = $1 AND conversation_id = $2 AND author = 'bot' AND text = $3
+             AND created_at > now() - make_interval(secs => $4) LIMIT 1""",
+        company_id, conversation_id, text, float(AUTO_REPEAT_WINDOW),
+    )
+    if repeated:
+        return None  # the customer was told exactly this a moment ago
     try:
         return await queue_message(company_id, conversation_id, {"text": text}, user_id=None, author="bot")
     except ValidationError as exc:
@@ -425,7 +429,8 @@ async def reinject_overdue() -> list[int]:
                 continue
             await sql.execute(
                 """UPDATE conversation SET status = 'queued', assigned_user_id = NULL, queued_at = now(),
-                          awaiting_agent_since = NULL, reinjections = reinjections + 1, timed_out_user_id = $2
+                          awaiting_agent_since = NULL, reinjections = reinjections + 1, timed_out_user_id = $2,
+                          line_at = coalesce(line_at, now()), unstaffed_alert_at = NULL
                    WHERE id = $1""",
                 conversation_id,
                 conv["assigned_user_id"],
@@ -444,29 +449,44 @@ async def reinject_overdue() -> list[int]:
 
 
 async def redistribute_from(company_id: int, user_id: int) -> list[int]:
-    """An agent went offline: their unanswered conversations (and, where the department says
-    so, their answered ones) go back to the queue and on to other agents."""
+    """An agent went offline (logout, presence expiry, deactivation): every conversation they
+    hold goes back to its department's queue at its original place in line, and on to other
+    agents; where the department says ``keep_answered``, the answered ones (the customer is
+    not waiting) stay, shown "holder offline", and supervisors are alerted after a while."""
     async with sql.transaction():
         await lock_company(company_id)
+        # A conversation taken from the bot before it had a department goes to the channel's
+        # department, else the company's first staffed one.
         rows = await sql.fetch(
-            """SELECT c.id, c.department_id FROM conversation c JOIN department d ON d.id = c.department_id
+            """SELECT c.id, c.department_id AS old_department_id,
+                      coalesce(c.department_id, ch.default_department_id,
+                               (SELECT fd.id FROM department fd WHERE fd.company_id = c.company_id
+                                  AND EXISTS (SELECT 1 FROM user_department fu WHERE fu.department_id = fd.id)
+                                ORDER BY (fd.menu_position > 0) DESC, fd.menu_position, fd.id LIMIT 1)) AS department_id
+               FROM conversation c JOIN channel ch ON ch.id = c.channel_id
+               LEFT JOIN department d ON d.id = c.department_id
+               JOIN app_user u ON u.id = c.assigned_user_id
                WHERE c.company_id = $1 AND c.assigned_user_id = $2 AND c.status = 'assigned'
-                 AND (c.awaiting_agent_since IS NOT NULL OR d.offline_policy = 'requeue')
+                 AND (u.presence = 'offline' OR NOT u.active)
+                 AND (c.awaiting_agent_since IS NOT NULL OR coalesce(d.offline_policy, 'requeue') = 'requeue')
                FOR UPDATE OF c""",
             company_id,
             user_id,
         )
+        rows = [r for r in rows if r["department_id"] is not None]
         if not rows:
             return []
         ids = [r["id"] for r in rows]
         await sql.execute(
-            """UPDATE conversation SET status = 'queued', assigned_user_id = NULL, queued_at = now(),
-                      awaiting_agent_since = NULL WHERE id = ANY($1::int[])""",
-            ids,
+            """UPDATE conversation c SET status = 'queued', assigned_user_id = NULL, department_id = p.department_id,
+                      queued_at = coalesce(c.line_at, c.assigned_at, now()), awaiting_agent_since = NULL
+               FROM unnest($1::int[], $2::int[]) AS p(conversation_id, department_id)
+               WHERE c.id = p.conversation_id""",
+            ids, [r["department_id"] for r in rows],
         )
         await _record(
             company_id,
-            [Transition(r["id"], "redistributed", "assigned", "queued", user_id, None, r["department_id"],
+            [Transition(r["id"], "redistributed", "assigned", "queued", user_id, None, r["old_department_id"],
                         r["department_id"], None, "The agent went offline.") for r in rows],
         )
         for dep in sorted({r["department_id"] for r in rows}):

@@ -40,8 +40,8 @@ YES = set().union(*YES_WORDS.values()) | {"si"}
 NO = set().union(*NO_WORDS.values())
 # How long a previous conversation's department is offered again.
 RETURNING_DAYS = 30
-# A returning customer who does not answer the yes/no question gets the menu after this.
-RETURNING_TIMEOUT_SECONDS = 300
+# A returning customer who does not answer the yes/no question gets the menu after the
+# company's ``returning_timeout`` (seed: 2 minutes); app.dispatch.timers runs it.
 
 
 def _fold(text: str) -> str:
@@ -99,8 +99,25 @@ async def tell_if_closed(company_id: int, conversation_id: int, now: datetime | 
 
 
 async def _menu(company_id: int) -> list:
+    """The departments offered to customers: in the menu and with at least one active member
+    (a department nobody works in is never offered)."""
     return await sql.fetch(
-        "SELECT id, name, menu_position FROM department WHERE company_id = $1 AND menu_position > 0 ORDER BY menu_position, name",
+        """SELECT d.id, d.name, d.menu_position FROM department d
+           WHERE d.company_id = $1 AND d.menu_position > 0
+             AND EXISTS (SELECT 1 FROM user_department ud JOIN app_user u ON u.id = ud.user_id
+                         WHERE ud.department_id = d.id AND u.active)
+           ORDER BY d.menu_position, d.name""",
+        company_id,
+    )
+
+
+async def _first_department(company_id: int) -> int | None:
+    """Where a customer goes when there is no menu to ask: the first staffed department."""
+    return await sql.fetchval(
+        """SELECT d.id FROM department d WHERE d.company_id = $1
+             AND EXISTS (SELECT 1 FROM user_department ud JOIN app_user u ON u.id = ud.user_id
+                         WHERE ud.department_id = d.id AND u.active)
+           ORDER BY (d.menu_position > 0) DESC, d.menu_position, d.id LIMIT 1""",
         company_id,
     )
 
@@ -155,13 +172,21 @@ async def start(company_id: int, conversation_id: int) -> None:
     if last is not None:
         await _ask(company_id, conversation_id, "returning", "returning", department=last["name"])
         return
-    await _send_menu(company_id, conversation_id, "welcome")
+    await send_menu(company_id, conversation_id, "welcome")
 
 
-async def _send_menu(company_id: int, conversation_id: int, kind: str) -> None:
+async def send_menu(company_id: int, conversation_id: int, kind: str) -> None:
+    """Ask the department menu; with no menu to offer, queue to the first staffed department
+    (a conversation never stays with the bot for want of a question)."""
     menu = await _menu(company_id)
     if not menu:
-        return  # no menu configured: the conversation waits for an agent to take it
+        first = await _first_department(company_id)
+        if first is not None:
+            await queue_conversation(company_id, conversation_id, first)
+        else:  # no department anyone works in: nothing to route to (README, "Routing guarantees")
+            await sql.execute("UPDATE conversation SET bot_state = 'unrouted' WHERE company_id = $1 AND id = $2 "
+                              "AND status = 'bot' AND bot_state = ''", company_id, conversation_id)
+        return
     company = await sql.fetchval("SELECT name FROM company WHERE id = $1", company_id)
     await _ask(company_id, conversation_id, "menu", kind, company=company, menu=_menu_text(menu))
 
@@ -173,40 +198,81 @@ async def answer(company_id: int, conversation_id: int, message_id: int, row=Non
         row = await message_context(company_id, conversation_id, message_id)
     if row is not None and row["direction"] == "in":
         await tell_if_closed(company_id, conversation_id, conv=row)
+    if row is not None and row["status"] == "bot" and not row["bot_state"] and row["direction"] == "in":
+        await start(company_id, conversation_id)  # never greeted (its opening event was lost): now
+        return
     if row is None or row["status"] != "bot" or not row["bot_state"] or row["direction"] != "in":
         return
     if row["bot_asked_at"] is None or row["created_at"] <= row["bot_asked_at"]:
         return  # written before the question: not an answer
     if row["bot_state"] == "returning":
         if yes_or_no(row["text"], await customer_language(company_id, conversation_id)):
-            last = await sql.fetchval(
-                """SELECT department_id FROM conversation WHERE company_id = $1 AND contact_id = $2 AND id <> $3
-                     AND status = 'resolved' AND department_id IS NOT NULL ORDER BY resolved_at DESC LIMIT 1""",
+            last = await sql.fetchrow(
+                """SELECT department_id, assigned_user_id FROM conversation WHERE company_id = $1 AND contact_id = $2
+                     AND id <> $3 AND status = 'resolved' AND department_id IS NOT NULL
+                   ORDER BY resolved_at DESC LIMIT 1""",
                 company_id,
                 row["contact_id"],
                 conversation_id,
             )
             if last:
-                await queue_conversation(company_id, conversation_id, last)
+                # Seed 003: "previous department and agent": straight back to them when they can.
+                await queue_conversation(company_id, conversation_id, last["department_id"],
+                                         prefer_user_id=last["assigned_user_id"])
                 return
-        await _send_menu(company_id, conversation_id, "welcome")
+        await send_menu(company_id, conversation_id, "welcome")
         return
     menu = await _menu(company_id)
     department_id = choose_department(row["text"], menu)
     if department_id is None:
-        await _send_menu(company_id, conversation_id, "invalid")
+        await send_menu(company_id, conversation_id, "invalid")
         return
     await queue_conversation(company_id, conversation_id, department_id)
 
 
-async def expire_returning_questions(timeout_seconds: int = RETURNING_TIMEOUT_SECONDS) -> list[int]:
-    """Returning customers silent since the yes/no question get the department menu."""
+async def hand_to_agents(company_id: int, conversation_id: int) -> None:
+    """An unclear reply to an order confirmation: a person must read it, so the conversation
+    goes to an agent queue (its department, else the first staffed one), never to the menu."""
+    department_id = await sql.fetchval(
+        """SELECT coalesce(c.department_id, ch.default_department_id) FROM conversation c
+           JOIN channel ch ON ch.id = c.channel_id WHERE c.company_id = $1 AND c.id = $2 AND c.status = 'bot'""",
+        company_id, conversation_id,
+    ) or await _first_department(company_id)
+    if department_id is not None:
+        await queue_conversation(company_id, conversation_id, department_id)
+    else:
+        await send_menu(company_id, conversation_id, "welcome")
+
+
+async def answer_latest(company_id: int, conversation_id: int) -> None:
+    """Read the customer's latest message as the answer to the bot's question (the sweep's
+    way to an answer whose event was lost)."""
+    message_id = await sql.fetchval(
+        """SELECT max(id) FROM message WHERE company_id = $1 AND conversation_id = $2 AND direction = 'in'""",
+        company_id, conversation_id,
+    )
+    if message_id is not None:
+        await answer(company_id, conversation_id, message_id)
+
+
+async def still_asking(company_id: int, conversation_id: int, state: str, due_at: datetime) -> bool:
+    """Whether the bot's question (``state``) is still unanswered and its time is up."""
+    return bool(await sql.fetchval(
+        """SELECT 1 FROM conversation WHERE company_id = $1 AND id = $2 AND status = 'bot' AND bot_state = $3
+             AND (last_inbound_at IS NULL OR last_inbound_at <= bot_asked_at) AND $4 <= now()""",
+        company_id, conversation_id, state, due_at,
+    ))
+
+
+async def expire_returning_questions(timeout_seconds: int | None = None) -> list[int]:
+    """Returning customers silent since the yes/no question (past ``timeout_seconds``, else
+    their company's ``returning_timeout``) get the department menu."""
     rows = await sql.fetch(
-        """SELECT company_id, id FROM conversation
-           WHERE status = 'bot' AND bot_state = 'returning'
-             AND bot_asked_at < now() - make_interval(secs => $1)""",
-        float(timeout_seconds),
+        """SELECT c.company_id, c.id FROM conversation c JOIN company co ON co.id = c.company_id
+           WHERE c.status = 'bot' AND c.bot_state = 'returning'
+             AND c.bot_asked_at < now() - make_interval(secs => coalesce($1::float8, co.returning_timeout))""",
+        None if timeout_seconds is None else float(timeout_seconds),
     )
     for row in rows:
-        await _send_menu(row["company_id"], row["id"], "welcome")
+        await send_menu(row["company_id"], row["id"], "welcome")
     return [r["id"] for r in rows]

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 from datetime import datetime
 
 import asyncpg
 
 from app.domain import sql
+from app.domain.conversations import QUEUE_STATUSES, in_departments_sql
 from app.domain.notes import Item
+from app.engine import DB
 
 _ROW = """SELECT c.id, c.status, c.department_id, c.assigned_user_id, c.assigned_at, c.queued_at,
                  c.awaiting_agent_since, c.last_message_at, ct.phone, ct.name AS contact_name,
@@ -30,64 +34,18 @@ async def list_my_conversations(company_id: int, user_id: int) -> list[asyncpg.R
 async def list_my_queue(company_id: int, user_id: int, limit: int = 50) -> list[asyncpg.Record]:
     """Conversations waiting in the agent's departments (queued, or still with the bot), oldest first."""
     return await sql.fetch(
-        _ROW + """ WHERE c.company_id = $1 AND c.status IN ('queued', 'bot')
-                  AND (c.department_id IN (SELECT department_id FROM user_department WHERE user_id = $2)
-                       OR c.department_id IS NULL)
-                  ORDER BY coalesce(c.queued_at, c.created_at), c.id LIMIT $3""",
+        _ROW + f""" WHERE c.company_id = $1 AND c.status = ANY($3::varchar[]) AND {in_departments_sql('$2')}
+                  ORDER BY coalesce(c.queued_at, c.created_at), c.id LIMIT $4""",
         company_id,
         user_id,
+        list(QUEUE_STATUSES),
         limit,
     )
 
 
-async def agent_may_see(agent_id: int, role: str, conversation: asyncpg.Record) -> bool:
-    """Supervisors see every conversation of their company; an agent sees the ones they hold
-    and the ones waiting (queued or with the bot) in their departments."""
-    if role in ("admin", "supervisor"):
-        return True
-    if conversation["assigned_user_id"] == agent_id:
-        return True
-    if conversation["status"] in ("queued", "bot"):
-        if conversation["department_id"] is None:
-            return True
-        return bool(
-            await sql.fetchval(
-                "SELECT 1 FROM user_department WHERE user_id = $1 AND department_id = $2",
-                agent_id,
-                conversation["department_id"],
-            )
-        )
-    return False
-
-
-def may_reply(user_id: int, role: str, conversation: asyncpg.Record) -> bool:
-    """Only the assigned agent (or a supervisor) may write to the customer (DESIGN: security)."""
-    return role in ("admin", "supervisor") or (
-        conversation["status"] == "assigned" and conversation["assigned_user_id"] == user_id
-    )
-
-
-def may_see_with(agent_id: int, role: str, conversation, department_ids: frozenset[int] | set[int]) -> bool:
-    """``agent_may_see`` without a query: for live events, with the viewer's departments known."""
-    if role in ("admin", "supervisor") or conversation["assigned_user_id"] == agent_id:
-        return True
-    return conversation["status"] in ("queued", "bot") and (
-        conversation["department_id"] is None or conversation["department_id"] in department_ids
-    )
-
-
-async def department_members(company_id: int) -> dict[int, frozenset[int]]:
-    """Each user's departments, for a whole company in one query (live filtering)."""
-    rows = await sql.fetch(
-        "SELECT user_id, array_agg(department_id) AS deps FROM user_department WHERE company_id = $1 GROUP BY user_id",
-        company_id,
-    )
-    return {r["user_id"]: frozenset(r["deps"]) for r in rows}
-
-
 # The inbox ------------------------------------------------------------------------------------
 
-INBOX_TABS = ("mine", "queue", "all")
+INBOX_TABS = ("mine", "queue", "bot", "all")
 INBOX_STATUSES = ("bot", "queued", "assigned", "resolved")
 INBOX_PAGE = 40
 
@@ -125,11 +83,13 @@ async def list_inbox(company_id: int, user_id: int, tab: str, *, status: str = "
     if tab == "mine":
         where.append(f"c.assigned_user_id = {arg(user_id)} AND c.status = {arg(status or 'assigned')}")
     elif tab == "queue":
-        statuses = [status] if status else ["queued", "bot"]
-        where.append(f"c.status = ANY({arg(statuses)}::varchar[]) AND c.status IN ('queued', 'bot')")
+        statuses = [status] if status else list(QUEUE_STATUSES)
+        where.append(f"c.status = ANY({arg(statuses)}::varchar[]) "
+                     f"AND c.status = ANY({arg(list(QUEUE_STATUSES))}::varchar[])")
         if not every_department:  # supervisors' queue is every department's
-            where.append(f"(c.department_id IS NULL OR c.department_id IN "
-                         f"(SELECT department_id FROM user_department WHERE user_id = {arg(user_id)}))")
+            where.append(in_departments_sql(arg(user_id)))
+    elif tab == "bot":  # supervisors: menus not answered, orders awaiting the customer's reply
+        where.append("c.status = 'bot'")
     elif status:
         where.append(f"c.status = {arg(status)}")
     else:
@@ -171,6 +131,16 @@ async def get_inbox_rows(company_id: int, conversation_ids: list[int]) -> dict[i
     return {r["id"]: Item(r) for r in rows}
 
 
+async def queue_ids(company_id: int, user_id: int, every_department: bool = False, limit: int = 2000) -> list[int]:
+    """The conversations of the user's Queue tab (its badge follows them live in the page)."""
+    rows = await sql.fetch(
+        f"""SELECT c.id FROM conversation c WHERE c.company_id = $1 AND c.status = ANY($4::varchar[])
+              AND ($3 OR {in_departments_sql('$2')}) ORDER BY c.id DESC LIMIT $5""",
+        company_id, user_id, every_department, list(QUEUE_STATUSES), limit,
+    )
+    return [r["id"] for r in rows]
+
+
 async def my_unread(company_id: int, user_id: int) -> dict[int, int]:
     """Unread customer messages in each conversation the user holds (the page title's counter)."""
     rows = await sql.fetch(
@@ -185,12 +155,12 @@ async def my_unread(company_id: int, user_id: int) -> dict[int, int]:
 async def inbox_counts(company_id: int, user_id: int, every_department: bool = False) -> dict[str, int]:
     """How many conversations each tab holds (without filters)."""
     row = await sql.fetchrow(
-        """SELECT count(*) FILTER (WHERE c.assigned_user_id = $2 AND c.status = 'assigned') AS mine,
-                  count(*) FILTER (WHERE c.status IN ('queued', 'bot') AND ($3 OR c.department_id IS NULL OR c.department_id IN
-                                   (SELECT department_id FROM user_department WHERE user_id = $2))) AS queue,
+        f"""SELECT count(*) FILTER (WHERE c.assigned_user_id = $2 AND c.status = 'assigned') AS mine,
+                  count(*) FILTER (WHERE c.status = ANY($4::varchar[]) AND ($3 OR {in_departments_sql('$2')})) AS queue,
+                  count(*) FILTER (WHERE c.status = 'bot') AS bot,
                   count(*) AS "all"
            FROM conversation c WHERE c.company_id = $1 AND c.status <> 'resolved'""",
-        company_id, user_id, every_department,
+        company_id, user_id, every_department, list(QUEUE_STATUSES),
     )
     return dict(row)
 
@@ -202,17 +172,62 @@ async def list_contact_rows(company_id: int, contact_id: int) -> list[Item]:
     return [Item(r) for r in rows]
 
 
+_CONTEXT = """SELECT k.i, m.text, m.direction, m.created_at, c.status, c.bot_state, c.bot_asked_at, c.contact_id,
+                     c.department_id, c.out_of_hours_sent_at, o.id AS order_id, o.needs_agent_at
+              FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) WITH ORDINALITY AS k(company_id, message_id,
+                                                                                        conversation_id, i)
+              JOIN message m ON m.company_id = k.company_id AND m.id = k.message_id
+                            AND m.conversation_id = k.conversation_id
+              JOIN conversation c ON c.id = m.conversation_id
+              LEFT JOIN LATERAL (SELECT id, needs_agent_at FROM shop_order
+                                 WHERE conversation_id = c.id AND status = 'pending' AND requested_at <= m.created_at
+                                 ORDER BY id DESC LIMIT 1) o ON true"""
+
+
+class _ContextBatch:
+    """Calls of ``message_context`` made in the same turn of the event loop share one query.
+
+    The dispatcher reacts to messages in several lanes at once (app.dispatch.sweeper.LANES), and
+    each reaction first reads its message's context: under a burst of webhooks they coincide, and
+    one round trip for all of them costs the leader less than one each (issue 21)."""
+
+    def __init__(self) -> None:
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.pending: list[tuple[tuple[int, int, int], asyncio.Future]] = []
+
+    async def get(self, key: tuple[int, int, int]) -> asyncpg.Record | None:
+        loop = asyncio.get_running_loop()
+        if self.loop is not loop:  # a new event loop (tests): nothing of the old one carries over
+            self.loop, self.pending = loop, []
+        future = loop.create_future()
+        self.pending.append((key, future))
+        if len(self.pending) == 1:
+            loop.create_task(self._flush(), context=contextvars.Context())
+        return await future
+
+    async def _flush(self) -> None:
+        batch, self.pending = self.pending, []
+        try:
+            rows = await sql.fetch(_CONTEXT, *(list(column) for column in zip(*(key for key, _ in batch))))
+        except Exception as exc:  # noqa: BLE001 - handed to every caller
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        found = {row["i"]: row for row in rows}
+        for i, (_, future) in enumerate(batch, start=1):
+            if not future.done():
+                future.set_result(found.get(i))
+
+
+_CONTEXTS = _ContextBatch()
+
+
 async def message_context(company_id: int, conversation_id: int, message_id: int) -> asyncpg.Record | None:
-    """What the dispatcher's reactions to a stored message read, in one round trip: the message,
-    its conversation, and the latest pending shop order requested before it (through the
-    partial index). Shared by ``orders.take_reply`` and ``bot.answer`` (app.dispatch.sweeper)."""
-    return await sql.fetchrow(
-        """SELECT m.text, m.direction, m.created_at, c.status, c.bot_state, c.bot_asked_at, c.contact_id,
-                  c.department_id, c.out_of_hours_sent_at, o.id AS order_id, o.needs_agent_at
-           FROM message m JOIN conversation c ON c.id = m.conversation_id
-           LEFT JOIN LATERAL (SELECT id, needs_agent_at FROM shop_order
-                              WHERE conversation_id = c.id AND status = 'pending' AND requested_at <= m.created_at
-                              ORDER BY id DESC LIMIT 1) o ON true
-           WHERE m.company_id = $1 AND m.id = $2 AND m.conversation_id = $3""",
-        company_id, message_id, conversation_id,
-    )
+    """What the dispatcher's reactions to a stored message read: the message, its conversation,
+    and the latest pending shop order requested before it (through the partial index). Shared by
+    ``orders.take_reply`` and ``bot.answer`` (app.dispatch.sweeper); concurrent calls share a query."""
+    if DB.current_transaction.get() is not None:  # inside a transaction: read through it, alone
+        rows = await sql.fetch(_CONTEXT, [company_id], [message_id], [conversation_id])
+        return rows[0] if rows else None
+    return await _CONTEXTS.get((company_id, message_id, conversation_id))

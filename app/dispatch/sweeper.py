@@ -19,10 +19,10 @@ from app.dispatch.assignment import (
     drain_for_user,
     mark_agent_replied,
     redistribute_from,
-    reinject_overdue,
     send_auto_message,
 )
 from app.dispatch import bot
+from app.dispatch.timers import run_due
 from app.dispatch.reads import message_context
 from app.domain import sql
 from app.domain.events import (
@@ -68,9 +68,9 @@ async def react(event: Event) -> None:
         verdict = await take_order_reply(event.company_id, event.conversation_id, event.message_id, row=row)
         if verdict == "handled":
             return
-        if verdict == "unclear":  # a conversation opened for an order: now the usual flow
-            await bot.start(event.company_id, event.conversation_id)
-            row = None  # the bot changed the conversation: answer() reads it afresh
+        if verdict == "unclear":  # a conversation opened for an order: a person reads it (not the menu)
+            await bot.hand_to_agents(event.company_id, event.conversation_id)
+            return
         await bot.answer(event.company_id, event.conversation_id, event.message_id, row=row)
         # (That the agent now owes an answer is recorded by the ingest itself: app.domain.messages.)
     elif isinstance(event, MessageQueued):
@@ -79,32 +79,55 @@ async def react(event: Event) -> None:
         )
         if author == "agent":
             await mark_agent_replied(event.company_id, event.conversation_id)
+            await send_takeover_notice(event.company_id, event.conversation_id, "answered")
+
+
+async def send_takeover_notice(company_id: int, conversation_id: int, moment: str) -> None:
+    """"<agent> is now with you", at most once per conversation, at the moment the company
+    chose (``company.takeover_notice``: when a person first gets it, or first answers)."""
+    row = await sql.fetchrow(
+        """UPDATE conversation c SET takeover_sent_at = now() FROM company co, app_user u
+           WHERE c.company_id = $1 AND c.id = $2 AND co.id = c.company_id AND co.takeover_notice = $3
+             AND c.takeover_sent_at IS NULL AND c.status = 'assigned' AND u.id = c.assigned_user_id
+           RETURNING u.name""",
+        company_id, conversation_id, moment,
+    )
+    if row is not None:
+        await send_auto_message(company_id, conversation_id, "takeover", agent=row["name"])
 
 
 async def tell_customer(event: ConversationRouted) -> None:
-    """Automatic messages: who is now with them, or their place in line."""
+    """Automatic messages: who is now with them (once), or their place in line; a queue with
+    nobody to staff it tells supervisors (the wallboard) instead of promising a place."""
     if event.status == "assigned" and event.user_id and event.user_id != event.previous_user_id:
-        name = await sql.fetchval("SELECT name FROM app_user WHERE id = $1", event.user_id)
-        await send_auto_message(event.company_id, event.conversation_id, "takeover", agent=name)
+        await send_takeover_notice(event.company_id, event.conversation_id, "assigned")
     elif event.status == "queued":
         row = await sql.fetchrow(
             """SELECT c.status, (SELECT count(*) FROM conversation q
                                   WHERE q.company_id = c.company_id AND q.department_id = c.department_id
-                                    AND q.status = 'queued' AND (q.queued_at, q.id) <= (c.queued_at, c.id)) AS position
+                                    AND q.status = 'queued' AND (q.queued_at, q.id) <= (c.queued_at, c.id)) AS position,
+                      EXISTS (SELECT 1 FROM user_department ud JOIN app_user u ON u.id = ud.user_id
+                              WHERE ud.department_id = c.department_id AND u.active
+                                AND u.presence IN ('online', 'busy')) AS staffed
                FROM conversation c WHERE c.company_id = $1 AND c.id = $2""",
             event.company_id,
             event.conversation_id,
         )
-        if row is not None and row["status"] == "queued":  # not drained to an agent at once
+        if row is None or row["status"] != "queued":
+            return  # drained to an agent at once
+        if row["staffed"]:
             await send_auto_message(event.company_id, event.conversation_id, "queued", position=row["position"])
+        # else: no text promising a place; the wallboard's alerts show the unstaffed queue
+        # (app.domain.wallboard), refreshed by this very routing event.
 
 
 async def redistribute_offline_agents() -> int:
     rows = await sql.fetch(
         """SELECT DISTINCT c.company_id, c.assigned_user_id FROM conversation c
            JOIN app_user u ON u.id = c.assigned_user_id
-           WHERE c.status = 'assigned' AND c.awaiting_agent_since IS NOT NULL
-             AND (u.presence = 'offline' OR NOT u.active)"""
+           LEFT JOIN department d ON d.id = c.department_id
+           WHERE c.status = 'assigned' AND (u.presence = 'offline' OR NOT u.active)
+             AND (c.awaiting_agent_since IS NOT NULL OR coalesce(d.offline_policy, 'requeue') = 'requeue')"""
     )
     return sum([len(await redistribute_from(r["company_id"], r["assigned_user_id"])) for r in rows])
 
@@ -113,11 +136,10 @@ async def sweep_once(settings: Settings) -> None:
     expired = await expire_stale_presence(settings.presence_grace)
     if expired:
         log.info("set %d silent agent(s) offline", len(expired))
-    reinjected = await reinject_overdue()
-    if reinjected:
-        log.info("reinjected %d conversation(s) past their response timeout", len(reinjected))
-    await bot.expire_returning_questions()
     await redistribute_offline_agents()
+    done = await run_due()  # every timer, from the database alone (app.dispatch.timers)
+    if done:
+        log.info("due steps done: %s", done)
     await drain_everything()
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta, timezone
 
-from app.domain import sql
+from app.domain import contacts, conversations, sql
 from app.domain.errors import NotFound
 from app.i18n import N_
 
@@ -37,22 +37,7 @@ async def list_contacts(company_id: int, *, query: str, before: int | None, limi
 
 
 async def get_contact(company_id: int, contact_id: int) -> dict:
-    row = await sql.fetchrow(
-        "SELECT id, phone, name, created_at FROM contact WHERE company_id = $1 AND id = $2 AND deleted_at IS NULL",
-        company_id, contact_id,
-    )
-    if row is None:
-        raise NotFound(N_("No such contact."))
-    return contact_out(row)
-
-
-_CONVERSATION = """
-SELECT c.id, c.status, c.channel_id, c.contact_id, c.department_id, c.assigned_user_id, c.created_at,
-       c.last_message_at, c.last_inbound_at, c.resolved_at, ct.phone, ct.name AS contact_name,
-       (SELECT array_agg(l.name ORDER BY lower(l.name)) FROM conversation_label cl JOIN label l ON l.id = cl.label_id
-        WHERE cl.conversation_id = c.id) AS labels
-FROM conversation c JOIN contact ct ON ct.id = c.contact_id
-"""
+    return contact_out(await contacts.get_contact(company_id, contact_id))
 
 
 def conversation_out(r) -> dict:
@@ -62,8 +47,21 @@ def conversation_out(r) -> dict:
         "department_id": r["department_id"], "assigned_user_id": r["assigned_user_id"],
         "created_at": _iso(r["created_at"]), "last_message_at": _iso(r["last_message_at"]),
         "last_inbound_at": _iso(r["last_inbound_at"]), "resolved_at": _iso(r["resolved_at"]),
-        "labels": list(r["labels"] or []),
     }
+
+
+async def _with_labels(items: list[dict]) -> list[dict]:
+    """Each conversation's label names (app.domain.labels), read for the page in one query."""
+    rows = await sql.fetch(
+        """SELECT cl.conversation_id, array_agg(l.name ORDER BY lower(l.name)) AS names
+           FROM conversation_label cl JOIN label l ON l.id = cl.label_id
+           WHERE cl.conversation_id = ANY($1::int[]) GROUP BY 1""",
+        [item["id"] for item in items],
+    )
+    names = {r["conversation_id"]: list(r["names"]) for r in rows}
+    for item in items:
+        item["labels"] = names.get(item["id"], [])
+    return items
 
 
 async def list_conversations(company_id: int, *, status: str = "", department_id: int | None = None,
@@ -71,7 +69,7 @@ async def list_conversations(company_id: int, *, status: str = "", department_id
                              channel_id: int | None = None, before: int | None = None,
                              limit: int = 50, label: str = "") -> tuple[list[dict], int | None]:
     rows = await sql.fetch(
-        _CONVERSATION + """ WHERE c.company_id = $1 AND ($2 = '' OR c.status = $2)
+        conversations.CONVERSATION_SQL + """ WHERE c.company_id = $1 AND ($2 = '' OR c.status = $2)
              AND ($3::int IS NULL OR c.department_id = $3) AND ($4::int IS NULL OR c.assigned_user_id = $4)
              AND ($5::int IS NULL OR c.contact_id = $5) AND ($6::int IS NULL OR c.channel_id = $6)
              AND ($7::int IS NULL OR c.id < $7)
@@ -80,15 +78,12 @@ async def list_conversations(company_id: int, *, status: str = "", department_id
            ORDER BY c.id DESC LIMIT $8""",
         company_id, status, department_id, assigned_user_id, contact_id, channel_id, before, limit + 1, label,
     )
-    items = [conversation_out(r) for r in rows[:limit]]
+    items = await _with_labels([conversation_out(r) for r in rows[:limit]])
     return items, (items[-1]["id"] if len(rows) > limit else None)
 
 
 async def get_conversation(company_id: int, conversation_id: int) -> dict:
-    row = await sql.fetchrow(_CONVERSATION + " WHERE c.company_id = $1 AND c.id = $2", company_id, conversation_id)
-    if row is None:
-        raise NotFound(N_("No such conversation."))
-    return conversation_out(row)
+    return (await _with_labels([conversation_out(await conversations.get_conversation(company_id, conversation_id))]))[0]
 
 
 def message_out(r) -> dict:
@@ -105,14 +100,9 @@ def message_out(r) -> dict:
 
 async def list_messages(company_id: int, conversation_id: int, *, before: int | None,
                         limit: int) -> tuple[list[dict], int | None]:
-    await get_conversation(company_id, conversation_id)
-    rows = await sql.fetch(
-        """SELECT id, conversation_id, direction, author, type, text, status, data, error_code, error_reason,
-                  created_at, sent_at
-           FROM message WHERE company_id = $1 AND conversation_id = $2 AND ($3::bigint IS NULL OR id < $3)
-           ORDER BY id DESC LIMIT $4""",
-        company_id, conversation_id, before, limit + 1,
-    )
+    await conversations.get_conversation(company_id, conversation_id)
+    rows = await conversations.list_messages(company_id, conversation_id, before=before, limit=limit + 1)
+    rows.reverse()  # newest first
     items = [message_out(r) for r in rows[:limit]]
     return items, (items[-1]["id"] if len(rows) > limit else None)
 

@@ -29,6 +29,7 @@ from piccolo.table import Table
 from app.domain import sql
 from app.domain.errors import ValidationError
 from app.i18n import N_
+from app.logs import request_id
 
 
 class AuditEvent(Table, tablename="audit_event"):
@@ -46,6 +47,7 @@ class AuditEvent(Table, tablename="audit_event"):
     before = JSONB(null=True)
     after = JSONB(null=True)
     at = Timestamptz(default=TimestamptzNow())
+    request_id = Varchar(length=64, default="")  # the request that did it (X-Request-Id, access log)
 
 
 @dataclass(frozen=True)
@@ -93,8 +95,8 @@ async def record_audit(
     before, after = diff(before, after)
     await sql.execute(
         """INSERT INTO audit_event (company_id, actor_user_id, actor_label, actor_address, action,
-                                    target_type, target_id, target_label, before, after)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10::jsonb)""",
+                                    target_type, target_id, target_label, before, after, request_id)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10::jsonb, $11)""",
         company_id,
         actor.user_id,
         actor.label[:300],
@@ -105,6 +107,7 @@ async def record_audit(
         (target_label or "")[:300],
         json.dumps(before, default=str) if before is not None else None,
         json.dumps(after, default=str) if after is not None else None,
+        request_id.get().replace("-", "", 1 if request_id.get() == "-" else 0)[:64],
     )
 
 

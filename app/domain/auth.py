@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from app.domain import sql
+from app.domain.account import verify_second_factor
 from app.domain.audit import Actor, actor_of, record_audit
 from app.domain.errors import Throttled
 from app.domain.passwords import verify_password
@@ -49,6 +50,11 @@ async def authenticate(email: str, password: str, address: str, policy: Throttle
         count, wait = await _failures(scope, key, policy.window_seconds)
         if count >= limit:
             minutes = max(1, round(wait / 60))
+            known = await User.objects().where(User.email == email).first() if email else None
+            if known is not None:
+                async with sql.transaction():
+                    await record_audit(known.company_id, "login.throttled", actor=Actor(None, email, address),
+                                       after={"by": scope}, **_target(known))
             message = ngettext(
                 "Too many failed attempts. Try again in %(num)d minute.",
                 "Too many failed attempts. Try again in %(num)d minutes.",
@@ -82,10 +88,50 @@ def _target(user: User) -> dict:
 
 
 async def record_logout(user: User, address: str) -> None:
-    """Logging out is audited like logging in."""
+    """Logging out is audited like logging in, and the person is offline at once (not after
+    the presence grace period): nothing more is routed to them and the dispatcher moves on
+    what they hold (app.dispatch.assignment.redistribute_from)."""
+    from app.domain.presence import record_change
+
     async with sql.transaction():
         await record_audit(user.company_id, "logout", actor=actor_of(user, address), **_target(user))
+        old = await sql.fetchval(
+            """UPDATE app_user u SET presence = 'offline', presence_changed_at = now()
+               FROM (SELECT id, presence FROM app_user WHERE id = $1 FOR UPDATE) o
+               WHERE u.id = o.id AND o.presence <> 'offline' RETURNING o.presence""",
+            user.id,
+        )
+        if old is not None:
+            await record_change(user.company_id, user.id, old, "offline", "logout")
 
 
 async def purge_old_failures(window_seconds: int) -> None:
     await sql.execute("DELETE FROM login_failure WHERE at < now() - make_interval(secs => $1)", float(window_seconds))
+
+
+async def second_factor(user_id: int, code: str, address: str, policy: ThrottlePolicy) -> User | None:
+    """The login's second step (TOTP or a recovery code) for a user whose password was right:
+    the user when accepted, None when not; ``Throttled`` after too many wrong codes."""
+    key = str(user_id)
+    count, wait = await _failures("mfa", key, policy.window_seconds)
+    user = await User.objects().where((User.id == user_id) & (User.active.eq(True))).first()
+    if user is None:
+        return None
+    if count >= policy.max_failures:
+        minutes = max(1, round(wait / 60))
+        async with sql.transaction():
+            await record_audit(user.company_id, "login.throttled", actor=actor_of(user, address),
+                               after={"step": "second factor"}, **_target(user))
+        raise Throttled(ngettext("Too many failed attempts. Try again in %(num)d minute.",
+                                 "Too many failed attempts. Try again in %(num)d minutes.", minutes) % {"num": minutes},
+                        retry_after=wait)
+    kind = await verify_second_factor(user_id, code)
+    async with sql.transaction():
+        if kind is None:
+            await sql.execute("INSERT INTO login_failure (scope, key) VALUES ('mfa', $1)", key)
+            await record_audit(user.company_id, "login.mfa_failed", actor=actor_of(user, address), **_target(user))
+            return None
+        await sql.execute("DELETE FROM login_failure WHERE scope = 'mfa' AND key = $1", key)
+        await record_audit(user.company_id, "login.mfa_succeeded", actor=actor_of(user, address),
+                           after={"with": kind}, **_target(user))
+    return user

@@ -263,7 +263,7 @@ async def _department(company_id: int, department_id: int | None) -> str:
     name = await sql.fetchval("SELECT name FROM department WHERE company_id = $1 AND id = $2", company_id, department_id)
     if name is None:
         raise NotFound(N_("No such department."))
-    return name
+    return str(name)
 
 
 async def get_hours(company_id: int, department_id: int | None = None) -> dict[int, list[Interval]]:

@@ -77,6 +77,12 @@ class Conversation(Table, tablename="conversation"):
     # The last customer message the holder has seen: unread = inbound messages after it.
     read_message_id = BigInt(default=0)
     out_of_hours_sent_at = Timestamptz(null=True, default=None)
+    # Routing (sb_0016): place in line, the agent a transfer avoids, the take-over text sent,
+    # the unstaffed-queue alert raised.
+    line_at = Timestamptz(null=True, default=None)
+    avoid_user_id = Integer(null=True, default=None)
+    takeover_sent_at = Timestamptz(null=True, default=None)
+    unstaffed_alert_at = Timestamptz(null=True, default=None)
 
 
 class Message(Table, tablename="message"):

@@ -15,6 +15,7 @@ from datetime import datetime
 import asyncpg
 
 from app.i18n import N_
+from app.netpolicy import UrlRefused, check_url
 from app.domain import sql
 from app.domain.audit import record_audit
 from app.domain.departments import departments_exist
@@ -127,8 +128,11 @@ async def _clean(company_id: int, data: dict, existing: ChannelInfo | None) -> d
             raw = f.default
         if f.required and not raw:
             c.fail(key, N_("This field is required."))
-        if f.name.endswith(("base", "base_url")) and raw and not raw.startswith(("http://", "https://")):
-            c.fail(key, N_("Enter an address starting with https://."))
+        if f.name.endswith(("base", "base_url")) and raw:
+            try:
+                raw = check_url(raw)
+            except UrlRefused as exc:
+                c.fail(key, str(exc))
         if f.name == "from_number" and raw and not raw.lstrip("+").isdigit():
             c.fail(key, N_("Enter the number in international form, e.g. +14155238886."))
         creds[f.name] = raw

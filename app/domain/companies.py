@@ -67,7 +67,8 @@ def timezones() -> tuple[str, ...]:
 
 
 def _settings(company: Company) -> dict:
-    return {"name": company.name, "timezone": company.timezone, "language": company.language}
+    return {"name": company.name, "timezone": company.timezone, "language": company.language,
+            "mfa_required_for_admins": bool(company.mfa_required_for_admins)}
 
 
 async def update_company(company_id: int, data: dict) -> Company:
@@ -78,6 +79,8 @@ async def update_company(company_id: int, data: dict) -> Company:
         "name": c.text("name", max_len=200),
         "timezone": c.text("timezone", max_len=64),
         "language": c.choice("language", COMPANY_LANGUAGES, default="en"),
+        # Admins must log in with two-factor (sent to set it up at their next login).
+        "mfa_required_for_admins": str(data.get("mfa_required_for_admins") or "") in ("1", "on", "true"),
     }
     if values["timezone"] and "timezone" not in c.errors and values["timezone"] not in timezones():
         c.fail("timezone", N_("Choose a timezone from the list, such as Europe/Paris."))
@@ -85,8 +88,8 @@ async def update_company(company_id: int, data: dict) -> Company:
     before = _settings(company)
     async with sql.transaction():
         await sql.execute(
-            "UPDATE company SET name = $2, timezone = $3, language = $4 WHERE id = $1",
-            company_id, values["name"], values["timezone"], values["language"],
+            "UPDATE company SET name = $2, timezone = $3, language = $4, mfa_required_for_admins = $5 WHERE id = $1",
+            company_id, values["name"], values["timezone"], values["language"], values["mfa_required_for_admins"],
         )
         if before != values:
             await record_audit(company_id, "company.updated", target_type="company", target_id=company_id,

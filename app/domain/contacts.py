@@ -83,12 +83,14 @@ async def list_contacts(company_id: int, *, query: str = "", page: int = 1, per_
     return Page(items=list(rows), page=page, per_page=per_page, total=total)
 
 
-async def get_contact(company_id: int, contact_id: int) -> asyncpg.Record:
-    """A contact of this company that is not deleted (404 otherwise)."""
+async def get_contact(company_id: int, contact_id: int, *, deleted_too: bool = False) -> asyncpg.Record:
+    """A contact of this company that is not deleted (404 otherwise); ``deleted_too``: a
+    deleted one as well (a conversation's customer, whose data the deletion blanked)."""
     if not 0 < contact_id < 2**31:
         raise NotFound(N_("No such contact."))
     row = await sql.fetchrow(
-        f"SELECT {_COLUMNS} FROM contact WHERE company_id = $1 AND id = $2 AND deleted_at IS NULL", company_id, contact_id
+        f"SELECT {_COLUMNS} FROM contact WHERE company_id = $1 AND id = $2 AND ($3 OR deleted_at IS NULL)",
+        company_id, contact_id, deleted_too,
     )
     if row is None:
         raise NotFound(N_("No such contact."))
@@ -96,7 +98,7 @@ async def get_contact(company_id: int, contact_id: int) -> asyncpg.Record:
 
 
 async def contact_stats(company_id: int, contact_id: int) -> dict:
-    row = await sql.fetchrow(
+    row = await sql.fetchone(
         """SELECT count(*) AS conversations, count(*) FILTER (WHERE status <> 'resolved') AS open,
                   (SELECT count(*) FROM message m WHERE m.company_id = $1 AND m.conversation_id IN
                        (SELECT id FROM conversation WHERE company_id = $1 AND contact_id = $2)) AS messages
@@ -226,7 +228,7 @@ async def merge_contacts(company_id: int, keep_id: int, duplicate_id: int) -> as
                 raise ValidationError({"duplicate_id": N_("These contacts cannot be merged: their records conflict.")}) from exc
         await sql.execute("DELETE FROM contact WHERE company_id = $1 AND id = $2", company_id, duplicate_id)
         details = "\n\n".join(d for d in (keep["details"], dup["details"]) if d)[:2000]
-        row = await sql.fetchrow(
+        row = await sql.fetchone(
             f"""UPDATE contact SET name = $3, phone = coalesce(phone, $4), email = CASE WHEN email = '' THEN $5 ELSE email END,
                        details = $6, language = CASE WHEN language = '' THEN $7 ELSE language END,
                        opted_out_at = coalesce(opted_out_at, $8)
@@ -254,7 +256,7 @@ async def set_contact_language(company_id: int, contact_id: int, language: str) 
     if value == contact["language"]:
         return contact
     async with sql.transaction():
-        row = await sql.fetchrow(
+        row = await sql.fetchone(
             f"UPDATE contact SET language = $3 WHERE company_id = $1 AND id = $2 AND deleted_at IS NULL RETURNING {_COLUMNS}",
             company_id, contact_id, value,
         )

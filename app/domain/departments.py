@@ -50,13 +50,40 @@ def _clean(data: dict) -> dict:
         "colour": c.pattern("colour", COLOUR_RE, N_("Use a colour such as #4f46e5."), max_len=7).lower(),
         "response_timeout": c.integer("response_timeout", low=10, high=86400, default=300),
         "menu_position": c.integer("menu_position", low=0, high=99, default=0),
+        # Routing knobs (README "Routing guarantees"): every one the engine reads.
+        "strategy": c.choice("strategy", STRATEGIES, default="least_load"),
+        "reinjection_policy": c.choice("reinjection_policy", REINJECTION_POLICIES, default="prefer_others"),
+        "reinjection_alert": c.integer("reinjection_alert", low=1, high=100, default=3),
+        "offline_policy": c.choice("offline_policy", OFFLINE_POLICIES, default="requeue"),
+        "offline_alert_minutes": c.integer("offline_alert_minutes", low=1, high=1440, default=10),
+        "overflow_department_id": c.integer("overflow_department_id", low=0, high=2**31 - 1, default=0) or None,
+        "overflow_after": c.integer("overflow_after", low=0, high=86400, default=0),
+        "menu_timeout": c.integer("menu_timeout", low=0, high=86400, default=0),
     }
     c.raise_if_errors()
     return values
 
 
+STRATEGIES = ("least_load", "round_robin", "sticky")
+REINJECTION_POLICIES = ("prefer_others", "wait")
+OFFLINE_POLICIES = ("requeue", "keep_answered")
+FIELDS = ("name", "code", "colour", "response_timeout", "menu_position", "strategy", "reinjection_policy",
+          "reinjection_alert", "offline_policy", "offline_alert_minutes", "overflow_department_id", "overflow_after",
+          "menu_timeout")
+
+
+async def _check_overflow(company_id: int, department_id: int | None, values: dict) -> None:
+    """The overflow department is another department of the same company."""
+    target = values["overflow_department_id"]
+    if target is None:
+        return
+    ok = await sql.fetchval("SELECT 1 FROM department WHERE company_id = $1 AND id = $2", company_id, target)
+    if not ok or target == department_id:
+        raise ValidationError({"overflow_department_id": N_("Choose another department of this company.")})
+
+
 def _snapshot(dep: Department) -> dict:
-    return {k: getattr(dep, k) for k in ("name", "code", "colour", "response_timeout", "menu_position")}
+    return {k: getattr(dep, k) for k in FIELDS}
 
 
 def _target(dep: Department) -> dict:
@@ -71,6 +98,7 @@ def _unique_error(exc: asyncpg.UniqueViolationError) -> ValidationError:
 
 async def create_department(company_id: int, data: dict) -> Department:
     values = _clean(data)
+    await _check_overflow(company_id, None, values)
     try:
         async with sql.transaction():
             dep = Department(company_id=company_id, **values)
@@ -84,6 +112,7 @@ async def create_department(company_id: int, data: dict) -> Department:
 async def update_department(company_id: int, department_id: int, data: dict) -> Department:
     old = await get_department(company_id, department_id)
     values = _clean(data)
+    await _check_overflow(company_id, department_id, values)
     try:
         async with sql.transaction():
             await Department.update(values).where(

@@ -23,6 +23,10 @@ class ValidationError(DomainError):
         self.errors = errors
 
 
+class Conflict(DomainError):
+    """Someone else changed the row a moment ago (the message says who and what)."""
+
+
 class Throttled(DomainError):
     """Too many attempts; ``retry_after`` is in seconds."""
 

@@ -21,7 +21,7 @@ import secrets
 import time
 from dataclasses import dataclass
 from datetime import datetime
-from urllib.parse import urlsplit
+from app.netpolicy import UrlRefused, check_url
 
 import asyncpg
 
@@ -98,9 +98,10 @@ def _clean(data: dict) -> tuple[str, str, list[str]]:
     c = Cleaner(data)
     url = c.text("url", max_len=2000)
     if url and "url" not in c.errors:
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            c.fail("url", N_("Enter an http:// or https:// address."))
+        try:
+            url = check_url(url)
+        except UrlRefused as exc:
+            c.fail("url", str(exc))
     description = c.text("description", max_len=200, required=False)
     raw = data.get("events") or []
     chosen = [raw] if isinstance(raw, str) else list(raw)

@@ -16,6 +16,7 @@ import hashlib
 import hmac
 import json
 import mimetypes
+import time
 import logging
 import uuid
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from app.i18n import N_, gettext
 from app.domain import sql
 from app.storage import S3Store, StorageError
 from app.domain.errors import NotFound, ValidationError
+from app.domain.sniff import sniff
 from app.domain.events import MessageStatusChanged, emit
 
 log = logging.getLogger(__name__)
@@ -79,8 +81,10 @@ async def _update(item: PendingMedia, changes: dict) -> None:
     await emit(MessageStatusChanged(item.company_id, conversation_id, item.message_id, "received"))
 
 
-async def store_media(data_dir: Path, item: PendingMedia, content: bytes, mime: str) -> None:
-    mime = (mime or "application/octet-stream").split(";")[0].strip().lower()
+async def store_media(data_dir: Path, item: PendingMedia, content: bytes, declared: str) -> None:
+    """Keep a fetched file under the type its bytes show (``declared``, from the payload or the
+    provider's answer, only tells a .docx from a .zip): a payload cannot make HTML an image."""
+    mime = sniff(content, declared)
     if not allowed(mime):
         await _update(item, {"error": f"Files of type {mime} are not kept."})
         return
@@ -98,9 +102,12 @@ async def media_failed(item: PendingMedia, reason: str) -> None:
     await _update(item, {"error": reason})
 
 
-async def retry_media_later(item: PendingMedia, seconds: float) -> None:
-    await sql.execute("UPDATE message SET next_attempt_at = now() + make_interval(secs => $2) WHERE id = $1",
-                      item.message_id, float(seconds))
+async def retry_media_later(item: PendingMedia, seconds: float, tries: int = 0) -> None:
+    """Try again in ``seconds``; ``tries`` (kept in the media) bounds the attempts (the worker gives up)."""
+    await sql.execute(
+        """UPDATE message SET next_attempt_at = now() + make_interval(secs => $2),
+                  data = jsonb_set(data, '{media,tries}', to_jsonb($3::int)) WHERE id = $1""",
+        item.message_id, float(seconds), tries)
 
 
 async def get_media_file(company_id: int, message_id: int, data_dir: Path) -> tuple[Path, str, str]:
@@ -203,9 +210,26 @@ def save_upload(data_dir: Path, company_id: int, content: bytes, mime: str, file
     return {"type": kind_of(mime), "path": str(relative), "size": len(content), "mime_type": mime, "filename": name}
 
 
-def media_token(secret: str, message_id: int, path: str) -> str:
-    """Signs the public address a provider downloads an outbound file from."""
-    return hmac.new(secret.encode(), f"{message_id}:{path}".encode(), hashlib.sha256).hexdigest()[:40]
+# How long a signed link to an outbound file works: the provider fetches it while sending (each
+# send attempt signs a new one), so an hour is plenty, and a leaked link soon stops working.
+LINK_SECONDS = 3600
+
+
+def media_token(secret: str, message_id: int, path: str, now: float | None = None) -> str:
+    """Signs the public address a provider downloads an outbound file from: ``<expiry>.<signature>``."""
+    expires = int((now if now is not None else time.time()) + LINK_SECONDS)
+    return f"{expires}.{_signature(secret, message_id, path, expires)}"
+
+
+def _signature(secret: str, message_id: int, path: str, expires: int) -> str:
+    return hmac.new(secret.encode(), f"{message_id}:{path}:{expires}".encode(), hashlib.sha256).hexdigest()[:40]
+
+
+def _token_valid(secret: str, message_id: int, path: str, token: str) -> bool:
+    expires_text, _, signature = token.partition(".")
+    if not expires_text.isdigit() or len(expires_text) > 12 or int(expires_text) < time.time():
+        return False
+    return hmac.compare_digest(_signature(secret, message_id, path, int(expires_text)), signature)
 
 
 async def get_public_media(message_id: int, token: str, secret: str, data_dir: Path) -> tuple[Path, str, str]:
@@ -214,6 +238,6 @@ async def get_public_media(message_id: int, token: str, secret: str, data_dir: P
         raise NotFound(N_("No such file."))
     row = await sql.fetchrow("SELECT company_id, data->'media' AS media FROM message WHERE id = $1 AND direction = 'out'", message_id)
     media = (json.loads(row["media"]) if isinstance(row["media"], str) else row["media"]) if row else None
-    if not media or not media.get("path") or not hmac.compare_digest(media_token(secret, message_id, media["path"]), token):
+    if row is None or not media or not media.get("path") or not _token_valid(secret, message_id, media["path"], token):
         raise NotFound(N_("No such file."))
     return await get_media_file(row["company_id"], message_id, data_dir)

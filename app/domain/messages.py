@@ -371,6 +371,8 @@ async def queue_message(company_id: int, conversation_id: int, data: dict, *, us
                         author: str = "agent", media: dict | None = None) -> int:
     """Store an outbound message ``pending`` (the outbox). Checks the provider's text limit and,
     for Meta and Twilio, the 24-hour window (outside it a template is required)."""
+    from app.domain.conversations import get_conversation  # the conversation module builds on this one
+
     conv = await get_conversation(company_id, conversation_id)
     channel = await get_channel(company_id, conv["channel_id"])
     errors: dict[str, str] = {}
@@ -426,32 +428,6 @@ async def resend_message(company_id: int, message_id: int) -> None:
 
 # Reads --------------------------------------------------------------------------------------
 
-CONVERSATION_SQL = """
-SELECT c.*, ct.phone, ct.name AS contact_name, ch.name AS channel_name, ch.provider
-FROM conversation c JOIN contact ct ON ct.id = c.contact_id JOIN channel ch ON ch.id = c.channel_id
-"""
-
-
-async def get_conversation(company_id: int, conversation_id: int) -> asyncpg.Record:
-    row = await sql.fetchrow(CONVERSATION_SQL + " WHERE c.company_id = $1 AND c.id = $2", company_id, conversation_id)
-    if row is None:
-        raise NotFound(N_("No such conversation."))
-    return row
-
-
-async def list_conversations(company_id: int, limit: int = 100) -> list[asyncpg.Record]:
-    return await sql.fetch(
-        CONVERSATION_SQL + " WHERE c.company_id = $1 ORDER BY c.last_message_at DESC, c.id DESC LIMIT $2", company_id, limit
-    )
-
-
-async def find_open_conversation(company_id: int, channel_id: int, phone: str) -> asyncpg.Record | None:
-    return await sql.fetchrow(
-        CONVERSATION_SQL + " WHERE c.company_id = $1 AND c.channel_id = $2 AND ct.phone = $3 ORDER BY c.id DESC LIMIT 1",
-        company_id, channel_id, phone,
-    )
-
-
 def _decode(row: asyncpg.Record) -> dict:
     item = dict(row)
     if isinstance(item.get("data"), str):
@@ -477,10 +453,3 @@ async def get_messages(company_id: int, message_ids: list[int]) -> dict[int, dic
     return {r["id"]: _decode(r) for r in rows}
 
 
-async def list_messages(company_id: int, conversation_id: int, limit: int = 200) -> list[dict]:
-    rows = await sql.fetch(
-        """SELECT * FROM (SELECT * FROM message WHERE company_id = $1 AND conversation_id = $2
-                          ORDER BY id DESC LIMIT $3) m ORDER BY id""",
-        company_id, conversation_id, limit,
-    )
-    return [_decode(r) for r in rows]

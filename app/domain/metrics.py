@@ -32,7 +32,7 @@ import statistics
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
-from typing import Protocol
+from typing import Protocol, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from app.domain import sql
@@ -63,7 +63,7 @@ class OpenTime:
         self.ends: list[datetime] = []
         self.before: list[float] = []  # open seconds before each period starts
         self.indexed = periods is not None
-        if self.indexed:
+        if periods is not None:
             total = 0.0
             for a, b in periods(lo, hi):
                 self.starts.append(a)
@@ -189,6 +189,7 @@ def _day_key(at: datetime, tz: ZoneInfo) -> date:
     return at.astimezone(tz).date()
 
 
+@sql.on_replica
 async def compute(
     company_id: int,
     start: datetime,
@@ -342,7 +343,7 @@ async def compute(
         row("total")
     result = [r.finish() for r in rows.values()]
     if group_by == "day":
-        return sorted(result, key=lambda r: r.key)
+        return sorted(result, key=lambda r: cast(date, r.key))  # grouped by day: every key is a date
     return sorted(result, key=lambda r: (r.key is None, r.label.lower(), str(r.key)))
 
 

@@ -17,6 +17,7 @@ import asyncpg
 from app.domain import sql
 from app.domain.callers import calls_in_conversation
 from app.domain.audit import record_audit
+from app.domain.contacts import get_contact
 from app.domain.errors import NotFound
 from app.domain.events import ContactChanged, NoteAdded, emit
 from app.domain.validation import EMAIL_RE, Cleaner
@@ -176,19 +177,9 @@ async def mark_read(company_id: int, conversation_id: int) -> None:
 # The customer -----------------------------------------------------------------------------
 
 
-async def get_contact(company_id: int, contact_id: int) -> asyncpg.Record:
-    row = await sql.fetchrow(
-        "SELECT id, phone, name, email, details, language, created_at FROM contact WHERE company_id = $1 AND id = $2",
-        company_id, contact_id,
-    )
-    if row is None:
-        raise NotFound(N_("No such customer."))
-    return row
-
-
 async def update_contact(company_id: int, contact_id: int, data: dict) -> None:
     """Edit the customer's name and details (any staff member who may see one of their conversations)."""
-    before = await get_contact(company_id, contact_id)
+    before = await get_contact(company_id, contact_id, deleted_too=True)
     c = Cleaner(data)
     values = {
         "name": c.text("name", max_len=200, required=False),

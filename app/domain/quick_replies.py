@@ -103,7 +103,7 @@ async def create_quick_reply(company_id: int, data: dict) -> int:
     values = await _clean(company_id, data)
     try:
         async with sql.transaction():
-            quick_reply_id = await sql.fetchval(
+            quick_reply_id: int = await sql.fetchval(
                 "INSERT INTO quick_reply (company_id, department_id, shortcut, text) VALUES ($1, $2, $3, $4) RETURNING id",
                 company_id, values["department_id"], values["shortcut"], values["text"],
             )

@@ -4,17 +4,99 @@ Piccolo's query builder serves simple reads and writes; statements it cannot exp
 (``ON CONFLICT``, ``FOR UPDATE SKIP LOCKED`` with joins, ``pg_notify``) go through these
 helpers with asyncpg's ``$1`` placeholders. Inside ``transaction()`` (or Piccolo's own
 ``DB.transaction()``) they use that transaction's connection.
+
+Reads of functions marked ``@on_replica`` (metrics, the wallboard's day totals, the CDR search
+and export) go to the read replica (``DATABASE_READ_URL``, a streaming standby) when one is
+configured and reachable, and to the primary otherwise: a replica that fails is left alone
+for ``Replica.retry_seconds`` and the read is answered by the primary. Writes (``execute``) and
+reads inside a transaction always use the primary.
 """
 
 from __future__ import annotations
 
+import contextvars
+import functools
+import logging
+import time
 from contextlib import asynccontextmanager
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Awaitable, Callable, TypeVar
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
 from app.engine import DB
+
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+# Failures that mean "the replica is not there", as opposed to a bad query.
+_UNREACHABLE = (OSError, asyncpg.exceptions.ConnectionDoesNotExistError, asyncpg.exceptions.CannotConnectNowError,
+                asyncpg.exceptions.InterfaceError, asyncpg.exceptions.PostgresConnectionError,
+                asyncpg.exceptions.AdminShutdownError, TimeoutError)
+
+
+class Replica:
+    """The read replica's pool, opened on first use and set aside for a while when it fails."""
+
+    def __init__(self) -> None:
+        self.dsn = ""
+        self.pool: asyncpg.Pool | None = None
+        self.down_until = 0.0
+        self.retry_seconds = 30.0
+        self.reads = 0  # reads the replica answered (tests, benchmarks)
+
+    def usable(self) -> bool:
+        return bool(self.dsn) and time.monotonic() >= self.down_until
+
+    async def get_pool(self) -> asyncpg.Pool:
+        if self.pool is None:
+            self.pool = await asyncpg.create_pool(self.dsn, min_size=1, max_size=5, timeout=3)
+        return self.pool
+
+    def failed(self, exc: BaseException) -> None:
+        log.warning("read replica unreachable (%r): reading from the primary for %.0f s", exc, self.retry_seconds)
+        self.down_until = time.monotonic() + self.retry_seconds
+        pool, self.pool = self.pool, None
+        if pool is not None:
+            pool.terminate()
+
+    async def close(self) -> None:
+        self.dsn, self.down_until = "", 0.0
+        pool, self.pool = self.pool, None
+        if pool is not None:
+            await pool.close()
+
+
+READ = Replica()
+_on_replica: contextvars.ContextVar[bool] = contextvars.ContextVar("on_replica", default=False)
+
+
+def on_replica(fn: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
+    """Mark a function whose reads may be served by the read replica (slightly behind the
+    primary: for figures and history, never for what a write depends on)."""
+
+    @functools.wraps(fn)
+    async def wrapper(*args: Any, **kwargs: Any) -> T:
+        token = _on_replica.set(True)
+        try:
+            return await fn(*args, **kwargs)
+        finally:
+            _on_replica.reset(token)
+
+    return wrapper
+
+
+async def _read(method: str, query: str, args: tuple) -> Any:
+    if _on_replica.get() and DB.current_transaction.get() is None and READ.usable():
+        try:
+            async with (await READ.get_pool()).acquire() as conn:
+                result = await getattr(conn, method)(query, *args)
+            READ.reads += 1
+            return result
+        except _UNREACHABLE as exc:
+            READ.failed(exc)
+    async with _connection() as conn:
+        return await getattr(conn, method)(query, *args)
 
 
 @asynccontextmanager
@@ -34,13 +116,13 @@ async def _connection() -> AsyncIterator[asyncpg.Connection | PoolConnectionProx
 
 
 async def fetch(query: str, *args: Any) -> list[asyncpg.Record]:
-    async with _connection() as conn:
-        return await conn.fetch(query, *args)
+    rows: list[asyncpg.Record] = await _read("fetch", query, args)
+    return rows
 
 
 async def fetchrow(query: str, *args: Any) -> asyncpg.Record | None:
-    async with _connection() as conn:
-        return await conn.fetchrow(query, *args)
+    row: asyncpg.Record | None = await _read("fetchrow", query, args)
+    return row
 
 
 async def fetchone(query: str, *args: Any) -> asyncpg.Record:
@@ -53,8 +135,7 @@ async def fetchone(query: str, *args: Any) -> asyncpg.Record:
 
 
 async def fetchval(query: str, *args: Any) -> Any:
-    async with _connection() as conn:
-        return await conn.fetchval(query, *args)
+    return await _read("fetchval", query, args)
 
 
 async def execute(query: str, *args: Any) -> str:

@@ -23,6 +23,12 @@ class Company(Table, tablename="company"):
     timezone = Varchar(length=64, default="UTC")
     language = Varchar(length=8, default="en")
     created_at = Timestamptz(default=TimestamptzNow())
+    # Seconds the returning customer's yes/no question waits (sb_0016).
+    returning_timeout = Integer(default=120)
+    # When "<agent> is now with you" goes: assigned, answered or never (sb_0016).
+    takeover_notice = Varchar(length=16, default="assigned")
+    # Admins must log in with a second factor (TOTP) and are sent to enrol until they do.
+    mfa_required_for_admins = Boolean(default=False)
 
 
 class User(Table, tablename="app_user"):
@@ -58,6 +64,20 @@ class User(Table, tablename="app_user"):
     last_assigned_at = Timestamptz(null=True, default=None)
     # The sound of the user's alerts (set on /profile): chime, bell, pop or none.
     notification_sound = Varchar(length=16, default="chime")
+    # Two-factor login (app.domain.account): the TOTP secret, when it was turned on (None: off),
+    # and the last time step accepted (a code is never accepted twice).
+    mfa_secret = Varchar(length=64, default="")
+    mfa_enabled_at = Timestamptz(null=True, default=None)
+    mfa_last_step = BigInt(default=0)
+
+
+class MfaRecoveryCode(Table, tablename="mfa_recovery_code"):
+    """One-time codes that stand in for the authenticator (stored as SHA-256 digests)."""
+
+    id = BigInt(primary_key=True)
+    user_id = Integer()
+    code_hash = Varchar(length=64)
+    used_at = Timestamptz(null=True, default=None)
 
 
 class Department(Table, tablename="department"):
@@ -77,8 +97,14 @@ class Department(Table, tablename="department"):
     strategy = Varchar(length=16, default="least_load")
     # Supervisors are alerted when a conversation has been reinjected this many times.
     reinjection_alert = Integer(default=3)
-    # An agent's answered conversations when the agent goes offline: keep or requeue.
-    offline_policy = Varchar(length=8, default="keep")
+    # A holder who goes offline: requeue (everything goes back) or keep_answered (sb_0016).
+    offline_policy = Varchar(length=16, default="requeue")
+    # Routing knobs of sb_0016 (README "Routing guarantees").
+    reinjection_policy = Varchar(length=16, default="prefer_others")
+    offline_alert_minutes = Integer(default=10)
+    overflow_department_id = Integer(null=True, default=None)
+    overflow_after = Integer(default=0)
+    menu_timeout = Integer(default=0)
 
 
 class UserDepartment(Table, tablename="user_department"):
@@ -96,6 +122,12 @@ class HttpSession(Table, tablename="http_session"):
     key = Varchar(length=128, primary_key=True)
     data = Bytea()
     expires_at = Timestamptz(null=True, default=None)
+    # Whose session, since when, last seen when and where (the account page lists them).
+    user_id = BigInt(null=True, default=None)
+    created_at = Timestamptz(default=TimestamptzNow())
+    last_seen_at = Timestamptz(default=TimestamptzNow())
+    address = Varchar(length=64, default="")
+    user_agent = Varchar(length=300, default="")
 
 
 class LoginFailure(Table, tablename="login_failure"):
@@ -107,4 +139,4 @@ class LoginFailure(Table, tablename="login_failure"):
     at = Timestamptz(default=TimestamptzNow())
 
 
-TABLES = [Company, User, Department, UserDepartment, HttpSession, LoginFailure]
+TABLES = [Company, User, Department, UserDepartment, HttpSession, LoginFailure, MfaRecoveryCode]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 import asyncpg
+from piccolo.custom_types import Combinable
 
 from app.i18n import N_
 from app.domain import sql
@@ -52,7 +53,7 @@ async def get_active_user(user_id: int) -> User | None:
 
 
 async def list_users(company_id: int, *, query: str = "", page: int = 1, per_page: int = 50) -> Page:
-    where = User.company_id == company_id
+    where: Combinable = User.company_id == company_id
     if query:
         like = f"%{query.replace('%', '').replace('_', '')}%"
         where &= User.name.ilike(like) | User.email.ilike(like)
@@ -100,7 +101,7 @@ async def _clean(company_id: int, data: dict, *, creating: bool) -> tuple[dict, 
     department_ids = c.id_list("department_ids")
     password = str(data.get("password") or "")
     if creating or password:
-        problem = password_problem(password)
+        problem = password_problem(password, (str(data.get("email") or ""), str(data.get("name") or "")))
         if problem:
             c.fail("password", problem)
     if department_ids:

@@ -115,6 +115,7 @@ async def _statuses(company_id: int, day_start: datetime) -> dict[str, int]:
     return dict(row)
 
 
+@sql.on_replica  # the day's figures: history, never what a write depends on
 async def _hours(company_id: int, day_start: datetime, tz: ZoneInfo) -> list[dict]:
     rows = await sql.fetch(
         """SELECT extract(hour FROM m.created_at AT TIME ZONE $3)::int AS hour, m.author, count(*) AS n
@@ -128,6 +129,7 @@ async def _hours(company_id: int, day_start: datetime, tz: ZoneInfo) -> list[dic
     return hours
 
 
+@sql.on_replica
 async def _queue(company_id: int, day_start: datetime, now: datetime) -> list[dict]:
     """The queue's length through the day, rebuilt from today's transitions backwards from
     the current length: each transition into ``queued`` added one, each out of it removed one."""
@@ -203,5 +205,37 @@ async def _alerts(company_id: int, snap: Snapshot) -> list[dict]:
     for r in rows:
         alerts.append({"kind": "reinjected", "conversation_id": r["id"], "who": r["who"], "count": r["reinjections"],
                        "department": r["department"]})
+    # Routing guarantees (issue 14): a queue nobody can staff, a conversation kept by an
+    # offline holder past the department's limit, one waiting for another agent by rule.
+    rows = await sql.fetch(
+        """SELECT d.name, count(*) AS waiting FROM conversation c JOIN department d ON d.id = c.department_id
+           WHERE c.company_id = $1 AND c.status = 'queued'
+             AND NOT EXISTS (SELECT 1 FROM user_department ud JOIN app_user u ON u.id = ud.user_id
+                             WHERE ud.department_id = d.id AND u.active AND u.presence IN ('online', 'busy'))
+           GROUP BY d.id ORDER BY lower(d.name)""",
+        company_id,
+    )
+    for r in rows:
+        alerts.append({"kind": "unstaffed", "department": r["name"], "count": r["waiting"]})
+    rows = await sql.fetch(
+        """SELECT c.id, coalesce(nullif(ct.name, ''), ct.phone, '') AS who, u.name AS agent FROM conversation c
+           JOIN department d ON d.id = c.department_id JOIN app_user u ON u.id = c.assigned_user_id
+           JOIN contact ct ON ct.id = c.contact_id
+           WHERE c.company_id = $1 AND c.status = 'assigned' AND u.presence = 'offline'
+             AND u.presence_changed_at < now() - make_interval(mins => d.offline_alert_minutes)
+           ORDER BY c.id LIMIT 20""",
+        company_id,
+    )
+    for r in rows:
+        alerts.append({"kind": "holder_offline", "conversation_id": r["id"], "who": r["who"], "agent": r["agent"]})
+    rows = await sql.fetch(
+        """SELECT c.id, coalesce(nullif(ct.name, ''), ct.phone, '') AS who FROM conversation c
+           JOIN contact ct ON ct.id = c.contact_id
+           WHERE c.company_id = $1 AND c.status = 'queued' AND c.unstaffed_alert_at IS NOT NULL
+           ORDER BY c.id LIMIT 20""",
+        company_id,
+    )
+    for r in rows:
+        alerts.append({"kind": "waiting_other", "conversation_id": r["id"], "who": r["who"]})
     return alerts
 

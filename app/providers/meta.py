@@ -16,6 +16,7 @@ import httpx
 
 from app.providers.base import (
     CredentialField,
+    authority,
     InboundMessage,
     Media,
     Outgoing,
@@ -173,6 +174,9 @@ class MetaProvider(Provider):
     def _base(self, credentials: dict) -> str:
         return (credentials.get("api_base") or "https://graph.facebook.com/v21.0").rstrip("/")
 
+    api_base = _base
+    media_redirect_hosts = ("*.fbsbx.com", "*.fbcdn.net")
+
     def build_send(self, credentials: dict, out: Outgoing) -> httpx.Request:
         body: dict = {"messaging_product": "whatsapp", "recipient_type": "individual", "to": out.to_phone.lstrip("+")}
         if out.reply_to:
@@ -282,6 +286,12 @@ def _media_methods():
     def media_headers(self, credentials: dict) -> dict:
         return {"Authorization": f"Bearer {credentials.get('access_token', '')}"}
 
+    def media_hosts(self, credentials: dict) -> tuple[str, ...]:
+        # The Graph API answers a lookaside.fbsbx.com URL that needs the same bearer token
+        # (developers.facebook.com/docs/whatsapp/cloud-api/reference/media#download-media).
+        return (authority(httpx.URL(self._base(credentials))), "lookaside.fbsbx.com")
+
+    MetaProvider.media_hosts = media_hosts  # type: ignore[method-assign]
     MetaProvider.media_url = media_url  # type: ignore[method-assign]
     MetaProvider.media_headers = media_headers  # type: ignore[method-assign]
 

@@ -35,8 +35,11 @@ OPTED_OUT = ("The customer opted out of messages: only replies within 24 hours o
 class Sender:
     def __init__(self, client: httpx.AsyncClient, *, public_url: str = "", poll_interval: float = 0.5, batch: int = 10,
                  retry_base: float = 1.0, retry_cap: float = 300.0, max_attempts: int = 20, lease: float = 120.0,
-                 data_dir: Path | None = None, media_max_bytes: int = 16_000_000, secret_key: str = "") -> None:
+                 data_dir: Path | None = None, media_max_bytes: int = 16_000_000, secret_key: str = "",
+                 media_max_attempts: int = 8, media_timeout: float = 60.0) -> None:
         self.secret_key = secret_key
+        self.media_max_attempts = media_max_attempts
+        self.media_timeout = media_timeout
         self.data_dir = data_dir
         self.media_max_bytes = media_max_bytes
         self.client = client
@@ -76,12 +79,16 @@ class Sender:
                 return True
             media = Media(**{k: str(item.media.get(k) or "") for k in ("url", "media_id", "mime_type", "filename")})
             try:
-                content, mime = await channel.impl.fetch_media(self.client, channel.credentials, media, self.media_max_bytes)
+                content, mime = await channel.impl.fetch_media(self.client, channel.credentials, media, self.media_max_bytes,
+                                                               timeout=self.media_timeout)
             except SendError as exc:
+                tries = int(item.media.get("tries") or 0) + 1
                 if exc.permanent:
                     await media_failed(item, exc.reason)
+                elif tries >= self.media_max_attempts:
+                    await media_failed(item, f"Gave up after {tries} attempts: {exc.reason}")
                 else:
-                    await retry_media_later(item, exc.retry_after or 30.0)
+                    await retry_media_later(item, exc.retry_after or min(3600.0, 30.0 * 2 ** (tries - 1)), tries)
                 return True
             await store_media(self.data_dir, item, content, mime)
         return True

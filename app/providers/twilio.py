@@ -150,6 +150,11 @@ class TwilioProvider(Provider):
     def _base(self, credentials: dict) -> str:
         return str(credentials.get("api_base") or "https://api.twilio.com").rstrip("/")
 
+    api_base = _base
+    # A media URL answers a redirect to a short-lived CDN copy: mms.twiliocdn.com with "HTTP Basic
+    # for media" on, else S3 (support.twilio.com article 223183748). No credentials go there.
+    media_redirect_hosts = ("*.twiliocdn.com", "s3-external-1.amazonaws.com/media.twiliocdn.com/")
+
     def _auth(self, credentials: dict) -> tuple[str, str]:
         return (str(credentials.get("account_sid", "")), str(credentials.get("auth_token", "")))
 

@@ -63,6 +63,10 @@ def media_type(mime: str, data_type: str = "") -> str:
     return {"image": "image", "video": "video", "audio": "audio"}.get(major, "document")
 
 
+# Session states (waha-docs "Sessions": status).
+SESSION_STATES = ("STOPPED", "STARTING", "SCAN_QR_CODE", "WORKING", "FAILED")
+
+
 class WahaProvider(Provider):
     name = "waha"
     label = "WAHA"
@@ -198,6 +202,19 @@ class WahaProvider(Provider):
     def media_headers(self, credentials: dict) -> dict:
         return self._headers(credentials)
 
+    def api_base(self, credentials: dict) -> str:
+        return str(credentials.get("base_url") or "").rstrip("/")
+
+    async def media_url(self, client: httpx.AsyncClient, credentials: dict, media: Media) -> str:
+        # WAHA names its files under its own WAHA_BASE_URL, often http://localhost:3000 as seen from
+        # inside its container: the file is fetched from the server configured on the channel, at
+        # the same /api/files/ path; any other path is not a file and is not fetched.
+        given = httpx.URL(media.url) if media.url else None
+        base = self.api_base(credentials)
+        if given is None or not base or not given.path.startswith("/api/files/") or ".." in given.path:
+            return ""
+        return base + given.raw_path.decode("ascii")
+
     uploads_media = True
 
     def build_send(self, credentials: dict, out: Outgoing) -> httpx.Request:
@@ -245,8 +262,9 @@ class WahaProvider(Provider):
         except ValueError:
             data = {}
         if response.status_code == 200 and isinstance(data, dict):
-            status = data.get("status", "unknown")
-            return status == "WORKING", f"Session {data.get('name', '')} is {status}."
+            # Only WAHA's own session states are repeated: never free text from whatever answered.
+            status = data.get("status") if data.get("status") in SESSION_STATES else "unknown"
+            return status == "WORKING", f"Session {credentials.get('session') or 'default'} is {status}."
         return False, f"WAHA answered HTTP {response.status_code}."
 
 

@@ -16,10 +16,13 @@ import logging
 import httpx
 
 from app import __version__
+from app import netpolicy
 from app.domain.integrations import SIGNATURE_HEADER, Due, claim_due, record_attempt_failed, record_delivered, sign
 from app.retry import backoff
 
 log = logging.getLogger(__name__)
+
+REFUSED = "Not sent: the address is on a loopback, private or reserved network this install does not allow."
 
 
 class WebhookSender:
@@ -70,7 +73,12 @@ class WebhookSender:
                 return
             error = f"HTTP {status}"
         except httpx.HTTPError as exc:
-            error = f"{type(exc).__name__}: {exc}"[:500] or type(exc).__name__
+            # Only the kind of failure: the receiver's address is the admin's, and a detailed
+            # socket error per address and port would make the delivery log a port scanner.
+            if netpolicy.was_refused(exc):
+                await record_attempt_failed(d.id, None, REFUSED, None)
+                return
+            error = "timed out" if isinstance(exc, httpx.TimeoutException) else f"could not connect ({type(exc).__name__})"
         retry = self.backoff(d.attempts) if d.attempts < self.max_attempts else None
         log.info("webhook delivery %s to %s failed (%s); %s", d.id, d.url, error,
                  f"retry in {retry:.0f}s" if retry is not None else "giving up")

@@ -143,9 +143,14 @@ class WhapiProvider(Provider):
     def media_headers(self, credentials: dict) -> dict:
         return self._headers(credentials)
 
+    api_base = _base
+
     async def media_url(self, client: httpx.AsyncClient, credentials: dict, media: Media) -> str:
-        # GET /media/{MediaID} serves the file itself.
-        return media.url or (f"{self._base(credentials)}/media/{media.media_id}" if media.media_id else "")
+        # GET /media/{MediaID} on the channel's own API serves the file itself; the payload's link
+        # is used only when there is no id (and then only if it names that API's host).
+        if media.media_id:
+            return f"{self._base(credentials)}/media/{quote(media.media_id, safe='')}"
+        return media.url
 
     uploads_media = True
     supports_typing = True
@@ -194,6 +199,8 @@ class WhapiProvider(Provider):
             data = {}
         if response.status_code == 200:
             status = (data.get("status") or {}).get("text") if isinstance(data, dict) and isinstance(data.get("status"), dict) else None
+            # Only a short status word is repeated, never free text from whatever answered.
+            status = status if isinstance(status, str) and status.isalpha() and len(status) <= 20 else None
             return True, f"Connected{': ' + status if status else ''}."
         return False, f"Whapi answered HTTP {response.status_code}."
 

@@ -25,6 +25,7 @@ from typing import Callable
 import asyncpg
 
 from app.domain.events import CHANNEL, Event, decode
+from app.realtime.tasks import stop_task
 
 log = logging.getLogger(__name__)
 # Events remembered for streams that start late (see the module's docstring): how long, and at
@@ -107,12 +108,7 @@ class Hub:
         """End every stream and stop listening."""
         self._closing = True
         self.end_streams()
-        if self._task:
-            self._task.cancel()
-            try:
-                await self._task
-            except (asyncio.CancelledError, Exception):  # noqa: BLE001
-                pass
+        await stop_task(self._task)
         await self._drop_connection()
 
     def end_streams(self) -> None:

@@ -14,6 +14,8 @@ from typing import Awaitable, Callable
 
 import asyncpg
 
+from app.realtime.tasks import stop_task
+
 log = logging.getLogger(__name__)
 
 # Advisory lock keys of the singleton jobs (one place, so two jobs never share a key).
@@ -40,12 +42,7 @@ class Leadership:
         self._task = asyncio.create_task(self._run(), name=f"leader-{self.name}")
 
     async def close(self) -> None:
-        if self._task:
-            self._task.cancel()
-            try:
-                await self._task
-            except (asyncio.CancelledError, Exception):  # noqa: BLE001
-                pass
+        await stop_task(self._task)
 
     async def _run(self) -> None:
         while True:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import AsyncIterator
 
+from app.domain.csv_cells import safe_cell
 from app.i18n import N_
 from app.domain import sql
 from app.domain.errors import ValidationError
@@ -128,6 +129,7 @@ def _where(company_id: int, f: CdrFilter, cursor: str | None) -> tuple[str, list
     return " AND ".join(clauses), args
 
 
+@sql.on_replica  # the history (and export_csv's batches): the read replica when there is one
 async def search_cdr(company_id: int, f: CdrFilter, *, cursor: str | None = None, limit: int = 25, offset: int = 0) -> CdrPage:
     where, args = _where(company_id, f, cursor)
     order = "start DESC, uniqueid DESC"
@@ -154,11 +156,8 @@ async def search_cdr(company_id: int, f: CdrFilter, *, cursor: str | None = None
 
 
 def _cell(value: object) -> str:
-    """CSV cell safe from spreadsheet formula injection (a leading = @ or +/- not before a digit)."""
-    text = "" if value is None else (value.isoformat(sep=" ") if isinstance(value, datetime) else str(value))
-    if text[:1] in ("=", "@", "\t", "\r") or (text[:1] in ("+", "-") and not text[1:2].isdigit()):
-        return "'" + text
-    return text
+    """CSV cell safe from spreadsheet formula injection (the app's one rule: app.domain.csv_cells)."""
+    return str(safe_cell(value))
 
 
 async def export_csv(company_id: int, f: CdrFilter, *, max_rows: int = 100_000, batch: int = 5000) -> AsyncIterator[bytes]:

@@ -19,6 +19,7 @@ from typing import Awaitable, Callable, ClassVar
 
 from app.domain import sql
 from app.domain.events import Event, emit
+from app.realtime.tasks import stop_task
 from app.settings import Settings
 from app.telephony.state import LiveState
 
@@ -96,13 +97,8 @@ class LivePublisher:
             self._task = asyncio.create_task(self._loop(), name="pbx-live-publisher")
 
     async def close(self) -> None:
-        if self._task:
-            self._task.cancel()
-            try:
-                await self._task
-            except (asyncio.CancelledError, Exception):  # noqa: BLE001
-                pass
-            self._task = None
+        await stop_task(self._task)
+        self._task = None
 
     def touch(self) -> None:
         self._wake.set()

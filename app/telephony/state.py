@@ -82,6 +82,7 @@ class Channel:
     started: float = 0.0
     answered: float | None = None
     bridge: str = ""  # BridgeUniqueid while in a bridge: who talks to whom (BridgeEnter/BridgeLeave)
+    leaving: bool = False  # transferred the call away (BlindTransfer): no longer a party to it
 
 
 @dataclass
@@ -196,6 +197,23 @@ class LiveState:
         if not f("Uniqueid"):
             return False
         self._channel_from(f).bridge = ""
+        return True
+
+    def _on_blindtransfer(self, f) -> bool:
+        """``BlindTransfer`` (main/stasis_bridges.c): the transferer hands the transferee to
+        ``Extension``; the call goes on between the transferee and that extension."""
+        if f("Result") != "Success":
+            return False
+        transferee = self.channels.get(f("TransfereeUniqueid"))
+        transferer = self.channels.get(f("TransfererUniqueid"))
+        if transferer is not None:
+            transferer.leaving = True
+            transferer.bridge = ""
+        if transferee is None:
+            return transferer is not None
+        transferee.exten = f("Extension") or transferee.exten
+        transferee.bridge = ""
+        self.origins[transferee.linkedid] = (transferee.uniqueid, transferee.caller_num, transferee.caller_name)
         return True
 
     def _on_newexten(self, f) -> bool:
@@ -446,7 +464,7 @@ class LiveState:
         origin = next((c for c in chans if c.uniqueid == origin_uid), None)
         if origin is not None:
             from_num, from_name = origin.caller_num or from_num, origin.caller_name or from_name
-        others = [c for c in chans if c.uniqueid != origin_uid]
+        others = [c for c in chans if c.uniqueid != origin_uid and not c.leaving]
         in_bridge: dict[str, int] = {}
         for c in chans:
             if c.bridge:

@@ -7,6 +7,7 @@ from litestar import Controller, Request, get, post
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
+from app import netpolicy
 from app.i18n import gettext as _
 from app.domain.channels import (
     PROVIDER_CHOICES,
@@ -103,5 +104,8 @@ class ChannelsController(Controller):
         except httpx.TimeoutException:
             ok, message = False, f"{channel.impl.label} did not answer in time."
         except httpx.HTTPError as exc:
-            ok, message = False, f"Could not reach {channel.impl.label}: {exc.__class__.__name__}."
+            if netpolicy.was_refused(exc):
+                ok, message = False, _(netpolicy.PRIVATE)
+            else:
+                ok, message = False, f"Could not reach {channel.impl.label}: {exc.__class__.__name__}."
         return Template("admin/channels/_check.html", context={"ok": ok, "message": message, "channel": channel})

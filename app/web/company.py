@@ -26,7 +26,8 @@ class CompanyController(Controller):
     @get("/")
     async def edit(self, request: Request) -> Template:
         company = await get_company(request.user.company_id)
-        values = {"name": company.name, "timezone": company.timezone, "language": company.language}
+        values = {"name": company.name, "timezone": company.timezone, "language": company.language,
+                  "mfa_required_for_admins": company.mfa_required_for_admins}
         return Template("admin/company/form.html", context=_context(values, {}))
 
     @post("/", status_code=303)
@@ -35,7 +36,7 @@ class CompanyController(Controller):
         try:
             await update_company(request.user.company_id, data)
         except ValidationError as exc:
-            values = {k: str(data.get(k, ""))[:300] for k in ("name", "timezone", "language")}
+            values = {k: str(data.get(k, ""))[:300] for k in ("name", "timezone", "language", "mfa_required_for_admins")}
             return Template("admin/company/form.html", context=_context(values, exc.errors), status_code=400)
         # Translated when shown: the language may have just changed with this very form.
         flash(request, N_("Company settings saved."))

@@ -7,7 +7,7 @@ from litestar import Controller, Request, get, post
 from litestar.params import FromPath, Parameter
 from litestar.response import Redirect, Template
 
-from app.dispatch.reads import agent_may_see
+from app.domain.conversations import agent_may_see
 from app.domain import sql
 from app.domain.contacts import (
     CONTACT_LANGUAGES,

@@ -1,8 +1,9 @@
-"""A plain conversation page (until the agent workspace exists) and the Sandbox phone simulator.
+"""Old conversation addresses (they lead to the inbox), media files, resending, and the Sandbox
+phone simulator.
 
-Conversations: supervisors and admins see every conversation of their company, live (SSE), and
-may reply. The simulator: an admin plays a customer of a Sandbox channel; what they type goes
-through the same ingestion action as a provider webhook.
+Conversations have one screen, ``/inbox/<id>`` (app.web.inbox). The simulator: an admin plays a
+customer of a Sandbox channel; what they type goes through the same ingestion action as a
+provider webhook.
 """
 
 from __future__ import annotations
@@ -14,27 +15,17 @@ from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, FromQuery
 from litestar.response import File, Redirect, Template
 
-from app.i18n import N_, gettext
+from app.i18n import N_
 from app.domain.channels import ChannelInfo, get_channel, list_channels
-from app.dispatch.reads import agent_may_see, may_reply
 from app.domain.errors import NotFound, PermissionDenied, ValidationError
 from app.domain.media import INLINE, get_media_file, save_upload
-from app.domain.messages import (
-    find_open_conversation,
-    get_conversation,
-    get_message,
-    list_conversations,
-    list_messages,
-    queue_message,
-    receive_webhook,
-    resend_message,
-    window_open,
-)
+from app.domain.conversations import agent_may_see, find_open_conversation, get_conversation, list_messages, may_reply
+from app.domain.messages import get_message, receive_webhook, resend_message
 from app.domain.typing_indicators import receive_typing
 from app.domain.validation import Cleaner
 from app.providers.base import InboundMessage, Media, Parsed, StatusUpdate, TypingUpdate, normalise_phone
-from app.web.forms import flash, read_form
-from app.web.security import admin_only, staff, supervisors
+from app.web.forms import read_form
+from app.web.security import admin_only, staff
 
 
 async def _upload(request: Request, data: dict) -> dict | None:
@@ -60,40 +51,22 @@ async def _conversation_of_message(request: Request, message_id: int, *, write: 
 
 
 class ConversationsController(Controller):
+    """The conversation has one screen, the inbox's: these addresses (old links, bookmarks,
+    notifications) lead there. Media and resending stay here, shared by every screen."""
+
     path = "/conversations"
     guards = [staff]
 
-    @get("/", guards=[supervisors])
-    async def index(self, request: Request) -> Template:
-        return Template("conversations/list.html", context={"conversations": await list_conversations(request.user.company_id)})
+    @get("/", status_code=303)
+    async def index(self, request: Request) -> Redirect:
+        return Redirect("/inbox?tab=all" if request.user.role in ("admin", "supervisor") else "/inbox", status_code=303)
 
-    @get("/{conversation_id:int}")
-    async def show(self, request: Request, conversation_id: FromPath[int]) -> Template:
-        company_id = request.user.company_id
-        conv = await get_conversation(company_id, conversation_id)
+    @get("/{conversation_id:int}", status_code=303)
+    async def show(self, request: Request, conversation_id: FromPath[int]) -> Redirect:
+        conv = await get_conversation(request.user.company_id, conversation_id)  # another company's: 404
         if not await agent_may_see(request.user.id, request.user.role, conv):
             raise NotFound(N_("No such conversation."))
-        channel = await get_channel(company_id, conv["channel_id"])
-        context = {"can_reply": may_reply(request.user.id, request.user.role, conv), "c": conv, "messages": await list_messages(company_id, conversation_id), "channel": channel,
-                   "window_open": (not channel.impl.has_window) or window_open(conv["last_inbound_at"])}
-        return Template("conversations/show.html", context=context)
-
-    @post("/{conversation_id:int}/messages", status_code=200)
-    async def send(self, request: Request, conversation_id: FromPath[int]) -> Response:
-        data = await read_form(request)
-        try:
-            conv = await get_conversation(request.user.company_id, conversation_id)
-            if not may_reply(request.user.id, request.user.role, conv):
-                raise PermissionDenied(N_("Only the assigned agent or a supervisor may reply to this conversation."))
-            media = await _upload(request, data)
-            await queue_message(request.user.company_id, conversation_id, data, user_id=request.user.id, media=media)
-        except ValidationError as exc:
-            if request.headers.get("hx-request"):
-                raise
-            flash(request, " ".join(gettext(m) for m in exc.errors.values()), "error")
-        if request.headers.get("hx-request"):
-            return Response("", status_code=200)
-        return Redirect(f"/conversations/{conversation_id}", status_code=303)
+        return Redirect(f"/inbox/{conversation_id}", status_code=303)
 
     @get("/media/{message_id:int}")
     async def media(self, request: Request, message_id: FromPath[int]) -> File:
@@ -102,7 +75,7 @@ class ConversationsController(Controller):
         inline = mime.startswith(INLINE)
         return File(path=path, filename=name, media_type=mime, content_disposition_type="inline" if inline else "attachment",
                     headers={"X-Content-Type-Options": "nosniff", "Content-Security-Policy": "sandbox",
-                             "Cache-Control": "private, max-age=3600"})
+                             "Cache-Control": "private, no-store"})
 
     @post("/messages/{message_id:int}/resend", status_code=200)
     async def resend(self, request: Request, message_id: FromPath[int]) -> Response:

@@ -8,6 +8,7 @@ from litestar.response import Redirect, Template
 
 from app.i18n import gettext as _
 from app.domain.departments import (
+    FIELDS,
     create_department,
     delete_department,
     get_department,
@@ -19,7 +20,15 @@ from app.domain.errors import ValidationError
 from app.web.forms import flash, read_form
 from app.web.security import admin_only
 
-DEFAULTS = {"colour": "#4f46e5", "response_timeout": 300, "menu_position": 0}
+DEFAULTS = {"colour": "#4f46e5", "response_timeout": 300, "menu_position": 0, "strategy": "least_load",
+            "reinjection_policy": "prefer_others", "reinjection_alert": 3, "offline_policy": "requeue",
+            "offline_alert_minutes": 10, "overflow_after": 0, "menu_timeout": 0}
+
+
+async def _form(request: Request, values: dict, errors: dict, edited, status_code: int = 200) -> Template:
+    others = [d for d in await list_departments(request.user.company_id) if edited is None or d.id != edited.id]
+    return Template("admin/departments/form.html", status_code=status_code,
+                    context={"values": values, "errors": errors, "edited": edited, "others": others})
 
 
 class DepartmentsController(Controller):
@@ -33,8 +42,8 @@ class DepartmentsController(Controller):
         return Template("admin/departments/list.html", context=context)
 
     @get("/new")
-    async def new(self) -> Template:
-        return Template("admin/departments/form.html", context={"values": DEFAULTS, "errors": {}, "edited": None})
+    async def new(self, request: Request) -> Template:
+        return await _form(request, DEFAULTS, {}, None)
 
     @post("/", status_code=303)
     async def create(self, request: Request) -> Template | Redirect:
@@ -42,16 +51,15 @@ class DepartmentsController(Controller):
         try:
             dep = await create_department(request.user.company_id, data)
         except ValidationError as exc:
-            context = {"values": data, "errors": exc.errors, "edited": None}
-            return Template("admin/departments/form.html", context=context, status_code=400)
+            return await _form(request, data, exc.errors, None, 400)
         flash(request, _("Department %(name)s created.") % {"name": dep.name})
         return Redirect("/admin/departments", status_code=303)
 
     @get("/{department_id:int}/edit")
     async def edit(self, request: Request, department_id: FromPath[int]) -> Template:
         dep = await get_department(request.user.company_id, department_id)
-        values = {k: getattr(dep, k) for k in ("name", "code", "colour", "response_timeout", "menu_position")}
-        return Template("admin/departments/form.html", context={"values": values, "errors": {}, "edited": dep})
+        values = {k: getattr(dep, k) for k in FIELDS}
+        return await _form(request, values, {}, dep)
 
     @post("/{department_id:int}", status_code=303)
     async def update(self, request: Request, department_id: FromPath[int]) -> Template | Redirect:
@@ -60,8 +68,7 @@ class DepartmentsController(Controller):
         try:
             dep = await update_department(request.user.company_id, department_id, data)
         except ValidationError as exc:
-            context = {"values": data, "errors": exc.errors, "edited": dep}
-            return Template("admin/departments/form.html", context=context, status_code=400)
+            return await _form(request, data, exc.errors, dep, 400)
         flash(request, _("Saved %(name)s.") % {"name": dep.name})
         return Redirect("/admin/departments", status_code=303)
 

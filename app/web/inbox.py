@@ -22,11 +22,9 @@ from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath
 from litestar.response import Redirect, ServerSentEventMessage, Template
 
-from app.dispatch.assignment import resolve_conversation, take_conversation, transfer_conversation
 from app.dispatch.reads import (
     INBOX_STATUSES,
     INBOX_TABS,
-    department_members,
     get_inbox_row,
     get_inbox_rows,
     inbox_counts,
@@ -34,13 +32,21 @@ from app.dispatch.reads import (
     list_my_conversations,
     list_contact_rows,
     list_my_queue,
-    may_reply,
-    may_see_with,
     my_unread,
+    queue_ids,
+)
+from app.domain.conversations import (
+    QUEUE_STATUSES,
+    department_members,
+    may_reply,
+    may_see,
+    resolve_conversation,
+    take_conversation,
+    transfer_conversation,
 )
 from app.domain import sql
 from app.domain.channels import get_channel, list_channels
-from app.domain.errors import NotFound, PermissionDenied, ValidationError
+from app.domain.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from app.domain.handovers import last_handover_from
 from app.domain.labels import list_labels
 from app.domain.mentions import add_note_with_mentions
@@ -59,7 +65,6 @@ from app.domain.events import (
 from app.domain.messages import queue_message, window_open
 from app.domain.typing_indicators import agent_typing, watch_customer_typing
 from app.domain.notes import (
-    get_contact,
     get_message_view,
     get_message_views,
     Item,
@@ -69,7 +74,7 @@ from app.domain.notes import (
     mark_read,
     update_contact,
 )
-from app.domain.contacts import CONTACT_LANGUAGES
+from app.domain.contacts import CONTACT_LANGUAGES, get_contact
 from app.domain.quick_replies import quick_replies_for
 from app.domain.tables import User
 from app.domain.validation import Cleaner
@@ -122,7 +127,7 @@ def _filters(request: Request) -> dict[str, Any]:
         except (ValueError, OverflowError, OSError):
             c.fail("cursor", N_("This link is out of date: reload the page."))
     c.raise_if_errors()
-    if tab == "all" and me.role not in ("admin", "supervisor"):
+    if tab in ("all", "bot") and me.role not in ("admin", "supervisor"):
         raise PermissionDenied(N_("Only supervisors and admins see every conversation."))
     return {"tab": tab, "status": status, "department": department, "channel": channel, "q": q, "cursor": cursor,
             "label": label}
@@ -160,9 +165,25 @@ async def _visible_conversation(request: Request, conversation_id: int):
     if row is None:
         raise NotFound(N_("No such conversation."))
     deps = (await department_members(me.company_id)).get(me.id, frozenset()) if me.role == "agent" else frozenset()
-    if not may_see_with(me.id, me.role, row, deps):
+    if not may_see(me.id, me.role, row, deps):
         raise NotFound(N_("No such conversation."))
     return row, deps
+
+
+async def _actionable(request: Request, conversation_id: int):
+    """``_visible_conversation`` for an action: when the conversation left the viewer's sight
+    because a colleague just took it (it was waiting in the viewer's department), say who."""
+    try:
+        return await _visible_conversation(request, conversation_id)
+    except NotFound:
+        me = request.user
+        row = await get_inbox_row(me.company_id, conversation_id)
+        deps = (await department_members(me.company_id)).get(me.id, frozenset())
+        if row is not None and row["status"] == "assigned" and row["assigned_user_id"] != me.id and (
+                row["department_id"] is None or row["department_id"] in deps):
+            raise Conflict(gettext(N_("%(name)s took this conversation a moment ago.")) % {
+                "name": row["assigned_name"] or "?"}) from None
+        raise
 
 
 def _readonly_reason(me: User, c, deps) -> str:
@@ -226,7 +247,7 @@ async def _pane_context(request: Request, conversation_id: int) -> dict[str, Any
         list_timeline(company_id, conversation_id), _agents(company_id),
         _templates_used(company_id) if not is_open else _nothing(),
         quick_replies_for(company_id, c["department_id"]), _departments(company_id),
-        get_contact(company_id, c["contact_id"]), list_contact_conversations(company_id, c["contact_id"]),
+        get_contact(company_id, c["contact_id"], deleted_too=True), list_contact_conversations(company_id, c["contact_id"]),
     )
     supervisor = me.role in ("admin", "supervisor")
     can_take = c["status"] in ("bot", "queued") or (supervisor and c["status"] == "assigned" and c["assigned_user_id"] != me.id)
@@ -279,14 +300,17 @@ class InboxController(Controller):
         filters = _filters(request)
         company_id = me.company_id
         pane = _pane_context(request, conversation_id) if conversation_id is not None else _nothing()
-        listing, counts, mine_unread, members, departments, channels, pane_context, labels = await asyncio.gather(
-            _list_context(request, filters), inbox_counts(company_id, me.id, me.role in ("admin", "supervisor")), my_unread(company_id, me.id),
+        every = me.role in ("admin", "supervisor")
+        listing, counts, mine_unread, queued, members, departments, channels, pane_context, labels = await asyncio.gather(
+            _list_context(request, filters), inbox_counts(company_id, me.id, every), my_unread(company_id, me.id),
+            queue_ids(company_id, me.id, every),
             department_members(company_id), _departments(company_id), list_channels(company_id), pane,
             list_labels(company_id),
         )
-        context = {**listing, "counts": counts, "mine_unread": mine_unread,
+        context = {**listing, "counts": counts, "mine_unread": mine_unread, "queue_ids": queued,
                    "my_departments": sorted(members.get(me.id, frozenset())), "all_departments": departments,
-                   "channels": channels, "open_id": conversation_id, **(pane_context or {}), "all_labels": labels}
+                   "channels": channels, "open_id": conversation_id, "queue_statuses": QUEUE_STATUSES,
+                   **(pane_context or {}), "all_labels": labels}
         if conversation_id is not None:
             _watch_typing(request, conversation_id)
         return Template("inbox/page.html", context=context)
@@ -378,21 +402,21 @@ class InboxController(Controller):
 
     @post("/{conversation_id:int}/take", status_code=200)
     async def take(self, request: Request, conversation_id: FromPath[int]) -> Template | Redirect:
-        await _visible_conversation(request, conversation_id)
+        await _actionable(request, conversation_id)
         await read_form(request)
         await take_conversation(request.user, conversation_id)
         return await self._after_action(request, conversation_id)
 
     @post("/{conversation_id:int}/resolve", status_code=200)
     async def resolve(self, request: Request, conversation_id: FromPath[int]) -> Template | Redirect:
-        await _visible_conversation(request, conversation_id)
+        await _actionable(request, conversation_id)
         await read_form(request)
         await resolve_conversation(request.user, conversation_id)
         return await self._after_action(request, conversation_id)
 
     @post("/{conversation_id:int}/transfer", status_code=200)
     async def transfer(self, request: Request, conversation_id: FromPath[int]) -> Template | Redirect:
-        await _visible_conversation(request, conversation_id)
+        await _actionable(request, conversation_id)
         data = await read_form(request)
         c = Cleaner(data)
         target = c.text("target", max_len=20)
@@ -423,7 +447,7 @@ class InboxController(Controller):
             errors = exc.errors
         if not _htmx(request) and not errors:
             return Redirect(f"/inbox/{conversation_id}", status_code=303)
-        contact = await get_contact(company_id, c["contact_id"])
+        contact = await get_contact(company_id, c["contact_id"], deleted_too=True)
         context = {"c": c, "contact": contact if not errors else {**dict(contact), **{k: data.get(k, "") for k in ("name", "email", "details")}},
                    "contact_errors": errors, "saved": not errors, "languages": CONTACT_LANGUAGES,
                    "past": [p for p in await list_contact_conversations(company_id, c["contact_id"]) if p["id"] != c["id"]]}
@@ -505,7 +529,7 @@ async def may_see_live(event: Event, viewer: User) -> bool:
     if viewer.role in ("admin", "supervisor"):
         return True
     row = await _row_for(event)
-    return row is not None and may_see_with(viewer.id, viewer.role, row, await viewer_departments(viewer))
+    return row is not None and may_see(viewer.id, viewer.role, row, await viewer_departments(viewer))
 
 
 async def render_live(event: Event, viewer: User) -> list[ServerSentEventMessage]:
@@ -519,7 +543,7 @@ async def render_live(event: Event, viewer: User) -> list[ServerSentEventMessage
         out = []
         deps = await viewer_departments(viewer)
         for row in await ROWS.get(event, lambda: list_contact_rows(event.company_id, event.contact_id)):
-            if may_see_with(viewer.id, viewer.role, row, deps):
+            if may_see(viewer.id, viewer.role, row, deps):
                 html = await CACHE.get((event, "inbox-row", row["id"]),
                                        lambda row=row: _render_async("inbox/_row.html", c=row, open_id=None))
                 out.append(ServerSentEventMessage(event="inbox-row", data=html))
@@ -536,7 +560,7 @@ async def render_live(event: Event, viewer: User) -> list[ServerSentEventMessage
         return []
     out: list[ServerSentEventMessage] = []
     deps = await viewer_departments(viewer)
-    if may_see_with(viewer.id, viewer.role, row, deps):
+    if may_see(viewer.id, viewer.role, row, deps):
         html = await CACHE.get((event, "inbox-row"), lambda: _render_async("inbox/_row.html", c=row, open_id=None))
         out.append(ServerSentEventMessage(event="inbox-row", data=html))
         # The open conversation's thread: a new or changed bubble, replaced by id in the page.
@@ -550,10 +574,14 @@ async def render_live(event: Event, viewer: User) -> list[ServerSentEventMessage
             bubble = ""
         if bubble:
             out.append(ServerSentEventMessage(event=f"thread-{event.conversation_id}", data=bubble))
-    elif isinstance(event, ConversationRouted) and viewer.id == event.previous_user_id:
-        # "<id> <why>": the pane of the agent who lost it says what happened (app.domain.handovers).
-        why = await last_handover_from(event.company_id, event.conversation_id, viewer.id)
-        out.append(ServerSentEventMessage(event="inbox-gone", data=f"{event.conversation_id} {why}"))
+    elif isinstance(event, ConversationRouted):
+        # Out of this viewer's sight now (taken by a colleague, transferred away): every list
+        # that shows it drops it, and an open pane says so: "<id> <why>" for the agent who lost
+        # it (app.domain.handovers), "<id>" for the others.
+        why = ""
+        if viewer.id == event.previous_user_id:
+            why = " " + await last_handover_from(event.company_id, event.conversation_id, viewer.id)
+        out.append(ServerSentEventMessage(event="inbox-gone", data=f"{event.conversation_id}{why}"))
     return out
 
 

@@ -26,7 +26,8 @@ from app.domain.events import (
     TypingChanged,
     UserChanged,
 )
-from app.domain.messages import get_conversation, get_message, get_messages
+from app.domain.conversations import get_conversation
+from app.domain.messages import get_message, get_messages
 from app.domain.tables import User
 from app.domain.users import departments_by_user, get_user
 from app.telephony.live import PbxLiveChanged
@@ -156,16 +157,6 @@ async def _agent_typing(event: TypingChanged, viewer: User) -> list[ServerSentEv
     return [ServerSentEventMessage(event=f"typing-agent-{event.conversation_id}", data=event.state)]
 
 
-async def _conversation_opened(event: ConversationOpened, viewer: User) -> list[ServerSentEventMessage]:
-    if viewer.role not in ("admin", "supervisor"):
-        return []
-
-    async def row() -> str:
-        return render_fragment("conversations/_row.html", c=await get_conversation(event.company_id, event.conversation_id))
-
-    return [ServerSentEventMessage(event="conversation-opened", data=await CACHE.get((event, "row"), row))]
-
-
 async def _my_work(event: Event, viewer: User) -> list[ServerSentEventMessage]:
     """Tell the people whose own conversations or queue changed; their page fetches its list
     (``GET /my-work``), so an event costs a query per concerned viewer, not per open page."""
@@ -230,7 +221,6 @@ for _cls in (MessageReceived, MessageQueued):
     route(_cls, "conversation", _message)  # type: ignore[arg-type]
 route(MessageStatusChanged, "conversation", _message_status)  # type: ignore[arg-type]
 route(TypingChanged, "conversation", _agent_typing)  # type: ignore[arg-type]
-route(ConversationOpened, "conversations", _conversation_opened)  # type: ignore[arg-type]
 for _cls in (ConversationRouted, ConversationOpened):
     route(_cls, "home", _my_work)
 for _cls in (ConversationRouted, MessageReceived, MessageQueued, MessageStatusChanged, ConversationOpened,

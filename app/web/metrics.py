@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 from litestar import Controller, Request, Response, get
 from litestar.response import Template
 
+from app.domain.csv_cells import safe_cell
 from app.domain import metrics, sql
 from app.domain.errors import ValidationError
 from app.i18n import gettext
@@ -35,10 +36,7 @@ def csv_cell(value: object) -> object:
         return f"{value:.1f}"
     if isinstance(value, int):
         return value
-    text = str(value)
-    if text[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + text
-    return text
+    return safe_cell(value)
 
 
 async def _choices(company_id: int) -> dict:

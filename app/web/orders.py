@@ -7,13 +7,14 @@ from litestar import Controller, Request, get, post
 from litestar.params import FromPath
 from litestar.response import Redirect, ServerSentEventMessage, Template
 
-from app.domain import orders
-from app.domain.api_reads import get_contact
-from app.domain.errors import ValidationError
+from app.domain.conversations import agent_may_see
+from app.domain import orders, sql
+from app.domain.contacts import get_contact
+from app.domain.errors import NotFound, ValidationError
 from app.domain.events import OrderChanged
 from app.domain.tables import User
 from app.domain.validation import Cleaner
-from app.i18n import gettext as _
+from app.i18n import N_, gettext as _
 from app.web.forms import flash, read_form, safe_next
 from app.web.security import admin_only, staff
 from app.web.templating import render_fragment
@@ -53,6 +54,7 @@ class OrdersController(Controller):
     async def decide(self, request: Request, order_id: FromPath[int]) -> Redirect | Template:
         data = await read_form(request)
         decision = str(data.get("decision") or "")
+        await _may_decide(request.user, order_id if order_id < 2**31 else 0)
         order = await orders.decide_order(request.user.company_id, order_id if order_id < 2**31 else 0, decision,
                                           by="agent")
         if request.headers.get("hx-request"):
@@ -60,6 +62,22 @@ class OrdersController(Controller):
         flash(request, _("Order %(reference)s confirmed.") % {"reference": order["reference"]} if decision == "confirm"
               else _("Order %(reference)s cancelled.") % {"reference": order["reference"]})
         return Redirect(safe_next(data.get("next"), "/orders"), status_code=303)
+
+
+async def _may_decide(user: User, order_id: int) -> None:
+    """Supervisors and admins decide any order of their company; an agent only one whose
+    conversation they may see (theirs, or waiting in their departments): 404 otherwise, as for
+    the conversation itself."""
+    order = await orders.get_order(user.company_id, order_id)
+    if user.role in ("admin", "supervisor"):
+        return
+    conversation = None
+    if order["conversation_id"]:
+        conversation = await sql.fetchrow(
+            "SELECT assigned_user_id, status, department_id FROM conversation WHERE company_id = $1 AND id = $2",
+            user.company_id, order["conversation_id"])
+    if conversation is None or not await agent_may_see(user.id, user.role, conversation):
+        raise NotFound(N_("No such order."))
 
 
 class OrderSettingsController(Controller):

@@ -9,7 +9,7 @@ from litestar.response import ServerSentEventMessage, Template
 
 from app.domain import sql
 from app.domain.callers import caller_card, e164_of
-from app.dispatch.assignment import take_conversation
+from app.domain.conversations import take_conversation
 from app.domain.errors import NotFound, PermissionDenied, ValidationError
 from app.domain.missed_calls import follow_up_missed_call
 from app.i18n import N_

@@ -7,24 +7,33 @@ deactivated user is logged out at their next request and a role change applies a
 
 from __future__ import annotations
 
+import hmac
+import json
+import re
 from datetime import timedelta
 from typing import Any
 
 from litestar.connection import ASGIConnection
 from litestar.datastructures import Cookie, MutableScopeHeaders
+from litestar.response import Redirect, Response
 from litestar.types import Empty
 from litestar.utils.dataclass import extract_dataclass_items
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.middleware.csrf import generate_csrf_token
 from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware.session.server_side import ServerSideSessionBackend, ServerSideSessionConfig
 from litestar.security.session_auth import SessionAuth
 from litestar.stores.base import Store
 
 from app.i18n import N_
-from app.domain import sql
+from app.domain import sessions, sql
 from app.domain.tables import User
 from app.domain.users import get_active_user
+from app.web.ratelimit import retry_after
 from app.settings import Settings
+
+# Litestar's CSRF middleware refuses with this detail (litestar/middleware/csrf.py); so do we.
+CSRF_REFUSED = "CSRF token verification failed"
 
 ROTATE_KEY = "switchboard.rotate_session"
 NEW_ID_KEY = "switchboard.new_session_id"
@@ -47,25 +56,41 @@ class PostgresStore(Store):
 
     async def set(self, key: str, value: str | bytes, expires_in: int | timedelta | None = None) -> None:
         data = value.encode() if isinstance(value, str) else value
+        try:
+            meta = json.loads(data)
+        except ValueError:
+            meta = {}
+        meta = meta if isinstance(meta, dict) else {}
+        user_id = meta.get("user_id") if isinstance(meta.get("user_id"), int) else None
         await sql.execute(
-            """INSERT INTO http_session (key, data, expires_at)
-               VALUES ($1, $2, now() + make_interval(secs => $3))
-               ON CONFLICT (key) DO UPDATE SET data = excluded.data, expires_at = excluded.expires_at""",
+            """INSERT INTO http_session (key, data, expires_at, user_id, address, user_agent)
+               VALUES ($1, $2, now() + make_interval(secs => $3), $4, $5, $6)
+               ON CONFLICT (key) DO UPDATE SET data = excluded.data, expires_at = excluded.expires_at,
+                   user_id = excluded.user_id, last_seen_at = now()""",
             key,
             data,
             float(_seconds(expires_in) or 10 * 365 * 86400),
+            user_id,
+            str(meta.get("ip") or "")[:64],
+            str(meta.get("ua") or "")[:300],
         )
 
     async def get(self, key: str, renew_for: int | timedelta | None = None) -> bytes | None:
+        # A session older than SESSION_ABSOLUTE_MAX_AGE is over however busy it is.
         renew = _seconds(renew_for)
         if renew:
             return await sql.fetchval(
-                """UPDATE http_session SET expires_at = now() + make_interval(secs => $2)
-                   WHERE key = $1 AND expires_at > now() RETURNING data""",
+                """UPDATE http_session SET expires_at = now() + make_interval(secs => $2), last_seen_at = now()
+                   WHERE key = $1 AND expires_at > now() AND created_at > now() - make_interval(secs => $3)
+                   RETURNING data""",
                 key,
                 float(renew),
+                float(sessions.ABSOLUTE_MAX_AGE),
             )
-        return await sql.fetchval("SELECT data FROM http_session WHERE key = $1 AND expires_at > now()", key)
+        return await sql.fetchval(
+            """SELECT data FROM http_session
+               WHERE key = $1 AND expires_at > now() AND created_at > now() - make_interval(secs => $2)""",
+            key, float(sessions.ABSOLUTE_MAX_AGE))
 
     async def delete(self, key: str) -> None:
         await sql.execute("DELETE FROM http_session WHERE key = $1", key)
@@ -128,6 +153,68 @@ class RotatingSessionBackend(ServerSideSessionBackend):
 
 class SessionConfig(ServerSideSessionConfig):
     _backend_class = RotatingSessionBackend
+
+
+CSRF_COOKIE = "csrftoken"  # Litestar's CSRFConfig cookie
+CSRF_SESSION_KEY = "csrf"
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def csrf_cookie(token: str, secure: bool) -> Cookie:
+    """The CSRF cookie as Litestar's CSRFConfig in app.main sets it."""
+    return Cookie(key=CSRF_COOKIE, value=token, path="/", secure=secure, httponly=True, samesite="lax")
+
+
+def new_csrf_token(secret: str) -> str:
+    """A fresh token in Litestar's signed form (its CSRF middleware checks the signature)."""
+    return generate_csrf_token(secret)
+
+
+def check_csrf_binding(request: Any, exempt: list[str]) -> None:
+    """The CSRF token of a state change must be the one issued with this login session.
+
+    Litestar checks that the form's (or header's) token equals the cookie's and is signed; a
+    cookie can be planted by a sibling site, so the token is also tied to the session: issued
+    at login (``AuthController.login``) and kept in it. Sessions from before this rule have no
+    token and are let through until their next login."""
+    if request.method not in UNSAFE_METHODS or not request.scope.get("user"):
+        return
+    path = request.url.path
+    if any(re.match(pattern, path) for pattern in exempt):
+        return
+    bound = request.session.get(CSRF_SESSION_KEY) if request.scope.get("session") else None
+    if bound and not hmac.compare_digest(str(bound), request.cookies.get(CSRF_COOKIE, "")):
+        raise PermissionDeniedException(CSRF_REFUSED)
+
+
+# Reachable by an admin who must still set up two-factor login (company setting).
+ENROLMENT_PATHS = ("/account/security", "/logout", "/login", "/static/", "/events", "/health")
+
+
+def enrolment_redirect(request: Any) -> Redirect | None:
+    """An admin whose company requires two-factor login and who has not set it up is sent to
+    /account/security (the flag is put in the session at login: app.web.auth)."""
+    if not request.scope.get("user") or not request.scope.get("session") or not request.session.get("must_enrol"):
+        return None
+    if request.url.path.startswith(ENROLMENT_PATHS):
+        return None
+    if request.headers.get("hx-request"):
+        return Redirect("/account/security", status_code=303, headers={"HX-Redirect": "/account/security"})
+    return Redirect("/account/security", status_code=303)
+
+
+def page_rate_limited(request: Any) -> Response | None:
+    """429 when this login session makes more than PAGE_RATE_LIMIT requests a minute."""
+    key = request.cookies.get("session") if request.scope.get("user") else None
+    if not key or request.url.path.startswith(("/static/", "/events")):
+        return None
+    wait = request.app.state.page_limiter.hit(key)
+    if not wait:
+        return None
+    from app.web.errors import error_response  # errors imports nothing of ours at module level
+
+    return error_response(request, 429, N_("Too many requests: wait a moment and try again."),
+                          {"Retry-After": retry_after(wait)})
 
 
 async def rotate_session(connection: ASGIConnection) -> None:

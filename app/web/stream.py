@@ -13,9 +13,9 @@ from litestar import Request, get
 from litestar.exceptions import ValidationException
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 
-from app.domain.events import UserChanged
+from app.domain.events import AccessChanged, UserChanged
+from app.domain.sessions import Access, stream_access
 from app.domain.presence import heartbeat
-from app.domain.users import get_active_user
 from app.realtime.hub import Closed, Resync
 from app.web.live import parse_topics, prefetch, render_event
 from app.web.security import staff
@@ -48,6 +48,17 @@ def _since(raw: str | None) -> float | None:
     return value
 
 
+async def _ended(user_id: int, session_key: str | None, opened_with: Access | None) -> ServerSentEventMessage | None:
+    """The stream's last message when it must end now, else None."""
+    now = await stream_access(user_id, session_key)
+    if now is None or opened_with is None:
+        return ServerSentEventMessage(event="logged-out", data="session")
+    if now != opened_with:
+        # Still logged in, with other rights: the page reloads and shows what they now allow.
+        return ServerSentEventMessage(event="reload", data="access")
+    return None
+
+
 @get("/events", guards=[staff])
 async def events(request: Request) -> ServerSentEvent:
     hub = request.app.state.hub
@@ -59,6 +70,12 @@ async def events(request: Request) -> ServerSentEvent:
     # since then, which the page may not show, come first (app.realtime.hub).
     since = _since(request.query_params.get("since"))
     sub = hub.subscribe(viewer.company_id, since=since)
+    # The stream lives only as long as its login session and the access it was opened with:
+    # it ends at logout, session expiry or end, and any change of role, departments or status
+    # (AccessChanged, from database triggers, reaches every process; expiry is checked on the
+    # keep-alive beat).
+    session_key = request.cookies.get("session")
+    access = await stream_access(viewer.id, session_key)
 
     async def stream() -> AsyncGenerator[ServerSentEventMessage, None]:
         try:
@@ -68,6 +85,10 @@ async def events(request: Request) -> ServerSentEvent:
             last_beat = time.monotonic()
             while True:
                 if time.monotonic() - last_beat >= keepalive:
+                    ended = await _ended(viewer.id, session_key, access)
+                    if ended:
+                        yield ended
+                        return
                     # An open stream keeps its agent present (DESIGN: presence).
                     await heartbeat(viewer.id)
                     last_beat = time.monotonic()
@@ -96,11 +117,14 @@ async def events(request: Request) -> ServerSentEvent:
                     if isinstance(item, Resync):
                         out.append(ServerSentEventMessage(event="resync", data=item.reason).encode())
                         continue
-                    if isinstance(item, UserChanged) and item.user_id == viewer.id:
-                        if await get_active_user(viewer.id) is None:
-                            out.append(ServerSentEventMessage(event="logged-out", data="deactivated").encode())
+                    if isinstance(item, (UserChanged, AccessChanged)) and item.user_id == viewer.id:
+                        ended = await _ended(viewer.id, session_key, access)
+                        if ended:
+                            out.append(ended.encode())
                             yield Encoded(raw=b"".join(out))
                             return
+                    if isinstance(item, AccessChanged):
+                        continue
                     try:
                         messages = await render_event(item, viewer, topics)
                         out.extend(message.encode() for message in messages)

@@ -21,6 +21,7 @@ from app.domain.users import (
     update_user,
 )
 from app.domain.phone import clean_extension_link, extension_choices, link_extension, linked_extension
+from app.domain.sessions import end_user_sessions
 from app.web.forms import flash, read_form
 from app.web.security import admin_only
 
@@ -103,6 +104,14 @@ class UsersController(Controller):
         user = await set_user_active(request.user, user_id, False)
         flash(request, _("%(name)s is deactivated and logged out.") % {"name": user.name})
         return Redirect("/admin/users", status_code=303)
+
+    @post("/{user_id:int}/sessions/end", status_code=303)
+    async def end_sessions(self, request: Request, user_id: FromPath[int]) -> Redirect:
+        user = await get_user(request.user.company_id, user_id)  # 404 for another company's id
+        keep = request.cookies.get("session") if user.id == request.user.id else None
+        count = await end_user_sessions(request.user.company_id, user.id, except_key=keep, reason="ended by an admin")
+        flash(request, _("%(n)d sessions of %(name)s ended.") % {"n": count, "name": user.name})
+        return Redirect(f"/admin/users/{user.id}/edit", status_code=303)
 
     @post("/{user_id:int}/activate", status_code=303)
     async def activate(self, request: Request, user_id: FromPath[int]) -> Redirect:

@@ -21,6 +21,7 @@ from app.domain.typing_indicators import receive_typing
 from app.providers import get_provider
 from app.providers.base import WebhookRejected, WebhookRequest
 from app.providers.meta import PROVIDER as META
+from app.web.ratelimit import retry_after
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +72,12 @@ async def receive_meta(request: Request, channel_id: FromPath[int]) -> Response:
 
 async def _receive(request: Request, provider: str, channel_id: int) -> Response:
     settings = request.app.state.settings
+    wait = request.app.state.webhook_limiter.hit(channel_id)
+    if wait:
+        # Providers retry a 429 later: nothing is lost, and one flooded channel cannot starve the rest.
+        log.warning("webhook rate limit: channel %s", channel_id)
+        return Response({"error": {"status": 429, "message": "Too many webhooks for this channel; retry later."}},
+                        status_code=429, headers={"Retry-After": retry_after(wait)})
     try:
         body = await _read_body(request, settings.webhook_max_bytes)
         channel = await _channel(provider, channel_id)

@@ -27,6 +27,7 @@
     var type = evt.detail && evt.detail.type;
     if (type === "resync") { resync(); }
     if (type === "logged-out") { window.location.href = "/login"; }
+    if (type === "reload") { window.location.reload(); }
   });
   // Appending swaps are idempotent: an element the page already has (same id) is replaced,
   // not added twice. A stream replays the events since its page's request began (the page may

@@ -17,3 +17,10 @@
     }
   });
 })();
+
+// A composer form marked data-reset-on-success is emptied once htmx sent it successfully (no
+// hx-on attributes: the Content-Security-Policy forbids inline code).
+document.addEventListener("htmx:afterRequest", function (evt) {
+  var form = evt.detail && evt.detail.elt;
+  if (form && form.matches && form.matches("form[data-reset-on-success]") && evt.detail.successful) { form.reset(); }
+});

@@ -10,6 +10,7 @@
   var $$ = function (sel, root) { return Array.prototype.slice.call((root || document).querySelectorAll(sel)); };
   var baseTitle = document.title.replace(/^\(\d+\)\s*/, "");
   var mine = {};          // conversation id -> unread, for the conversations I hold
+  var queued = {};        // conversation id -> true, for the conversations in my Queue tab (its badge)
   var paneEl = null;      // the pane element last initialised
   var readTimer = null;
 
@@ -68,6 +69,8 @@
     mine = {};
     if (data) { try { mine = JSON.parse(data.textContent || "{}"); } catch (e) { mine = {}; } }
     var open = openId(); if (open && mine[open] !== undefined) { mine[open] = 0; }
+    var q = $("#inbox-queue-ids"); queued = {};
+    if (q) { try { JSON.parse(q.textContent || "[]").forEach(function (k) { queued[String(k)] = true; }); } catch (e) { queued = {}; } }
     updateTitle();
   }
   function updateTitle() {
@@ -75,20 +78,29 @@
     Object.keys(mine).forEach(function (k) { total += Number(mine[k]) || 0; count += 1; });
     document.title = (total ? "(" + total + ") " : "") + baseTitle;
     var c = $("#count-mine"); if (c) { c.textContent = String(count); }
+    var q = $("#count-queue"); if (q && $("#inbox-queue-ids")) { q.textContent = String(Object.keys(queued).length); }
+  }
+  function inMyQueue(li) {
+    if (queueStatuses().indexOf(li.dataset.status) < 0) { return false; }
+    var everyDepartment = inbox().dataset.role !== "agent";
+    return everyDepartment || !li.dataset.department || myDepartments().indexOf(li.dataset.department) >= 0;
   }
   // Sound and desktop notifications come as "my-alert" events on every page (static/js/app.js).
 
   // The list ------------------------------------------------------------------------------------
   function myDepartments() { var i = inbox(); return i && i.dataset.myDepartments ? i.dataset.myDepartments.split(",") : []; }
+  function queueStatuses() { var i = inbox(); return i && i.dataset.queueStatuses ? i.dataset.queueStatuses.split(",") : []; }
   function matches(li, list) {
     var tab = list.dataset.tab, st = li.dataset.status, wanted = list.dataset.status;
     if (tab === "mine") {
       if (li.dataset.assigned !== me() || st !== (wanted || "assigned")) { return false; }
     } else if (tab === "queue") {
-      if (st !== "queued" && st !== "bot") { return false; }
+      if (queueStatuses().indexOf(st) < 0) { return false; }  // the server's rule (conversations.QUEUE_STATUSES)
       if (wanted && st !== wanted) { return false; }
       var everyDepartment = inbox().dataset.role !== "agent";  // supervisors' queue is every department's
       if (!everyDepartment && li.dataset.department && myDepartments().indexOf(li.dataset.department) < 0) { return false; }
+    } else if (tab === "bot") {
+      if (st !== "bot") { return false; }
     } else if (wanted ? st !== wanted : st === "resolved") { return false; }
     if (list.dataset.department && li.dataset.department !== list.dataset.department) { return false; }
     if (list.dataset.channel && li.dataset.channel !== list.dataset.channel) { return false; }
@@ -119,6 +131,7 @@
       if (pane && pane.dataset.state && pane.dataset.state !== state) { reloadPane(id); }
     }
     if (isMine) { mine[id] = open ? 0 : (Number(li.dataset.unread) || 0); } else { delete mine[id]; }
+    if (inMyQueue(li)) { queued[id] = true; } else { delete queued[id]; }
     updateTitle();
     var fits = matches(li, list);
     // A search's or a label's result set only changes on request (a row does not say its labels' ids).
@@ -133,7 +146,7 @@
   function onGone(data) {
     var parts = String(data).trim().split(/\s+/), id = parts[0], why = parts[1] || "transferred";
     var row = document.getElementById("inbox-row-" + id); if (row) { row.remove(); }
-    delete mine[id]; updateTitle();
+    delete mine[id]; delete queued[id]; updateTitle();
     if (openId() === id) {
       var pane = $("#inbox-pane"), tpl = $("#inbox-gone-template");
       if (pane && tpl) {

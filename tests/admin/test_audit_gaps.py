@@ -46,12 +46,12 @@ async def test_role_change_transfer_and_resolve_are_audited(admin_client):
     assert '"role": "agent"' in role["before"] and '"role": "supervisor"' in role["after"]
     channel = await make_channel(company)
     conv = await make_conversation(company, channel, status="queued", department=sales)
-    response = await post_form(admin_client, f"/conversations/{conv}/transfer", {"department_id": str(support.id), "note": "VIP"})
+    response = await post_form(admin_client, f"/inbox/{conv}/transfer", {"target": f"department-{support.id}", "note": "VIP"})
     assert response.status_code == 303
     [transfer] = await rows(company.id, "conversation.transferred")
     assert transfer["target_id"] == str(conv) and transfer["actor_user_id"] == admin_client.admin.id
     assert f'"department_id": {support.id}' in transfer["after"] and '"note": "VIP"' in transfer["after"]
-    assert (await post_form(admin_client, f"/conversations/{conv}/resolve")).status_code == 303
+    assert (await post_form(admin_client, f"/inbox/{conv}/resolve")).status_code == 303
     [resolved] = await rows(company.id, "conversation.resolved")
     assert '"status": "resolved"' in resolved["after"] and '"status": "queued"' in resolved["before"]
 

@@ -18,7 +18,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from tests.benchmarks.database import embedded_database  # noqa: E402
-from tests.conftest import LiveServer  # noqa: E402
+from tests.conftest import NO_FLOOD_LIMITS, LiveServer  # noqa: E402
 from tests.factories import PASSWORD, make_company, make_user  # noqa: E402
 
 LOGINS = 30
@@ -46,8 +46,8 @@ async def main() -> None:
     company = await make_company("Bench Co")
     agent = await make_user(company, "agent")
     admin = await make_user(company, "admin")
-    a = LiveServer(url, tmp)
-    b = LiveServer(url, tmp)
+    a = LiveServer(url, tmp, env=NO_FLOOD_LIMITS)
+    b = LiveServer(url, tmp, env=NO_FLOOD_LIMITS)
     try:
         async with httpx.AsyncClient(base_url=a.url) as on_a, httpx.AsyncClient(base_url=b.url) as on_b:
             login_ms = []

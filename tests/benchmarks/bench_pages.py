@@ -32,7 +32,7 @@ from app import db  # noqa: E402
 from app.domain import sql  # noqa: E402
 from app.domain.events import CHANNEL, MessageReceived  # noqa: E402
 from tests.benchmarks.database import embedded_database  # noqa: E402
-from tests.conftest import LiveServer  # noqa: E402
+from tests.conftest import NO_FLOOD_LIMITS, LiveServer  # noqa: E402
 from tests.dispatch.factories import make_channel  # noqa: E402
 from tests.factories import PASSWORD, make_company, make_department, make_user  # noqa: E402
 
@@ -173,7 +173,7 @@ async def main() -> None:
     try:
         company_id, big, channel, agent_email, boss_email = await seed()
         os.environ["SSE_KEEPALIVE"] = "15"
-        live = LiveServer(url, tmp, workers=1)
+        live = LiveServer(url, tmp, workers=1, env=NO_FLOOD_LIMITS)
         agent = await logged_in(live.url, agent_email)
         boss = await logged_in(live.url, boss_email)
         clients += [agent, boss]

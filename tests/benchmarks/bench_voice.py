@@ -48,7 +48,7 @@ from app.web.live import render_event  # noqa: E402
 from tests.benchmarks.database import embedded_database  # noqa: E402
 from tests.factories import make_company, make_department, make_user  # noqa: E402
 from tests.telephony.fake_ami import FakeAmi  # noqa: E402
-from tests.telephony.test_console_calls import CALLER, MEMBER, first, retag  # noqa: E402
+from tests.telephony.test_console_calls import CALLER, first, retag  # noqa: E402
 
 AGENTS = int(os.environ.get("VOICE_AGENTS", 200))
 CALLS = int(os.environ.get("VOICE_CALLS", 100))
@@ -113,7 +113,7 @@ async def main() -> None:
     company = await make_company("Voice Bench")
     dep = await make_department(company, "Support")
     agents: list[User] = []
-    for n in range(AGENTS):
+    for _ in range(AGENTS):
         agents.append(await make_user(company, "agent", presence="online", capacity=3, departments=[dep]))
     extensions = [str(2000 + n) for n in range(AGENTS)]
     for agent, ext in zip(agents, extensions):

@@ -27,10 +27,10 @@ async def announce_again(company_id: int, conversation_id: int, message_id: int)
         await emit(MessageReceived(company_id, conversation_id, message_id))
 
 
-def supervisor_and_conversation(new_page, company_name: str):
+def supervisor_and_conversation(new_page, company_name: str, role: str = "supervisor"):
     """A Sandbox conversation where the customer said hello, and its supervisor's logged-in page."""
     company = run(make_company(company_name))
-    supervisor = run(make_user(company, "supervisor", name="Sam Supervisor"))
+    supervisor = run(make_user(company, role, name="Sam Supervisor"))
     channel = run(get_channel(company.id, run(ensure_sandbox_channel(company.id)).id))
     run(customer_writes(channel, "Hello", f"{company.id}-hello"))
     conv_id = run(sql.fetchval("SELECT id FROM conversation WHERE company_id = $1", company.id))
@@ -49,11 +49,11 @@ def wait_until(page, condition, failure: str) -> None:
 
 
 def test_a_message_written_before_the_stream_opens_still_shows_once(new_page):
-    company, channel, conv_id, page = supervisor_and_conversation(new_page, "Late Co")
+    company, channel, conv_id, page = supervisor_and_conversation(new_page, "Late Co", "admin")
     parked = []
     # The page's stream is held back (a slow network) while the customer writes again.
     page.route("**/events?*", lambda route: parked.append(route))
-    page.goto(f"/conversations/{conv_id}")
+    page.goto(f"/simulator?channel={channel.id}&phone=%2B15550100002")  # the customer's phone
     expect(page.locator(".thread .msg-in")).to_have_count(1)
     wait_until(page, lambda: parked, "the page did not open its stream")
     run(customer_writes(channel, "Are you there?", 2))

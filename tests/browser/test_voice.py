@@ -149,7 +149,7 @@ def test_queue_call_pops_the_caller_holds_chats_and_drains_at_hang_up(browser, p
     hang-up -> the waiting chat goes to them at once; going offline pauses their queue members."""
     from app.dispatch.assignment import queue_conversation
     from app.domain import sql
-    from app.domain.phone import get_phone
+    from app.domain.phone import get_phone, link_extension
     from app.telephony import pbx
     from tests.dispatch.factories import make_channel, make_conversation
     from tests.factories import make_department
@@ -162,8 +162,7 @@ def test_queue_call_pops_the_caller_holds_chats_and_drains_at_hang_up(browser, p
     agent = run(make_user(company, "agent", name="Bob Agent", presence="online", capacity=2, departments=[dep]))
     run(pbx.create_extension(admin, {"number": "1002", "name": "Bob", "codecs": ["ulaw"]}, context=f"sb{company.id}-internal"))
     ext = run(sql.fetchval("SELECT id FROM pbx_object WHERE name = '1002'"))
-    run(sql.execute("INSERT INTO agent_extension (user_id, company_id, extension_id) VALUES ($1, $2, $3)",
-                    agent.id, company.id, ext))
+    run(link_extension(admin, agent.id, ext))  # as the user form does
     contact = run(sql.fetchval(
         "INSERT INTO contact (company_id, phone, name) VALUES ($1, '+33612345678', 'Alice Martin') RETURNING id", company.id))
     channel = run(make_channel(company, department=dep))
@@ -183,6 +182,10 @@ def test_queue_call_pops_the_caller_holds_chats_and_drains_at_hang_up(browser, p
         expect(pop).to_contain_text("Alice Martin")
         expect(page.locator("#my-phone")).to_contain_text("Phone ringing")
         screenshot(page, "voice-screen-pop-1280")
+        page.set_viewport_size({"width": 390, "height": 800})
+        expect(pop).to_be_visible()
+        screenshot(page, "voice-screen-pop-390")
+        page.set_viewport_size({"width": 1280, "height": 900})
 
         # A customer writes while the phone rings: the chat waits, it does not go to Bob.
         waiting = run(make_conversation(company, channel, status="bot", department=dep, contact_id=contact))
@@ -220,3 +223,54 @@ def _wait_phone(agent, state, timeout=10):
             return phone
         time.sleep(0.05)
     raise AssertionError(f"phone not {state}: {phone}")
+
+
+def test_voice_settings_wallboard_and_call_metrics_pages(browser, pbx_server, fake_ami):
+    """The screens this issue adds or changes, at 1280 and 390 px."""
+    from app.domain import sql
+    from tests.factories import make_department
+
+    company = run(make_company("Voice Admin Co"))
+    admin = run(make_user(company, "admin"))
+    dep = run(make_department(company, "Sales"))
+    agent = run(make_user(company, "agent", name="Bea Agent", presence="online", departments=[dep]))
+    ext = run(sql.fetchval(
+        "INSERT INTO pbx_object (company_id, kind, name, label) VALUES ($1, 'extension', '4301', 'Bea') RETURNING id", company.id))
+    run(sql.execute("INSERT INTO pbx_object (company_id, kind, name) VALUES ($1, 'queue', 'q43')", company.id))
+    context, page = _page(browser, pbx_server)
+    try:
+        browser_login(page, admin.email, PASSWORD)
+        page.goto(f"/admin/users/{agent.id}/edit")
+        page.select_option("select[name=extension_id]", str(ext))
+        page.click("form.form button[type=submit]")
+        assert run(sql.fetchval("SELECT extension_id FROM agent_extension WHERE user_id = $1", agent.id)) == ext
+        # The phone is paused from the phone itself (QueueMemberPause, a real capture re-addressed).
+        from tests.telephony.fake_ami import blocks as ami_blocks
+        from tests.telephony.test_console_calls import retag
+
+        _wait_connected()
+        pause = retag(ami_blocks("real_event_QueueMemberPause.txt")[0], Queue="q43", Interface="PJSIP/4301",
+                      StateInterface="PJSIP/4301", MemberName="Bea")
+        fake_ami.call(fake_ami.ami.push(pause))
+        deadline = time.monotonic() + 10
+        while not (run(sql.fetchval("SELECT paused FROM agent_phone WHERE user_id = $1", agent.id))):
+            assert time.monotonic() < deadline, "the pause did not reach the agent's phone state"
+            time.sleep(0.05)
+        page.goto("/admin/pbx/voice")
+        page.check("input[name=during_call][value=fewer]")
+        page.fill("input[name=capacity_cut]", "2")
+        page.click("form.form button[type=submit]")
+        expect(page.locator("input[name=during_call][value=fewer]")).to_be_checked()
+        for width in (1280, 390):
+            page.set_viewport_size({"width": width, "height": 900})
+            page.goto("/admin/pbx/voice")
+            screenshot(page, f"voice-settings-{width}")
+            page.goto("/supervisor")
+            expect(page.locator("#wb-call-queue-q43")).to_be_visible()
+            expect(page.locator(f"#wb-agent-{agent.id} .wb-phone")).to_contain_text("lunch")
+            screenshot(page, f"voice-wallboard-{width}")
+            page.goto("/metrics/calls")
+            expect(page.locator("#call-metrics")).to_contain_text("Bea Agent")
+            screenshot(page, f"voice-call-metrics-{width}")
+    finally:
+        context.close()

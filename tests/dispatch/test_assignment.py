@@ -5,16 +5,8 @@ import asyncio
 
 import pytest
 
-from app.dispatch.assignment import (
-    assign_to_agent,
-    drain_department,
-    mark_agent_replied,
-    queue_conversation,
-    reinject_overdue,
-    resolve_conversation,
-    take_conversation,
-    transfer_conversation,
-)
+from app.dispatch.assignment import drain_department, mark_agent_replied, queue_conversation, reinject_overdue
+from app.domain.conversations import assign_to_agent, resolve_conversation, take_conversation, transfer_conversation
 from app.dispatch.sweeper import react, redistribute_offline_agents
 from app.domain import sql
 from app.domain.errors import PermissionDenied, ValidationError
@@ -99,21 +91,19 @@ async def test_more_capacity_drains_the_queue(world):
     assert (await conversation(second))["assigned_user_id"] == agent.id
 
 
-async def test_reinjection_goes_to_another_agent_never_the_same(world, app):
+async def test_reinjection_goes_to_another_agent_when_there_is_one(world, app):
     company, sales, _, channel = world
     slow = await make_user(company, presence="online", departments=[sales])
     conv = await make_conversation(company, channel)
     await queue_conversation(company.id, conv, sales.id)
     assert (await conversation(conv))["assigned_user_id"] == slow.id
+    other = await make_user(company, presence="online", departments=[sales])
     await sql.execute("UPDATE conversation SET awaiting_agent_since = now() - interval '61 seconds' WHERE id = $1", conv)
 
     assert await reinject_overdue() == [conv]
     row = await conversation(conv)
-    assert (row["status"], row["reinjections"], row["timed_out_user_id"]) == ("queued", 1, slow.id)  # nobody else
-
-    other = await make_user(company, presence="online", departments=[sales])
-    await drain_department(company.id, sales.id)
-    assert (await conversation(conv))["assigned_user_id"] == other.id
+    assert (row["status"], row["reinjections"], row["assigned_user_id"]) == ("assigned", 1, other.id)
+    assert row["timed_out_user_id"] is None  # the avoidance ended with the round
     kinds = [e[0] for e in await events_of(conv)]
     assert kinds == ["queued", "assigned", "reinjected", "assigned"]
 
@@ -141,20 +131,21 @@ async def test_offline_agent_unanswered_conversations_move(world):
     await set_presence(leaving, "offline")
     await react(PresenceChanged(company_id=company.id, user_id=leaving.id, presence="offline"))
     assert (await conversation(waiting))["assigned_user_id"] == staying.id
-    assert (await conversation(answered))["assigned_user_id"] == leaving.id  # department keeps answered ones
+    assert (await conversation(answered))["assigned_user_id"] == staying.id  # by default answered ones move too
 
 
-async def test_offline_policy_requeue_moves_answered_ones_too(world):
+async def test_offline_policy_keep_answered_keeps_only_answered_ones(world):
     company, sales, _, channel = world
-    await sql.execute("UPDATE department SET offline_policy = 'requeue' WHERE id = $1", sales.id)
+    await sql.execute("UPDATE department SET offline_policy = 'keep_answered' WHERE id = $1", sales.id)
     leaving = await make_user(company, presence="online", departments=[sales])
-    answered = await make_conversation(company, channel)
+    answered, waiting = await make_conversation(company, channel), await make_conversation(company, channel)
     await queue_conversation(company.id, answered, sales.id)
+    await queue_conversation(company.id, waiting, sales.id)
     await mark_agent_replied(company.id, answered)
     await sql.execute("UPDATE app_user SET presence = 'offline' WHERE id = $1", leaving.id)
-    assert await redistribute_offline_agents() == 0  # answered + keep-policy check is per department
-    await react(PresenceChanged(company_id=company.id, user_id=leaving.id, presence="offline"))
-    assert (await conversation(answered))["status"] == "queued"
+    assert await redistribute_offline_agents() == 1  # the waiting one; the answered one is kept
+    assert (await conversation(answered))["assigned_user_id"] == leaving.id
+    assert (await conversation(waiting))["status"] == "queued"
 
 
 async def test_take_assign_transfer_resolve_rules(world):
@@ -168,7 +159,8 @@ async def test_take_assign_transfer_resolve_rules(world):
         await take_conversation(bruno, conv)  # not his department
     await take_conversation(anna, conv)
     row = await conversation(conv)
-    assert (row["assigned_user_id"], row["awaiting_agent_since"]) == (anna.id, None)
+    # The customer is waiting on the business: the response timer runs for a taken one too.
+    assert row["assigned_user_id"] == anna.id and row["awaiting_agent_since"] is not None
 
     with pytest.raises(PermissionDenied):
         await resolve_conversation(bruno, conv)

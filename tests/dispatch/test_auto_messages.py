@@ -2,7 +2,8 @@
 
 import pytest
 
-from app.dispatch.assignment import queue_conversation, resolve_conversation
+from app.dispatch.assignment import queue_conversation
+from app.domain.conversations import resolve_conversation
 from app.dispatch.sweeper import react
 from app.domain import sql
 from app.domain.auto_messages import update_auto_messages
@@ -30,6 +31,7 @@ async def world(app):
 
 async def test_takeover_place_in_line_and_closing(world):
     company, dep, channel = world
+    await make_user(company, name="Bea", presence="busy", departments=[dep])  # staffed, nobody free
     first, second = await make_conversation(company, channel), await make_conversation(company, channel)
     await queue_conversation(company.id, first, dep.id)
     await queue_conversation(company.id, second, dep.id)

@@ -29,6 +29,7 @@ async def world(app):
     sales = await make_department(company, "Ventes", menu_position=1)
     support = await make_department(company, "Service après-vente", menu_position=2)
     await make_department(company, "Back office")  # not in the menu
+    await make_user(company, presence="offline", departments=[sales, support])  # menu departments are staffed
     channel = await make_channel(company)  # no default department: the bot asks
     return company, sales, support, channel
 
@@ -146,6 +147,7 @@ async def test_closed_company_tells_the_customer_once_then_the_flow_goes_on(worl
     assert sum(t.startswith("Thank you for your message.") for t in texts) == 1
     # The company opened since the notice (a week ago): a new closed period, a new notice.
     await sql.execute("UPDATE conversation SET out_of_hours_sent_at = now() - interval '8 days' WHERE id = $1", conv)
+    await sql.execute("UPDATE message SET created_at = created_at - interval '8 days' WHERE conversation_id = $1", conv)
     await say(company, channel, conv, "anyone?")
     texts = await bot_texts(conv)
     assert sum(t.startswith("Thank you for your message.") for t in texts) == 2
@@ -180,7 +182,7 @@ async def test_switched_off_out_of_hours_message_sends_nothing(world):
     await update_auto_messages(company.id, {"out_of_hours_text": "Closed until {opens}", "out_of_hours_enabled": ""})
     conv = await make_conversation(company, channel)
     await say(company, channel, conv, "hi")
-    assert await bot_texts(conv) == []
+    assert not any(t.startswith("Closed until") for t in await bot_texts(conv))  # (the menu is asked)
 
 
 async def test_customers_get_texts_and_yes_no_in_their_language(world):

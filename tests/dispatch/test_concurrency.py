@@ -10,7 +10,8 @@ import random
 import subprocess
 import sys
 
-from app.dispatch.assignment import drain_everything, queue_conversation, resolve_conversation
+from app.dispatch.assignment import drain_everything, queue_conversation
+from app.domain.conversations import resolve_conversation
 from app.dispatch.sweeper import react
 from app.domain import sql
 from app.domain.events import PresenceChanged

@@ -47,7 +47,8 @@ async def test_twilio_media_fetched_and_served(app, client, settings):
     company, other = await make_company(), await make_company()
     async with FakeProvider(handler) as fake, httpx.AsyncClient() as http:
         channel = await create_channel(company.id, {"name": "tw", "provider": "twilio", "cred_account_sid": "ACX",
-                                                    "cred_auth_token": "tok", "cred_from_number": "+14155238886"})
+                                                    "cred_auth_token": "tok", "cred_from_number": "+14155238886",
+                                                    "cred_api_base": fake.url})
         await receive_webhook(channel, parsed_with_url(twilio.PROVIDER, "twilio", "webhook_inbound_image_caption_assembled.txt", fake.url, form=True))
         sender = Sender(http, data_dir=settings.data_dir)
         assert await sender.fetch_media_once() is True
@@ -64,7 +65,7 @@ async def test_twilio_media_fetched_and_served(app, client, settings):
     r = await client.get(f"/conversations/media/{message_id}")
     assert r.status_code == 200 and r.content == JPEG and r.headers["content-type"].startswith("image/jpeg")
     assert r.headers["x-content-type-options"] == "nosniff"
-    page = await client.get(f"/conversations/{await sql.fetchval('SELECT id FROM conversation')}")
+    page = await client.get(f"/inbox/{await sql.fetchval('SELECT id FROM conversation')}")
     assert f'src="/conversations/media/{message_id}"' in page.text
     outsider = await make_user(other, "admin")
     await login(client, outsider.email)
@@ -109,7 +110,8 @@ async def test_media_limits(app, settings, case):
     company = await make_company()
     async with FakeProvider(handler) as fake, httpx.AsyncClient() as http:
         channel = await create_channel(company.id, {"name": "tw", "provider": "twilio", "cred_account_sid": "ACX",
-                                                    "cred_auth_token": "tok", "cred_from_number": "+14155238886"})
+                                                    "cred_auth_token": "tok", "cred_from_number": "+14155238886",
+                                                    "cred_api_base": fake.url})
         parsed = parsed_with_url(twilio.PROVIDER, "twilio", "webhook_inbound_document_assembled.txt", fake.url, form=True)
         m = dataclasses.replace(parsed.messages[0], media=dataclasses.replace(parsed.messages[0].media, mime_type=""))
         await receive_webhook(channel, Parsed(messages=[m]))
@@ -144,7 +146,7 @@ async def test_uploads_from_simulator_and_composer(app, client, settings):
         from app.providers.base import InboundMessage
         await receive_webhook(whapi, Parsed(messages=[InboundMessage(provider_message_id="i1", phone="+919984351847", type="text", text="hi")]))
         conv = await sql.fetchval("SELECT id FROM conversation WHERE channel_id = $1", whapi.id)
-        r = await client.post(f"/conversations/{conv}/messages", data={"text": "your invoice", "_csrf_token": csrf(client)},
+        r = await client.post(f"/inbox/{conv}/messages", data={"text": "your invoice", "_csrf_token": csrf(client)},
                               files={"file": ("invoice.pdf", b"%PDF-1.4 test", "application/pdf")})
         assert r.status_code == 303, r.text
         out = await sql.fetchrow("SELECT id, type FROM message WHERE direction = 'out'")

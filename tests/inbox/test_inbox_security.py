@@ -58,7 +58,11 @@ async def test_no_sight_no_access(client, world, who, target):
         assert response.status_code == 404, url
     for url, data in POSTS.items():
         response = await post_form(client, url.format(id=conv_id), data, headers={"hx-request": "true"})
-        assert response.status_code == 404, url
+        if (who, target) == ("other", "held") and url.rsplit("/", 1)[1] in ("take", "resolve", "transfer"):
+            # A colleague of the same department acting on a row a moment late is told who has it.
+            assert response.status_code == 409 and world["holder"].name in response.text, url
+        else:
+            assert response.status_code == 404, url
     page = await client.get("/inbox?tab=queue")
     assert f'id="inbox-row-{conv_id}"' not in page.text
     await assert_untouched(conv_id, before)

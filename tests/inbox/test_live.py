@@ -2,7 +2,8 @@
 
 import pytest
 
-from app.dispatch.assignment import queue_conversation, transfer_conversation
+from app.dispatch.assignment import queue_conversation
+from app.domain.conversations import transfer_conversation
 from app.domain import sql
 from app.domain.events import ContactChanged, ConversationRouted, MessageReceived, NoteAdded
 from app.domain.notes import add_note, update_contact

@@ -52,7 +52,7 @@ async def test_events_between_a_page_and_its_stream_are_replayed_across_processe
         await _login(on_a, admin.email)
         on_b.cookies = on_a.cookies
         conv_id = await sql.fetchval("SELECT id FROM conversation WHERE company_id = $1", company.id)
-        page = await on_a.get(f"/conversations/{conv_id}")  # served by process A
+        page = await on_a.get(f"/simulator?channel={channel.id}&phone=%2B15550100001")  # served by process A
         since = re.search(r'sse-connect="/events\?topics=conversation&since=([0-9.]+)"', page.text).group(1)
         assert "first" in page.text
         await customer_writes(channel, "written while the page's stream was opening", 2)

@@ -47,7 +47,8 @@ async def test_each_page_gets_its_own_fragments(app):
 
 
 @pytest.mark.parametrize("path,topic", [("/", "home"), ("/inbox", "inbox"), ("/supervisor", "wallboard"),
-                                        ("/orders", "orders"), ("/admin/users", "users"), ("/conversations", "conversations")])
+                                        ("/orders", "orders"), ("/admin/users", "users"),
+                                        ("/simulator", "conversation")])
 async def test_pages_name_their_topics(client, path, topic):
     from tests.helpers import login
 

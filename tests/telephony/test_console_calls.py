@@ -141,3 +141,26 @@ def test_trunk_status_follows_the_outbound_registration():
     # The list answer after a reconnect (PJSIPShowRegistrationsOutbound) says the same.
     feed(state, "Event: OutboundRegistrationDetail\r\nObjectType: registration\r\nObjectName: op1\r\nStatus: Unregistered")
     assert state.snapshot(1, owners, {}, [])["endpoints"]["op1"]["registered"] is False
+
+
+def test_blind_transfer_shows_the_transferee_and_its_new_callee():
+    """1001 calls 1002; 1002 blind-transfers 1001 to 601 (the captured BlindTransfer event)."""
+    state = LiveState()
+    transfer = blocks("real_event_BlindTransfer.txt")[0]
+    h = parse(transfer)
+    base = blocks("real_flow_basic_call_1001_to_1002.txt")
+    caller_new = retag(first("real_flow_basic_call_1001_to_1002.txt", Event="Newchannel", Channel="PJSIP/1001-00000000"),
+                       Channel=h["TransfereeChannel"], Uniqueid=h["TransfereeUniqueid"], Linkedid=h["TransfereeLinkedid"])
+    callee_new = retag(first("real_flow_basic_call_1001_to_1002.txt", Event="Newchannel", Channel="PJSIP/1002-00000001"),
+                       Channel=h["TransfererChannel"], Uniqueid=h["TransfererUniqueid"], Linkedid=h["TransfererLinkedid"])
+    enters = [retag(b, Channel=h["TransfereeChannel"] if "1001-" in b else h["TransfererChannel"],
+                    Uniqueid=h["TransfereeUniqueid"] if "1001-" in b else h["TransfererUniqueid"],
+                    Linkedid=h["TransfereeLinkedid"])
+              for b in base if b.startswith("Event: BridgeEnter")]
+    feed(state, caller_new, callee_new, *enters)
+    call = only_call(state)
+    assert (call["state"], call["from_num"], call["to_num"]) == ("Up", "1001", "1002")
+    feed(state, transfer)
+    call = only_call(state)
+    # Before: the row kept the old callee until the transferer's channel was gone.
+    assert (call["from_num"], call["to_num"]) == ("1001", "601")

@@ -115,15 +115,15 @@ async def test_simulator_and_conversation_page(admin_client):
                                                           "text": "<script>alert(1)</script>"})
     assert r.status_code == 303
     conv = await sql.fetchrow("SELECT * FROM conversation")
-    show = await admin_client.get(f"/conversations/{conv['id']}")
+    show = await admin_client.get(f"/inbox/{conv['id']}")
     assert show.status_code == 200
     assert "<script>alert(1)</script>" not in show.text and "&lt;script&gt;alert(1)&lt;/script&gt;" in show.text
-    listing = await admin_client.get("/conversations")
+    listing = await admin_client.get("/inbox?tab=all")
     assert "Zoé" in listing.text
-    r = await post_form(admin_client, f"/conversations/{conv['id']}/messages", {"text": "Hello!"}, headers={"hx-request": "true"})
+    r = await post_form(admin_client, f"/inbox/{conv['id']}/messages", {"text": "Hello!"}, headers={"hx-request": "true"})
     assert r.status_code == 200
     assert await sql.fetchval("SELECT status FROM message WHERE direction = 'out'") == "pending"
-    r = await post_form(admin_client, f"/conversations/{conv['id']}/messages", {"text": "x" * 5000}, headers={"hx-request": "true"})
+    r = await post_form(admin_client, f"/inbox/{conv['id']}/messages", {"text": "x" * 5000}, headers={"hx-request": "true"})
     assert r.status_code == 400 and "4096" in r.text
     bad = await post_form(admin_client, "/simulator/send", {"channel_id": channel.id, "phone": "not a phone", "text": "x"})
     assert bad.status_code == 400
@@ -139,13 +139,12 @@ async def test_conversations_scoped_and_guarded(client):
     msg_id = await sql.fetchval("SELECT id FROM message")
     agent = await make_user(company, "agent")
     await login(client, agent.email)
-    assert (await client.get("/conversations")).status_code == 403
     assert (await client.get("/simulator")).status_code == 403
     admin = await make_user(company, "admin")
     await login(client, admin.email)
-    assert (await client.get(f"/conversations/{conv_id}")).status_code == 404
-    assert (await post_form(client, f"/conversations/{conv_id}/messages", {"text": "hi"})).status_code == 404
+    assert (await client.get(f"/inbox/{conv_id}")).status_code == 404
+    assert (await post_form(client, f"/inbox/{conv_id}/messages", {"text": "hi"})).status_code == 404
     assert (await post_form(client, f"/conversations/messages/{msg_id}/resend")).status_code == 404
     assert (await post_form(client, "/simulator/send", {"channel_id": foreign_channel.id, "phone": "+15550100001", "text": "x"})).status_code == 404
-    assert "secret" not in (await client.get("/conversations")).text
+    assert "secret" not in (await client.get("/inbox?tab=all")).text
     assert await sql.fetchval("SELECT count(*) FROM message") == 1

@@ -1,4 +1,4 @@
-"""Take, transfer, assign and resolve through HTTP: roles, company scoping, CSRF, bad input;
+"""Take, transfer and resolve through HTTP (the inbox's routes, the only ones): roles, company scoping, CSRF, bad input;
 and the agent's live list of work on the home page."""
 
 import pytest
@@ -26,11 +26,12 @@ async def test_agent_takes_then_resolves_from_the_home_page(client, setup):
     await login(client, agent.email)
     home = await client.get("/")
     assert f'id="queued-conversation-{conv}"' in home.text
-    response = await post_form(client, f"/conversations/{conv}/take", {"next": "/"})
-    assert response.status_code == 303
+    assert f'action="/inbox/{conv}/take"' in home.text
+    response = await post_form(client, f"/inbox/{conv}/take")
+    assert response.status_code == 303 and response.headers["location"] == f"/inbox/{conv}"
     home = await client.get("/")
-    assert f'id="my-conversation-{conv}"' in home.text and "The conversation is yours." in home.text
-    assert (await post_form(client, f"/conversations/{conv}/resolve")).status_code == 303
+    assert f'id="my-conversation-{conv}"' in home.text
+    assert (await post_form(client, f"/inbox/{conv}/resolve")).status_code == 303
     assert (await conversation(conv))["status"] == "resolved"
 
 
@@ -42,11 +43,11 @@ async def test_agent_cannot_act_on_someone_elses_conversation(client, setup):
     await queue_conversation(company.id, conv, sales.id)
     assert (await conversation(conv))["assigned_user_id"] == holder.id
     await login(client, other.email)
-    for url, data in ((f"/conversations/{conv}/resolve", {}), (f"/conversations/{conv}/take", {}),
-                      (f"/conversations/{conv}/transfer", {"department_id": str(support.id)}),
-                      (f"/conversations/{conv}/assign", {"user_id": str(other.id)})):
+    for url, data in ((f"/inbox/{conv}/resolve", {}), (f"/inbox/{conv}/take", {}),
+                      (f"/inbox/{conv}/transfer", {"target": f"department-{support.id}"}),
+                      (f"/inbox/{conv}/transfer", {"target": f"user-{other.id}"})):
         response = await post_form(client, url, data)
-        assert response.status_code == 403, url
+        assert response.status_code == 409 and holder.name in response.text, url  # who has it
     assert (await conversation(conv))["assigned_user_id"] == holder.id
 
 
@@ -58,11 +59,11 @@ async def test_supervisor_transfers_and_assigns(client, setup):
     conv = await make_conversation(company, channel)
     await queue_conversation(company.id, conv, sales.id)
     await login(client, boss.email)
-    moved = await post_form(client, f"/conversations/{conv}/transfer", {"department_id": str(support.id), "note": "VAT"})
+    moved = await post_form(client, f"/inbox/{conv}/transfer", {"target": f"department-{support.id}", "note": "VAT"})
     assert moved.status_code == 303
     row = await conversation(conv)
     assert (row["status"], row["department_id"]) == ("queued", support.id)
-    given = await post_form(client, f"/conversations/{conv}/assign", {"user_id": str(helper.id)})
+    given = await post_form(client, f"/inbox/{conv}/transfer", {"target": f"user-{helper.id}"})
     assert given.status_code == 303 and (await conversation(conv))["assigned_user_id"] == helper.id
     assert holder.id != helper.id
 
@@ -74,21 +75,22 @@ async def test_bad_input_and_other_company(client, setup):
     foreign_company = await make_company()
     foreign_conv = await make_conversation(foreign_company, await make_channel(foreign_company))
     await login(client, boss.email)
-    assert (await post_form(client, f"/conversations/{conv}/transfer", {})).status_code == 400
-    assert (await post_form(client, f"/conversations/{conv}/transfer", {"department_id": "x"})).status_code == 400
-    assert (await post_form(client, f"/conversations/{conv}/transfer", {"department_id": str(sales.id), "note": "n" * 3000})).status_code == 400
-    assert (await post_form(client, f"/conversations/{conv}/assign", {"user_id": "-1"})).status_code == 400
-    assert (await post_form(client, f"/conversations/{foreign_conv}/resolve")).status_code == 404
-    assert (await post_form(client, f"/conversations/{foreign_conv}/take")).status_code == 404
-    assert (await post_form(client, "/conversations/99999999/take")).status_code == 404
-    assert (await client.post(f"/conversations/{conv}/resolve")).status_code == 403  # no CSRF token
+    assert (await post_form(client, f"/inbox/{conv}/transfer", {})).status_code == 400
+    assert (await post_form(client, f"/inbox/{conv}/transfer", {"target": "department-x"})).status_code == 400
+    assert (await post_form(client, f"/inbox/{conv}/transfer",
+                            {"target": f"department-{sales.id}", "note": "n" * 3000})).status_code == 400
+    assert (await post_form(client, f"/inbox/{conv}/transfer", {"target": "user--1"})).status_code == 400
+    assert (await post_form(client, f"/inbox/{foreign_conv}/resolve")).status_code == 404
+    assert (await post_form(client, f"/inbox/{foreign_conv}/take")).status_code == 404
+    assert (await post_form(client, "/inbox/99999999/take")).status_code == 404
+    assert (await client.post(f"/inbox/{conv}/resolve")).status_code == 403  # no CSRF token
     assert (await conversation(foreign_conv))["status"] == "bot"
 
 
 async def test_anonymous_is_sent_to_login(client, setup):
     company, _, _, channel = setup
     conv = await make_conversation(company, channel)
-    response = await client.post(f"/conversations/{conv}/resolve")
+    response = await client.post(f"/inbox/{conv}/resolve")
     assert response.status_code in (302, 403)
     assert (await conversation(conv))["status"] == "bot"
 
@@ -102,19 +104,21 @@ async def test_agents_see_their_own_and_their_queue_only(client, setup):
     waiting_support = await make_conversation(company, channel)
     await queue_conversation(company.id, waiting_support, support.id)  # Bruno is offline: queued
     await login(client, anna.email)
-    assert (await client.get(f"/conversations/{mine}")).status_code == 200
-    assert (await client.get(f"/conversations/{waiting_support}")).status_code == 404  # not her department
-    assert (await client.get("/conversations/")).status_code == 403  # the full list is for supervisors
-    reply = await post_form(client, f"/conversations/{mine}/messages", {"text": "Hello!"}, headers={"HX-Request": "true"})
+    old = await client.get(f"/conversations/{mine}")  # the old address leads to the one screen
+    assert old.status_code == 303 and old.headers["location"] == f"/inbox/{mine}"
+    assert (await client.get(f"/inbox/{mine}")).status_code == 200
+    assert (await client.get(f"/inbox/{waiting_support}")).status_code == 404  # not her department
+    assert (await client.get("/conversations/")).headers["location"] == "/inbox"
+    reply = await post_form(client, f"/inbox/{mine}/messages", {"text": "Hello!"}, headers={"HX-Request": "true"})
     assert reply.status_code == 200
 
     client.cookies.clear()
     await login(client, bruno.email)
-    page = await client.get(f"/conversations/{waiting_support}")
-    assert page.status_code == 200 and "Read-only" in page.text  # queued in his department: visible, not writable
-    refused = await post_form(client, f"/conversations/{waiting_support}/messages", {"text": "Hi"})
+    page = await client.get(f"/inbox/{waiting_support}")
+    assert page.status_code == 200 and "take it to answer" in page.text  # queued in his department: visible, not writable
+    refused = await post_form(client, f"/inbox/{waiting_support}/messages", {"text": "Hi"})
     assert refused.status_code == 403
-    assert (await client.get(f"/conversations/{mine}")).status_code == 404
+    assert (await client.get(f"/inbox/{mine}")).status_code == 404
 
 
 async def test_reinjection_alert_is_a_toast_for_supervisors_only(setup):
@@ -130,5 +134,5 @@ async def test_reinjection_alert_is_a_toast_for_supervisors_only(setup):
     boss = await make_user(company, "supervisor")
     agent = await make_user(company, "agent")
     [message] = await render_event(event, boss)
-    assert message.event == "alert" and "&lt;b&gt;Zed&lt;/b&gt;" in message.data and f"/conversations/{conv}" in message.data
+    assert message.event == "alert" and "&lt;b&gt;Zed&lt;/b&gt;" in message.data and f"/inbox/{conv}" in message.data
     assert await render_event(event, agent) == []

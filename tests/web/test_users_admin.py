@@ -78,7 +78,7 @@ async def test_create_user_bad_input_rerenders_with_field_errors(admin_client):
     assert response.status_code == 400
     text = response.text
     for message in ("This field is required.", "Enter a valid e-mail address.", "Choose one of the options.",
-                    "Enter a number from 0 to 100.", "Use at least 10 characters."):
+                    "Enter a number from 0 to 100.", "Use at least 12 characters."):
         assert message in text
     assert 'value="not-an-email"' in text  # what was typed is kept
     assert "short" not in text  # never echo a password
