@@ -10,6 +10,7 @@ with real rows rather than answering 404.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 
@@ -114,8 +115,16 @@ async def seed(data_dir) -> Seeded:
         "token": "0" * 40,
         "path": "no-such-plugin",
         "file_path": "vendor/htmx-2.0.11.min.js",
+        "handle": "0" * 20,  # a login session's public name (/account/security): none such, a 404
     }
     return Seeded(company_id, emails, ids, api_key)
+
+
+@pytest.fixture
+def settings(settings):
+    # One session visits every route in a few seconds: the per-session flood limit
+    # (PAGE_RATE_LIMIT, tests/security/test_rate_limits.py) would answer 429 instead of the page.
+    return dataclasses.replace(settings, page_rate_limit=0)
 
 
 def ids_for(path: str, ids: dict) -> str:
