@@ -55,6 +55,15 @@ from app.web.pbx import CONTROLLERS as PBX_CONTROLLERS
 from app.web.phone import PhoneController
 from app.web.call_metrics import CallMetricsController
 from app.web.presence import PresenceController
+from app.web.pwa import ROUTES as PWA_ROUTES
+from app.web.profile import ProfileController
+from app.web.conversation_labels import ConversationLabelsController, LabelsAdminController
+from app.web.reply_variables import ReplyVariablesController
+from app.web.mentions import MentionsController
+from app.web.reopen import ReopenController
+from app.web.viewers import ViewersController
+from app.web.label_metrics import LabelMetricsController
+from app.web.history import HistoryController
 from app.web.ratelimit import RateLimiter
 from app.web.security import PostgresStore, check_csrf_binding, enrolment_redirect, page_rate_limited, session_auth
 from app.web.stream import events
@@ -261,6 +270,16 @@ def create_app(settings: Settings, *, migrate: bool = True, dispatcher: bool = T
             WebhooksController,
             events,
             health,
+            *PWA_ROUTES,
+            ProfileController,
+            LabelsAdminController,
+            ConversationLabelsController,
+            ReplyVariablesController,
+            MentionsController,
+            ReopenController,
+            ViewersController,
+            LabelMetricsController,
+            HistoryController,
             create_static_files_router(path="/static", directories=[ROOT / "static"], cache_control=None),
         ],
         lifespan=[lifespan],

@@ -64,6 +64,8 @@ class User(Table, tablename="app_user"):
     created_at = Timestamptz(default=TimestamptzNow())
     # When dispatch last gave the agent a conversation (longest idle first among ties).
     last_assigned_at = Timestamptz(null=True, default=None)
+    # The sound of the user's alerts (set on /profile): chime, bell, pop or none.
+    notification_sound = Varchar(length=16, default="chime")
     # Two-factor login (app.domain.account): the TOTP secret, when it was turned on (None: off),
     # and the last time step accepted (a code is never accepted twice).
     mfa_secret = Varchar(length=64, default="")
