@@ -12,7 +12,7 @@ DESCRIPTION = "custom gateway channels"
 SQL = """
 ALTER TABLE channel DROP CONSTRAINT channel_provider_check;
 ALTER TABLE channel ADD CONSTRAINT channel_provider_check
-    CHECK (provider IN ('whapi', 'waha', 'meta', 'twilio', 'sandbox', 'custom'));
+    CHECK (provider IN ('whapi', 'waha', 'meta', 'twilio', 'sandbox', 'evolution', 'custom'));
 """
 
 

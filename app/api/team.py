@@ -82,7 +82,7 @@ class ChannelIn(msgspec.Struct, forbid_unknown_fields=True):
     """``credentials``: the provider's fields (``GET /api/v1/channels/providers``)."""
 
     name: Annotated[str, Meta(min_length=1, max_length=120)]
-    provider: Literal["whapi", "waha", "meta", "twilio", "custom", "sandbox"]
+    provider: Literal["whapi", "waha", "evolution", "meta", "twilio", "custom", "sandbox"]
     credentials: Credentials = {}
     webhook_secret: Annotated[str, Meta(max_length=128)] = ""
     default_department_id: Annotated[int, Meta(ge=1, le=2**31 - 1)] | None = None
