@@ -64,7 +64,6 @@ KILL_AT = float(os.environ.get("CHAOS_KILL_AT", "8"))
 PG_RESTART_AT = float(os.environ.get("CHAOS_PG_RESTART_AT", "19"))
 SWEEP = int(os.environ.get("CHAOS_SWEEP_INTERVAL", "2"))
 DRAIN_S = float(os.environ.get("CHAOS_DRAIN_S", "20"))
-CUSTOMERS = int(os.environ.get("CHAOS_CUSTOMERS", "80"))
 TEMPLATE = json.loads(FIX.read_text())
 
 
@@ -221,8 +220,8 @@ async def run() -> dict:
     db.configure(url)
     netpolicy.configure(netpolicy.Policy.from_settings(TEST_PRIVATE_NETWORKS, allow_http=True))
     company = await make_company("Chaos Co")
-    sales = await make_department(company, "Sales", menu_timeout="4")
-    support = await make_department(company, "Support", menu_timeout="4")
+    sales = await make_department(company, "Sales", menu_position="1", menu_timeout="4")
+    support = await make_department(company, "Support", menu_position="2", menu_timeout="4")
     agents = [
         await make_user(
             company, "agent", presence="online", capacity=6, departments=[sales, support] if n % 2 == 0 else [support]
@@ -335,32 +334,33 @@ async def run() -> dict:
     sends: list[asyncio.Task] = []
     total = int(RATE * SECONDS)
     seen: list[int] = []
-    killed = pg_restarted = False
     t0 = time.monotonic()
+
+    async def faults() -> None:
+        """The kill and the database restart, on their own clock: webhooks keep coming meanwhile."""
+        await asyncio.sleep(max(0.0, t0 + KILL_AT - time.monotonic()))
+        n = server.kill()
+        events.append(f"SIGKILL of {n} server processes at {time.monotonic() - t0:.1f} s")
+        restart = time.monotonic()
+        await server.start()
+        events.append(f"server back in {time.monotonic() - restart:.1f} s")
+        await asyncio.sleep(max(0.0, t0 + PG_RESTART_AT - time.monotonic()))
+        restart = time.monotonic()
+        await asyncio.to_thread(restart_postgres, pg_server)
+        events.append(f"PostgreSQL restarted (immediate) at {restart - t0:.1f} s in {time.monotonic() - restart:.1f} s")
+
+    chaos = asyncio.create_task(faults())
     for i in range(total):
         await asyncio.sleep(max(0.0, t0 + i / RATE - time.monotonic()))
         if seen and random.random() < 0.5:  # a returning customer (or one answering the menu)
             customer = random.choice(seen)
             text = random.choice(["1", "2", "yes", "no", f"again {i}"])
         else:
-            customer = len(seen) % CUSTOMERS if len(seen) >= CUSTOMERS else len(seen)
+            customer = len(seen)
             seen.append(customer)
             text = f"hello {i}"
         sends.append(asyncio.create_task(deliver(i, customer, text)))
-        now = time.monotonic() - t0
-        if not killed and now >= KILL_AT:
-            killed = True
-            n = server.kill()
-            events.append(f"SIGKILL of {n} server processes at {now:.1f} s")
-            server.log.write(f"\n--- SIGKILL at {now:.1f} s\n")
-            restart = time.monotonic()
-            await server.start()
-            events.append(f"server back in {time.monotonic() - restart:.1f} s")
-        if not pg_restarted and now >= PG_RESTART_AT:
-            pg_restarted = True
-            restart = time.monotonic()
-            await asyncio.to_thread(restart_postgres, pg_server)
-            events.append(f"PostgreSQL restarted (immediate) at {now:.1f} s in {time.monotonic() - restart:.1f} s")
+    await chaos
     await asyncio.gather(*sends)
     stop.set()
     await asyncio.gather(*workers, beat, return_exceptions=True)
