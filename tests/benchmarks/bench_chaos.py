@@ -247,6 +247,7 @@ async def run() -> dict:
     acked: set[int] = set()
     retried = replies = resolves = agent_errors = 0
     events: list[str] = []
+    failures: Counter[str] = Counter()  # the agents' failed tries, by answer
     t0 = time.monotonic()
 
     async def pgq(query: str, *args):
@@ -320,13 +321,17 @@ async def run() -> dict:
                     replies += 1
                 else:
                     agent_errors += 1
+                    failures[str(r.status_code)] += 1
                 if random.random() < 0.3:
                     r = await client.post(
                         f"/inbox/{cid}/resolve", data={"_csrf_token": client.cookies.get("csrftoken", "")}
                     )
                     resolves += r.status_code in (200, 303)
-            except httpx.HTTPError:
+                    if r.status_code not in (200, 303):
+                        failures[f"resolve {r.status_code}"] += 1
+            except httpx.HTTPError as exc:
                 agent_errors += 1  # the server is down: the agent tries again later
+                failures[type(exc).__name__] += 1
 
     beat = asyncio.create_task(heartbeats())
     clients = [await login(server.url, a.email) for a in agents]
@@ -456,6 +461,7 @@ async def run() -> dict:
         "replies": replies,
         "resolves": resolves,
         "agent_errors": agent_errors,
+        "failures": dict(failures),
         "events": events,
         "pending": pending,
         "unsettled": unsettled,
@@ -471,7 +477,8 @@ def report(r: dict) -> str:
     print(*r["events"], sep="\n")
     print(
         f"{r['total']} webhooks at {RATE:g}/s over {SECONDS:g} s, {r['retried']} provider retries; "
-        f"{AGENTS} agents: {r['replies']} replies, {r['resolves']} resolved, {r['agent_errors']} failed tries; "
+        f"{AGENTS} agents: {r['replies']} replies, {r['resolves']} resolved, "
+        f"{r['agent_errors']} failed tries {r['failures']}; "
         f"provider asked to send {r['provider_sends']}; outbound: {r['out']} (pending at the end: {r['pending']}); "
         f"conversations: {r['states']}; agents (presence/holding): {r['agents']}; load {' '.join(f'{x:.2f}' for x in os.getloadavg())}"
     )
