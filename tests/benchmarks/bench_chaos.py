@@ -480,7 +480,8 @@ def report(r: dict) -> str:
         f"{AGENTS} agents: {r['replies']} replies, {r['resolves']} resolved, "
         f"{r['agent_errors']} failed tries {r['failures']}; "
         f"provider asked to send {r['provider_sends']}; outbound: {r['out']} (pending at the end: {r['pending']}); "
-        f"conversations: {r['states']}; agents (presence/holding): {r['agents']}; load {' '.join(f'{x:.2f}' for x in os.getloadavg())}"
+        f"conversations: {r['states']}; agents (presence/holding): {r['agents']}; "
+        f"load {' '.join(f'{x:.2f}' for x in os.getloadavg())}"
     )
     if r["unsettled"]:
         print(
