@@ -10,7 +10,9 @@ agent resolved their conversation); agents reply through the inbox (and resolve 
 time. At CHAOS_KILL_AT seconds every server process is killed with SIGKILL and started again on
 the same port; at CHAOS_PG_RESTART_AT PostgreSQL is restarted (``pg_ctl restart -m immediate``:
 a crash, with recovery). Every webhook that got no 200 is sent again, as a provider does. Then
-the run waits 2 sweep intervals and for the outbox to drain (at most CHAOS_DRAIN_S), and prints:
+the run waits 2 sweep intervals and for the outbox to drain (at most CHAOS_DRAIN_S); messages a
+killed process claimed then have their lease ended at once (what 120 s would do; CHAOS_LEASE_END=0:
+not), so that the sender's handling of an unknown outcome shows within the run. It prints:
 
     RESULT chaos acked=N stored=N lost=0 dup=0 stranded=0 overdue_s=X sent_twice=0
 
@@ -63,6 +65,8 @@ SECONDS = float(os.environ.get("CHAOS_SECONDS", "30"))
 KILL_AT = float(os.environ.get("CHAOS_KILL_AT", "8"))
 PG_RESTART_AT = float(os.environ.get("CHAOS_PG_RESTART_AT", "19"))
 SWEEP = int(os.environ.get("CHAOS_SWEEP_INTERVAL", "2"))
+# End the leases of claimed, unsettled outbound messages after the drain rather than wait 120 s for them.
+LEASE_END = os.environ.get("CHAOS_LEASE_END", "1") not in {"0", "false", "no"}
 DRAIN_S = float(os.environ.get("CHAOS_DRAIN_S", "20"))
 TEMPLATE = json.loads(FIX.read_text())
 
@@ -383,6 +387,24 @@ async def run() -> dict:
             break
         await asyncio.sleep(0.5)
     await asyncio.sleep(1)  # the last send's answer is recorded
+    if LEASE_END:
+        # What the sender's 120 s lease would do, without waiting for it: messages a killed process
+        # (or a lost connection) claimed become due again; the sender then decides what to do with them.
+        ended = await pgq(
+            "WITH e AS (UPDATE message SET next_attempt_at = now() WHERE direction = 'out' "
+            "AND status = 'pending' AND next_attempt_at > now() RETURNING 1) SELECT count(*) AS n FROM e"
+        )
+        events.append(f"leases ended at once: {ended[0]['n']} pending outbound messages due again")
+        deadline = time.monotonic() + DRAIN_S
+        while time.monotonic() < deadline:
+            rows = await pgq(
+                "SELECT count(*) AS n FROM message WHERE direction = 'out' AND status = 'pending' "
+                "AND next_attempt_at <= now()"
+            )
+            if not rows[0]["n"]:
+                break
+            await asyncio.sleep(0.5)
+        await asyncio.sleep(1)
     pending = (await pgq("SELECT count(*) AS n FROM message WHERE direction = 'out' AND status = 'pending'"))[0]["n"]
     if server.proc is not None and server.proc.poll() is not None:
         events.append(f"the server exited by itself (code {server.proc.returncode}) before the end: see its log")
