@@ -16,7 +16,7 @@ from app.domain.quick_replies import create_quick_reply
 from app.domain.users import create_user
 
 DEMO_COMPANY = "Demo Company"
-DEMO_PASSWORD = "switchboard-demo"
+DEMO_PASSWORD = "demo-harbour-lantern"  # passes the password policy (12+ characters, zxcvbn 3)
 
 DEPARTMENTS = [
     {"name": "Sales", "code": "SALES", "colour": "#2563eb", "response_timeout": 300, "menu_position": 1},

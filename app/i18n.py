@@ -158,6 +158,11 @@ def format_time(value: datetime | None, format: str = "short") -> str:
     return _babel_time(value, format, tzinfo=_zone(), locale=_locale())
 
 
+def territory_name(code: str) -> str:
+    """A country's name in the current language (Babel), e.g. ``FR`` -> ``France``."""
+    return _locale().territories.get(code, code)
+
+
 def format_number(value: float | int | None, format: str | None = None) -> str:
     """A number with the request's language's separators (1,234.5 / 1 234,5 / 1.234,5)."""
     if value is None:

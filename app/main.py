@@ -11,7 +11,6 @@ import threading
 from contextlib import asynccontextmanager
 from typing import AsyncIterator, Callable
 
-import httpx
 from litestar import Litestar, Request, Response
 from litestar.config.csrf import CSRFConfig
 from litestar.plugins.jinja import JinjaTemplateEngine
@@ -22,6 +21,7 @@ from litestar.template import TemplateConfig
 
 from app import __version__, db, netpolicy
 from app.domain import sessions
+from app.domain.messages import expire_pending_statuses
 from app.domain.auth import purge_old_failures
 from app.logs import setup_logging
 from app.dispatch.sweeper import run_dispatcher
@@ -55,6 +55,15 @@ from app.web.pbx import CONTROLLERS as PBX_CONTROLLERS
 from app.web.phone import PhoneController
 from app.web.call_metrics import CallMetricsController
 from app.web.presence import PresenceController
+from app.web.pwa import ROUTES as PWA_ROUTES
+from app.web.profile import ProfileController
+from app.web.conversation_labels import ConversationLabelsController, LabelsAdminController
+from app.web.reply_variables import ReplyVariablesController
+from app.web.mentions import MentionsController
+from app.web.reopen import ReopenController
+from app.web.viewers import ViewersController
+from app.web.label_metrics import LabelMetricsController
+from app.web.history import HistoryController
 from app.web.ratelimit import RateLimiter
 from app.web.security import PostgresStore, check_csrf_binding, enrolment_redirect, page_rate_limited, session_auth
 from app.web.stream import events
@@ -111,11 +120,12 @@ def _on_exit_signal(callback: Callable[[], None]) -> None:
 
 
 async def _maintenance(settings: Settings) -> None:
-    """Housekeeping every few minutes: expired sessions, old login failures."""
+    """Housekeeping every few minutes: expired sessions, old login failures, stale early statuses."""
     while True:
         try:
             await PostgresStore().purge_expired()
             await purge_old_failures(settings.login_throttle_window)
+            await expire_pending_statuses()  # early statuses whose message never came
         except Exception:  # noqa: BLE001
             log.exception("maintenance failed")
         await asyncio.sleep(600)
@@ -263,6 +273,16 @@ def create_app(settings: Settings, *, migrate: bool = True, dispatcher: bool = T
             WebhooksController,
             events,
             health,
+            *PWA_ROUTES,
+            ProfileController,
+            LabelsAdminController,
+            ConversationLabelsController,
+            ReplyVariablesController,
+            MentionsController,
+            ReopenController,
+            ViewersController,
+            LabelMetricsController,
+            HistoryController,
             create_static_files_router(path="/static", directories=[ROOT / "static"], cache_control=None),
         ],
         lifespan=[lifespan],

@@ -5,6 +5,9 @@ from piccolo.conf.apps import AppConfig
 from app.domain.admin_tables import ADMIN_TABLES
 from app.domain.audit import AuditEvent
 from app.domain.presence import PresenceChange
+from app.domain.labels import LABEL_TABLES
+from app.domain.mentions import Mention
+from app.domain.viewers import ConversationViewer
 from app.domain.channel_tables import CHANNEL_TABLES
 from app.domain.tables import TABLES
 from app.domain.work_tables import WORK_TABLES
@@ -17,7 +20,7 @@ APP_CONFIG = AppConfig(
     # Every table of ours (tests/test_schema.py checks them against the migrated database);
     # Asterisk's tables are described by Asterisk's own DDL in app/telephony/sql/.
     table_classes=[*TABLES, PresenceChange, AuditEvent, *CHANNEL_TABLES, *ADMIN_TABLES, *WORK_TABLES,
-                   *TELEPHONY_TABLES],
+                   *TELEPHONY_TABLES, *LABEL_TABLES, Mention, ConversationViewer],
     migration_dependencies=[],
     commands=[],
 )

@@ -287,7 +287,7 @@ async def test_every_id_parameter_names_a_company_table(app):
     """A route whose id parameter maps to no company-scoped table could only be tried with a
     missing id: name its table so (``<x>_id`` -> ``x`` or ``*_x``), or extend ``build_company_a``."""
     known = {"conversation_id", "past_id", "channel_id", "user_id", "department_id", "contact_id", "message_id",
-             "quick_reply_id", "object_id"}
+             "quick_reply_id", "object_id", "duplicate_id"}
     unknown = sorted({f"{name} in {path}" for _, path in routes(app) for name, kind in PARAM.findall(path)
                       if kind == "int" and name not in known and await table_for(name) is None})
     assert unknown == []

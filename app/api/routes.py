@@ -92,10 +92,13 @@ class ConversationsApi(Controller):
         self, request: Request, status: FromQuery[Literal["bot", "queued", "assigned", "resolved"] | None] = None,
         department_id: OptId = None, assigned_user_id: OptId = None, contact_id: OptId = None,
         channel_id: OptId = None, cursor: Cursor = None, limit: Limit = 50,
+        label: Annotated[str | None, QueryParameter(max_length=40,
+                                                    description="Only conversations with this label")] = None,
     ) -> dict:
         return page(*await api_reads.list_conversations(
             request.user.company_id, status=status or "", department_id=department_id,
             assigned_user_id=assigned_user_id, contact_id=contact_id, channel_id=channel_id, before=cursor, limit=limit,
+            label=(label or "").strip(),
         ))
 
     @get("/{conversation_id:int}", summary="One conversation", responses=ERRORS)

@@ -54,6 +54,8 @@ _INBOX_ROW = """SELECT c.id, c.status, c.department_id, c.assigned_user_id, c.ch
        ct.phone, ct.name AS contact_name, ch.name AS channel_name, ch.provider,
        d.name AS department_name, d.colour AS department_colour, d.response_timeout, u.name AS assigned_name,
        lm.text AS last_text, lm.type AS last_type, lm.direction AS last_direction, lm.author AS last_author,
+       (SELECT array_agg(l.name || ' ' || l.colour ORDER BY lower(l.name)) FROM conversation_label cl
+        JOIN label l ON l.id = cl.label_id WHERE cl.conversation_id = c.id) AS labels,
        (SELECT count(*) FROM (SELECT 1 FROM message um WHERE um.conversation_id = c.id AND um.id > c.read_message_id
                               AND um.direction = 'in' LIMIT 100) un) AS unread
 FROM conversation c JOIN contact ct ON ct.id = c.contact_id JOIN channel ch ON ch.id = c.channel_id
@@ -64,7 +66,7 @@ LEFT JOIN LATERAL (SELECT m.text, m.type, m.direction, m.author FROM message m W
 
 async def list_inbox(company_id: int, user_id: int, tab: str, *, status: str = "", department_id: int | None = None,
                      channel_id: int | None = None, query: str = "", cursor: tuple[datetime, int] | None = None,
-                     limit: int = INBOX_PAGE, every_department: bool = False,
+                     limit: int = INBOX_PAGE, every_department: bool = False, label_id: int | None = None,
                      ) -> tuple[list[asyncpg.Record], tuple[datetime, int] | None]:
     """A page of the inbox list, most recent activity first, and the cursor of the next page.
 
@@ -96,6 +98,9 @@ async def list_inbox(company_id: int, user_id: int, tab: str, *, status: str = "
         where.append(f"c.department_id = {arg(department_id)}")
     if channel_id:
         where.append(f"c.channel_id = {arg(channel_id)}")
+    if label_id:
+        where.append(f"EXISTS (SELECT 1 FROM conversation_label cl WHERE cl.conversation_id = c.id "
+                     f"AND cl.label_id = {arg(label_id)})")
     query = query.strip()[:100]
     if query:
         like = arg(sql.like(query))

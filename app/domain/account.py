@@ -203,10 +203,11 @@ async def verify_second_factor(user_id: int, code: str) -> str | None:
 
 
 async def recovery_codes_left(user_id: int) -> int:
-    return await sql.fetchval(
+    left: int = await sql.fetchval(
         "SELECT count(*) FROM mfa_recovery_code WHERE user_id = $1 AND used_at IS NULL",
         user_id,
     )
+    return left
 
 
 async def mfa_required(user: User) -> bool:

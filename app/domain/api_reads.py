@@ -50,24 +50,40 @@ def conversation_out(r) -> dict:
     }
 
 
+async def _with_labels(items: list[dict]) -> list[dict]:
+    """Each conversation's label names (app.domain.labels), read for the page in one query."""
+    rows = await sql.fetch(
+        """SELECT cl.conversation_id, array_agg(l.name ORDER BY lower(l.name)) AS names
+           FROM conversation_label cl JOIN label l ON l.id = cl.label_id
+           WHERE cl.conversation_id = ANY($1::int[]) GROUP BY 1""",
+        [item["id"] for item in items],
+    )
+    names = {r["conversation_id"]: list(r["names"]) for r in rows}
+    for item in items:
+        item["labels"] = names.get(item["id"], [])
+    return items
+
+
 async def list_conversations(company_id: int, *, status: str = "", department_id: int | None = None,
                              assigned_user_id: int | None = None, contact_id: int | None = None,
                              channel_id: int | None = None, before: int | None = None,
-                             limit: int = 50) -> tuple[list[dict], int | None]:
+                             limit: int = 50, label: str = "") -> tuple[list[dict], int | None]:
     rows = await sql.fetch(
         conversations.CONVERSATION_SQL + """ WHERE c.company_id = $1 AND ($2 = '' OR c.status = $2)
              AND ($3::int IS NULL OR c.department_id = $3) AND ($4::int IS NULL OR c.assigned_user_id = $4)
              AND ($5::int IS NULL OR c.contact_id = $5) AND ($6::int IS NULL OR c.channel_id = $6)
              AND ($7::int IS NULL OR c.id < $7)
+             AND ($9 = '' OR EXISTS (SELECT 1 FROM conversation_label cl JOIN label l ON l.id = cl.label_id
+                                     WHERE cl.conversation_id = c.id AND lower(l.name) = lower($9)))
            ORDER BY c.id DESC LIMIT $8""",
-        company_id, status, department_id, assigned_user_id, contact_id, channel_id, before, limit + 1,
+        company_id, status, department_id, assigned_user_id, contact_id, channel_id, before, limit + 1, label,
     )
-    items = [conversation_out(r) for r in rows[:limit]]
+    items = await _with_labels([conversation_out(r) for r in rows[:limit]])
     return items, (items[-1]["id"] if len(rows) > limit else None)
 
 
 async def get_conversation(company_id: int, conversation_id: int) -> dict:
-    return conversation_out(await conversations.get_conversation(company_id, conversation_id))
+    return (await _with_labels([conversation_out(await conversations.get_conversation(company_id, conversation_id))]))[0]
 
 
 def message_out(r) -> dict:

@@ -34,8 +34,9 @@ DEFAULTS = {
     "welcome": N_("Welcome to {company}! Reply with the number of the service you need:\n{menu}"),
     "invalid": N_("Sorry, I did not understand. Please reply with one of these numbers:\n{menu}"),
     "returning": N_("Welcome back! Do you want to continue with {department}? Reply yes or no."),
+    # Says nothing an online agent could contradict a second later by taking the conversation.
     "out_of_hours": N_("Thank you for your message. We are closed at the moment; we open again on {opens}. "
-                       "Your conversation is in line and an agent will answer you then."),
+                       "Your message is kept: an agent will answer you as soon as one is available."),
     "takeover": N_("{agent} is now with you."),
     "queued": N_("All our agents are busy. You are number {position} in line; we will answer as soon as we can."),
     "resolved": N_("Thank you for contacting us. This conversation is now closed; write again any time."),

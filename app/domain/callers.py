@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from datetime import datetime, timezone
 
 import phonenumbers
 
@@ -150,11 +151,10 @@ async def caller_card(company_id: int, number: str) -> dict:
     return card
 
 
-async def calls_in_conversation(company_id: int, conversation_id: int, low, high) -> list[dict]:
+async def calls_in_conversation(company_id: int, conversation_id: int, low: datetime | None,
+                                high: datetime | None) -> list[dict]:
     """The contact's calls during the conversation (creation to resolution), within a timeline
     page's window [low, high) (None: open-ended); ``at`` is aware UTC like the other items."""
-    from datetime import datetime, timezone
-
     conv = await sql.fetchrow(
         """SELECT c.created_at, c.resolved_at, ct.phone FROM conversation c JOIN contact ct ON ct.id = c.contact_id
            WHERE c.company_id = $1 AND c.id = $2""",

@@ -32,6 +32,8 @@ class Contact(Table, tablename="contact"):
     company_id = Integer()
     phone = Varchar(length=20, null=True, default=None)
     name = Varchar(length=200, default="")
+    # The WhatsApp profile name; ``name`` follows it until an admin renames the contact.
+    profile_name = Varchar(length=200, default="")
     created_at = Timestamptz(default=TimestamptzNow())
     email = Varchar(length=254, default="")
     details = Text(default="")
@@ -47,6 +49,7 @@ class ContactAlias(Table, tablename="contact_alias"):
     company_id = Integer()
     contact_id = Integer()
     alias = Varchar(length=200)
+    checked_at = Timestamptz(null=True, default=None)  # last asked to the provider (WAHA lids API)
 
 
 class Conversation(Table, tablename="conversation"):
@@ -107,6 +110,8 @@ class Message(Table, tablename="message"):
     next_attempt_at = Timestamptz(default=TimestamptzNow())
     created_at = Timestamptz(default=TimestamptzNow())
     sent_at = Timestamptz(null=True, default=None)
+    # Set (committed) before the provider call, cleared when its outcome is known.
+    send_started_at = Timestamptz(null=True, default=None)
 
 
 class PendingStatus(Table, tablename="pending_status"):
@@ -120,4 +125,19 @@ class PendingStatus(Table, tablename="pending_status"):
     received_at = Timestamptz(default=TimestamptzNow())
 
 
-CHANNEL_TABLES = [Channel, Contact, ContactAlias, Conversation, Message, PendingStatus]
+class ChannelHealth(Table, tablename="channel_health"):
+    """What the provider last said about a channel's session, its pairing QR code, its last error."""
+
+    channel_id = Integer(primary_key=True)
+    company_id = Integer()
+    state = Varchar(length=16, default="")
+    state_detail = Varchar(length=200, default="")
+    state_at = Timestamptz(null=True, default=None)
+    qr = Text(default="")
+    qr_at = Timestamptz(null=True, default=None)
+    last_error = Text(default="")
+    last_error_at = Timestamptz(null=True, default=None)
+    checked_at = Timestamptz(null=True, default=None)
+
+
+CHANNEL_TABLES = [Channel, Contact, ContactAlias, Conversation, Message, PendingStatus, ChannelHealth]

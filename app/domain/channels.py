@@ -21,6 +21,7 @@ from app.domain.audit import record_audit
 from app.domain.departments import departments_exist
 from app.domain.errors import NotFound, ValidationError
 from app.domain.validation import Cleaner
+from app.domain.phones import parse_phone
 from app.providers import PROVIDERS, get_provider
 from app.providers.base import Provider
 from app.realtime.bus_cache import BusCache
@@ -133,8 +134,11 @@ async def _clean(company_id: int, data: dict, existing: ChannelInfo | None) -> d
                 raw = check_url(raw)
             except UrlRefused as exc:
                 c.fail(key, str(exc))
-        if f.name == "from_number" and raw and not raw.lstrip("+").isdigit():
-            c.fail(key, N_("Enter the number in international form, e.g. +14155238886."))
+        if f.name == "from_number" and raw:
+            parsed = parse_phone(raw)  # a sender number is always international
+            if parsed is None:
+                c.fail(key, N_("Enter the number in international form, e.g. +14155238886."))
+            raw = parsed or raw
         creds[f.name] = raw
     values["credentials"] = creds
     secret = c.text("webhook_secret", max_len=128, required=False)

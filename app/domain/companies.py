@@ -6,6 +6,8 @@ from __future__ import annotations
 from functools import lru_cache
 from zoneinfo import available_timezones
 
+from app.domain.phones import COUNTRIES
+
 from app.domain import sql
 from app.domain.audit import record_audit
 from app.domain.errors import NotFound
@@ -68,7 +70,12 @@ def timezones() -> tuple[str, ...]:
 
 def _settings(company: Company) -> dict:
     return {"name": company.name, "timezone": company.timezone, "language": company.language,
-            "mfa_required_for_admins": bool(company.mfa_required_for_admins)}
+            "mfa_required_for_admins": bool(company.mfa_required_for_admins), "country": company.country}
+
+
+async def get_company_country(company_id: int) -> str:
+    """The company's country code ('' = none), for reading national phone numbers."""
+    return await sql.fetchval("SELECT country FROM company WHERE id = $1", company_id) or ""
 
 
 async def update_company(company_id: int, data: dict) -> Company:
@@ -81,6 +88,7 @@ async def update_company(company_id: int, data: dict) -> Company:
         "language": c.choice("language", COMPANY_LANGUAGES, default="en"),
         # Admins must log in with two-factor (sent to set it up at their next login).
         "mfa_required_for_admins": str(data.get("mfa_required_for_admins") or "") in ("1", "on", "true"),
+        "country": c.choice("country", ("",) + COUNTRIES, default=""),
     }
     if values["timezone"] and "timezone" not in c.errors and values["timezone"] not in timezones():
         c.fail("timezone", N_("Choose a timezone from the list, such as Europe/Paris."))
@@ -88,12 +96,14 @@ async def update_company(company_id: int, data: dict) -> Company:
     before = _settings(company)
     async with sql.transaction():
         await sql.execute(
-            "UPDATE company SET name = $2, timezone = $3, language = $4, mfa_required_for_admins = $5 WHERE id = $1",
+            """UPDATE company SET name = $2, timezone = $3, language = $4, mfa_required_for_admins = $5, country = $6
+               WHERE id = $1""",
             company_id, values["name"], values["timezone"], values["language"], values["mfa_required_for_admins"],
+            values["country"],
         )
         if before != values:
             await record_audit(company_id, "company.updated", target_type="company", target_id=company_id,
-                               target_label=values["name"], before=before, after=values)
+                               target_label=str(values["name"]), before=before, after=values)
     if before.get("timezone") != values["timezone"]:
         from app.domain.business_hours import SCHEDULES
 

@@ -22,9 +22,9 @@ from app.i18n import N_
 from app.domain import sql
 from app.domain.channels import ChannelInfo, get_channel
 from app.domain.errors import NotFound, ValidationError
-from app.domain.events import CHANNEL, ConversationOpened, MessageQueued, MessageReceived, MessageStatusChanged, emit
+from app.domain.events import CHANNEL, ContactChanged, ConversationOpened, MessageQueued, MessageReceived, MessageStatusChanged, emit
 from app.domain.group_commit import GroupCommit
-from app.providers.base import STATUS_RANK, InboundMessage, Parsed, StatusUpdate
+from app.providers.base import STATUS_RANK, InboundMessage, Parsed, StatusUpdate, clean_text
 
 WINDOW = timedelta(hours=24)
 
@@ -46,6 +46,13 @@ class IngestResult:
 
 _LOCK = "SELECT pg_advisory_xact_lock($1, hashtext($2))"
 
+# A known contact writing again: the WhatsApp profile name is kept in profile_name; name follows
+# it only while nobody renamed the contact (name still equal to the previous profile name).
+_PROFILE_NAME = """
+    name = CASE WHEN excluded.profile_name <> '' AND (contact.name = '' OR contact.name = contact.profile_name)
+                THEN excluded.profile_name ELSE contact.name END,
+    profile_name = CASE WHEN excluded.profile_name <> '' THEN excluded.profile_name ELSE contact.profile_name END"""
+
 
 async def _lock(channel_id: int, provider_message_id: str) -> None:
     await sql.execute(_LOCK, channel_id, provider_message_id)
@@ -54,9 +61,8 @@ async def _lock(channel_id: int, provider_message_id: str) -> None:
 async def _contact_id(company_id: int, phone: str | None, alias: str, name: str) -> int:
     if phone:
         contact_id = await sql.fetchval(
-            """INSERT INTO contact (company_id, phone, name) VALUES ($1, $2, $3)
-               ON CONFLICT (company_id, phone) DO UPDATE
-               SET name = CASE WHEN excluded.name <> '' THEN excluded.name ELSE contact.name END
+            """INSERT INTO contact (company_id, phone, name, profile_name) VALUES ($1, $2, $3, $3)
+               ON CONFLICT (company_id, phone) DO UPDATE SET """ + _PROFILE_NAME + """
                RETURNING id""",
             company_id, phone, name[:200],
         )
@@ -66,11 +72,14 @@ async def _contact_id(company_id: int, phone: str | None, alias: str, name: str)
                 company_id, contact_id, alias,
             )
         return contact_id
+    if not alias:
+        raise ValueError("a contact needs a phone or an alias")
     found = await sql.fetchval("SELECT contact_id FROM contact_alias WHERE company_id = $1 AND alias = $2", company_id, alias)
     if found:
         return found
     contact_id = await sql.fetchval(
-        "INSERT INTO contact (company_id, phone, name) VALUES ($1, NULL, $2) RETURNING id", company_id, name[:200]
+        "INSERT INTO contact (company_id, phone, name, profile_name) VALUES ($1, NULL, $2, $2) RETURNING id",
+        company_id, name[:200],
     )
     await sql.execute(
         "INSERT INTO contact_alias (company_id, contact_id, alias) VALUES ($1, $2, $3)", company_id, contact_id, alias
@@ -88,11 +97,49 @@ def _data(m: InboundMessage) -> dict:
         data["reaction_to"] = m.reaction_to
     if m.button:
         data["button"] = m.button[:256]
+    if m.referral:
+        data["referral"] = m.referral
+    if m.recovered:
+        data["recovered"] = True
     return data
 
 
 def _nul(value: str) -> str:
-    return value.replace("\x00", "") if "\x00" in value else value
+    """Text PostgreSQL can store: no NUL, and lone UTF-16 surrogates replaced by U+FFFD."""
+    value = value.replace("\x00", "") if "\x00" in value else value
+    return clean_text(value)
+
+
+async def _adopt_alias(company_id: int, phone: str, alias: str) -> None:
+    """A message carries both a phone and an alias (e.g. WAHA's remoteJidAlt): make them one
+    contact. A contact known only by the alias takes the phone, or is folded into the contact
+    that already has it (its open conversations resolved where both had one on a channel)."""
+    owner = await sql.fetchrow(
+        """SELECT ct.id, ct.phone FROM contact_alias a JOIN contact ct ON ct.id = a.contact_id
+           WHERE a.company_id = $1 AND a.alias = $2 FOR UPDATE OF ct""",
+        company_id, alias,
+    )
+    if owner is None or owner["phone"] == phone:
+        return
+    if owner["phone"] is not None:
+        return  # the alias belongs to someone with another number: leave both alone
+    keep = await sql.fetchval("SELECT id FROM contact WHERE company_id = $1 AND phone = $2 FOR UPDATE", company_id, phone)
+    if keep is None:
+        await sql.execute("UPDATE contact SET phone = $3 WHERE company_id = $1 AND id = $2", company_id, owner["id"], phone)
+        await emit(ContactChanged(company_id, owner["id"]))
+        return
+    from app.domain.contacts import merge_contacts
+
+    # Two open conversations on one channel cannot be one: the alias's one is resolved (it stays
+    # as history of the merged contact) and the customer's next messages go to the other.
+    await sql.execute(
+        """UPDATE conversation d SET status = 'resolved', resolved_at = now()
+           FROM conversation k
+           WHERE d.company_id = $1 AND d.contact_id = $2 AND d.status <> 'resolved'
+             AND k.contact_id = $3 AND k.channel_id = d.channel_id AND k.status <> 'resolved'""",
+        company_id, owner["id"], keep,
+    )
+    await merge_contacts(company_id, keep, owner["id"])
 
 
 async def _store(channel: ChannelInfo, m: InboundMessage) -> bool:
@@ -106,13 +153,14 @@ async def _store(channel: ChannelInfo, m: InboundMessage) -> bool:
         "SELECT 1 FROM message WHERE channel_id = $1 AND provider_message_id = $2", channel.id, m.provider_message_id
     ):
         return False
+    if m.phone and m.alias:
+        await _adopt_alias(channel.company_id, m.phone, m.alias)
     if m.phone:
         # Hot path: contact and open conversation in one statement.
         conv = await sql.fetchrow(
             """WITH ct AS (
-                   INSERT INTO contact (company_id, phone, name) VALUES ($1, $5, $6)
-                   ON CONFLICT (company_id, phone) DO UPDATE
-                   SET name = CASE WHEN excluded.name <> '' THEN excluded.name ELSE contact.name END
+                   INSERT INTO contact (company_id, phone, name, profile_name) VALUES ($1, $5, $6, $6)
+                   ON CONFLICT (company_id, phone) DO UPDATE SET """ + _PROFILE_NAME + """
                    RETURNING id)
                INSERT INTO conversation (company_id, channel_id, contact_id, department_id, last_inbound_at)
                SELECT $1, $2, ct.id, $3, CASE WHEN $4 THEN now() END FROM ct
@@ -141,25 +189,67 @@ async def _store(channel: ChannelInfo, m: InboundMessage) -> bool:
                RETURNING id, contact_id, (xmax = 0) AS created""",
             channel.company_id, channel.id, contact_id, channel.default_department_id, not m.outbound,
         )
+    if m.outbound and await _adopt_echo(channel, conv["id"], m):
+        return True
     if conv["created"]:
         await emit(ConversationOpened(channel.company_id, conv["id"], channel.id))
     # The insert and its event in one round trip (the NOTIFY leaves at commit, like emit()).
     message_id = await sql.fetchval(
         """WITH m AS (
                INSERT INTO message (company_id, channel_id, conversation_id, direction, author, type, text, data,
-                                    reply_to, provider_message_id, status, sent_at)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10, $11, CASE WHEN $12 THEN now() END)
+                                    reply_to, provider_message_id, status, sent_at, created_at)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10, $11, CASE WHEN $12 THEN now() END,
+                       coalesce($15::timestamptz, now()))
                ON CONFLICT (channel_id, provider_message_id) DO NOTHING RETURNING id)
            SELECT m.id FROM m, pg_notify($13, json_build_object('name', $14::text, 'company_id', $1::int,
                                                                 'conversation_id', $3::int, 'message_id', m.id)::text)""",
         channel.company_id, channel.id, conv["id"], "out" if m.outbound else "in", "agent" if m.outbound else "customer",
         m.type, m.text, json.dumps(_data(m)), m.reply_to[:200], m.provider_message_id, "sent" if m.outbound else "received",
-        m.outbound, CHANNEL, MessageReceived.name,
+        m.outbound, CHANNEL, MessageReceived.name, _recovered_at(m),
     )
     if message_id is None:
         return False
     if m.outbound:
         await _drain_pending(channel, m.provider_message_id)
+    if m.type == "reaction":
+        # One reaction per author and message: a new one (or an empty one: taken back) replaces it.
+        await sql.execute(
+            """UPDATE message SET data = data || '{"superseded": true}'::jsonb
+               WHERE conversation_id = $1 AND type = 'reaction' AND direction = $2 AND id < $3
+                 AND data->>'reaction_to' = $4 AND NOT data ? 'superseded'""",
+            conv["id"], "out" if m.outbound else "in", message_id, m.reaction_to,
+        )
+    return True
+
+
+def _recovered_at(m: InboundMessage) -> datetime | None:
+    """A recovered message (backfill) keeps the provider's time, so it sits where it was written."""
+    if not m.recovered or not m.timestamp or m.timestamp <= 0:
+        return None
+    ts = m.timestamp / 1000 if m.timestamp > 1e11 else m.timestamp  # milliseconds or seconds
+    when = datetime.fromtimestamp(ts, timezone.utc)
+    return min(when, datetime.now(timezone.utc))
+
+
+async def _adopt_echo(channel: ChannelInfo, conversation_id: int, m: InboundMessage) -> bool:
+    """The provider's echo of a message we sent whose outcome we did not learn (the process died
+    mid-send, or the provider's answer was lost): it becomes that message's provider id and
+    ``sent`` status rather than a second row; the message is never sent again."""
+    row = await sql.fetchrow(
+        """UPDATE message SET provider_message_id = $3, status = 'sent', sent_at = coalesce(sent_at, now()),
+                              send_started_at = NULL, error_code = '', error_reason = ''
+           WHERE id = (SELECT id FROM message
+                       WHERE conversation_id = $1 AND channel_id = $2 AND direction = 'out' AND provider_message_id IS NULL
+                         AND text = $4 AND (send_started_at IS NOT NULL AND status = 'pending'
+                                            OR status = 'failed' AND error_code = 'unknown')
+                       ORDER BY id LIMIT 1 FOR UPDATE)
+           RETURNING id""",
+        conversation_id, channel.id, m.provider_message_id, m.text,
+    )
+    if row is None:
+        return False
+    await emit(MessageStatusChanged(channel.company_id, conversation_id, row["id"], "sent"))
+    await _drain_pending(channel, m.provider_message_id)
     return True
 
 
@@ -173,6 +263,15 @@ async def _drain_pending(channel: ChannelInfo, provider_message_id: str) -> None
     for r in sorted(rows, key=lambda r: STATUS_RANK.get(r["status"], -1)):
         await sql.fetchval(_STATUS_ONE, *_status_args(channel, StatusUpdate(provider_message_id, r["status"], r["error_code"],
                                                                             r["error_reason"])))
+
+
+PENDING_STATUS_TTL = timedelta(days=7)
+
+
+async def expire_pending_statuses(max_age: timedelta = PENDING_STATUS_TTL) -> int:
+    """Forget statuses whose message never came (e.g. sent from another tool); the count removed."""
+    done = await sql.execute("DELETE FROM pending_status WHERE received_at < now() - $1::interval", max_age)
+    return int(done.split()[-1])
 
 
 async def _apply_status(channel: ChannelInfo, s: StatusUpdate, result: IngestResult) -> None:
@@ -207,6 +306,10 @@ WITH up AS (
     INSERT INTO pending_status (company_id, channel_id, provider_message_id, status, error_code, error_reason)
     SELECT $1, $2, $3, $4, $5, $6
     WHERE NOT EXISTS (SELECT 1 FROM message WHERE channel_id = $2 AND provider_message_id = $3)
+    ON CONFLICT (channel_id, provider_message_id) DO UPDATE
+    SET status = excluded.status, error_code = excluded.error_code, error_reason = excluded.error_reason,
+        received_at = now()
+    WHERE sb_status_rank(pending_status.status) < sb_status_rank(excluded.status)
     RETURNING 1
 )
 SELECT CASE WHEN EXISTS (SELECT 1 FROM up) THEN 'applied' WHEN EXISTS (SELECT 1 FROM early) THEN 'early' ELSE 'stale' END,
@@ -224,10 +327,9 @@ _INBOUND_ONE = """
 WITH dup AS (
     SELECT 1 FROM message WHERE channel_id = $2 AND provider_message_id = $7
 ), ct AS (
-    INSERT INTO contact (company_id, phone, name)
-    SELECT $1, $4, $5 WHERE NOT EXISTS (SELECT 1 FROM dup)
-    ON CONFLICT (company_id, phone) DO UPDATE
-    SET name = CASE WHEN excluded.name <> '' THEN excluded.name ELSE contact.name END
+    INSERT INTO contact (company_id, phone, name, profile_name)
+    SELECT $1, $4, $5, $5 WHERE NOT EXISTS (SELECT 1 FROM dup)
+    ON CONFLICT (company_id, phone) DO UPDATE SET """ + _PROFILE_NAME + """
     RETURNING id
 ), cv AS (
     INSERT INTO conversation (company_id, channel_id, contact_id, department_id, last_inbound_at)
@@ -264,7 +366,7 @@ def _single_inbound(parsed: Parsed) -> InboundMessage | None:
     if len(parsed.messages) != 1 or parsed.statuses:
         return None
     m = parsed.messages[0]
-    if m.outbound or not m.phone or m.alias:
+    if m.outbound or not m.phone or m.alias or m.type == "reaction" or m.recovered:
         return None
     return m
 
@@ -303,13 +405,45 @@ async def receive_webhook(channel: ChannelInfo, parsed: Parsed) -> IngestResult:
         return result
     async with sql.transaction():
         for m in parsed.messages:
-            if await _store(channel, m):
+            if not m.phone and not m.alias:  # never a contact nobody can write to
+                result.ignored += 1
+            elif await _store(channel, m):
                 result.stored += 1
             else:
                 result.duplicates += 1
         for s in parsed.statuses:
             await _apply_status(channel, s, result)
     return result
+
+
+async def resolve_alias_contacts(client, limit: int = 5) -> int:
+    """Ask providers for the phone behind aliases of contacts that have none (WAHA's lids API),
+    at most once an hour per alias; a phone found joins the alias's contact to it. Run by the
+    sender worker, never in a webhook (which must not wait on the provider). Returns how many
+    aliases were looked up."""
+    from app.domain.channels import get_channel_for_webhook
+
+    rows = await sql.fetch(
+        """UPDATE contact_alias a SET checked_at = now()
+           FROM (SELECT a.id, (SELECT c.channel_id FROM conversation c WHERE c.contact_id = ct.id
+                               ORDER BY c.id DESC LIMIT 1) AS channel_id
+                 FROM contact_alias a JOIN contact ct ON ct.id = a.contact_id
+                 WHERE ct.phone IS NULL AND ct.deleted_at IS NULL
+                   AND (a.checked_at IS NULL OR a.checked_at < now() - interval '1 hour')
+                 ORDER BY a.id LIMIT $1 FOR UPDATE OF a SKIP LOCKED) due
+           WHERE a.id = due.id AND due.channel_id IS NOT NULL
+           RETURNING a.company_id, a.alias, due.channel_id""",
+        limit,
+    )
+    for r in rows:
+        channel = await get_channel_for_webhook(r["channel_id"])
+        if channel is None or channel.company_id != r["company_id"]:
+            continue
+        phone = await channel.impl.resolve_alias(client, channel.credentials, r["alias"])
+        if phone:
+            async with sql.transaction():
+                await _adopt_alias(r["company_id"], phone, r["alias"])
+    return len(rows)
 
 
 async def attach_provider_id(channel: ChannelInfo, message_id: int, provider_message_id: str, status: str) -> None:
@@ -324,7 +458,8 @@ async def attach_provider_id(channel: ChannelInfo, message_id: int, provider_mes
             channel.id, provider_message_id, message_id,
         )
         row = await sql.fetchrow(
-            """UPDATE message SET provider_message_id = $2, status = $3, sent_at = now(), error_code = '', error_reason = ''
+            """UPDATE message SET provider_message_id = $2, status = $3, sent_at = now(), error_code = '', error_reason = '',
+                                  send_started_at = NULL
                WHERE id = $1 AND status = 'pending' RETURNING conversation_id""",
             message_id, provider_message_id, status,
         )
@@ -419,7 +554,7 @@ async def resend_message(company_id: int, message_id: int) -> None:
     async with sql.transaction():
         await sql.execute(
             """UPDATE message SET status = 'pending', attempts = 0, next_attempt_at = now(), error_code = '',
-                                  error_reason = '', provider_message_id = NULL
+                                  error_reason = '', provider_message_id = NULL, send_started_at = NULL
                WHERE company_id = $1 AND id = $2 AND status = 'failed'""",
             company_id, message_id,
         )

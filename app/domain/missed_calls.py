@@ -68,6 +68,7 @@ async def follow_up_missed_call(company_id: int, number: str, *, user_id: int | 
                RETURNING id, status, (xmax = 0) AS created""",
             company_id, channel_id, contact_id, department_id,
         )
+        assert conv is not None  # INSERT ... ON CONFLICT DO UPDATE always returns the row
         if conv["created"]:
             await emit(ConversationOpened(company_id, conv["id"], channel_id))
             if conv["status"] == "queued":
@@ -85,4 +86,4 @@ async def follow_up_missed_call(company_id: int, number: str, *, user_id: int | 
     else:
         data = {"text": name}
     await queue_message(company_id, conv["id"], data, user_id=user_id, author="agent" if user_id else "bot")
-    return conv["id"]
+    return int(conv["id"])

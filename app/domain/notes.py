@@ -106,6 +106,8 @@ async def list_timeline(company_id: int, conversation_id: int, *, before: int | 
     by_provider_id = {m["provider_message_id"]: m for m in messages if m["provider_message_id"]}
     shown: list[dict] = []
     for m in messages:
+        if m["type"] == "reaction" and ((m["data"] or {}).get("superseded") or not m["text"]):
+            continue  # replaced by a later reaction of its author, or taken back (empty emoji)
         target = by_provider_id.get((m["data"] or {}).get("reaction_to", "")) if m["type"] == "reaction" else None
         if target is not None:
             target["reactions"].append(m["text"])

@@ -37,7 +37,8 @@ from app.domain.integrations import queue_webhook
 from app.domain.messages import queue_message, window_open
 from app.domain.validation import Cleaner
 from app.i18n import N_
-from app.providers.base import normalise_phone
+from app.domain.companies import get_company_country
+from app.domain.phones import parse_phone
 
 STATUSES = ("pending", "confirmed", "cancelled")
 MAX_ITEMS = 100
@@ -242,7 +243,7 @@ async def upsert_contact(company_id: int, phone: object, name: object = "") -> i
     c = Cleaner({"phone": phone, "name": name})
     raw = c.text("phone", max_len=40)
     clean_name = c.text("name", max_len=200, required=False)
-    normal = normalise_phone(raw) if raw else None
+    normal = parse_phone(raw, await get_company_country(company_id)) if raw else None
     if raw and normal is None:
         c.fail("phone", N_("Enter a phone number in international format, e.g. +33612345678."))
     c.raise_if_errors()

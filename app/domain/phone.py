@@ -23,7 +23,7 @@ from piccolo.table import Table
 from app.domain import sql
 from app.domain.audit import record_audit
 from app.domain.errors import ValidationError
-from app.domain.events import CHANNEL, Event
+from app.domain.events import CHANNEL, Event, UserChanged, emit
 from app.domain.tables import User
 from app.domain.validation import Cleaner
 from app.i18n import N_
@@ -156,6 +156,8 @@ async def link_extension(actor: User, user_id: int, raw: object) -> None:
                 actor.company_id,
                 extension_id,
             )
+        # The AMI leader keeps the links in memory and re-reads them on this event (issue 17).
+        await emit(UserChanged(company_id=actor.company_id, user_id=user_id))
         await record_audit(
             actor.company_id, "user.extension", target_type="user", target_id=user_id, target_label=f"#{user_id}",
             before={"extension": (before or {}).get("name")}, after={"extension": extension_id},

@@ -94,3 +94,43 @@ async def expire_stale_presence(grace_seconds: int) -> list[tuple[int, int]]:
         for row in rows:
             await record_change(row["company_id"], row["id"], row["old"], "offline", "timeout")
     return [(r["company_id"], r["id"]) for r in rows]
+
+
+# Reasons after which coming back restores what the agent had: they did not choose to be
+# offline (their tab closed, the grace period ran out, they logged out for lunch).
+RESTORABLE = ("timeout", "logout")
+
+
+async def restore_presence(user: User) -> str:
+    """At login: an agent set offline by a timeout or a logout earlier the same day (in the
+    company's timezone) gets back the presence they had, so a closed laptop at lunch does not
+    leave them invisible to dispatch all afternoon. An offline they chose themselves, or one
+    from an earlier day, stays. Returns the presence the user now has."""
+    async with sql.transaction():
+        current = await sql.fetchval("SELECT presence FROM app_user WHERE id = $1 AND active FOR UPDATE", user.id)
+        if current != "offline":
+            return current or "offline"
+        last = await sql.fetchrow(
+            """SELECT pc.from_presence, pc.to_presence, pc.reason,
+                      (pc.at AT TIME ZONE c.timezone)::date = (now() AT TIME ZONE c.timezone)::date AS same_day
+               FROM presence_change pc JOIN company c ON c.id = pc.company_id
+               WHERE pc.user_id = $1 ORDER BY pc.at DESC, pc.id DESC LIMIT 1""",
+            user.id,
+        )
+        if (
+            last is None
+            or last["to_presence"] != "offline"
+            or last["reason"] not in RESTORABLE
+            or not last["same_day"]
+            or last["from_presence"] not in ("online", "busy")
+        ):
+            return "offline"
+        presence = last["from_presence"]
+        await sql.execute(
+            "UPDATE app_user SET presence = $2, last_seen_at = now(), presence_changed_at = now() WHERE id = $1",
+            user.id,
+            presence,
+        )
+        await record_change(user.company_id, user.id, "offline", presence, "restored")
+    user.presence = presence
+    return presence

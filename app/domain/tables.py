@@ -29,6 +29,8 @@ class Company(Table, tablename="company"):
     takeover_notice = Varchar(length=16, default="assigned")
     # Admins must log in with a second factor (TOTP) and are sent to enrol until they do.
     mfa_required_for_admins = Boolean(default=False)
+    # ISO 3166 alpha-2 ('' = none): national phone numbers typed by people are read in it.
+    country = Varchar(length=2, default="")
 
 
 class User(Table, tablename="app_user"):
@@ -62,6 +64,8 @@ class User(Table, tablename="app_user"):
     created_at = Timestamptz(default=TimestamptzNow())
     # When dispatch last gave the agent a conversation (longest idle first among ties).
     last_assigned_at = Timestamptz(null=True, default=None)
+    # The sound of the user's alerts (set on /profile): chime, bell, pop or none.
+    notification_sound = Varchar(length=16, default="chime")
     # Two-factor login (app.domain.account): the TOTP secret, when it was turned on (None: off),
     # and the last time step accepted (a code is never accepted twice).
     mfa_secret = Varchar(length=64, default="")

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from app.domain import metrics, sql
 from app.domain.call_metrics import call_queues
+from app.domain.channel_health import channel_alerts
 from app.domain.phone import phones_of
 from app.domain.events import Event
 
@@ -237,5 +238,6 @@ async def _alerts(company_id: int, snap: Snapshot) -> list[dict]:
     )
     for r in rows:
         alerts.append({"kind": "waiting_other", "conversation_id": r["id"], "who": r["who"]})
+    alerts.extend(await channel_alerts(company_id))  # down, needs pairing, silent (app.domain.channel_health)
     return alerts
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from app.providers import meta, sandbox, twilio, waha, whapi
+from app.providers import evolution, meta, sandbox, twilio, waha, whapi
 from app.providers.base import Provider
 
 PROVIDERS: dict[str, Provider] = {
-    p.name: p for p in (whapi.PROVIDER, waha.PROVIDER, meta.PROVIDER, twilio.PROVIDER, sandbox.PROVIDER)
+    p.name: p for p in (whapi.PROVIDER, waha.PROVIDER, evolution.PROVIDER, meta.PROVIDER, twilio.PROVIDER,
+                       sandbox.PROVIDER)
 }
 
 

@@ -1,6 +1,6 @@
 """The provider contract: what every WhatsApp provider module offers, and the normalised form.
 
-Each provider module (``meta``, ``waha``, ``whapi``, ``twilio``, ``sandbox``) exposes one
+Each provider module (``meta``, ``waha``, ``whapi``, ``twilio``, ``evolution``, ``sandbox``) exposes one
 ``Provider`` subclass (Chatwoot's ``base_service.rb`` pattern): verify a webhook, parse it into
 :class:`Parsed` (normalised messages and statuses), build the HTTP request that sends an
 outgoing message, read the provider's answer, check a channel's credentials, and (where the
@@ -65,6 +65,8 @@ class InboundMessage:
     reaction_to: str = ""  # provider id of the message reacted to
     button: str = ""  # a tapped button's id or payload (its title is the text)
     timestamp: float | None = None
+    referral: dict | None = None  # the ad or post the customer came from (Meta click-to-WhatsApp)
+    recovered: bool = False  # read back from the provider's history (backfill), not from a webhook
 
 
 @dataclass(frozen=True)
@@ -94,6 +96,16 @@ class Parsed:
     statuses: list[StatusUpdate] = field(default_factory=list)
     ignored: list[str] = field(default_factory=list)  # reasons, for the log
     typing: list[TypingUpdate] = field(default_factory=list)
+    # The provider's session (WAHA session.status, Evolution connection.update / qrcode.updated):
+    # one of SESSION_STATES, the provider's own word for it, and a pairing QR code's raw value.
+    session_state: str = ""
+    session_detail: str = ""
+    qr: str = ""
+
+
+# Normalised session states, for channel health: working; needs pairing (scan a QR code);
+# starting (or reconnecting); down (failed, stopped, logged out).
+SESSION_STATES = ("working", "pairing", "starting", "down")
 
 
 @dataclass(frozen=True)
@@ -114,7 +126,7 @@ class WebhookRequest:
 class Outgoing:
     """A message to send, as the sender worker hands it to a provider."""
 
-    to_phone: str  # E.164
+    to_phone: str  # E.164, or "" when only ``to_alias`` is known
     type: str = "text"
     text: str = ""
     media_url: str = ""
@@ -127,6 +139,10 @@ class Outgoing:
     reply_to: str = ""
     template: dict | None = None  # Meta: name, language, params; Twilio: content_sid, variables
     status_callback: str = ""
+    to_alias: str = ""  # e.g. "153219082764294@lid": where to write when no phone is known
+    reaction: str = ""  # the emoji of a reaction (type "reaction"); "" takes ours back
+    reaction_to: str = ""  # provider id of the message reacted to
+    reaction_to_ours: bool = False  # whether that message is one we sent (Evolution's key.fromMe)
 
 
 @dataclass(frozen=True)
@@ -145,14 +161,19 @@ class SendResult:
 
 
 class SendError(Exception):
-    """A send failed. ``permanent`` errors are shown to the agent; others are retried."""
+    """A send failed. ``permanent`` errors are shown to the agent; others are retried.
 
-    def __init__(self, reason: str, *, code: str = "", permanent: bool, retry_after: float | None = None) -> None:
+    ``unknown``: the request may have reached the provider (a read timeout, a connection cut after
+    the request went out): the message may have been sent, so it must not be sent again blindly."""
+
+    def __init__(self, reason: str, *, code: str = "", permanent: bool, retry_after: float | None = None,
+                 unknown: bool = False) -> None:
         super().__init__(reason)
         self.reason = reason
         self.code = code
         self.permanent = permanent
         self.retry_after = retry_after
+        self.unknown = unknown
 
 
 @dataclass(frozen=True)
@@ -173,7 +194,8 @@ class Provider:
     fields: ClassVar[tuple[CredentialField, ...]] = ()
     text_limit: ClassVar[int] = 4096
     has_window: ClassVar[bool] = False  # the 24-hour customer service window applies
-    setup_help: ClassVar[str] = ""
+    setup_help: ClassVar[str] = ""  # how to connect the provider (translated when shown)
+    secret_help: ClassVar[str] = ""  # what the webhook secret is for at this provider
 
     def verify(self, credentials: dict, webhook_secret: str, request: WebhookRequest) -> None:
         raise NotImplementedError
@@ -235,13 +257,56 @@ class Provider:
         """One request to the provider; network failures and timeouts become transient ``SendError``s."""
         try:
             return await client.send(request)
-        except httpx.TimeoutException as exc:
-            raise SendError(f"{self.label} did not answer in time.", code="timeout", permanent=False) from exc
-        except httpx.HTTPError as exc:
+        except (httpx.ConnectTimeout, httpx.PoolTimeout) as exc:  # never left this process
+            raise SendError(f"Could not reach {self.label} in time.", code="timeout", permanent=False) from exc
+        except httpx.TimeoutException as exc:  # sent, no answer: the provider may have it
+            raise SendError(f"{self.label} did not answer in time.", code="timeout", permanent=False,
+                            unknown=True) from exc
+        except httpx.ConnectError as exc:
             raise SendError(f"Could not reach {self.label}: {exc.__class__.__name__}.", code="network", permanent=False) from exc
+        except httpx.HTTPError as exc:  # cut while talking: the provider may have it
+            raise SendError(f"Lost {self.label} while sending: {exc.__class__.__name__}.", code="network", permanent=False,
+                            unknown=True) from exc
+
+    # Aliases (WhatsApp's "@lid" ids) --------------------------------------------------------------
+
+    # Whether a message can be sent to an alias (``Outgoing.to_alias``) when no phone is known.
+    accepts_alias: ClassVar[bool] = False
+
+    async def resolve_alias(self, client: httpx.AsyncClient, credentials: dict, alias: str) -> str | None:
+        """The E.164 phone behind ``alias`` according to the provider, or None (unknown, or no
+        such API). Network failures are None too: the message is stored with the alias alone."""
+        return None
+
+    # Reconciling a send whose outcome is unknown --------------------------------------------------
+
+    # Whether ``find_sent`` can read the provider's recent messages of a chat.
+    lists_sent: ClassVar[bool] = False
+
+    async def find_sent(self, client: httpx.AsyncClient, credentials: dict, out: Outgoing, since: float) -> str | None:
+        """The provider id of a message we sent to ``out``'s chat with ``out``'s text at or after
+        ``since`` (a Unix time), from the provider's recent messages; None when it is not there.
+        Raises ``SendError`` when the list cannot be read."""
+        raise NotImplementedError
+
+    # History (backfill) ------------------------------------------------------------------------------
+
+    async def recent_messages(self, client: httpx.AsyncClient, credentials: dict, chat_phone: str,
+                              chat_alias: str = "", limit: int = 50) -> list[InboundMessage]:
+        """The chat's recent messages, both directions, as normalised messages (``recovered``).
+        Raises ``NotImplementedError`` where the provider has no history API."""
+        raise NotImplementedError
 
     async def check_connection(self, client: httpx.AsyncClient, credentials: dict) -> tuple[bool, str]:
         raise NotImplementedError
+
+    # Whether the session can need pairing (a QR code to scan from the business phone).
+    pairs: ClassVar[bool] = False
+
+    async def session_state(self, client: httpx.AsyncClient, credentials: dict) -> tuple[str, str, str]:
+        """(one of SESSION_STATES, the provider's words, a pairing QR code's raw value or "")."""
+        ok, message = await self.check_connection(client, credentials)
+        return ("working" if ok else "down"), message, ""
 
     def media_headers(self, credentials: dict) -> dict:
         """Headers that authenticate a media download at this provider (sent to ``media_hosts`` only)."""
@@ -387,15 +452,88 @@ def hmac_equal(expected: str, given: str) -> bool:
     return hmac.compare_digest(expected.encode(), given.strip().encode())
 
 
+MAX_JSON_DEPTH = 64  # real provider payloads nest about 10 levels
+
+
 def json_body(request: WebhookRequest) -> Any:
+    """The body as JSON: 415 unless JSON, 400 when malformed or nested deeper than
+    ``MAX_JSON_DEPTH``; lone UTF-16 surrogates (``"\\ud83d"`` alone) become U+FFFD, since
+    PostgreSQL cannot store them and the provider would not retry a refusal."""
     if request.content_type != "application/json":
         raise WebhookRejected(415, "Expected a JSON body (Content-Type: application/json).")
+    if _too_deep(request.body, MAX_JSON_DEPTH):
+        raise WebhookRejected(400, f"The JSON is nested more than {MAX_JSON_DEPTH} levels deep.")
     try:
         # msgspec: the same Python values as json.loads (NaN and non-UTF-8 refused), 2.5 times
         # faster on a Meta webhook (9 against 22 us); DecodeError is a ValueError.
         return msgspec.json.decode(request.body)
+    except ValueError as exc:
+        if b"\\ud" not in request.body.lower():
+            raise WebhookRejected(400, f"Malformed JSON: {exc}") from exc
+    # msgspec refuses lone surrogates: the standard decoder keeps them, then they are replaced.
+    import json
+
+    try:
+        return clean_surrogates(json.loads(request.body))
+    except RecursionError as exc:  # cannot happen after _too_deep, kept as the last guard
+        raise WebhookRejected(400, "The JSON is nested too deeply.") from exc
     except (ValueError, UnicodeDecodeError) as exc:
         raise WebhookRejected(400, f"Malformed JSON: {exc}") from exc
+
+
+def _too_deep(body: bytes, limit: int) -> bool:
+    """Whether brackets outside strings nest deeper than ``limit`` (one pass, no recursion)."""
+    if body.count(b"[") + body.count(b"{") <= limit:  # the common case, at C speed
+        return False
+    depth, in_string, escaped = 0, False, False
+    for byte in body:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):  # [ {
+            depth += 1
+            if depth > limit:
+                return True
+        elif byte in (0x5D, 0x7D):
+            depth -= 1
+    return False
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def clean_text(value: str) -> str:
+    """``value`` with lone surrogates replaced by U+FFFD (valid pairs never reach here: JSON
+    decoding joins them into one character)."""
+    return _SURROGATE.sub("\ufffd", value)
+
+
+def clean_surrogates(data: Any) -> Any:
+    """Every string of decoded JSON (keys too) through ``clean_text``, without recursion."""
+    if isinstance(data, str):
+        return clean_text(data)
+    if not isinstance(data, (dict, list)):
+        return data
+    root: list = [data]
+    stack: list = [(root, 0)]
+    while stack:
+        parent, key = stack.pop()
+        value = parent[key]
+        if isinstance(value, str):
+            parent[key] = clean_text(value)
+        elif isinstance(value, list):
+            stack.extend((value, i) for i in range(len(value)))
+        elif isinstance(value, dict):
+            cleaned = {clean_text(k) if isinstance(k, str) else k: v for k, v in value.items()}
+            parent[key] = cleaned
+            stack.extend((cleaned, k) for k in cleaned)
+    return root[0]
 
 
 def retry_after(response: httpx.Response) -> float | None:

@@ -14,6 +14,8 @@ from dataclasses import replace
 
 import httpx
 
+from app.i18n import N_
+
 from app.providers.base import (
     CredentialField,
     authority,
@@ -47,6 +49,9 @@ ERRORS = {
 }
 TRANSIENT_CODES = {"1", "2", "4", "80007", "130429", "131000", "131016", "131056", "133004"}
 STATUSES = {"sent": "sent", "delivered": "delivered", "read": "read", "played": "read", "failed": "failed"}
+# Meta's referral object (click-to-WhatsApp ads): the fields we keep.
+REFERRAL = ("headline", "body", "source_url", "source_id", "source_type", "media_type", "image_url", "video_url",
+            "thumbnail_url", "ctwa_clid")
 MEDIA_TYPES = {"image": "image", "document": "document", "video": "video", "sticker": "image"}
 
 
@@ -65,7 +70,8 @@ class MetaProvider(Provider):
         CredentialField("app_secret", "App secret (signs webhooks)", secret=True),
         CredentialField("api_base", "Graph API base URL", required=False, default="https://graph.facebook.com/v21.0"),
     )
-    setup_help = (
+    secret_help = N_("Meta: paste this as the verify token (WhatsApp > Configuration); webhooks are signed with the app secret.")
+    setup_help = N_(
         "In the Meta app dashboard, WhatsApp > Configuration: callback URL = the webhook URL below, "
         "verify token = the webhook secret; subscribe to the 'messages' field."
     )
@@ -119,6 +125,9 @@ class MetaProvider(Provider):
             reply_to=str(context.get("id") or ""),
             timestamp=as_float(m.get("timestamp")),
         )
+        referral = _d(m.get("referral"))
+        if referral:  # the ad or post a click-to-WhatsApp customer came from
+            common["referral"] = {k: str(referral[k])[:2000] for k in REFERRAL if referral.get(k) not in (None, "")}
         if kind == "text":
             out.messages.append(InboundMessage(type="text", text=str(_d(m.get("text")).get("body") or ""), **common))
         elif kind in MEDIA_TYPES or kind == "audio":
@@ -145,8 +154,17 @@ class MetaProvider(Provider):
         elif kind == "reaction":
             r = _d(m.get("reaction"))
             out.messages.append(InboundMessage(type="reaction", text=str(r.get("emoji") or ""), reaction_to=str(r.get("message_id") or ""), **common))
+        elif kind == "system":
+            # e.g. {"body": "User A changed from … to …", "type": "user_changed_number", "wa_id": …}
+            system = _d(m.get("system"))
+            text = str(system.get("body") or f"WhatsApp notice: {system.get('type') or 'system'}")
+            out.messages.append(InboundMessage(type="unsupported", text=text, **common))
         else:
-            out.messages.append(InboundMessage(type="unsupported", text=f"[{kind}]", **common))
+            # "unsupported" (code 131051) and types we do not handle: say what Meta said.
+            err = _d((_l(m.get("errors")) or [{}])[0])
+            said = str(_d(err.get("error_data")).get("details") or err.get("title") or err.get("message") or "")
+            text = f"WhatsApp message of type {kind!r} that Switchboard cannot show" + (f": {said}" if said else ".")
+            out.messages.append(InboundMessage(type="unsupported", text=text, **common))
 
     def _status(self, s: dict, out: Parsed) -> None:
         if s.get("recipient_type") == "group":
@@ -263,6 +281,25 @@ class MetaProvider(Provider):
             return True, f"Connected: {data.get('display_phone_number') or data.get('verified_name') or 'phone number found'}."
         err = data.get("error") or {}
         return False, explain(str(err.get("code") or ""), err.get("message") or f"HTTP {response.status_code}")
+
+
+async def _meta_session_state(self, client: httpx.AsyncClient, credentials: dict) -> tuple[str, str, str]:
+    """The phone number's status and quality rating: ``GET /{phone-number-id}?fields=status,quality_rating,
+    display_phone_number`` (status e.g. CONNECTED, FLAGGED, RESTRICTED; quality GREEN, YELLOW, RED)."""
+    url = f"{self._base(credentials)}/{credentials.get('phone_number_id', '')}"
+    request = httpx.Request("GET", url, params={"fields": "status,quality_rating,display_phone_number,verified_name"},
+                            headers={"Authorization": f"Bearer {credentials.get('access_token', '')}"})
+    response = await self.call(client, request)
+    data = _json(response)
+    if response.status_code != 200:
+        err = _d(data.get("error"))
+        return "down", explain(str(err.get("code") or ""), str(err.get("message") or f"HTTP {response.status_code}")), ""
+    status, quality = str(data.get("status") or "CONNECTED"), str(data.get("quality_rating") or "")
+    state = "working" if status in ("CONNECTED", "") else "down"
+    return state, f"{status}" + (f", quality {quality}" if quality else ""), ""
+
+
+MetaProvider.session_state = _meta_session_state  # type: ignore[method-assign]
 
 
 def _media_methods():

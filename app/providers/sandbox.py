@@ -7,6 +7,8 @@ Inbound messages come from the simulator page, through the same ingestion action
 
 from __future__ import annotations
 
+from app.i18n import N_
+
 import uuid
 
 import httpx
@@ -19,7 +21,7 @@ class SandboxProvider(Provider):
     label = "Sandbox (built-in simulator)"
     text_limit = 4096
     fields = ()
-    setup_help = "Nothing to configure: open the Simulator page and write as a customer."
+    setup_help = N_("Nothing to configure: open the Simulator page and write as a customer.")
     # No request: the simulator page shows the agent's "typing…" (app.domain.typing_indicators).
     supports_typing = True
     typing_stops = True

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import replace
 
 import httpx
 
 from app.domain.channels import get_channel_for_webhook
-from app.domain.messages import attach_provider_id
+from app.domain.messages import attach_provider_id, resolve_alias_contacts
 from pathlib import Path
 
 from app.domain import sql
@@ -28,6 +29,8 @@ from app.retry import backoff
 
 log = logging.getLogger(__name__)
 
+MAY_NOT_HAVE_BEEN_SENT = ("May not have been sent: the connection to {provider} was lost while sending, and {provider} "
+                          "cannot tell us. Check the customer's chat, then Resend if needed.")
 OPTED_OUT = ("The customer opted out of messages: only replies within 24 hours of their own message are sent "
              "(Contacts page).")
 
@@ -50,6 +53,7 @@ class Sender:
         self.retry_cap = retry_cap
         self.max_attempts = max_attempts
         self.lease = lease
+        self._next_alias_check = 0.0
 
     def backoff(self, attempts: int) -> float:
         return backoff(attempts, self.retry_base, self.retry_cap)
@@ -93,9 +97,19 @@ class Sender:
             await store_media(self.data_dir, item, content, mime)
         return True
 
+    async def resolve_aliases(self) -> int:
+        """Every 30 s at most: ask providers for the phones behind contacts known only by an
+        alias (WAHA's lids API), so that they merge with their phone contact."""
+        now = time.monotonic()
+        if now < self._next_alias_check:
+            return 0
+        self._next_alias_check = now + 30.0
+        return await resolve_alias_contacts(self.client)
+
     async def run(self) -> None:
         while True:
             try:
+                await self.resolve_aliases()
                 busy = await self.run_once()
                 busy += await self.fetch_media_once()
                 if self.data_dir is not None:
@@ -133,9 +147,35 @@ class Sender:
             reply_to=m.reply_to,
             template=m.data.get("template"),
             status_callback=f"{self.public_url}/webhooks/twilio/{m.channel_id}" if provider == "twilio" and self.public_url else "",
+            reaction=m.text if m.type == "reaction" else "",
+            reaction_to=str(m.data.get("reaction_to") or "") if m.type == "reaction" else "",
+            reaction_to_ours=bool(m.data.get("reaction_to_ours")),
         )
 
+    async def _reconciled(self, channel, m: Claimed, outgoing: Outgoing) -> bool:
+        """An earlier attempt's outcome is unknown. True when settled here (found at the provider:
+        sent; or not knowable: failed as "may not have been sent"); False when it is safe to send
+        (the provider's recent messages show it never arrived)."""
+        impl = channel.impl
+        if not impl.lists_sent:
+            await record_failure(m.company_id, m.id, "unknown", MAY_NOT_HAVE_BEEN_SENT.format(provider=impl.label))
+            return True
+        since = m.previous_attempt_at.timestamp() - 120  # the provider's clock may differ from ours
+        try:
+            found = await impl.find_sent(self.client, channel.credentials, outgoing, since)
+        except SendError as exc:
+            if m.attempts >= self.max_attempts:
+                await record_failure(m.company_id, m.id, "unknown", MAY_NOT_HAVE_BEEN_SENT.format(provider=impl.label))
+            else:
+                await record_retry(m.id, self.backoff(m.attempts), exc.code, f"Checking: {exc.reason}", unknown=True)
+            return True
+        if found:
+            await attach_provider_id(channel, m.id, found, "sent")
+            return True
+        return False
+
     async def _send(self, m: Claimed) -> None:
+        called = False  # whether the provider may have been reached by this attempt
         try:
             channel = await get_channel_for_webhook(m.channel_id)
             if channel is None or channel.company_id != m.company_id:
@@ -143,20 +183,28 @@ class Sender:
             if not channel.active:
                 await record_failure(m.company_id, m.id, "disabled", "The channel is disabled: enable it, then resend.")
                 return
-            if not m.to_phone:
+            to_phone = m.to_phone or ""
+            if not to_phone and m.to_alias:
+                to_phone = await channel.impl.resolve_alias(self.client, channel.credentials, m.to_alias) or ""
+            if not to_phone and not (m.to_alias and channel.impl.accepts_alias):
                 await record_failure(m.company_id, m.id, "no-phone", "The contact has no phone number to write to.")
                 return
             if m.opted_out and not opt_out_allows(m.type, m.last_inbound_at):
                 await record_failure(m.company_id, m.id, "opted-out", OPTED_OUT)
                 return
-            outgoing = self._outgoing(m, channel.provider)
+            outgoing = replace(self._outgoing(m, channel.provider), to_phone=to_phone, to_alias=m.to_alias)
+            if m.previous_attempt_at is not None and await self._reconciled(channel, m, outgoing):
+                return
             if channel.impl.uploads_media and (m.data.get("media") or {}).get("path") and self.data_dir is not None:
                 outgoing = replace(outgoing, media_content=await self._file(m))
+            called = True
             try:
                 result = await channel.impl.send(self.client, channel.credentials, outgoing)
             except SendError as exc:
                 if exc.permanent:
                     await record_failure(m.company_id, m.id, exc.code, exc.reason)
+                elif exc.unknown:  # the provider may have it: the next claim reconciles first
+                    await record_retry(m.id, self.backoff(1), exc.code, f"Checking: {exc.reason}", unknown=True)
                 elif m.attempts >= self.max_attempts:
                     await record_failure(m.company_id, m.id, exc.code, f"Gave up after {m.attempts} attempts: {exc.reason}")
                 else:
@@ -166,7 +214,8 @@ class Sender:
             await attach_provider_id(channel, m.id, result.provider_message_id, result.status)
         except Exception:  # noqa: BLE001 - one bad message must not stop the others
             log.exception("sending message %s failed unexpectedly", m.id)
-            try:
-                await record_retry(m.id, self.backoff(m.attempts), "error", "Retrying after an internal error.")
+            try:  # after the provider call began, its outcome is unknown: the next claim reconciles first
+                await record_retry(m.id, self.backoff(m.attempts), "error", "Retrying after an internal error.",
+                                   unknown=called or m.previous_attempt_at is not None)
             except Exception:  # noqa: BLE001
                 log.exception("could not record the retry of message %s", m.id)

@@ -15,6 +15,8 @@ from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 import httpx
 
+from app.i18n import N_
+
 from app.providers.base import (
     CredentialField,
     InboundMessage,
@@ -79,7 +81,8 @@ class TwilioProvider(Provider):
         CredentialField("from_number", "WhatsApp sender number (E.164)", help="e.g. +14155238886"),
         CredentialField("api_base", "API base URL", required=False, default="https://api.twilio.com"),
     )
-    setup_help = (
+    secret_help = N_("Twilio signs webhooks with the auth token; this secret is not used by Twilio.")
+    setup_help = N_(
         "In the Twilio console, WhatsApp sender settings: 'When a message comes in' = the webhook URL "
         "below (HTTP POST). Status callbacks are requested with each message we send."
     )
@@ -193,6 +196,36 @@ class TwilioProvider(Provider):
             raise transient(response, reason, code)
         raise SendError(reason, code=code, permanent=True)
 
+    async def recent_messages(self, client: httpx.AsyncClient, credentials: dict, chat_phone: str,
+                              chat_alias: str = "", limit: int = 50) -> list[InboundMessage]:
+        """The customer's recent messages to our number: ``GET /2010-04-01/Accounts/{sid}/Messages.json
+        ?From=whatsapp:+…&To=whatsapp:+…&PageSize=`` (Twilio Message resource, list; newest first)."""
+        if not chat_phone:
+            return []
+        url = f"{self._base(credentials)}/2010-04-01/Accounts/{credentials.get('account_sid', '')}/Messages.json"
+        params = {"From": f"whatsapp:{chat_phone}", "To": f"whatsapp:{credentials.get('from_number', '')}",
+                  "PageSize": str(limit)}
+        request = httpx.Request("GET", url, params=params, headers={"Authorization": _basic(*self._auth(credentials))})
+        response = await self.call(client, request)
+        if response.status_code != 200:
+            raise SendError(f"Twilio answered HTTP {response.status_code} for the message list.",
+                            code=str(response.status_code), permanent=False)
+        try:
+            data = response.json()
+        except ValueError:
+            data = {}
+        items = data.get("messages") if isinstance(data, dict) else None
+        out = []
+        for m in items if isinstance(items, list) else []:
+            if not isinstance(m, dict) or not m.get("sid") or str(m.get("direction")) != "inbound":
+                continue
+            when = _rfc2822(str(m.get("date_sent") or m.get("date_created") or ""))
+            kind = "text" if str(m.get("num_media") or "0") == "0" else "unsupported"
+            text = str(m.get("body") or "") if kind == "text" else (str(m.get("body") or "") or "[media]")
+            out.append(InboundMessage(provider_message_id=str(m["sid"]), phone=chat_phone, type=kind, text=text,
+                                      timestamp=when, recovered=True))
+        return out
+
     async def check_connection(self, client: httpx.AsyncClient, credentials: dict) -> tuple[bool, str]:
         url = f"{self._base(credentials)}/2010-04-01/Accounts/{credentials.get('account_sid', '')}.json"
         response = await client.get(url, headers={"Authorization": _basic(*self._auth(credentials))})
@@ -203,6 +236,15 @@ class TwilioProvider(Provider):
         if response.status_code == 200:
             return True, f"Connected to account {data.get('friendly_name', '')} ({data.get('status', 'unknown')})."
         return False, explain(str(data.get("code") or ""), str(data.get("message") or f"HTTP {response.status_code}"))
+
+
+def _rfc2822(value: str) -> float | None:
+    from email.utils import parsedate_to_datetime
+
+    try:
+        return parsedate_to_datetime(value).timestamp()
+    except (TypeError, ValueError):
+        return None
 
 
 def _params(request: WebhookRequest) -> list[tuple[str, str]]:

@@ -5,6 +5,15 @@ issue devlikeapro/waha#760 (NOWEB send response); presence/index.md (``presence.
 ``POST /api/startTyping`` / ``stopTyping``: https://waha.devlike.pro/docs/how-to/presence/). WAHA ids look like
 ``{fromMe}_{chatId}_{msgId}[_{participant}]`` while NOWEB send responses give only ``msgId``:
 we key messages by the bare ``msgId`` so that acks and echoes match what we sent.
+
+Engines differ (devlikeapro/waha src/core/engines, issues #127, #1534, #1608, #1849, #2010):
+- WEBJS: ``from`` is the sender and ``to`` the recipient; for ``fromMe`` the chat is ``to``.
+- NOWEB: ``from`` is the chat (``key.remoteJid``) whatever the direction, and ``to`` is absent
+  outside groups; ``_data.key`` is Baileys' key, whose ``remoteJidAlt`` / ``participantAlt`` carry
+  the phone when the chat is an ``@lid`` (and the lid when it is a phone).
+- GOWS: like NOWEB for ``from``; ``_data.Info`` is whatsmeow's (``Chat``, ``SenderAlt``, ``RecipientAlt``).
+An ``@lid`` with no phone in the payload is looked up with ``GET /api/{session}/lids/{lid}``
+(answer ``{"lid", "pn"}``).
 """
 
 from __future__ import annotations
@@ -12,9 +21,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+from dataclasses import replace
 from urllib.parse import quote
 
 import httpx
+
+from app.i18n import N_
 
 from app.providers.base import (
     CredentialField,
@@ -41,6 +53,8 @@ from app.providers.base import (
 # presence.update's lastKnownPresence: typing, recording, paused, online, offline (waha-docs presence).
 PRESENCES = {"typing": "typing", "recording": "recording", "paused": "paused", "online": "paused", "offline": "paused"}
 ACKS = {-1: "failed", 0: "pending", 1: "sent", 2: "delivered", 3: "read", 4: "read"}
+# session.status / GET /api/sessions/{session}: STOPPED, STARTING, SCAN_QR_CODE, WORKING, FAILED.
+SESSION = {"WORKING": "working", "SCAN_QR_CODE": "pairing", "STARTING": "starting", "STOPPED": "down", "FAILED": "down"}
 SEND_PATHS = {"text": "sendText", "image": "sendImage", "document": "sendFile", "voice": "sendVoice",
               "audio": "sendVoice", "video": "sendVideo"}
 
@@ -67,6 +81,58 @@ def media_type(mime: str, data_type: str = "") -> str:
 SESSION_STATES = ("STOPPED", "STARTING", "SCAN_QR_CODE", "WORKING", "FAILED")
 
 
+def chat_jid(p: dict, data: dict, from_me: bool) -> str:
+    """The chat of a message, whichever engine sent it (see the module doc)."""
+    key = data.get("key") if isinstance(data.get("key"), dict) else {}
+    info = data.get("Info") if isinstance(data.get("Info"), dict) else {}
+    if key.get("remoteJid"):  # NOWEB: Baileys' key names the chat
+        return str(key["remoteJid"])
+    if info.get("Chat"):  # GOWS: whatsmeow's message info
+        return str(info["Chat"])
+    if from_me:  # WEBJS names the recipient in `to`; NOWEB-like payloads without _data leave it out
+        return str(p.get("to") or p.get("from") or "")
+    return str(p.get("from") or "")
+
+
+def alternate_jid(data: dict) -> str:
+    """The chat's other id carried by the payload: the phone of an @lid chat, or the reverse."""
+    key = data.get("key") if isinstance(data.get("key"), dict) else {}
+    info = data.get("Info") if isinstance(data.get("Info"), dict) else {}
+    for value in (key.get("remoteJidAlt"), key.get("participantAlt"), key.get("senderPn"),
+                  info.get("SenderAlt"), info.get("RecipientAlt")):
+        if isinstance(value, str) and value:
+            return value
+    return ""
+
+
+# WEBJS message types that are notices rather than something the customer wrote.
+NOTICES = {"e2e_notification", "notification_template", "notification", "gp2", "call_log", "protocol", "revoked",
+           "ciphertext", "broadcast_notification", "pinned_message"}
+
+
+def _notice_kind(data: dict) -> str:
+    kind = str(data.get("type") or "")
+    if kind in NOTICES:
+        return kind
+    message = data.get("message") if isinstance(data.get("message"), dict) else {}
+    for k in ("protocolMessage", "senderKeyDistributionMessage"):  # NOWEB (Baileys)
+        if k in message:
+            return k
+    return ""
+
+
+def notice_text(data: dict) -> str:
+    """A readable line for a message with no text of its own: what WhatsApp said, as WAHA gives it."""
+    kind = _notice_kind(data) or str(data.get("type") or "")
+    parts = [f"WhatsApp notice: {kind or 'unknown message'}"]
+    if data.get("subtype"):
+        parts.append(f"({data['subtype']})")
+    params = data.get("templateParams") if isinstance(data.get("templateParams"), list) else []
+    if params:
+        parts.append("— " + ", ".join(str(x).split("@")[0] for x in params[:5]))
+    return " ".join(parts)[:1000]
+
+
 class WahaProvider(Provider):
     name = "waha"
     label = "WAHA"
@@ -76,7 +142,8 @@ class WahaProvider(Provider):
         CredentialField("session", "Session name", default="default"),
         CredentialField("api_key", "API key (X-Api-Key)", secret=True, required=False),
     )
-    setup_help = (
+    secret_help = N_("WAHA: the HMAC key of the session's webhook (hmac.key); WAHA signs each webhook with it.")
+    setup_help = N_(
         "Create or update the WAHA session with a webhook: url = the webhook URL below, events = "
         "message, message.any, message.ack, message.reaction (and presence.update to see customers "
         "typing); hmac.key = the webhook secret."
@@ -101,10 +168,15 @@ class WahaProvider(Provider):
         event, payload = data.get("event"), data.get("payload")
         if not isinstance(payload, dict):
             payload = {}
+        me = data.get("me") if isinstance(data.get("me"), dict) else {}
+        me_id = str(me.get("id") or "")
         if event in ("message", "message.any"):
-            self._message(payload, out)
+            self._message(payload, out, me_id=me_id)
         elif event == "message.reaction":
-            self._message(payload, out, reaction=True)
+            self._message(payload, out, reaction=True, me_id=me_id)
+        elif event == "session.status":
+            raw = str(payload.get("status") or "")
+            out.session_state, out.session_detail = SESSION.get(raw, "starting"), raw
         elif event == "message.ack":
             self._ack(payload, out)
         elif event == "presence.update":
@@ -113,9 +185,10 @@ class WahaProvider(Provider):
             out.ignored.append(f"event {event!r}")
         return out
 
-    def _message(self, p: dict, out: Parsed, *, reaction: bool = False) -> None:
+    def _message(self, p: dict, out: Parsed, *, reaction: bool = False, me_id: str = "") -> None:
         from_me = bool(p.get("fromMe"))
-        jid = str((p.get("to") if from_me else p.get("from")) or "")
+        data = p.get("_data") if isinstance(p.get("_data"), dict) else {}
+        jid = chat_jid(p, data, from_me)
         kind = chat_kind(jid)
         if kind not in ("direct", "lid"):
             out.ignored.append(f"{kind} chat")
@@ -124,11 +197,21 @@ class WahaProvider(Provider):
         if not mid:
             out.ignored.append("message without id")
             return
-        phone = normalise_phone(jid)
-        alias = jid if kind == "lid" else ""
-        data = p.get("_data") if isinstance(p.get("_data"), dict) else {}
-        common = dict(provider_message_id=mid, phone=phone, alias=alias, outbound=from_me,
-                      name=str(data.get("notifyName") or "") if not from_me else "",
+        phone, alias = normalise_phone(jid), jid if kind == "lid" else ""
+        if me_id and phone and phone == normalise_phone(me_id):
+            out.ignored.append("chat with the business's own number")
+            return
+        other = alternate_jid(data)
+        if kind == "lid" and normalise_phone(other):
+            phone = normalise_phone(other)
+        elif kind == "direct" and other.endswith("@lid"):
+            alias = other
+        if not phone and not alias:
+            out.ignored.append("message without a reachable chat id")
+            return
+        info = data.get("Info") if isinstance(data.get("Info"), dict) else {}
+        name = "" if from_me else str(data.get("notifyName") or data.get("pushName") or info.get("PushName") or "")
+        common = dict(provider_message_id=mid, phone=phone, alias=alias, outbound=from_me, name=name,
                       timestamp=as_float(p.get("timestamp")))
         reply = p.get("replyTo")
         if isinstance(reply, dict) and reply.get("id"):
@@ -136,7 +219,7 @@ class WahaProvider(Provider):
         body = str(p.get("body") or "")
         media = p.get("media") if isinstance(p.get("media"), dict) else None
         if reaction:
-            r = p.get("reaction") or {}
+            r = p.get("reaction") if isinstance(p.get("reaction"), dict) else {}
             out.messages.append(InboundMessage(type="reaction", text=str(r.get("text") or ""),
                                                reaction_to=short_id(r.get("messageId")), **common))
         elif media and (media.get("url") or p.get("hasMedia")):
@@ -147,10 +230,10 @@ class WahaProvider(Provider):
             loc = p["location"]
             location = {"latitude": loc.get("latitude"), "longitude": loc.get("longitude"), "name": loc.get("description") or ""}
             out.messages.append(InboundMessage(type="location", text=location["name"], location=location, **common))
-        elif body or data.get("type") in (None, "chat"):
+        elif body or (data.get("type") in (None, "chat") and not _notice_kind(data)):
             out.messages.append(InboundMessage(type="text", text=body, **common))
         else:
-            out.messages.append(InboundMessage(type="unsupported", text=f"[{data.get('type')}]", **common))
+            out.messages.append(InboundMessage(type="unsupported", text=notice_text(data), **common))
 
     def _ack(self, p: dict, out: Parsed) -> None:
         jid = str(p.get("from") or "")
@@ -218,7 +301,7 @@ class WahaProvider(Provider):
     uploads_media = True
 
     def build_send(self, credentials: dict, out: Outgoing) -> httpx.Request:
-        chat_id = out.to_phone.lstrip("+") + "@c.us"
+        chat_id = out.to_phone.lstrip("+") + "@c.us" if out.to_phone else out.to_alias
         body: dict = {"session": credentials.get("session") or "default", "chatId": chat_id}
         kind = out.type if out.type in SEND_PATHS else "text"
         if kind == "text":
@@ -254,6 +337,77 @@ class WahaProvider(Provider):
         raise SendError(str(message or f"WAHA refused the message (HTTP {response.status_code})."),
                         code=str(response.status_code), permanent=True)
 
+    accepts_alias = True  # NOWEB and GOWS send to "…@lid" chat ids
+
+    async def resolve_alias(self, client: httpx.AsyncClient, credentials: dict, alias: str) -> str | None:
+        if not alias.endswith("@lid"):
+            return None
+        session = quote(str(credentials.get("session") or "default"), safe="")
+        url = f"{str(credentials.get('base_url', '')).rstrip('/')}/api/{session}/lids/{quote(alias, safe='')}"
+        request = httpx.Request("GET", url, headers=self._headers(credentials))
+        request.extensions["timeout"] = httpx.Timeout(3.0).as_dict()
+        try:
+            response = await client.send(request)
+            data = response.json() if response.status_code == 200 else {}
+        except (httpx.HTTPError, ValueError):
+            return None
+        return normalise_phone(str(data.get("pn") or "")) if isinstance(data, dict) else None
+
+    # Recent messages of a chat (waha-docs chatting "Get messages": GET /api/{session}/chats/{chatId}/messages
+    # ?limit=&downloadMedia=false&filter.timestamp.gte=&filter.fromMe=): the same objects as the webhooks'.
+    lists_sent = True
+    pairs = True
+
+    async def _chat_messages(self, client: httpx.AsyncClient, credentials: dict, chat_id: str, limit: int,
+                             params: dict | None = None) -> list[dict]:
+        session = quote(str(credentials.get("session") or "default"), safe="")
+        url = f"{str(credentials.get('base_url', '')).rstrip('/')}/api/{session}/chats/{quote(chat_id, safe='@')}/messages"
+        query = {"limit": str(limit), "downloadMedia": "false", **(params or {})}
+        response = await self.call(client, httpx.Request("GET", url, params=query, headers=self._headers(credentials)))
+        if response.status_code != 200:
+            raise SendError(f"WAHA answered HTTP {response.status_code} for the chat's messages.",
+                            code=str(response.status_code), permanent=False)
+        try:
+            data = response.json()
+        except ValueError:
+            data = []
+        return [x for x in data if isinstance(x, dict)] if isinstance(data, list) else []
+
+    async def find_sent(self, client: httpx.AsyncClient, credentials: dict, out: Outgoing, since: float) -> str | None:
+        chat_id = out.to_phone.lstrip("+") + "@c.us" if out.to_phone else out.to_alias
+        items = await self._chat_messages(client, credentials, chat_id, 50,
+                                          {"filter.fromMe": "true", "filter.timestamp.gte": str(int(since))})
+        for item in items:
+            if item.get("fromMe") and str(item.get("body") or "") == out.text and (as_float(item.get("timestamp")) or 0) >= since:
+                return short_id(item.get("id"))
+        return None
+
+    async def recent_messages(self, client: httpx.AsyncClient, credentials: dict, chat_phone: str,
+                              chat_alias: str = "", limit: int = 50) -> list[InboundMessage]:
+        chat_id = chat_phone.lstrip("+") + "@c.us" if chat_phone else chat_alias
+        out = Parsed()
+        for item in await self._chat_messages(client, credentials, chat_id, limit):
+            self._message(item, out)
+        return [replace(m, recovered=True) for m in out.messages]
+
+    async def session_state(self, client: httpx.AsyncClient, credentials: dict) -> tuple[str, str, str]:
+        """(state, the provider's word, QR raw value when pairing) from GET /api/sessions/{session}
+        and, when it waits for a scan, GET /api/{session}/auth/qr?format=raw (``{"value": …}``)."""
+        base = str(credentials.get("base_url", "")).rstrip("/")
+        session = quote(str(credentials.get("session") or "default"), safe="")
+        response = await self.call(client, httpx.Request("GET", f"{base}/api/sessions/{session}", headers=self._headers(credentials)))
+        data = _json(response)
+        if response.status_code != 200:
+            return "down", f"HTTP {response.status_code}", ""
+        raw = str(data.get("status") or "")
+        raw = raw if raw in SESSION else "unknown"  # only WAHA's own words, never free text
+        state, qr = SESSION.get(raw, "starting"), ""
+        if state == "pairing":
+            r = await self.call(client, httpx.Request("GET", f"{base}/api/{session}/auth/qr", params={"format": "raw"},
+                                                      headers=self._headers(credentials)))
+            qr = str(_json(r).get("value") or "") if r.status_code == 200 else ""
+        return state, raw, qr
+
     async def check_connection(self, client: httpx.AsyncClient, credentials: dict) -> tuple[bool, str]:
         url = f"{str(credentials.get('base_url', '')).rstrip('/')}/api/sessions/{credentials.get('session') or 'default'}"
         response = await client.get(url, headers=self._headers(credentials))
@@ -266,6 +420,14 @@ class WahaProvider(Provider):
             status = data.get("status") if data.get("status") in SESSION_STATES else "unknown"
             return status == "WORKING", f"Session {credentials.get('session') or 'default'} is {status}."
         return False, f"WAHA answered HTTP {response.status_code}."
+
+
+def _json(response: httpx.Response) -> dict:
+    try:
+        data = response.json()
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 PROVIDER = WahaProvider()

@@ -11,9 +11,12 @@ of ``{contact_id, status}``); the business's own "typing…" is ``PUT /presences
 from __future__ import annotations
 
 import base64
+from dataclasses import replace
 from urllib.parse import quote
 
 import httpx
+
+from app.i18n import N_
 
 from app.providers.base import (
     CredentialField,
@@ -52,7 +55,8 @@ class WhapiProvider(Provider):
         CredentialField("token", "Channel API token", secret=True),
         CredentialField("api_base", "API base URL", required=False, default="https://gate.whapi.cloud"),
     )
-    setup_help = (
+    secret_help = N_("Whapi: the value of the X-Webhook-Secret custom header of the webhook.")
+    setup_help = N_(
         "In the Whapi channel settings (or PATCH /settings), add a webhook: url = the webhook URL below, "
         "events messages (post), statuses (post) and presences (post, to see customers typing), mode body, and a custom header "
         "X-Webhook-Secret = the webhook secret (or append ?token=<secret> to the URL)."
@@ -120,6 +124,15 @@ class WhapiProvider(Provider):
         elif t == "location":
             location = {k: body.get(k) for k in ("latitude", "longitude", "name", "address") if body.get(k) is not None}
             out.messages.append(InboundMessage(type="location", text=str(body.get("name") or ""), location=location, **common))
+        elif t == "reply":
+            # A tapped button or list row: {"type": "buttons_reply", "buttons_reply": {"id", "title"}}
+            # (support.whapi.cloud incoming-message 'Incoming reply by button'); list_reply alike.
+            kind = str(body.get("type") or "")
+            chosen = body.get(kind) if isinstance(body.get(kind), dict) else {}
+            title, button_id = str(chosen.get("title") or ""), str(chosen.get("id") or "")
+            out.messages.append(InboundMessage(type="text", text=title or button_id, button=button_id or title, **common))
+        elif t == "link_preview":  # a text with a URL in it
+            out.messages.append(InboundMessage(type="text", text=str(body.get("body") or ""), **common))
         elif t == "action" and isinstance(body.get("emoji"), str):
             out.messages.append(InboundMessage(type="reaction", text=body["emoji"], reaction_to=str(body.get("target") or ""), **common))
         else:
@@ -190,6 +203,66 @@ class WhapiProvider(Provider):
         if response.status_code == 401:
             reason = "Whapi refused the channel token: update the channel's credentials."
         raise SendError(reason, code=str(err.get("code") or response.status_code), permanent=True)
+
+    # Recent messages of a chat: GET /messages/list/{ChatID}?count= (support.whapi.cloud "Retrieve a
+    # Specific User's Chat History"), the same message objects as the webhooks', newest first.
+    lists_sent = True
+
+    async def _chat_messages(self, client: httpx.AsyncClient, credentials: dict, chat_id: str, count: int) -> list[dict]:
+        url = f"{self._base(credentials)}/messages/list/{quote(chat_id, safe='@')}"
+        response = await self.call(client, httpx.Request("GET", url, params={"count": str(count)}, headers=self._headers(credentials)))
+        if response.status_code != 200:
+            raise SendError(f"Whapi answered HTTP {response.status_code} for the chat's messages.",
+                            code=str(response.status_code), permanent=False)
+        try:
+            data = response.json()
+        except ValueError:
+            data = {}
+        items = data.get("messages") if isinstance(data, dict) else None
+        return [x for x in items if isinstance(x, dict)] if isinstance(items, list) else []
+
+    async def find_sent(self, client: httpx.AsyncClient, credentials: dict, out: Outgoing, since: float) -> str | None:
+        for item in await self._chat_messages(client, credentials, out.to_phone.lstrip("+") + "@s.whatsapp.net", 50):
+            kind = str(item.get("type") or "")
+            content = item.get(kind) if isinstance(item.get(kind), dict) else {}
+            body = str(content.get("body") or content.get("caption") or "")
+            if item.get("from_me") and body == out.text and (as_float(item.get("timestamp")) or 0) >= since:
+                return str(item.get("id") or "") or None
+        return None
+
+    async def recent_messages(self, client: httpx.AsyncClient, credentials: dict, chat_phone: str,
+                              chat_alias: str = "", limit: int = 50) -> list[InboundMessage]:
+        out = Parsed()
+        chat_id = chat_phone.lstrip("+") + "@s.whatsapp.net" if chat_phone else chat_alias
+        for item in await self._chat_messages(client, credentials, chat_id, limit):
+            self._message(item, out)
+        return [replace(m, recovered=True) for m in out.messages]
+
+    pairs = True
+
+    async def session_state(self, client: httpx.AsyncClient, credentials: dict) -> tuple[str, str, str]:
+        """``GET /health`` → ``{status: {code, text}}`` (text INIT, LAUNCH, QR, AUTH, ...); while it
+        waits for a scan, ``GET /users/login`` gives the QR code's raw value in ``rowdata``."""
+        r = await self.call(client, httpx.Request("GET", f"{self._base(credentials)}/health", headers=self._headers(credentials)))
+        if r.status_code != 200:
+            return "down", f"HTTP {r.status_code}", ""
+        try:
+            data = r.json()
+        except ValueError:
+            data = {}
+        status = data.get("status") if isinstance(data, dict) and isinstance(data.get("status"), dict) else {}
+        text = str(status.get("text") or "")
+        state = {"AUTH": "working", "QR": "pairing", "INIT": "starting", "LAUNCH": "starting"}.get(text.upper(), "down")
+        qr = ""
+        if state == "pairing":
+            login = await self.call(client, httpx.Request("GET", f"{self._base(credentials)}/users/login",
+                                                          headers=self._headers(credentials)))
+            try:
+                body = login.json() if login.status_code == 200 else {}
+            except ValueError:
+                body = {}
+            qr = str(body.get("rowdata") or "") if isinstance(body, dict) else ""
+        return state, text, qr
 
     async def check_connection(self, client: httpx.AsyncClient, credentials: dict) -> tuple[bool, str]:
         response = await client.get(f"{self._base(credentials)}/health", headers=self._headers(credentials))

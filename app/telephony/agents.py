@@ -19,11 +19,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from typing import TYPE_CHECKING
 
 from app.domain import sql
-from app.domain.events import Event, PresenceChanged
+from app.domain.events import Event, PresenceChanged, UserChanged
+from app.realtime.hub import Resync
 from app.domain.phone import PhoneState, record_phone_states
 from app.realtime.tasks import stop_task
 from app.telephony.state import OFFLINE_DEVICE, LiveState, endpoint_of
@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 REASON = "Switchboard: away"
 RINGING_DEVICE = {"Ringing", "Ring in use"}
 BUSY_DEVICE = {"In use", "Busy", "On hold"}
-LINKS_TTL = 2.0  # seconds between re-reads of who is linked to which extension
+HEARTBEAT = 2.0  # seconds between two syncs without AMI events (a safety net, not a cache rule)
 
 
 async def load_links() -> dict[str, tuple[int, int]]:
@@ -99,11 +99,14 @@ class AgentPhones:
 
     def __init__(self, listener: "AmiListener") -> None:
         self.listener = listener
+        # Who is linked to which extension: re-read when a user changes (link_extension emits
+        # UserChanged), when our PBX objects change, and after any gap in the bus.
         self.links: dict[str, tuple[int, int]] = {}
-        self._links_at = 0.0
+        self._links_stale = True
         self._last: dict[int, PhoneState] = {}
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
+        self._background: set[asyncio.Task] = set()  # referenced until done (asyncio keeps weak ones)
         self.writes = 0
 
     def touch(self) -> None:
@@ -121,7 +124,7 @@ class AgentPhones:
     async def _loop(self) -> None:
         while True:
             try:
-                await asyncio.wait_for(self._wake.wait(), LINKS_TTL)
+                await asyncio.wait_for(self._wake.wait(), HEARTBEAT)
             except asyncio.TimeoutError:
                 pass
             self._wake.clear()
@@ -135,9 +138,9 @@ class AgentPhones:
 
     async def sync(self) -> int:
         """Write the phone states that changed; returns how many."""
-        if time.monotonic() - self._links_at > LINKS_TTL:
+        if self._links_stale:
+            self._links_stale = False
             self.links = await load_links()
-            self._links_at = time.monotonic()
         if self.listener.status != "connected":
             return 0
         state = self.listener.state
@@ -156,19 +159,30 @@ class AgentPhones:
 
     # Presence -> queue pause --------------------------------------------------------------
 
+    def _spawn(self, coro) -> None:  # noqa: ANN001
+        task = asyncio.get_running_loop().create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    def links_changed(self) -> None:
+        self._links_stale = True
+        self.touch()
+
     def on_bus(self, item: Event | object) -> None:
-        """Hub watcher: a presence change of a linked agent pauses or unpauses their queue members."""
+        """Hub watcher: a presence change of a linked agent pauses or unpauses their queue
+        members; a user changed (or a gap in the bus) makes the links be read again."""
+        if isinstance(item, (UserChanged, Resync)):
+            self.links_changed()
         if isinstance(item, PresenceChanged) and self.listener.is_leader:
-            asyncio.get_running_loop().create_task(self._presence(item))
+            self._spawn(self._presence(item))
 
     async def _presence(self, event: PresenceChanged) -> None:
         from app.domain.phone import get_voice_settings
 
-        extension = next((e for e, (_, u) in self.links.items() if u == event.user_id), None)
-        if extension is None:
+        if self._links_stale:
+            self._links_stale = False
             self.links = await load_links()
-            self._links_at = time.monotonic()
-            extension = next((e for e, (_, u) in self.links.items() if u == event.user_id), None)
+        extension = next((e for e, (_, u) in self.links.items() if u == event.user_id), None)
         if extension is None:
             return
         settings = await get_voice_settings(event.company_id)
@@ -183,7 +197,7 @@ class AgentPhones:
         queue's company asked for it, the customer gets the missed-call message."""
         company_id = self.listener.publisher.queue_owners.get(queue)
         if company_id is not None and number:
-            asyncio.get_running_loop().create_task(self._follow_up(company_id, number))
+            self._spawn(self._follow_up(company_id, number))
 
     async def _follow_up(self, company_id: int, number: str) -> None:
         from app.domain.errors import DomainError

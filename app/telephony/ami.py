@@ -156,8 +156,8 @@ class AmiListener:
         self.name = f"{socket.gethostname()}:{os.getpid()}"
         # The process holding the advisory lock leads; if its lock connection fails the
         # health check, the job is cancelled (AMI connection closed) and another takes over.
-        self.publisher.on_owners_changed = self.refresh_queues
         self.phones = AgentPhones(self)  # linked agents' phone states (issue 17)
+        self.publisher.on_owners_changed = self.owners_changed
         self.leadership = Leadership(settings.direct_url, LEADER_LOCK, "ami-listener", self._lead, retry_seconds=3.0)
 
     @property
@@ -257,6 +257,11 @@ class AmiListener:
             answer = answer[0]
         if not answer.success:  # e.g. "Interface not found": the agent is in no queue
             log.info("QueuePause %s: %s", extension, answer.message)
+
+    async def owners_changed(self) -> None:
+        """Our PBX objects changed: re-read the queues' members and the agents' links."""
+        self.phones.links_changed()
+        await self.refresh_queues()
 
     async def refresh_queues(self) -> None:
         """Re-read our queues from Asterisk after the app changed them: app_queue learns

@@ -32,6 +32,7 @@ ADMIN_LINKS: list[AdminLink] = [
     AdminLink(N_("Conversations"), "/admin/channels", N_("Channels"), N_("WhatsApp numbers and their providers.")),
     AdminLink(N_("Conversations"), "/admin/auto-messages", N_("Automatic messages"), N_("Welcome, menu, waiting and closing texts.")),
     AdminLink(N_("Conversations"), "/admin/quick-replies", N_("Quick replies"), N_("Canned answers agents insert with /shortcut.")),
+    AdminLink(N_("Conversations"), "/admin/labels", N_("Labels"), N_("Coloured tags agents put on conversations.")),
     AdminLink(N_("Conversations"), "/simulator", N_("Simulator"), N_("Play a customer on the Sandbox channel.")),
     AdminLink(N_("Telephony"), "/admin/pbx/extensions", N_("PBX"), N_("Extensions, trunks and call queues.")),
     AdminLink(N_("Company"), "/admin/company", N_("Company settings"), N_("Name, timezone and default language.")),

@@ -12,6 +12,7 @@ from app.i18n import gettext as _
 from app.domain.account import mfa_required
 from app.domain.auth import ThrottlePolicy, authenticate, record_logout, second_factor
 from app.domain.errors import Throttled
+from app.domain.presence import restore_presence
 from app.web.forms import read_form, safe_next
 from app.web.security import CSRF_SESSION_KEY, csrf_cookie, new_csrf_token, rotate_session, staff
 
@@ -38,15 +39,20 @@ async def _logged_in(request: Request, user, next_url: str) -> Redirect:
     if not user.mfa_enabled_at and await mfa_required(user):
         session["must_enrol"] = True  # sent to /account/security until two-factor login is on
     request.set_session(session)
+    await restore_presence(user)  # back after a timeout the same day: the presence they had
     return Redirect(next_url, status_code=303, cookies=[csrf_cookie(token, settings.secure_cookies)])
+
+# Where a login lands when no page asked for it: the inbox is where the day's work is (every
+# role has it), the team page is one click away.
+LANDING = "/inbox"
 
 
 class AuthController(Controller):
     @get("/login")
     async def login_page(self, request: Request, next: FromQuery[str | None] = None) -> Template | Redirect:
         if request.session.get("user_id"):
-            return Redirect(safe_next(next))
-        return Template("auth/login.html", context={"next": safe_next(next), "email": "", "error": None})
+            return Redirect(safe_next(next, LANDING))
+        return Template("auth/login.html", context={"next": safe_next(next, LANDING), "email": "", "error": None})
 
     @post("/login", status_code=200)
     async def login(self, request: Request) -> Template | Redirect:
@@ -55,7 +61,7 @@ class AuthController(Controller):
         settings = request.app.state.settings
         policy = ThrottlePolicy(settings.login_max_failures, settings.login_throttle_window)
         address = request.client.host if request.client else "unknown"
-        context = {"next": safe_next(data.get("next")), "email": email}
+        context = {"next": safe_next(data.get("next"), LANDING), "email": email}
         try:
             user = await authenticate(email, str(data.get("password", ""))[:1024], address, policy)
         except Throttled as exc:
@@ -99,7 +105,7 @@ class AuthController(Controller):
                             headers={"Retry-After": str(exc.retry_after)})
         if user is None:
             return Template("auth/mfa.html", context={"error": _("That code is not right.")}, status_code=400)
-        return await _logged_in(request, user, safe_next(request.session.get("next")))
+        return await _logged_in(request, user, safe_next(request.session.get("next"), LANDING))
 
     @post("/logout", guards=[staff], status_code=303)
     async def logout(self, request: Request) -> Redirect:

@@ -21,15 +21,17 @@ from app.domain.business_hours import (
 from app.domain.departments import get_department, list_departments
 from app.domain.companies import get_company
 from app.domain.errors import ValidationError
-from app.i18n import current_language, gettext as _
+from app.i18n import N_, current_language, gettext as _
 from app.web.forms import flash, read_form
+from app.web.hours_picker import picker_days, picker_to_form
 from app.web.security import admin_only
 
 BASE = "/admin/business-hours"
 
 
 async def _page(request: Request, department_id: int | None, *, hours_values: dict | None = None,
-                holiday_text: str | None = None, errors: dict | None = None, status: int = 200) -> Template:
+                holiday_text: str | None = None, errors: dict | None = None, status: int = 200,
+                mode: str | None = None) -> Template:
     company_id = request.user.company_id
     department = await get_department(company_id, department_id) if department_id else None
     company = await get_company(company_id)
@@ -53,7 +55,10 @@ async def _page(request: Request, department_id: int | None, *, hours_values: di
         "always_open": schedule.always_open,
         "next_opening": format_opening(schedule.next_opening(now), current_language.get(), company.timezone),
         "timezone": company.timezone,
+        "company_name": company.name,
         "action": f"{BASE}/departments/{department_id}" if department_id else BASE,
+        "days": picker_days(hours_values, fresh=not any(stored.values()) and not errors),
+        "mode": mode or ("hours" if any(stored.values()) else ("company" if department_id else "always")),
     }
     return Template("admin/business_hours/edit.html", context=context, status_code=status)
 
@@ -61,12 +66,16 @@ async def _page(request: Request, department_id: int | None, *, hours_values: di
 async def _save_hours(request: Request, department_id: int | None) -> Template | Redirect:
     if department_id:
         await get_department(request.user.company_id, department_id)  # 404 before reading the form
-    data = await read_form(request)
+    data = picker_to_form(await read_form(request), department=department_id is not None)
     try:
+        if data.get("_mode") == "hours" and not any(data.get(f"day{d}") for d in range(7)):
+            # No hours at all would mean open around the clock: say so rather than do it.
+            raise ValidationError({"days": N_("Open at least one day, or choose “Open around the clock”.")})
         await set_hours(request.user.company_id, department_id, data)
     except ValidationError as exc:
         values = {f"day{d}": str(data.get(f"day{d}", ""))[:300] for d in range(7)}
-        return await _page(request, department_id, hours_values=values, errors=exc.errors, status=400)
+        return await _page(request, department_id, hours_values=values, errors=exc.errors, status=400,
+                           mode=data.get("_mode"))
     flash(request, _("Business hours saved."))
     return Redirect(f"{BASE}/departments/{department_id}" if department_id else BASE, status_code=303)
 

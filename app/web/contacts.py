@@ -11,6 +11,7 @@ from app.domain.conversations import agent_may_see
 from app.domain import sql
 from app.domain.contacts import (
     CONTACT_LANGUAGES,
+    Page,
     contact_stats,
     delete_contact,
     get_contact,
@@ -19,6 +20,7 @@ from app.domain.contacts import (
     set_contact_language,
     update_contact,
 )
+from app.domain.duplicates import likely_duplicates
 from app.domain.errors import NotFound, ValidationError
 from app.i18n import gettext as _
 from app.web.forms import flash, read_form, safe_next
@@ -91,15 +93,31 @@ class ContactsController(Controller):
     async def _merge_page(self, request: Request, contact_id: int, q: str, page: int,
                           errors: dict | None = None, status: int = 200) -> Template:
         contact = await get_contact(request.user.company_id, contact_id)
-        # Without a search, offer contacts of the same name first: the likely duplicates.
-        query = q or contact["name"] or ""
-        result = await list_contacts(request.user.company_id, query=query, page=page, exclude_id=contact_id)
-        context = {"contact": contact, "result": result, "q": q, "query": query, "errors": errors or {}}
+        if q.strip():
+            result = await list_contacts(request.user.company_id, query=q, page=page, exclude_id=contact_id)
+        else:
+            # Before any search: the likely duplicates (a word of the name, the phone's end).
+            rows = await likely_duplicates(request.user.company_id, contact)
+            result = Page(items=list(rows), page=1, per_page=max(1, len(rows)), total=len(rows))
+        context = {"contact": contact, "result": result, "q": q, "query": q, "errors": errors or {},
+                   "suggested": not q.strip()}
         return Template("admin/contacts/merge.html", context=context, status_code=status)
 
     @get("/{contact_id:int}/merge")
     async def merge_form(self, request: Request, contact_id: FromPath[int], q: str = QUERY, page: int = PAGE) -> Template:
         return await self._merge_page(request, contact_id, q, page)
+
+    @get("/{contact_id:int}/merge/{duplicate_id:int}")
+    async def merge_confirm(self, request: Request, contact_id: FromPath[int], duplicate_id: FromPath[int]) -> Template:
+        """The merge cannot be undone: say what will happen and ask once more."""
+        company_id = request.user.company_id
+        if contact_id == duplicate_id:
+            raise NotFound("No such contact.")
+        contact, duplicate = await get_contact(company_id, contact_id), await get_contact(company_id, duplicate_id)
+        context = {"contact": contact, "duplicate": duplicate,
+                   "stats": await contact_stats(company_id, contact_id),
+                   "duplicate_stats": await contact_stats(company_id, duplicate_id)}
+        return Template("admin/contacts/merge_confirm.html", context=context)
 
     @post("/{contact_id:int}/merge", status_code=303)
     async def merge(self, request: Request, contact_id: FromPath[int]) -> Template | Redirect:

@@ -23,6 +23,8 @@ from app.domain.conversations import agent_may_see, find_open_conversation, get_
 from app.domain.messages import get_message, receive_webhook, resend_message
 from app.domain.typing_indicators import receive_typing
 from app.domain.validation import Cleaner
+from app.domain.companies import get_company_country
+from app.domain.phones import parse_phone
 from app.providers.base import InboundMessage, Media, Parsed, StatusUpdate, TypingUpdate, normalise_phone
 from app.web.forms import read_form
 from app.web.security import admin_only, staff
@@ -88,7 +90,7 @@ async def _simulated_customer(request: Request, c: Cleaner, data: dict) -> tuple
     """The Sandbox channel and the customer's phone a simulator form names (with ``c``'s other
     fields' errors raised together)."""
     channel_id = c.integer("channel_id", low=1, high=2**31 - 1)
-    phone = normalise_phone(str(data.get("phone") or ""))
+    phone = parse_phone(str(data.get("phone") or ""), await get_company_country(request.user.company_id))
     if phone is None:
         c.fail("phone", N_("Enter a phone number in international form, e.g. +15550100001."))
     c.raise_if_errors()

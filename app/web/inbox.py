@@ -47,6 +47,9 @@ from app.domain.conversations import (
 from app.domain import sql
 from app.domain.channels import get_channel, list_channels
 from app.domain.errors import Conflict, NotFound, PermissionDenied, ValidationError
+from app.domain.handovers import last_handover_from
+from app.domain.labels import list_labels
+from app.domain.mentions import add_note_with_mentions
 from app.domain.events import (
     ContactChanged,
     ConversationOpened,
@@ -62,7 +65,6 @@ from app.domain.events import (
 from app.domain.messages import queue_message, window_open
 from app.domain.typing_indicators import agent_typing, watch_customer_typing
 from app.domain.notes import (
-    add_note,
     get_message_view,
     get_message_views,
     Item,
@@ -113,6 +115,7 @@ def _filters(request: Request) -> dict[str, Any]:
     status = c.choice("status", INBOX_STATUSES) if params.get("status") else ""
     department = c.integer("department", low=0, high=2**31 - 1, default=0) or None
     channel = c.integer("channel", low=0, high=2**31 - 1, default=0) or None
+    label = c.integer("label", low=0, high=2**31 - 1, default=0) or None
     q = c.text("q", max_len=100, required=False)
     cursor = None
     if params.get("cursor"):
@@ -126,12 +129,13 @@ def _filters(request: Request) -> dict[str, Any]:
     c.raise_if_errors()
     if tab in ("all", "bot") and me.role not in ("admin", "supervisor"):
         raise PermissionDenied(N_("Only supervisors and admins see every conversation."))
-    return {"tab": tab, "status": status, "department": department, "channel": channel, "q": q, "cursor": cursor}
+    return {"tab": tab, "status": status, "department": department, "channel": channel, "q": q, "cursor": cursor,
+            "label": label}
 
 
 def _query(filters: dict[str, Any], **changes: Any) -> str:
     values = {**filters, **changes}
-    return urlencode({k: values[k] for k in ("tab", "status", "department", "channel", "q") if values.get(k)})
+    return urlencode({k: values[k] for k in ("tab", "status", "department", "channel", "label", "q") if values.get(k)})
 
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -147,7 +151,7 @@ async def _list_context(request: Request, filters: dict[str, Any]) -> dict[str, 
     rows, next_cursor = await list_inbox(
         me.company_id, me.id, filters["tab"], status=filters["status"], department_id=filters["department"],
         channel_id=filters["channel"], query=filters["q"], cursor=filters["cursor"],
-        every_department=me.role in ("admin", "supervisor"),
+        every_department=me.role in ("admin", "supervisor"), label_id=filters.get("label"),
     )
     return {"rows": rows, "filters": filters, "qs": _query(filters), "next_cursor": _cursor(next_cursor)}
 
@@ -275,7 +279,8 @@ async def _pane_context(request: Request, conversation_id: int) -> dict[str, Any
 def _push_url(request: Request, conversation_id: int) -> str:
     """``/inbox/<id>`` keeping the list's tab and filters of the page the request came from."""
     current = request.headers.get("hx-current-url", "")
-    keep = {k: v for k, v in parse_qsl(urlsplit(current).query) if k in ("tab", "status", "department", "channel", "q")}
+    keep = {k: v for k, v in parse_qsl(urlsplit(current).query)
+            if k in ("tab", "status", "department", "channel", "label", "q")}
     return f"/inbox/{conversation_id}" + (f"?{urlencode(keep)}" if keep else "")
 
 
@@ -296,14 +301,16 @@ class InboxController(Controller):
         company_id = me.company_id
         pane = _pane_context(request, conversation_id) if conversation_id is not None else _nothing()
         every = me.role in ("admin", "supervisor")
-        listing, counts, mine_unread, queued, members, departments, channels, pane_context = await asyncio.gather(
+        listing, counts, mine_unread, queued, members, departments, channels, pane_context, labels = await asyncio.gather(
             _list_context(request, filters), inbox_counts(company_id, me.id, every), my_unread(company_id, me.id),
             queue_ids(company_id, me.id, every),
             department_members(company_id), _departments(company_id), list_channels(company_id), pane,
+            list_labels(company_id),
         )
         context = {**listing, "counts": counts, "mine_unread": mine_unread, "queue_ids": queued,
                    "my_departments": sorted(members.get(me.id, frozenset())), "all_departments": departments,
-                   "channels": channels, "open_id": conversation_id, "queue_statuses": QUEUE_STATUSES, **(pane_context or {})}
+                   "channels": channels, "open_id": conversation_id, "queue_statuses": QUEUE_STATUSES,
+                   **(pane_context or {}), "all_labels": labels}
         if conversation_id is not None:
             _watch_typing(request, conversation_id)
         return Template("inbox/page.html", context=context)
@@ -360,7 +367,7 @@ class InboxController(Controller):
     async def note(self, request: Request, conversation_id: FromPath[int]) -> Template | Redirect:
         await _visible_conversation(request, conversation_id)
         data = await read_form(request)
-        note_id = await add_note(request.user.company_id, conversation_id, request.user.id, data)
+        note_id = await add_note_with_mentions(request.user.company_id, conversation_id, request.user.id, data)
         if not _htmx(request):
             return Redirect(f"/inbox/{conversation_id}", status_code=303)
         return Template("inbox/_note.html", context={"n": await get_note(request.user.company_id, note_id)})
@@ -569,8 +576,12 @@ async def render_live(event: Event, viewer: User) -> list[ServerSentEventMessage
             out.append(ServerSentEventMessage(event=f"thread-{event.conversation_id}", data=bubble))
     elif isinstance(event, ConversationRouted):
         # Out of this viewer's sight now (taken by a colleague, transferred away): every list
-        # that shows it drops it, and an open pane says so.
-        out.append(ServerSentEventMessage(event="inbox-gone", data=str(event.conversation_id)))
+        # that shows it drops it, and an open pane says so: "<id> <why>" for the agent who lost
+        # it (app.domain.handovers), "<id>" for the others.
+        why = ""
+        if viewer.id == event.previous_user_id:
+            why = " " + await last_handover_from(event.company_id, event.conversation_id, viewer.id)
+        out.append(ServerSentEventMessage(event="inbox-gone", data=f"{event.conversation_id}{why}"))
     return out
 
 

@@ -186,6 +186,13 @@ async def _reinjection_alert(event: ReinjectionAlert, viewer: User) -> list[Serv
     return [ServerSentEventMessage(event="alert", data=html)]
 
 
+async def _my_alert(event: Event, viewer: User) -> list[ServerSentEventMessage]:
+    """Sound, notification and title count on every page (``app.web.alerts``)."""
+    from app.web.alerts import render_alert
+
+    return await render_alert(event, viewer)
+
+
 # Which renderers run for which page. A page's stream names the live features it shows
 # (``/events?topics=inbox``, from ``{% block live_topics %}`` in its template); renderers of
 # other pages are skipped for that stream, so an event costs only what open pages need. A topic
@@ -204,6 +211,10 @@ def route(event: type[Event], topics: str | tuple[str, ...] | None, renderer: Re
 
 route(PresenceChanged, None, _presence)  # type: ignore[arg-type]
 route(ReinjectionAlert, None, _reinjection_alert)  # type: ignore[arg-type]
+from app.domain.mentions import MentionAdded  # noqa: E402
+
+for _cls in (ConversationRouted, MessageReceived, MentionAdded):
+    route(_cls, None, _my_alert)
 route(UserChanged, "users", _user_changed)  # type: ignore[arg-type]
 route(PbxLiveChanged, "operator", _operator_live)  # type: ignore[arg-type]
 for _cls in (MessageReceived, MessageQueued):
@@ -215,6 +226,18 @@ for _cls in (ConversationRouted, ConversationOpened):
 for _cls in (ConversationRouted, MessageReceived, MessageQueued, MessageStatusChanged, ConversationOpened,
              UserChanged, NoteAdded, ContactChanged, TypingChanged):
     route(_cls, "inbox", _inbox)
+
+# Labels on conversations (app.web.conversation_labels): the rows and the open pane.
+from app.domain.labels import LabelsChanged  # noqa: E402
+from app.web.conversation_labels import render_live as _labels  # noqa: E402
+
+route(LabelsChanged, "inbox", _labels)  # type: ignore[arg-type]
+
+# Who else has a conversation open (app.web.viewers).
+from app.domain.viewers import ViewersChanged  # noqa: E402
+from app.web.viewers import render_live as _viewers  # noqa: E402
+
+route(ViewersChanged, "inbox", _viewers)  # type: ignore[arg-type]
 
 # The supervisor wallboard (app.web.supervisor).
 from app.web.supervisor import TOUCHING as _WALLBOARD_EVENTS, render_live as _wallboard  # noqa: E402

@@ -41,7 +41,8 @@ LOADED_KEY = "switchboard.session_loaded"
 
 # Paths reachable without a login session.
 SESSIONLESS_PATHS = ["^/webhooks/", "^/static/", "^/health"]
-PUBLIC_PATHS = ["^/login", "^/health", "^/static/", "^/webhooks/", "^/favicon.ico", "^/schema"]
+PUBLIC_PATHS = ["^/login", "^/health", "^/static/", "^/webhooks/", "^/favicon.ico", "^/schema",
+                "^/manifest.webmanifest$"]
 
 
 def _seconds(value: int | timedelta | None) -> int | None:

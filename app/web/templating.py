@@ -119,6 +119,17 @@ def _row_labels() -> dict:
 
 
 ENV.globals["row_labels"] = _row_labels
+
+from app.web.display import avatar, label_of, shown_json  # noqa: E402
+
+ENV.filters["shown_json"] = shown_json
+
+from app.domain.reply_variables import VARIABLES as _REPLY_VARIABLES  # noqa: E402
+
+ENV.globals["reply_variables"] = _REPLY_VARIABLES
+
+ENV.globals["label_of"] = label_of
+ENV.globals["avatar"] = avatar
 ENV.globals["current_user"] = _current_user
 ENV.globals["live_since"] = _live_since
 ENV.globals["flashes"] = _flashes

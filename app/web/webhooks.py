@@ -8,12 +8,15 @@ the channel's secret is the authentication.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from litestar import Request, Response, get, post
 from litestar.params import FromPath
 from litestar.response import File
 
+from app.domain.backfill import backfill
+from app.domain.channel_health import record_session
 from app.domain.channels import WEBHOOK_CHANNELS, ChannelInfo
 from app.domain.media import get_public_media
 from app.domain.messages import IngestResult, receive_webhook
@@ -91,6 +94,8 @@ async def _receive(request: Request, provider: str, channel_id: int) -> Response
         impl.verify(channel.credentials, channel.webhook_secret, hook)
         try:
             parsed = impl.parse(hook)
+        except RecursionError as exc:
+            raise WebhookRejected(400, "The JSON is nested too deeply.") from exc
         except (AttributeError, KeyError, TypeError, ValueError) as exc:
             # Valid JSON of an unexpected shape: refuse it with a reason rather than a 500.
             log.warning("webhook %s/%s has an unexpected shape: %r", provider, channel_id, exc)
@@ -102,6 +107,10 @@ async def _receive(request: Request, provider: str, channel_id: int) -> Response
         result = await receive_webhook(channel, parsed)
     else:  # nothing to store (presence, ignored events): no transaction at all
         result = IngestResult(ignored=len(parsed.ignored))
+    if parsed.session_state:  # WAHA session.status, Evolution connection.update / qrcode.updated
+        before = await record_session(channel, parsed.session_state, parsed.session_detail, parsed.qr)
+        if parsed.session_state == "working" and before in ("down", "pairing", "starting"):
+            _recover(request, channel)  # the session is back: fetch what it missed
     if parsed.typing:  # presence: shown live, never stored
         await receive_typing(channel, parsed.typing)
     if parsed.ignored:
@@ -109,6 +118,24 @@ async def _receive(request: Request, provider: str, channel_id: int) -> Response
     if provider == "twilio":  # Twilio expects TwiML; an empty Response sends no reply.
         return Response("<Response></Response>", media_type="text/xml", status_code=200)
     return Response({"ok": True, **result.as_dict()}, status_code=200)
+
+
+_RECOVERIES: set[asyncio.Task] = set()
+
+
+def _recover(request: Request, channel: ChannelInfo) -> None:
+    """Backfill in the background (the provider's webhook is answered at once)."""
+
+    async def run() -> None:
+        try:
+            result = await backfill(channel, request.app.state.http)
+            log.info("channel %s back to working: %d missed messages recovered", channel.id, result.recovered)
+        except Exception:  # noqa: BLE001 - a background task must log, not vanish
+            log.exception("backfill of channel %s failed", channel.id)
+
+    task = asyncio.create_task(run(), name=f"backfill-{channel.id}")
+    _RECOVERIES.add(task)
+    task.add_done_callback(_RECOVERIES.discard)
 
 
 @get("/webhooks/meta/{channel_id:int}")

@@ -85,36 +85,7 @@
     var everyDepartment = inbox().dataset.role !== "agent";
     return everyDepartment || !li.dataset.department || myDepartments().indexOf(li.dataset.department) >= 0;
   }
-  function beep() {
-    try {
-      var Ctx = window.AudioContext || window.webkitAudioContext; if (!Ctx) { return; }
-      var ctx = beep.ctx || (beep.ctx = new Ctx());
-      var osc = ctx.createOscillator(), gain = ctx.createGain();
-      osc.frequency.value = 880; gain.gain.value = 0.08;
-      osc.connect(gain); gain.connect(ctx.destination);
-      osc.start(); osc.stop(ctx.currentTime + 0.18);
-    } catch (e) { /* sound is a nicety */ }
-  }
-  function notifyNew(li) {
-    beep();
-    var i = inbox();
-    if (!("Notification" in window) || Notification.permission !== "granted") { return; }
-    try {
-      var name = $(".row-name", li), last = $(".row-last", li);
-      var body = (name ? name.textContent.trim() : "") + (last && last.textContent.trim() ? ": " + last.textContent.trim() : "");
-      var n = new Notification(i.dataset.newLabel || "New conversation", { body: body, tag: "conversation-" + li.dataset.id });
-      n.onclick = function () { window.focus(); var a = $("#inbox-row-" + li.dataset.id + " .inbox-row-link"); if (a) { a.click(); } n.close(); };
-    } catch (e) { /* some browsers only allow notifications from a service worker */ }
-  }
-  function notifyButton() {
-    var b = $("#notify-enable"); if (!b || !("Notification" in window)) { return; }
-    b.hidden = Notification.permission !== "default";
-  }
-  document.addEventListener("click", function (evt) {
-    if (evt.target && evt.target.id === "notify-enable" && "Notification" in window) {
-      Notification.requestPermission().then(notifyButton);
-    }
-  });
+  // Sound and desktop notifications come as "my-alert" events on every page (static/js/app.js).
 
   // The list ------------------------------------------------------------------------------------
   function myDepartments() { var i = inbox(); return i && i.dataset.myDepartments ? i.dataset.myDepartments.split(",") : []; }
@@ -159,12 +130,12 @@
       var state = li.dataset.status + ":" + li.dataset.assigned + ":" + li.dataset.department;
       if (pane && pane.dataset.state && pane.dataset.state !== state) { reloadPane(id); }
     }
-    if (isMine && mine[id] === undefined && !open) { notifyNew(li); }
     if (isMine) { mine[id] = open ? 0 : (Number(li.dataset.unread) || 0); } else { delete mine[id]; }
     if (inMyQueue(li)) { queued[id] = true; } else { delete queued[id]; }
     updateTitle();
     var fits = matches(li, list);
-    if (fits && list.dataset.q && !old) { fits = false; }  // a search result set only changes on request
+    // A search's or a label's result set only changes on request (a row does not say its labels' ids).
+    if (fits && (list.dataset.q || list.dataset.label) && !old) { fits = false; }
     if (!fits) { if (old) { old.remove(); } return; }
     if (old) { old.replaceWith(li); } else { li.classList.add("is-new"); }
     placeRow(list, li);
@@ -172,13 +143,18 @@
     refreshTimes(li);
     var empty = $("#inbox-empty"); if (empty) { empty.remove(); }
   }
-  function onGone(id) {
-    id = String(id).trim();
+  function onGone(data) {
+    var parts = String(data).trim().split(/\s+/), id = parts[0], why = parts[1] || "transferred";
     var row = document.getElementById("inbox-row-" + id); if (row) { row.remove(); }
     delete mine[id]; delete queued[id]; updateTitle();
     if (openId() === id) {
       var pane = $("#inbox-pane"), tpl = $("#inbox-gone-template");
-      if (pane && tpl) { pane.replaceWith(tpl.content.firstElementChild.cloneNode(true)); setOpen(""); }
+      if (pane && tpl) {
+        var empty = tpl.content.firstElementChild.cloneNode(true);
+        var reasons = $$("[data-reason]", empty), known = reasons.some(function (p) { return p.dataset.reason === why; });
+        reasons.forEach(function (p) { p.hidden = p.dataset.reason !== (known ? why : "transferred"); });
+        pane.replaceWith(empty); setOpen("");
+      }
     }
   }
   function scheduleRead(id) {
@@ -319,6 +295,7 @@
     setOpen(id);
     if (!id) { stopOpening(); return; }
     openedPane(id);
+    loadReplyVars(id);
     var t = thread(); toBottom(t);
     refreshTimes(pane);
     var text = $("#composer-text"), note = $("#note-text");
@@ -348,6 +325,22 @@
   });
 
   // The composer ---------------------------------------------------------------------------------
+  // Quick replies' variables ({customer_name}, {order_number} …) for the open conversation,
+  // fetched when its pane opens; a reply is inserted filled in, for the agent to read (and edit)
+  // before sending. A variable without a value stays as written.
+  var replyVars = {};
+  function loadReplyVars(id) {
+    if (!id || replyVars[id]) { return; }
+    replyVars[id] = {};
+    fetch("/inbox/" + id + "/reply-variables", { credentials: "same-origin", headers: { "accept": "application/json" } })
+      .then(function (r) { return r.ok ? r.json() : {}; })
+      .then(function (values) { replyVars[id] = values || {}; })
+      .catch(function () { delete replyVars[id]; });
+  }
+  function fillVars(text) {
+    var values = replyVars[openId()] || {};
+    return String(text || "").replace(/\{([a-z_]+)\}/g, function (all, name) { return values[name] ? values[name] : all; });
+  }
   function quickReplies() {
     var data = $("#composer .qr-data"); if (!data) { return []; }
     try { return JSON.parse(data.textContent || "[]"); } catch (e) { return []; }
@@ -382,7 +375,7 @@
       li.setAttribute("role", "option"); li.id = "qr-option-" + n;
       li.setAttribute("aria-selected", n === 0 ? "true" : "false");
       var code = document.createElement("code"); code.textContent = "/" + q.shortcut;
-      li.appendChild(code); li.appendChild(document.createTextNode(" " + q.text.slice(0, 80)));
+      li.appendChild(code); li.appendChild(document.createTextNode(" " + fillVars(q.text).slice(0, 80)));
       li.addEventListener("mousedown", function (e) { e.preventDefault(); pick(area, n); });
       box.appendChild(li);
     });
@@ -391,7 +384,7 @@
   }
   function pick(area, n) {
     var q = suggest.items[n]; if (!q) { return; }
-    closeSuggest(); insertText(area, q.text, suggest.from, area.selectionStart);
+    closeSuggest(); insertText(area, fillVars(q.text), suggest.from, area.selectionStart);
   }
   function moveSuggest(area, step) {
     var box = $("#qr-suggest"); var opts = $$("li", box);
@@ -439,7 +432,7 @@
     var item = evt.target.closest && evt.target.closest(".qr-item");
     if (item) {
       var area = $("#composer-text"); if (!area) { return; }
-      insertText(area, item.dataset.text || "");
+      insertText(area, fillVars(item.dataset.text || ""));
       var d = item.closest("details"); if (d) { d.open = false; }
       return;
     }
@@ -520,12 +513,13 @@
     else if (k === "n") { evt.preventDefault(); setMode("note"); }
     else if (k === "e") { var b = $("#action-resolve"); if (b) { evt.preventDefault(); b.click(); } }
     else if (k === "/") { var s = $("#inbox-search"); if (s) { evt.preventDefault(); s.focus(); } }
+    else if (k === "l") { var l = $(".label-add select"); if (l) { evt.preventDefault(); l.focus(); } }
   }
 
   // Start ---------------------------------------------------------------------------------------
   function start() {
     if (!inbox()) { return; }
-    topbarHeight(); loadMine(); initPane(); refreshTimes(); notifyButton();
+    topbarHeight(); loadMine(); initPane(); refreshTimes();
     window.addEventListener("resize", topbarHeight);
     setInterval(function () { refreshTimes(); }, 15000);
   }

@@ -49,6 +49,21 @@
       p.textContent = "";
     }
   }
+  // Like a phone, the thread opens at its newest message and follows new ones (unless the
+  // customer scrolled up to read).
+  function thread() { return document.querySelector(".thread.sim"); }
+  var stick = true;
+  function toBottom() { var t = thread(); if (t) { t.scrollTop = t.scrollHeight; } }
+  document.addEventListener("scroll", function (evt) {
+    var t = thread(); if (t && evt.target === t) { stick = t.scrollHeight - t.scrollTop - t.clientHeight < 80; }
+  }, true);
+  document.addEventListener("htmx:sseMessage", function (evt) {
+    var type = evt.detail && evt.detail.type;
+    if (type && type.indexOf("message-new-") === 0 && stick) { toBottom(); }
+  });
+  document.addEventListener("htmx:afterSettle", function () { if (stick) { toBottom(); } });
+  if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", toBottom); } else { toBottom(); }
+
   document.addEventListener("htmx:sseBeforeMessage", function (evt) {
     var type = evt.detail && evt.detail.type; if (!type) { return; }
     if (type.indexOf("typing-agent-") === 0) { evt.preventDefault(); show(String(evt.detail.data || "").trim()); return; }

@@ -38,8 +38,8 @@ from tests.factories import PASSWORD, make_company, make_department, make_user  
 
 CONVERSATIONS = 500
 BIG = 5_000
-REQUESTS = 200
-CLIENTS = 1_000
+REQUESTS = int(os.environ.get("BENCH_REQUESTS", "200"))
+CLIENTS = int(os.environ.get("BENCH_CLIENTS", "1000"))
 BROADCASTS = 5
 
 
@@ -98,6 +98,16 @@ async def seed() -> tuple[int, int, int, str, str]:
                   now() - make_interval(secs => $5 - k)
            FROM generate_series(1, $5) k""",
         company.id, channel, big, agent.id, BIG,
+    )
+    # Labels (issue 18): ten of them, two on every other conversation (the rows show them).
+    await sql.execute(
+        """WITH labels AS (
+               INSERT INTO label (company_id, name, colour)
+               SELECT $1, 'Label ' || n, '#4f46e5' FROM generate_series(1, 10) n RETURNING id)
+           INSERT INTO conversation_label (company_id, conversation_id, label_id)
+           SELECT $1, c.id, l.id FROM conversation c, labels l
+           WHERE c.company_id = $1 AND c.id % 2 = 0 AND (c.id + l.id) % 5 IN (0, 1)""",
+        company.id,
     )
     await sql.execute("ANALYZE")
     return company.id, big, channel, agent.email, boss.email

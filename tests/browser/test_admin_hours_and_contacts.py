@@ -37,15 +37,28 @@ def test_admin_edits_hours_and_merges_contacts(new_page):
     page.click("main >> text=Business hours")
     expect(page).to_have_url(re.compile(r"/admin/business-hours$"))
     expect(page.locator("#open-state")).to_have_text("Open now")  # nothing configured: open 24/7
-    page.fill("input[name=day0]", "09:00-12:00, 11:00-13:00")
-    page.fill("input[name=day1]", "09:00-18:00")
+    # Open around the clock: the days are not listed as closed (issue 18).
+    expect(page.locator("input[name=mode][value=always]")).to_be_checked()
+    expect(page.locator(".hours-days")).to_be_hidden()
+    page.check("input[name=mode][value=hours]")
+    expect(page.locator(".hours-days")).to_be_visible()
+    # Monday: two overlapping intervals; Tuesday 09:00-18:00 as suggested; the rest of the week closed.
+    page.fill("input[name=day0_from_0]", "09:00")
+    page.fill("input[name=day0_to_0]", "12:00")
+    page.fill("input[name=day0_from_1]", "11:00")
+    page.fill("input[name=day0_to_1]", "13:00")
+    for day in (2, 3, 4):
+        page.uncheck(f"input[name=day{day}_open]")
+    expect(page.locator("#hours-day2 .hours-closed")).to_be_visible()
+    screenshot(page, "admin-business-hours-picker")
     page.click("#hours-form button[type=submit]")
     expect(page.locator("#day0-error")).to_have_text("Intervals overlap.")
-    expect(page.locator("input[name=day1]")).to_have_value("09:00-18:00")  # kept while fixing
-    page.fill("input[name=day0]", "09:00-12:00, 14:00-18:00")
+    expect(page.locator("input[name=day1_to_0]")).to_have_value("18:00")  # kept while fixing
+    page.fill("input[name=day0_from_1]", "14:00")
+    page.fill("input[name=day0_to_1]", "18:00")
     page.click("#hours-form button[type=submit]")
     expect(page.locator(".flash")).to_contain_text("Business hours saved.")
-    expect(page.locator("input[name=day0]")).to_have_value("09:00-12:00, 14:00-18:00")
+    expect(page.locator("input[name=day0_from_1]")).to_have_value("14:00")
     page.fill("textarea[name=holidays]", "2026-12-25 Natal\n2027-01-01 Ano Novo")
     page.click("#holidays-form button[type=submit]")
     expect(page.locator(".flash")).to_contain_text("Holidays saved.")
@@ -65,7 +78,10 @@ def test_admin_edits_hours_and_merges_contacts(new_page):
     page.click(f"#contact-{keep} >> text=Mesclar")
     expect(page.locator(f"#duplicate-{dup}")).to_be_visible()  # same name: offered first
     screenshot(page, "admin-contacts-merge")
-    page.click(f"#duplicate-{dup} button[type=submit]")
+    page.click(f"#duplicate-{dup} a")
+    expect(page.locator("#merge-confirm")).to_contain_text("não pode ser desfeito")
+    screenshot(page, "admin-contacts-merge-confirm")
+    page.click("#merge-confirm button[type=submit]")
     expect(page).to_have_url(re.compile(rf"/admin/contacts/{keep}/edit$"))
     expect(page.locator("#contact-facts")).to_contain_text("5511987@lid")
     expect(page.locator("select[name=language]")).to_have_value("pt_BR")

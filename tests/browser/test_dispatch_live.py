@@ -25,6 +25,7 @@ def test_conversations_split_between_agents_and_follow_presence(new_page):
     for agent in (anna, bruno):
         page = new_page()
         browser_login(page, agent.email, PASSWORD)
+        page.goto("/")  # the team page's "my work" cards (a login lands on the inbox)
         page.click("#presence-switch button[value=online]")
         expect(page.locator("#presence-switch button[value=online]")).to_have_attribute("aria-pressed", "true")
         page.evaluate("document.querySelector('#main').dataset.mark = 'original'")

@@ -149,7 +149,7 @@ def test_queue_call_pops_the_caller_holds_chats_and_drains_at_hang_up(browser, p
     hang-up -> the waiting chat goes to them at once; going offline pauses their queue members."""
     from app.dispatch.assignment import queue_conversation
     from app.domain import sql
-    from app.domain.phone import get_phone
+    from app.domain.phone import get_phone, link_extension
     from app.telephony import pbx
     from tests.dispatch.factories import make_channel, make_conversation
     from tests.factories import make_department
@@ -162,8 +162,7 @@ def test_queue_call_pops_the_caller_holds_chats_and_drains_at_hang_up(browser, p
     agent = run(make_user(company, "agent", name="Bob Agent", presence="online", capacity=2, departments=[dep]))
     run(pbx.create_extension(admin, {"number": "1002", "name": "Bob", "codecs": ["ulaw"]}, context=f"sb{company.id}-internal"))
     ext = run(sql.fetchval("SELECT id FROM pbx_object WHERE name = '1002'"))
-    run(sql.execute("INSERT INTO agent_extension (user_id, company_id, extension_id) VALUES ($1, $2, $3)",
-                    agent.id, company.id, ext))
+    run(link_extension(admin, agent.id, ext))  # as the user form does
     contact = run(sql.fetchval(
         "INSERT INTO contact (company_id, phone, name) VALUES ($1, '+33612345678', 'Alice Martin') RETURNING id", company.id))
     channel = run(make_channel(company, department=dep))

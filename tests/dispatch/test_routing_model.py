@@ -9,8 +9,8 @@ README "Routing guarantees" are checked against the real database
 (``app.dispatch.invariants.check``); after a sweep, the settled ones too.
 
 CI runs a bounded number of examples; ``ROUTING_EXAMPLES=200 ROUTING_STEPS=60`` runs longer.
-New kinds of steps (a call starts / ends) are one ``@rule`` each: the world (``World``) and the
-checks do not change.
+New kinds of steps are one ``@rule`` each: the world (``World``) and the checks do not change.
+A linked agent's call starts and ends (issue 17) are two of them.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from app.domain.conversations import resolve_conversation, take_conversation, tr
 from app.domain.errors import DomainError
 from app.domain.events import Event
 from app.domain.messages import queue_message, receive_webhook
+from app.domain.phone import PhoneState, record_phone_states
 from app.domain.presence import set_presence
 from app.domain.tables import User
 from app.providers.base import InboundMessage, Parsed
@@ -200,6 +201,21 @@ async def test_routing_keeps_its_guarantees_whatever_happens(app, settings):
 
             self.memory.append(UserChanged(self.world.company_id, user.id))
 
+        # Voice and chat as one (issue 17): the agent's linked phone rings / hangs up, as the AMI
+        # leader writes it; the dispatcher hears agent-phone-changed like any other event.
+        @rule(agent=st.integers(0, AGENTS - 1))
+        def call_starts(self, agent: int) -> None:
+            user = self._agent(agent)
+            call(record_phone_states([PhoneState(user.id, self.world.company_id, f"9{agent}", "busy", f"c{agent}",
+                                                 "+33600000000", "Caller")]))
+            self._listen()
+
+        @rule(agent=st.integers(0, AGENTS - 1))
+        def call_ends(self, agent: int) -> None:
+            user = self._agent(agent)
+            call(record_phone_states([PhoneState(user.id, self.world.company_id, f"9{agent}", "idle")]))
+            self._listen()
+
         @rule(seconds=st.sampled_from([20, 70, 130, 400]))
         def time_passes(self, seconds: int) -> None:
             call(pass_time(self.world.company_id, seconds))
@@ -230,6 +246,16 @@ async def test_routing_keeps_its_guarantees_whatever_happens(app, settings):
         def guarantees_hold(self) -> None:
             problems = call(check(self.world.company_id))
             assert problems == [], problems
+
+        @invariant()
+        def no_routed_chat_during_a_call(self) -> None:
+            """Dispatch gives no conversation to an agent after their call began (the default
+            "no new chats during a call"); people may still take or hand one over by hand."""
+            routed = call(sql.fetchval(
+                """SELECT count(*) FROM conversation_event e JOIN agent_phone p ON p.user_id = e.to_user_id
+                   WHERE e.company_id = $1 AND e.kind = 'assigned' AND p.state IN ('ringing', 'busy')
+                     AND e.at > p.since""", self.world.company_id))
+            assert routed == 0
 
     try:
         await asyncio.to_thread(

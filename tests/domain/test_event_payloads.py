@@ -25,7 +25,7 @@ from app.providers.base import InboundMessage, Parsed, StatusUpdate
 from tests.api.conftest import make_shop
 from tests.factories import make_company
 
-SAMPLES = {"int": 7, "str": "typing", "bool": True, "int | None": 3}
+SAMPLES = {"int": 7, "str": "typing", "bool": True, "int | None": 3, "float": 1765170000.25}
 
 
 def all_event_classes(cls: type = Event) -> list[type]:

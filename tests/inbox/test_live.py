@@ -71,7 +71,8 @@ async def test_transferred_away_and_notes_and_customer_edits(scene):
     company, support, conv, message_id, holder, colleague, stranger, boss = scene
     await transfer_conversation(holder, conv, department_id=support.id, note="billing")
     event = ConversationRouted(company.id, conv, "queued", None, holder.id, support.id)
-    assert [(m.event, m.data) for m in await inbox.render_live(event, holder)] == [("inbox-gone", str(conv))]
+    gone = [(m.event, m.data) for m in await inbox.render_live(event, holder)]
+    assert gone == [("inbox-gone", f"{conv} transferred")]
     assert names(await inbox.render_live(event, stranger)) == ["inbox-row"]  # now waiting in Support
     note_id = await add_note(company.id, conv, boss.id, {"text": "VIP"})
     note = NoteAdded(company.id, conv, note_id)
@@ -82,3 +83,21 @@ async def test_transferred_away_and_notes_and_customer_edits(scene):
     rows = await inbox.render_live(ContactChanged(company.id, contact_id), stranger)
     assert names(rows) == ["inbox-row"] and "Zoé &lt;Z&gt;" in rows[0].data
     assert await inbox.render_live(ContactChanged(company.id, contact_id), holder) == []
+
+
+async def test_the_agent_who_lost_a_conversation_is_told_why(scene):
+    """Issue 18: a reinjection is not worded as a transfer on the losing agent's pane."""
+    company, support, conv, message_id, holder, colleague, stranger, boss = scene
+    await sql.execute(
+        "UPDATE conversation SET status = 'queued', assigned_user_id = NULL, department_id = $2 WHERE id = $1",
+        conv, support.id,
+    )
+    for kind in ("reinjected", "redistributed", "reassigned"):
+        await sql.execute(
+            """INSERT INTO conversation_event (company_id, conversation_id, kind, from_status, to_status, from_user_id)
+               VALUES ($1, $2, $3, 'assigned', 'queued', $4)""",
+            company.id, conv, kind, holder.id,
+        )
+        event = ConversationRouted(company.id, conv, "queued", None, holder.id, support.id)
+        gone = [(m.event, m.data) for m in await inbox.render_live(event, holder)]
+        assert gone == [("inbox-gone", f"{conv} {kind}")]

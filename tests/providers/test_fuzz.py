@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from app.providers import meta, waha, whapi
+from app.providers import evolution, meta, waha, whapi
 from app.providers.base import Parsed, WebhookRejected, WebhookRequest
 
 FIX = Path(__file__).resolve().parent.parent / "fixtures" / "providers"
@@ -41,7 +41,8 @@ def mutations(data, rng: random.Random, n: int = 60):
         yield copy
 
 
-@pytest.mark.parametrize("provider,folder", [(meta.PROVIDER, "meta"), (waha.PROVIDER, "waha"), (whapi.PROVIDER, "whapi")])
+@pytest.mark.parametrize("provider,folder", [(meta.PROVIDER, "meta"), (waha.PROVIDER, "waha"), (whapi.PROVIDER, "whapi"),
+                                           (evolution.PROVIDER, "evolution")])
 def test_parsers_survive_wrong_shapes(provider, folder):
     rng = random.Random(7)
     crashes = []

@@ -187,7 +187,8 @@ def test_waha_acks_and_ignored():
     ack = waha.PROVIDER.parse(jreq("waha/webhook_message_ack_read.json"))
     assert [(s.provider_message_id, s.status) for s in ack.statuses] == [("4CC5EDD64BC22EBA6D639F2AF571346C", "read")]
     assert waha.PROVIDER.parse(jreq("waha/webhook_message_ack_group_read.json")).ignored == ["group ack"]
-    assert waha.PROVIDER.parse(jreq("waha/webhook_session_status_working.json")).ignored == ["event 'session.status'"]
+    session = waha.PROVIDER.parse(jreq("waha/webhook_session_status_working.json"))
+    assert (session.session_state, session.session_detail, session.messages) == ("working", "WORKING", [])
     assert waha.PROVIDER.parse(jreq("waha/webhook_envelope_structure.json")).messages == []
     group = {"event": "message", "payload": json.loads((FIX / "waha/webhook_group_message_payload_noweb_real.json").read_text())}
     req = WebhookRequest(url="", headers={"content-type": "application/json"}, body=json.dumps(group).encode())

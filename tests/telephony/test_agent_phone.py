@@ -9,7 +9,7 @@ import pytest
 from app.dispatch.assignment import queue_conversation
 from app.dispatch.sweeper import react
 from app.domain import sql
-from app.domain.phone import AgentPhoneChanged, get_phone
+from app.domain.phone import AgentPhoneChanged, get_phone, link_extension
 from app.domain.presence import set_presence
 from app.telephony import pbx
 from app.telephony.live import get_status
@@ -60,8 +60,7 @@ async def team(app, fake_ami):
     agent = await make_user(company, "agent", presence="online", capacity=3, departments=[dep])
     await pbx.create_extension(admin, {"number": "1002", "name": "Bob", "codecs": ["ulaw"]}, context="sbx")
     ext = await sql.fetchval("SELECT id FROM pbx_object WHERE name = '1002'")
-    await sql.execute("INSERT INTO agent_extension (user_id, company_id, extension_id) VALUES ($1, $2, $3)",
-                      agent.id, company.id, ext)
+    await link_extension(admin, agent.id, ext)  # as the user form does
     await eventually(_connected)
     # The phone is registered and free (the captured endpoint list had every phone unavailable).
     await fake_ami.push(retag(first("real_event_DeviceStateChange.txt", Device="PJSIP/1001"), Device="PJSIP/1002"))

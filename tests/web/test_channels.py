@@ -41,8 +41,12 @@ async def test_create_edit_disable_channel(admin_client):
     assert len(row["webhook_secret"]) >= 16
     page = await admin_client.get(f"/admin/channels/{row['id']}/edit")
     assert f"http://sb.example.com/webhooks/meta/{row['id']}" in page.text
+    # The generated webhook secret is shown once, with a copy button (like API keys) ...
+    assert f'id="webhook-secret-once">{row["webhook_secret"]}</code>' in page.text and 'data-copy="#webhook-secret-once"' in page.text
+    page = await admin_client.get(f"/admin/channels/{row['id']}/edit")
     for secret in ("EAAG-secret-token-123456", "app-secret-abcdef-987654", row["webhook_secret"]):
-        assert secret not in page.text  # masked
+        assert secret not in page.text  # ... then masked, like the other secrets
+    assert "verify token" in page.text and "HMAC" not in page.text  # help about this provider only
     assert "••••3456" in page.text
     # Saving with empty secret fields keeps the stored secrets.
     r = await post_form(admin_client, f"/admin/channels/{row['id']}", {**META, "name": "Renamed", "cred_access_token": "", "cred_app_secret": ""})

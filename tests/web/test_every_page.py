@@ -10,6 +10,7 @@ with real rows rather than answering 404.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 
@@ -81,9 +82,22 @@ async def seed(data_dir) -> Seeded:
                                           "members": [{"extension": "2001", "penalty": 0}]})
     key, api_key = await create_api_key(company_id, {"name": "shop", "scopes": ["read", "write", "orders"]},
                                         user_id=admin.id)
+    # The agent's day (issue 18): a duplicate contact to merge, a label, a mention of the admin
+    # (mentions are personal: the admin, who sees every page, must be the one mentioned).
+    duplicate_id = await sql.fetchval(
+        "INSERT INTO contact (company_id, phone, name) VALUES ($1, '+33698765432', 'Zoé bis') RETURNING id", company_id)
+    label_id = await sql.fetchval("INSERT INTO label (company_id, name) VALUES ($1, 'VIP') RETURNING id", company_id)
+    agent_id = await sql.fetchval("SELECT id FROM app_user WHERE email = $1", emails["agent"])
+    note_id = await sql.fetchval("SELECT max(id) FROM conversation_note WHERE company_id = $1", company_id)
+    mention_id = await sql.fetchval(
+        """INSERT INTO mention (company_id, note_id, conversation_id, user_id, author_user_id)
+           VALUES ($1, $2, $3, $4, $5) RETURNING id""", company_id, note_id, conversation_id, admin.id, agent_id)
     ids = {
         "conversation_id": conversation_id,
         "past_id": past_id,
+        "duplicate_id": duplicate_id,
+        "label_id": label_id,
+        "mention_id": mention_id,
         "contact_id": contact_id,
         "channel_id": channel_id,
         "order_id": order["id"],
@@ -101,8 +115,16 @@ async def seed(data_dir) -> Seeded:
         "token": "0" * 40,
         "path": "no-such-plugin",
         "file_path": "vendor/htmx-2.0.11.min.js",
+        "handle": "0" * 20,  # a login session's public name (/account/security): none such, a 404
     }
     return Seeded(company_id, emails, ids, api_key)
+
+
+@pytest.fixture
+def settings(settings):
+    # One session visits every route in a few seconds: the per-session flood limit
+    # (PAGE_RATE_LIMIT, tests/security/test_rate_limits.py) would answer 429 instead of the page.
+    return dataclasses.replace(settings, page_rate_limit=0)
 
 
 def ids_for(path: str, ids: dict) -> str:
