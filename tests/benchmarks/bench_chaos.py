@@ -458,7 +458,10 @@ async def run() -> dict:
         )
         if asked.get((r["phone"].lstrip("+"), r["text"] or "")) or asked.get((r["phone"], r["text"] or ""))
     )
-    statuses = await pgq("SELECT status, count(*) AS n FROM message WHERE direction = 'out' GROUP BY 1")
+    statuses = await pgq(
+        "SELECT status || coalesce(' (' || nullif(error_code, '') || ')', '') AS status, count(*) AS n FROM message "
+        "WHERE direction = 'out' GROUP BY 1 ORDER BY 1"
+    )
     await db.close_pool()
     await poster.aclose()
     for c in clients:
