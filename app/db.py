@@ -79,6 +79,30 @@ async def open_pool(min_size: int = 2, max_size: int = 10, *, read_dsn: str = ""
     await DB.start_connection_pool(min_size=min_size, max_size=max_size, reset=_keep_connection)
 
 
+async def wait_for_database(dsn: str, seconds: float) -> None:
+    """Wait until PostgreSQL accepts a connection at ``dsn``, for at most ``seconds`` (then the
+    last error is raised). A process started while the database restarts or recovers waits for
+    it instead of failing its start: uvicorn stops the parent and every worker when one worker
+    fails to start (found by tests/benchmarks/bench_chaos.py)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    delay, told = 0.2, False
+    while True:
+        try:
+            conn = await asyncpg.connect(dsn, timeout=5)
+        except sql.UNREACHABLE as exc:
+            if loop.time() + delay > deadline:
+                raise
+            if not told:
+                log.warning("database not reachable yet (%s); waiting up to %.0f s", exc, seconds)
+                told = True
+            await asyncio.sleep(delay)
+            delay = min(2.0, delay * 2)
+        else:
+            await conn.close()
+            return
+
+
 async def close_pool(timeout: float = 5.0) -> None:
     """Close the pool; connections still busy after ``timeout`` seconds are cut."""
     await sql.READ.close()

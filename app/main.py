@@ -164,6 +164,9 @@ def create_app(settings: Settings, *, migrate: bool = True, dispatcher: bool = T
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        # PostgreSQL may be restarting while this process starts (a worker restarted by uvicorn):
+        # wait for it rather than fail the start (uvicorn would stop every worker).
+        await db.wait_for_database(settings.direct_url, settings.database_start_wait)
         if migrate:
             await db.migrate(settings.direct_url)
             db.configure(settings.database_url, pooler=bool(settings.database_direct_url))

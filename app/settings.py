@@ -94,6 +94,8 @@ class Settings:
     s3_access_key: str = ""
     s3_secret_key: str = ""
     s3_region: str = "us-east-1"
+    # Seconds a starting process waits for PostgreSQL (restarting, in recovery) before giving up.
+    database_start_wait: int = 60
     # Seconds without a heartbeat after which an online or busy agent is set offline.
     presence_grace: int = 120
     # Seconds between sweeps of the time-based jobs (presence expiry).
@@ -165,6 +167,7 @@ class Settings:
             "s3_access_key": env.get("S3_ACCESS_KEY", "").strip(),
             "s3_secret_key": env.get("S3_SECRET_KEY", "").strip(),
             "s3_region": env.get("S3_REGION", "").strip() or "us-east-1",
+            "database_start_wait": _env_int("DATABASE_START_WAIT", 60),
             "presence_grace": _env_int("PRESENCE_GRACE", 120),
             "sweep_interval": _env_int("SWEEP_INTERVAL", 5),
             "ami_host": env.get("AMI_HOST", "").strip(),

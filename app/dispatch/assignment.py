@@ -375,15 +375,21 @@ async def send_auto_message(company_id: int, conversation_id: int, kind: str, **
     text = await render_auto_message(company_id, kind, conversation_id=conversation_id, **values)
     if not text:
         return None
-    repeated = await sql.fetchval(
-        """SELECT 1 FROM message WHERE company_id = $1 AND conversation_id = $2 AND author = 'bot' AND text = $3
-             AND created_at > now() - make_interval(secs => $4) LIMIT 1""",
-        company_id, conversation_id, text, float(AUTO_REPEAT_WINDOW),
-    )
-    if repeated:
-        return None  # the customer was told exactly this a moment ago
     try:
-        return await queue_message(company_id, conversation_id, {"text": text}, user_id=None, author="bot")
+        async with sql.transaction():
+            # One at a time per conversation, so the check sees what a concurrent caller (a second
+            # dispatcher while leadership moves, a sweep beside an event) just queued: the row lock
+            # queue_message takes anyway, taken before the check (found by bench_chaos.py).
+            await sql.execute("SELECT 1 FROM conversation WHERE company_id = $1 AND id = $2 FOR UPDATE",
+                              company_id, conversation_id)
+            repeated = await sql.fetchval(
+                """SELECT 1 FROM message WHERE company_id = $1 AND conversation_id = $2 AND author = 'bot'
+                     AND text = $3 AND created_at > now() - make_interval(secs => $4) LIMIT 1""",
+                company_id, conversation_id, text, float(AUTO_REPEAT_WINDOW),
+            )
+            if repeated:
+                return None  # the customer was told exactly this a moment ago
+            return await queue_message(company_id, conversation_id, {"text": text}, user_id=None, author="bot")
     except ValidationError as exc:
         log.info("automatic %s message not sent to conversation %s: %s", kind, conversation_id, exc)
         return None

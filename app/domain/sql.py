@@ -33,6 +33,7 @@ T = TypeVar("T")
 _UNREACHABLE = (OSError, asyncpg.exceptions.ConnectionDoesNotExistError, asyncpg.exceptions.CannotConnectNowError,
                 asyncpg.exceptions.InterfaceError, asyncpg.exceptions.PostgresConnectionError,
                 asyncpg.exceptions.AdminShutdownError, TimeoutError)
+UNREACHABLE = _UNREACHABLE  # the database is not there (down, restarting, recovering): app.db waits for it
 
 
 class Replica:
