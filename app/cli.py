@@ -13,9 +13,9 @@ import getpass
 import os
 import secrets
 import sys
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 from app import db
 from app.logs import setup_logging
@@ -103,7 +103,9 @@ def cmd_create_company(settings: Settings, args: argparse.Namespace) -> None:
         company, user = await create_company_with_admin(
             args.name, admin, timezone=args.timezone, language=args.language
         )
-        print(f"Company {company.name!r} created (id {company.id}), timezone {company.timezone}, language {company.language}.")
+        print(
+            f"Company {company.name!r} created (id {company.id}), timezone {company.timezone}, language {company.language}."
+        )
         print(f"Admin {user.email} can log in at {settings.public_url}/login")
         if generated:
             print(f"One-time password (shown once; change it under Users): {password}")
@@ -228,6 +230,13 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     settings = Settings.from_env()
     setup_logging(settings.log_level, settings.log_json)
-    commands = {"serve": cmd_serve, "demo": cmd_demo, "migrate": cmd_migrate, "create-admin": cmd_create_admin,
-                "create-company": cmd_create_company, "backup": cmd_backup, "restore": cmd_restore}
+    commands = {
+        "serve": cmd_serve,
+        "demo": cmd_demo,
+        "migrate": cmd_migrate,
+        "create-admin": cmd_create_admin,
+        "create-company": cmd_create_company,
+        "backup": cmd_backup,
+        "restore": cmd_restore,
+    }
     commands[args.command](settings, args)

@@ -111,7 +111,7 @@ async def close_pool(timeout: float = 5.0) -> None:
         return
     try:
         await asyncio.wait_for(pool.close(), timeout)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         log.warning("database connections still busy at shutdown; closing them")
         pool.terminate()
 

@@ -58,7 +58,9 @@ async def seed_demo() -> list[tuple[str, str]]:
                 },
             )
         else:
-            await sql.execute("UPDATE app_user SET password_hash = $2, active = true WHERE id = $1", found, password_hash)
+            await sql.execute(
+                "UPDATE app_user SET password_hash = $2, active = true WHERE id = $1", found, password_hash
+            )
     # A Sandbox channel, so the simulator works at once with no provider account.
     await ensure_sandbox_channel(company.id)
     # Quick replies for every department (type "/" in the composer).

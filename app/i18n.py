@@ -18,7 +18,7 @@ from __future__ import annotations
 import gettext as gettext_module
 import io
 from contextvars import ContextVar
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -133,7 +133,7 @@ def format_datetime(value: datetime | None, format: str = "medium") -> str:
     if value is None:
         return ""
     if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
+        value = value.replace(tzinfo=UTC)
     return _babel_datetime(value, format, tzinfo=_zone(), locale=_locale())
 
 
@@ -153,7 +153,7 @@ def format_date(value: datetime | None, format: str = "medium") -> str:
     if value is None:
         return ""
     if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
+        value = value.replace(tzinfo=UTC)
     return _babel_date(value.astimezone(_zone()), format, locale=_locale())
 
 
@@ -163,7 +163,7 @@ def format_time(value: datetime | None, format: str = "short") -> str:
     if value is None:
         return ""
     if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
+        value = value.replace(tzinfo=UTC)
     return _babel_time(value, format, tzinfo=_zone(), locale=_locale())
 
 

@@ -12,17 +12,39 @@ PRESENCE = (N_("online"), N_("busy"), N_("offline"))
 CONVERSATION_STATUS = (N_("bot"), N_("queued"), N_("assigned"), N_("resolved"))
 MESSAGE_STATUS = (N_("received"), N_("pending"), N_("sent"), N_("delivered"), N_("read"), N_("failed"))
 MESSAGE_TYPES = (
-    N_("text"), N_("image"), N_("document"), N_("audio"), N_("voice"), N_("video"),
-    N_("location"), N_("reaction"), N_("template"), N_("unsupported"),
+    N_("text"),
+    N_("image"),
+    N_("document"),
+    N_("audio"),
+    N_("voice"),
+    N_("video"),
+    N_("location"),
+    N_("reaction"),
+    N_("template"),
+    N_("unsupported"),
 )
 LANGUAGE_LABELS = (N_("Company default"),)
 # Asterisk channel and device states (app/telephony/state.py) and CDR dispositions.
 CALL_STATES = (
-    N_("Down"), N_("Rsrvd"), N_("OffHook"), N_("Dialing"), N_("Ring"), N_("Ringing"), N_("Up"),
-    N_("Busy"), N_("Dialing Offhook"), N_("Pre-ring"), N_("Mute"),
+    N_("Down"),
+    N_("Rsrvd"),
+    N_("OffHook"),
+    N_("Dialing"),
+    N_("Ring"),
+    N_("Ringing"),
+    N_("Up"),
+    N_("Busy"),
+    N_("Dialing Offhook"),
+    N_("Pre-ring"),
+    N_("Mute"),
 )
 DEVICE_STATES = (
-    N_("Unknown"), N_("Not in use"), N_("In use"), N_("Invalid"), N_("Unavailable"),
-    N_("Ring in use"), N_("On hold"),
+    N_("Unknown"),
+    N_("Not in use"),
+    N_("In use"),
+    N_("Invalid"),
+    N_("Unavailable"),
+    N_("Ring in use"),
+    N_("On hold"),
 )
 DISPOSITIONS = (N_("ANSWERED"), N_("NO ANSWER"), N_("BUSY"), N_("FAILED"), N_("CONGESTION"))

@@ -6,7 +6,7 @@ import json
 import logging
 import sys
 from contextvars import ContextVar
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 request_id: ContextVar[str] = ContextVar("request_id", default="-")
 
@@ -22,7 +22,7 @@ class _RequestIdFilter(logging.Filter):
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         data = {
-            "time": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds"),
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
@@ -36,11 +36,9 @@ class JsonFormatter(logging.Formatter):
 
 class TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        extra = " ".join(
-            f"{k}={v}" for k, v in record.__dict__.items() if k not in _STANDARD and k != "request_id"
-        )
+        extra = " ".join(f"{k}={v}" for k, v in record.__dict__.items() if k not in _STANDARD and k != "request_id")
         line = (
-            f"{datetime.fromtimestamp(record.created, timezone.utc):%Y-%m-%dT%H:%M:%S} {record.levelname:<7} "
+            f"{datetime.fromtimestamp(record.created, UTC):%Y-%m-%dT%H:%M:%S} {record.levelname:<7} "
             f"{record.name} [{getattr(record, 'request_id', '-')}] {record.getMessage()}"
         )
         if extra:

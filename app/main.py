@@ -8,84 +8,86 @@ import gc
 import logging
 import signal
 import threading
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import AsyncIterator, Callable
 
 from litestar import Litestar, Request, Response
 from litestar.config.csrf import CSRFConfig
-from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
+from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
 
 from app import __version__, db, netpolicy
-from app.domain import sessions
-from app.domain.messages import expire_pending_statuses
-from app.domain.auth import purge_old_failures
-from app.logs import setup_logging
+from app.api import ROUTER as API_V1
+from app.api import SECURITY_COMPONENTS
+from app.api.operator import ROUTER as OPERATOR_API
+from app.api.shop import ROUTER as SHOP_API
 from app.dispatch.sweeper import run_dispatcher
+from app.domain import sessions
+from app.domain.audit import actor_of, audit_actor
+from app.domain.auth import purge_old_failures
 from app.domain.business_hours import SCHEDULES
 from app.domain.channels import WEBHOOK_CHANNELS
+from app.domain.companies import get_company_locale
 from app.domain.media import configure_remote
+from app.domain.messages import expire_pending_statuses
+from app.i18n import choose_language, current_language, current_timezone
+from app.logs import setup_logging
+from app.providers.sender import Sender
+from app.providers.webhook_sender import WebhookSender
 from app.realtime.hub import Hub
-from app.storage import S3Config, S3Store
 from app.realtime.leader import SWEEPER, Leadership
 from app.settings import ROOT, Settings
+from app.storage import S3Config, S3Store
 from app.telephony.ami import AmiError, AmiListener
-from app.providers.sender import Sender
+from app.web.account import AccountController
 from app.web.admin_index import AdminIndexController
 from app.web.api_docs import RENDER_PLUGINS as API_DOCS
+from app.web.api_keys import ApiKeysController
 from app.web.audit import AuditController
-from app.web.account import AccountController
 from app.web.auth import AuthController
-from app.web.channels import ChannelsController
-from app.web.conversations import ConversationsController, SimulatorController
 from app.web.auto_messages import AutoMessagesController
-from app.web.webhooks import ROUTES as WEBHOOK_ROUTES
-from app.web.studio import studio_incoming
+from app.web.business_hours import BusinessHoursController
+from app.web.call_metrics import CallMetricsController
+from app.web.channels import ChannelsController
+from app.web.company import CompanyController
+from app.web.contacts import ContactLanguageController, ContactsController
+from app.web.conversation_labels import ConversationLabelsController, LabelsAdminController
+from app.web.conversations import ConversationsController, SimulatorController
 from app.web.departments import DepartmentsController
 from app.web.errors import EXCEPTION_HANDLERS
 from app.web.health import health
+from app.web.history import HistoryController
 from app.web.home import HomeController
 from app.web.inbox import InboxController, my_work_fragment
-from app.web.quick_replies import QuickRepliesController
+from app.web.integrations import WebhooksController
+from app.web.label_metrics import LabelMetricsController
+from app.web.mentions import MentionsController
+from app.web.metrics import MetricsController
 from app.web.middleware import request_id_middleware, security_headers_middleware
 from app.web.operator import OperatorController, ami_error_handler
+from app.web.orders import OrdersController, OrderSettingsController
 from app.web.pbx import CONTROLLERS as PBX_CONTROLLERS
-from app.web.phone import PhoneController
-from app.web.call_metrics import CallMetricsController
 from app.web.pbx_adopt import ROUTES as PBX_ADOPT_ROUTES
+from app.web.phone import PhoneController
 from app.web.presence import PresenceController
-from app.web.pwa import ROUTES as PWA_ROUTES
 from app.web.profile import ProfileController
-from app.web.conversation_labels import ConversationLabelsController, LabelsAdminController
-from app.web.reply_variables import ReplyVariablesController
-from app.web.mentions import MentionsController
-from app.web.reopen import ReopenController
-from app.web.viewers import ViewersController
-from app.web.label_metrics import LabelMetricsController
-from app.web.history import HistoryController
+from app.web.pwa import ROUTES as PWA_ROUTES
+from app.web.quick_replies import QuickRepliesController
 from app.web.ratelimit import RateLimiter
+from app.web.reopen import ReopenController
+from app.web.reply_variables import ReplyVariablesController
 from app.web.security import PostgresStore, check_csrf_binding, enrolment_redirect, page_rate_limited, session_auth
 from app.web.stream import events
-from app.web.supervisor import PUBLISHER as WALLBOARD, SupervisorController
-from app.web.metrics import MetricsController
-from app.domain.audit import actor_of, audit_actor
-from app.domain.companies import get_company_locale
-from app.i18n import choose_language, current_language, current_timezone
+from app.web.studio import studio_incoming
+from app.web.supervisor import PUBLISHER as WALLBOARD
+from app.web.supervisor import SupervisorController
 from app.web.templating import ENV
 from app.web.users import UsersController
-from app.web.business_hours import BusinessHoursController
-from app.web.company import CompanyController
-from app.api import ROUTER as API_V1, SECURITY_COMPONENTS
-from app.api.operator import ROUTER as OPERATOR_API
-from app.api.shop import ROUTER as SHOP_API
-from app.providers.webhook_sender import WebhookSender
-from app.web.api_keys import ApiKeysController
-from app.web.integrations import WebhooksController
-from app.web.orders import OrderSettingsController, OrdersController
-from app.web.contacts import ContactLanguageController, ContactsController
+from app.web.viewers import ViewersController
+from app.web.webhooks import ROUTES as WEBHOOK_ROUTES
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +139,9 @@ async def _maintenance(settings: Settings) -> None:
         await asyncio.sleep(600)
 
 
-def create_app(settings: Settings, *, migrate: bool = True, dispatcher: bool = True, freeze_gc: bool = False) -> Litestar:
+def create_app(
+    settings: Settings, *, migrate: bool = True, dispatcher: bool = True, freeze_gc: bool = False
+) -> Litestar:
     """Build the ASGI app for ``settings``; ``settings.database_url`` must be set.
 
     ``dispatcher=False`` leaves this process out of the election for the dispatcher (tests
@@ -178,15 +182,32 @@ def create_app(settings: Settings, *, migrate: bool = True, dispatcher: bool = T
         # S3): every address it connects to is checked after DNS resolution (app.netpolicy).
         http = netpolicy.guarded_client(policy)
         app.state.http = http
-        configure_remote(S3Store(S3Config(settings.s3_endpoint, settings.s3_bucket, settings.s3_access_key,
-                                          settings.s3_secret_key, settings.s3_region), http)
-                         if settings.s3_bucket else None)
+        configure_remote(
+            S3Store(
+                S3Config(
+                    settings.s3_endpoint,
+                    settings.s3_bucket,
+                    settings.s3_access_key,
+                    settings.s3_secret_key,
+                    settings.s3_region,
+                ),
+                http,
+            )
+            if settings.s3_bucket
+            else None
+        )
         sender = (
             asyncio.create_task(
-                Sender(http, public_url=settings.public_url, poll_interval=settings.sender_poll_ms / 1000,
-                       max_attempts=settings.sender_max_attempts, data_dir=settings.data_dir,
-                       media_max_bytes=settings.media_max_bytes, secret_key=settings.secret_key,
-                       media_max_attempts=settings.media_max_attempts).run(),
+                Sender(
+                    http,
+                    public_url=settings.public_url,
+                    poll_interval=settings.sender_poll_ms / 1000,
+                    max_attempts=settings.sender_max_attempts,
+                    data_dir=settings.data_dir,
+                    media_max_bytes=settings.media_max_bytes,
+                    secret_key=settings.secret_key,
+                    media_max_attempts=settings.media_max_attempts,
+                ).run(),
                 name="sender",
             )
             if settings.sender_enabled
@@ -309,12 +330,24 @@ def create_app(settings: Settings, *, migrate: bool = True, dispatcher: bool = T
         request_max_body_size=settings.max_body_bytes,
         # Only the public API (/api/v1, whose router opts back in) is published, on a docs page
         # without scripts (app.web.api_docs).
-        openapi_config=OpenAPIConfig(title="Switchboard", version=__version__, path="/schema", components=SECURITY_COMPONENTS,
-                                     render_plugins=API_DOCS),
+        openapi_config=OpenAPIConfig(
+            title="Switchboard",
+            version=__version__,
+            path="/schema",
+            components=SECURITY_COMPONENTS,
+            render_plugins=API_DOCS,
+        ),
         include_in_schema=False,
-        state=State({"settings": settings, "hub": hub, "sweeper": sweeper, "ami": ami,
-                     "webhook_limiter": RateLimiter(settings.webhook_rate_limit, burst=2 * settings.webhook_rate_limit),
-                     "page_limiter": RateLimiter(settings.page_rate_limit, per=60.0)}),
+        state=State(
+            {
+                "settings": settings,
+                "hub": hub,
+                "sweeper": sweeper,
+                "ami": ami,
+                "webhook_limiter": RateLimiter(settings.webhook_rate_limit, burst=2 * settings.webhook_rate_limit),
+                "page_limiter": RateLimiter(settings.page_rate_limit, per=60.0),
+            }
+        ),
         debug=False,
         # Our handlers (app.logs: request ids, LOG_LEVEL, LOG_JSON) stay in charge: Litestar's
         # default config would replace them with its own format at INFO on a queue thread.

@@ -106,9 +106,7 @@ def parse_networks(text: str) -> tuple[tuple[Network, ...], bool]:
     try:
         return tuple(ipaddress.ip_network(p, strict=False) for p in items), False
     except ValueError as exc:
-        raise SystemExit(
-            f"PRIVATE_NETWORKS must be CIDR networks separated by commas: {exc}"
-        ) from exc
+        raise SystemExit(f"PRIVATE_NETWORKS must be CIDR networks separated by commas: {exc}") from exc
 
 
 @dataclass(frozen=True)
@@ -139,18 +137,12 @@ class Policy:
                 return f"{addr} carries {inner}: {reason}" if reason else None
         if any(addr in net for net in METADATA):
             return f"{addr} is a cloud metadata address."
-        public = (
-            addr.is_global
-            and not addr.is_multicast
-            and not any(addr in net for net in BLOCKED)
-        )
+        public = addr.is_global and not addr.is_multicast and not any(addr in net for net in BLOCKED)
         if public:
             return None
         if self.all_private and not addr.is_multicast and not addr.is_unspecified:
             return None
-        if any(
-            addr.version == net.version and addr in net for net in self.private_networks
-        ):
+        if any(addr.version == net.version and addr in net for net in self.private_networks):
             return None
         return f"{addr} is a loopback, private, link-local or reserved address (see PRIVATE_NETWORKS)."
 
@@ -161,9 +153,7 @@ def refusal(ip: str, policy: Policy | None = None) -> str | None:
 
 # Why an admin-set URL is refused (fixed sentences, translated where they are shown).
 NOT_A_URL = N_("Enter a full address starting with https:// or http://.")
-HTTPS_ONLY = N_(
-    "Use an https:// address (plain http:// is allowed only when the install sets ALLOW_HTTP)."
-)
+HTTPS_ONLY = N_("Use an https:// address (plain http:// is allowed only when the install sets ALLOW_HTTP).")
 NO_USERINFO = N_("The address may not contain a user name or password.")
 PRIVATE = N_(
     "This address is on a loopback, private or reserved network, which this install does not allow "
@@ -215,9 +205,7 @@ def current() -> Policy:
 
 
 async def system_resolver(host: str, port: int) -> list[str]:
-    infos = await asyncio.get_running_loop().getaddrinfo(
-        host, port, type=socket.SOCK_STREAM
-    )
+    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
     return list(dict.fromkeys(info[4][0] for info in infos))
 
 
@@ -227,9 +215,7 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
 
     policy: Policy
     resolver: Resolver = system_resolver
-    inner: httpcore.AsyncNetworkBackend = field(
-        default_factory=lambda: httpcore.AnyIOBackend()
-    )
+    inner: httpcore.AsyncNetworkBackend = field(default_factory=lambda: httpcore.AnyIOBackend())
 
     async def connect_tcp(
         self,
@@ -242,9 +228,7 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         try:
             addresses = await asyncio.wait_for(self.resolver(host, port), timeout)
         except (TimeoutError, OSError) as exc:
-            raise httpcore.ConnectError(
-                f"Could not resolve {host}: {exc.__class__.__name__}"
-            ) from exc
+            raise httpcore.ConnectError(f"Could not resolve {host}: {exc.__class__.__name__}") from exc
         if not addresses:
             raise httpcore.ConnectError(f"{host} has no address.")
         for address in addresses:
@@ -273,18 +257,14 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         await self.inner.sleep(seconds)
 
 
-def guarded_transport(
-    policy: Policy, resolver: Resolver = system_resolver
-) -> httpx.AsyncHTTPTransport:
+def guarded_transport(policy: Policy, resolver: Resolver = system_resolver) -> httpx.AsyncHTTPTransport:
     # trust_env=False: an HTTP(S)_PROXY from the environment would make the proxy the checked address.
     transport = httpx.AsyncHTTPTransport(trust_env=False)
     transport._pool._network_backend = GuardedBackend(policy, resolver)
     return transport
 
 
-def guarded_client(
-    policy: Policy, resolver: Resolver = system_resolver, **kwargs
-) -> httpx.AsyncClient:
+def guarded_client(policy: Policy, resolver: Resolver = system_resolver, **kwargs) -> httpx.AsyncClient:
     """The HTTP client for tenant- and payload-chosen addresses: checked addresses, no redirects."""
     kwargs.setdefault("timeout", httpx.Timeout(15.0, connect=5.0))
     return httpx.AsyncClient(

@@ -135,7 +135,7 @@ class Settings:
         return self.asterisk_context.replace("{company}", str(company_id))
 
     @classmethod
-    def from_env(cls, **overrides: object) -> "Settings":
+    def from_env(cls, **overrides: object) -> Settings:
         env = os.environ
         values: dict[str, object] = {
             "database_url": env.get("DATABASE_URL", ""),
@@ -191,7 +191,9 @@ class Settings:
         if values["s3_endpoint"] and not str(values["s3_endpoint"]).startswith(("http://", "https://")):
             raise SystemExit(f"S3_ENDPOINT must start with http:// or https://, got {values['s3_endpoint']!r}")
         if str(values["s3_endpoint"]).startswith("http://") and not values["allow_http"]:
-            raise SystemExit("S3_ENDPOINT uses plain http://: set ALLOW_HTTP=1 to allow it (and PRIVATE_NETWORKS for a LAN)")
+            raise SystemExit(
+                "S3_ENDPOINT uses plain http://: set ALLOW_HTTP=1 to allow it (and PRIVATE_NETWORKS for a LAN)"
+            )
         parse_networks(str(values["private_networks"]))  # a typo stops the start, with the reason
         return cls(**values)  # type: ignore[arg-type]
 
@@ -208,7 +210,7 @@ class Settings:
     def secure_cookies(self) -> bool:
         return urlsplit(self.public_url).scheme == "https"
 
-    def with_secret(self) -> "Settings":
+    def with_secret(self) -> Settings:
         """Return settings whose secret key is set, generating and keeping one if needed."""
         if self.secret_key:
             return self

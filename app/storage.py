@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import quote, urlsplit
 
 import httpx
@@ -37,15 +37,25 @@ def _hmac(key: bytes, text: str) -> bytes:
     return hmac.new(key, text.encode(), hashlib.sha256).digest()
 
 
-def sign(method: str, url: str, headers: dict[str, str], payload_sha256: str, *, access_key: str, secret_key: str,
-         region: str, now: datetime, service: str = "s3") -> dict[str, str]:
+def sign(
+    method: str,
+    url: str,
+    headers: dict[str, str],
+    payload_sha256: str,
+    *,
+    access_key: str,
+    secret_key: str,
+    region: str,
+    now: datetime,
+    service: str = "s3",
+) -> dict[str, str]:
     """``headers`` plus ``x-amz-date``, ``x-amz-content-sha256`` and ``Authorization`` (SigV4).
 
     Every header given is signed; ``host`` is added from ``url``. The path must already be
     URI-encoded as it will be sent (``S3Store`` encodes keys itself).
     """
     parts = urlsplit(url)
-    stamp = now.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    stamp = now.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
     day = stamp[:8]
     signed = {k.lower(): " ".join(str(v).split()) for k, v in headers.items()}
     signed["host"] = parts.netloc
@@ -53,12 +63,21 @@ def sign(method: str, url: str, headers: dict[str, str], payload_sha256: str, *,
     signed["x-amz-content-sha256"] = payload_sha256
     names = sorted(signed)
     query = "&".join(
-        sorted(f"{quote(k, safe='-_.~')}={quote(v, safe='-_.~')}" for k, _, v in (p.partition("=") for p in parts.query.split("&") if p))
+        sorted(
+            f"{quote(k, safe='-_.~')}={quote(v, safe='-_.~')}"
+            for k, _, v in (p.partition("=") for p in parts.query.split("&") if p)
+        )
     )
-    canonical = "\n".join([
-        method.upper(), parts.path or "/", query,
-        "".join(f"{n}:{signed[n]}\n" for n in names), ";".join(names), payload_sha256,
-    ])
+    canonical = "\n".join(
+        [
+            method.upper(),
+            parts.path or "/",
+            query,
+            "".join(f"{n}:{signed[n]}\n" for n in names),
+            ";".join(names),
+            payload_sha256,
+        ]
+    )
     scope = f"{day}/{region}/{service}/aws4_request"
     to_sign = "\n".join(["AWS4-HMAC-SHA256", stamp, scope, hashlib.sha256(canonical.encode()).hexdigest()])
     key = _hmac(_hmac(_hmac(_hmac(f"AWS4{secret_key}".encode(), day), region), service), "aws4_request")
@@ -92,8 +111,16 @@ class S3Store:
         return f"{self.config.endpoint.rstrip('/')}/{quote(self.config.bucket)}/{quote(key, safe='/-_.~')}"
 
     def _headers(self, method: str, url: str, headers: dict[str, str], payload_sha256: str) -> dict[str, str]:
-        return sign(method, url, headers, payload_sha256, access_key=self.config.access_key,
-                    secret_key=self.config.secret_key, region=self.config.region, now=datetime.now(timezone.utc))
+        return sign(
+            method,
+            url,
+            headers,
+            payload_sha256,
+            access_key=self.config.access_key,
+            secret_key=self.config.secret_key,
+            region=self.config.region,
+            now=datetime.now(UTC),
+        )
 
     async def put(self, key: str, content: bytes, mime: str) -> None:
         url = self.url(key)

@@ -45,9 +45,24 @@ def extract() -> Catalog:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "all.pot"
         subprocess.run(
-            [sys.executable, "-m", "babel.messages.frontend", "-q", "extract", "-F", "babel.cfg", *KEYWORDS,
-             "--no-location", "--sort-output", "--project=Switchboard", "-o", str(out), "."],
-            cwd=ROOT, check=True,
+            [
+                sys.executable,
+                "-m",
+                "babel.messages.frontend",
+                "-q",
+                "extract",
+                "-F",
+                "babel.cfg",
+                *KEYWORDS,
+                "--no-location",
+                "--sort-output",
+                "--project=Switchboard",
+                "-o",
+                str(out),
+                ".",
+            ],
+            cwd=ROOT,
+            check=True,
         )
         return _read(out)
 

@@ -15,8 +15,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import AsyncIterator, Iterator
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -88,7 +88,8 @@ async def _position(conn: asyncpg.Connection) -> str | None:
     query, whose first run after a TRUNCATE prunes catalog pages (and writes WAL for it)."""
     unlogged = await conn.fetch(
         """SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-           WHERE n.nspname = 'public' AND c.relkind = 'r' AND c.relpersistence = 'u'""")
+           WHERE n.nspname = 'public' AND c.relkind = 'r' AND c.relpersistence = 'u'"""
+    )
     checks = " AND ".join(f'NOT EXISTS (SELECT 1 FROM "{t["relname"]}")' for t in unlogged) or "true"
     row = await conn.fetchrow(f"SELECT pg_current_wal_insert_lsn()::text AS at, {checks} AS unlogged_empty")
     return row["at"] if row["unlogged_empty"] else None
@@ -160,8 +161,14 @@ def clean_database(request: pytest.FixtureRequest) -> None:
 
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
-    return Settings(database_url=database_url, secret_key=TEST_SECRET, data_dir=tmp_path, sse_keepalive=1,
-                    private_networks=TEST_PRIVATE_NETWORKS, allow_http=True)
+    return Settings(
+        database_url=database_url,
+        secret_key=TEST_SECRET,
+        data_dir=tmp_path,
+        sse_keepalive=1,
+        private_networks=TEST_PRIVATE_NETWORKS,
+        allow_http=True,
+    )
 
 
 @pytest.fixture

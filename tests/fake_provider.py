@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 
 @dataclass
@@ -35,7 +35,7 @@ class FakeProvider:
         self._server: asyncio.AbstractServer | None = None
         self.url = ""
 
-    async def __aenter__(self) -> "FakeProvider":
+    async def __aenter__(self) -> FakeProvider:
         self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
         port = self._server.sockets[0].getsockname()[1]
         self.url = f"http://127.0.0.1:{port}"
@@ -64,7 +64,9 @@ class FakeProvider:
                 if self.hang:
                     await asyncio.sleep(self.hang)
                 status, rheaders, rbody = self.handler(req)
-                head = f"HTTP/1.1 {status} X\r\ncontent-length: {len(rbody)}\r\n" + "".join(f"{k}: {v}\r\n" for k, v in rheaders.items())
+                head = f"HTTP/1.1 {status} X\r\ncontent-length: {len(rbody)}\r\n" + "".join(
+                    f"{k}: {v}\r\n" for k, v in rheaders.items()
+                )
                 writer.write(head.encode() + b"\r\n" + rbody)
                 await writer.drain()
         except (ConnectionError, asyncio.IncompleteReadError):

@@ -15,8 +15,13 @@ async def test_demo_company_is_complete_and_seeding_twice_changes_nothing(client
                   (SELECT count(*) FROM channel WHERE provider = 'sandbox') AS sandboxes,
                   (SELECT count(*) FROM quick_reply) AS quick_replies"""
     )
-    assert dict(counts) == {"companies": 1, "users": len(USERS), "departments": 2, "sandboxes": 1,
-                            "quick_replies": len(QUICK_REPLIES)}
+    assert dict(counts) == {
+        "companies": 1,
+        "users": len(USERS),
+        "departments": 2,
+        "sandboxes": 1,
+        "quick_replies": len(QUICK_REPLIES),
+    }
     await sql.execute("UPDATE app_user SET active = false")  # someone deactivated the demo logins
     assert await seed_demo() == logins
     again = await sql.fetchrow(

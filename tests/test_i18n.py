@@ -5,14 +5,22 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from babel.messages.pofile import read_po
 
 from app.domain import sql
-from app.i18n import LOCALE_DIR, choose_language, current_language, format_date, format_datetime, format_number, from_accept_language
+from app.i18n import (
+    LOCALE_DIR,
+    choose_language,
+    current_language,
+    format_date,
+    format_datetime,
+    format_number,
+    from_accept_language,
+)
 from tests.factories import make_company, make_user
 from tests.helpers import login, post_form
 
@@ -64,9 +72,27 @@ def test_template_is_up_to_date_with_the_sources(tmp_path):
     """Every string marked in app/ and templates/ is in messages.pot (see README, Translations)."""
     out = tmp_path / "fresh.pot"
     subprocess.run(
-        [sys.executable, "-m", "babel.messages.frontend", "-q", "extract", "-F", "babel.cfg",
-         "-k", "N_", "-k", "_gettext", "-k", "_ngettext:1,2", "-k", "CredentialField:2",
-         "--no-location", "-o", str(out), "."],
+        [
+            sys.executable,
+            "-m",
+            "babel.messages.frontend",
+            "-q",
+            "extract",
+            "-F",
+            "babel.cfg",
+            "-k",
+            "N_",
+            "-k",
+            "_gettext",
+            "-k",
+            "_ngettext:1,2",
+            "-k",
+            "CredentialField:2",
+            "--no-location",
+            "-o",
+            str(out),
+            ".",
+        ],
         cwd=ROOT,
         check=True,
     )
@@ -88,7 +114,7 @@ def test_language_choice_order():
 
 @pytest.mark.nodb
 def test_dates_and_numbers_follow_the_language():
-    moment = datetime(2026, 3, 5, 14, 7, tzinfo=timezone.utc)
+    moment = datetime(2026, 3, 5, 14, 7, tzinfo=UTC)
     token = current_language.set("fr")
     try:
         assert format_number(1234.5) == "1\u202f234,5"

@@ -20,10 +20,25 @@ from app.settings import ROOT
 
 # Piccolo column class -> PostgreSQL's udt_name.
 UDT = {
-    "Varchar": "varchar", "Char": "bpchar", "Text": "text", "Integer": "int4", "Serial": "int4",
-    "BigInt": "int8", "BigSerial": "int8", "SmallInt": "int2", "Boolean": "bool",
-    "Timestamptz": "timestamptz", "Timestamp": "timestamp", "Date": "date", "JSONB": "jsonb", "JSON": "json",
-    "Bytea": "bytea", "Numeric": "numeric", "DoublePrecision": "float8", "Real": "float4", "UUID": "uuid",
+    "Varchar": "varchar",
+    "Char": "bpchar",
+    "Text": "text",
+    "Integer": "int4",
+    "Serial": "int4",
+    "BigInt": "int8",
+    "BigSerial": "int8",
+    "SmallInt": "int2",
+    "Boolean": "bool",
+    "Timestamptz": "timestamptz",
+    "Timestamp": "timestamp",
+    "Date": "date",
+    "JSONB": "jsonb",
+    "JSON": "json",
+    "Bytea": "bytea",
+    "Numeric": "numeric",
+    "DoublePrecision": "float8",
+    "Real": "float4",
+    "UUID": "uuid",
 }
 
 
@@ -49,8 +64,7 @@ def described() -> dict[str, dict[str, tuple]]:
         columns = {}
         for column in table._meta.columns:
             length = getattr(column, "length", None)
-            columns[column._meta.db_column_name] = (udt_of(column), length, column._meta.null,
-                                                    column._meta.primary_key)
+            columns[column._meta.db_column_name] = (udt_of(column), length, column._meta.null, column._meta.primary_key)
         tables[table._meta.tablename] = columns
     return tables
 
@@ -68,13 +82,18 @@ async def migrated(defaults: dict[tuple[str, str], str] | None = None) -> dict[s
            FROM information_schema.columns c
            JOIN information_schema.tables t USING (table_schema, table_name)
            WHERE c.table_schema = 'public' AND t.table_type = 'BASE TABLE'
-           ORDER BY c.table_name, c.ordinal_position""")
+           ORDER BY c.table_name, c.ordinal_position"""
+    )
     tables: dict[str, dict[str, tuple]] = {}
     for r in rows:
         if defaults is not None:
             defaults[r["table_name"], r["column_name"]] = r["column_default"]
-        tables.setdefault(r["table_name"], {})[r["column_name"]] = (r["udt_name"], r["length"], r["nullable"],
-                                                                    r["primary_key"])
+        tables.setdefault(r["table_name"], {})[r["column_name"]] = (
+            r["udt_name"],
+            r["length"],
+            r["nullable"],
+            r["primary_key"],
+        )
     return tables
 
 
@@ -134,8 +153,11 @@ def declaration(column: str, info: tuple, default: str) -> str:
 
 async def test_every_table_class_matches_the_migrated_database_column_by_column(app):
     defaults: dict[tuple[str, str], str] = {}
-    database = {name: columns for name, columns in (await migrated(defaults)).items()
-                if name not in asterisk_tables() and name != "migration"}
+    database = {
+        name: columns
+        for name, columns in (await migrated(defaults)).items()
+        if name not in asterisk_tables() and name != "migration"
+    }
     code = described()
     found = differences(code, database)
     if found:  # what to write, as far as the database tells
@@ -157,11 +179,14 @@ async def test_asterisk_tables_are_exactly_those_of_asterisks_ddl(app):
 
 @pytest.mark.nodb
 def test_the_comparison_names_every_kind_of_difference():
-    code = {"a": {"id": ("int4", None, False, True), "x": ("varchar", 10, False, False)},
-            "only_code": {"id": ("int4", None, False, True)}}
-    database = {"a": {"id": ("int4", None, False, True), "x": ("varchar", 20, True, False),
-                      "y": ("text", None, False, False)},
-                "only_db": {"id": ("int4", None, False, True)}}
+    code = {
+        "a": {"id": ("int4", None, False, True), "x": ("varchar", 10, False, False)},
+        "only_code": {"id": ("int4", None, False, True)},
+    }
+    database = {
+        "a": {"id": ("int4", None, False, True), "x": ("varchar", 20, True, False), "y": ("text", None, False, False)},
+        "only_db": {"id": ("int4", None, False, True)},
+    }
     assert differences(code, database) == [
         "table only_db: migrated, but no Table class describes it",
         "table only_code: described, but no migration creates it",
@@ -173,10 +198,14 @@ def test_the_comparison_names_every_kind_of_difference():
 
 @pytest.mark.nodb
 def test_a_failure_suggests_the_declarations():
-    assert declaration("id", ("int4", None, False, True), "nextval('x_id_seq'::regclass)") == \
-        "    id = Serial(primary_key=True)"
-    assert declaration("note", ("varchar", 20, False, False), "''::character varying") == \
-        '    note = Varchar(length=20, default="")'
+    assert (
+        declaration("id", ("int4", None, False, True), "nextval('x_id_seq'::regclass)")
+        == "    id = Serial(primary_key=True)"
+    )
+    assert (
+        declaration("note", ("varchar", 20, False, False), "''::character varying")
+        == '    note = Varchar(length=20, default="")'
+    )
     assert declaration("at", ("timestamptz", None, True, False), "") == "    at = Timestamptz(null=True, default=None)"
     assert declaration("tags", ("_text", None, False, False), "") == "    tags = Array(Text())"
     assert declaration("n", ("int4", None, False, False), "3") == "    n = Integer(default=3)"

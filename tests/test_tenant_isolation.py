@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import asyncpg
 import pytest
@@ -52,10 +52,15 @@ async def build_company_a(client) -> dict:
     channel = await make_channel(a, department=dep)
     await sql.execute("UPDATE channel SET name = $2 WHERE id = $1", channel, f"{MARKER} Channel")
     contact = await sql.fetchval(
-        "INSERT INTO contact (company_id, phone, name, details) VALUES ($1, '+33600000042', $2, $3) RETURNING id", a.id, f"{MARKER} Contact", MARKER
+        "INSERT INTO contact (company_id, phone, name, details) VALUES ($1, '+33600000042', $2, $3) RETURNING id",
+        a.id,
+        f"{MARKER} Contact",
+        MARKER,
     )
     second_contact = await sql.fetchval(
-        "INSERT INTO contact (company_id, phone, name) VALUES ($1, '+33600000043', $2) RETURNING id", a.id, f"{MARKER} Other"
+        "INSERT INTO contact (company_id, phone, name) VALUES ($1, '+33600000043', $2) RETURNING id",
+        a.id,
+        f"{MARKER} Other",
     )
     past = await make_conversation(a, channel, status="resolved", department=dep, contact_id=contact)
     conv = await make_conversation(a, channel, status="assigned", department=dep, contact_id=second_contact)
@@ -63,18 +68,34 @@ async def build_company_a(client) -> dict:
     message = await sql.fetchval(
         """INSERT INTO message (company_id, channel_id, conversation_id, direction, author, type, text, status)
            VALUES ($1, $2, $3, 'in', 'customer', 'text', $4, 'received') RETURNING id""",
-        a.id, channel, conv, f"{MARKER} secret message",
+        a.id,
+        channel,
+        conv,
+        f"{MARKER} secret message",
     )
-    ids = {"company": a, "conversation_id": conv, "past_id": past, "channel_id": channel, "user_id": agent.id,
-           "department_id": dep.id, "contact_id": contact, "duplicate_id": second_contact, "message_id": message,
-           "client_id": contact}  # seed 001's /api/clients: a client is a contact
+    ids = {
+        "company": a,
+        "conversation_id": conv,
+        "past_id": past,
+        "channel_id": channel,
+        "user_id": agent.id,
+        "department_id": dep.id,
+        "contact_id": contact,
+        "duplicate_id": second_contact,
+        "message_id": message,
+        "client_id": contact,
+    }  # seed 001's /api/clients: a client is a contact
     quick_reply = await sql.fetchval(
-        "INSERT INTO quick_reply (company_id, shortcut, text) VALUES ($1, 'zz', $2) RETURNING id", a.id, f"{MARKER} reply"
+        "INSERT INTO quick_reply (company_id, shortcut, text) VALUES ($1, 'zz', $2) RETURNING id",
+        a.id,
+        f"{MARKER} reply",
     )
     ids["quick_reply_id"] = quick_reply
     await sql.execute("INSERT INTO holiday (company_id, day, label) VALUES ($1, '2026-12-25', $2)", a.id, MARKER)
     await login(client, admin.email)
-    response = await post_form(client, "/admin/pbx/extensions/", {"number": "4242", "name": f"{MARKER} Phone", "codecs": ["ulaw"]})
+    response = await post_form(
+        client, "/admin/pbx/extensions/", {"number": "4242", "name": f"{MARKER} Phone", "codecs": ["ulaw"]}
+    )
     assert response.status_code == 201, response.text
     ids["object_id"] = await sql.fetchval("SELECT id FROM pbx_object WHERE company_id = $1", a.id)
     client.cookies.clear()
@@ -91,7 +112,7 @@ async def snapshot(company_id: int) -> dict[str, str]:
     for t in tables:
         name = t["table_name"]
         result[name] = await sql.fetchval(
-            f'SELECT md5(coalesce(string_agg(x::text, \'|\' ORDER BY x::text), \'\')) FROM "{name}" x WHERE company_id = $1',
+            f"SELECT md5(coalesce(string_agg(x::text, '|' ORDER BY x::text), '')) FROM \"{name}\" x WHERE company_id = $1",
             company_id,
         )
     return result
@@ -163,7 +184,7 @@ async def row_of(table: str, ids: dict, depth: int = 0) -> int | None:
         elif c["category"] == "B":
             value = False
         elif c["category"] == "D":
-            value = datetime.now(timezone.utc)
+            value = datetime.now(UTC)
         elif c["category"] == "A":
             value = ["read"]
         elif c["type"] == "jsonb":
@@ -211,13 +232,28 @@ def fill(path: str, ids: dict) -> str:
 def form(ids: dict) -> dict:
     """A body that names A's rows wherever a form might take an id."""
     return {
-        "department_id": str(ids["department_id"]), "department_ids": [str(ids["department_id"])],
-        "user_id": str(ids["user_id"]), "duplicate_id": str(ids["duplicate_id"]), "channel_id": str(ids["channel_id"]),
-        "contact_id": str(ids["contact_id"]), "conversation_id": str(ids["conversation_id"]),
-        "default_department_id": str(ids["department_id"]), "text": "hello", "note": "note", "name": "B's thing",
-        "email": "b-thing@example.test", "role": "agent", "capacity": "3", "password": "a-long-password-1",
-        "shortcut": "bthing", "code": "BT", "provider": "sandbox", "day0": "09:00-10:00", "timezone": "UTC",
-        "language": "en", "presence": "online",
+        "department_id": str(ids["department_id"]),
+        "department_ids": [str(ids["department_id"])],
+        "user_id": str(ids["user_id"]),
+        "duplicate_id": str(ids["duplicate_id"]),
+        "channel_id": str(ids["channel_id"]),
+        "contact_id": str(ids["contact_id"]),
+        "conversation_id": str(ids["conversation_id"]),
+        "default_department_id": str(ids["department_id"]),
+        "text": "hello",
+        "note": "note",
+        "name": "B's thing",
+        "email": "b-thing@example.test",
+        "role": "agent",
+        "capacity": "3",
+        "password": "a-long-password-1",
+        "shortcut": "bthing",
+        "code": "BT",
+        "provider": "sandbox",
+        "day0": "09:00-10:00",
+        "timezone": "UTC",
+        "language": "en",
+        "presence": "online",
     }
 
 
@@ -278,7 +314,9 @@ async def test_pages_and_forms_without_ids_never_show_or_touch_another_company(a
             problems.append(f"{method} {path} -> {response.status_code}")
         if MARKER in response.text:
             i = response.text.index(MARKER)
-            problems.append(f"{method} {path} -> {response.status_code} shows company A's data: {response.text[i-300:i+100]!r}")
+            problems.append(
+                f"{method} {path} -> {response.status_code} shows company A's data: {response.text[i - 300 : i + 100]!r}"
+            )
     assert await snapshot(a.id) == before, "company A's rows changed"
     assert await cross_company_references() == []
     assert problems == [], "\n".join(problems)
@@ -287,8 +325,25 @@ async def test_pages_and_forms_without_ids_never_show_or_touch_another_company(a
 async def test_every_id_parameter_names_a_company_table(app):
     """A route whose id parameter maps to no company-scoped table could only be tried with a
     missing id: name its table so (``<x>_id`` -> ``x`` or ``*_x``), or extend ``build_company_a``."""
-    known = {"conversation_id", "past_id", "channel_id", "user_id", "department_id", "contact_id", "message_id",
-             "quick_reply_id", "object_id", "duplicate_id", "client_id"}
-    unknown = sorted({f"{name} in {path}" for _, path in routes(app) for name, kind in PARAM.findall(path)
-                      if kind == "int" and name not in known and await table_for(name) is None})
+    known = {
+        "conversation_id",
+        "past_id",
+        "channel_id",
+        "user_id",
+        "department_id",
+        "contact_id",
+        "message_id",
+        "quick_reply_id",
+        "object_id",
+        "duplicate_id",
+        "client_id",
+    }
+    unknown = sorted(
+        {
+            f"{name} in {path}"
+            for _, path in routes(app)
+            for name, kind in PARAM.findall(path)
+            if kind == "int" and name not in known and await table_for(name) is None
+        }
+    )
     assert unknown == []

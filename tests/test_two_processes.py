@@ -26,9 +26,9 @@ async def _wait_for_event(stream: httpx.Response, name: str, timeout: float) -> 
         current = None
         async for line in lines:
             if line.startswith("event: "):
-                current = line[len("event: "):]
+                current = line[len("event: ") :]
             elif line.startswith("data: ") and current == name:
-                return line[len("data: "):]
+                return line[len("data: ") :]
         raise AssertionError("stream ended")
 
     data = await asyncio.wait_for(read(), timeout)
@@ -40,9 +40,11 @@ async def test_session_and_events_cross_processes(live_server, second_live_serve
     agent = await make_user(company, "agent")
     admin = await make_user(company, "admin")
 
-    async with httpx.AsyncClient(base_url=live_server.url) as on_a, httpx.AsyncClient(
-        base_url=second_live_server.url
-    ) as admin_on_b, httpx.AsyncClient(base_url=live_server.url) as admin_on_a:
+    async with (
+        httpx.AsyncClient(base_url=live_server.url) as on_a,
+        httpx.AsyncClient(base_url=second_live_server.url) as admin_on_b,
+        httpx.AsyncClient(base_url=live_server.url) as admin_on_a,
+    ):
         await _login(on_a, agent.email)
         # The session made on A is valid on B.
         on_b = httpx.AsyncClient(base_url=second_live_server.url, cookies=on_a.cookies)
@@ -52,9 +54,10 @@ async def test_session_and_events_cross_processes(live_server, second_live_serve
 
         await _login(admin_on_b, admin.email)
         await _login(admin_on_a, admin.email)
-        async with admin_on_b.stream("GET", "/events", timeout=10) as stream_b, admin_on_a.stream(
-            "GET", "/events", timeout=10
-        ) as stream_a:
+        async with (
+            admin_on_b.stream("GET", "/events", timeout=10) as stream_b,
+            admin_on_a.stream("GET", "/events", timeout=10) as stream_a,
+        ):
             assert stream_b.headers["content-type"].startswith("text/event-stream")
             await _wait_for_event(stream_b, "ready", 5)
             await _wait_for_event(stream_a, "ready", 5)
@@ -75,9 +78,10 @@ async def test_other_company_sse_clients_do_not_see_events(live_server):
     company, other = await make_company(), await make_company()
     agent = await make_user(company)
     outsider = await make_user(other, "admin")
-    async with httpx.AsyncClient(base_url=live_server.url) as agent_client, httpx.AsyncClient(
-        base_url=live_server.url
-    ) as outsider_client:
+    async with (
+        httpx.AsyncClient(base_url=live_server.url) as agent_client,
+        httpx.AsyncClient(base_url=live_server.url) as outsider_client,
+    ):
         await _login(agent_client, agent.email)
         await _login(outsider_client, outsider.email)
         async with outsider_client.stream("GET", "/events", timeout=10) as stream:
@@ -87,7 +91,7 @@ async def test_other_company_sse_clients_do_not_see_events(live_server):
             )
             try:
                 await _wait_for_event(stream, f"presence-{agent.id}", 2)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
             else:
                 raise AssertionError("an event crossed companies")

@@ -12,15 +12,17 @@ from litestar.exceptions import ValidationException
 from litestar.openapi.spec import Components, SecurityScheme
 
 from app.api.auth import api_auth
-from app.api.events import api_events
-from app.api.team import HANDLERS as TEAM_HANDLERS
-from app.api.routes import ContactsApi, ConversationsApi, DirectoryApi, OrdersApi
 from app.api.errors import validation_error as _validation_error
+from app.api.events import api_events
+from app.api.routes import ContactsApi, ConversationsApi, DirectoryApi, OrdersApi
+from app.api.team import HANDLERS as TEAM_HANDLERS
 
 SECURITY_COMPONENTS = Components(
     security_schemes={
         "apiKey": SecurityScheme(
-            type="http", scheme="bearer", bearer_format="sbk_<prefix>_<secret>",
+            type="http",
+            scheme="bearer",
+            bearer_format="sbk_<prefix>_<secret>",
             description="An API key from Admin → API keys: `Authorization: Bearer sbk_…` (or the `X-API-Key` header).",
         ),
     }

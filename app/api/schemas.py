@@ -31,7 +31,10 @@ class OrderIn(msgspec.Struct, forbid_unknown_fields=True):
     phone: Annotated[str, Meta(max_length=40)] | None = None
     name: Annotated[str, Meta(max_length=200)] = ""
     contact_id: Id | None = None
-    external_id: Annotated[str, Meta(max_length=100, description="Your reference; a repeated POST returns the same order")] | None = None
+    external_id: (
+        Annotated[str, Meta(max_length=100, description="Your reference; a repeated POST returns the same order")]
+        | None
+    ) = None
     currency: Annotated[str, Meta(pattern="^[A-Z]{3}$")] = "EUR"
     channel_id: Id | None = None
 

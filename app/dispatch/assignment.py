@@ -17,18 +17,18 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
-from app.i18n import N_
 from app.dispatch.policy import Candidate, choose
 from app.domain import sql
-from app.domain.errors import NotFound, PermissionDenied, ValidationError
 from app.domain.audit import record_audit
 from app.domain.auto_messages import render_auto_message
+from app.domain.errors import NotFound, PermissionDenied, ValidationError
 from app.domain.events import ConversationRouted, ReinjectionAlert, emit
 from app.domain.messages import queue_message
 from app.domain.phone import PHONE_CAPACITY_CUT
 from app.domain.tables import User
+from app.i18n import N_
 
 log = logging.getLogger(__name__)
 
@@ -62,11 +62,25 @@ async def _record(company_id: int, transitions: list[Transition]) -> None:
     """History rows and events for a batch of transitions (inside the transaction)."""
     if not transitions:
         return
-    cols = list(zip(*[
-        (t.conversation_id, t.kind, t.from_status, t.to_status, t.from_user_id, t.to_user_id,
-         t.from_department_id, t.to_department_id, t.actor_user_id, t.note)
-        for t in transitions
-    ]))
+    cols = list(
+        zip(
+            *[
+                (
+                    t.conversation_id,
+                    t.kind,
+                    t.from_status,
+                    t.to_status,
+                    t.from_user_id,
+                    t.to_user_id,
+                    t.from_department_id,
+                    t.to_department_id,
+                    t.actor_user_id,
+                    t.note,
+                )
+                for t in transitions
+            ]
+        )
+    )
     await sql.execute(
         """INSERT INTO conversation_event (company_id, conversation_id, kind, from_status, to_status,
                from_user_id, to_user_id, from_department_id, to_department_id, actor_user_id, note)
@@ -88,11 +102,18 @@ async def _record(company_id: int, transitions: list[Transition]) -> None:
         )
         if t.actor_user_id is not None and t.kind in AUDITED:
             await record_audit(
-                company_id, f"conversation.{t.kind}", target_type="conversation", target_id=t.conversation_id,
+                company_id,
+                f"conversation.{t.kind}",
+                target_type="conversation",
+                target_id=t.conversation_id,
                 target_label=f"#{t.conversation_id}",
                 before={"status": t.from_status, "department_id": t.from_department_id, "user_id": t.from_user_id},
-                after={"status": t.to_status, "department_id": t.to_department_id, "user_id": t.to_user_id,
-                       **({"note": t.note} if t.note else {})},
+                after={
+                    "status": t.to_status,
+                    "department_id": t.to_department_id,
+                    "user_id": t.to_user_id,
+                    **({"note": t.note} if t.note else {}),
+                },
             )
 
 
@@ -103,11 +124,15 @@ WAITING_ON_BUSINESS = """(c.last_inbound_at IS NOT NULL AND NOT EXISTS (
 
 # Who may get a conversation of a department: the ONE statement that says so (the invariant
 # checker, app.dispatch.invariants, reads it too). $1 company, $2 department.
-CANDIDATES_SQL = """SELECT u.id, u.capacity - """ + PHONE_CAPACITY_CUT + """ AS capacity, u.last_assigned_at,
+CANDIDATES_SQL = (
+    """SELECT u.id, u.capacity - """
+    + PHONE_CAPACITY_CUT
+    + """ AS capacity, u.last_assigned_at,
           (SELECT count(*) FROM conversation c
             WHERE c.assigned_user_id = u.id AND c.status = 'assigned') AS open
    FROM app_user u JOIN user_department ud ON ud.user_id = u.id AND ud.department_id = $2
    WHERE u.company_id = $1 AND u.active AND u.presence = 'online'"""
+)
 
 
 async def _candidates(company_id: int, department_id: int) -> list[Candidate]:
@@ -170,12 +195,15 @@ async def _drain_locked(company_id: int, department_id: int) -> int:
     candidates = {c.user_id: c for c in await _candidates(company_id, department_id)}
     overflow: dict[int, Candidate] = {}
     if dep["overflow_department_id"] and any(q["overflowing"] for q in queued):
-        overflow = {c.user_id: c for c in await _candidates(company_id, dep["overflow_department_id"])
-                    if c.user_id not in candidates}
+        overflow = {
+            c.user_id: c
+            for c in await _candidates(company_id, dep["overflow_department_id"])
+            if c.user_id not in candidates
+        }
     if not candidates and not overflow:
         return 0
     sticky = await _last_agents(company_id, [q["id"] for q in queued]) if dep["strategy"] == "sticky" else {}
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     picks: list[tuple[int, int]] = []
     waiting_alerts: list[int] = []
     for n, conv in enumerate(queued):
@@ -200,8 +228,9 @@ async def _drain_locked(company_id: int, department_id: int) -> int:
         )
         (candidates if chosen.user_id in candidates else overflow)[chosen.user_id] = updated
     if waiting_alerts:
-        await sql.execute("UPDATE conversation SET unstaffed_alert_at = now() WHERE id = ANY($1::int[])",
-                          waiting_alerts)
+        await sql.execute(
+            "UPDATE conversation SET unstaffed_alert_at = now() WHERE id = ANY($1::int[])", waiting_alerts
+        )
         for conversation_id in waiting_alerts:
             await emit(ReinjectionAlert(company_id=company_id, conversation_id=conversation_id, reinjections=0))
     if not picks:
@@ -216,13 +245,21 @@ async def _drain_locked(company_id: int, department_id: int) -> int:
         conv_ids,
         user_ids,
     )
-    await sql.execute(
-        "UPDATE app_user SET last_assigned_at = now() WHERE id = ANY($1::int[])", sorted(set(user_ids))
-    )
+    await sql.execute("UPDATE app_user SET last_assigned_at = now() WHERE id = ANY($1::int[])", sorted(set(user_ids)))
     await _record(
         company_id,
-        [Transition(c, "assigned", "queued", "assigned", to_user_id=u, from_department_id=department_id,
-                    to_department_id=department_id) for c, u in picks],
+        [
+            Transition(
+                c,
+                "assigned",
+                "queued",
+                "assigned",
+                to_user_id=u,
+                from_department_id=department_id,
+                to_department_id=department_id,
+            )
+            for c, u in picks
+        ],
     )
     return len(picks)
 
@@ -264,7 +301,12 @@ async def _lock_conversation(company_id: int, conversation_id: int):
 
 
 async def queue_conversation(
-    company_id: int, conversation_id: int, department_id: int, *, actor_user_id: int | None = None, note: str = "",
+    company_id: int,
+    conversation_id: int,
+    department_id: int,
+    *,
+    actor_user_id: int | None = None,
+    note: str = "",
     prefer_user_id: int | None = None,
 ) -> None:
     """Hand a conversation (from the bot, or a transfer) to a department; it is then drained.
@@ -289,25 +331,55 @@ async def queue_conversation(
         )
         await _record(
             company_id,
-            [Transition(conversation_id, kind, conv["status"], "queued", conv["assigned_user_id"], None,
-                        conv["department_id"], department_id, actor_user_id, note)],
+            [
+                Transition(
+                    conversation_id,
+                    kind,
+                    conv["status"],
+                    "queued",
+                    conv["assigned_user_id"],
+                    None,
+                    conv["department_id"],
+                    department_id,
+                    actor_user_id,
+                    note,
+                )
+            ],
         )
-        if prefer_user_id is not None and any(c.user_id == prefer_user_id and c.free > 0
-                                              for c in await _candidates(company_id, department_id)):
+        if prefer_user_id is not None and any(
+            c.user_id == prefer_user_id and c.free > 0 for c in await _candidates(company_id, department_id)
+        ):
             await sql.execute(
                 f"""UPDATE conversation c SET status = 'assigned', assigned_user_id = $2, assigned_at = now(),
                           awaiting_agent_since = CASE WHEN {WAITING_ON_BUSINESS} THEN now() END, queued_at = NULL,
                           avoid_user_id = NULL WHERE id = $1""",
-                conversation_id, prefer_user_id,
+                conversation_id,
+                prefer_user_id,
             )
             await sql.execute("UPDATE app_user SET last_assigned_at = now() WHERE id = $1", prefer_user_id)
-            await _record(company_id, [Transition(conversation_id, "assigned", "queued", "assigned", None,
-                                                  prefer_user_id, department_id, department_id, None,
-                                                  "Previous agent")])
+            await _record(
+                company_id,
+                [
+                    Transition(
+                        conversation_id,
+                        "assigned",
+                        "queued",
+                        "assigned",
+                        None,
+                        prefer_user_id,
+                        department_id,
+                        department_id,
+                        None,
+                        "Previous agent",
+                    )
+                ],
+            )
         await _drain_locked(company_id, department_id)
 
 
-async def assign_one(actor: User | None, company_id: int, conversation_id: int, user_id: int, kind: str, note: str = "") -> None:
+async def assign_one(
+    actor: User | None, company_id: int, conversation_id: int, user_id: int, kind: str, note: str = ""
+) -> None:
     """Give one conversation to one agent, checking eligibility and capacity under the lock."""
     async with sql.transaction():
         await lock_company(company_id)
@@ -340,8 +412,20 @@ async def assign_one(actor: User | None, company_id: int, conversation_id: int, 
         await sql.execute("UPDATE app_user SET last_assigned_at = now() WHERE id = $1", user_id)
         await _record(
             company_id,
-            [Transition(conversation_id, kind, conv["status"], "assigned", conv["assigned_user_id"], user_id,
-                        conv["department_id"], conv["department_id"], actor.id if actor else None, note)],
+            [
+                Transition(
+                    conversation_id,
+                    kind,
+                    conv["status"],
+                    "assigned",
+                    conv["assigned_user_id"],
+                    user_id,
+                    conv["department_id"],
+                    conv["department_id"],
+                    actor.id if actor else None,
+                    note,
+                )
+            ],
         )
 
 
@@ -361,8 +445,19 @@ async def close_conversation(actor: User, conversation_id: int) -> None:
         )
         await _record(
             actor.company_id,
-            [Transition(conversation_id, "resolved", conv["status"], "resolved", conv["assigned_user_id"],
-                        conv["assigned_user_id"], conv["department_id"], conv["department_id"], actor.id)],
+            [
+                Transition(
+                    conversation_id,
+                    "resolved",
+                    conv["status"],
+                    "resolved",
+                    conv["assigned_user_id"],
+                    conv["assigned_user_id"],
+                    conv["department_id"],
+                    conv["department_id"],
+                    actor.id,
+                )
+            ],
         )
     if conv["assigned_user_id"]:
         await drain_for_user(actor.company_id, conv["assigned_user_id"])
@@ -380,12 +475,16 @@ async def send_auto_message(company_id: int, conversation_id: int, kind: str, **
             # One at a time per conversation, so the check sees what a concurrent caller (a second
             # dispatcher while leadership moves, a sweep beside an event) just queued: the row lock
             # queue_message takes anyway, taken before the check (found by bench_chaos.py).
-            await sql.execute("SELECT 1 FROM conversation WHERE company_id = $1 AND id = $2 FOR UPDATE",
-                              company_id, conversation_id)
+            await sql.execute(
+                "SELECT 1 FROM conversation WHERE company_id = $1 AND id = $2 FOR UPDATE", company_id, conversation_id
+            )
             repeated = await sql.fetchval(
                 """SELECT 1 FROM message WHERE company_id = $1 AND conversation_id = $2 AND author = 'bot'
                      AND text = $3 AND created_at > now() - make_interval(secs => $4) LIMIT 1""",
-                company_id, conversation_id, text, float(AUTO_REPEAT_WINDOW),
+                company_id,
+                conversation_id,
+                text,
+                float(AUTO_REPEAT_WINDOW),
             )
             if repeated:
                 return None  # the customer was told exactly this a moment ago
@@ -429,7 +528,7 @@ async def reinject_overdue() -> list[int]:
                 conv is not None
                 and conv["status"] == "assigned"
                 and conv["awaiting_agent_since"] is not None
-                and (datetime.now(timezone.utc) - conv["awaiting_agent_since"]).total_seconds() > conv["response_timeout"]
+                and (datetime.now(UTC) - conv["awaiting_agent_since"]).total_seconds() > conv["response_timeout"]
             )
             if not still_overdue:
                 continue
@@ -443,12 +542,27 @@ async def reinject_overdue() -> list[int]:
             )
             await _record(
                 company_id,
-                [Transition(conversation_id, "reinjected", "assigned", "queued", conv["assigned_user_id"], None,
-                            conv["department_id"], conv["department_id"], None, "No answer within the response timeout.")],
+                [
+                    Transition(
+                        conversation_id,
+                        "reinjected",
+                        "assigned",
+                        "queued",
+                        conv["assigned_user_id"],
+                        None,
+                        conv["department_id"],
+                        conv["department_id"],
+                        None,
+                        "No answer within the response timeout.",
+                    )
+                ],
             )
             if conv["reinjections"] + 1 >= conv["reinjection_alert"]:
-                await emit(ReinjectionAlert(company_id=company_id, conversation_id=conversation_id,
-                                            reinjections=conv["reinjections"] + 1))
+                await emit(
+                    ReinjectionAlert(
+                        company_id=company_id, conversation_id=conversation_id, reinjections=conv["reinjections"] + 1
+                    )
+                )
             await _drain_locked(company_id, conv["department_id"])
         moved.append(conversation_id)
     return moved
@@ -488,12 +602,26 @@ async def redistribute_from(company_id: int, user_id: int) -> list[int]:
                       queued_at = coalesce(c.line_at, c.assigned_at, now()), awaiting_agent_since = NULL
                FROM unnest($1::int[], $2::int[]) AS p(conversation_id, department_id)
                WHERE c.id = p.conversation_id""",
-            ids, [r["department_id"] for r in rows],
+            ids,
+            [r["department_id"] for r in rows],
         )
         await _record(
             company_id,
-            [Transition(r["id"], "redistributed", "assigned", "queued", user_id, None, r["old_department_id"],
-                        r["department_id"], None, "The agent went offline.") for r in rows],
+            [
+                Transition(
+                    r["id"],
+                    "redistributed",
+                    "assigned",
+                    "queued",
+                    user_id,
+                    None,
+                    r["old_department_id"],
+                    r["department_id"],
+                    None,
+                    "The agent went offline.",
+                )
+                for r in rows
+            ],
         )
         for dep in sorted({r["department_id"] for r in rows}):
             await _drain_locked(company_id, dep)

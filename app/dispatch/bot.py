@@ -17,7 +17,7 @@ The yes/no answer is recognised in the customer's language first, then in the ot
 from __future__ import annotations
 
 import unicodedata
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from app.dispatch.assignment import queue_conversation, send_auto_message
 from app.dispatch.reads import message_context
@@ -75,12 +75,13 @@ async def tell_if_closed(company_id: int, conversation_id: int, now: datetime | 
     if conv is None:
         conv = await sql.fetchrow(
             "SELECT status, department_id, out_of_hours_sent_at FROM conversation WHERE company_id = $1 AND id = $2",
-            company_id, conversation_id,
+            company_id,
+            conversation_id,
         )
     if conv is None or conv["status"] not in ("bot", "queued"):
         return False
     schedule = await SCHEDULES.get(company_id, conv["department_id"])
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     if schedule.is_open(now):
         return False
     sent = conv["out_of_hours_sent_at"]
@@ -89,7 +90,10 @@ async def tell_if_closed(company_id: int, conversation_id: int, now: datetime | 
     claimed = await sql.fetchval(
         """UPDATE conversation SET out_of_hours_sent_at = $4
            WHERE company_id = $1 AND id = $2 AND out_of_hours_sent_at IS NOT DISTINCT FROM $3 RETURNING id""",
-        company_id, conversation_id, sent, now,
+        company_id,
+        conversation_id,
+        sent,
+        now,
     )
     if claimed is None:
         return False  # another process told them a moment ago
@@ -163,7 +167,8 @@ async def start(company_id: int, conversation_id: int) -> None:
         await sql.execute(
             """UPDATE conversation SET bot_state = 'studio'
                WHERE company_id = $1 AND id = $2 AND coalesce(bot_state, '') = ''""",
-            company_id, conversation_id,
+            company_id,
+            conversation_id,
         )
         return
     if conv["department_id"]:
@@ -196,8 +201,12 @@ async def send_menu(company_id: int, conversation_id: int, kind: str) -> None:
         if first is not None:
             await queue_conversation(company_id, conversation_id, first)
         else:  # no department anyone works in: nothing to route to (README, "Routing guarantees")
-            await sql.execute("UPDATE conversation SET bot_state = 'unrouted' WHERE company_id = $1 AND id = $2 "
-                              "AND status = 'bot' AND bot_state = ''", company_id, conversation_id)
+            await sql.execute(
+                "UPDATE conversation SET bot_state = 'unrouted' WHERE company_id = $1 AND id = $2 "
+                "AND status = 'bot' AND bot_state = ''",
+                company_id,
+                conversation_id,
+            )
         return
     company = await sql.fetchval("SELECT name FROM company WHERE id = $1", company_id)
     await _ask(company_id, conversation_id, "menu", kind, company=company, menu=_menu_text(menu))
@@ -229,8 +238,9 @@ async def answer(company_id: int, conversation_id: int, message_id: int, row=Non
             )
             if last:
                 # Seed 003: "previous department and agent": straight back to them when they can.
-                await queue_conversation(company_id, conversation_id, last["department_id"],
-                                         prefer_user_id=last["assigned_user_id"])
+                await queue_conversation(
+                    company_id, conversation_id, last["department_id"], prefer_user_id=last["assigned_user_id"]
+                )
                 return
         await send_menu(company_id, conversation_id, "welcome")
         return
@@ -248,7 +258,8 @@ async def hand_to_agents(company_id: int, conversation_id: int) -> None:
     department_id = await sql.fetchval(
         """SELECT coalesce(c.department_id, ch.default_department_id) FROM conversation c
            JOIN channel ch ON ch.id = c.channel_id WHERE c.company_id = $1 AND c.id = $2 AND c.status = 'bot'""",
-        company_id, conversation_id,
+        company_id,
+        conversation_id,
     ) or await _first_department(company_id)
     if department_id is not None:
         await queue_conversation(company_id, conversation_id, department_id)
@@ -261,7 +272,8 @@ async def answer_latest(company_id: int, conversation_id: int) -> None:
     way to an answer whose event was lost)."""
     message_id = await sql.fetchval(
         """SELECT max(id) FROM message WHERE company_id = $1 AND conversation_id = $2 AND direction = 'in'""",
-        company_id, conversation_id,
+        company_id,
+        conversation_id,
     )
     if message_id is not None:
         await answer(company_id, conversation_id, message_id)
@@ -269,11 +281,16 @@ async def answer_latest(company_id: int, conversation_id: int) -> None:
 
 async def still_asking(company_id: int, conversation_id: int, state: str, due_at: datetime) -> bool:
     """Whether the bot's question (``state``) is still unanswered and its time is up."""
-    return bool(await sql.fetchval(
-        """SELECT 1 FROM conversation WHERE company_id = $1 AND id = $2 AND status = 'bot' AND bot_state = $3
+    return bool(
+        await sql.fetchval(
+            """SELECT 1 FROM conversation WHERE company_id = $1 AND id = $2 AND status = 'bot' AND bot_state = $3
              AND (last_inbound_at IS NULL OR last_inbound_at <= bot_asked_at) AND $4 <= now()""",
-        company_id, conversation_id, state, due_at,
-    ))
+            company_id,
+            conversation_id,
+            state,
+            due_at,
+        )
+    )
 
 
 async def expire_returning_questions(timeout_seconds: int | None = None) -> list[int]:

@@ -65,8 +65,10 @@ async def check(company_id: int | None = None, *, settled: bool = False, late_se
     pending step may be (settled only)."""
     out: list[str] = []
     for r in await sql.fetch(_STATE, company_id):
-        out.append(f"conversation {r['id']} is in no valid state: {r['status']} / '{r['bot_state']}' / "
-                   f"department {r['department_id']} / agent {r['assigned_user_id']}")
+        out.append(
+            f"conversation {r['id']} is in no valid state: {r['status']} / '{r['bot_state']}' / "
+            f"department {r['department_id']} / agent {r['assigned_user_id']}"
+        )
     for r in await sql.fetch(_OVER_CAPACITY, company_id):
         out.append(f"agent {r['id']} holds {r['load']} conversations, over their capacity {r['capacity']}")
     for r in await sql.fetch(_RESOLVED_TEXT, company_id):
@@ -86,8 +88,10 @@ async def check(company_id: int | None = None, *, settled: bool = False, late_se
         if r["reinjection_policy"] == "wait" and free <= {r["timed_out_user_id"]}:
             continue  # the department's rule: wait for someone else
         if free:
-            out.append(f"conversation {r['id']} waits in department {r['department_id']} "
-                       f"while agent(s) {sorted(free)} have room")
+            out.append(
+                f"conversation {r['id']} waits in department {r['department_id']} "
+                f"while agent(s) {sorted(free)} have room"
+            )
     tail = " AND s.due_at < now() - make_interval(secs => $1::float8)"
     if company_id is not None:
         tail += f" AND c.company_id = {int(company_id)}"

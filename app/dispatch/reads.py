@@ -24,7 +24,8 @@ _ROW = """SELECT c.id, c.status, c.department_id, c.assigned_user_id, c.assigned
 async def list_my_conversations(company_id: int, user_id: int) -> list[asyncpg.Record]:
     """The conversations an agent holds, the one waiting longest for an answer first."""
     return await sql.fetch(
-        _ROW + """ WHERE c.company_id = $1 AND c.assigned_user_id = $2 AND c.status = 'assigned'
+        _ROW
+        + """ WHERE c.company_id = $1 AND c.assigned_user_id = $2 AND c.status = 'assigned'
                   ORDER BY c.awaiting_agent_since NULLS LAST, c.last_message_at DESC""",
         company_id,
         user_id,
@@ -34,7 +35,8 @@ async def list_my_conversations(company_id: int, user_id: int) -> list[asyncpg.R
 async def list_my_queue(company_id: int, user_id: int, limit: int = 50) -> list[asyncpg.Record]:
     """Conversations waiting in the agent's departments (queued, or still with the bot), oldest first."""
     return await sql.fetch(
-        _ROW + f""" WHERE c.company_id = $1 AND c.status = ANY($3::varchar[]) AND {in_departments_sql('$2')}
+        _ROW
+        + f""" WHERE c.company_id = $1 AND c.status = ANY($3::varchar[]) AND {in_departments_sql("$2")}
                   ORDER BY coalesce(c.queued_at, c.created_at), c.id LIMIT $4""",
         company_id,
         user_id,
@@ -65,10 +67,20 @@ LEFT JOIN LATERAL (SELECT m.text, m.type, m.direction, m.author FROM message m W
                    ORDER BY m.id DESC LIMIT 1) lm ON true"""
 
 
-async def list_inbox(company_id: int, user_id: int, tab: str, *, status: str = "", department_id: int | None = None,
-                     channel_id: int | None = None, query: str = "", cursor: tuple[datetime, int] | None = None,
-                     limit: int = INBOX_PAGE, every_department: bool = False, label_id: int | None = None,
-                     ) -> tuple[list[asyncpg.Record], tuple[datetime, int] | None]:
+async def list_inbox(
+    company_id: int,
+    user_id: int,
+    tab: str,
+    *,
+    status: str = "",
+    department_id: int | None = None,
+    channel_id: int | None = None,
+    query: str = "",
+    cursor: tuple[datetime, int] | None = None,
+    limit: int = INBOX_PAGE,
+    every_department: bool = False,
+    label_id: int | None = None,
+) -> tuple[list[asyncpg.Record], tuple[datetime, int] | None]:
     """A page of the inbox list, most recent activity first, and the cursor of the next page.
 
     ``mine``: the user's conversations (assigned, unless ``status`` asks otherwise); ``queue``:
@@ -85,8 +97,9 @@ async def list_inbox(company_id: int, user_id: int, tab: str, *, status: str = "
         where.append(f"c.assigned_user_id = {arg(user_id)} AND c.status = {arg(status or 'assigned')}")
     elif tab == "queue":
         statuses = [status] if status else list(QUEUE_STATUSES)
-        where.append(f"c.status = ANY({arg(statuses)}::varchar[]) "
-                     f"AND c.status = ANY({arg(list(QUEUE_STATUSES))}::varchar[])")
+        where.append(
+            f"c.status = ANY({arg(statuses)}::varchar[]) AND c.status = ANY({arg(list(QUEUE_STATUSES))}::varchar[])"
+        )
         if not every_department:  # supervisors' queue is every department's
             where.append(in_departments_sql(arg(user_id)))
     elif tab == "bot":  # supervisors: menus not answered, orders awaiting the customer's reply
@@ -100,15 +113,19 @@ async def list_inbox(company_id: int, user_id: int, tab: str, *, status: str = "
     if channel_id:
         where.append(f"c.channel_id = {arg(channel_id)}")
     if label_id:
-        where.append(f"EXISTS (SELECT 1 FROM conversation_label cl WHERE cl.conversation_id = c.id "
-                     f"AND cl.label_id = {arg(label_id)})")
+        where.append(
+            f"EXISTS (SELECT 1 FROM conversation_label cl WHERE cl.conversation_id = c.id "
+            f"AND cl.label_id = {arg(label_id)})"
+        )
     query = query.strip()[:100]
     if query:
         like = arg(sql.like(query))
         digits = "".join(ch for ch in query if ch.isdigit())
         phone = f" OR ct.phone LIKE {arg(sql.like(digits))}" if len(digits) >= 3 else ""
-        where.append(f"(ct.name ILIKE {like}{phone} OR EXISTS (SELECT 1 FROM message sm WHERE sm.conversation_id = c.id "
-                     f"AND sm.text ILIKE {like}))")
+        where.append(
+            f"(ct.name ILIKE {like}{phone} OR EXISTS (SELECT 1 FROM message sm WHERE sm.conversation_id = c.id "
+            f"AND sm.text ILIKE {like}))"
+        )
     if cursor:
         where.append(f"(c.last_message_at, c.id) < ({arg(cursor[0])}::timestamptz, {arg(cursor[1])}::int)")
     rows = await sql.fetch(
@@ -127,8 +144,9 @@ async def get_inbox_row(company_id: int, conversation_id: int) -> Item | None:
 
 async def get_inbox_rows(company_id: int, conversation_ids: list[int]) -> dict[int, Item]:
     """Several list rows of one company in one query, by conversation id (for event batches)."""
-    rows = await sql.fetch(f"{_INBOX_ROW} WHERE c.company_id = $1 AND c.id = ANY($2::int[])", company_id,
-                           sorted(set(conversation_ids)))
+    rows = await sql.fetch(
+        f"{_INBOX_ROW} WHERE c.company_id = $1 AND c.id = ANY($2::int[])", company_id, sorted(set(conversation_ids))
+    )
     return {r["id"]: Item(r) for r in rows}
 
 
@@ -136,8 +154,12 @@ async def queue_ids(company_id: int, user_id: int, every_department: bool = Fals
     """The conversations of the user's Queue tab (its badge follows them live in the page)."""
     rows = await sql.fetch(
         f"""SELECT c.id FROM conversation c WHERE c.company_id = $1 AND c.status = ANY($4::varchar[])
-              AND ($3 OR {in_departments_sql('$2')}) ORDER BY c.id DESC LIMIT $5""",
-        company_id, user_id, every_department, list(QUEUE_STATUSES), limit,
+              AND ($3 OR {in_departments_sql("$2")}) ORDER BY c.id DESC LIMIT $5""",
+        company_id,
+        user_id,
+        every_department,
+        list(QUEUE_STATUSES),
+        limit,
     )
     return [r["id"] for r in rows]
 
@@ -148,7 +170,8 @@ async def my_unread(company_id: int, user_id: int) -> dict[int, int]:
         """SELECT c.id, count(m.id) AS n FROM conversation c
            LEFT JOIN message m ON m.conversation_id = c.id AND m.id > c.read_message_id AND m.direction = 'in'
            WHERE c.company_id = $1 AND c.assigned_user_id = $2 AND c.status = 'assigned' GROUP BY c.id""",
-        company_id, user_id,
+        company_id,
+        user_id,
     )
     return {r["id"]: r["n"] for r in rows}
 
@@ -157,19 +180,23 @@ async def inbox_counts(company_id: int, user_id: int, every_department: bool = F
     """How many conversations each tab holds (without filters)."""
     row = await sql.fetchrow(
         f"""SELECT count(*) FILTER (WHERE c.assigned_user_id = $2 AND c.status = 'assigned') AS mine,
-                  count(*) FILTER (WHERE c.status = ANY($4::varchar[]) AND ($3 OR {in_departments_sql('$2')})) AS queue,
+                  count(*) FILTER (WHERE c.status = ANY($4::varchar[]) AND ($3 OR {in_departments_sql("$2")})) AS queue,
                   count(*) FILTER (WHERE c.status = 'bot') AS bot,
                   count(*) AS "all"
            FROM conversation c WHERE c.company_id = $1 AND c.status <> 'resolved'""",
-        company_id, user_id, every_department, list(QUEUE_STATUSES),
+        company_id,
+        user_id,
+        every_department,
+        list(QUEUE_STATUSES),
     )
     return dict(row)
 
 
 async def list_contact_rows(company_id: int, contact_id: int) -> list[Item]:
     """A customer's open conversations as list rows (their name or details changed)."""
-    rows = await sql.fetch(f"{_INBOX_ROW} WHERE c.company_id = $1 AND c.contact_id = $2 AND c.status <> 'resolved'",
-                           company_id, contact_id)
+    rows = await sql.fetch(
+        f"{_INBOX_ROW} WHERE c.company_id = $1 AND c.contact_id = $2 AND c.status <> 'resolved'", company_id, contact_id
+    )
     return [Item(r) for r in rows]
 
 

@@ -54,13 +54,7 @@ async def reopen_conversation(actor: User, conversation_id: int) -> None:
             conversation_id,
         )
         if busy:
-            raise ValidationError(
-                {
-                    "reopen": N_(
-                        "This customer already has an open conversation on this channel."
-                    )
-                }
-            )
+            raise ValidationError({"reopen": N_("This customer already has an open conversation on this channel.")})
         await sql.execute(
             """UPDATE conversation SET status = 'assigned', assigned_user_id = $2, assigned_at = now(),
                    resolved_at = NULL, awaiting_agent_since = NULL WHERE id = $1""",

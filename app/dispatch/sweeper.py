@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from app.dispatch import bot
 from app.dispatch.assignment import (
     drain_department,
     drain_everything,
@@ -21,9 +22,8 @@ from app.dispatch.assignment import (
     redistribute_from,
     send_auto_message,
 )
-from app.dispatch import bot
-from app.dispatch.timers import run_due
 from app.dispatch.reads import message_context
+from app.dispatch.timers import run_due
 from app.domain import sql
 from app.domain.events import (
     ConversationOpened,
@@ -83,14 +83,16 @@ async def react(event: Event) -> None:
 
 
 async def send_takeover_notice(company_id: int, conversation_id: int, moment: str) -> None:
-    """"<agent> is now with you", at most once per conversation, at the moment the company
+    """ "<agent> is now with you", at most once per conversation, at the moment the company
     chose (``company.takeover_notice``: when a person first gets it, or first answers)."""
     row = await sql.fetchrow(
         """UPDATE conversation c SET takeover_sent_at = now() FROM company co, app_user u
            WHERE c.company_id = $1 AND c.id = $2 AND co.id = c.company_id AND co.takeover_notice = $3
              AND c.takeover_sent_at IS NULL AND c.status = 'assigned' AND u.id = c.assigned_user_id
            RETURNING u.name""",
-        company_id, conversation_id, moment,
+        company_id,
+        conversation_id,
+        moment,
     )
     if row is not None:
         await send_auto_message(company_id, conversation_id, "takeover", agent=row["name"])

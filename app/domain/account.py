@@ -30,9 +30,7 @@ RECOVERY_CODES = 10
 STEP = 30
 
 
-async def change_password(
-    user: User, current: str, new: str, confirm: str, keep_session: str | None
-) -> None:
+async def change_password(user: User, current: str, new: str, confirm: str, keep_session: str | None) -> None:
     """The user's own password change: the current one is required, the new one must pass the
     policy, and every other session of the user ends (a thief's session does not survive)."""
     errors: dict[str, str] = {}
@@ -61,9 +59,7 @@ async def change_password(
             target_id=user.id,
             target_label=user.email,
         )
-    await end_user_sessions(
-        user.company_id, user.id, except_key=keep_session, reason="password changed"
-    )
+    await end_user_sessions(user.company_id, user.id, except_key=keep_session, reason="password changed")
 
 
 # Two-factor --------------------------------------------------------------------------------
@@ -74,21 +70,15 @@ def new_secret() -> str:
 
 
 def provisioning_uri(secret: str, email: str, company: str) -> str:
-    return pyotp.TOTP(secret).provisioning_uri(
-        name=email, issuer_name=f"{ISSUER} ({company})" if company else ISSUER
-    )
+    return pyotp.TOTP(secret).provisioning_uri(name=email, issuer_name=f"{ISSUER} ({company})" if company else ISSUER)
 
 
 def qr_svg(uri: str) -> str:
     """The enrolment QR code as an inline <svg> element (no external image)."""
-    return segno.make(uri, error="m").svg_inline(
-        scale=4, dark="#111827", light="#ffffff"
-    )
+    return segno.make(uri, error="m").svg_inline(scale=4, dark="#111827", light="#ffffff")
 
 
-def _step_of(
-    secret: str, code: str, last_step: int, at: float | None = None
-) -> int | None:
+def _step_of(secret: str, code: str, last_step: int, at: float | None = None) -> int | None:
     """The time step ``code`` belongs to (now, or one step either side), if newer than ``last_step``."""
     code = "".join(ch for ch in (code or "") if ch.isdigit())
     if len(code) != 6 or not secret:
@@ -103,9 +93,7 @@ def _step_of(
 
 
 def _digest(code: str) -> str:
-    return hashlib.sha256(
-        code.replace("-", "").replace(" ", "").lower().encode()
-    ).hexdigest()
+    return hashlib.sha256(code.replace("-", "").replace(" ", "").lower().encode()).hexdigest()
 
 
 def _recovery_codes() -> list[str]:
@@ -121,13 +109,7 @@ async def enable_mfa(user: User, secret: str, code: str) -> list[str]:
     """Turn two-factor login on once the user proved their app shows ``code``: the recovery codes."""
     step = _step_of(secret, code, 0)
     if step is None:
-        raise ValidationError(
-            {
-                "code": N_(
-                    "That code is not the one your app shows now. Try the next one."
-                )
-            }
-        )
+        raise ValidationError({"code": N_("That code is not the one your app shows now. Try the next one.")})
     codes = _recovery_codes()
     async with sql.transaction():
         await sql.execute(
@@ -158,9 +140,7 @@ async def disable_mfa(user: User, password: str) -> None:
     if user.role == "admin" and await sql.fetchval(
         "SELECT mfa_required_for_admins FROM company WHERE id = $1", user.company_id
     ):
-        raise ValidationError(
-            {"password": N_("Your company requires two-factor login for admins.")}
-        )
+        raise ValidationError({"password": N_("Your company requires two-factor login for admins.")})
     async with sql.transaction():
         await sql.execute(
             "UPDATE app_user SET mfa_secret = '', mfa_enabled_at = NULL, mfa_last_step = 0 WHERE id = $1",
@@ -188,9 +168,7 @@ async def verify_second_factor(user_id: int, code: str) -> str | None:
             return None
         step = _step_of(row["mfa_secret"], code, row["mfa_last_step"])
         if step is not None:
-            await sql.execute(
-                "UPDATE app_user SET mfa_last_step = $2 WHERE id = $1", user_id, step
-            )
+            await sql.execute("UPDATE app_user SET mfa_last_step = $2 WHERE id = $1", user_id, step)
             return "totp"
         used = await sql.fetchval(
             """UPDATE mfa_recovery_code SET used_at = now()
@@ -214,8 +192,4 @@ async def mfa_required(user: User) -> bool:
     """Whether this user must have two-factor login (admins, when their company says so)."""
     if user.role != "admin":
         return False
-    return bool(
-        await sql.fetchval(
-            "SELECT mfa_required_for_admins FROM company WHERE id = $1", user.company_id
-        )
-    )
+    return bool(await sql.fetchval("SELECT mfa_required_for_admins FROM company WHERE id = $1", user.company_id))

@@ -57,8 +57,17 @@ class ApiKey:
 
 
 def _row(r: asyncpg.Record) -> ApiKey:
-    return ApiKey(r["id"], r["company_id"], r["name"], r["prefix"], tuple(r["scopes"]), r["rate_limit"],
-                  r["created_at"], r["last_used_at"], r["revoked_at"])
+    return ApiKey(
+        r["id"],
+        r["company_id"],
+        r["name"],
+        r["prefix"],
+        tuple(r["scopes"]),
+        r["rate_limit"],
+        r["created_at"],
+        r["last_used_at"],
+        r["revoked_at"],
+    )
 
 
 def hash_key(key: str) -> str:
@@ -87,10 +96,22 @@ async def create_api_key(company_id: int, data: dict, *, user_id: int | None) ->
         row = await sql.fetchone(
             """INSERT INTO api_key (company_id, name, prefix, secret_hash, scopes, rate_limit, created_by_user_id)
                VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *""",
-            company_id, name, prefix, hash_key(key), scopes, rate, user_id,
+            company_id,
+            name,
+            prefix,
+            hash_key(key),
+            scopes,
+            rate,
+            user_id,
         )
-        await record_audit(company_id, "api_key.created", target_type="api_key", target_id=row["id"],
-                           target_label=name, after={"name": name, "scopes": scopes, "prefix": prefix})
+        await record_audit(
+            company_id,
+            "api_key.created",
+            target_type="api_key",
+            target_id=row["id"],
+            target_label=name,
+            after={"name": name, "scopes": scopes, "prefix": prefix},
+        )
     return _row(row), key
 
 
@@ -99,12 +120,20 @@ async def revoke_api_key(company_id: int, key_id: int) -> ApiKey:
         row = await sql.fetchrow(
             """UPDATE api_key SET revoked_at = coalesce(revoked_at, now())
                WHERE company_id = $1 AND id = $2 RETURNING *""",
-            company_id, key_id,
+            company_id,
+            key_id,
         )
         if row is None:
             raise NotFound(N_("No such API key."))
-        await record_audit(company_id, "api_key.revoked", target_type="api_key", target_id=key_id,
-                           target_label=row["name"], before={"revoked": False}, after={"revoked": True})
+        await record_audit(
+            company_id,
+            "api_key.revoked",
+            target_type="api_key",
+            target_id=key_id,
+            target_label=row["name"],
+            before={"revoked": False},
+            after={"revoked": True},
+        )
     return _row(row)
 
 
@@ -115,7 +144,9 @@ async def list_api_keys(company_id: int, page: int = 1) -> tuple[list[ApiKey], i
     page = min(max(page, 1), pages)
     rows = await sql.fetch(
         "SELECT * FROM api_key WHERE company_id = $1 ORDER BY id DESC LIMIT $2 OFFSET $3",
-        company_id, PER_PAGE, (page - 1) * PER_PAGE,
+        company_id,
+        PER_PAGE,
+        (page - 1) * PER_PAGE,
     )
     return [_row(r) for r in rows], pages
 
@@ -153,8 +184,9 @@ async def hit_rate_limit(key: ApiKey, default_limit: int) -> None:
     )
     if row["hits"] == 1:
         # A new window: forget the old ones and note the key's use (once a minute is enough).
-        await sql.execute("DELETE FROM api_rate WHERE key_id = $1 AND window_start < date_trunc('minute', now())", key.id)
+        await sql.execute(
+            "DELETE FROM api_rate WHERE key_id = $1 AND window_start < date_trunc('minute', now())", key.id
+        )
         await sql.execute("UPDATE api_key SET last_used_at = now() WHERE id = $1", key.id)
     if row["hits"] > limit:
         raise Throttled(N_("Too many requests for this API key: wait before trying again."), max(1, row["left_s"]))
-

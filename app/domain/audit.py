@@ -19,7 +19,7 @@ import base64
 import json
 from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from piccolo.columns import JSONB, BigInt, Integer, Timestamptz, Varchar
@@ -200,18 +200,21 @@ async def list_audit(
     if cursor:
         at, row_id = _decode(cursor)
         if at.tzinfo is None:
-            at = at.replace(tzinfo=timezone.utc)
+            at = at.replace(tzinfo=UTC)
         where.append(f"(at, id) < ({arg(at)}, {arg(row_id)})")
     rows = await sql.fetch(
         f"""SELECT id, actor_user_id, actor_label, actor_address, action, target_type, target_id,
                    target_label, before, after, at
-            FROM audit_event WHERE {' AND '.join(where)}
+            FROM audit_event WHERE {" AND ".join(where)}
             ORDER BY at DESC, id DESC LIMIT {int(per_page) + 1}""",
         *args,
     )
     items = [
-        {**dict(r), "before": json.loads(r["before"]) if r["before"] else None,
-         "after": json.loads(r["after"]) if r["after"] else None}
+        {
+            **dict(r),
+            "before": json.loads(r["before"]) if r["before"] else None,
+            "after": json.loads(r["after"]) if r["after"] else None,
+        }
         for r in rows[:per_page]
     ]
     next_cursor = _encode(rows[per_page - 1]["at"], rows[per_page - 1]["id"]) if len(rows) > per_page else None

@@ -53,8 +53,13 @@ async def authenticate(email: str, password: str, address: str, policy: Throttle
             known = await User.objects().where(User.email == email).first() if email else None
             if known is not None:
                 async with sql.transaction():
-                    await record_audit(known.company_id, "login.throttled", actor=Actor(None, email, address),
-                                       after={"by": scope}, **_target(known))
+                    await record_audit(
+                        known.company_id,
+                        "login.throttled",
+                        actor=Actor(None, email, address),
+                        after={"by": scope},
+                        **_target(known),
+                    )
             message = ngettext(
                 "Too many failed attempts. Try again in %(num)d minute.",
                 "Too many failed attempts. Try again in %(num)d minutes.",
@@ -66,9 +71,7 @@ async def authenticate(email: str, password: str, address: str, policy: Throttle
     if ok and user is not None and user.active:
         async with sql.transaction():
             await sql.execute("DELETE FROM login_failure WHERE scope = 'account' AND key = $1", email)
-            await record_audit(
-                user.company_id, "login.succeeded", actor=actor_of(user, address), **_target(user)
-            )
+            await record_audit(user.company_id, "login.succeeded", actor=actor_of(user, address), **_target(user))
         return user
     async with sql.transaction():
         await sql.execute(
@@ -77,7 +80,10 @@ async def authenticate(email: str, password: str, address: str, policy: Throttle
         if user is not None:  # an unknown e-mail has no company to file the attempt under
             reason = "wrong password" if not ok else "deactivated"
             await record_audit(
-                user.company_id, "login.failed", actor=Actor(None, email, address), after={"reason": reason},
+                user.company_id,
+                "login.failed",
+                actor=Actor(None, email, address),
+                after={"reason": reason},
                 **_target(user),
             )
     return None
@@ -120,11 +126,22 @@ async def second_factor(user_id: int, code: str, address: str, policy: ThrottleP
     if count >= policy.max_failures:
         minutes = max(1, round(wait / 60))
         async with sql.transaction():
-            await record_audit(user.company_id, "login.throttled", actor=actor_of(user, address),
-                               after={"step": "second factor"}, **_target(user))
-        raise Throttled(ngettext("Too many failed attempts. Try again in %(num)d minute.",
-                                 "Too many failed attempts. Try again in %(num)d minutes.", minutes) % {"num": minutes},
-                        retry_after=wait)
+            await record_audit(
+                user.company_id,
+                "login.throttled",
+                actor=actor_of(user, address),
+                after={"step": "second factor"},
+                **_target(user),
+            )
+        raise Throttled(
+            ngettext(
+                "Too many failed attempts. Try again in %(num)d minute.",
+                "Too many failed attempts. Try again in %(num)d minutes.",
+                minutes,
+            )
+            % {"num": minutes},
+            retry_after=wait,
+        )
     kind = await verify_second_factor(user_id, code)
     async with sql.transaction():
         if kind is None:
@@ -132,6 +149,7 @@ async def second_factor(user_id: int, code: str, address: str, policy: ThrottleP
             await record_audit(user.company_id, "login.mfa_failed", actor=actor_of(user, address), **_target(user))
             return None
         await sql.execute("DELETE FROM login_failure WHERE scope = 'mfa' AND key = $1", key)
-        await record_audit(user.company_id, "login.mfa_succeeded", actor=actor_of(user, address),
-                           after={"with": kind}, **_target(user))
+        await record_audit(
+            user.company_id, "login.mfa_succeeded", actor=actor_of(user, address), after={"with": kind}, **_target(user)
+        )
     return user

@@ -35,8 +35,10 @@ DEFAULTS = {
     "invalid": N_("Sorry, I did not understand. Please reply with one of these numbers:\n{menu}"),
     "returning": N_("Welcome back! Do you want to continue with {department}? Reply yes or no."),
     # Says nothing an online agent could contradict a second later by taking the conversation.
-    "out_of_hours": N_("Thank you for your message. We are closed at the moment; we open again on {opens}. "
-                       "Your message is kept: an agent will answer you as soon as one is available."),
+    "out_of_hours": N_(
+        "Thank you for your message. We are closed at the moment; we open again on {opens}. "
+        "Your message is kept: an agent will answer you as soon as one is available."
+    ),
     "takeover": N_("{agent} is now with you."),
     "queued": N_("All our agents are busy. You are number {position} in line; we will answer as soon as we can."),
     "resolved": N_("Thank you for contacting us. This conversation is now closed; write again any time."),
@@ -74,7 +76,8 @@ async def customer_language(company_id: int, conversation_id: int) -> str:
         """SELECT ct.language AS contact_language, co.language AS company_language
            FROM conversation c JOIN contact ct ON ct.id = c.contact_id JOIN company co ON co.id = c.company_id
            WHERE c.company_id = $1 AND c.id = $2""",
-        company_id, conversation_id,
+        company_id,
+        conversation_id,
     )
     if row is None:
         return "en"
@@ -92,7 +95,8 @@ async def list_auto_messages(company_id: int, language: str | None = None) -> di
     }
     return {
         kind: AutoMessage(kind, rows[kind]["text"], rows[kind]["enabled"], True)
-        if kind in rows else AutoMessage(kind, default_text(kind, language), True)
+        if kind in rows
+        else AutoMessage(kind, default_text(kind, language), True)
         for kind in KINDS
     }
 
@@ -137,14 +141,23 @@ async def update_auto_messages(company_id: int, data: dict, language: str | None
             await sql.execute(
                 """INSERT INTO auto_message (company_id, kind, language, text, enabled) VALUES ($1, $2, $3, $4, $5)
                    ON CONFLICT (company_id, kind, language) DO UPDATE SET text = excluded.text, enabled = excluded.enabled""",
-                company_id, kind, language, text, enabled,
+                company_id,
+                kind,
+                language,
+                text,
+                enabled,
             )
         old = {k: {"text": before[k].text, "enabled": before[k].enabled} for k in values}
         new = {k: {"text": t, "enabled": e} for k, (t, e) in values.items()}
         if old != new:
             await record_audit(
-                company_id, "auto_messages.updated", target_type="auto_message", target_id=language,
-                target_label=LANGUAGE_NAMES[language], before=old, after=new,
+                company_id,
+                "auto_messages.updated",
+                target_type="auto_message",
+                target_id=language,
+                target_label=LANGUAGE_NAMES[language],
+                before=old,
+                after=new,
             )
     return await list_auto_messages(company_id, language)
 

@@ -42,8 +42,9 @@ def supports_backfill(channel: ChannelInfo) -> bool:
     return impl.recent_messages is not Provider.recent_messages
 
 
-async def backfill(channel: ChannelInfo, client: httpx.AsyncClient, *, per_chat: int = 50,
-                   max_chats: int = MAX_CHATS) -> BackfillResult:
+async def backfill(
+    channel: ChannelInfo, client: httpx.AsyncClient, *, per_chat: int = 50, max_chats: int = MAX_CHATS
+) -> BackfillResult:
     """Fetch and store the missed messages of the chats active on ``channel`` lately."""
     result = BackfillResult(supported=supports_backfill(channel))
     if not result.supported or not channel.active:
@@ -56,15 +57,19 @@ async def backfill(channel: ChannelInfo, client: httpx.AsyncClient, *, per_chat:
                  SELECT 1 FROM conversation c WHERE c.contact_id = ct.id AND c.channel_id = $2
                    AND (c.status <> 'resolved' OR c.last_message_at > now() - make_interval(days => $3)))
            ORDER BY ct.id LIMIT $4""",
-        channel.company_id, channel.id, ACTIVE_DAYS, max_chats,
+        channel.company_id,
+        channel.id,
+        ACTIVE_DAYS,
+        max_chats,
     )
     for chat in chats:
         if not chat["phone"] and not chat["alias"]:
             continue
         result.chats += 1
         try:
-            messages = await channel.impl.recent_messages(client, channel.credentials, chat["phone"] or "", chat["alias"],
-                                                          per_chat)
+            messages = await channel.impl.recent_messages(
+                client, channel.credentials, chat["phone"] or "", chat["alias"], per_chat
+            )
         except (SendError, httpx.HTTPError, NotImplementedError) as exc:
             log.info("backfill of channel %s chat %s failed: %r", channel.id, chat["id"], exc)
             result.errors += 1

@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from app.domain import sql
@@ -51,7 +51,7 @@ def _zone(name: str) -> ZoneInfo:
 
 
 def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
 @dataclass(frozen=True)
@@ -81,7 +81,7 @@ class Schedule:
         if minute >= DAY:
             day, minute = day + timedelta(days=1), minute - DAY
         local = datetime.combine(day, time(minute // 60, minute % 60), tzinfo=self.zone)
-        return local.astimezone(timezone.utc)
+        return local.astimezone(UTC)
 
     def open_periods(self, start: datetime, end: datetime) -> Iterator[tuple[datetime, datetime]]:
         """The open periods (UTC start, UTC end) overlapping [start, end), clipped to it."""
@@ -143,7 +143,8 @@ async def load_schedule(company_id: int, department_id: int | None = None) -> Sc
                         SELECT ROW(weekday, opens, closes) FROM business_hours
                         WHERE company_id = $1 AND department_id IS NULL AND NOT EXISTS (SELECT 1 FROM own)) AS hours,
                   ARRAY(SELECT day FROM holiday WHERE company_id = $1) AS holidays""",
-        company_id, department_id,
+        company_id,
+        department_id,
     )
     zone_name, rows = row["timezone"], row["hours"]
     weekly: dict[int, list[Interval]] = {}
@@ -260,7 +261,9 @@ def parse_holidays(text: str) -> tuple[list[tuple[date, str]], str | None]:
 async def _department(company_id: int, department_id: int | None) -> str:
     if department_id is None:
         return ""
-    name = await sql.fetchval("SELECT name FROM department WHERE company_id = $1 AND id = $2", company_id, department_id)
+    name = await sql.fetchval(
+        "SELECT name FROM department WHERE company_id = $1 AND id = $2", company_id, department_id
+    )
     if name is None:
         raise NotFound(N_("No such department."))
     return str(name)
@@ -272,7 +275,8 @@ async def get_hours(company_id: int, department_id: int | None = None) -> dict[i
     rows = await sql.fetch(
         """SELECT weekday, opens, closes FROM business_hours
            WHERE company_id = $1 AND department_id IS NOT DISTINCT FROM $2 ORDER BY weekday, opens""",
-        company_id, department_id,
+        company_id,
+        department_id,
     )
     hours: dict[int, list[Interval]] = {d: [] for d in range(7)}
     for r in rows:
@@ -307,7 +311,8 @@ async def set_hours(company_id: int, department_id: int | None, data: dict) -> d
     async with sql.transaction():
         await sql.execute(
             "DELETE FROM business_hours WHERE company_id = $1 AND department_id IS NOT DISTINCT FROM $2",
-            company_id, department_id,
+            company_id,
+            department_id,
         )
         rows = [(company_id, department_id, d, a, b) for d, v in hours.items() for a, b in v]
         for row in rows:
@@ -316,9 +321,13 @@ async def set_hours(company_id: int, department_id: int | None, data: dict) -> d
                 *row,
             )
         await record_audit(
-            company_id, "business_hours.updated",
-            target_type="department" if department_id else "company", target_id=department_id or company_id,
-            target_label=name, before=_snapshot(before), after=_snapshot(hours),
+            company_id,
+            "business_hours.updated",
+            target_type="department" if department_id else "company",
+            target_id=department_id or company_id,
+            target_label=name,
+            before=_snapshot(before),
+            after=_snapshot(hours),
         )
     SCHEDULES.forget_company(company_id)  # at once here; other processes hear the trigger
     return hours
@@ -336,12 +345,18 @@ async def set_holidays(company_id: int, data: dict) -> list[tuple[date, str]]:
     async with sql.transaction():
         await sql.execute("DELETE FROM holiday WHERE company_id = $1", company_id)
         for day, label in holidays:
-            await sql.execute("INSERT INTO holiday (company_id, day, label) VALUES ($1, $2, $3)", company_id, day, label)
+            await sql.execute(
+                "INSERT INTO holiday (company_id, day, label) VALUES ($1, $2, $3)", company_id, day, label
+            )
         after = {d.isoformat(): label for d, label in holidays}
         if before != after:
             await record_audit(
-                company_id, "holidays.updated", target_type="company", target_id=company_id,
-                before={"holidays": before}, after={"holidays": after},
+                company_id,
+                "holidays.updated",
+                target_type="company",
+                target_id=company_id,
+                before={"holidays": before},
+                after={"holidays": after},
             )
     SCHEDULES.forget_company(company_id)
     return holidays

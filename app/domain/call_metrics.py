@@ -18,7 +18,7 @@ CDR times are UTC without a time zone (``timezone=UTC`` in cdr_pgsql.conf).
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from app.domain import sql
 
@@ -26,14 +26,18 @@ DEFAULT_SERVICE_LEVEL = 20  # seconds, when the queue's servicelevel is unset
 
 
 def _naive(t: datetime) -> datetime:
-    return t.astimezone(timezone.utc).replace(tzinfo=None)
+    return t.astimezone(UTC).replace(tzinfo=None)
 
 
 async def call_queues(company_id: int, now: datetime, day_start: datetime) -> list[dict]:
     """Each of the company's call queues: waiting now, longest wait, answered and abandoned
     today, service level today."""
-    names = [r["name"] for r in await sql.fetch(
-        "SELECT name FROM pbx_object WHERE company_id = $1 AND kind = 'queue' ORDER BY name", company_id)]
+    names = [
+        r["name"]
+        for r in await sql.fetch(
+            "SELECT name FROM pbx_object WHERE company_id = $1 AND kind = 'queue' ORDER BY name", company_id
+        )
+    ]
     if not names:
         return []
     live = await sql.fetchval("SELECT snapshot FROM pbx_live WHERE company_id = $1", company_id)
@@ -46,7 +50,10 @@ async def call_queues(company_id: int, now: datetime, day_start: datetime) -> li
            FROM cdr c LEFT JOIN queues q ON q.name = split_part(c.lastdata, ',', 1)
            WHERE c.accountcode = $1 AND c.start >= $2 AND c.lastapp = 'Queue' AND split_part(c.lastdata, ',', 1) = ANY($3)
            GROUP BY 1""",
-        f"sb{company_id}", _naive(day_start), names, DEFAULT_SERVICE_LEVEL,
+        f"sb{company_id}",
+        _naive(day_start),
+        names,
+        DEFAULT_SERVICE_LEVEL,
     )
     today = {r["queue"]: r for r in rows}
     now_s = now.timestamp()
@@ -57,16 +64,18 @@ async def call_queues(company_id: int, now: datetime, day_start: datetime) -> li
         members = q.get("members") or []
         t = today.get(name)
         answered = t["answered"] if t else 0
-        out.append({
-            "name": name,
-            "waiting": len(callers),
-            "longest": max((now_s - c["joined"] for c in callers), default=None),
-            "answered": answered,
-            "abandoned": t["abandoned"] if t else 0,
-            "service_level": round(100 * t["within"] / answered) if t and answered else None,
-            "members": len(members),
-            "paused": sum(1 for m in members if m.get("paused")),
-        })
+        out.append(
+            {
+                "name": name,
+                "waiting": len(callers),
+                "longest": max((now_s - c["joined"] for c in callers), default=None),
+                "answered": answered,
+                "abandoned": t["abandoned"] if t else 0,
+                "service_level": round(100 * t["within"] / answered) if t and answered else None,
+                "members": len(members),
+                "paused": sum(1 for m in members if m.get("paused")),
+            }
+        )
     return out
 
 
@@ -87,7 +96,10 @@ async def calls_by(company_id: int, start: datetime, end: datetime, group_by: st
                   coalesce(sum(billsec), 0) AS talk,
                   avg(duration - billsec) FILTER (WHERE received AND disposition = 'ANSWERED') AS wait
            FROM calls GROUP BY user_id""",
-        company_id, f"sb{company_id}", _naive(start), _naive(end),
+        company_id,
+        f"sb{company_id}",
+        _naive(start),
+        _naive(end),
     )
     per_user = {r["user_id"]: r for r in rows}
     if group_by == "department":
@@ -109,12 +121,14 @@ async def calls_by(company_id: int, start: datetime, end: datetime, group_by: st
         handled = sum(r["handled"] for r in mine)
         waits = [(r["wait"], r["handled"]) for r in mine if r["wait"] is not None]
         weight = sum(n for _, n in waits)
-        out.append({
-            "key": g["key"],
-            "label": g["label"],
-            "handled": handled,
-            "missed": sum(r["missed"] for r in mine),
-            "talk": int(sum(r["talk"] for r in mine)),
-            "avg_wait": round(sum(float(w) * n for w, n in waits) / weight, 1) if weight else None,
-        })
+        out.append(
+            {
+                "key": g["key"],
+                "label": g["label"],
+                "handled": handled,
+                "missed": sum(r["missed"] for r in mine),
+                "talk": int(sum(r["talk"] for r in mine)),
+                "avg_wait": round(sum(float(w) * n for w, n in waits) / weight, 1) if weight else None,
+            }
+        )
     return out

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import phonenumbers
 
@@ -58,7 +58,9 @@ async def find_contact(company_id: int, number: str) -> dict | None:
         return None
     if raw.startswith("+") or digits.startswith("00"):
         exact = "+" + (digits[2:] if digits.startswith("00") and not raw.startswith("+") else digits)
-        row = await sql.fetchrow("SELECT id, name, phone FROM contact WHERE company_id = $1 AND phone = $2", company_id, exact)
+        row = await sql.fetchrow(
+            "SELECT id, name, phone FROM contact WHERE company_id = $1 AND phone = $2", company_id, exact
+        )
         return dict(row) if row else None
     if not digits.startswith("0"):  # already with its country code, without the +
         row = await sql.fetchrow(
@@ -98,18 +100,20 @@ async def calls_of_number(company_id: int, e164: str, *, limit: int = 20) -> lis
         inbound = r["src"] in spellings
         agent_channel = r["dstchannel"] if inbound else r["channel"]
         tech, _, rest = (agent_channel or "").partition("/")
-        out.append({
-            "start": r["start"],
-            "direction": "in" if inbound else "out",
-            "extension": rest.rsplit("-", 1)[0] if tech in ("PJSIP", "SIP") and rest else "",
-            "duration": r["duration"] or 0,
-            "talk": r["billsec"] or 0,
-            "wait": max((r["duration"] or 0) - (r["billsec"] or 0), 0),
-            "disposition": r["disposition"] or "",
-            "queue": (r["lastdata"] or "").split(",")[0] if (r["lastapp"] or "") == "Queue" else "",
-            "uniqueid": r["uniqueid"],
-            "linkedid": r["linkedid"],
-        })
+        out.append(
+            {
+                "start": r["start"],
+                "direction": "in" if inbound else "out",
+                "extension": rest.rsplit("-", 1)[0] if tech in ("PJSIP", "SIP") and rest else "",
+                "duration": r["duration"] or 0,
+                "talk": r["billsec"] or 0,
+                "wait": max((r["duration"] or 0) - (r["billsec"] or 0), 0),
+                "disposition": r["disposition"] or "",
+                "queue": (r["lastdata"] or "").split(",")[0] if (r["lastapp"] or "") == "Queue" else "",
+                "uniqueid": r["uniqueid"],
+                "linkedid": r["linkedid"],
+            }
+        )
     return out
 
 
@@ -117,7 +121,15 @@ async def caller_card(company_id: int, number: str) -> dict:
     """Everything the screen-pop shows about a caller (the four reads after the match run side
     by side: the pop's latency is one round trip more than the contact's match)."""
     contact = await find_contact(company_id, number)
-    card: dict = {"number": number, "contact": contact, "open": None, "recent": [], "orders": [], "notes": [], "calls": []}
+    card: dict = {
+        "number": number,
+        "contact": contact,
+        "open": None,
+        "recent": [],
+        "orders": [],
+        "notes": [],
+        "calls": [],
+    }
     if contact is None:
         return card
     convs, orders, notes, calls = await asyncio.gather(
@@ -151,8 +163,9 @@ async def caller_card(company_id: int, number: str) -> dict:
     return card
 
 
-async def calls_in_conversation(company_id: int, conversation_id: int, low: datetime | None,
-                                high: datetime | None) -> list[dict]:
+async def calls_in_conversation(
+    company_id: int, conversation_id: int, low: datetime | None, high: datetime | None
+) -> list[dict]:
     """The contact's calls during the conversation (creation to resolution), within a timeline
     page's window [low, high) (None: open-ended); ``at`` is aware UTC like the other items."""
     conv = await sql.fetchrow(
@@ -165,8 +178,8 @@ async def calls_in_conversation(company_id: int, conversation_id: int, low: date
         return []
     start = max(x for x in (conv["created_at"], low) if x is not None)
     ends = [x for x in (conv["resolved_at"], high) if x is not None]
-    end = min(ends) if ends else datetime.now(timezone.utc)
-    naive = [t.astimezone(timezone.utc).replace(tzinfo=None) for t in (start, end)]
+    end = min(ends) if ends else datetime.now(UTC)
+    naive = [t.astimezone(UTC).replace(tzinfo=None) for t in (start, end)]
     rows = await sql.fetch(
         """SELECT start, answer, src, dst, channel, dstchannel, lastapp, lastdata, duration, billsec, disposition, uniqueid
            FROM cdr WHERE accountcode = $1 AND (src = ANY($2::text[]) OR dst = ANY($2::text[]))
@@ -181,17 +194,19 @@ async def calls_in_conversation(company_id: int, conversation_id: int, low: date
         inbound = r["src"] in spellings
         agent_channel = r["dstchannel"] if inbound else r["channel"]
         tech, _, rest = (agent_channel or "").partition("/")
-        out.append({
-            "id": 0,
-            "at": r["start"].replace(tzinfo=timezone.utc),
-            "direction": "in" if inbound else "out",
-            "extension": rest.rsplit("-", 1)[0] if tech in ("PJSIP", "SIP") and rest else "",
-            "duration": r["duration"] or 0,
-            "talk": r["billsec"] or 0,
-            "wait": max((r["duration"] or 0) - (r["billsec"] or 0), 0),
-            "disposition": r["disposition"] or "",
-            "queue": (r["lastdata"] or "").split(",")[0] if (r["lastapp"] or "") == "Queue" else "",
-            "uniqueid": r["uniqueid"],
-            "number": conv["phone"],
-        })
+        out.append(
+            {
+                "id": 0,
+                "at": r["start"].replace(tzinfo=UTC),
+                "direction": "in" if inbound else "out",
+                "extension": rest.rsplit("-", 1)[0] if tech in ("PJSIP", "SIP") and rest else "",
+                "duration": r["duration"] or 0,
+                "talk": r["billsec"] or 0,
+                "wait": max((r["duration"] or 0) - (r["billsec"] or 0), 0),
+                "disposition": r["disposition"] or "",
+                "queue": (r["lastdata"] or "").split(",")[0] if (r["lastapp"] or "") == "Queue" else "",
+                "uniqueid": r["uniqueid"],
+                "number": conv["phone"],
+            }
+        )
     return out

@@ -14,9 +14,8 @@ twenty of them), and at least an hour, raises a wallboard alert; so does a chann
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-
 import time
+from datetime import UTC, datetime, timedelta
 
 import httpx
 
@@ -66,30 +65,21 @@ async def record_error(channel: ChannelInfo, reason: str) -> None:
     )
 
 
-async def refresh(
-    channel: ChannelInfo, client: httpx.AsyncClient, timeout: float = 5.0
-) -> None:
+async def refresh(channel: ChannelInfo, client: httpx.AsyncClient, timeout: float = 5.0) -> None:
     """Ask the provider for the session's state (and QR code) now, and record it."""
     impl = channel.impl
     if channel.provider == "sandbox":
         await record_session(channel, "working", "sandbox")
         return
     try:
-        state, detail, qr = await _with_timeout(
-            impl.session_state(client, channel.credentials), timeout
-        )
+        state, detail, qr = await _with_timeout(impl.session_state(client, channel.credentials), timeout)
     except (SendError, httpx.HTTPError, TimeoutError) as exc:
-        reason = (
-            getattr(exc, "reason", "")
-            or f"Could not reach {impl.label}: {exc.__class__.__name__}."
-        )
+        reason = getattr(exc, "reason", "") or f"Could not reach {impl.label}: {exc.__class__.__name__}."
         await record_error(channel, reason)
         await record_session(channel, "down", reason[:200])
         return
     await record_session(channel, state, detail, qr)
-    await sql.execute(
-        "UPDATE channel_health SET checked_at = now() WHERE channel_id = $1", channel.id
-    )
+    await sql.execute("UPDATE channel_health SET checked_at = now() WHERE channel_id = $1", channel.id)
 
 
 async def _with_timeout(coro, timeout: float):
@@ -98,9 +88,7 @@ async def _with_timeout(coro, timeout: float):
     return await asyncio.wait_for(coro, timeout)
 
 
-async def get_health(
-    company_id: int, channel_id: int, now: datetime | None = None
-) -> dict:
+async def get_health(company_id: int, channel_id: int, now: datetime | None = None) -> dict:
     """Everything the channel page shows about the channel's health."""
     now = now or datetime.now(UTC)
     row = await sql.fetchrow(
@@ -140,9 +128,7 @@ async def get_health(
     health["last_received_at"] = traffic["last_received_at"] if traffic else None
     health["last_sent_at"] = traffic["last_sent_at"] if traffic else None
     failed = traffic["failed"] if traffic else None
-    if failed and (
-        health["last_error_at"] is None or failed[1] > health["last_error_at"]
-    ):
+    if failed and (health["last_error_at"] is None or failed[1] > health["last_error_at"]):
         health["last_error"], health["last_error_at"] = failed[0], failed[1]
     health["silent"] = bool(traffic) and silent(
         traffic["last_received_at"], traffic["first_in"], traffic["recent_in"], now
@@ -150,9 +136,7 @@ async def get_health(
     return health
 
 
-def silent(
-    last_in: datetime | None, first_in: datetime | None, recent_in: int, now: datetime
-) -> bool:
+def silent(last_in: datetime | None, first_in: datetime | None, recent_in: int, now: datetime) -> bool:
     """Whether the channel has been quiet far longer than its usual traffic (see module doc)."""
     if last_in is None or first_in is None or recent_in < MIN_TRAFFIC:
         return False
@@ -222,6 +206,4 @@ def qr_svg(value: str) -> str:
     """The QR code of ``value`` as inline SVG markup (segno), for the channel page."""
     import segno
 
-    return segno.make(value, error="l", micro=False).svg_inline(
-        scale=5, border=2, dark="#111", light="#fff"
-    )
+    return segno.make(value, error="l", micro=False).svg_inline(scale=5, border=2, dark="#111", light="#fff")

@@ -14,14 +14,14 @@ from datetime import datetime
 
 import asyncpg
 
-from app.i18n import N_
-from app.netpolicy import UrlRefused, check_url
 from app.domain import sql
 from app.domain.audit import record_audit
 from app.domain.departments import departments_exist
 from app.domain.errors import NotFound, ValidationError
-from app.domain.validation import Cleaner
 from app.domain.phones import parse_phone
+from app.domain.validation import Cleaner
+from app.i18n import N_
+from app.netpolicy import UrlRefused, check_url
 from app.providers import PROVIDERS, get_provider
 from app.providers.base import Provider
 from app.realtime.bus_cache import BusCache
@@ -52,9 +52,15 @@ class ChannelInfo:
 def _row(r: asyncpg.Record) -> ChannelInfo:
     creds = r["credentials"]
     return ChannelInfo(
-        id=r["id"], company_id=r["company_id"], name=r["name"], provider=r["provider"], active=r["active"],
+        id=r["id"],
+        company_id=r["company_id"],
+        name=r["name"],
+        provider=r["provider"],
+        active=r["active"],
         credentials=json.loads(creds) if isinstance(creds, str) else dict(creds or {}),
-        webhook_secret=r["webhook_secret"], default_department_id=r["default_department_id"], created_at=r["created_at"],
+        webhook_secret=r["webhook_secret"],
+        default_department_id=r["default_department_id"],
+        created_at=r["created_at"],
     )
 
 
@@ -154,7 +160,11 @@ def _audited(values: dict, provider_name: str) -> dict:
     webhook secret only as a fingerprint-free "set", so a change shows without the value."""
     provider = get_provider(provider_name) or PROVIDERS["sandbox"]
     secret_fields = {f.name for f in provider.fields if f.secret}
-    shown = {"name": values["name"], "provider": provider_name, "default_department_id": values["default_department_id"]}
+    shown = {
+        "name": values["name"],
+        "provider": provider_name,
+        "default_department_id": values["default_department_id"],
+    }
     for name, value in (values.get("credentials") or {}).items():
         shown[f"credential.{name}"] = ("set" if value else "empty") if name in secret_fields else value
     return shown
@@ -179,11 +189,21 @@ async def create_channel(company_id: int, data: dict) -> ChannelInfo:
             row = await sql.fetchone(
                 """INSERT INTO channel (company_id, name, provider, credentials, webhook_secret, default_department_id)
                    VALUES ($1, $2, $3, $4::jsonb, $5, $6) RETURNING *""",
-                company_id, values["name"], values["provider"], json.dumps(values["credentials"]),
-                values["webhook_secret"], values["default_department_id"],
+                company_id,
+                values["name"],
+                values["provider"],
+                json.dumps(values["credentials"]),
+                values["webhook_secret"],
+                values["default_department_id"],
             )
-            await record_audit(company_id, "channel.created", target_type="channel", target_id=row["id"],
-                               target_label=values["name"], after=_audited(values, values["provider"]))
+            await record_audit(
+                company_id,
+                "channel.created",
+                target_type="channel",
+                target_id=row["id"],
+                target_label=values["name"],
+                after=_audited(values, values["provider"]),
+            )
     except asyncpg.UniqueViolationError as exc:
         raise ValidationError({"name": N_("Another channel already uses this name.")}) from exc
     return _row(row)
@@ -197,17 +217,31 @@ async def update_channel(company_id: int, channel_id: int, data: dict) -> Channe
             await sql.execute(
                 """UPDATE channel SET name = $3, credentials = $4::jsonb, webhook_secret = $5, default_department_id = $6
                    WHERE company_id = $1 AND id = $2""",
-                company_id, channel_id, values["name"], json.dumps(values["credentials"]),
-                values["webhook_secret"], values["default_department_id"],
+                company_id,
+                channel_id,
+                values["name"],
+                json.dumps(values["credentials"]),
+                values["webhook_secret"],
+                values["default_department_id"],
             )
-            old = {"name": existing.name, "default_department_id": existing.default_department_id,
-                   "credentials": existing.credentials}
+            old = {
+                "name": existing.name,
+                "default_department_id": existing.default_department_id,
+                "credentials": existing.credentials,
+            }
             before, after = _audited(old, existing.provider), _audited(values, existing.provider)
             secrets_before, secrets_after = _secret_changes(existing, values)
             before, after = {**before, **secrets_before}, {**after, **secrets_after}
             if {k: v for k, v in before.items() if after.get(k) != v}:
-                await record_audit(company_id, "channel.updated", target_type="channel", target_id=channel_id,
-                                   target_label=values["name"], before=before, after=after)
+                await record_audit(
+                    company_id,
+                    "channel.updated",
+                    target_type="channel",
+                    target_id=channel_id,
+                    target_label=values["name"],
+                    before=before,
+                    after=after,
+                )
     except asyncpg.UniqueViolationError as exc:
         raise ValidationError({"name": N_("Another channel already uses this name.")}) from exc
     WEBHOOK_CHANNELS.forget([channel_id])  # at once, before its trigger's NOTIFY arrives
@@ -218,10 +252,18 @@ async def set_channel_active(company_id: int, channel_id: int, active: bool) -> 
     """Disable (webhooks refused, nothing sent) or enable a channel. History stays."""
     channel = await get_channel(company_id, channel_id)
     async with sql.transaction():
-        await sql.execute("UPDATE channel SET active = $3 WHERE company_id = $1 AND id = $2", company_id, channel_id, active)
-        await record_audit(company_id, "channel.enabled" if active else "channel.disabled", target_type="channel",
-                           target_id=channel_id, target_label=channel.name, before={"active": channel.active},
-                           after={"active": active})
+        await sql.execute(
+            "UPDATE channel SET active = $3 WHERE company_id = $1 AND id = $2", company_id, channel_id, active
+        )
+        await record_audit(
+            company_id,
+            "channel.enabled" if active else "channel.disabled",
+            target_type="channel",
+            target_id=channel_id,
+            target_label=channel.name,
+            before={"active": channel.active},
+            after={"active": active},
+        )
     WEBHOOK_CHANNELS.forget([channel_id])  # at once, before its trigger's NOTIFY arrives
     return await get_channel(company_id, channel_id)
 

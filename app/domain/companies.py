@@ -6,11 +6,10 @@ from __future__ import annotations
 from functools import lru_cache
 from zoneinfo import available_timezones
 
-from app.domain.phones import COUNTRIES
-
 from app.domain import sql
 from app.domain.audit import record_audit
 from app.domain.errors import NotFound
+from app.domain.phones import COUNTRIES
 from app.domain.tables import Company, User
 from app.domain.users import create_user
 from app.domain.validation import Cleaner
@@ -47,8 +46,9 @@ async def create_company(name: str, *, timezone: str = "UTC", language: str = "e
     return company
 
 
-async def create_company_with_admin(company_name: str, admin: dict, *, timezone: str = "UTC",
-                                    language: str = "en") -> tuple[Company, User]:
+async def create_company_with_admin(
+    company_name: str, admin: dict, *, timezone: str = "UTC", language: str = "en"
+) -> tuple[Company, User]:
     """Platform-level: a new tenant and its first admin, both or neither."""
     async with sql.transaction():
         company = await create_company(company_name, timezone=timezone, language=language)
@@ -69,8 +69,13 @@ def timezones() -> tuple[str, ...]:
 
 
 def _settings(company: Company) -> dict:
-    return {"name": company.name, "timezone": company.timezone, "language": company.language,
-            "mfa_required_for_admins": bool(company.mfa_required_for_admins), "country": company.country}
+    return {
+        "name": company.name,
+        "timezone": company.timezone,
+        "language": company.language,
+        "mfa_required_for_admins": bool(company.mfa_required_for_admins),
+        "country": company.country,
+    }
 
 
 async def get_company_country(company_id: int) -> str:
@@ -98,12 +103,23 @@ async def update_company(company_id: int, data: dict) -> Company:
         await sql.execute(
             """UPDATE company SET name = $2, timezone = $3, language = $4, mfa_required_for_admins = $5, country = $6
                WHERE id = $1""",
-            company_id, values["name"], values["timezone"], values["language"], values["mfa_required_for_admins"],
+            company_id,
+            values["name"],
+            values["timezone"],
+            values["language"],
+            values["mfa_required_for_admins"],
             values["country"],
         )
         if before != values:
-            await record_audit(company_id, "company.updated", target_type="company", target_id=company_id,
-                               target_label=str(values["name"]), before=before, after=values)
+            await record_audit(
+                company_id,
+                "company.updated",
+                target_type="company",
+                target_id=company_id,
+                target_label=str(values["name"]),
+                before=before,
+                after=values,
+            )
     if before.get("timezone") != values["timezone"]:
         from app.domain.business_hours import SCHEDULES
 

@@ -23,7 +23,7 @@ the agents' customer panel (``app.domain.notes``).
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
@@ -48,11 +48,12 @@ def opt_out_allows(message_type: str, last_inbound_at: datetime | None, now: dat
     within 24 hours of the customer's own last message."""
     if message_type == "template" or last_inbound_at is None:
         return False
-    return (now or datetime.now(timezone.utc)) - last_inbound_at < WINDOW
+    return (now or datetime.now(UTC)) - last_inbound_at < WINDOW
 
 
-async def list_contacts(company_id: int, *, query: str = "", page: int = 1, per_page: int = PER_PAGE,
-                        exclude_id: int | None = None) -> Page:
+async def list_contacts(
+    company_id: int, *, query: str = "", page: int = 1, per_page: int = PER_PAGE, exclude_id: int | None = None
+) -> Page:
     """Contacts by name, newest activity first; ``query`` matches the name, or the phone's digits."""
     where = ["ct.company_id = $1", "ct.deleted_at IS NULL"]
     args: list = [company_id]
@@ -90,7 +91,9 @@ async def get_contact(company_id: int, contact_id: int, *, deleted_too: bool = F
         raise NotFound(N_("No such contact."))
     row = await sql.fetchrow(
         f"SELECT {_COLUMNS} FROM contact WHERE company_id = $1 AND id = $2 AND ($3 OR deleted_at IS NULL)",
-        company_id, contact_id, deleted_too,
+        company_id,
+        contact_id,
+        deleted_too,
     )
     if row is None:
         raise NotFound(N_("No such contact."))
@@ -103,9 +106,14 @@ async def contact_stats(company_id: int, contact_id: int) -> dict:
                   (SELECT count(*) FROM message m WHERE m.company_id = $1 AND m.conversation_id IN
                        (SELECT id FROM conversation WHERE company_id = $1 AND contact_id = $2)) AS messages
            FROM conversation WHERE company_id = $1 AND contact_id = $2""",
-        company_id, contact_id,
+        company_id,
+        contact_id,
     )
-    aliases = await sql.fetch("SELECT alias FROM contact_alias WHERE company_id = $1 AND contact_id = $2 ORDER BY alias", company_id, contact_id)
+    aliases = await sql.fetch(
+        "SELECT alias FROM contact_alias WHERE company_id = $1 AND contact_id = $2 ORDER BY alias",
+        company_id,
+        contact_id,
+    )
     return {**dict(row), "aliases": [a["alias"] for a in aliases]}
 
 
@@ -114,8 +122,12 @@ def _label(row: asyncpg.Record) -> str:
 
 
 def _snapshot(row: asyncpg.Record) -> dict:
-    return {"name": row["name"], "language": row["language"], "details": row["details"],
-            "opted_out": row["opted_out_at"] is not None}
+    return {
+        "name": row["name"],
+        "language": row["language"],
+        "details": row["details"],
+        "opted_out": row["opted_out_at"] is not None,
+    }
 
 
 async def update_contact(company_id: int, contact_id: int, data: dict) -> asyncpg.Record:
@@ -134,17 +146,34 @@ async def update_contact(company_id: int, contact_id: int, data: dict) -> asyncp
             f"""UPDATE contact SET name = $3, language = $4, details = $5,
                        opted_out_at = CASE WHEN $6 THEN coalesce(opted_out_at, now()) END
                 WHERE company_id = $1 AND id = $2 AND deleted_at IS NULL RETURNING {_COLUMNS}""",
-            company_id, contact_id, values["name"], values["language"], values["details"], values["opted_out"],
+            company_id,
+            contact_id,
+            values["name"],
+            values["language"],
+            values["details"],
+            values["opted_out"],
         )
         if row is None:
             raise NotFound(N_("No such contact."))
         old, new = _snapshot(before), _snapshot(row)
         if old["opted_out"] != new["opted_out"]:
-            await record_audit(company_id, "contact.opted_out" if new["opted_out"] else "contact.opted_in",
-                               target_type="contact", target_id=contact_id, target_label=_label(row))
+            await record_audit(
+                company_id,
+                "contact.opted_out" if new["opted_out"] else "contact.opted_in",
+                target_type="contact",
+                target_id=contact_id,
+                target_label=_label(row),
+            )
         if {k: v for k, v in old.items() if k != "opted_out"} != {k: v for k, v in new.items() if k != "opted_out"}:
-            await record_audit(company_id, "contact.updated", target_type="contact", target_id=contact_id,
-                               target_label=_label(row), before=old, after=new)
+            await record_audit(
+                company_id,
+                "contact.updated",
+                target_type="contact",
+                target_id=contact_id,
+                target_label=_label(row),
+                before=old,
+                after=new,
+            )
         await emit(ContactChanged(company_id, contact_id))
     return row
 
@@ -160,13 +189,15 @@ async def delete_contact(company_id: int, contact_id: int) -> None:
     async with sql.transaction():
         row = await sql.fetchrow(
             f"SELECT {_COLUMNS} FROM contact WHERE company_id = $1 AND id = $2 AND deleted_at IS NULL FOR UPDATE",
-            company_id, contact_id,
+            company_id,
+            contact_id,
         )
         if row is None:
             raise NotFound(N_("No such contact."))
         if await sql.fetchval(
             "SELECT 1 FROM conversation WHERE company_id = $1 AND contact_id = $2 AND status <> 'resolved' LIMIT 1",
-            company_id, contact_id,
+            company_id,
+            contact_id,
         ):
             raise ValidationError({"contact": N_("This contact has an open conversation: resolve it first.")})
         await sql.execute("DELETE FROM contact_alias WHERE company_id = $1 AND contact_id = $2", company_id, contact_id)
@@ -174,12 +205,19 @@ async def delete_contact(company_id: int, contact_id: int) -> None:
             """UPDATE contact SET name = '', phone = NULL, email = '', details = '', language = '', opted_out_at = NULL,
                                   deleted_at = now()
                WHERE company_id = $1 AND id = $2""",
-            company_id, contact_id,
+            company_id,
+            contact_id,
         )
         # The audit keeps who was deleted only in masked form: the point is to forget them.
-        await record_audit(company_id, "contact.deleted", target_type="contact", target_id=contact_id,
-                           target_label=f"#{contact_id}", before={"phone": _masked(row["phone"]), "name": (row["name"] or "")[:1] + "…"},
-                           after={"anonymised": True})
+        await record_audit(
+            company_id,
+            "contact.deleted",
+            target_type="contact",
+            target_id=contact_id,
+            target_label=f"#{contact_id}",
+            before={"phone": _masked(row["phone"]), "name": (row["name"] or "")[:1] + "…"},
+            after={"anonymised": True},
+        )
         await emit(ContactChanged(company_id, contact_id))
 
 
@@ -201,7 +239,8 @@ async def merge_contacts(company_id: int, keep_id: int, duplicate_id: int) -> as
         rows = await sql.fetch(
             f"""SELECT {_COLUMNS} FROM contact WHERE company_id = $1 AND id = ANY($2::int[]) AND deleted_at IS NULL
                 ORDER BY id FOR UPDATE""",
-            company_id, [keep_id, duplicate_id],
+            company_id,
+            [keep_id, duplicate_id],
         )
         found = {r["id"]: r for r in rows}
         if keep_id not in found or duplicate_id not in found:
@@ -211,21 +250,32 @@ async def merge_contacts(company_id: int, keep_id: int, duplicate_id: int) -> as
             """SELECT ch.name FROM conversation a JOIN conversation b ON a.channel_id = b.channel_id
                JOIN channel ch ON ch.id = a.channel_id
                WHERE a.contact_id = $1 AND b.contact_id = $2 AND a.status <> 'resolved' AND b.status <> 'resolved' LIMIT 1""",
-            keep_id, duplicate_id,
+            keep_id,
+            duplicate_id,
         )
         if clash is not None:
-            raise ValidationError({"duplicate_id": N_("Both contacts have an open conversation on the same channel: resolve one first.")})
+            raise ValidationError(
+                {"duplicate_id": N_("Both contacts have an open conversation on the same channel: resolve one first.")}
+            )
         moved = await sql.execute(
-            "UPDATE conversation SET contact_id = $3 WHERE company_id = $1 AND contact_id = $2", company_id, duplicate_id, keep_id
+            "UPDATE conversation SET contact_id = $3 WHERE company_id = $1 AND contact_id = $2",
+            company_id,
+            duplicate_id,
+            keep_id,
         )
         await sql.execute(
-            "UPDATE contact_alias SET contact_id = $3 WHERE company_id = $1 AND contact_id = $2", company_id, duplicate_id, keep_id
+            "UPDATE contact_alias SET contact_id = $3 WHERE company_id = $1 AND contact_id = $2",
+            company_id,
+            duplicate_id,
+            keep_id,
         )
         for table, column in await _references():
             try:  # a conflict rolls the whole merge back
                 await sql.execute(f'UPDATE {table} SET "{column}" = $2 WHERE "{column}" = $1', duplicate_id, keep_id)
             except asyncpg.IntegrityConstraintViolationError as exc:
-                raise ValidationError({"duplicate_id": N_("These contacts cannot be merged: their records conflict.")}) from exc
+                raise ValidationError(
+                    {"duplicate_id": N_("These contacts cannot be merged: their records conflict.")}
+                ) from exc
         await sql.execute("DELETE FROM contact WHERE company_id = $1 AND id = $2", company_id, duplicate_id)
         details = "\n\n".join(d for d in (keep["details"], dup["details"]) if d)[:2000]
         row = await sql.fetchone(
@@ -233,14 +283,31 @@ async def merge_contacts(company_id: int, keep_id: int, duplicate_id: int) -> as
                        details = $6, language = CASE WHEN language = '' THEN $7 ELSE language END,
                        opted_out_at = coalesce(opted_out_at, $8)
                 WHERE company_id = $1 AND id = $2 RETURNING {_COLUMNS}""",
-            company_id, keep_id, keep["name"] or dup["name"], dup["phone"], dup["email"], details, dup["language"],
+            company_id,
+            keep_id,
+            keep["name"] or dup["name"],
+            dup["phone"],
+            dup["email"],
+            details,
+            dup["language"],
             dup["opted_out_at"],
         )
         await record_audit(
-            company_id, "contact.merged", target_type="contact", target_id=keep_id, target_label=_label(row),
-            before={"kept": {"id": keep_id, "name": keep["name"], "phone": keep["phone"]},
-                    "duplicate": {"id": duplicate_id, "name": dup["name"], "phone": dup["phone"]}},
-            after={"id": keep_id, "name": row["name"], "phone": row["phone"], "conversations_moved": int(moved.split()[-1])},
+            company_id,
+            "contact.merged",
+            target_type="contact",
+            target_id=keep_id,
+            target_label=_label(row),
+            before={
+                "kept": {"id": keep_id, "name": keep["name"], "phone": keep["phone"]},
+                "duplicate": {"id": duplicate_id, "name": dup["name"], "phone": dup["phone"]},
+            },
+            after={
+                "id": keep_id,
+                "name": row["name"],
+                "phone": row["phone"],
+                "conversations_moved": int(moved.split()[-1]),
+            },
         )
         await emit(ContactChanged(company_id, keep_id))
     return row
@@ -258,9 +325,18 @@ async def set_contact_language(company_id: int, contact_id: int, language: str) 
     async with sql.transaction():
         row = await sql.fetchone(
             f"UPDATE contact SET language = $3 WHERE company_id = $1 AND id = $2 AND deleted_at IS NULL RETURNING {_COLUMNS}",
-            company_id, contact_id, value,
+            company_id,
+            contact_id,
+            value,
         )
-        await record_audit(company_id, "contact.updated", target_type="contact", target_id=contact_id,
-                           target_label=_label(row), before={"language": contact["language"]}, after={"language": value})
+        await record_audit(
+            company_id,
+            "contact.updated",
+            target_type="contact",
+            target_id=contact_id,
+            target_label=_label(row),
+            before={"language": contact["language"]},
+            after={"language": value},
+        )
         await emit(ContactChanged(company_id, contact_id))
     return row

@@ -15,7 +15,7 @@
 from __future__ import annotations
 
 import json
-from typing import Iterable
+from collections.abc import Iterable
 
 import asyncpg
 
@@ -55,15 +55,20 @@ async def get_conversation(company_id: int, conversation_id: int) -> asyncpg.Rec
 
 async def list_conversations(company_id: int, limit: int = 100) -> list[asyncpg.Record]:
     return await sql.fetch(
-        CONVERSATION_SQL + " WHERE c.company_id = $1 ORDER BY c.last_message_at DESC, c.id DESC LIMIT $2", company_id, limit
+        CONVERSATION_SQL + " WHERE c.company_id = $1 ORDER BY c.last_message_at DESC, c.id DESC LIMIT $2",
+        company_id,
+        limit,
     )
 
 
 async def find_open_conversation(company_id: int, channel_id: int, phone: str) -> asyncpg.Record | None:
     """The latest conversation of a channel's customer (the Sandbox simulator's phone)."""
     return await sql.fetchrow(
-        CONVERSATION_SQL + " WHERE c.company_id = $1 AND c.channel_id = $2 AND ct.phone = $3 ORDER BY c.id DESC LIMIT 1",
-        company_id, channel_id, phone,
+        CONVERSATION_SQL
+        + " WHERE c.company_id = $1 AND c.channel_id = $2 AND ct.phone = $3 ORDER BY c.id DESC LIMIT 1",
+        company_id,
+        channel_id,
+        phone,
     )
 
 
@@ -74,15 +79,19 @@ def _decode(row: asyncpg.Record) -> dict:
     return item
 
 
-async def list_messages(company_id: int, conversation_id: int, *, before: int | None = None,
-                        limit: int = 200) -> list[dict]:
+async def list_messages(
+    company_id: int, conversation_id: int, *, before: int | None = None, limit: int = 200
+) -> list[dict]:
     """The conversation's messages before ``before`` (an id), the latest ``limit`` of them,
     oldest first."""
     rows = await sql.fetch(
         """SELECT * FROM (SELECT * FROM message WHERE company_id = $1 AND conversation_id = $2
                                  AND ($3::bigint IS NULL OR id < $3)
                           ORDER BY id DESC LIMIT $4) m ORDER BY id""",
-        company_id, conversation_id, before, limit,
+        company_id,
+        conversation_id,
+        before,
+        limit,
     )
     return [_decode(r) for r in rows]
 
@@ -104,8 +113,10 @@ def may_see(viewer_id: int, role: str, conversation, department_ids: Iterable[in
 def in_departments_sql(user: str, alias: str = "c") -> str:
     """SQL: the conversation is in one of the user's departments, or in none (``user`` is a
     placeholder such as ``$2``)."""
-    return (f"({alias}.department_id IS NULL OR {alias}.department_id IN "
-            f"(SELECT department_id FROM user_department WHERE user_id = {user}))")
+    return (
+        f"({alias}.department_id IS NULL OR {alias}.department_id IN "
+        f"(SELECT department_id FROM user_department WHERE user_id = {user}))"
+    )
 
 
 def visible_sql(user: str, role: str, alias: str = "c") -> str:
@@ -113,8 +124,9 @@ def visible_sql(user: str, role: str, alias: str = "c") -> str:
     if role in SUPERVISORS:
         return "true"
     waiting = ", ".join(f"'{s}'" for s in WAITING_STATUSES)
-    return (f"({alias}.assigned_user_id = {user} OR ({alias}.status IN ({waiting}) AND "
-            f"{in_departments_sql(user, alias)}))")
+    return (
+        f"({alias}.assigned_user_id = {user} OR ({alias}.status IN ({waiting}) AND {in_departments_sql(user, alias)}))"
+    )
 
 
 async def user_departments(user_id: int) -> frozenset[int]:

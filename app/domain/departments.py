@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import asyncpg
 
-from app.i18n import N_
 from app.domain import sql
 from app.domain.audit import record_audit
 from app.domain.errors import NotFound, ValidationError
 from app.domain.tables import Department
 from app.domain.validation import CODE_RE, COLOUR_RE, Cleaner
+from app.i18n import N_
 
 
 async def list_departments(company_id: int) -> list[Department]:
-    rows = await Department.objects().where(Department.company_id == company_id).order_by(Department.menu_position).order_by(Department.name)
+    rows = (
+        await Department.objects()
+        .where(Department.company_id == company_id)
+        .order_by(Department.menu_position)
+        .order_by(Department.name)
+    )
     return list(rows)
 
 
@@ -27,9 +32,11 @@ async def departments_exist(company_id: int, department_ids: list[int]) -> bool:
 
 
 async def get_department(company_id: int, department_id: int) -> Department:
-    dep = await Department.objects().where(
-        (Department.company_id == company_id) & (Department.id == department_id)
-    ).first()
+    dep = (
+        await Department.objects()
+        .where((Department.company_id == company_id) & (Department.id == department_id))
+        .first()
+    )
     if dep is None:
         raise NotFound(N_("No such department."))
     return dep
@@ -67,9 +74,21 @@ def _clean(data: dict) -> dict:
 STRATEGIES = ("least_load", "round_robin", "sticky")
 REINJECTION_POLICIES = ("prefer_others", "wait")
 OFFLINE_POLICIES = ("requeue", "keep_answered")
-FIELDS = ("name", "code", "colour", "response_timeout", "menu_position", "strategy", "reinjection_policy",
-          "reinjection_alert", "offline_policy", "offline_alert_minutes", "overflow_department_id", "overflow_after",
-          "menu_timeout")
+FIELDS = (
+    "name",
+    "code",
+    "colour",
+    "response_timeout",
+    "menu_position",
+    "strategy",
+    "reinjection_policy",
+    "reinjection_alert",
+    "offline_policy",
+    "offline_alert_minutes",
+    "overflow_department_id",
+    "overflow_after",
+    "menu_timeout",
+)
 
 
 async def _check_overflow(company_id: int, department_id: int | None, values: dict) -> None:
@@ -92,7 +111,11 @@ def _target(dep: Department) -> dict:
 
 def _unique_error(exc: asyncpg.UniqueViolationError) -> ValidationError:
     field = "code" if "code" in (exc.constraint_name or "") else "name"
-    message = N_("Another department already uses this code.") if field == "code" else N_("Another department already uses this name.")
+    message = (
+        N_("Another department already uses this code.")
+        if field == "code"
+        else N_("Another department already uses this name.")
+    )
     return ValidationError({field: message})
 
 

@@ -19,9 +19,7 @@ def _words(name: str | None) -> list[str]:
     return sorted({w for w in cleaned.split() if len(w) >= 2})[:8]
 
 
-async def likely_duplicates(
-    company_id: int, contact: asyncpg.Record
-) -> list[asyncpg.Record]:
+async def likely_duplicates(company_id: int, contact: asyncpg.Record) -> list[asyncpg.Record]:
     words = _words(contact["name"])
     digits = "".join(ch for ch in (contact["phone"] or "") if ch.isdigit())[-8:]
     if not words and len(digits) < 6:

@@ -9,17 +9,17 @@ from __future__ import annotations
 
 import dataclasses
 import json
-
-import msgspec
 from dataclasses import dataclass
 from typing import Any, ClassVar
+
+import msgspec
 
 from app.domain import sql
 from app.engine import DB
 
 CHANNEL = "switchboard_events"
 
-EVENT_TYPES: dict[str, type["Event"]] = {}
+EVENT_TYPES: dict[str, type[Event]] = {}
 
 
 @dataclass(frozen=True)

@@ -19,9 +19,7 @@ KINDS = (
 )
 
 
-async def last_handover_from(
-    company_id: int, conversation_id: int, user_id: int
-) -> str:
+async def last_handover_from(company_id: int, conversation_id: int, user_id: int) -> str:
     """The kind of the latest hand-over away from ``user_id`` ("transferred" when unknown)."""
     kind = await sql.fetchval(
         """SELECT kind FROM conversation_event

@@ -21,7 +21,6 @@ import secrets
 import time
 from dataclasses import dataclass
 from datetime import datetime
-from app.netpolicy import UrlRefused, check_url
 
 import asyncpg
 
@@ -30,6 +29,7 @@ from app.domain.audit import record_audit
 from app.domain.errors import NotFound, ValidationError
 from app.domain.validation import Cleaner
 from app.i18n import N_
+from app.netpolicy import UrlRefused, check_url
 
 EVENTS = (
     "order.created",
@@ -90,8 +90,16 @@ class Endpoint:
 
 
 def _endpoint(r: asyncpg.Record) -> Endpoint:
-    return Endpoint(r["id"], r["company_id"], r["url"], r["description"], tuple(r["events"]), r["active"],
-                    r["created_at"], r["secret"])
+    return Endpoint(
+        r["id"],
+        r["company_id"],
+        r["url"],
+        r["description"],
+        tuple(r["events"]),
+        r["active"],
+        r["created_at"],
+        r["secret"],
+    )
 
 
 def _clean(data: dict) -> tuple[str, str, list[str]]:
@@ -120,10 +128,20 @@ async def create_endpoint(company_id: int, data: dict) -> Endpoint:
         row = await sql.fetchone(
             """INSERT INTO webhook_endpoint (company_id, url, description, secret, events)
                VALUES ($1, $2, $3, $4, $5) RETURNING *""",
-            company_id, url, description, secret, events,
+            company_id,
+            url,
+            description,
+            secret,
+            events,
         )
-        await record_audit(company_id, "webhook.created", target_type="webhook_endpoint", target_id=row["id"],
-                           target_label=url, after={"url": url, "events": events})
+        await record_audit(
+            company_id,
+            "webhook.created",
+            target_type="webhook_endpoint",
+            target_id=row["id"],
+            target_label=url,
+            after={"url": url, "events": events},
+        )
     return _endpoint(row)
 
 
@@ -131,12 +149,19 @@ async def set_endpoint_active(company_id: int, endpoint_id: int, active: bool) -
     async with sql.transaction():
         row = await sql.fetchrow(
             "UPDATE webhook_endpoint SET active = $3 WHERE company_id = $1 AND id = $2 RETURNING *",
-            company_id, endpoint_id, active,
+            company_id,
+            endpoint_id,
+            active,
         )
         if row is None:
             raise NotFound(N_("No such webhook endpoint."))
-        await record_audit(company_id, "webhook.enabled" if active else "webhook.disabled", target_type="webhook_endpoint",
-                           target_id=endpoint_id, target_label=row["url"])
+        await record_audit(
+            company_id,
+            "webhook.enabled" if active else "webhook.disabled",
+            target_type="webhook_endpoint",
+            target_id=endpoint_id,
+            target_label=row["url"],
+        )
     return _endpoint(row)
 
 
@@ -147,8 +172,9 @@ async def delete_endpoint(company_id: int, endpoint_id: int) -> None:
         )
         if url is None:
             raise NotFound(N_("No such webhook endpoint."))
-        await record_audit(company_id, "webhook.deleted", target_type="webhook_endpoint", target_id=endpoint_id,
-                           target_label=url)
+        await record_audit(
+            company_id, "webhook.deleted", target_type="webhook_endpoint", target_id=endpoint_id, target_label=url
+        )
 
 
 async def list_endpoints(company_id: int) -> list[Endpoint]:
@@ -194,7 +220,8 @@ async def claim_due(limit: int = 10, lease_seconds: float = 60.0) -> list[Due]:
                FROM due, webhook_endpoint e
                WHERE d.id = due.id AND e.id = d.endpoint_id
                RETURNING d.id, d.company_id, d.event, d.payload, d.attempts, e.url, e.secret""",
-            limit, float(lease_seconds),
+            limit,
+            float(lease_seconds),
         )
     result = []
     for r in rows:
@@ -209,7 +236,8 @@ async def record_delivered(delivery_id: int, status: int) -> None:
     await sql.execute(
         """UPDATE webhook_delivery SET status = 'delivered', response_status = $2, last_error = '', delivered_at = now()
            WHERE id = $1 AND status = 'pending'""",
-        delivery_id, status,
+        delivery_id,
+        status,
     )
 
 
@@ -221,7 +249,10 @@ async def record_attempt_failed(delivery_id: int, status: int | None, error: str
                   next_attempt_at = CASE WHEN $4::float8 IS NULL THEN next_attempt_at
                                          ELSE now() + make_interval(secs => $4::float8) END
            WHERE id = $1 AND status = 'pending'""",
-        delivery_id, status, error[:500], retry_in,
+        delivery_id,
+        status,
+        error[:500],
+        retry_in,
     )
 
 
@@ -231,12 +262,18 @@ async def replay_delivery(company_id: int, delivery_id: int) -> None:
         row = await sql.fetchrow(
             """UPDATE webhook_delivery SET status = 'pending', attempts = 0, next_attempt_at = now(), last_error = ''
                WHERE company_id = $1 AND id = $2 RETURNING id, event""",
-            company_id, delivery_id,
+            company_id,
+            delivery_id,
         )
         if row is None:
             raise NotFound(N_("No such delivery."))
-        await record_audit(company_id, "webhook.replayed", target_type="webhook_delivery", target_id=delivery_id,
-                           target_label=row["event"])
+        await record_audit(
+            company_id,
+            "webhook.replayed",
+            target_type="webhook_delivery",
+            target_id=delivery_id,
+            target_label=row["event"],
+        )
 
 
 @dataclass(frozen=True)
@@ -254,7 +291,10 @@ async def list_deliveries(company_id: int, *, status: str = "", before: int | No
            FROM webhook_delivery d JOIN webhook_endpoint e ON e.id = d.endpoint_id
            WHERE d.company_id = $1 AND ($2 = '' OR d.status = $2) AND ($3::bigint IS NULL OR d.id < $3)
            ORDER BY d.id DESC LIMIT $4""",
-        company_id, status, before, PER_PAGE + 1,
+        company_id,
+        status,
+        before,
+        PER_PAGE + 1,
     )
     items = [dict(r) for r in rows[:PER_PAGE]]
     for item in items:

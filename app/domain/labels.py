@@ -120,16 +120,9 @@ async def _unique(company_id: int, name: str, label_id: int = 0) -> None:
 async def create_label(company_id: int, data: dict) -> int:
     values = _clean(data)
     async with sql.transaction():
-        await sql.execute(
-            "SELECT pg_advisory_xact_lock(hashtext('label'), $1)", company_id
-        )
+        await sql.execute("SELECT pg_advisory_xact_lock(hashtext('label'), $1)", company_id)
         await _unique(company_id, values["name"])
-        if (
-            await sql.fetchval(
-                "SELECT count(*) FROM label WHERE company_id = $1", company_id
-            )
-            >= MAX_LABELS
-        ):
+        if await sql.fetchval("SELECT count(*) FROM label WHERE company_id = $1", company_id) >= MAX_LABELS:
             raise ValidationError({"name": N_("A company has at most 200 labels.")})
         label_id = await sql.fetchval(
             "INSERT INTO label (company_id, name, colour) VALUES ($1, $2, $3) RETURNING id",
@@ -152,9 +145,7 @@ async def update_label(company_id: int, label_id: int, data: dict) -> None:
     before = dict(await get_label(company_id, label_id))
     values = _clean(data)
     async with sql.transaction():
-        await sql.execute(
-            "SELECT pg_advisory_xact_lock(hashtext('label'), $1)", company_id
-        )
+        await sql.execute("SELECT pg_advisory_xact_lock(hashtext('label'), $1)", company_id)
         await _unique(company_id, values["name"], label_id)
         await sql.execute(
             "UPDATE label SET name = $3, colour = $4 WHERE company_id = $1 AND id = $2",
@@ -177,9 +168,7 @@ async def update_label(company_id: int, label_id: int, data: dict) -> None:
 async def delete_label(company_id: int, label_id: int) -> None:
     label = await get_label(company_id, label_id)
     async with sql.transaction():
-        await sql.execute(
-            "DELETE FROM label WHERE company_id = $1 AND id = $2", company_id, label_id
-        )
+        await sql.execute("DELETE FROM label WHERE company_id = $1 AND id = $2", company_id, label_id)
         await record_audit(
             company_id,
             "label.deleted",

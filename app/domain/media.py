@@ -15,25 +15,34 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import mimetypes
 import time
-import logging
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.i18n import N_, gettext
 from app.domain import sql
-from app.storage import S3Store, StorageError
 from app.domain.errors import NotFound, ValidationError
-from app.domain.sniff import sniff
 from app.domain.events import MessageStatusChanged, emit
+from app.domain.sniff import sniff
+from app.i18n import N_, gettext
+from app.storage import S3Store, StorageError
 
 log = logging.getLogger(__name__)
 
 # Types kept; anything else (executables, scripts, HTML) is refused and only its name shown.
-ALLOWED = ("image/", "audio/", "video/", "application/pdf", "text/plain", "application/msword",
-           "application/vnd.openxmlformats-officedocument.", "application/vnd.ms-excel", "application/zip")
+ALLOWED = (
+    "image/",
+    "audio/",
+    "video/",
+    "application/pdf",
+    "text/plain",
+    "application/msword",
+    "application/vnd.openxmlformats-officedocument.",
+    "application/vnd.ms-excel",
+    "application/zip",
+)
 INLINE = ("image/jpeg", "image/png", "image/webp", "image/gif", "audio/", "video/")
 
 
@@ -69,14 +78,17 @@ async def claim_media() -> PendingMedia | None:
     if row is None:
         return None
     media = row["media"]
-    return PendingMedia(row["id"], row["company_id"], row["channel_id"], json.loads(media) if isinstance(media, str) else dict(media))
+    return PendingMedia(
+        row["id"], row["company_id"], row["channel_id"], json.loads(media) if isinstance(media, str) else dict(media)
+    )
 
 
 async def _update(item: PendingMedia, changes: dict) -> None:
     conversation_id = await sql.fetchval(
         """UPDATE message SET data = jsonb_set(data, '{media}', (data->'media') || $2::jsonb) WHERE id = $1
            RETURNING conversation_id""",
-        item.message_id, json.dumps(changes),
+        item.message_id,
+        json.dumps(changes),
     )
     await emit(MessageStatusChanged(item.company_id, conversation_id, item.message_id, "received"))
 
@@ -107,14 +119,19 @@ async def retry_media_later(item: PendingMedia, seconds: float, tries: int = 0) 
     await sql.execute(
         """UPDATE message SET next_attempt_at = now() + make_interval(secs => $2),
                   data = jsonb_set(data, '{media,tries}', to_jsonb($3::int)) WHERE id = $1""",
-        item.message_id, float(seconds), tries)
+        item.message_id,
+        float(seconds),
+        tries,
+    )
 
 
 async def get_media_file(company_id: int, message_id: int, data_dir: Path) -> tuple[Path, str, str]:
     """The stored file of a message of this company: (path, mime type, download name)."""
     if not 0 < message_id < 2**63:
         raise NotFound(N_("No such file."))
-    media = await sql.fetchval("SELECT data->'media' FROM message WHERE company_id = $1 AND id = $2", company_id, message_id)
+    media = await sql.fetchval(
+        "SELECT data->'media' FROM message WHERE company_id = $1 AND id = $2", company_id, message_id
+    )
     media = json.loads(media) if isinstance(media, str) else media
     if not media or not media.get("path"):
         raise NotFound(N_("No such file."))
@@ -169,7 +186,9 @@ async def replicate_one(data_dir: Path, retry_seconds: float = 30.0) -> bool:
             changes = {"remote_error": "The file is missing under DATA_DIR.", "remote_retry_at": "infinity"}
         else:
             try:
-                await REMOTE.put(media["path"], local.read_bytes(), media.get("mime_type") or "application/octet-stream")
+                await REMOTE.put(
+                    media["path"], local.read_bytes(), media.get("mime_type") or "application/octet-stream"
+                )
                 changes = {"remote": media["path"]}
             except StorageError as exc:
                 log.warning("could not copy %s to the bucket: %s", media["path"], exc.reason)
@@ -178,12 +197,15 @@ async def replicate_one(data_dir: Path, retry_seconds: float = 30.0) -> bool:
             await sql.execute(
                 """UPDATE message SET data = jsonb_set(data, '{media}', (data->'media') || jsonb_build_object(
                        'remote_error', $2::text, 'remote_retry_at', now() + make_interval(secs => $3))) WHERE id = $1""",
-                row["id"], changes["remote_error"], float(retry_seconds),
+                row["id"],
+                changes["remote_error"],
+                float(retry_seconds),
             )
         else:
             await sql.execute(
                 "UPDATE message SET data = jsonb_set(data, '{media}', ((data->'media') - 'remote_error') || $2::jsonb) WHERE id = $1",
-                row["id"], json.dumps(changes),
+                row["id"],
+                json.dumps(changes),
             )
     return True
 
@@ -236,7 +258,9 @@ async def get_public_media(message_id: int, token: str, secret: str, data_dir: P
     """An outbound message's file for the provider (no login: the signed token is the key)."""
     if not 0 < message_id < 2**63:
         raise NotFound(N_("No such file."))
-    row = await sql.fetchrow("SELECT company_id, data->'media' AS media FROM message WHERE id = $1 AND direction = 'out'", message_id)
+    row = await sql.fetchrow(
+        "SELECT company_id, data->'media' AS media FROM message WHERE id = $1 AND direction = 'out'", message_id
+    )
     media = (json.loads(row["media"]) if isinstance(row["media"], str) else row["media"]) if row else None
     if row is None or not media or not media.get("path") or not _token_valid(secret, message_id, media["path"], token):
         raise NotFound(N_("No such file."))

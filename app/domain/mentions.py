@@ -70,17 +70,11 @@ def find_mentions(text: str, people: list[tuple[int, str]]) -> list[int]:
     while start >= 0 and len(found) < MAX_PER_NOTE:
         rest = folded[start + 1 :]
         match = next(
-            (
-                uid
-                for name, uid in names
-                if rest.startswith(name) and ends_word(start + 1 + len(name))
-            ),
+            (uid for name, uid in names if rest.startswith(name) and ends_word(start + 1 + len(name))),
             None,
         )
         if match is None:
-            word = "".join(
-                ch for ch in rest.split(" ", 1)[0] if ch.isalnum() or ch in "-'_"
-            )
+            word = "".join(ch for ch in rest.split(" ", 1)[0] if ch.isalnum() or ch in "-'_")
             owners = firsts.get(word, [])
             if word and len(owners) == 1 and ends_word(start + 1 + len(word)):
                 match = owners[0]
@@ -90,15 +84,11 @@ def find_mentions(text: str, people: list[tuple[int, str]]) -> list[int]:
     return found
 
 
-async def add_note_with_mentions(
-    company_id: int, conversation_id: int, author_user_id: int, data: dict
-) -> int:
+async def add_note_with_mentions(company_id: int, conversation_id: int, author_user_id: int, data: dict) -> int:
     """``app.domain.notes.add_note`` and, in the same transaction, its mentions."""
     async with sql.transaction():
         note_id = await add_note(company_id, conversation_id, author_user_id, data)
-        text = await sql.fetchval(
-            "SELECT text FROM conversation_note WHERE id = $1", note_id
-        )
+        text = await sql.fetchval("SELECT text FROM conversation_note WHERE id = $1", note_id)
         if "@" not in text:
             return note_id
         people = await sql.fetch(
@@ -117,9 +107,7 @@ async def add_note_with_mentions(
                 author_user_id,
             )
             if mention_id:
-                await emit(
-                    MentionAdded(company_id, mention_id, user_id, conversation_id)
-                )
+                await emit(MentionAdded(company_id, mention_id, user_id, conversation_id))
     return note_id
 
 
@@ -133,12 +121,9 @@ LEFT JOIN department d ON d.id = c.department_id
 """
 
 
-async def list_mentions(
-    company_id: int, user_id: int, limit: int = 50
-) -> list[asyncpg.Record]:
+async def list_mentions(company_id: int, user_id: int, limit: int = 50) -> list[asyncpg.Record]:
     return await sql.fetch(
-        MENTION_SQL
-        + " WHERE m.company_id = $1 AND m.user_id = $2 ORDER BY m.id DESC LIMIT $3",
+        MENTION_SQL + " WHERE m.company_id = $1 AND m.user_id = $2 ORDER BY m.id DESC LIMIT $3",
         company_id,
         user_id,
         limit,

@@ -14,16 +14,24 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
-from app.i18n import N_
 from app.domain import sql
 from app.domain.channels import ChannelInfo, get_channel
 from app.domain.errors import NotFound, ValidationError
-from app.domain.events import CHANNEL, ContactChanged, ConversationOpened, MessageQueued, MessageReceived, MessageStatusChanged, emit
+from app.domain.events import (
+    CHANNEL,
+    ContactChanged,
+    ConversationOpened,
+    MessageQueued,
+    MessageReceived,
+    MessageStatusChanged,
+    emit,
+)
 from app.domain.group_commit import GroupCommit
+from app.i18n import N_
 from app.providers.base import STATUS_RANK, InboundMessage, Parsed, StatusUpdate, clean_text
 
 WINDOW = timedelta(hours=24)
@@ -62,24 +70,33 @@ async def _contact_id(company_id: int, phone: str | None, alias: str, name: str)
     if phone:
         contact_id = await sql.fetchval(
             """INSERT INTO contact (company_id, phone, name, profile_name) VALUES ($1, $2, $3, $3)
-               ON CONFLICT (company_id, phone) DO UPDATE SET """ + _PROFILE_NAME + """
+               ON CONFLICT (company_id, phone) DO UPDATE SET """
+            + _PROFILE_NAME
+            + """
                RETURNING id""",
-            company_id, phone, name[:200],
+            company_id,
+            phone,
+            name[:200],
         )
         if alias:
             await sql.execute(
                 "INSERT INTO contact_alias (company_id, contact_id, alias) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-                company_id, contact_id, alias,
+                company_id,
+                contact_id,
+                alias,
             )
         return contact_id
     if not alias:
         raise ValueError("a contact needs a phone or an alias")
-    found = await sql.fetchval("SELECT contact_id FROM contact_alias WHERE company_id = $1 AND alias = $2", company_id, alias)
+    found = await sql.fetchval(
+        "SELECT contact_id FROM contact_alias WHERE company_id = $1 AND alias = $2", company_id, alias
+    )
     if found:
         return found
     contact_id = await sql.fetchval(
         "INSERT INTO contact (company_id, phone, name, profile_name) VALUES ($1, NULL, $2, $2) RETURNING id",
-        company_id, name[:200],
+        company_id,
+        name[:200],
     )
     await sql.execute(
         "INSERT INTO contact_alias (company_id, contact_id, alias) VALUES ($1, $2, $3)", company_id, contact_id, alias
@@ -117,15 +134,20 @@ async def _adopt_alias(company_id: int, phone: str, alias: str) -> None:
     owner = await sql.fetchrow(
         """SELECT ct.id, ct.phone FROM contact_alias a JOIN contact ct ON ct.id = a.contact_id
            WHERE a.company_id = $1 AND a.alias = $2 FOR UPDATE OF ct""",
-        company_id, alias,
+        company_id,
+        alias,
     )
     if owner is None or owner["phone"] == phone:
         return
     if owner["phone"] is not None:
         return  # the alias belongs to someone with another number: leave both alone
-    keep = await sql.fetchval("SELECT id FROM contact WHERE company_id = $1 AND phone = $2 FOR UPDATE", company_id, phone)
+    keep = await sql.fetchval(
+        "SELECT id FROM contact WHERE company_id = $1 AND phone = $2 FOR UPDATE", company_id, phone
+    )
     if keep is None:
-        await sql.execute("UPDATE contact SET phone = $3 WHERE company_id = $1 AND id = $2", company_id, owner["id"], phone)
+        await sql.execute(
+            "UPDATE contact SET phone = $3 WHERE company_id = $1 AND id = $2", company_id, owner["id"], phone
+        )
         await emit(ContactChanged(company_id, owner["id"]))
         return
     from app.domain.contacts import merge_contacts
@@ -137,15 +159,23 @@ async def _adopt_alias(company_id: int, phone: str, alias: str) -> None:
            FROM conversation k
            WHERE d.company_id = $1 AND d.contact_id = $2 AND d.status <> 'resolved'
              AND k.contact_id = $3 AND k.channel_id = d.channel_id AND k.status <> 'resolved'""",
-        company_id, owner["id"], keep,
+        company_id,
+        owner["id"],
+        keep,
     )
     await merge_contacts(company_id, keep, owner["id"])
 
 
 async def _store(channel: ChannelInfo, m: InboundMessage) -> bool:
     # PostgreSQL text cannot hold NUL; providers' JSON may carry "\u0000".
-    m = replace(m, text=_nul(m.text), name=_nul(m.name), provider_message_id=_nul(m.provider_message_id),
-                reply_to=_nul(m.reply_to), alias=_nul(m.alias))
+    m = replace(
+        m,
+        text=_nul(m.text),
+        name=_nul(m.name),
+        provider_message_id=_nul(m.provider_message_id),
+        reply_to=_nul(m.reply_to),
+        alias=_nul(m.alias),
+    )
     if m.outbound:
         # Only outbound messages race with statuses (and with our own send response).
         await _lock(channel.id, m.provider_message_id)
@@ -160,7 +190,9 @@ async def _store(channel: ChannelInfo, m: InboundMessage) -> bool:
         conv = await sql.fetchrow(
             """WITH ct AS (
                    INSERT INTO contact (company_id, phone, name, profile_name) VALUES ($1, $5, $6, $6)
-                   ON CONFLICT (company_id, phone) DO UPDATE SET """ + _PROFILE_NAME + """
+                   ON CONFLICT (company_id, phone) DO UPDATE SET """
+            + _PROFILE_NAME
+            + """
                    RETURNING id)
                INSERT INTO conversation (company_id, channel_id, contact_id, department_id, last_inbound_at)
                SELECT $1, $2, ct.id, $3, CASE WHEN $4 THEN now() END FROM ct
@@ -171,7 +203,12 @@ async def _store(channel: ChannelInfo, m: InboundMessage) -> bool:
                                                THEN coalesce(conversation.awaiting_agent_since, now())
                                                ELSE conversation.awaiting_agent_since END
                RETURNING id, contact_id, (xmax = 0) AS created""",
-            channel.company_id, channel.id, channel.default_department_id, not m.outbound, m.phone, m.name[:200],
+            channel.company_id,
+            channel.id,
+            channel.default_department_id,
+            not m.outbound,
+            m.phone,
+            m.name[:200],
         )
         if m.alias:
             await _contact_id(channel.company_id, m.phone, m.alias, m.name)
@@ -187,7 +224,11 @@ async def _store(channel: ChannelInfo, m: InboundMessage) -> bool:
                                                THEN coalesce(conversation.awaiting_agent_since, now())
                                                ELSE conversation.awaiting_agent_since END
                RETURNING id, contact_id, (xmax = 0) AS created""",
-            channel.company_id, channel.id, contact_id, channel.default_department_id, not m.outbound,
+            channel.company_id,
+            channel.id,
+            contact_id,
+            channel.default_department_id,
+            not m.outbound,
         )
     if m.outbound and await _adopt_echo(channel, conv["id"], m):
         return True
@@ -203,9 +244,21 @@ async def _store(channel: ChannelInfo, m: InboundMessage) -> bool:
                ON CONFLICT (channel_id, provider_message_id) DO NOTHING RETURNING id)
            SELECT m.id FROM m, pg_notify($13, json_build_object('name', $14::text, 'company_id', $1::int,
                                                                 'conversation_id', $3::int, 'message_id', m.id)::text)""",
-        channel.company_id, channel.id, conv["id"], "out" if m.outbound else "in", "agent" if m.outbound else "customer",
-        m.type, m.text, json.dumps(_data(m)), m.reply_to[:200], m.provider_message_id, "sent" if m.outbound else "received",
-        m.outbound, CHANNEL, MessageReceived.name, _recovered_at(m),
+        channel.company_id,
+        channel.id,
+        conv["id"],
+        "out" if m.outbound else "in",
+        "agent" if m.outbound else "customer",
+        m.type,
+        m.text,
+        json.dumps(_data(m)),
+        m.reply_to[:200],
+        m.provider_message_id,
+        "sent" if m.outbound else "received",
+        m.outbound,
+        CHANNEL,
+        MessageReceived.name,
+        _recovered_at(m),
     )
     if message_id is None:
         return False
@@ -217,7 +270,10 @@ async def _store(channel: ChannelInfo, m: InboundMessage) -> bool:
             """UPDATE message SET data = data || '{"superseded": true}'::jsonb
                WHERE conversation_id = $1 AND type = 'reaction' AND direction = $2 AND id < $3
                  AND data->>'reaction_to' = $4 AND NOT data ? 'superseded'""",
-            conv["id"], "out" if m.outbound else "in", message_id, m.reaction_to,
+            conv["id"],
+            "out" if m.outbound else "in",
+            message_id,
+            m.reaction_to,
         )
     return True
 
@@ -227,8 +283,8 @@ def _recovered_at(m: InboundMessage) -> datetime | None:
     if not m.recovered or not m.timestamp or m.timestamp <= 0:
         return None
     ts = m.timestamp / 1000 if m.timestamp > 1e11 else m.timestamp  # milliseconds or seconds
-    when = datetime.fromtimestamp(ts, timezone.utc)
-    return min(when, datetime.now(timezone.utc))
+    when = datetime.fromtimestamp(ts, UTC)
+    return min(when, datetime.now(UTC))
 
 
 async def _adopt_echo(channel: ChannelInfo, conversation_id: int, m: InboundMessage) -> bool:
@@ -244,7 +300,10 @@ async def _adopt_echo(channel: ChannelInfo, conversation_id: int, m: InboundMess
                                             OR status = 'failed' AND error_code = 'unknown')
                        ORDER BY id LIMIT 1 FOR UPDATE)
            RETURNING id""",
-        conversation_id, channel.id, m.provider_message_id, m.text,
+        conversation_id,
+        channel.id,
+        m.provider_message_id,
+        m.text,
     )
     if row is None:
         return False
@@ -258,11 +317,14 @@ async def _drain_pending(channel: ChannelInfo, provider_message_id: str) -> None
     rows = await sql.fetch(
         """DELETE FROM pending_status WHERE channel_id = $1 AND provider_message_id = $2
            RETURNING status, error_code, error_reason""",
-        channel.id, provider_message_id,
+        channel.id,
+        provider_message_id,
     )
     for r in sorted(rows, key=lambda r: STATUS_RANK.get(r["status"], -1)):
-        await sql.fetchval(_STATUS_ONE, *_status_args(channel, StatusUpdate(provider_message_id, r["status"], r["error_code"],
-                                                                            r["error_reason"])))
+        await sql.fetchval(
+            _STATUS_ONE,
+            *_status_args(channel, StatusUpdate(provider_message_id, r["status"], r["error_code"], r["error_reason"])),
+        )
 
 
 PENDING_STATUS_TTL = timedelta(days=7)
@@ -287,8 +349,16 @@ def _count_status(outcome: str, result: IngestResult) -> None:
 
 
 def _status_args(channel: ChannelInfo, s: StatusUpdate) -> tuple:
-    return (channel.company_id, channel.id, _nul(s.provider_message_id), s.status, _nul(s.error_code)[:32],
-            _nul(s.error_reason), CHANNEL, MessageStatusChanged.name)
+    return (
+        channel.company_id,
+        channel.id,
+        _nul(s.provider_message_id),
+        s.status,
+        _nul(s.error_code)[:32],
+        _nul(s.error_reason),
+        CHANNEL,
+        MessageStatusChanged.name,
+    )
 
 
 # One status, after its (channel, provider id) lock, in one statement: it moves the message
@@ -323,13 +393,16 @@ SELECT CASE WHEN EXISTS (SELECT 1 FROM up) THEN 'applied' WHEN EXISTS (SELECT 1 
 # conversation, insert the message, and queue ConversationOpened (when the conversation is new)
 # then MessageReceived; NOTIFY delivers both at commit, in that order. Same rows and events as
 # ``_store``; PostgreSQL runs all data-modifying CTEs even when the final SELECT ignores them.
-_INBOUND_ONE = """
+_INBOUND_ONE = (
+    """
 WITH dup AS (
     SELECT 1 FROM message WHERE channel_id = $2 AND provider_message_id = $7
 ), ct AS (
     INSERT INTO contact (company_id, phone, name, profile_name)
     SELECT $1, $4, $5, $5 WHERE NOT EXISTS (SELECT 1 FROM dup)
-    ON CONFLICT (company_id, phone) DO UPDATE SET """ + _PROFILE_NAME + """
+    ON CONFLICT (company_id, phone) DO UPDATE SET """
+    + _PROFILE_NAME
+    + """
     RETURNING id
 ), cv AS (
     INSERT INTO conversation (company_id, channel_id, contact_id, department_id, last_inbound_at)
@@ -354,6 +427,7 @@ SELECT m.id,
            'name', $13::text, 'company_id', $1::int, 'conversation_id', m.conversation_id, 'message_id', m.id)::text)
 FROM m JOIN cv ON cv.id = m.conversation_id
 """
+)
 
 # Concurrent webhooks share a transaction and its commit (see app.domain.group_commit); one
 # instance per kind, since a batch is sorted by one kind of lock key.
@@ -383,11 +457,24 @@ async def receive_webhook(channel: ChannelInfo, parsed: Parsed) -> IngestResult:
             # The rows it locks, in order: the contact (company, phone), then its conversation
             # on this channel (see app.domain.group_commit: no deadlocks between batches).
             (channel.company_id, phone, channel.id),
-            (_INBOUND_ONE, (
-                channel.company_id, channel.id, channel.default_department_id, phone, _nul(m.name)[:200],
-                m.type, _nul(m.provider_message_id), _nul(m.text), json.dumps(_data(m)), _nul(m.reply_to)[:200],
-                CHANNEL, ConversationOpened.name, MessageReceived.name,
-            )),
+            (
+                _INBOUND_ONE,
+                (
+                    channel.company_id,
+                    channel.id,
+                    channel.default_department_id,
+                    phone,
+                    _nul(m.name)[:200],
+                    m.type,
+                    _nul(m.provider_message_id),
+                    _nul(m.text),
+                    json.dumps(_data(m)),
+                    _nul(m.reply_to)[:200],
+                    CHANNEL,
+                    ConversationOpened.name,
+                    MessageReceived.name,
+                ),
+            ),
         )
         if stored is None:
             result.duplicates += 1
@@ -399,7 +486,9 @@ async def receive_webhook(channel: ChannelInfo, parsed: Parsed) -> IngestResult:
         pid = _nul(s.provider_message_id)
         outcome = await STATUSES.run(
             # The lock and the row it takes: (channel, provider id), one of each.
-            (channel.id, pid), (_LOCK, (channel.id, pid)), (_STATUS_ONE, _status_args(channel, s)),
+            (channel.id, pid),
+            (_LOCK, (channel.id, pid)),
+            (_STATUS_ONE, _status_args(channel, s)),
         )
         _count_status(outcome, result)
         return result
@@ -455,13 +544,17 @@ async def attach_provider_id(channel: ChannelInfo, message_id: int, provider_mes
         await _lock(channel.id, provider_message_id)
         await sql.execute(
             "DELETE FROM message WHERE channel_id = $1 AND provider_message_id = $2 AND id <> $3 AND direction = 'out'",
-            channel.id, provider_message_id, message_id,
+            channel.id,
+            provider_message_id,
+            message_id,
         )
         row = await sql.fetchrow(
             """UPDATE message SET provider_message_id = $2, status = $3, sent_at = now(), error_code = '', error_reason = '',
                                   send_started_at = NULL
                WHERE id = $1 AND status = 'pending' RETURNING conversation_id""",
-            message_id, provider_message_id, status,
+            message_id,
+            provider_message_id,
+            status,
         )
         if row is None:
             return
@@ -477,14 +570,17 @@ def window_open(last_inbound_at: datetime | None, now: datetime | None = None) -
     customer's last message; outside it only an approved template may be sent."""
     if last_inbound_at is None:
         return False
-    return (now or datetime.now(timezone.utc)) - last_inbound_at < WINDOW
+    return (now or datetime.now(UTC)) - last_inbound_at < WINDOW
 
 
 def _template(provider: str, data: dict, c_errors: dict) -> dict | None:
     if provider == "meta" and (data.get("template_name") or "").strip():
         params = [p.strip() for p in str(data.get("template_params") or "").split("\n") if p.strip()]
-        return {"name": data["template_name"].strip()[:512], "language": (data.get("template_language") or "en_US").strip()[:16],
-                "params": params}
+        return {
+            "name": data["template_name"].strip()[:512],
+            "language": (data.get("template_language") or "en_US").strip()[:16],
+            "params": params,
+        }
     if provider == "twilio" and (data.get("content_sid") or "").strip():
         sid = data["content_sid"].strip()
         if not (sid.startswith("HX") and len(sid) == 34):
@@ -502,8 +598,15 @@ def _template(provider: str, data: dict, c_errors: dict) -> dict | None:
     return None
 
 
-async def queue_message(company_id: int, conversation_id: int, data: dict, *, user_id: int | None,
-                        author: str = "agent", media: dict | None = None) -> int:
+async def queue_message(
+    company_id: int,
+    conversation_id: int,
+    data: dict,
+    *,
+    user_id: int | None,
+    author: str = "agent",
+    media: dict | None = None,
+) -> int:
     """Store an outbound message ``pending`` (the outbox). Checks the provider's text limit and,
     for Meta and Twilio, the 24-hour window (outside it a template is required)."""
     from app.domain.conversations import get_conversation  # the conversation module builds on this one
@@ -523,7 +626,9 @@ async def queue_message(company_id: int, conversation_id: int, data: dict, *, us
         elif len(text) > channel.impl.text_limit:
             errors.setdefault("text", f"{channel.impl.label} accepts at most {channel.impl.text_limit} characters.")
         if channel.impl.has_window and not window_open(conv["last_inbound_at"]):
-            errors.setdefault("text", N_("More than 24 hours since the customer last wrote: send an approved template instead."))
+            errors.setdefault(
+                "text", N_("More than 24 hours since the customer last wrote: send an approved template instead.")
+            )
     if errors:
         raise ValidationError(errors)
     kind = "template" if template else (media or {}).get("type", "text")
@@ -538,7 +643,14 @@ async def queue_message(company_id: int, conversation_id: int, data: dict, *, us
             """INSERT INTO message (company_id, channel_id, conversation_id, direction, author, author_user_id,
                                     type, text, data, reply_to, status)
                VALUES ($1, $2, $3, 'out', $4, $5, $6, $7, $8::jsonb, $9, 'pending') RETURNING id""",
-            company_id, channel.id, conversation_id, author, user_id, kind, text, json.dumps(payload),
+            company_id,
+            channel.id,
+            conversation_id,
+            author,
+            user_id,
+            kind,
+            text,
+            json.dumps(payload),
             str(data.get("reply_to") or "")[:200],
         )
         await sql.execute("UPDATE conversation SET last_message_at = now() WHERE id = $1", conversation_id)
@@ -556,12 +668,14 @@ async def resend_message(company_id: int, message_id: int) -> None:
             """UPDATE message SET status = 'pending', attempts = 0, next_attempt_at = now(), error_code = '',
                                   error_reason = '', provider_message_id = NULL, send_started_at = NULL
                WHERE company_id = $1 AND id = $2 AND status = 'failed'""",
-            company_id, message_id,
+            company_id,
+            message_id,
         )
         await emit(MessageStatusChanged(company_id, msg["conversation_id"], message_id, "pending"))
 
 
 # Reads --------------------------------------------------------------------------------------
+
 
 def _decode(row: asyncpg.Record) -> dict:
     item = dict(row)
@@ -586,5 +700,3 @@ async def get_messages(company_id: int, message_ids: list[int]) -> dict[int, dic
         return {}
     rows = await sql.fetch("SELECT * FROM message WHERE company_id = $1 AND id = ANY($2::bigint[])", company_id, ids)
     return {r["id"]: _decode(r) for r in rows}
-
-

@@ -31,7 +31,7 @@ import bisect
 import statistics
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import Protocol, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -111,7 +111,7 @@ class Row:
     _measured: int = 0
     _resolutions: list[float] = field(default_factory=list, repr=False)
 
-    def finish(self) -> "Row":
+    def finish(self) -> Row:
         if self._frt_assign:
             self.frt_assign_avg = statistics.fmean(self._frt_assign)
             self.frt_assign_median = statistics.median(self._frt_assign)
@@ -139,7 +139,7 @@ def day_bounds(day: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
     """The instants a local calendar day starts and ends (23 or 25 hours on DST days)."""
     start = datetime.combine(day, datetime.min.time(), tz)
     end = datetime.combine(day + timedelta(days=1), datetime.min.time(), tz)
-    return start.astimezone(timezone.utc), end.astimezone(timezone.utc)
+    return start.astimezone(UTC), end.astimezone(UTC)
 
 
 @dataclass(frozen=True)
@@ -233,8 +233,13 @@ async def compute(
             rows[key] = Row(key=key, label=label)
         return rows[key]
 
-    def key_of(*, agent: int | None = None, department: int | None = None, channel: int | None = None,
-               at: datetime | None = None) -> object:
+    def key_of(
+        *,
+        agent: int | None = None,
+        department: int | None = None,
+        channel: int | None = None,
+        at: datetime | None = None,
+    ) -> object:
         return {
             "agent": agent,
             "department": department,
@@ -261,7 +266,9 @@ async def compute(
            FROM conversation_event e JOIN conversation c ON c.id = e.conversation_id
            WHERE e.company_id = $1 AND e.at >= $2 AND e.at < $3
              AND (e.to_status IN ('assigned', 'resolved') OR e.kind = 'reinjected')""",
-        company_id, start, end,
+        company_id,
+        start,
+        end,
     )
     bounds.extend([start, end])
     bounds.extend(r["created_at"] for r in firsts)
@@ -269,7 +276,9 @@ async def compute(
     for r in firsts:
         if not keep(agent=r["author_user_id"], department=r["department_id"], channel=r["channel_id"]):
             continue
-        target = row(key_of(agent=r["author_user_id"], department=r["department_id"], channel=r["channel_id"], at=r["reply_at"]))
+        target = row(
+            key_of(agent=r["author_user_id"], department=r["department_id"], channel=r["channel_id"], at=r["reply_at"])
+        )
         target.first_responses += 1
         open_time = hours(r["department_id"]).business_seconds
         target._frt_created.append(open_time(r["created_at"], r["reply_at"]))
@@ -306,7 +315,11 @@ async def compute(
            FROM message m JOIN conversation c ON c.id = m.conversation_id
            WHERE m.company_id = $1 AND m.created_at >= $2 AND m.created_at < $3
            GROUP BY 1, 2, 3, 4, 5""",
-        company_id, start, end, group_by == "day", tz.key,
+        company_id,
+        start,
+        end,
+        group_by == "day",
+        tz.key,
     )
     per_agent = group_by == "agent" or f.user_id is not None
     for m in messages:
@@ -315,7 +328,11 @@ async def compute(
             continue  # customer and bot messages belong to no agent
         if not keep(agent=agent, department=m["department_id"], channel=m["channel_id"]):
             continue
-        key = m["day"] if group_by == "day" else key_of(agent=agent, department=m["department_id"], channel=m["channel_id"])
+        key = (
+            m["day"]
+            if group_by == "day"
+            else key_of(agent=agent, department=m["department_id"], channel=m["channel_id"])
+        )
         target = row(key)
         if m["author"] == "agent":
             target.agent_messages += m["n"]
@@ -329,7 +346,9 @@ async def compute(
         for c in await sql.fetch(
             """SELECT id, channel_id, department_id, created_at FROM conversation
                WHERE company_id = $1 AND created_at >= $2 AND created_at < $3""",
-            company_id, start, end,
+            company_id,
+            start,
+            end,
         ):
             if not keep(department=c["department_id"], channel=c["channel_id"]):
                 continue
@@ -347,15 +366,32 @@ async def compute(
     return sorted(result, key=lambda r: (r.key is None, r.label.lower(), str(r.key)))
 
 
-async def total(company_id: int, start: datetime, end: datetime, *, schedule: Schedule,
-                department_schedules: dict[int, Schedule] | None = None, tz: ZoneInfo | None = None) -> Row:
+async def total(
+    company_id: int,
+    start: datetime,
+    end: datetime,
+    *,
+    schedule: Schedule,
+    department_schedules: dict[int, Schedule] | None = None,
+    tz: ZoneInfo | None = None,
+) -> Row:
     """The company's figures for a period, all groups together."""
-    return (await compute(company_id, start, end, group_by="total", schedule=schedule,
-                          department_schedules=department_schedules, tz=tz))[0]
+    return (
+        await compute(
+            company_id,
+            start,
+            end,
+            group_by="total",
+            schedule=schedule,
+            department_schedules=department_schedules,
+            tz=tz,
+        )
+    )[0]
 
 
-async def load_schedules(company_id: int, load: Callable[[int, int | None], Awaitable[Schedule]] | None = None
-                         ) -> tuple[Schedule, dict[int, Schedule]]:
+async def load_schedules(
+    company_id: int, load: Callable[[int, int | None], Awaitable[Schedule]] | None = None
+) -> tuple[Schedule, dict[int, Schedule]]:
     """The company's business hours, and those of its departments that have their own. ``load``
     reads one schedule: ``business_hours.load_schedule`` by default, ``SCHEDULES.get`` (the
     bus-invalidated cache) for the wallboard's snapshots."""
@@ -363,7 +399,8 @@ async def load_schedules(company_id: int, load: Callable[[int, int | None], Awai
 
     load = load or load_schedule
     own = await sql.fetch(
-        "SELECT DISTINCT department_id FROM business_hours WHERE company_id = $1 AND department_id IS NOT NULL", company_id
+        "SELECT DISTINCT department_id FROM business_hours WHERE company_id = $1 AND department_id IS NOT NULL",
+        company_id,
     )
     return await load(company_id, None), {r["department_id"]: await load(company_id, r["department_id"]) for r in own}
 
@@ -432,7 +469,11 @@ def parse_query(params: dict, today: date) -> Query:
 async def check_ids(company_id: int, filters: Filters) -> None:
     """Each filter names a row of this company (another company's id looks like no row)."""
     checks = (
-        (filters.department_id, "SELECT 1 FROM department WHERE company_id = $1 AND id = $2", N_("No such department.")),
+        (
+            filters.department_id,
+            "SELECT 1 FROM department WHERE company_id = $1 AND id = $2",
+            N_("No such department."),
+        ),
         (filters.channel_id, "SELECT 1 FROM channel WHERE company_id = $1 AND id = $2", N_("No such channel.")),
         (filters.user_id, "SELECT 1 FROM app_user WHERE company_id = $1 AND id = $2", N_("No such agent.")),
     )
@@ -447,5 +488,13 @@ async def compute_query(company_id: int, query: Query, *, group_by: str | None =
     start, _ = day_bounds(query.start_day, tz)
     _, end = day_bounds(query.end_day, tz)
     schedule, departments = await load_schedules(company_id)
-    return await compute(company_id, start, end, group_by=group_by or query.group_by, schedule=schedule,
-                         department_schedules=departments, filters=query.filters, tz=tz)
+    return await compute(
+        company_id,
+        start,
+        end,
+        group_by=group_by or query.group_by,
+        schedule=schedule,
+        department_schedules=departments,
+        filters=query.filters,
+        tz=tz,
+    )

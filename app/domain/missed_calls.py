@@ -24,14 +24,17 @@ from app.i18n import N_
 AUTO_QUIET_MINUTES = 60  # automatic messages: at most one per customer in this many minutes
 
 
-async def follow_up_missed_call(company_id: int, number: str, *, user_id: int | None = None,
-                                automatic: bool = False) -> int | None:
+async def follow_up_missed_call(
+    company_id: int, number: str, *, user_id: int | None = None, automatic: bool = False
+) -> int | None:
     """Send the missed-call message to ``number``; returns the conversation's id (None when an
     automatic one was skipped: already sent recently)."""
     settings = await get_voice_settings(company_id)
     name = settings["missed_call_template"].strip()
     if not name:
-        raise ValidationError({"missed_call_template": N_("Set the missed-call message first (Admin, PBX, Voice and chat).")})
+        raise ValidationError(
+            {"missed_call_template": N_("Set the missed-call message first (Admin, PBX, Voice and chat).")}
+        )
     contact = await find_contact(company_id, number)
     if contact is None:
         e164 = e164_of(number)
@@ -41,7 +44,8 @@ async def follow_up_missed_call(company_id: int, number: str, *, user_id: int | 
     else:
         contact_id = contact["id"]
     channel_id = await sql.fetchval(
-        "SELECT id FROM channel WHERE company_id = $1 AND active AND provider <> 'sandbox' ORDER BY id LIMIT 1", company_id
+        "SELECT id FROM channel WHERE company_id = $1 AND active AND provider <> 'sandbox' ORDER BY id LIMIT 1",
+        company_id,
     ) or await sql.fetchval("SELECT id FROM channel WHERE company_id = $1 AND active ORDER BY id LIMIT 1", company_id)
     if channel_id is None:
         raise ValidationError({"channel_id": N_("The company has no active WhatsApp channel.")})
@@ -50,7 +54,10 @@ async def follow_up_missed_call(company_id: int, number: str, *, user_id: int | 
         """SELECT 1 FROM message m JOIN conversation c ON c.id = m.conversation_id
            WHERE c.company_id = $1 AND c.contact_id = $2 AND m.direction = 'out' AND m.text = $3
              AND m.created_at > now() - make_interval(mins => $4)""",
-        company_id, contact_id, name, AUTO_QUIET_MINUTES,
+        company_id,
+        contact_id,
+        name,
+        AUTO_QUIET_MINUTES,
     ):
         return None
     department_id = channel.default_department_id or await sql.fetchval(
@@ -66,7 +73,10 @@ async def follow_up_missed_call(company_id: int, number: str, *, user_id: int | 
                ON CONFLICT (channel_id, contact_id) WHERE status <> 'resolved'
                DO UPDATE SET last_message_at = conversation.last_message_at
                RETURNING id, status, (xmax = 0) AS created""",
-            company_id, channel_id, contact_id, department_id,
+            company_id,
+            channel_id,
+            contact_id,
+            department_id,
         )
         assert conv is not None  # INSERT ... ON CONFLICT DO UPDATE always returns the row
         if conv["created"]:
@@ -75,10 +85,20 @@ async def follow_up_missed_call(company_id: int, number: str, *, user_id: int | 
                 await sql.execute(
                     """INSERT INTO conversation_event (company_id, conversation_id, kind, from_status, to_status,
                            to_department_id, note) VALUES ($1, $2, 'queued', 'bot', 'queued', $3, 'missed call')""",
-                    company_id, conv["id"], department_id,
+                    company_id,
+                    conv["id"],
+                    department_id,
                 )
-                await emit(ConversationRouted(company_id=company_id, conversation_id=conv["id"], status="queued",
-                                              user_id=None, previous_user_id=None, department_id=department_id))
+                await emit(
+                    ConversationRouted(
+                        company_id=company_id,
+                        conversation_id=conv["id"],
+                        status="queued",
+                        user_id=None,
+                        previous_user_id=None,
+                        department_id=department_id,
+                    )
+                )
     if channel.provider == "meta":
         data = {"template_name": name, "template_language": settings["missed_call_language"] or "en"}
     elif channel.provider == "twilio":

@@ -15,8 +15,8 @@ from datetime import datetime
 import asyncpg
 
 from app.domain import sql
-from app.domain.callers import calls_in_conversation
 from app.domain.audit import record_audit
+from app.domain.callers import calls_in_conversation
 from app.domain.contacts import get_contact
 from app.domain.errors import NotFound
 from app.domain.events import ContactChanged, NoteAdded, emit
@@ -38,6 +38,7 @@ class Item(dict):
             return self[name]
         except KeyError:
             raise AttributeError(name) from None
+
 
 _MESSAGE = """SELECT m.id, m.conversation_id, m.channel_id, m.direction, m.author, m.author_user_id, m.type, m.text,
                      m.data, m.reply_to, m.provider_message_id, m.status, m.error_code, m.error_reason,
@@ -74,33 +75,47 @@ async def get_message_views(company_id: int, message_ids: list[int]) -> dict[int
     return {r["id"]: _message(r) for r in rows}
 
 
-async def list_timeline(company_id: int, conversation_id: int, *, before: int | None = None,
-                        limit: int = PAGE) -> tuple[list[dict], int | None]:
+async def list_timeline(
+    company_id: int, conversation_id: int, *, before: int | None = None, limit: int = PAGE
+) -> tuple[list[dict], int | None]:
     """A page of the conversation, oldest first, and the cursor for the page before it (or None)."""
     rows = await sql.fetch(
-        _MESSAGE + """ WHERE m.company_id = $1 AND m.conversation_id = $2 AND m.id < $3
+        _MESSAGE
+        + """ WHERE m.company_id = $1 AND m.conversation_id = $2 AND m.id < $3
                        ORDER BY m.id DESC LIMIT $4""",
-        company_id, conversation_id, before or 2**62, limit + 1,
+        company_id,
+        conversation_id,
+        before or 2**62,
+        limit + 1,
     )
     more = len(rows) > limit
     messages = [_message(r) for r in reversed(rows[:limit])]
     low: datetime | None = messages[0]["created_at"] if (more and messages) else None
     high: datetime | None = None
     if before:
-        high = await sql.fetchval("SELECT created_at FROM message WHERE company_id = $1 AND id = $2", company_id, before)
+        high = await sql.fetchval(
+            "SELECT created_at FROM message WHERE company_id = $1 AND id = $2", company_id, before
+        )
     notes = await sql.fetch(
         """SELECT n.id, n.text, n.created_at, n.author_user_id, u.name AS author_name FROM conversation_note n
            LEFT JOIN app_user u ON u.id = n.author_user_id
            WHERE n.company_id = $1 AND n.conversation_id = $2
              AND ($3::timestamptz IS NULL OR n.created_at >= $3) AND ($4::timestamptz IS NULL OR n.created_at < $4)
            ORDER BY n.created_at, n.id LIMIT 500""",
-        company_id, conversation_id, low, high,
+        company_id,
+        conversation_id,
+        low,
+        high,
     )
     events = await sql.fetch(
-        _EVENT + """ WHERE e.company_id = $1 AND e.conversation_id = $2
+        _EVENT
+        + """ WHERE e.company_id = $1 AND e.conversation_id = $2
              AND ($3::timestamptz IS NULL OR e.at >= $3) AND ($4::timestamptz IS NULL OR e.at < $4)
            ORDER BY e.at, e.id LIMIT 500""",
-        company_id, conversation_id, low, high,
+        company_id,
+        conversation_id,
+        low,
+        high,
     )
     # Reactions sit under the message they react to when it is on the page.
     by_provider_id = {m["provider_message_id"]: m for m in messages if m["provider_message_id"]}
@@ -115,7 +130,10 @@ async def list_timeline(company_id: int, conversation_id: int, *, before: int | 
             shown.append(m)
     items = shown + [Item(n, kind="note") for n in notes] + [Item(e, kind="event", created_at=e["at"]) for e in events]
     # The customer's telephone calls (issue 17: one timeline per customer), from the PBX's CDR.
-    items += [Item(c, kind="call", created_at=c["at"]) for c in await calls_in_conversation(company_id, conversation_id, low, high)]
+    items += [
+        Item(c, kind="call", created_at=c["at"])
+        for c in await calls_in_conversation(company_id, conversation_id, low, high)
+    ]
     order = {"event": 0, "message": 1, "note": 2, "call": 3}
     items.sort(key=lambda i: (i["created_at"], order[i["kind"]], i["id"]))
     return items, (messages[0]["id"] if more and messages else None)
@@ -142,7 +160,10 @@ async def add_note(company_id: int, conversation_id: int, author_user_id: int, d
         note_id = await sql.fetchval(
             """INSERT INTO conversation_note (company_id, conversation_id, author_user_id, text)
                SELECT company_id, id, $3, $4 FROM conversation WHERE company_id = $1 AND id = $2 RETURNING id""",
-            company_id, conversation_id, author_user_id, text,
+            company_id,
+            conversation_id,
+            author_user_id,
+            text,
         )
         if note_id is None:
             raise NotFound(N_("No such conversation."))
@@ -155,7 +176,8 @@ async def get_note(company_id: int, note_id: int) -> dict:
         """SELECT n.id, n.conversation_id, n.text, n.created_at, n.author_user_id, u.name AS author_name
            FROM conversation_note n LEFT JOIN app_user u ON u.id = n.author_user_id
            WHERE n.company_id = $1 AND n.id = $2""",
-        company_id, note_id,
+        company_id,
+        note_id,
     )
     if row is None:
         raise NotFound(N_("No such note."))
@@ -172,7 +194,8 @@ async def mark_read(company_id: int, conversation_id: int) -> None:
            FROM (SELECT coalesce(max(id), 0) AS last FROM message
                  WHERE company_id = $1 AND conversation_id = $2 AND direction = 'in') m
            WHERE c.company_id = $1 AND c.id = $2 AND c.read_message_id < m.last""",
-        company_id, conversation_id,
+        company_id,
+        conversation_id,
     )
 
 
@@ -194,11 +217,21 @@ async def update_contact(company_id: int, contact_id: int, data: dict) -> None:
     async with sql.transaction():
         await sql.execute(
             "UPDATE contact SET name = $3, email = $4, details = $5 WHERE company_id = $1 AND id = $2",
-            company_id, contact_id, values["name"], values["email"], values["details"],
+            company_id,
+            contact_id,
+            values["name"],
+            values["email"],
+            values["details"],
         )
-        await record_audit(company_id, "contact.updated", target_type="contact", target_id=contact_id,
-                           target_label=values["name"] or before["phone"] or "",
-                           before={k: before[k] for k in values}, after=values)
+        await record_audit(
+            company_id,
+            "contact.updated",
+            target_type="contact",
+            target_id=contact_id,
+            target_label=values["name"] or before["phone"] or "",
+            before={k: before[k] for k in values},
+            after=values,
+        )
         await emit(ContactChanged(company_id, contact_id))
 
 
@@ -211,5 +244,7 @@ async def list_contact_conversations(company_id: int, contact_id: int, limit: in
            FROM conversation c JOIN channel ch ON ch.id = c.channel_id
            LEFT JOIN department d ON d.id = c.department_id LEFT JOIN app_user u ON u.id = c.assigned_user_id
            WHERE c.company_id = $1 AND c.contact_id = $2 ORDER BY c.created_at DESC, c.id DESC LIMIT $3""",
-        company_id, contact_id, limit,
+        company_id,
+        contact_id,
+        limit,
     )

@@ -31,14 +31,14 @@ from app.domain import sql
 from app.domain.audit import record_audit
 from app.domain.auto_messages import customer_language
 from app.domain.channels import get_channel
+from app.domain.companies import get_company_country
 from app.domain.errors import NotFound, ValidationError
 from app.domain.events import ConversationOpened, OrderChanged, emit
 from app.domain.integrations import queue_webhook
 from app.domain.messages import queue_message, window_open
+from app.domain.phones import parse_phone
 from app.domain.validation import Cleaner
 from app.i18n import N_
-from app.domain.companies import get_company_country
-from app.domain.phones import parse_phone
 
 STATUSES = ("pending", "confirmed", "cancelled")
 MAX_ITEMS = 100
@@ -46,33 +46,63 @@ MAX_ITEMS = 100
 MAX_ANSWER_WORDS = 8
 
 DEFAULT_CONFIRM = (
-    "yes", "y", "confirm", "confirmed", "i confirm", "ok", "okay",
-    "oui", "je confirme", "confirme", "confirmer", "confirmee", "d'accord",
-    "sim", "confirmo", "confirmar", "confirmado", "pode enviar",
+    "yes",
+    "y",
+    "confirm",
+    "confirmed",
+    "i confirm",
+    "ok",
+    "okay",
+    "oui",
+    "je confirme",
+    "confirme",
+    "confirmer",
+    "confirmee",
+    "d'accord",
+    "sim",
+    "confirmo",
+    "confirmar",
+    "confirmado",
+    "pode enviar",
 )
 DEFAULT_CANCEL = (
-    "no", "cancel", "cancelled", "canceled",
-    "non", "annuler", "annule", "annulez", "annulation",
-    "nao", "cancelar", "cancela", "cancelado", "cancelo",
+    "no",
+    "cancel",
+    "cancelled",
+    "canceled",
+    "non",
+    "annuler",
+    "annule",
+    "annulez",
+    "annulation",
+    "nao",
+    "cancelar",
+    "cancela",
+    "cancelado",
+    "cancelo",
 )
 # A negation next to a confirmation ("je ne confirme pas") is not a yes.
 NEGATIONS = {"not", "don", "dont", "never", "pas", "jamais", "nunca", "nem"}
 
 REQUEST_TEXT = {
     "en": "Hello {name}, please confirm your order {reference}:\n{items}\nTotal: {total}\n"
-          "Reply YES to confirm or NO to cancel.",
+    "Reply YES to confirm or NO to cancel.",
     "fr": "Bonjour {name}, merci de confirmer votre commande {reference} :\n{items}\nTotal : {total}\n"
-          "Répondez OUI pour confirmer ou NON pour annuler.",
+    "Répondez OUI pour confirmer ou NON pour annuler.",
     "pt_BR": "Olá {name}, confirme seu pedido {reference}:\n{items}\nTotal: {total}\n"
-             "Responda SIM para confirmar ou NÃO para cancelar.",
+    "Responda SIM para confirmar ou NÃO para cancelar.",
 }
 THANKS_TEXT = {
-    "confirmed": {"en": "Thank you, your order {reference} is confirmed.",
-                  "fr": "Merci, votre commande {reference} est confirmée.",
-                  "pt_BR": "Obrigado, seu pedido {reference} está confirmado."},
-    "cancelled": {"en": "Your order {reference} is cancelled.",
-                  "fr": "Votre commande {reference} est annulée.",
-                  "pt_BR": "Seu pedido {reference} foi cancelado."},
+    "confirmed": {
+        "en": "Thank you, your order {reference} is confirmed.",
+        "fr": "Merci, votre commande {reference} est confirmée.",
+        "pt_BR": "Obrigado, seu pedido {reference} está confirmado.",
+    },
+    "cancelled": {
+        "en": "Your order {reference} is cancelled.",
+        "fr": "Votre commande {reference} est annulée.",
+        "pt_BR": "Seu pedido {reference} foi cancelado.",
+    },
 }
 
 
@@ -136,8 +166,12 @@ async def get_order_settings(company_id: int) -> OrderSettings:
     if row is None:
         return OrderSettings(list(DEFAULT_CONFIRM), list(DEFAULT_CANCEL))
     return OrderSettings(
-        _lines(row["confirm_words"]) or list(DEFAULT_CONFIRM), _lines(row["cancel_words"]) or list(DEFAULT_CANCEL),
-        row["request_text"], row["template_name"], row["template_language"], row["content_sid"],
+        _lines(row["confirm_words"]) or list(DEFAULT_CONFIRM),
+        _lines(row["cancel_words"]) or list(DEFAULT_CANCEL),
+        row["request_text"],
+        row["template_name"],
+        row["template_language"],
+        row["content_sid"],
     )
 
 
@@ -165,12 +199,23 @@ async def update_order_settings(company_id: int, data: dict) -> OrderSettings:
                VALUES ($1, $2, $3, $4, $5, $6, $7, now())
                ON CONFLICT (company_id) DO UPDATE SET confirm_words = $2, cancel_words = $3, request_text = $4,
                    template_name = $5, template_language = $6, content_sid = $7, updated_at = now()""",
-            company_id, "\n".join(_lines(confirm)), "\n".join(_lines(cancel)), request_text, template_name,
-            template_language, content_sid,
+            company_id,
+            "\n".join(_lines(confirm)),
+            "\n".join(_lines(cancel)),
+            request_text,
+            template_name,
+            template_language,
+            content_sid,
         )
         after = await get_order_settings(company_id)
-        await record_audit(company_id, "order_settings.updated", target_type="company", target_id=company_id,
-                           before=before.__dict__, after=after.__dict__)
+        await record_audit(
+            company_id,
+            "order_settings.updated",
+            target_type="company",
+            target_id=company_id,
+            before=before.__dict__,
+            after=after.__dict__,
+        )
     return after
 
 
@@ -203,18 +248,31 @@ async def get_order(company_id: int, order_id: int) -> dict:
     return _order(row)
 
 
-async def list_orders(company_id: int, *, status: str = "", contact_id: int | None = None, query: str = "",
-                      before: int | None = None, limit: int = 50) -> tuple[list[dict], int | None]:
+async def list_orders(
+    company_id: int,
+    *,
+    status: str = "",
+    contact_id: int | None = None,
+    query: str = "",
+    before: int | None = None,
+    limit: int = 50,
+) -> tuple[list[dict], int | None]:
     """A page of orders, newest first, and the cursor of the next page (None: last page)."""
     if status and status not in STATUSES:
         raise ValidationError({"status": N_("Choose one of the options.")})
     like = "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%" if query else ""
     rows = await sql.fetch(
-        ORDER_SQL + """ WHERE o.company_id = $1 AND ($2 = '' OR o.status = $2) AND ($3::int IS NULL OR o.contact_id = $3)
+        ORDER_SQL
+        + """ WHERE o.company_id = $1 AND ($2 = '' OR o.status = $2) AND ($3::int IS NULL OR o.contact_id = $3)
                         AND ($4::int IS NULL OR o.id < $4)
                         AND ($5 = '' OR ct.name ILIKE $5 OR ct.phone LIKE $5 OR o.external_id ILIKE $5)
                         ORDER BY o.id DESC LIMIT $6""",
-        company_id, status, contact_id, before, like, limit + 1,
+        company_id,
+        status,
+        contact_id,
+        before,
+        like,
+        limit + 1,
     )
     orders = [_order(r) for r in rows[:limit]]
     return orders, (orders[-1]["id"] if len(rows) > limit else None)
@@ -223,11 +281,17 @@ async def list_orders(company_id: int, *, status: str = "", contact_id: int | No
 def public(order: dict) -> dict:
     """The order as the API and the webhooks show it."""
     return {
-        "id": order["id"], "external_id": order["external_id"], "status": order["status"],
+        "id": order["id"],
+        "external_id": order["external_id"],
+        "status": order["status"],
         "contact": {"id": order["contact_id"], "phone": order["phone"], "name": order["contact_name"]},
-        "channel_id": order["channel_id"], "conversation_id": order["conversation_id"],
-        "items": order["items"], "currency": order["currency"], "total": order["total"],
-        "reply_text": order["reply_text"], "needs_agent": order["needs_agent_at"] is not None,
+        "channel_id": order["channel_id"],
+        "conversation_id": order["conversation_id"],
+        "items": order["items"],
+        "currency": order["currency"],
+        "total": order["total"],
+        "reply_text": order["reply_text"],
+        "needs_agent": order["needs_agent_at"] is not None,
         "decided_by": order["decided_by"] or None,
         "created_at": order["created_at"].isoformat(),
         "requested_at": order["requested_at"].isoformat() if order["requested_at"] else None,
@@ -243,8 +307,11 @@ def request_of(order: dict) -> dict | None:
         return None
     template = order.get("request_template")
     template = json.loads(template) if isinstance(template, str) else (template or {})
-    return {"message_id": order["request_message_id"], "type": order.get("request_type") or "text",
-            "template": template.get("name") or template.get("content_sid") or None}
+    return {
+        "message_id": order["request_message_id"],
+        "type": order.get("request_type") or "text",
+        "template": template.get("name") or template.get("content_sid") or None,
+    }
 
 
 # Creating ---------------------------------------------------------------------------------
@@ -264,7 +331,9 @@ async def upsert_contact(company_id: int, phone: object, name: object = "") -> i
            ON CONFLICT (company_id, phone) DO UPDATE
            SET name = CASE WHEN excluded.name <> '' THEN excluded.name ELSE contact.name END
            RETURNING id""",
-        company_id, normal, clean_name,
+        company_id,
+        normal,
+        clean_name,
     )
 
 
@@ -282,7 +351,12 @@ def clean_items(raw: object) -> list[dict]:
         quantity = c.integer("quantity", low=1, high=100_000, default=1)
         try:
             price = Decimal(str(item.get("price")))
-            if not price.is_finite() or price < 0 or price > Decimal("1000000000") or price != price.quantize(Decimal("0.01")):
+            if (
+                not price.is_finite()
+                or price < 0
+                or price > Decimal("1000000000")
+                or price != price.quantize(Decimal("0.01"))
+            ):
                 raise InvalidOperation
         except (InvalidOperation, ValueError):
             c.fail("price", N_("A price is a number from 0 with at most two decimals."))
@@ -290,7 +364,9 @@ def clean_items(raw: object) -> list[dict]:
         product_id = c.text("id", max_len=100, required=False)  # the shop's product id (seed 001)
         if c.errors:
             raise ValidationError({f"items[{n}].{k}": v for k, v in c.errors.items()})
-        items.append({"name": name, "price": f"{price:.2f}", "quantity": quantity, **({"id": product_id} if product_id else {})})
+        items.append(
+            {"name": name, "price": f"{price:.2f}", "quantity": quantity, **({"id": product_id} if product_id else {})}
+        )
     return items
 
 
@@ -321,19 +397,33 @@ async def _request(company_id: int, order: dict, settings: OrderSettings) -> int
     channel = await get_channel(company_id, order["channel_id"])
     name = order["contact_name"] or ""
     total = f"{order['total']} {order['currency']}"
-    values = {"name": name, "reference": order["reference"], "items": _format_items(order["items"], order["currency"]),
-              "total": total}
+    values = {
+        "name": name,
+        "reference": order["reference"],
+        "items": _format_items(order["items"], order["currency"]),
+        "total": total,
+    }
     if channel.impl.has_window and not window_open(conv["last_inbound_at"]):
         if channel.provider == "meta" and settings.template_name:
-            data = {"template_name": settings.template_name, "template_language": settings.template_language,
-                    "template_params": "\n".join([name or "-", order["reference"], total])}
+            data = {
+                "template_name": settings.template_name,
+                "template_language": settings.template_language,
+                "template_params": "\n".join([name or "-", order["reference"], total]),
+            }
         elif channel.provider == "twilio" and settings.content_sid:
-            data = {"content_sid": settings.content_sid,
-                    "content_variables": json.dumps({"1": name or "-", "2": order["reference"], "3": total})}
+            data = {
+                "content_sid": settings.content_sid,
+                "content_variables": json.dumps({"1": name or "-", "2": order["reference"], "3": total}),
+            }
         else:
-            raise ValidationError({"channel_id": N_(
-                "This customer has not written in the last 24 hours: set the company's default confirmation "
-                "template (Admin → Order confirmation, or PUT /api/v1/order-settings) so that the request can be sent.")})
+            raise ValidationError(
+                {
+                    "channel_id": N_(
+                        "This customer has not written in the last 24 hours: set the company's default confirmation "
+                        "template (Admin → Order confirmation, or PUT /api/v1/order-settings) so that the request can be sent."
+                    )
+                }
+            )
     else:
         language = await customer_language(company_id, order["conversation_id"])
         template = settings.request_text or REQUEST_TEXT.get(language, REQUEST_TEXT["en"])
@@ -363,7 +453,8 @@ async def create_order(company_id: int, data: dict) -> tuple[dict, bool]:
     async with sql.transaction():
         if contact_id not in (None, ""):
             if not isinstance(contact_id, int) or not await sql.fetchval(
-                "SELECT 1 FROM contact WHERE company_id = $1 AND id = $2 AND phone IS NOT NULL", company_id,
+                "SELECT 1 FROM contact WHERE company_id = $1 AND id = $2 AND phone IS NOT NULL",
+                company_id,
                 contact_id if 0 < contact_id < 2**31 else 0,
             ):
                 raise ValidationError({"contact_id": N_("No such contact with a phone number.")})
@@ -376,7 +467,9 @@ async def create_order(company_id: int, data: dict) -> tuple[dict, bool]:
                ON CONFLICT (channel_id, contact_id) WHERE status <> 'resolved'
                DO UPDATE SET last_message_at = conversation.last_message_at
                RETURNING id, (xmax = 0) AS created""",
-            company_id, channel_id, contact_id,
+            company_id,
+            channel_id,
+            contact_id,
         )
         if conv["created"]:
             await emit(ConversationOpened(company_id, conv["id"], channel_id))
@@ -384,7 +477,13 @@ async def create_order(company_id: int, data: dict) -> tuple[dict, bool]:
             order_id = await sql.fetchval(
                 """INSERT INTO shop_order (company_id, contact_id, channel_id, conversation_id, external_id, items, currency)
                    VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7) RETURNING id""",
-                company_id, contact_id, channel_id, conv["id"], external_id, json.dumps(items), currency,
+                company_id,
+                contact_id,
+                channel_id,
+                conv["id"],
+                external_id,
+                json.dumps(items),
+                currency,
             )
         except asyncpg.UniqueViolationError:
             raise ValidationError({"external_id": N_("Another order has this external id.")}) from None
@@ -407,15 +506,20 @@ async def _thank(company_id: int, order: dict, status: str) -> None:
     language = await customer_language(company_id, order["conversation_id"])
     texts = THANKS_TEXT[status]
     try:
-        await queue_message(company_id, order["conversation_id"],
-                            {"text": texts.get(language, texts["en"]).format(reference=order["reference"])},
-                            user_id=None, author="bot")
+        await queue_message(
+            company_id,
+            order["conversation_id"],
+            {"text": texts.get(language, texts["en"]).format(reference=order["reference"])},
+            user_id=None,
+            author="bot",
+        )
     except (ValidationError, NotFound):
         pass  # conversation resolved or window closed: the decision stands without thanks
 
 
-async def decide_order(company_id: int, order_id: int, decision: str, *, by: str, reply_text: str = "",
-                       thank: bool = True) -> dict:
+async def decide_order(
+    company_id: int, order_id: int, decision: str, *, by: str, reply_text: str = "", thank: bool = True
+) -> dict:
     """Confirm or cancel a pending order (the customer's answer, an agent, or the integrator)."""
     status = {"confirm": "confirmed", "cancel": "cancelled"}.get(decision)
     if status is None:
@@ -423,7 +527,8 @@ async def decide_order(company_id: int, order_id: int, decision: str, *, by: str
     async with sql.transaction():
         row = await sql.fetchrow(
             "SELECT status FROM shop_order WHERE company_id = $1 AND id = $2 FOR UPDATE",
-            company_id, order_id if 0 < order_id < 2**31 else 0,
+            company_id,
+            order_id if 0 < order_id < 2**31 else 0,
         )
         if row is None:
             raise NotFound(N_("No such order."))
@@ -433,13 +538,24 @@ async def decide_order(company_id: int, order_id: int, decision: str, *, by: str
             """UPDATE shop_order SET status = $3, decided_at = now(), decided_by = $4, updated_at = now(),
                       reply_text = CASE WHEN $5 <> '' THEN $5 ELSE reply_text END
                WHERE company_id = $1 AND id = $2""",
-            company_id, order_id, status, by, reply_text[:2000],
+            company_id,
+            order_id,
+            status,
+            by,
+            reply_text[:2000],
         )
         order = await get_order(company_id, order_id)
         await sql.execute("UPDATE contact SET client_status = $2 WHERE id = $1", order["contact_id"], status)
         if by != "customer":
-            await record_audit(company_id, f"order.{status}", target_type="order", target_id=order_id,
-                               target_label=order["reference"], before={"status": "pending"}, after={"status": status})
+            await record_audit(
+                company_id,
+                f"order.{status}",
+                target_type="order",
+                target_id=order_id,
+                target_label=order["reference"],
+                before={"status": "pending"},
+                after={"status": status},
+            )
         await queue_webhook(company_id, f"order.{status}", public(order))
         await emit(OrderChanged(company_id, order_id, order["contact_id"]))
         if thank and order["conversation_id"]:
@@ -477,7 +593,8 @@ async def take_reply(company_id: int, conversation_id: int, message_id: int, row
                 await sql.execute(
                     """UPDATE shop_order SET needs_agent_at = now(), reply_text = $2, updated_at = now()
                        WHERE id = $1 AND status = 'pending'""",
-                    order["id"], row["text"][:2000],
+                    order["id"],
+                    row["text"][:2000],
                 )
                 decided = await get_order(company_id, order["id"])
                 await queue_webhook(company_id, "order.needs_agent", public(decided))
@@ -486,7 +603,8 @@ async def take_reply(company_id: int, conversation_id: int, message_id: int, row
         # Hand the conversation to the normal flow (the caller starts the bot).
         await sql.execute(
             "UPDATE conversation SET bot_state = '' WHERE company_id = $1 AND id = $2 AND bot_state = 'order'",
-            company_id, conversation_id,
+            company_id,
+            conversation_id,
         )
         return "unclear"
     return None
@@ -510,4 +628,3 @@ async def order_counts(company_id: int) -> OrderCounts:
         company_id,
     )
     return OrderCounts(**dict(row))
-

@@ -44,7 +44,9 @@ class Claimed:
 async def claim_due(limit: int = 10, lease_seconds: float = 120.0) -> list[Claimed]:
     # A cheap poll first, on one table through the partial index: an idle outbox costs almost
     # nothing and takes no lock on the joined tables.
-    if not await sql.fetchval("SELECT EXISTS (SELECT 1 FROM message WHERE status = 'pending' AND next_attempt_at <= now())"):
+    if not await sql.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM message WHERE status = 'pending' AND next_attempt_at <= now())"
+    ):
         return []
     async with sql.transaction():
         rows = await sql.fetch(
@@ -64,7 +66,8 @@ async def claim_due(limit: int = 10, lease_seconds: float = 120.0) -> list[Claim
                          c.last_inbound_at, due.previous_attempt_at,
                          coalesce((SELECT a.alias FROM contact_alias a WHERE a.contact_id = ct.id ORDER BY a.id LIMIT 1),
                                   '') AS to_alias""",
-            limit, float(lease_seconds),
+            limit,
+            float(lease_seconds),
         )
     return [
         Claimed(**{**dict(r), "data": json.loads(r["data"]) if isinstance(r["data"], str) else dict(r["data"])})
@@ -79,7 +82,11 @@ async def record_retry(message_id: int, delay: float, code: str, reason: str, *,
         """UPDATE message SET next_attempt_at = now() + make_interval(secs => $2), error_code = $3, error_reason = $4,
                               send_started_at = CASE WHEN $5 THEN send_started_at END
            WHERE id = $1 AND status = 'pending'""",
-        message_id, float(delay), code[:32], reason, unknown,
+        message_id,
+        float(delay),
+        code[:32],
+        reason,
+        unknown,
     )
 
 
@@ -89,7 +96,10 @@ async def record_failure(company_id: int, message_id: int, code: str, reason: st
         conversation_id = await sql.fetchval(
             """UPDATE message SET status = 'failed', error_code = $3, error_reason = $4, send_started_at = NULL
                WHERE company_id = $1 AND id = $2 AND status = 'pending' RETURNING conversation_id""",
-            company_id, message_id, code[:32], reason,
+            company_id,
+            message_id,
+            code[:32],
+            reason,
         )
         if conversation_id is not None:
             await emit(MessageStatusChanged(company_id, conversation_id, message_id, "failed"))

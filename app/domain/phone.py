@@ -145,9 +145,13 @@ async def link_extension(actor: User, user_id: int, raw: object) -> None:
     if (before or {}).get("id") == extension_id:
         return
     async with sql.transaction():
-        if not await sql.fetchval("SELECT 1 FROM app_user WHERE id = $1 AND company_id = $2", user_id, actor.company_id):
+        if not await sql.fetchval(
+            "SELECT 1 FROM app_user WHERE id = $1 AND company_id = $2", user_id, actor.company_id
+        ):
             raise ValidationError({"extension_id": N_("No such user.")})
-        await sql.execute("DELETE FROM agent_extension WHERE user_id = $1 AND company_id = $2", user_id, actor.company_id)
+        await sql.execute(
+            "DELETE FROM agent_extension WHERE user_id = $1 AND company_id = $2", user_id, actor.company_id
+        )
         await sql.execute("DELETE FROM agent_phone WHERE user_id = $1 AND company_id = $2", user_id, actor.company_id)
         if extension_id is not None:
             await sql.execute(
@@ -159,8 +163,13 @@ async def link_extension(actor: User, user_id: int, raw: object) -> None:
         # The AMI leader keeps the links in memory and re-reads them on this event (issue 17).
         await emit(UserChanged(company_id=actor.company_id, user_id=user_id))
         await record_audit(
-            actor.company_id, "user.extension", target_type="user", target_id=user_id, target_label=f"#{user_id}",
-            before={"extension": (before or {}).get("name")}, after={"extension": extension_id},
+            actor.company_id,
+            "user.extension",
+            target_type="user",
+            target_id=user_id,
+            target_label=f"#{user_id}",
+            before={"extension": (before or {}).get("name")},
+            after={"extension": extension_id},
         )
 
 
@@ -169,8 +178,15 @@ async def link_extension(actor: User, user_id: int, raw: object) -> None:
 
 async def get_voice_settings(company_id: int) -> dict:
     row = await sql.fetchrow("SELECT * FROM voice_settings WHERE company_id = $1", company_id)
-    defaults = {"company_id": company_id, "during_call": "no_chats", "capacity_cut": 1, "pause_when": "offline",
-                "missed_call_template": "", "missed_call_language": "en", "missed_call_auto": False}
+    defaults = {
+        "company_id": company_id,
+        "during_call": "no_chats",
+        "capacity_cut": 1,
+        "pause_when": "offline",
+        "missed_call_template": "",
+        "missed_call_language": "en",
+        "missed_call_auto": False,
+    }
     return {**defaults, **(dict(row) if row else {})}
 
 
@@ -194,10 +210,17 @@ async def update_voice_settings(actor: User, data: dict) -> dict:
                    missed_call_language, missed_call_auto) VALUES ($1, $2, $3, $4, $5, $6, $7)
                ON CONFLICT (company_id) DO UPDATE SET during_call = $2, capacity_cut = $3, pause_when = $4,
                    missed_call_template = $5, missed_call_language = $6, missed_call_auto = $7""",
-            actor.company_id, *values.values(),
+            actor.company_id,
+            *values.values(),
         )
-        await record_audit(actor.company_id, "voice.settings", target_type="company", target_id=actor.company_id,
-                           before={k: before[k] for k in values}, after=values)
+        await record_audit(
+            actor.company_id,
+            "voice.settings",
+            target_type="company",
+            target_id=actor.company_id,
+            before={k: before[k] for k in values},
+            after=values,
+        )
     return await get_voice_settings(actor.company_id)
 
 
@@ -225,10 +248,24 @@ async def record_phone_states(states: list[PhoneState]) -> None:
     them in a crash costs nothing, and not waiting for the WAL flush halves the latency."""
     if not states:
         return
-    cols = list(zip(*[
-        (s.user_id, s.company_id, s.extension, s.state, s.call_id[:64], s.peer_num[:80], s.peer_name[:120], s.paused,
-         s.paused_reason[:80]) for s in states
-    ]))
+    cols = list(
+        zip(
+            *[
+                (
+                    s.user_id,
+                    s.company_id,
+                    s.extension,
+                    s.state,
+                    s.call_id[:64],
+                    s.peer_num[:80],
+                    s.peer_name[:120],
+                    s.paused,
+                    s.paused_reason[:80],
+                )
+                for s in states
+            ]
+        )
+    )
     async with sql.transaction():
         await sql.execute("SET LOCAL synchronous_commit = off")
         rows = await sql.fetch(
@@ -245,8 +282,10 @@ async def record_phone_states(states: list[PhoneState]) -> None:
                RETURNING user_id, company_id, state, call_id""",
             *[list(c) for c in cols],
         )
-        events = [AgentPhoneChanged(company_id=r["company_id"], user_id=r["user_id"], state=r["state"], call_id=r["call_id"])
-                  for r in rows]
+        events = [
+            AgentPhoneChanged(company_id=r["company_id"], user_id=r["user_id"], state=r["state"], call_id=r["call_id"])
+            for r in rows
+        ]
         # emit() for all of them in one statement (the NOTIFYs leave at commit, as emit's do).
         await sql.execute("SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p", CHANNEL, [e.encode() for e in events])
 

@@ -12,11 +12,11 @@ from piccolo.columns import BigInt, Integer, Timestamptz, Varchar
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
-from app.i18n import N_
 from app.domain import sql
 from app.domain.errors import NotFound, ValidationError
 from app.domain.events import PresenceChanged, emit
 from app.domain.tables import User
+from app.i18n import N_
 
 PRESENCES = [p.value for p in User.Presence]
 

@@ -48,7 +48,9 @@ async def list_quick_replies(company_id: int, *, query: str = "", page: int = 1)
     n = len(args)
     items = await sql.fetch(
         f"{_SELECT} WHERE {where} ORDER BY lower(q.shortcut), d.name NULLS FIRST, q.id LIMIT ${n + 1} OFFSET ${n + 2}",
-        *args, PER_PAGE, (page - 1) * PER_PAGE,
+        *args,
+        PER_PAGE,
+        (page - 1) * PER_PAGE,
     )
     return QuickReplyPage(items, total, page, pages)
 
@@ -60,7 +62,9 @@ async def quick_replies_for(company_id: int, department_id: int | None, limit: i
         """SELECT shortcut, text, department_id FROM quick_reply
            WHERE company_id = $1 AND (department_id IS NULL OR department_id = $2)
            ORDER BY lower(shortcut), department_id NULLS LAST LIMIT $3""",
-        company_id, department_id, limit,
+        company_id,
+        department_id,
+        limit,
     )
     seen: set[str] = set()
     out = []
@@ -105,10 +109,19 @@ async def create_quick_reply(company_id: int, data: dict) -> int:
         async with sql.transaction():
             quick_reply_id: int = await sql.fetchval(
                 "INSERT INTO quick_reply (company_id, department_id, shortcut, text) VALUES ($1, $2, $3, $4) RETURNING id",
-                company_id, values["department_id"], values["shortcut"], values["text"],
+                company_id,
+                values["department_id"],
+                values["shortcut"],
+                values["text"],
             )
-            await record_audit(company_id, "quick_reply.created", target_type="quick_reply", target_id=quick_reply_id,
-                               target_label="/" + values["shortcut"], after=values)
+            await record_audit(
+                company_id,
+                "quick_reply.created",
+                target_type="quick_reply",
+                target_id=quick_reply_id,
+                target_label="/" + values["shortcut"],
+                after=values,
+            )
     except asyncpg.UniqueViolationError:
         raise _duplicate() from None
     return quick_reply_id
@@ -122,11 +135,21 @@ async def update_quick_reply(company_id: int, quick_reply_id: int, data: dict) -
             await sql.execute(
                 """UPDATE quick_reply SET department_id = $3, shortcut = $4, text = $5, updated_at = now()
                    WHERE company_id = $1 AND id = $2""",
-                company_id, quick_reply_id, values["department_id"], values["shortcut"], values["text"],
+                company_id,
+                quick_reply_id,
+                values["department_id"],
+                values["shortcut"],
+                values["text"],
             )
-            await record_audit(company_id, "quick_reply.updated", target_type="quick_reply", target_id=quick_reply_id,
-                               target_label="/" + values["shortcut"],
-                               before={k: before[k] for k in values}, after=values)
+            await record_audit(
+                company_id,
+                "quick_reply.updated",
+                target_type="quick_reply",
+                target_id=quick_reply_id,
+                target_label="/" + values["shortcut"],
+                before={k: before[k] for k in values},
+                after=values,
+            )
     except asyncpg.UniqueViolationError:
         raise _duplicate() from None
 
@@ -135,5 +158,10 @@ async def delete_quick_reply(company_id: int, quick_reply_id: int) -> None:
     before = await get_quick_reply(company_id, quick_reply_id)
     async with sql.transaction():
         await sql.execute("DELETE FROM quick_reply WHERE company_id = $1 AND id = $2", company_id, quick_reply_id)
-        await record_audit(company_id, "quick_reply.deleted", target_type="quick_reply", target_id=quick_reply_id,
-                           target_label="/" + before["shortcut"])
+        await record_audit(
+            company_id,
+            "quick_reply.deleted",
+            target_type="quick_reply",
+            target_id=quick_reply_id,
+            target_label="/" + before["shortcut"],
+        )

@@ -24,9 +24,7 @@ VARIABLES = {
 }
 
 
-async def reply_values(
-    company_id: int, conversation_id: int, agent_name: str
-) -> dict[str, str]:
+async def reply_values(company_id: int, conversation_id: int, agent_name: str) -> dict[str, str]:
     """The values of every variable for this conversation (empty string when unknown)."""
     row = await sql.fetchrow(
         """SELECT ct.name AS customer, ct.phone, co.name AS company, d.name AS department,

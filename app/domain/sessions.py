@@ -66,9 +66,7 @@ async def list_sessions(user_id: int, current_key: str | None) -> list[SessionIn
 async def end_session(company_id: int, user_id: int, handle: str) -> bool:
     """End one of the user's own sessions by its handle (False: no such session)."""
     async with sql.transaction():
-        keys = await sql.fetch(
-            "SELECT key FROM http_session WHERE user_id = $1", user_id
-        )
+        keys = await sql.fetch("SELECT key FROM http_session WHERE user_id = $1", user_id)
         key = next((r["key"] for r in keys if handle_of(r["key"]) == handle), None)
         if key is None:
             return False

@@ -41,9 +41,7 @@ def _text(content: bytes) -> bool:
         text = sample[: exc.start].decode("utf-8")
     lowered = text.lstrip().lower()
     # Markup a browser could render as a page is never "plain text".
-    return not lowered.startswith(
-        ("<!doctype", "<html", "<svg", "<script", "<?xml", "<body", "<head", "<iframe")
-    )
+    return not lowered.startswith(("<!doctype", "<html", "<svg", "<script", "<?xml", "<body", "<head", "<iframe"))
 
 
 def sniff(content: bytes, declared: str = "") -> str:

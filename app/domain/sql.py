@@ -18,21 +18,27 @@ import contextvars
 import functools
 import logging
 import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any, AsyncIterator, Awaitable, Callable, TypeVar
+from typing import Any, TypeVar
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
 from app.engine import DB
 
-
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 # Failures that mean "the replica is not there", as opposed to a bad query.
-_UNREACHABLE = (OSError, asyncpg.exceptions.ConnectionDoesNotExistError, asyncpg.exceptions.CannotConnectNowError,
-                asyncpg.exceptions.InterfaceError, asyncpg.exceptions.PostgresConnectionError,
-                asyncpg.exceptions.AdminShutdownError, TimeoutError)
+_UNREACHABLE = (
+    OSError,
+    asyncpg.exceptions.ConnectionDoesNotExistError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.InterfaceError,
+    asyncpg.exceptions.PostgresConnectionError,
+    asyncpg.exceptions.AdminShutdownError,
+    TimeoutError,
+)
 UNREACHABLE = _UNREACHABLE  # the database is not there (down, restarting, recovering): app.db waits for it
 
 

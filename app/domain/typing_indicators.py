@@ -91,8 +91,9 @@ async def receive_typing(channel: ChannelInfo, updates: list[TypingUpdate]) -> i
     for update in updates[:MAX_UPDATES]:
         if not update.phone and not update.alias:
             continue
-        conversation_id = await sql.fetchval(_OPEN_CONVERSATION, channel.company_id, channel.id, update.phone,
-                                             update.alias or None)
+        conversation_id = await sql.fetchval(
+            _OPEN_CONVERSATION, channel.company_id, channel.id, update.phone, update.alias or None
+        )
         if conversation_id is None:
             continue
         await publish_now(TypingChanged(channel.company_id, conversation_id, "customer", update.state))

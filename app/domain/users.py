@@ -7,19 +7,20 @@ demotes themselves, so a company always keeps the admin who is acting.
 from __future__ import annotations
 
 from dataclasses import dataclass
+
 import asyncpg
 from piccolo.custom_types import Combinable
 
-from app.i18n import N_
 from app.domain import sql
-from app.domain.errors import NotFound, PermissionDenied, ValidationError
-from app.domain.events import UserChanged, emit
 from app.domain.audit import record_audit
 from app.domain.departments import departments_exist
+from app.domain.errors import NotFound, PermissionDenied, ValidationError
+from app.domain.events import UserChanged, emit
 from app.domain.passwords import hash_password, password_problem
 from app.domain.presence import record_change
 from app.domain.tables import Department, User, UserDepartment
 from app.domain.validation import Cleaner
+from app.i18n import N_
 
 ROLES = [r.value for r in User.Role]
 # Interface languages offered; English is the source language of every string.
@@ -150,9 +151,7 @@ async def create_user(company_id: int, data: dict) -> User:
             user = User(company_id=company_id, password_hash=password_hash, **values)
             await user.save()
             await _set_departments(company_id, user.id, department_ids)
-            await record_audit(
-                company_id, "user.created", after=_audited(values, department_ids), **_target(user)
-            )
+            await record_audit(company_id, "user.created", after=_audited(values, department_ids), **_target(user))
             await emit(UserChanged(company_id=company_id, user_id=user.id))
     except asyncpg.UniqueViolationError as exc:  # a concurrent create won the race
         raise ValidationError({"email": N_("A user with this e-mail already exists.")}) from exc
@@ -200,8 +199,11 @@ async def set_user_active(actor: User, user_id: int, active: bool) -> User:
             await record_change(user.company_id, user.id, old, "offline", "deactivated")
         if active != user.active:
             await record_audit(
-                user.company_id, "user.activated" if active else "user.deactivated",
-                before={"active": user.active}, after={"active": active}, **_target(user),
+                user.company_id,
+                "user.activated" if active else "user.deactivated",
+                before={"active": user.active},
+                after={"active": active},
+                **_target(user),
             )
         await emit(UserChanged(company_id=user.company_id, user_id=user.id))
     return await get_user(actor.company_id, user.id)

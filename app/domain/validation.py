@@ -7,10 +7,11 @@ show them all at once.
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
-from app.i18n import N_, gettext
 from app.domain.errors import ValidationError
+from app.i18n import N_, gettext
 
 EMAIL_RE = re.compile(r"^[^@\s<>\"']{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}$")
 COLOUR_RE = re.compile(r"^#[0-9a-fA-F]{6}$")

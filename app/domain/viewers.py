@@ -59,9 +59,7 @@ async def _snapshot(conversation_id: int) -> set[tuple[int, bool]]:
     return {(r["user_id"], r["typing"]) for r in rows}
 
 
-async def mark_viewer(
-    company_id: int, conversation_id: int, user_id: int, state: str
-) -> bool:
+async def mark_viewer(company_id: int, conversation_id: int, user_id: int, state: str) -> bool:
     """Record ``state`` (viewing, typing, left); True (and an event) when the picture changed."""
     before = await _snapshot(conversation_id)
     if state == "left":
@@ -88,11 +86,7 @@ async def mark_viewer(
     )
     changed = await _snapshot(conversation_id) != before
     if changed:
-        await publish_now(
-            ViewersChanged(
-                company_id=company_id, conversation_id=conversation_id, at=time.time()
-            )
-        )
+        await publish_now(ViewersChanged(company_id=company_id, conversation_id=conversation_id, at=time.time()))
     return changed
 
 

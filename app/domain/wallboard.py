@@ -8,15 +8,15 @@ viewers. It holds data only; the templates turn it into HTML in each viewer's la
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import ClassVar
 from zoneinfo import ZoneInfo
 
 from app.domain import metrics, sql
 from app.domain.call_metrics import call_queues
 from app.domain.channel_health import channel_alerts
-from app.domain.phone import phones_of
 from app.domain.events import Event
+from app.domain.phone import phones_of
 
 QUEUE_BUCKET_MINUTES = 10  # the queue chart's resolution: the longest queue in each 10 minutes
 
@@ -61,11 +61,17 @@ async def _departments(company_id: int, now: datetime) -> list[dict]:
     out = []
     for r in rows:
         longest = (now - r["oldest"]).total_seconds() if r["oldest"] else None
-        out.append({
-            "id": r["id"], "name": r["name"], "colour": r["colour"], "timeout": r["response_timeout"],
-            "waiting": r["waiting"], "longest": longest,
-            "over": longest is not None and longest > r["response_timeout"],
-        })
+        out.append(
+            {
+                "id": r["id"],
+                "name": r["name"],
+                "colour": r["colour"],
+                "timeout": r["response_timeout"],
+                "waiting": r["waiting"],
+                "longest": longest,
+                "over": longest is not None and longest > r["response_timeout"],
+            }
+        )
     return out
 
 
@@ -85,7 +91,8 @@ async def _agents(company_id: int, now: datetime) -> list[dict]:
              AND (u.role = 'agent' OR u.presence <> 'offline'
                   OR EXISTS (SELECT 1 FROM conversation c WHERE c.assigned_user_id = u.id AND c.status = 'assigned'))
            ORDER BY CASE u.presence WHEN 'online' THEN 0 WHEN 'busy' THEN 1 ELSE 2 END, lower(u.name)""",
-        company_id, now,
+        company_id,
+        now,
     )
     import json
 
@@ -94,12 +101,20 @@ async def _agents(company_id: int, now: datetime) -> list[dict]:
         conversations = json.loads(r["conversations"]) if isinstance(r["conversations"], str) else r["conversations"]
         over = [c for c in conversations if c["waiting"] is not None and c["timeout"] and c["waiting"] > c["timeout"]]
         oldest = max((c["waiting"] for c in conversations if c["waiting"] is not None), default=None)
-        out.append({
-            "id": r["id"], "name": r["name"], "presence": r["presence"], "capacity": r["capacity"],
-            "load": len(conversations), "conversations": conversations, "last_reply": r["last_reply"],
-            "since_reply": (now - r["last_reply"]).total_seconds() if r["last_reply"] else None,
-            "oldest_waiting": oldest, "over": len(over),
-        })
+        out.append(
+            {
+                "id": r["id"],
+                "name": r["name"],
+                "presence": r["presence"],
+                "capacity": r["capacity"],
+                "load": len(conversations),
+                "conversations": conversations,
+                "last_reply": r["last_reply"],
+                "since_reply": (now - r["last_reply"]).total_seconds() if r["last_reply"] else None,
+                "oldest_waiting": oldest,
+                "over": len(over),
+            }
+        )
     return out
 
 
@@ -111,7 +126,8 @@ async def _statuses(company_id: int, day_start: datetime) -> dict[str, int]:
                   (SELECT count(*) FROM conversation_event e WHERE e.company_id = $1 AND e.at >= $2
                      AND e.to_status = 'resolved') AS resolved
            FROM conversation WHERE company_id = $1 AND status <> 'resolved'""",
-        company_id, day_start,
+        company_id,
+        day_start,
     )
     return dict(row)
 
@@ -121,7 +137,9 @@ async def _hours(company_id: int, day_start: datetime, tz: ZoneInfo) -> list[dic
     rows = await sql.fetch(
         """SELECT extract(hour FROM m.created_at AT TIME ZONE $3)::int AS hour, m.author, count(*) AS n
            FROM message m WHERE m.company_id = $1 AND m.created_at >= $2 GROUP BY 1, 2""",
-        company_id, day_start, tz.key,
+        company_id,
+        day_start,
+        tz.key,
     )
     hours = [{"hour": h, "customer": 0, "agent": 0, "bot": 0} for h in range(24)]
     for r in rows:
@@ -134,12 +152,15 @@ async def _hours(company_id: int, day_start: datetime, tz: ZoneInfo) -> list[dic
 async def _queue(company_id: int, day_start: datetime, now: datetime) -> list[dict]:
     """The queue's length through the day, rebuilt from today's transitions backwards from
     the current length: each transition into ``queued`` added one, each out of it removed one."""
-    current = await sql.fetchval("SELECT count(*) FROM conversation WHERE company_id = $1 AND status = 'queued'", company_id)
+    current = await sql.fetchval(
+        "SELECT count(*) FROM conversation WHERE company_id = $1 AND status = 'queued'", company_id
+    )
     events = await sql.fetch(
         """SELECT at, CASE WHEN to_status = 'queued' THEN 1 ELSE -1 END AS delta FROM conversation_event
            WHERE company_id = $1 AND at >= $2 AND (to_status = 'queued') <> (coalesce(from_status, '') = 'queued')
            ORDER BY at, id""",
-        company_id, day_start,
+        company_id,
+        day_start,
     )
     length = current - sum(e["delta"] for e in events)
     bucket = timedelta(minutes=QUEUE_BUCKET_MINUTES)
@@ -158,14 +179,19 @@ async def _queue(company_id: int, day_start: datetime, now: datetime) -> list[di
     return buckets
 
 
-async def snapshot(company_id: int, schedules: tuple[metrics.Schedule, dict[int, metrics.Schedule]],
-                   now: datetime | None = None, *, previous: Snapshot | None = None) -> Snapshot:
+async def snapshot(
+    company_id: int,
+    schedules: tuple[metrics.Schedule, dict[int, metrics.Schedule]],
+    now: datetime | None = None,
+    *,
+    previous: Snapshot | None = None,
+) -> Snapshot:
     """Everything the wallboard shows. ``schedules``: the company's business hours and its
     departments' own (``metrics.load_schedules``). With ``previous`` (of the same day), the
     day's aggregates (today's times, the charts) are taken from it and only what is live now
     (queues, agents, statuses, alerts) is read again: the caller decides how often the day's
     figures are worth recomputing."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     tz = await metrics.company_zone(company_id)
     day_start, _ = metrics.day_bounds(now.astimezone(tz).date(), tz)
     snap = Snapshot(company_id=company_id, now=now, tz=tz, day_start=day_start)
@@ -175,8 +201,14 @@ async def snapshot(company_id: int, schedules: tuple[metrics.Schedule, dict[int,
     if previous is not None and previous.day_start == day_start and previous.today is not None:
         snap.today, snap.hours, snap.queue = previous.today, previous.hours, previous.queue
     else:
-        snap.today = await metrics.total(company_id, day_start, now + timedelta(seconds=1), schedule=schedules[0],
-                                         department_schedules=schedules[1], tz=tz)
+        snap.today = await metrics.total(
+            company_id,
+            day_start,
+            now + timedelta(seconds=1),
+            schedule=schedules[0],
+            department_schedules=schedules[1],
+            tz=tz,
+        )
         snap.hours = await _hours(company_id, day_start, tz)
         snap.queue = await _queue(company_id, day_start, now)
     snap.calls = await call_queues(company_id, now, day_start)  # voice beside chat (issue 17)
@@ -201,11 +233,19 @@ async def _alerts(company_id: int, snap: Snapshot) -> list[dict]:
              AND EXISTS (SELECT 1 FROM conversation_event e WHERE e.conversation_id = c.id AND e.kind = 'reinjected'
                          AND e.at >= $2)
            ORDER BY c.reinjections DESC, c.id LIMIT 20""",
-        company_id, snap.day_start,
+        company_id,
+        snap.day_start,
     )
     for r in rows:
-        alerts.append({"kind": "reinjected", "conversation_id": r["id"], "who": r["who"], "count": r["reinjections"],
-                       "department": r["department"]})
+        alerts.append(
+            {
+                "kind": "reinjected",
+                "conversation_id": r["id"],
+                "who": r["who"],
+                "count": r["reinjections"],
+                "department": r["department"],
+            }
+        )
     # Routing guarantees (issue 14): a queue nobody can staff, a conversation kept by an
     # offline holder past the department's limit, one waiting for another agent by rule.
     rows = await sql.fetch(
@@ -240,4 +280,3 @@ async def _alerts(company_id: int, snap: Snapshot) -> list[dict]:
         alerts.append({"kind": "waiting_other", "conversation_id": r["id"], "who": r["who"]})
     alerts.extend(await channel_alerts(company_id))  # down, needs pairing, silent (app.domain.channel_health)
     return alerts
-

@@ -6,8 +6,16 @@ from app.providers import custom, evolution, meta, sandbox, twilio, waha, whapi
 from app.providers.base import Provider
 
 PROVIDERS: dict[str, Provider] = {
-    p.name: p for p in (whapi.PROVIDER, waha.PROVIDER, evolution.PROVIDER, meta.PROVIDER, twilio.PROVIDER,
-                        custom.PROVIDER, sandbox.PROVIDER)
+    p.name: p
+    for p in (
+        whapi.PROVIDER,
+        waha.PROVIDER,
+        evolution.PROVIDER,
+        meta.PROVIDER,
+        twilio.PROVIDER,
+        custom.PROVIDER,
+        sandbox.PROVIDER,
+    )
 }
 
 

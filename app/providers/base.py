@@ -14,6 +14,7 @@ import asyncio
 import hmac
 import re
 from dataclasses import dataclass, field
+from datetime import UTC
 from typing import Any, ClassVar
 
 import httpx
@@ -23,7 +24,18 @@ from app import netpolicy
 
 # Normalised delivery statuses, in the order a message moves through them.
 STATUS_RANK = {"pending": 0, "sent": 1, "delivered": 2, "read": 3, "failed": 4}
-MESSAGE_TYPES = ("text", "image", "document", "audio", "voice", "video", "location", "reaction", "template", "unsupported")
+MESSAGE_TYPES = (
+    "text",
+    "image",
+    "document",
+    "audio",
+    "voice",
+    "video",
+    "location",
+    "reaction",
+    "template",
+    "unsupported",
+)
 
 
 class WebhookRejected(Exception):
@@ -166,8 +178,9 @@ class SendError(Exception):
     ``unknown``: the request may have reached the provider (a read timeout, a connection cut after
     the request went out): the message may have been sent, so it must not be sent again blindly."""
 
-    def __init__(self, reason: str, *, code: str = "", permanent: bool, retry_after: float | None = None,
-                 unknown: bool = False) -> None:
+    def __init__(
+        self, reason: str, *, code: str = "", permanent: bool, retry_after: float | None = None, unknown: bool = False
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.code = code
@@ -222,8 +235,9 @@ class Provider:
         chat, or None when there is nothing to send (unsupported, no stop call, no message)."""
         return None
 
-    async def send_typing(self, client: httpx.AsyncClient, credentials: dict, chat: TypingChat, on: bool,
-                          timeout: float = 2.0) -> bool:
+    async def send_typing(
+        self, client: httpx.AsyncClient, credentials: dict, chat: TypingChat, on: bool, timeout: float = 2.0
+    ) -> bool:
         """One try, ``timeout`` seconds at most: a typing indicator is worth nothing late, so it
         is never retried. False when nothing was sent; ``SendError`` when the provider refused."""
         return await self._once(client, self.build_typing(credentials, chat, on), timeout, "the typing indicator")
@@ -233,8 +247,9 @@ class Provider:
         chat, where it sends presence only for chats asked about; None elsewhere."""
         return None
 
-    async def watch_presence(self, client: httpx.AsyncClient, credentials: dict, chat: TypingChat,
-                             timeout: float = 2.0) -> bool:
+    async def watch_presence(
+        self, client: httpx.AsyncClient, credentials: dict, chat: TypingChat, timeout: float = 2.0
+    ) -> bool:
         """Ask for the customer's presence events (one try). False when there is no such call."""
         return await self._once(client, self.build_presence_watch(credentials, chat), timeout, "the presence request")
 
@@ -244,8 +259,11 @@ class Provider:
         request.extensions["timeout"] = httpx.Timeout(timeout).as_dict()
         response = await self.call(client, request)
         if not 200 <= response.status_code < 300:
-            raise SendError(f"{self.label} refused {what} (HTTP {response.status_code}).",
-                            code=str(response.status_code), permanent=True)
+            raise SendError(
+                f"{self.label} refused {what} (HTTP {response.status_code}).",
+                code=str(response.status_code),
+                permanent=True,
+            )
         return True
 
     async def send(self, client: httpx.AsyncClient, credentials: dict, out: Outgoing) -> SendResult:
@@ -260,13 +278,20 @@ class Provider:
         except (httpx.ConnectTimeout, httpx.PoolTimeout) as exc:  # never left this process
             raise SendError(f"Could not reach {self.label} in time.", code="timeout", permanent=False) from exc
         except httpx.TimeoutException as exc:  # sent, no answer: the provider may have it
-            raise SendError(f"{self.label} did not answer in time.", code="timeout", permanent=False,
-                            unknown=True) from exc
+            raise SendError(
+                f"{self.label} did not answer in time.", code="timeout", permanent=False, unknown=True
+            ) from exc
         except httpx.ConnectError as exc:
-            raise SendError(f"Could not reach {self.label}: {exc.__class__.__name__}.", code="network", permanent=False) from exc
+            raise SendError(
+                f"Could not reach {self.label}: {exc.__class__.__name__}.", code="network", permanent=False
+            ) from exc
         except httpx.HTTPError as exc:  # cut while talking: the provider may have it
-            raise SendError(f"Lost {self.label} while sending: {exc.__class__.__name__}.", code="network", permanent=False,
-                            unknown=True) from exc
+            raise SendError(
+                f"Lost {self.label} while sending: {exc.__class__.__name__}.",
+                code="network",
+                permanent=False,
+                unknown=True,
+            ) from exc
 
     # Aliases (WhatsApp's "@lid" ids) --------------------------------------------------------------
 
@@ -291,8 +316,9 @@ class Provider:
 
     # History (backfill) ------------------------------------------------------------------------------
 
-    async def recent_messages(self, client: httpx.AsyncClient, credentials: dict, chat_phone: str,
-                              chat_alias: str = "", limit: int = 50) -> list[InboundMessage]:
+    async def recent_messages(
+        self, client: httpx.AsyncClient, credentials: dict, chat_phone: str, chat_alias: str = "", limit: int = 50
+    ) -> list[InboundMessage]:
         """The chat's recent messages, both directions, as normalised messages (``recovered``).
         Raises ``NotImplementedError`` where the provider has no history API."""
         raise NotImplementedError
@@ -330,8 +356,9 @@ class Provider:
         """Where to download ``media`` from (Meta first resolves a media id into a URL)."""
         return media.url
 
-    async def fetch_media(self, client: httpx.AsyncClient, credentials: dict, media: Media, max_bytes: int,
-                          timeout: float = 60.0) -> tuple[bytes, str]:
+    async def fetch_media(
+        self, client: httpx.AsyncClient, credentials: dict, media: Media, max_bytes: int, timeout: float = 60.0
+    ) -> tuple[bytes, str]:
         """Download an inbound message's file; raises ``SendError`` (permanent or not) on failure.
 
         The address comes from a webhook payload, so it is fetched only from ``media_hosts``
@@ -342,10 +369,13 @@ class Provider:
             async with asyncio.timeout(timeout):
                 return await self._fetch_media(client, credentials, media, max_bytes)
         except TimeoutError as exc:
-            raise SendError(f"The file did not arrive within {timeout:.0f} s.", code="timeout", permanent=False) from exc
+            raise SendError(
+                f"The file did not arrive within {timeout:.0f} s.", code="timeout", permanent=False
+            ) from exc
 
-    async def _fetch_media(self, client: httpx.AsyncClient, credentials: dict, media: Media,
-                           max_bytes: int) -> tuple[bytes, str]:
+    async def _fetch_media(
+        self, client: httpx.AsyncClient, credentials: dict, media: Media, max_bytes: int
+    ) -> tuple[bytes, str]:
         url = await self.media_url(client, credentials, media)
         if not url:
             raise SendError("The provider gave no address for this file.", code="no-url", permanent=True)
@@ -355,9 +385,14 @@ class Provider:
             host = authority(target)
             first = hop == 0
             if target.scheme not in ("https", "http") or not (
-                    host in hosts or (not first and _matches(target.host, target.path, self.media_redirect_hosts))):
-                raise SendError(f"The file's address ({host or 'none'}) is not a server of {self.label} for this "
-                                "channel: it was not fetched.", code="host-refused", permanent=True)
+                host in hosts or (not first and _matches(target.host, target.path, self.media_redirect_hosts))
+            ):
+                raise SendError(
+                    f"The file's address ({host or 'none'}) is not a server of {self.label} for this "
+                    "channel: it was not fetched.",
+                    code="host-refused",
+                    permanent=True,
+                )
             headers = self.media_headers(credentials) if host in hosts else {}
             try:
                 async with client.stream("GET", target, headers=headers, follow_redirects=False) as r:
@@ -367,8 +402,11 @@ class Provider:
                     if r.status_code >= 500 or r.status_code == 429:
                         raise transient(r, f"{self.label} answered HTTP {r.status_code} for the file.")
                     if r.status_code != 200:
-                        raise SendError(f"{self.label} refused the file (HTTP {r.status_code}).", code=str(r.status_code),
-                                        permanent=True)
+                        raise SendError(
+                            f"{self.label} refused the file (HTTP {r.status_code}).",
+                            code=str(r.status_code),
+                            permanent=True,
+                        )
                     declared = r.headers.get("content-length", "")
                     if declared.isdigit() and int(declared) > max_bytes:
                         raise _too_large(max_bytes)
@@ -382,10 +420,12 @@ class Provider:
             except httpx.HTTPError as exc:
                 reason = netpolicy.was_refused(exc)
                 if reason:
-                    raise SendError(f"The file's address is refused: {reason}", code="address-refused",
-                                    permanent=True) from exc
-                raise SendError(f"Could not download the file: {exc.__class__.__name__}.", code="network",
-                                permanent=False) from exc
+                    raise SendError(
+                        f"The file's address is refused: {reason}", code="address-refused", permanent=True
+                    ) from exc
+                raise SendError(
+                    f"Could not download the file: {exc.__class__.__name__}.", code="network", permanent=False
+                ) from exc
             return b"".join(chunks), (media.mime_type.split(";")[0].strip() or mime)
         raise SendError("The file's address redirected too many times.", code="redirects", permanent=True)
 
@@ -422,7 +462,7 @@ def normalise_phone(value: str | None) -> str | None:
         return None
     v = value.strip()
     if v.startswith("whatsapp:"):
-        v = v[len("whatsapp:"):]
+        v = v[len("whatsapp:") :]
     if "@" in v:
         local, _, domain = v.partition("@")
         if domain not in ("c.us", "s.whatsapp.net"):
@@ -543,11 +583,11 @@ def retry_after(response: httpx.Response) -> float | None:
     try:
         return max(0.0, float(raw))
     except ValueError:
+        from datetime import datetime
         from email.utils import parsedate_to_datetime
-        from datetime import datetime, timezone
 
         try:
-            return max(0.0, (parsedate_to_datetime(raw) - datetime.now(timezone.utc)).total_seconds())
+            return max(0.0, (parsedate_to_datetime(raw) - datetime.now(UTC)).total_seconds())
         except (TypeError, ValueError):
             return None
 

@@ -99,9 +99,7 @@ class EvolutionProvider(Provider):
         CredentialField("instance", "Instance name"),
         CredentialField("api_key", "API key (apikey header)", secret=True),
     )
-    secret_help = N_(
-        "Evolution API: the value of the X-Webhook-Secret header in the instance's webhook headers."
-    )
+    secret_help = N_("Evolution API: the value of the X-Webhook-Secret header in the instance's webhook headers.")
     setup_help = N_(
         "In Evolution API, set the instance's webhook (POST /webhook/set/{instance}): url = the webhook URL below, "
         "enabled, webhook by events off, events MESSAGES_UPSERT, MESSAGES_UPDATE, SEND_MESSAGE, CONNECTION_UPDATE, "
@@ -110,12 +108,8 @@ class EvolutionProvider(Provider):
     pairs = True
     accepts_alias = True  # Evolution 2.3.6 sends to "…@lid" numbers
 
-    def verify(
-        self, credentials: dict, webhook_secret: str, request: WebhookRequest
-    ) -> None:
-        given = (
-            request.headers.get("x-webhook-secret") or request.query.get("token") or ""
-        )
+    def verify(self, credentials: dict, webhook_secret: str, request: WebhookRequest) -> None:
+        given = request.headers.get("x-webhook-secret") or request.query.get("token") or ""
         if not given:
             raise WebhookRejected(401, "Missing X-Webhook-Secret header (or ?token=).")
         if not webhook_secret or not hmac_equal(webhook_secret, given):
@@ -124,9 +118,7 @@ class EvolutionProvider(Provider):
     def parse(self, request: WebhookRequest) -> Parsed:
         data = json_body(request)
         if not isinstance(data, dict) or "event" not in data:
-            raise WebhookRejected(
-                400, "Not an Evolution API event: 'event' is missing."
-            )
+            raise WebhookRejected(400, "Not an Evolution API event: 'event' is missing.")
         out = Parsed()
         # Event names are "messages.upsert" in the body; older builds sent "MESSAGES_UPSERT".
         event = str(data.get("event") or "").lower().replace("_", ".")
@@ -185,13 +177,11 @@ class EvolutionProvider(Provider):
         )
         mtype = str(m.get("messageType") or "")
         if "conversation" in message or "extendedTextMessage" in message:
-            text = (
-                message.get("conversation")
-                or _d(message.get("extendedTextMessage")).get("text")
-                or ""
-            )
+            text = message.get("conversation") or _d(message.get("extendedTextMessage")).get("text") or ""
             out.messages.append(InboundMessage(type="text", text=str(text), **common))
-        elif media_key := (mtype if mtype in MEDIA and mtype in message else next((k for k in MEDIA if k in message), "")):
+        elif media_key := (
+            mtype if mtype in MEDIA and mtype in message else next((k for k in MEDIA if k in message), "")
+        ):
             name = media_key
             body = _d(message.get(name))
             if name == "documentWithCaptionMessage":
@@ -229,11 +219,7 @@ class EvolutionProvider(Provider):
                 "longitude": loc.get("degreesLongitude"),
                 "name": str(loc.get("name") or loc.get("address") or ""),
             }
-            out.messages.append(
-                InboundMessage(
-                    type="location", text=location["name"], location=location, **common
-                )
-            )
+            out.messages.append(InboundMessage(type="location", text=location["name"], location=location, **common))
         elif (
             "buttonsResponseMessage" in message
             or "templateButtonReplyMessage" in message
@@ -242,23 +228,14 @@ class EvolutionProvider(Provider):
             b = _d(message.get("buttonsResponseMessage"))
             t = _d(message.get("templateButtonReplyMessage"))
             lst = _d(message.get("listResponseMessage"))
-            title = str(
-                b.get("selectedDisplayText")
-                or t.get("selectedDisplayText")
-                or lst.get("title")
-                or ""
-            )
+            title = str(b.get("selectedDisplayText") or t.get("selectedDisplayText") or lst.get("title") or "")
             button = str(
                 b.get("selectedButtonId")
                 or t.get("selectedId")
                 or _d(lst.get("singleSelectReply")).get("selectedRowId")
                 or title
             )
-            out.messages.append(
-                InboundMessage(
-                    type="text", text=title or button, button=button, **common
-                )
-            )
+            out.messages.append(InboundMessage(type="text", text=title or button, button=button, **common))
         else:
             out.messages.append(
                 InboundMessage(
@@ -278,11 +255,7 @@ class EvolutionProvider(Provider):
         if status is None or not mid:
             out.ignored.append(f"status {u.get('status')!r}")
             return
-        reason = (
-            "Evolution API reported an error delivering the message."
-            if status == "failed"
-            else ""
-        )
+        reason = "Evolution API reported an error delivering the message." if status == "failed" else ""
         out.statuses.append(StatusUpdate(mid, status, "", reason))
 
     # Sending --------------------------------------------------------------------------------
@@ -320,11 +293,7 @@ class EvolutionProvider(Provider):
                 json=body,
                 headers=self._headers(credentials),
             )
-        media = (
-            base64.b64encode(out.media_content).decode()
-            if out.media_content is not None
-            else out.media_url
-        )
+        media = base64.b64encode(out.media_content).decode() if out.media_content is not None else out.media_url
         if out.type == "voice" and media:
             body, path = {"number": number, "audio": media}, "sendWhatsAppAudio"
         elif out.type in SEND_MEDIA and media:
@@ -352,9 +321,7 @@ class EvolutionProvider(Provider):
 
     def read_send_response(self, response: httpx.Response) -> SendResult:
         if response.status_code >= 500 or response.status_code == 429:
-            raise transient(
-                response, f"Evolution API answered HTTP {response.status_code}."
-            )
+            raise transient(response, f"Evolution API answered HTTP {response.status_code}.")
         try:
             data = response.json()
         except ValueError:
@@ -363,26 +330,15 @@ class EvolutionProvider(Provider):
         mid = _d(data.get("key")).get("id")
         if 200 <= response.status_code < 300 and mid:
             return SendResult(str(mid), "sent")
-        detail = (
-            _d(data.get("response")).get("message")
-            or data.get("message")
-            or data.get("error")
-        )
+        detail = _d(data.get("response")).get("message") or data.get("message") or data.get("error")
         if isinstance(detail, list):
             detail = "; ".join(str(x) for x in detail)
-        reason = str(
-            detail
-            or f"Evolution API refused the message (HTTP {response.status_code})."
-        )
+        reason = str(detail or f"Evolution API refused the message (HTTP {response.status_code}).")
         if response.status_code in (401, 403):
-            reason = (
-                "Evolution API refused the API key: update the channel's credentials."
-            )
+            reason = "Evolution API refused the API key: update the channel's credentials."
         raise SendError(reason, code=str(response.status_code), permanent=True)
 
-    async def session_state(
-        self, client: httpx.AsyncClient, credentials: dict
-    ) -> tuple[str, str, str]:
+    async def session_state(self, client: httpx.AsyncClient, credentials: dict) -> tuple[str, str, str]:
         base, instance = self._base(credentials), self._instance(credentials)
         r = await self.call(
             client,
@@ -411,9 +367,7 @@ class EvolutionProvider(Provider):
                 state = "pairing"
         return state, raw, qr
 
-    async def check_connection(
-        self, client: httpx.AsyncClient, credentials: dict
-    ) -> tuple[bool, str]:
+    async def check_connection(self, client: httpx.AsyncClient, credentials: dict) -> tuple[bool, str]:
         state, raw, _qr = await self.session_state(client, credentials)
         return (
             state == "working",

@@ -15,10 +15,8 @@ from dataclasses import replace
 import httpx
 
 from app.i18n import N_
-
 from app.providers.base import (
     CredentialField,
-    authority,
     InboundMessage,
     Media,
     Outgoing,
@@ -31,6 +29,7 @@ from app.providers.base import (
     WebhookRejected,
     WebhookRequest,
     as_float,
+    authority,
     hmac_equal,
     json_body,
     normalise_phone,
@@ -50,8 +49,18 @@ ERRORS = {
 TRANSIENT_CODES = {"1", "2", "4", "80007", "130429", "131000", "131016", "131056", "133004"}
 STATUSES = {"sent": "sent", "delivered": "delivered", "read": "read", "played": "read", "failed": "failed"}
 # Meta's referral object (click-to-WhatsApp ads): the fields we keep.
-REFERRAL = ("headline", "body", "source_url", "source_id", "source_type", "media_type", "image_url", "video_url",
-            "thumbnail_url", "ctwa_clid")
+REFERRAL = (
+    "headline",
+    "body",
+    "source_url",
+    "source_id",
+    "source_type",
+    "media_type",
+    "image_url",
+    "video_url",
+    "thumbnail_url",
+    "ctwa_clid",
+)
 MEDIA_TYPES = {"image": "image", "document": "document", "video": "video", "sticker": "image"}
 
 
@@ -70,7 +79,9 @@ class MetaProvider(Provider):
         CredentialField("app_secret", "App secret (signs webhooks)", secret=True),
         CredentialField("api_base", "Graph API base URL", required=False, default="https://graph.facebook.com/v21.0"),
     )
-    secret_help = N_("Meta: paste this as the verify token (WhatsApp > Configuration); webhooks are signed with the app secret.")
+    secret_help = N_(
+        "Meta: paste this as the verify token (WhatsApp > Configuration); webhooks are signed with the app secret."
+    )
     setup_help = N_(
         "In the Meta app dashboard, WhatsApp > Configuration: callback URL = the webhook URL below, "
         "verify token = the webhook secret; subscribe to the 'messages' field."
@@ -99,7 +110,10 @@ class MetaProvider(Provider):
                 if change.get("field") not in ("messages", "smb_message_echoes"):
                     out.ignored.append(f"field {change.get('field')!r}")
                     continue
-                names = {str(_d(c).get("wa_id")): str(_d(_d(c).get("profile")).get("name") or "") for c in _l(value.get("contacts"))}
+                names = {
+                    str(_d(c).get("wa_id")): str(_d(_d(c).get("profile")).get("name") or "")
+                    for c in _l(value.get("contacts"))
+                }
                 for m in _l(value.get("messages")):
                     self._message(_d(m), names, out, outbound=False)
                 for m in _l(value.get("message_echoes")):
@@ -133,13 +147,21 @@ class MetaProvider(Provider):
         elif kind in MEDIA_TYPES or kind == "audio":
             body = _d(m.get(kind))
             ntype = ("voice" if body.get("voice") else "audio") if kind == "audio" else MEDIA_TYPES[kind]
-            media = Media(url=str(body.get("url") or ""), media_id=str(body.get("id") or ""),
-                          mime_type=str(body.get("mime_type") or ""), filename=str(body.get("filename") or ""))
+            media = Media(
+                url=str(body.get("url") or ""),
+                media_id=str(body.get("id") or ""),
+                mime_type=str(body.get("mime_type") or ""),
+                filename=str(body.get("filename") or ""),
+            )
             out.messages.append(InboundMessage(type=ntype, text=str(body.get("caption") or ""), media=media, **common))
         elif kind == "location":
             loc = _d(m.get("location"))
-            location = {k: loc.get(k) for k in ("latitude", "longitude", "name", "address", "url") if loc.get(k) is not None}
-            out.messages.append(InboundMessage(type="location", text=str(loc.get("name") or ""), location=location, **common))
+            location = {
+                k: loc.get(k) for k in ("latitude", "longitude", "name", "address", "url") if loc.get(k) is not None
+            }
+            out.messages.append(
+                InboundMessage(type="location", text=str(loc.get("name") or ""), location=location, **common)
+            )
         elif kind in ("button", "interactive"):
             # A tapped button (a template's quick reply, or an interactive reply button / list
             # row) is the customer's answer: kept as text, with the button's id in the data.
@@ -153,7 +175,14 @@ class MetaProvider(Provider):
             out.messages.append(InboundMessage(type="text", text=title, button=payload or title, **common))
         elif kind == "reaction":
             r = _d(m.get("reaction"))
-            out.messages.append(InboundMessage(type="reaction", text=str(r.get("emoji") or ""), reaction_to=str(r.get("message_id") or ""), **common))
+            out.messages.append(
+                InboundMessage(
+                    type="reaction",
+                    text=str(r.get("emoji") or ""),
+                    reaction_to=str(r.get("message_id") or ""),
+                    **common,
+                )
+            )
         elif kind == "system":
             # e.g. {"body": "User A changed from … to …", "type": "user_changed_number", "wa_id": …}
             system = _d(m.get("system"))
@@ -227,10 +256,16 @@ class MetaProvider(Provider):
         """Marks the customer's last message read (blue ticks) and shows "typing…"."""
         if not on or not chat.last_inbound_id:
             return None
-        body = {"messaging_product": "whatsapp", "status": "read", "message_id": chat.last_inbound_id,
-                "typing_indicator": {"type": "text"}}
+        body = {
+            "messaging_product": "whatsapp",
+            "status": "read",
+            "message_id": chat.last_inbound_id,
+            "typing_indicator": {"type": "text"},
+        }
         url = f"{self._base(credentials)}/{credentials.get('phone_number_id', '')}/messages"
-        return httpx.Request("POST", url, json=body, headers={"Authorization": f"Bearer {credentials.get('access_token', '')}"})
+        return httpx.Request(
+            "POST", url, json=body, headers={"Authorization": f"Bearer {credentials.get('access_token', '')}"}
+        )
 
     async def send(self, client: httpx.AsyncClient, credentials: dict, out: Outgoing) -> SendResult:
         """A file we hold is uploaded first (``POST /{phone-number-id}/media``), then sent by id."""
@@ -242,7 +277,9 @@ class MetaProvider(Provider):
         url = f"{self._base(credentials)}/{credentials.get('phone_number_id', '')}/media"
         mime = out.media_mime or "application/octet-stream"
         request = httpx.Request(
-            "POST", url, headers={"Authorization": f"Bearer {credentials.get('access_token', '')}"},
+            "POST",
+            url,
+            headers={"Authorization": f"Bearer {credentials.get('access_token', '')}"},
             data={"messaging_product": "whatsapp", "type": mime},
             files={"file": (out.media_filename or "file", out.media_content or b"", mime)},
         )
@@ -278,7 +315,10 @@ class MetaProvider(Provider):
         response = await client.get(url, headers={"Authorization": f"Bearer {credentials.get('access_token', '')}"})
         data = _json(response)
         if response.status_code == 200:
-            return True, f"Connected: {data.get('display_phone_number') or data.get('verified_name') or 'phone number found'}."
+            return (
+                True,
+                f"Connected: {data.get('display_phone_number') or data.get('verified_name') or 'phone number found'}.",
+            )
         err = data.get("error") or {}
         return False, explain(str(err.get("code") or ""), err.get("message") or f"HTTP {response.status_code}")
 
@@ -287,13 +327,21 @@ async def _meta_session_state(self, client: httpx.AsyncClient, credentials: dict
     """The phone number's status and quality rating: ``GET /{phone-number-id}?fields=status,quality_rating,
     display_phone_number`` (status e.g. CONNECTED, FLAGGED, RESTRICTED; quality GREEN, YELLOW, RED)."""
     url = f"{self._base(credentials)}/{credentials.get('phone_number_id', '')}"
-    request = httpx.Request("GET", url, params={"fields": "status,quality_rating,display_phone_number,verified_name"},
-                            headers={"Authorization": f"Bearer {credentials.get('access_token', '')}"})
+    request = httpx.Request(
+        "GET",
+        url,
+        params={"fields": "status,quality_rating,display_phone_number,verified_name"},
+        headers={"Authorization": f"Bearer {credentials.get('access_token', '')}"},
+    )
     response = await self.call(client, request)
     data = _json(response)
     if response.status_code != 200:
         err = _d(data.get("error"))
-        return "down", explain(str(err.get("code") or ""), str(err.get("message") or f"HTTP {response.status_code}")), ""
+        return (
+            "down",
+            explain(str(err.get("code") or ""), str(err.get("message") or f"HTTP {response.status_code}")),
+            "",
+        )
     status, quality = str(data.get("status") or "CONNECTED"), str(data.get("quality_rating") or "")
     state = "working" if status in ("CONNECTED", "") else "down"
     return state, f"{status}" + (f", quality {quality}" if quality else ""), ""
@@ -312,12 +360,18 @@ def _media_methods():
         try:
             r = await client.get(f"{self._base(credentials)}/{media.media_id}", headers=self.media_headers(credentials))
         except httpx.HTTPError as exc:
-            raise SendError(f"Could not reach Meta: {exc.__class__.__name__}.", code="network", permanent=False) from exc
+            raise SendError(
+                f"Could not reach Meta: {exc.__class__.__name__}.", code="network", permanent=False
+            ) from exc
         if r.status_code != 200:
             if r.status_code >= 500 or r.status_code == 429:
                 raise transient(r, f"Meta answered HTTP {r.status_code}.")
             err = _d(_json(r).get("error"))
-            raise SendError(explain(str(err.get("code") or ""), str(err.get("message") or "")), code=str(err.get("code") or r.status_code), permanent=True)
+            raise SendError(
+                explain(str(err.get("code") or ""), str(err.get("message") or "")),
+                code=str(err.get("code") or r.status_code),
+                permanent=True,
+            )
         return str(_json(r).get("url") or "")
 
     def media_headers(self, credentials: dict) -> dict:

@@ -7,12 +7,11 @@ Inbound messages come from the simulator page, through the same ingestion action
 
 from __future__ import annotations
 
-from app.i18n import N_
-
 import uuid
 
 import httpx
 
+from app.i18n import N_
 from app.providers.base import Outgoing, Parsed, Provider, SendResult, WebhookRejected, WebhookRequest
 
 

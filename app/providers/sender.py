@@ -12,34 +12,57 @@ import asyncio
 import logging
 import time
 from dataclasses import replace
+from pathlib import Path
 
 import httpx
 
-from app.domain.channels import get_channel_for_webhook
-from app.domain.messages import attach_provider_id, resolve_alias_contacts
-from pathlib import Path
-
 from app.domain import sql
-from app.domain.errors import NotFound
-from app.domain.media import get_media_file, media_token, claim_media, media_failed, replicate_one, retry_media_later, store_media
+from app.domain.channels import get_channel_for_webhook
 from app.domain.contacts import opt_out_allows
+from app.domain.errors import NotFound
+from app.domain.media import (
+    claim_media,
+    get_media_file,
+    media_failed,
+    media_token,
+    replicate_one,
+    retry_media_later,
+    store_media,
+)
+from app.domain.messages import attach_provider_id, resolve_alias_contacts
 from app.domain.outbox import Claimed, claim_due, record_failure, record_retry
 from app.providers.base import Media, Outgoing, SendError
 from app.retry import backoff
 
 log = logging.getLogger(__name__)
 
-MAY_NOT_HAVE_BEEN_SENT = ("May not have been sent: the connection to {provider} was lost while sending, and {provider} "
-                          "cannot tell us. Check the customer's chat, then Resend if needed.")
-OPTED_OUT = ("The customer opted out of messages: only replies within 24 hours of their own message are sent "
-             "(Contacts page).")
+MAY_NOT_HAVE_BEEN_SENT = (
+    "May not have been sent: the connection to {provider} was lost while sending, and {provider} "
+    "cannot tell us. Check the customer's chat, then Resend if needed."
+)
+OPTED_OUT = (
+    "The customer opted out of messages: only replies within 24 hours of their own message are sent (Contacts page)."
+)
 
 
 class Sender:
-    def __init__(self, client: httpx.AsyncClient, *, public_url: str = "", poll_interval: float = 0.5, batch: int = 10,
-                 retry_base: float = 1.0, retry_cap: float = 300.0, max_attempts: int = 20, lease: float = 120.0,
-                 data_dir: Path | None = None, media_max_bytes: int = 16_000_000, secret_key: str = "",
-                 media_max_attempts: int = 8, media_timeout: float = 60.0) -> None:
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        *,
+        public_url: str = "",
+        poll_interval: float = 0.5,
+        batch: int = 10,
+        retry_base: float = 1.0,
+        retry_cap: float = 300.0,
+        max_attempts: int = 20,
+        lease: float = 120.0,
+        data_dir: Path | None = None,
+        media_max_bytes: int = 16_000_000,
+        secret_key: str = "",
+        media_max_attempts: int = 8,
+        media_timeout: float = 60.0,
+    ) -> None:
         self.secret_key = secret_key
         self.media_max_attempts = media_max_attempts
         self.media_timeout = media_timeout
@@ -83,8 +106,9 @@ class Sender:
                 return True
             media = Media(**{k: str(item.media.get(k) or "") for k in ("url", "media_id", "mime_type", "filename")})
             try:
-                content, mime = await channel.impl.fetch_media(self.client, channel.credentials, media, self.media_max_bytes,
-                                                               timeout=self.media_timeout)
+                content, mime = await channel.impl.fetch_media(
+                    self.client, channel.credentials, media, self.media_max_bytes, timeout=self.media_timeout
+                )
             except SendError as exc:
                 tries = int(item.media.get("tries") or 0) + 1
                 if exc.permanent:
@@ -146,7 +170,9 @@ class Sender:
             media_filename=media.get("filename", ""),
             reply_to=m.reply_to,
             template=m.data.get("template"),
-            status_callback=f"{self.public_url}/webhooks/twilio/{m.channel_id}" if provider == "twilio" and self.public_url else "",
+            status_callback=f"{self.public_url}/webhooks/twilio/{m.channel_id}"
+            if provider == "twilio" and self.public_url
+            else "",
             reaction=m.text if m.type == "reaction" else "",
             reaction_to=str(m.data.get("reaction_to") or "") if m.type == "reaction" else "",
             reaction_to_ours=bool(m.data.get("reaction_to_ours")),
@@ -206,7 +232,9 @@ class Sender:
                 elif exc.unknown:  # the provider may have it: the next claim reconciles first
                     await record_retry(m.id, self.backoff(1), exc.code, f"Checking: {exc.reason}", unknown=True)
                 elif m.attempts >= self.max_attempts:
-                    await record_failure(m.company_id, m.id, exc.code, f"Gave up after {m.attempts} attempts: {exc.reason}")
+                    await record_failure(
+                        m.company_id, m.id, exc.code, f"Gave up after {m.attempts} attempts: {exc.reason}"
+                    )
                 else:
                     delay = exc.retry_after if exc.retry_after is not None else self.backoff(m.attempts)
                     await record_retry(m.id, min(delay, 3600.0), exc.code, f"Retrying: {exc.reason}")
@@ -215,7 +243,12 @@ class Sender:
         except Exception:  # noqa: BLE001 - one bad message must not stop the others
             log.exception("sending message %s failed unexpectedly", m.id)
             try:  # after the provider call began, its outcome is unknown: the next claim reconciles first
-                await record_retry(m.id, self.backoff(m.attempts), "error", "Retrying after an internal error.",
-                                   unknown=called or m.previous_attempt_at is not None)
+                await record_retry(
+                    m.id,
+                    self.backoff(m.attempts),
+                    "error",
+                    "Retrying after an internal error.",
+                    unknown=called or m.previous_attempt_at is not None,
+                )
             except Exception:  # noqa: BLE001
                 log.exception("could not record the retry of message %s", m.id)

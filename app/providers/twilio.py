@@ -16,7 +16,6 @@ from urllib.parse import parse_qsl, urlsplit, urlunsplit
 import httpx
 
 from app.i18n import N_
-
 from app.providers.base import (
     CredentialField,
     InboundMessage,
@@ -41,10 +40,27 @@ ERRORS = {
     "21603": "The channel has no sender number ('From'): complete its settings.",
     "20003": "Twilio refused the credentials: check the Account SID and auth token.",
 }
-STATUSES = {"queued": "pending", "accepted": "pending", "scheduled": "pending", "sending": "pending", "sent": "sent",
-            "delivered": "delivered", "read": "read", "undelivered": "failed", "failed": "failed", "canceled": "failed"}
-TYPES = {"text": "text", "image": "image", "document": "document", "audio": "audio", "video": "video",
-         "location": "location", "sticker": "image"}
+STATUSES = {
+    "queued": "pending",
+    "accepted": "pending",
+    "scheduled": "pending",
+    "sending": "pending",
+    "sent": "sent",
+    "delivered": "delivered",
+    "read": "read",
+    "undelivered": "failed",
+    "failed": "failed",
+    "canceled": "failed",
+}
+TYPES = {
+    "text": "text",
+    "image": "image",
+    "document": "document",
+    "audio": "audio",
+    "video": "video",
+    "location": "location",
+    "sticker": "image",
+}
 
 
 def explain(code: str, fallback: str) -> str:
@@ -80,9 +96,13 @@ class TwilioProvider(Provider):
         CredentialField("auth_token", "Auth token (signs webhooks)", secret=True),
         CredentialField("from_number", "WhatsApp sender number (E.164)", help="e.g. +14155238886"),
         CredentialField("api_base", "API base URL", required=False, default="https://api.twilio.com"),
-        CredentialField("studio_in_front", "Studio in front (yes or empty)", required=False,
-                        help="yes: a Twilio Studio flow answers first and posts each message to "
-                             "/webhooks/twilio-studio/<channel id> (README: Moving from the Twilio Studio bot)"),
+        CredentialField(
+            "studio_in_front",
+            "Studio in front (yes or empty)",
+            required=False,
+            help="yes: a Twilio Studio flow answers first and posts each message to "
+            "/webhooks/twilio-studio/<channel id> (README: Moving from the Twilio Studio bot)",
+        ),
     )
     secret_help = N_("Twilio signs webhooks with the auth token; this secret is not used by Twilio.")
     setup_help = N_(
@@ -98,8 +118,10 @@ class TwilioProvider(Provider):
         if request.content_type != "application/x-www-form-urlencoded":
             raise WebhookRejected(415, "Expected a form-encoded body (application/x-www-form-urlencoded).")
         params = _params(request)
-        if not token or not any(hmac.compare_digest(signature(token, url, params).encode(), given.encode())
-                                for url in _with_and_without_port(request.url)):
+        if not token or not any(
+            hmac.compare_digest(signature(token, url, params).encode(), given.encode())
+            for url in _with_and_without_port(request.url)
+        ):
             raise WebhookRejected(403, "Bad X-Twilio-Signature signature.")
 
     def parse(self, request: WebhookRequest) -> Parsed:
@@ -124,8 +146,12 @@ class TwilioProvider(Provider):
         if not phone:
             out.ignored.append("message without a WhatsApp sender")
             return out
-        common = dict(provider_message_id=sid, phone=phone, name=p.get("ProfileName", ""),
-                      reply_to=p.get("OriginalRepliedMessageSid", ""))
+        common = dict(
+            provider_message_id=sid,
+            phone=phone,
+            name=p.get("ProfileName", ""),
+            reply_to=p.get("OriginalRepliedMessageSid", ""),
+        )
         kind = TYPES.get(p.get("MessageType", "text"), "unsupported")
         try:
             num_media = int(p.get("NumMedia") or 0)
@@ -140,17 +166,29 @@ class TwilioProvider(Provider):
             media = Media(url=p.get("MediaUrl0", ""), mime_type=mime)
             out.messages.append(InboundMessage(type=kind, text=p.get("Body", ""), media=media, **common))
         elif kind == "location" or p.get("Latitude"):
-            location = {"latitude": _num(p.get("Latitude")), "longitude": _num(p.get("Longitude")),
-                        "name": p.get("Label", ""), "address": p.get("Address", "")}
+            location = {
+                "latitude": _num(p.get("Latitude")),
+                "longitude": _num(p.get("Longitude")),
+                "name": p.get("Label", ""),
+                "address": p.get("Address", ""),
+            }
             out.messages.append(InboundMessage(type="location", text=location["name"], location=location, **common))
         elif kind == "text":
             out.messages.append(InboundMessage(type="text", text=p.get("Body", ""), **common))
         elif p.get("MessageType") == "button" or p.get("ButtonText"):
             # A tapped quick-reply button: its text is the customer's answer.
-            out.messages.append(InboundMessage(type="text", text=p.get("ButtonText") or p.get("Body", ""),
-                                               button=p.get("ButtonPayload") or p.get("ButtonText", ""), **common))
+            out.messages.append(
+                InboundMessage(
+                    type="text",
+                    text=p.get("ButtonText") or p.get("Body", ""),
+                    button=p.get("ButtonPayload") or p.get("ButtonText", ""),
+                    **common,
+                )
+            )
         else:
-            out.messages.append(InboundMessage(type="unsupported", text=p.get("Body", "") or f"[{p.get('MessageType')}]", **common))
+            out.messages.append(
+                InboundMessage(type="unsupported", text=p.get("Body", "") or f"[{p.get('MessageType')}]", **common)
+            )
         return out
 
     def _base(self, credentials: dict) -> str:
@@ -199,20 +237,27 @@ class TwilioProvider(Provider):
             raise transient(response, reason, code)
         raise SendError(reason, code=code, permanent=True)
 
-    async def recent_messages(self, client: httpx.AsyncClient, credentials: dict, chat_phone: str,
-                              chat_alias: str = "", limit: int = 50) -> list[InboundMessage]:
+    async def recent_messages(
+        self, client: httpx.AsyncClient, credentials: dict, chat_phone: str, chat_alias: str = "", limit: int = 50
+    ) -> list[InboundMessage]:
         """The customer's recent messages to our number: ``GET /2010-04-01/Accounts/{sid}/Messages.json
         ?From=whatsapp:+…&To=whatsapp:+…&PageSize=`` (Twilio Message resource, list; newest first)."""
         if not chat_phone:
             return []
         url = f"{self._base(credentials)}/2010-04-01/Accounts/{credentials.get('account_sid', '')}/Messages.json"
-        params = {"From": f"whatsapp:{chat_phone}", "To": f"whatsapp:{credentials.get('from_number', '')}",
-                  "PageSize": str(limit)}
+        params = {
+            "From": f"whatsapp:{chat_phone}",
+            "To": f"whatsapp:{credentials.get('from_number', '')}",
+            "PageSize": str(limit),
+        }
         request = httpx.Request("GET", url, params=params, headers={"Authorization": _basic(*self._auth(credentials))})
         response = await self.call(client, request)
         if response.status_code != 200:
-            raise SendError(f"Twilio answered HTTP {response.status_code} for the message list.",
-                            code=str(response.status_code), permanent=False)
+            raise SendError(
+                f"Twilio answered HTTP {response.status_code} for the message list.",
+                code=str(response.status_code),
+                permanent=False,
+            )
         try:
             data = response.json()
         except ValueError:
@@ -225,8 +270,16 @@ class TwilioProvider(Provider):
             when = _rfc2822(str(m.get("date_sent") or m.get("date_created") or ""))
             kind = "text" if str(m.get("num_media") or "0") == "0" else "unsupported"
             text = str(m.get("body") or "") if kind == "text" else (str(m.get("body") or "") or "[media]")
-            out.append(InboundMessage(provider_message_id=str(m["sid"]), phone=chat_phone, type=kind, text=text,
-                                      timestamp=when, recovered=True))
+            out.append(
+                InboundMessage(
+                    provider_message_id=str(m["sid"]),
+                    phone=chat_phone,
+                    type=kind,
+                    text=text,
+                    timestamp=when,
+                    recovered=True,
+                )
+            )
         return out
 
     async def check_connection(self, client: httpx.AsyncClient, credentials: dict) -> tuple[bool, str]:

@@ -27,7 +27,6 @@ from urllib.parse import quote
 import httpx
 
 from app.i18n import N_
-
 from app.providers.base import (
     CredentialField,
     InboundMessage,
@@ -55,8 +54,14 @@ PRESENCES = {"typing": "typing", "recording": "recording", "paused": "paused", "
 ACKS = {-1: "failed", 0: "pending", 1: "sent", 2: "delivered", 3: "read", 4: "read"}
 # session.status / GET /api/sessions/{session}: STOPPED, STARTING, SCAN_QR_CODE, WORKING, FAILED.
 SESSION = {"WORKING": "working", "SCAN_QR_CODE": "pairing", "STARTING": "starting", "STOPPED": "down", "FAILED": "down"}
-SEND_PATHS = {"text": "sendText", "image": "sendImage", "document": "sendFile", "voice": "sendVoice",
-              "audio": "sendVoice", "video": "sendVideo"}
+SEND_PATHS = {
+    "text": "sendText",
+    "image": "sendImage",
+    "document": "sendFile",
+    "voice": "sendVoice",
+    "audio": "sendVoice",
+    "video": "sendVideo",
+}
 
 
 def short_id(value: object) -> str:
@@ -98,16 +103,31 @@ def alternate_jid(data: dict) -> str:
     """The chat's other id carried by the payload: the phone of an @lid chat, or the reverse."""
     key = data.get("key") if isinstance(data.get("key"), dict) else {}
     info = data.get("Info") if isinstance(data.get("Info"), dict) else {}
-    for value in (key.get("remoteJidAlt"), key.get("participantAlt"), key.get("senderPn"),
-                  info.get("SenderAlt"), info.get("RecipientAlt")):
+    for value in (
+        key.get("remoteJidAlt"),
+        key.get("participantAlt"),
+        key.get("senderPn"),
+        info.get("SenderAlt"),
+        info.get("RecipientAlt"),
+    ):
         if isinstance(value, str) and value:
             return value
     return ""
 
 
 # WEBJS message types that are notices rather than something the customer wrote.
-NOTICES = {"e2e_notification", "notification_template", "notification", "gp2", "call_log", "protocol", "revoked",
-           "ciphertext", "broadcast_notification", "pinned_message"}
+NOTICES = {
+    "e2e_notification",
+    "notification_template",
+    "notification",
+    "gp2",
+    "call_log",
+    "protocol",
+    "revoked",
+    "ciphertext",
+    "broadcast_notification",
+    "pinned_message",
+}
 
 
 def _notice_kind(data: dict) -> str:
@@ -211,8 +231,14 @@ class WahaProvider(Provider):
             return
         info = data.get("Info") if isinstance(data.get("Info"), dict) else {}
         name = "" if from_me else str(data.get("notifyName") or data.get("pushName") or info.get("PushName") or "")
-        common = dict(provider_message_id=mid, phone=phone, alias=alias, outbound=from_me, name=name,
-                      timestamp=as_float(p.get("timestamp")))
+        common = dict(
+            provider_message_id=mid,
+            phone=phone,
+            alias=alias,
+            outbound=from_me,
+            name=name,
+            timestamp=as_float(p.get("timestamp")),
+        )
         reply = p.get("replyTo")
         if isinstance(reply, dict) and reply.get("id"):
             common["reply_to"] = short_id(reply["id"])
@@ -220,15 +246,24 @@ class WahaProvider(Provider):
         media = p.get("media") if isinstance(p.get("media"), dict) else None
         if reaction:
             r = p.get("reaction") if isinstance(p.get("reaction"), dict) else {}
-            out.messages.append(InboundMessage(type="reaction", text=str(r.get("text") or ""),
-                                               reaction_to=short_id(r.get("messageId")), **common))
+            out.messages.append(
+                InboundMessage(
+                    type="reaction", text=str(r.get("text") or ""), reaction_to=short_id(r.get("messageId")), **common
+                )
+            )
         elif media and (media.get("url") or p.get("hasMedia")):
             mime = str(media.get("mimetype") or "")
             m = Media(url=str(media.get("url") or ""), mime_type=mime, filename=str(media.get("filename") or ""))
-            out.messages.append(InboundMessage(type=media_type(mime, str(data.get("type") or "")), text=body, media=m, **common))
+            out.messages.append(
+                InboundMessage(type=media_type(mime, str(data.get("type") or "")), text=body, media=m, **common)
+            )
         elif isinstance(p.get("location"), dict):
             loc = p["location"]
-            location = {"latitude": loc.get("latitude"), "longitude": loc.get("longitude"), "name": loc.get("description") or ""}
+            location = {
+                "latitude": loc.get("latitude"),
+                "longitude": loc.get("longitude"),
+                "name": loc.get("description") or "",
+            }
             out.messages.append(InboundMessage(type="location", text=location["name"], location=location, **common))
         elif body or (data.get("type") in (None, "chat") and not _notice_kind(data)):
             out.messages.append(InboundMessage(type="text", text=body, **common))
@@ -256,7 +291,9 @@ class WahaProvider(Provider):
         if kind not in ("direct", "lid"):
             out.ignored.append(f"{kind} presence")
             return
-        presences = [x for x in p.get("presences") or [] if isinstance(x, dict)] if isinstance(p.get("presences"), list) else []
+        presences = (
+            [x for x in p.get("presences") or [] if isinstance(x, dict)] if isinstance(p.get("presences"), list) else []
+        )
         state = PRESENCES.get(str(presences[-1].get("lastKnownPresence"))) if presences else None
         if state is None:
             out.ignored.append("presence without a known state")
@@ -308,10 +345,17 @@ class WahaProvider(Provider):
             body["text"] = out.text
         else:
             if out.media_content is not None:  # the file itself, base64: no public link needed
-                body["file"] = {"data": base64.b64encode(out.media_content).decode(), "mimetype": out.media_mime,
-                                "filename": out.media_filename or None}
+                body["file"] = {
+                    "data": base64.b64encode(out.media_content).decode(),
+                    "mimetype": out.media_mime,
+                    "filename": out.media_filename or None,
+                }
             else:
-                body["file"] = {"url": out.media_url, "mimetype": out.media_mime, "filename": out.media_filename or None}
+                body["file"] = {
+                    "url": out.media_url,
+                    "mimetype": out.media_mime,
+                    "filename": out.media_filename or None,
+                }
             if out.text and kind != "voice":
                 body["caption"] = out.text
         if out.reply_to:
@@ -334,8 +378,11 @@ class WahaProvider(Provider):
         message = data.get("message") if isinstance(data, dict) else None
         if response.status_code == 401:
             message = "WAHA refused the API key: update the channel's credentials."
-        raise SendError(str(message or f"WAHA refused the message (HTTP {response.status_code})."),
-                        code=str(response.status_code), permanent=True)
+        raise SendError(
+            str(message or f"WAHA refused the message (HTTP {response.status_code})."),
+            code=str(response.status_code),
+            permanent=True,
+        )
 
     accepts_alias = True  # NOWEB and GOWS send to "…@lid" chat ids
 
@@ -358,15 +405,19 @@ class WahaProvider(Provider):
     lists_sent = True
     pairs = True
 
-    async def _chat_messages(self, client: httpx.AsyncClient, credentials: dict, chat_id: str, limit: int,
-                             params: dict | None = None) -> list[dict]:
+    async def _chat_messages(
+        self, client: httpx.AsyncClient, credentials: dict, chat_id: str, limit: int, params: dict | None = None
+    ) -> list[dict]:
         session = quote(str(credentials.get("session") or "default"), safe="")
         url = f"{str(credentials.get('base_url', '')).rstrip('/')}/api/{session}/chats/{quote(chat_id, safe='@')}/messages"
         query = {"limit": str(limit), "downloadMedia": "false", **(params or {})}
         response = await self.call(client, httpx.Request("GET", url, params=query, headers=self._headers(credentials)))
         if response.status_code != 200:
-            raise SendError(f"WAHA answered HTTP {response.status_code} for the chat's messages.",
-                            code=str(response.status_code), permanent=False)
+            raise SendError(
+                f"WAHA answered HTTP {response.status_code} for the chat's messages.",
+                code=str(response.status_code),
+                permanent=False,
+            )
         try:
             data = response.json()
         except ValueError:
@@ -375,15 +426,21 @@ class WahaProvider(Provider):
 
     async def find_sent(self, client: httpx.AsyncClient, credentials: dict, out: Outgoing, since: float) -> str | None:
         chat_id = out.to_phone.lstrip("+") + "@c.us" if out.to_phone else out.to_alias
-        items = await self._chat_messages(client, credentials, chat_id, 50,
-                                          {"filter.fromMe": "true", "filter.timestamp.gte": str(int(since))})
+        items = await self._chat_messages(
+            client, credentials, chat_id, 50, {"filter.fromMe": "true", "filter.timestamp.gte": str(int(since))}
+        )
         for item in items:
-            if item.get("fromMe") and str(item.get("body") or "") == out.text and (as_float(item.get("timestamp")) or 0) >= since:
+            if (
+                item.get("fromMe")
+                and str(item.get("body") or "") == out.text
+                and (as_float(item.get("timestamp")) or 0) >= since
+            ):
                 return short_id(item.get("id"))
         return None
 
-    async def recent_messages(self, client: httpx.AsyncClient, credentials: dict, chat_phone: str,
-                              chat_alias: str = "", limit: int = 50) -> list[InboundMessage]:
+    async def recent_messages(
+        self, client: httpx.AsyncClient, credentials: dict, chat_phone: str, chat_alias: str = "", limit: int = 50
+    ) -> list[InboundMessage]:
         chat_id = chat_phone.lstrip("+") + "@c.us" if chat_phone else chat_alias
         out = Parsed()
         for item in await self._chat_messages(client, credentials, chat_id, limit):
@@ -395,7 +452,9 @@ class WahaProvider(Provider):
         and, when it waits for a scan, GET /api/{session}/auth/qr?format=raw (``{"value": …}``)."""
         base = str(credentials.get("base_url", "")).rstrip("/")
         session = quote(str(credentials.get("session") or "default"), safe="")
-        response = await self.call(client, httpx.Request("GET", f"{base}/api/sessions/{session}", headers=self._headers(credentials)))
+        response = await self.call(
+            client, httpx.Request("GET", f"{base}/api/sessions/{session}", headers=self._headers(credentials))
+        )
         data = _json(response)
         if response.status_code != 200:
             return "down", f"HTTP {response.status_code}", ""
@@ -403,13 +462,19 @@ class WahaProvider(Provider):
         raw = raw if raw in SESSION else "unknown"  # only WAHA's own words, never free text
         state, qr = SESSION.get(raw, "starting"), ""
         if state == "pairing":
-            r = await self.call(client, httpx.Request("GET", f"{base}/api/{session}/auth/qr", params={"format": "raw"},
-                                                      headers=self._headers(credentials)))
+            r = await self.call(
+                client,
+                httpx.Request(
+                    "GET", f"{base}/api/{session}/auth/qr", params={"format": "raw"}, headers=self._headers(credentials)
+                ),
+            )
             qr = str(_json(r).get("value") or "") if r.status_code == 200 else ""
         return state, raw, qr
 
     async def check_connection(self, client: httpx.AsyncClient, credentials: dict) -> tuple[bool, str]:
-        url = f"{str(credentials.get('base_url', '')).rstrip('/')}/api/sessions/{credentials.get('session') or 'default'}"
+        url = (
+            f"{str(credentials.get('base_url', '')).rstrip('/')}/api/sessions/{credentials.get('session') or 'default'}"
+        )
         response = await client.get(url, headers=self._headers(credentials))
         try:
             data = response.json()

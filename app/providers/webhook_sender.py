@@ -15,8 +15,7 @@ import logging
 
 import httpx
 
-from app import __version__
-from app import netpolicy
+from app import __version__, netpolicy
 from app.domain.integrations import SIGNATURE_HEADER, Due, claim_due, record_attempt_failed, record_delivered, sign
 from app.retry import backoff
 
@@ -26,8 +25,16 @@ REFUSED = "Not sent: the address is on a loopback, private or reserved network t
 
 
 class WebhookSender:
-    def __init__(self, client: httpx.AsyncClient, *, poll_interval: float = 0.5, max_attempts: int = 12,
-                 retry_base: float = 5.0, retry_cap: float = 3600.0, timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        *,
+        poll_interval: float = 0.5,
+        max_attempts: int = 12,
+        retry_base: float = 5.0,
+        retry_cap: float = 3600.0,
+        timeout: float = 10.0,
+    ) -> None:
         self.client = client
         self.poll_interval = poll_interval
         self.max_attempts = max_attempts
@@ -65,8 +72,9 @@ class WebhookSender:
         }
         status: int | None = None
         try:
-            response = await self.client.post(d.url, content=d.body, headers=headers, timeout=self.timeout,
-                                              follow_redirects=False)
+            response = await self.client.post(
+                d.url, content=d.body, headers=headers, timeout=self.timeout, follow_redirects=False
+            )
             status = response.status_code
             if 200 <= status < 300:
                 await record_delivered(d.id, status)
@@ -78,8 +86,15 @@ class WebhookSender:
             if netpolicy.was_refused(exc):
                 await record_attempt_failed(d.id, None, REFUSED, None)
                 return
-            error = "timed out" if isinstance(exc, httpx.TimeoutException) else f"could not connect ({type(exc).__name__})"
+            error = (
+                "timed out" if isinstance(exc, httpx.TimeoutException) else f"could not connect ({type(exc).__name__})"
+            )
         retry = self.backoff(d.attempts) if d.attempts < self.max_attempts else None
-        log.info("webhook delivery %s to %s failed (%s); %s", d.id, d.url, error,
-                 f"retry in {retry:.0f}s" if retry is not None else "giving up")
+        log.info(
+            "webhook delivery %s to %s failed (%s); %s",
+            d.id,
+            d.url,
+            error,
+            f"retry in {retry:.0f}s" if retry is not None else "giving up",
+        )
         await record_attempt_failed(d.id, status, error, retry)

@@ -17,7 +17,6 @@ from urllib.parse import quote
 import httpx
 
 from app.i18n import N_
-
 from app.providers.base import (
     CredentialField,
     InboundMessage,
@@ -40,11 +39,32 @@ from app.providers.base import (
     transient,
 )
 
-STATUSES = {"pending": "pending", "sent": "sent", "delivered": "delivered", "read": "read", "played": "read", "failed": "failed"}
+STATUSES = {
+    "pending": "pending",
+    "sent": "sent",
+    "delivered": "delivered",
+    "read": "read",
+    "played": "read",
+    "failed": "failed",
+}
 # Presence statuses (enum in the presences webhook doc): online, offline, typing, recording, pending.
-PRESENCES = {"typing": "typing", "recording": "recording", "online": "paused", "offline": "paused", "pending": "paused",
-             "paused": "paused"}
-MEDIA = {"image": "image", "document": "document", "video": "video", "audio": "audio", "voice": "voice", "gif": "video", "sticker": "image"}
+PRESENCES = {
+    "typing": "typing",
+    "recording": "recording",
+    "online": "paused",
+    "offline": "paused",
+    "pending": "paused",
+    "paused": "paused",
+}
+MEDIA = {
+    "image": "image",
+    "document": "document",
+    "video": "video",
+    "audio": "audio",
+    "voice": "voice",
+    "gif": "video",
+    "sticker": "image",
+}
 
 
 class WhapiProvider(Provider):
@@ -107,9 +127,14 @@ class WhapiProvider(Provider):
             out.ignored.append("message without id")
             return
         from_me = bool(m.get("from_me"))
-        common = dict(provider_message_id=str(m["id"]), phone=normalise_phone(jid), alias=jid if kind == "lid" else "",
-                      outbound=from_me, name="" if from_me else str(m.get("from_name") or ""),
-                      timestamp=as_float(m.get("timestamp")))
+        common = dict(
+            provider_message_id=str(m["id"]),
+            phone=normalise_phone(jid),
+            alias=jid if kind == "lid" else "",
+            outbound=from_me,
+            name="" if from_me else str(m.get("from_name") or ""),
+            timestamp=as_float(m.get("timestamp")),
+        )
         context = m.get("context") if isinstance(m.get("context"), dict) else {}
         if context.get("quoted_id"):
             common["reply_to"] = str(context["quoted_id"])
@@ -118,23 +143,35 @@ class WhapiProvider(Provider):
         if t == "text":
             out.messages.append(InboundMessage(type="text", text=str(body.get("body") or ""), **common))
         elif t in MEDIA:
-            media = Media(url=str(body.get("link") or ""), media_id=str(body.get("id") or ""),
-                          mime_type=str(body.get("mime_type") or ""), filename=str(body.get("filename") or ""))
-            out.messages.append(InboundMessage(type=MEDIA[t], text=str(body.get("caption") or ""), media=media, **common))
+            media = Media(
+                url=str(body.get("link") or ""),
+                media_id=str(body.get("id") or ""),
+                mime_type=str(body.get("mime_type") or ""),
+                filename=str(body.get("filename") or ""),
+            )
+            out.messages.append(
+                InboundMessage(type=MEDIA[t], text=str(body.get("caption") or ""), media=media, **common)
+            )
         elif t == "location":
             location = {k: body.get(k) for k in ("latitude", "longitude", "name", "address") if body.get(k) is not None}
-            out.messages.append(InboundMessage(type="location", text=str(body.get("name") or ""), location=location, **common))
+            out.messages.append(
+                InboundMessage(type="location", text=str(body.get("name") or ""), location=location, **common)
+            )
         elif t == "reply":
             # A tapped button or list row: {"type": "buttons_reply", "buttons_reply": {"id", "title"}}
             # (support.whapi.cloud incoming-message 'Incoming reply by button'); list_reply alike.
             kind = str(body.get("type") or "")
             chosen = body.get(kind) if isinstance(body.get(kind), dict) else {}
             title, button_id = str(chosen.get("title") or ""), str(chosen.get("id") or "")
-            out.messages.append(InboundMessage(type="text", text=title or button_id, button=button_id or title, **common))
+            out.messages.append(
+                InboundMessage(type="text", text=title or button_id, button=button_id or title, **common)
+            )
         elif t == "link_preview":  # a text with a URL in it
             out.messages.append(InboundMessage(type="text", text=str(body.get("body") or ""), **common))
         elif t == "action" and isinstance(body.get("emoji"), str):
-            out.messages.append(InboundMessage(type="reaction", text=body["emoji"], reaction_to=str(body.get("target") or ""), **common))
+            out.messages.append(
+                InboundMessage(type="reaction", text=body["emoji"], reaction_to=str(body.get("target") or ""), **common)
+            )
         else:
             out.messages.append(InboundMessage(type="unsupported", text=f"[{t}]", **common))
 
@@ -144,8 +181,15 @@ class WhapiProvider(Provider):
             out.ignored.append(f"status {s.get('status')!r}")
             return
         reason = "Whapi reported that the message failed." if status == "failed" else ""
-        out.statuses.append(StatusUpdate(str(s["id"]), status, str(s.get("code") or "") if status == "failed" else "",
-                                         reason, as_float(s.get("timestamp"))))
+        out.statuses.append(
+            StatusUpdate(
+                str(s["id"]),
+                status,
+                str(s.get("code") or "") if status == "failed" else "",
+                reason,
+                as_float(s.get("timestamp")),
+            )
+        )
 
     def _base(self, credentials: dict) -> str:
         return str(credentials.get("api_base") or "https://gate.whapi.cloud").rstrip("/")
@@ -171,7 +215,9 @@ class WhapiProvider(Provider):
 
     def build_typing(self, credentials: dict, chat: TypingChat, on: bool) -> httpx.Request:
         url = f"{self._base(credentials)}/presences/{chat.to_phone.lstrip('+')}"
-        return httpx.Request("PUT", url, json={"presence": "typing" if on else "paused"}, headers=self._headers(credentials))
+        return httpx.Request(
+            "PUT", url, json={"presence": "typing" if on else "paused"}, headers=self._headers(credentials)
+        )
 
     def build_send(self, credentials: dict, out: Outgoing) -> httpx.Request:
         to = out.to_phone.lstrip("+")
@@ -185,7 +231,9 @@ class WhapiProvider(Provider):
             body, path = {"to": to, "body": out.text}, "text"
         if out.reply_to:
             body["quoted"] = out.reply_to
-        return httpx.Request("POST", f"{self._base(credentials)}/messages/{path}", json=body, headers=self._headers(credentials))
+        return httpx.Request(
+            "POST", f"{self._base(credentials)}/messages/{path}", json=body, headers=self._headers(credentials)
+        )
 
     def read_send_response(self, response: httpx.Response) -> SendResult:
         if response.status_code >= 500 or response.status_code == 429:
@@ -208,12 +256,19 @@ class WhapiProvider(Provider):
     # Specific User's Chat History"), the same message objects as the webhooks', newest first.
     lists_sent = True
 
-    async def _chat_messages(self, client: httpx.AsyncClient, credentials: dict, chat_id: str, count: int) -> list[dict]:
+    async def _chat_messages(
+        self, client: httpx.AsyncClient, credentials: dict, chat_id: str, count: int
+    ) -> list[dict]:
         url = f"{self._base(credentials)}/messages/list/{quote(chat_id, safe='@')}"
-        response = await self.call(client, httpx.Request("GET", url, params={"count": str(count)}, headers=self._headers(credentials)))
+        response = await self.call(
+            client, httpx.Request("GET", url, params={"count": str(count)}, headers=self._headers(credentials))
+        )
         if response.status_code != 200:
-            raise SendError(f"Whapi answered HTTP {response.status_code} for the chat's messages.",
-                            code=str(response.status_code), permanent=False)
+            raise SendError(
+                f"Whapi answered HTTP {response.status_code} for the chat's messages.",
+                code=str(response.status_code),
+                permanent=False,
+            )
         try:
             data = response.json()
         except ValueError:
@@ -230,8 +285,9 @@ class WhapiProvider(Provider):
                 return str(item.get("id") or "") or None
         return None
 
-    async def recent_messages(self, client: httpx.AsyncClient, credentials: dict, chat_phone: str,
-                              chat_alias: str = "", limit: int = 50) -> list[InboundMessage]:
+    async def recent_messages(
+        self, client: httpx.AsyncClient, credentials: dict, chat_phone: str, chat_alias: str = "", limit: int = 50
+    ) -> list[InboundMessage]:
         out = Parsed()
         chat_id = chat_phone.lstrip("+") + "@s.whatsapp.net" if chat_phone else chat_alias
         for item in await self._chat_messages(client, credentials, chat_id, limit):
@@ -243,7 +299,9 @@ class WhapiProvider(Provider):
     async def session_state(self, client: httpx.AsyncClient, credentials: dict) -> tuple[str, str, str]:
         """``GET /health`` → ``{status: {code, text}}`` (text INIT, LAUNCH, QR, AUTH, ...); while it
         waits for a scan, ``GET /users/login`` gives the QR code's raw value in ``rowdata``."""
-        r = await self.call(client, httpx.Request("GET", f"{self._base(credentials)}/health", headers=self._headers(credentials)))
+        r = await self.call(
+            client, httpx.Request("GET", f"{self._base(credentials)}/health", headers=self._headers(credentials))
+        )
         if r.status_code != 200:
             return "down", f"HTTP {r.status_code}", ""
         try:
@@ -255,8 +313,10 @@ class WhapiProvider(Provider):
         state = {"AUTH": "working", "QR": "pairing", "INIT": "starting", "LAUNCH": "starting"}.get(text.upper(), "down")
         qr = ""
         if state == "pairing":
-            login = await self.call(client, httpx.Request("GET", f"{self._base(credentials)}/users/login",
-                                                          headers=self._headers(credentials)))
+            login = await self.call(
+                client,
+                httpx.Request("GET", f"{self._base(credentials)}/users/login", headers=self._headers(credentials)),
+            )
             try:
                 body = login.json() if login.status_code == 200 else {}
             except ValueError:
@@ -271,7 +331,11 @@ class WhapiProvider(Provider):
         except ValueError:
             data = {}
         if response.status_code == 200:
-            status = (data.get("status") or {}).get("text") if isinstance(data, dict) and isinstance(data.get("status"), dict) else None
+            status = (
+                (data.get("status") or {}).get("text")
+                if isinstance(data, dict) and isinstance(data.get("status"), dict)
+                else None
+            )
             # Only a short status word is repeated, never free text from whatever answered.
             status = status if isinstance(status, str) and status.isalpha() and len(status) <= 20 else None
             return True, f"Connected{': ' + status if status else ''}."

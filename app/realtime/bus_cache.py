@@ -14,7 +14,8 @@ listed in ARCHITECTURE.md ("Caches").
 
 from __future__ import annotations
 
-from typing import Any, Awaitable, Callable, Generic, Hashable, Iterable, TypeVar
+from collections.abc import Awaitable, Callable, Hashable, Iterable
+from typing import Any, Generic, TypeVar
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")

@@ -19,8 +19,8 @@ import asyncio
 import logging
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import asyncpg
 
@@ -101,7 +101,7 @@ class Hub:
         self._task = asyncio.create_task(self._run(), name="hub-listener")
         try:
             await asyncio.wait_for(self.connected.wait(), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             log.error("event bus did not connect within %.0fs; retrying in the background", timeout)
 
     async def close(self) -> None:
@@ -116,7 +116,10 @@ class Hub:
             sub.offer(CLOSED)
 
     def subscribe(
-        self, company_id: int | None, accepts: Callable[[Event], bool] | None = None, backlog: int = 256,
+        self,
+        company_id: int | None,
+        accepts: Callable[[Event], bool] | None = None,
+        backlog: int = 256,
         since: float | None = None,
     ) -> Subscription:
         """``backlog``: events kept for a subscriber that falls behind before it is told to

@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING
 
 from app.domain import sql
 from app.domain.events import Event, PresenceChanged, UserChanged
-from app.realtime.hub import Resync
 from app.domain.phone import PhoneState, record_phone_states
+from app.realtime.hub import Resync
 from app.realtime.tasks import stop_task
 from app.telephony.state import OFFLINE_DEVICE, LiveState, endpoint_of
 
@@ -58,7 +58,9 @@ class Index:
             self.by_call.setdefault(c.linkedid, []).append(c)
 
 
-def phone_state(state: LiveState, extension: str, company_id: int, user_id: int, index: Index | None = None) -> PhoneState:
+def phone_state(
+    state: LiveState, extension: str, company_id: int, user_id: int, index: Index | None = None
+) -> PhoneState:
     """What ``extension``'s phone is doing, from the leader's live state."""
     index = index or Index(state)
     mine = index.by_endpoint.get(extension, [])
@@ -66,7 +68,11 @@ def phone_state(state: LiveState, extension: str, company_id: int, user_id: int,
     call_id = peer_num = peer_name = ""
     if mine:
         ch = min(mine, key=lambda c: c.started)
-        status = "ringing" if all(c.state in {"Ringing", "Ring", "Down", ""} and c.answered is None for c in mine) else "busy"
+        status = (
+            "ringing"
+            if all(c.state in {"Ringing", "Ring", "Down", ""} and c.answered is None for c in mine)
+            else "busy"
+        )
         if ch.state == "Ring" and ch.uniqueid == ch.linkedid:  # our phone dials out: not ringing for us
             status = "busy"
         chans = list(index.by_call.get(ch.linkedid, []))
@@ -97,7 +103,7 @@ def phone_state(state: LiveState, extension: str, company_id: int, user_id: int,
 class AgentPhones:
     """Keeps ``agent_phone`` in step with the AMI (leader only)."""
 
-    def __init__(self, listener: "AmiListener") -> None:
+    def __init__(self, listener: AmiListener) -> None:
         self.listener = listener
         # Who is linked to which extension: re-read when a user changes (link_extension emits
         # UserChanged), when our PBX objects change, and after any gap in the bus.
@@ -125,7 +131,7 @@ class AgentPhones:
         while True:
             try:
                 await asyncio.wait_for(self._wake.wait(), HEARTBEAT)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
             self._wake.clear()
             try:
@@ -188,7 +194,6 @@ class AgentPhones:
         settings = await get_voice_settings(event.company_id)
         away = event.presence == "offline" or (settings["pause_when"] == "not_online" and event.presence != "online")
         await self.listener.pause_member(extension, away, REASON if away else "")
-
 
     # Missed calls -> WhatsApp, automatically --------------------------------------------------
 

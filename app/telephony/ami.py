@@ -107,10 +107,12 @@ async def open_manager(settings: Settings, *, events: str, timeout: float) -> _M
     try:
         await asyncio.wait_for(manager.connect(), timeout)
         ok, message = await asyncio.wait_for(asyncio.shield(manager.logged_in), timeout)
-    except (OSError, ConnectionError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, OSError, ConnectionError) as exc:
         manager.close()
         reason = str(exc) or type(exc).__name__
-        raise AmiError(f"Asterisk is unreachable at {settings.ami_host}:{settings.ami_port} ({reason}).", unreachable=True) from exc
+        raise AmiError(
+            f"Asterisk is unreachable at {settings.ami_host}:{settings.ami_port} ({reason}).", unreachable=True
+        ) from exc
     if not ok:
         manager.close()
         raise AmiError(f"Asterisk refused the AMI login: {message or 'Authentication failed'}.")
@@ -131,8 +133,10 @@ async def send_action(settings: Settings, action: dict, *, timeout: float | None
     manager = await open_manager(settings, events="off", timeout=timeout)
     try:
         resp = await asyncio.wait_for(manager.send_action(dict(action), as_list=False), timeout)
-    except asyncio.TimeoutError as exc:
-        raise AmiError(f"Asterisk did not answer {action.get('Action')} within {timeout:.0f} s.", unreachable=True) from exc
+    except TimeoutError as exc:
+        raise AmiError(
+            f"Asterisk did not answer {action.get('Action')} within {timeout:.0f} s.", unreachable=True
+        ) from exc
     finally:
         manager.close()
     if isinstance(resp, list):  # defensive: list answers carry the response first
@@ -188,7 +192,9 @@ class AmiListener:
     async def _set_status(self, state: str, detail: str = "") -> None:
         self.status = state
         self.publisher.status = (state, detail, self.name)
-        log.log(logging.WARNING if state in {"auth_failed", "unreachable"} else logging.INFO, "AMI %s %s", state, detail)
+        log.log(
+            logging.WARNING if state in {"auth_failed", "unreachable"} else logging.INFO, "AMI %s %s", state, detail
+        )
         try:
             await set_status(state, detail, self.name)
         except Exception:  # noqa: BLE001 - status is best effort
@@ -217,8 +223,12 @@ class AmiListener:
                 await self._set_status("connected", f"{self.settings.ami_host}:{self.settings.ami_port}")
                 await self.publisher.flush(force=True)
                 exc = await manager.lost
-                reason = f"Shutdown: {exc.get('Shutdown', '')}" if exc is not None and hasattr(exc, "get") else "connection closed"
-            except (AmiError, ConnectionError, asyncio.TimeoutError) as err:
+                reason = (
+                    f"Shutdown: {exc.get('Shutdown', '')}"
+                    if exc is not None and hasattr(exc, "get")
+                    else "connection closed"
+                )
+            except (TimeoutError, AmiError, ConnectionError) as err:
                 reason = str(err) or type(err).__name__
             finally:
                 manager.close()
@@ -250,7 +260,7 @@ class AmiListener:
             action["Reason"] = reason
         try:
             answer = await asyncio.wait_for(manager.send_action(action, as_list=False), self.settings.ami_timeout)
-        except (asyncio.TimeoutError, ConnectionError):
+        except (TimeoutError, ConnectionError):
             log.warning("QueuePause %s was not answered", extension)
             return
         if isinstance(answer, list):
@@ -276,7 +286,7 @@ class AmiListener:
                 answer = await asyncio.wait_for(
                     manager.send_action({"Action": "QueueStatus", "Queue": name}), self.settings.ami_timeout
                 )
-            except (asyncio.TimeoutError, ConnectionError):
+            except (TimeoutError, ConnectionError):
                 log.warning("QueueStatus %s was not answered", name)
                 return
             items = [i for i in (answer if isinstance(answer, list) else [answer]) if i.get("Event")]
@@ -296,12 +306,15 @@ class AmiListener:
         self.state.reset()
         sip = self.settings.asterisk_sip_driver == "sip"
         # Trunks' registration state comes from outbound registrations, not from OPTIONS.
-        lists = ("CoreShowChannels", "SIPpeers", "QueueStatus") if sip else (
-            "CoreShowChannels", "PJSIPShowEndpoints", "QueueStatus", "PJSIPShowRegistrationsOutbound")
+        lists = (
+            ("CoreShowChannels", "SIPpeers", "QueueStatus")
+            if sip
+            else ("CoreShowChannels", "PJSIPShowEndpoints", "QueueStatus", "PJSIPShowRegistrationsOutbound")
+        )
         for name in lists:
             try:
                 answer = await asyncio.wait_for(manager.send_action({"Action": name}), timeout)
-            except asyncio.TimeoutError as exc:
+            except TimeoutError as exc:
                 raise AmiError(f"{name} was not answered during resync.") from exc
             for item in answer if isinstance(answer, list) else [answer]:
                 if item.get("Event"):

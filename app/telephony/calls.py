@@ -12,10 +12,10 @@ from __future__ import annotations
 import json
 import re
 
-from app.i18n import N_
 from app.domain import sql
 from app.domain.errors import NotFound, ValidationError
 from app.domain.tables import User
+from app.i18n import N_
 from app.settings import Settings
 from app.telephony.ami import AmiError, AmiResult, send_action
 from app.telephony.live import get_live
@@ -113,7 +113,9 @@ async def originate_call(settings: Settings, actor: User, data: dict) -> AmiResu
     extension = str(data.get("extension") or "").strip()
     destination = _destination(data)
     label = await sql.fetchval(
-        "SELECT label FROM pbx_object WHERE company_id = $1 AND kind = 'extension' AND name = $2", actor.company_id, extension
+        "SELECT label FROM pbx_object WHERE company_id = $1 AND kind = 'extension' AND name = $2",
+        actor.company_id,
+        extension,
     )
     if label is None:
         raise ValidationError({"extension": N_("Choose one of your extensions.")})

@@ -15,14 +15,14 @@ from __future__ import annotations
 import base64
 import csv
 import io
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import AsyncIterator
 
-from app.domain.csv_cells import safe_cell
-from app.i18n import N_
 from app.domain import sql
+from app.domain.csv_cells import safe_cell
 from app.domain.errors import ValidationError
+from app.i18n import N_
 from app.telephony.live import account_code
 
 SPARSE = 2000  # fewer matches than this: sort them rather than walk the history
@@ -31,8 +31,23 @@ MAX_OFFSET = 1_000_000  # page/limit beyond this: use the keyset cursor
 GRAMS = "sb_cdr_grams(accountcode, src, dst, clid, channel, dstchannel)"
 TOTAL_CAP = SPARSE  # totals are exact up to this many matches (the search probe counts that far)
 DISPOSITIONS = ["ANSWERED", "NO ANSWER", "BUSY", "FAILED", "CONGESTION"]
-COLUMNS = "start, answer, \"end\", src, dst, clid, channel, dstchannel, lastapp, duration, billsec, disposition, uniqueid, linkedid"
-CSV_FIELDS = ["start", "answer", "end", "src", "dst", "clid", "channel", "dstchannel", "lastapp", "duration", "billsec", "disposition", "uniqueid", "linkedid"]
+COLUMNS = 'start, answer, "end", src, dst, clid, channel, dstchannel, lastapp, duration, billsec, disposition, uniqueid, linkedid'
+CSV_FIELDS = [
+    "start",
+    "answer",
+    "end",
+    "src",
+    "dst",
+    "clid",
+    "channel",
+    "dstchannel",
+    "lastapp",
+    "duration",
+    "billsec",
+    "disposition",
+    "uniqueid",
+    "linkedid",
+]
 
 
 @dataclass(frozen=True)
@@ -92,7 +107,7 @@ def grams(account: str, text: str) -> list[str]:
     """The account-scoped 3-character pieces of ``text`` (as migration sb_0036's
     ``sb_cdr_grams``): a row containing ``text`` in one field has all of them."""
     text = text.lower()
-    return sorted({f"{account}:{text[i:i + 3]}" for i in range(len(text) - 2)})
+    return sorted({f"{account}:{text[i : i + 3]}" for i in range(len(text) - 2)})
 
 
 async def count_cdr(company_id: int, f: CdrFilter, *, cap: int = TOTAL_CAP) -> int:
@@ -157,7 +172,9 @@ def _where(company_id: int, f: CdrFilter, cursor: str | None, *, by_pieces: bool
 
 
 @sql.on_replica  # the history (and export_csv's batches): the read replica when there is one
-async def search_cdr(company_id: int, f: CdrFilter, *, cursor: str | None = None, limit: int = 25, offset: int = 0) -> CdrPage:
+async def search_cdr(
+    company_id: int, f: CdrFilter, *, cursor: str | None = None, limit: int = 25, offset: int = 0
+) -> CdrPage:
     order = "start DESC, uniqueid DESC"
     sparse = False
     total = None
@@ -169,7 +186,8 @@ async def search_cdr(company_id: int, f: CdrFilter, *, cursor: str | None = None
         # The probe uses the search alone: that is what the 3-gram index answers cheaply.
         probe_where, probe_args = _where(company_id, CdrFilter(search=f.search), None)
         probe = await sql.fetchval(
-            f"SELECT count(*) FROM (SELECT 1 FROM cdr WHERE {probe_where} LIMIT {SPARSE}) s", *probe_args  # noqa: S608
+            f"SELECT count(*) FROM (SELECT 1 FROM cdr WHERE {probe_where} LIMIT {SPARSE}) s",
+            *probe_args,  # noqa: S608
         )
         if f == CdrFilter(search=f.search):
             total = probe  # exact below SPARSE (= TOTAL_CAP), "at least" from there
@@ -192,7 +210,9 @@ def _cell(value: object) -> str:
     return str(safe_cell(value))
 
 
-async def export_csv(company_id: int, f: CdrFilter, *, max_rows: int = 100_000, batch: int = 5000) -> AsyncIterator[bytes]:
+async def export_csv(
+    company_id: int, f: CdrFilter, *, max_rows: int = 100_000, batch: int = 5000
+) -> AsyncIterator[bytes]:
     """The filtered history as CSV, read in keyset batches (constant memory)."""
     buf = io.StringIO()
     writer = csv.writer(buf)

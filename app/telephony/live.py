@@ -14,8 +14,9 @@ import asyncio
 import json
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Awaitable, Callable, ClassVar
+from typing import ClassVar
 
 from app.domain import sql
 from app.domain.events import Event, emit
@@ -57,7 +58,12 @@ async def get_status() -> dict | None:
     return dict(row) if row else None
 
 
-EMPTY = {"calls": [], "endpoints": {}, "queues": {}, "stats": {"active_calls": 0, "registered_extensions": 0, "registered_trunks": 0}}
+EMPTY = {
+    "calls": [],
+    "endpoints": {},
+    "queues": {},
+    "stats": {"active_calls": 0, "registered_extensions": 0, "registered_trunks": 0},
+}
 
 
 async def get_live(company_id: int) -> dict:
@@ -112,7 +118,8 @@ class LivePublisher:
         self.accounts = {account_code(c): c for c in self.companies}
         regs = await sql.fetch("SELECT id, client_uri, server_uri FROM ps_registrations")
         self.state.registrations = {
-            ((r["client_uri"] or "").replace("^3B", ";"), (r["server_uri"] or "").replace("^3B", ";")): r["id"] for r in regs
+            ((r["client_uri"] or "").replace("^3B", ";"), (r["server_uri"] or "").replace("^3B", ";")): r["id"]
+            for r in regs
         }
         self._owners_loaded = time.monotonic()
 
@@ -136,7 +143,7 @@ class LivePublisher:
             try:
                 await asyncio.wait_for(self._wake.wait(), HEARTBEAT)
                 force = False
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 force = True
             self._wake.clear()
             try:

@@ -20,11 +20,11 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from app.i18n import N_
 from app.domain import sql
 from app.domain.errors import NotFound, ValidationError
 from app.domain.tables import User
 from app.domain.validation import Cleaner
+from app.i18n import N_
 from app.telephony.calls import audit
 from app.telephony.live import account_code
 
@@ -152,7 +152,9 @@ def _clean_extension(data: dict, *, creating: bool) -> dict:
     return values
 
 
-async def _write_extension(company_id: int, number: str, label: str, codecs: list[str], secret: str | None, *, driver: str, context: str) -> None:
+async def _write_extension(
+    company_id: int, number: str, label: str, codecs: list[str], secret: str | None, *, driver: str, context: str
+) -> None:
     callerid = rt(f'"{label}" <{number}>')
     account = account_code(company_id)
     if driver == "sip":
@@ -161,7 +163,12 @@ async def _write_extension(company_id: int, number: str, label: str, codecs: lis
                VALUES ($1, 'friend', 'dynamic', $2, $3, 'all', $4, $5, $6, $1, 'yes')
                ON CONFLICT (name) DO UPDATE SET allow = $4, callerid = $5, context = $2,
                  secret = COALESCE(excluded.secret, sippeers.secret)""",
-            number, context, secret, ",".join(codecs), callerid, account,
+            number,
+            context,
+            secret,
+            ",".join(codecs),
+            callerid,
+            account,
         )
         return
     await _rt_execute("DELETE FROM ps_endpoints WHERE id = $1", number)
@@ -169,7 +176,11 @@ async def _write_extension(company_id: int, number: str, label: str, codecs: lis
     await _rt_execute(
         """INSERT INTO ps_endpoints (id, transport, aors, auth, context, disallow, allow, direct_media, callerid, accountcode)
            VALUES ($1, NULL, $1, $1, $2, 'all', $3, 'no', $4, $5)""",
-        number, context, ",".join(codecs), callerid, account,
+        number,
+        context,
+        ",".join(codecs),
+        callerid,
+        account,
     )
     await _rt_execute(
         "INSERT INTO ps_aors (id, max_contacts, remove_existing, qualify_frequency) VALUES ($1, 1, 'yes', 60)", number
@@ -188,20 +199,28 @@ async def create_extension(actor: User, data: dict, *, driver: str = "pjsip", co
     secret = v["secret"] or new_secret()
     async with sql.transaction():
         object_id = await _claim(actor.company_id, "extension", v["number"], v["label"], "number")
-        await _write_extension(actor.company_id, v["number"], v["label"], v["codecs"], secret, driver=driver, context=context)
+        await _write_extension(
+            actor.company_id, v["number"], v["label"], v["codecs"], secret, driver=driver, context=context
+        )
         await audit(actor, "extension.create", v["number"], {"name": v["label"], "codecs": v["codecs"]})
     return await get_extension(actor.company_id, object_id), secret
 
 
-async def update_extension(actor: User, object_id: int, data: dict, *, driver: str = "pjsip", context: str) -> tuple[PbxObject, str | None]:
+async def update_extension(
+    actor: User, object_id: int, data: dict, *, driver: str = "pjsip", context: str
+) -> tuple[PbxObject, str | None]:
     obj = await _object(actor.company_id, "extension", object_id)
     v = _clean_extension(data, creating=False)
     generated = new_secret() if v["regenerate"] and not v["secret"] else None
     secret = v["secret"] or generated
     async with sql.transaction():
         await sql.execute("UPDATE pbx_object SET label = $2, updated_at = now() WHERE id = $1", obj.id, v["label"])
-        await _write_extension(actor.company_id, obj.name, v["label"], v["codecs"], secret, driver=driver, context=context)
-        await audit(actor, "extension.update", obj.name, {"name": v["label"], "codecs": v["codecs"], "new_secret": bool(secret)})
+        await _write_extension(
+            actor.company_id, obj.name, v["label"], v["codecs"], secret, driver=driver, context=context
+        )
+        await audit(
+            actor, "extension.update", obj.name, {"name": v["label"], "codecs": v["codecs"], "new_secret": bool(secret)}
+        )
     return await get_extension(actor.company_id, object_id), generated
 
 
@@ -210,7 +229,9 @@ async def delete_extension(actor: User, object_id: int) -> None:
     async with sql.transaction():
         await _delete_endpoint_rows(obj.name)
         await _drop_contacts(obj.name)
-        await sql.execute("DELETE FROM queue_members WHERE interface IN ($1, $2)", f"PJSIP/{obj.name}", f"SIP/{obj.name}")
+        await sql.execute(
+            "DELETE FROM queue_members WHERE interface IN ($1, $2)", f"PJSIP/{obj.name}", f"SIP/{obj.name}"
+        )
         await sql.execute("DELETE FROM pbx_object WHERE id = $1", obj.id)
         await audit(actor, "extension.delete", obj.name, {})
 
@@ -226,7 +247,9 @@ async def get_extension(company_id: int, object_id: int) -> PbxObject:
 
 async def list_objects(company_id: int, kind: str) -> list[PbxObject]:
     rows = await sql.fetch(
-        "SELECT id, kind, name, label FROM pbx_object WHERE company_id = $1 AND kind = $2 ORDER BY name", company_id, kind
+        "SELECT id, kind, name, label FROM pbx_object WHERE company_id = $1 AND kind = $2 ORDER BY name",
+        company_id,
+        kind,
     )
     return [PbxObject(r["id"], r["kind"], r["name"], r["label"], {}) for r in rows]
 
@@ -238,7 +261,9 @@ async def list_extensions(company_id: int) -> list[PbxObject]:
            WHERE o.company_id = $1 AND o.kind = 'extension' ORDER BY o.name""",
         company_id,
     )
-    return [PbxObject(r["id"], "extension", r["name"], r["label"], {"codecs": (r["allow"] or "").split(",")}) for r in rows]
+    return [
+        PbxObject(r["id"], "extension", r["name"], r["label"], {"codecs": (r["allow"] or "").split(",")}) for r in rows
+    ]
 
 
 # Trunks --------------------------------------------------------------------------------
@@ -250,7 +275,9 @@ def _clean_trunk(data: dict, *, creating: bool) -> dict:
         "host": c.pattern("host", HOST_RE, N_("Enter a host name or address, optionally with :port."), max_len=100),
         "username": c.text("username", max_len=40, required=False),
         "password": str(data.get("password") or ""),
-        "context": c.pattern("context", CONTEXT_RE, N_("Letters, digits, - and _ only."), max_len=40) if data.get("context") else "from-trunk",
+        "context": c.pattern("context", CONTEXT_RE, N_("Letters, digits, - and _ only."), max_len=40)
+        if data.get("context")
+        else "from-trunk",
         "register": str(data.get("register") or "").lower() in {"1", "on", "true", "yes"},
         "codecs": _codecs(c, data),
     }
@@ -275,7 +302,13 @@ async def _write_trunk(company_id: int, name: str, v: dict, password: str | None
         await _rt_execute(
             """INSERT INTO sippeers (name, type, host, context, defaultuser, fromuser, secret, insecure, disallow, allow, accountcode, qualify)
                VALUES ($1, 'peer', $2, $3, NULLIF($4, ''), NULLIF($4, ''), $5, 'port,invite', 'all', $6, $7, 'yes')""",
-            name, bare_host, v["context"], username, rt(password) if password else None, ",".join(v["codecs"]), account_code(company_id),
+            name,
+            bare_host,
+            v["context"],
+            username,
+            rt(password) if password else None,
+            ",".join(v["codecs"]),
+            account_code(company_id),
         )
         return
     old_password = await sql.fetchval("SELECT password FROM ps_auths WHERE id = $1", name)
@@ -285,19 +318,32 @@ async def _write_trunk(company_id: int, name: str, v: dict, password: str | None
     await _rt_execute(
         """INSERT INTO ps_endpoints (id, aors, outbound_auth, context, disallow, allow, direct_media, from_user, accountcode)
            VALUES ($1, $1, $2, $3, 'all', $4, 'no', NULLIF($5, ''), $6)""",
-        name, name if has_auth else None, v["context"], ",".join(v["codecs"]), username, account_code(company_id),
+        name,
+        name if has_auth else None,
+        v["context"],
+        ",".join(v["codecs"]),
+        username,
+        account_code(company_id),
     )
-    await _rt_execute("INSERT INTO ps_aors (id, contact, qualify_frequency) VALUES ($1, $2, 60)", name, rt(f"sip:{host}"))
+    await _rt_execute(
+        "INSERT INTO ps_aors (id, contact, qualify_frequency) VALUES ($1, $2, 60)", name, rt(f"sip:{host}")
+    )
     if has_auth:
         await _rt_execute(
-            "INSERT INTO ps_auths (id, auth_type, username, password) VALUES ($1, 'userpass', $2, $3)", name, username, password or ""
+            "INSERT INTO ps_auths (id, auth_type, username, password) VALUES ($1, 'userpass', $2, $3)",
+            name,
+            username,
+            password or "",
         )
     if v["register"]:
         await _rt_execute(
             """INSERT INTO ps_registrations (id, server_uri, client_uri, contact_user, outbound_auth, retry_interval,
                  forbidden_retry_interval, expiration, endpoint, line)
                VALUES ($1, $2, $3, $4, $1, 60, 300, 3600, $1, 'yes')""",
-            name, rt(f"sip:{host}"), rt(f"sip:{username}@{host}"), username,
+            name,
+            rt(f"sip:{host}"),
+            rt(f"sip:{username}@{host}"),
+            username,
         )
     await _rt_execute("INSERT INTO ps_endpoint_id_ips (id, endpoint, match) VALUES ($1, $1, $2)", name, bare_host)
 
@@ -315,10 +361,18 @@ async def update_trunk(actor: User, object_id: int, data: dict, *, driver: str =
     obj = await _object(actor.company_id, "trunk", object_id)
     v = _clean_trunk(data, creating=False)
     async with sql.transaction():
-        await sql.execute("UPDATE pbx_object SET label = coalesce($2, label), updated_at = now() WHERE id = $1",
-                          obj.id, str(data["label"])[:120] if data.get("label") is not None else None)
+        await sql.execute(
+            "UPDATE pbx_object SET label = coalesce($2, label), updated_at = now() WHERE id = $1",
+            obj.id,
+            str(data["label"])[:120] if data.get("label") is not None else None,
+        )
         await _write_trunk(actor.company_id, obj.name, v, v["password"] or None, driver=driver)
-        await audit(actor, "trunk.update", obj.name, {"host": v["host"], "register": v["register"], "new_password": bool(v["password"])})
+        await audit(
+            actor,
+            "trunk.update",
+            obj.name,
+            {"host": v["host"], "register": v["register"], "new_password": bool(v["password"])},
+        )
     return await get_trunk(actor.company_id, object_id)
 
 
@@ -351,11 +405,21 @@ def _trunk(r: asyncpg.Record) -> PbxObject:
     obj = PbxObject(r["id"], r["kind"], r["name"], r["label"], {})
     if r["pjsip"]:
         host = (r["contact"] or "").removeprefix("sip:").replace("^3B", ";")
-        obj.details = {"codecs": (r["ep_allow"] or "").split(","), "context": r["ep_context"], "host": host,
-                       "username": r["username"] or "", "register": r["registers"]}
+        obj.details = {
+            "codecs": (r["ep_allow"] or "").split(","),
+            "context": r["ep_context"],
+            "host": host,
+            "username": r["username"] or "",
+            "register": r["registers"],
+        }
     elif r["chan_sip"]:
-        obj.details = {"codecs": (r["peer_allow"] or "").split(","), "context": r["peer_context"], "host": r["peer_host"],
-                       "username": r["defaultuser"] or "", "register": False}
+        obj.details = {
+            "codecs": (r["peer_allow"] or "").split(","),
+            "context": r["peer_context"],
+            "host": r["peer_host"],
+            "username": r["defaultuser"] or "",
+            "register": False,
+        }
     return obj
 
 
@@ -420,7 +484,11 @@ async def _write_queue(name: str, v: dict, *, tech: str) -> None:
         """INSERT INTO queues (name, strategy, timeout, wrapuptime, maxlen, ringinuse, joinempty, leavewhenempty)
            VALUES ($1, $2, $3, $4, $5, 'no', 'yes', 'no')
            ON CONFLICT (name) DO UPDATE SET strategy = $2, timeout = $3, wrapuptime = $4, maxlen = $5""",
-        name, v["strategy"], v["timeout"], v["wrapuptime"], v["maxlen"],
+        name,
+        v["strategy"],
+        v["timeout"],
+        v["wrapuptime"],
+        v["maxlen"],
     )
     interfaces = {f"{tech}/{ext}": (ext, penalty) for ext, penalty in v["members"].items()}
     await _rt_execute(
@@ -432,7 +500,10 @@ async def _write_queue(name: str, v: dict, *, tech: str) -> None:
             """INSERT INTO queue_members (queue_name, interface, membername, state_interface, penalty, paused, uniqueid)
                VALUES ($1, $2, $3, $2, $4, 0, nextval('pbx_queue_member_uniqueid_seq'))
                ON CONFLICT (queue_name, interface) DO UPDATE SET penalty = $4, membername = $3""",
-            name, interface, rt(v["labels"].get(ext) or ext), penalty,
+            name,
+            interface,
+            rt(v["labels"].get(ext) or ext),
+            penalty,
         )
 
 
@@ -481,8 +552,14 @@ def _queue(r: asyncpg.Record) -> PbxObject:
     obj.details = {
         **settings,
         "members": [
-            {"extension": m["interface"].split("/", 1)[-1], "interface": m["interface"], "name": m["membername"],
-             "penalty": m["penalty"], "paused": bool(m["paused"]), "uniqueid": m["uniqueid"]}
+            {
+                "extension": m["interface"].split("/", 1)[-1],
+                "interface": m["interface"],
+                "name": m["membername"],
+                "penalty": m["penalty"],
+                "paused": bool(m["paused"]),
+                "uniqueid": m["uniqueid"],
+            }
             for m in json.loads(r["members"])
         ],
     }

@@ -18,20 +18,42 @@ Protocol facts used here (ASTERISK-NOTES §2, Asterisk ``main/channel.c``,
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Callable, Mapping
 
 CHANNEL_STATES = {
-    "0": "Down", "1": "Rsrvd", "2": "OffHook", "3": "Dialing", "4": "Ring", "5": "Ringing",
-    "6": "Up", "7": "Busy", "8": "Dialing Offhook", "9": "Pre-ring", "65536": "Mute",
+    "0": "Down",
+    "1": "Rsrvd",
+    "2": "OffHook",
+    "3": "Dialing",
+    "4": "Ring",
+    "5": "Ringing",
+    "6": "Up",
+    "7": "Busy",
+    "8": "Dialing Offhook",
+    "9": "Pre-ring",
+    "65536": "Mute",
 }
 # DeviceStateChange / QueueMember Status numbers and names -> the label the console shows.
 DEVICE_STATES = {
-    "0": "Unknown", "1": "Not in use", "2": "In use", "3": "Busy", "4": "Invalid",
-    "5": "Unavailable", "6": "Ringing", "7": "Ring in use", "8": "On hold",
-    "UNKNOWN": "Unknown", "NOT_INUSE": "Not in use", "INUSE": "In use", "BUSY": "Busy",
-    "INVALID": "Invalid", "UNAVAILABLE": "Unavailable", "RINGING": "Ringing",
-    "RINGINUSE": "Ring in use", "ONHOLD": "On hold",
+    "0": "Unknown",
+    "1": "Not in use",
+    "2": "In use",
+    "3": "Busy",
+    "4": "Invalid",
+    "5": "Unavailable",
+    "6": "Ringing",
+    "7": "Ring in use",
+    "8": "On hold",
+    "UNKNOWN": "Unknown",
+    "NOT_INUSE": "Not in use",
+    "INUSE": "In use",
+    "BUSY": "Busy",
+    "INVALID": "Invalid",
+    "UNAVAILABLE": "Unavailable",
+    "RINGING": "Ringing",
+    "RINGINUSE": "Ring in use",
+    "ONHOLD": "On hold",
 }
 OFFLINE_DEVICE = {"Unknown", "Invalid", "Unavailable"}
 UP_CONTACT = {"reachable", "nonqualified", "unqualified", "created", "updated", "registered"}
@@ -39,9 +61,24 @@ DOWN_CONTACT = {"unreachable", "removed", "unregistered", "rejected"}
 
 # Events that change nothing we show: skipped before any other work (VarSet is very chatty).
 IGNORED = frozenset(
-    {"varset", "dialstate", "newconnectedline", "rtcpsent", "rtcpreceived", "dtmfbegin",
-     "dtmfend", "successfulauth", "challengesent", "invalidpassword", "requestbadformat",
-     "challengeresponsefailed", "invalidaccountid", "cdr", "hanguprequest", "softhanguprequest"}
+    {
+        "varset",
+        "dialstate",
+        "newconnectedline",
+        "rtcpsent",
+        "rtcpreceived",
+        "dtmfbegin",
+        "dtmfend",
+        "successfulauth",
+        "challengesent",
+        "invalidpassword",
+        "requestbadformat",
+        "challengeresponsefailed",
+        "invalidaccountid",
+        "cdr",
+        "hanguprequest",
+        "softhanguprequest",
+    }
 )
 
 
@@ -156,7 +193,9 @@ class LiveState:
         uid = f("Uniqueid")
         ch = self.channels.get(uid)
         if ch is None:
-            ch = Channel(channel=f("Channel"), uniqueid=uid, linkedid=f("Linkedid") or uid, state="", started=self.clock())
+            ch = Channel(
+                channel=f("Channel"), uniqueid=uid, linkedid=f("Linkedid") or uid, state="", started=self.clock()
+            )
             self.channels[uid] = ch
         ch.channel = f("Channel") or ch.channel
         ch.linkedid = f("Linkedid") or ch.linkedid
@@ -350,7 +389,9 @@ class LiveState:
         name = self.registrations.get((f("Username"), f("Domain")))
         if name is None:  # chan_sip and older forms: match on the host alone
             host = f("Domain").removeprefix("sip:")
-            name = next((n for (_, server), n in self.registrations.items() if server.removeprefix("sip:") == host), None)
+            name = next(
+                (n for (_, server), n in self.registrations.items() if server.removeprefix("sip:") == host), None
+            )
         return bool(name) and self._registration(name, f("Status"))
 
     def _on_outboundregistrationdetail(self, f) -> bool:  # PJSIPShowRegistrationsOutbound item
@@ -460,7 +501,11 @@ class LiveState:
         return result
 
     def _call(self, linkedid: str, chans: list[Channel]) -> dict:
-        origin_uid, from_num, from_name = self.origins.get(linkedid) or (chans[0].uniqueid, chans[0].caller_num, chans[0].caller_name)
+        origin_uid, from_num, from_name = self.origins.get(linkedid) or (
+            chans[0].uniqueid,
+            chans[0].caller_num,
+            chans[0].caller_name,
+        )
         origin = next((c for c in chans if c.uniqueid == origin_uid), None)
         if origin is not None:
             from_num, from_name = origin.caller_num or from_num, origin.caller_name or from_name

@@ -44,11 +44,7 @@ async def _page(
         "codes_left": await recovery_codes_left(user.id) if user.mfa_enabled_at else 0,
         "new_codes": codes or [],
         "setup_secret": setup,
-        "setup_qr": qr_svg(
-            provisioning_uri(
-                setup, user.email, (await get_company(user.company_id)).name
-            )
-        )
+        "setup_qr": qr_svg(provisioning_uri(setup, user.email, (await get_company(user.company_id)).name))
         if setup
         else "",
         "must_enrol": bool(request.session.get("must_enrol")),
@@ -93,9 +89,7 @@ class AccountController(Controller):
         if not secret or request.user.mfa_enabled_at:
             return Redirect("/account/security", status_code=303)
         try:
-            codes = await enable_mfa(
-                request.user, secret, str(data.get("code", ""))[:20]
-            )
+            codes = await enable_mfa(request.user, secret, str(data.get("code", ""))[:20])
         except ValidationError as exc:
             return await _page(request, errors=exc.errors, status_code=400)
         request.session.pop(SETUP_KEY, None)

@@ -46,9 +46,7 @@ async def _facts(event: ConversationRouted | MessageReceived) -> dict | None:
             event.message_id,
         )
     else:
-        row = await sql.fetchrow(
-            ALERT_SQL.format(message_filter=""), event.company_id, event.conversation_id
-        )
+        row = await sql.fetchrow(ALERT_SQL.format(message_filter=""), event.company_id, event.conversation_id)
     return dict(row) if row is not None else None
 
 
@@ -68,9 +66,7 @@ def customer_words(kind: str | None, text: str | None) -> str:
     return names.get(kind or "", "")
 
 
-async def _mention_alert(
-    event: MentionAdded, viewer: User
-) -> list[ServerSentEventMessage]:
+async def _mention_alert(event: MentionAdded, viewer: User) -> list[ServerSentEventMessage]:
     from app.domain.mentions import get_mention
 
     if event.user_id != viewer.id:
@@ -82,14 +78,11 @@ async def _mention_alert(
         "conversation": mention["conversation_id"],
         "customer": mention["customer"],
         "text": customer_words("text", mention["text"]),
-        "title": _("%(author)s mentioned you about %(customer)s")
-        % {"author": author, "customer": mention["customer"]},
+        "title": _("%(author)s mentioned you about %(customer)s") % {"author": author, "customer": mention["customer"]},
         "url": f"/inbox/mentions/{event.mention_id}",
     }
     return [
-        ServerSentEventMessage(
-            event="my-alert", data=json.dumps(data, ensure_ascii=False)
-        ),
+        ServerSentEventMessage(event="my-alert", data=json.dumps(data, ensure_ascii=False)),
         ServerSentEventMessage(event="mentions-changed", data="changed"),
     ]
 
@@ -98,11 +91,7 @@ async def render_alert(event: Event, viewer: User) -> list[ServerSentEventMessag
     if isinstance(event, MentionAdded):
         return await _mention_alert(event, viewer)
     if isinstance(event, ConversationRouted):
-        if (
-            event.status != "assigned"
-            or event.user_id != viewer.id
-            or event.previous_user_id == viewer.id
-        ):
+        if event.status != "assigned" or event.user_id != viewer.id or event.previous_user_id == viewer.id:
             return []
         kind = "assigned"
     elif isinstance(event, MessageReceived):
@@ -115,11 +104,7 @@ async def render_alert(event: Event, viewer: User) -> list[ServerSentEventMessag
         return json.dumps(facts, default=str) if facts else "null"
 
     facts = json.loads(await CACHE.get((event, "alert-facts"), make))
-    if (
-        not facts
-        or facts["assigned_user_id"] != viewer.id
-        or facts["status"] != "assigned"
-    ):
+    if not facts or facts["assigned_user_id"] != viewer.id or facts["status"] != "assigned":
         return []
     if kind == "message" and facts["message_id"] is None:
         return []  # the bot's, an agent's or a system message: nothing to alert about
@@ -136,8 +121,4 @@ async def render_alert(event: Event, viewer: User) -> list[ServerSentEventMessag
         "title": title,
         "url": f"/inbox/{facts['id']}",
     }
-    return [
-        ServerSentEventMessage(
-            event="my-alert", data=json.dumps(data, ensure_ascii=False)
-        )
-    ]
+    return [ServerSentEventMessage(event="my-alert", data=json.dumps(data, ensure_ascii=False))]

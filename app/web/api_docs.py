@@ -30,12 +30,8 @@ class DocsPage(OpenAPIRenderPlugin):
             for method in METHODS:
                 op = item.get(method)
                 if op:
-                    operations.append(
-                        {"method": method.upper(), "path": path, "op": op}
-                    )
-        html = ENV.get_template("api_docs.html").render(
-            schema=openapi_schema, operations=operations
-        )
+                    operations.append({"method": method.upper(), "path": path, "op": op})
+        html = ENV.get_template("api_docs.html").render(schema=openapi_schema, operations=operations)
         return html.encode()
 
 

@@ -23,12 +23,28 @@ class ApiKeysController(Controller):
     path = "/admin/api-keys"
     guards = [admin_only]
 
-    async def _page(self, request: Request, *, page: int = 1, values: dict | None = None, errors: dict | None = None,
-                    created: tuple | None = None, status: int = 200) -> Template:
+    async def _page(
+        self,
+        request: Request,
+        *,
+        page: int = 1,
+        values: dict | None = None,
+        errors: dict | None = None,
+        created: tuple | None = None,
+        status: int = 200,
+    ) -> Template:
         keys, pages = await list_api_keys(request.user.company_id, page)
-        context = {"keys": keys, "page": min(page, pages), "pages": pages, "values": values or {"scopes": ["read"]},
-                   "errors": errors or {}, "created": created, "scopes": SCOPES, "scope_help": SCOPE_HELP,
-                   "rate_limit": request.app.state.settings.api_rate_limit}
+        context = {
+            "keys": keys,
+            "page": min(page, pages),
+            "pages": pages,
+            "values": values or {"scopes": ["read"]},
+            "errors": errors or {},
+            "created": created,
+            "scopes": SCOPES,
+            "scope_help": SCOPE_HELP,
+            "rate_limit": request.app.state.settings.api_rate_limit,
+        }
         return Template("admin/api_keys/list.html", context=context, status_code=status)
 
     @get("/")

@@ -8,14 +8,13 @@ from litestar import Controller, Request, get, post
 from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 
-from app.i18n import gettext as _
 from app.domain.account import mfa_required
 from app.domain.auth import ThrottlePolicy, authenticate, record_logout, second_factor
 from app.domain.errors import Throttled
 from app.domain.presence import restore_presence
+from app.i18n import gettext as _
 from app.web.forms import read_form, safe_next
 from app.web.security import CSRF_SESSION_KEY, csrf_cookie, new_csrf_token, rotate_session, staff
-
 
 MFA_PENDING = "mfa_user_id"
 MFA_PENDING_SECONDS = 300  # the second step must follow the password within five minutes
@@ -34,13 +33,18 @@ async def _logged_in(request: Request, user, next_url: str) -> Redirect:
     settings = request.app.state.settings
     await rotate_session(request)
     token = new_csrf_token(settings.secret_key)
-    session = {"user_id": user.id, "ip": request.client.host if request.client else "unknown",
-               "ua": request.headers.get("user-agent", "")[:300], CSRF_SESSION_KEY: token}
+    session = {
+        "user_id": user.id,
+        "ip": request.client.host if request.client else "unknown",
+        "ua": request.headers.get("user-agent", "")[:300],
+        CSRF_SESSION_KEY: token,
+    }
     if not user.mfa_enabled_at and await mfa_required(user):
         session["must_enrol"] = True  # sent to /account/security until two-factor login is on
     request.set_session(session)
     await restore_presence(user)  # back after a timeout the same day: the presence they had
     return Redirect(next_url, status_code=303, cookies=[csrf_cookie(token, settings.secure_cookies)])
+
 
 # Where a login lands when no page asked for it: the inbox is where the day's work is (every
 # role has it), the team page is one click away.
@@ -101,8 +105,12 @@ class AuthController(Controller):
         try:
             user = await second_factor(user_id, str(data.get("code", ""))[:40], address, policy)
         except Throttled as exc:
-            return Template("auth/mfa.html", context={"error": str(exc)}, status_code=429,
-                            headers={"Retry-After": str(exc.retry_after)})
+            return Template(
+                "auth/mfa.html",
+                context={"error": str(exc)},
+                status_code=429,
+                headers={"Retry-After": str(exc.retry_after)},
+            )
         if user is None:
             return Template("auth/mfa.html", context={"error": _("That code is not right.")}, status_code=400)
         return await _logged_in(request, user, safe_next(request.session.get("next"), LANDING))

@@ -6,7 +6,6 @@ from litestar import Controller, Request, get, post
 from litestar.params import Parameter
 from litestar.response import Redirect, Template
 
-from app.i18n import N_, gettext
 from app.domain.auto_messages import (
     KINDS,
     LANGUAGE_NAMES,
@@ -18,15 +17,20 @@ from app.domain.auto_messages import (
     update_auto_messages,
 )
 from app.domain.errors import ValidationError
+from app.i18n import N_, gettext
 from app.web.forms import flash, read_form
 from app.web.security import admin_only
 
 
 def _context(language: str, values: dict, errors: dict) -> dict:
     return {
-        "kinds": KINDS, "values": values, "errors": errors, "placeholders": PLACEHOLDERS,
+        "kinds": KINDS,
+        "values": values,
+        "errors": errors,
+        "placeholders": PLACEHOLDERS,
         "defaults": {kind: default_text(kind, language) for kind in KINDS},
-        "edit_language": language, "languages": LANGUAGE_NAMES,
+        "edit_language": language,
+        "languages": LANGUAGE_NAMES,
     }
 
 

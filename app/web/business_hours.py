@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from litestar import Controller, Request, get, post
 from litestar.params import FromPath
@@ -18,10 +18,11 @@ from app.domain.business_hours import (
     set_holidays,
     set_hours,
 )
-from app.domain.departments import get_department, list_departments
 from app.domain.companies import get_company
+from app.domain.departments import get_department, list_departments
 from app.domain.errors import ValidationError
-from app.i18n import N_, current_language, gettext as _
+from app.i18n import N_, current_language
+from app.i18n import gettext as _
 from app.web.forms import flash, read_form
 from app.web.hours_picker import picker_days, picker_to_form
 from app.web.security import admin_only
@@ -29,9 +30,16 @@ from app.web.security import admin_only
 BASE = "/admin/business-hours"
 
 
-async def _page(request: Request, department_id: int | None, *, hours_values: dict | None = None,
-                holiday_text: str | None = None, errors: dict | None = None, status: int = 200,
-                mode: str | None = None) -> Template:
+async def _page(
+    request: Request,
+    department_id: int | None,
+    *,
+    hours_values: dict | None = None,
+    holiday_text: str | None = None,
+    errors: dict | None = None,
+    status: int = 200,
+    mode: str | None = None,
+) -> Template:
     company_id = request.user.company_id
     department = await get_department(company_id, department_id) if department_id else None
     company = await get_company(company_id)
@@ -39,9 +47,11 @@ async def _page(request: Request, department_id: int | None, *, hours_values: di
     if hours_values is None:
         hours_values = {f"day{d}": format_intervals(v) for d, v in stored.items()}
     if holiday_text is None:
-        holiday_text = "\n".join(f"{r['day'].isoformat()} {r['label']}".strip() for r in await list_holidays(company_id))
+        holiday_text = "\n".join(
+            f"{r['day'].isoformat()} {r['label']}".strip() for r in await list_holidays(company_id)
+        )
     schedule = await load_schedule(company_id, department_id)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     context = {
         "department": department,
         "departments": await list_departments(company_id),
@@ -74,8 +84,9 @@ async def _save_hours(request: Request, department_id: int | None) -> Template |
         await set_hours(request.user.company_id, department_id, data)
     except ValidationError as exc:
         values = {f"day{d}": str(data.get(f"day{d}", ""))[:300] for d in range(7)}
-        return await _page(request, department_id, hours_values=values, errors=exc.errors, status=400,
-                           mode=data.get("_mode"))
+        return await _page(
+            request, department_id, hours_values=values, errors=exc.errors, status=400, mode=data.get("_mode")
+        )
     flash(request, _("Business hours saved."))
     return Redirect(f"{BASE}/departments/{department_id}" if department_id else BASE, status_code=303)
 
@@ -106,6 +117,8 @@ class BusinessHoursController(Controller):
         try:
             await set_holidays(request.user.company_id, data)
         except ValidationError as exc:
-            return await _page(request, None, holiday_text=str(data.get("holidays", ""))[:20_000], errors=exc.errors, status=400)
+            return await _page(
+                request, None, holiday_text=str(data.get("holidays", ""))[:20_000], errors=exc.errors, status=400
+            )
         flash(request, _("Holidays saved."))
         return Redirect(BASE, status_code=303)

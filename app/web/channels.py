@@ -8,7 +8,8 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 from app import netpolicy
-from app.i18n import gettext as _, ngettext
+from app.domain.backfill import backfill, supports_backfill
+from app.domain.channel_health import get_health, qr_svg, refresh
 from app.domain.channels import (
     PROVIDER_CHOICES,
     create_channel,
@@ -18,10 +19,10 @@ from app.domain.channels import (
     set_channel_active,
     update_channel,
 )
-from app.domain.backfill import backfill, supports_backfill
-from app.domain.channel_health import get_health, qr_svg, refresh
 from app.domain.departments import list_departments
 from app.domain.errors import ValidationError
+from app.i18n import gettext as _
+from app.i18n import ngettext
 from app.providers import PROVIDERS
 from app.web.forms import flash, read_form
 from app.web.security import admin_only
@@ -35,14 +36,26 @@ def _show_secret_once(request: Request, channel) -> None:
 
 async def _health_context(request: Request, channel) -> dict:
     health = await get_health(request.user.company_id, channel.id)
-    return {"channel": channel, "health": health, "qr": qr_svg(health["qr"]) if health.get("qr") else "",
-            "pairs": channel.impl.pairs, "backfill": supports_backfill(channel)}
+    return {
+        "channel": channel,
+        "health": health,
+        "qr": qr_svg(health["qr"]) if health.get("qr") else "",
+        "pairs": channel.impl.pairs,
+        "backfill": supports_backfill(channel),
+    }
 
 
 def _context(request: Request, values: dict, errors: dict, edited, provider: str) -> dict:
-    return {"values": values, "errors": errors, "edited": edited, "provider": PROVIDERS.get(provider, PROVIDERS["sandbox"]),
-            "providers": PROVIDERS, "choices": PROVIDER_CHOICES, "mask": mask,
-            "base_url": request.app.state.settings.public_url}
+    return {
+        "values": values,
+        "errors": errors,
+        "edited": edited,
+        "provider": PROVIDERS.get(provider, PROVIDERS["sandbox"]),
+        "providers": PROVIDERS,
+        "choices": PROVIDER_CHOICES,
+        "mask": mask,
+        "base_url": request.app.state.settings.public_url,
+    }
 
 
 class ChannelsController(Controller):
@@ -52,8 +65,10 @@ class ChannelsController(Controller):
     @get("/")
     async def index(self, request: Request) -> Template:
         channels = await list_channels(request.user.company_id)
-        return Template("admin/channels/list.html", context={"channels": channels, "providers": PROVIDERS,
-                                                             "base_url": request.app.state.settings.public_url})
+        return Template(
+            "admin/channels/list.html",
+            context={"channels": channels, "providers": PROVIDERS, "base_url": request.app.state.settings.public_url},
+        )
 
     @get("/new")
     async def new(self, request: Request, provider: FromQuery[str] = "sandbox") -> Template:
@@ -78,7 +93,11 @@ class ChannelsController(Controller):
     @get("/{channel_id:int}/edit")
     async def edit(self, request: Request, channel_id: FromPath[int]) -> Template:
         channel = await get_channel(request.user.company_id, channel_id)
-        values = {"name": channel.name, "provider": channel.provider, "default_department_id": channel.default_department_id or ""}
+        values = {
+            "name": channel.name,
+            "provider": channel.provider,
+            "default_department_id": channel.default_department_id or "",
+        }
         for f in channel.impl.fields:
             if not f.secret:
                 values[f"cred_{f.name}"] = channel.credentials.get(f.name, "")
@@ -131,10 +150,15 @@ class ChannelsController(Controller):
         channel = await get_channel(request.user.company_id, channel_id)
         result = await backfill(channel, request.app.state.http)
         if not result.supported:
-            flash(request, _("%(provider)s has no message history to fetch from.") % {"provider": channel.impl.label}, "error")
+            flash(
+                request,
+                _("%(provider)s has no message history to fetch from.") % {"provider": channel.impl.label},
+                "error",
+            )
         else:
-            message = ngettext("%(num)d missed message recovered.", "%(num)d missed messages recovered.",
-                               result.recovered) % {"num": result.recovered}
+            message = ngettext(
+                "%(num)d missed message recovered.", "%(num)d missed messages recovered.", result.recovered
+            ) % {"num": result.recovered}
             if result.errors:
                 message += " " + _("Some chats could not be read (%(num)d).") % {"num": result.errors}
             flash(request, message)

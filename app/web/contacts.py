@@ -7,7 +7,6 @@ from litestar import Controller, Request, get, post
 from litestar.params import FromPath, Parameter
 from litestar.response import Redirect, Template
 
-from app.domain.conversations import agent_may_see
 from app.domain import sql
 from app.domain.contacts import (
     CONTACT_LANGUAGES,
@@ -20,6 +19,7 @@ from app.domain.contacts import (
     set_contact_language,
     update_contact,
 )
+from app.domain.conversations import agent_may_see
 from app.domain.duplicates import likely_duplicates
 from app.domain.errors import NotFound, ValidationError
 from app.i18n import gettext as _
@@ -44,14 +44,27 @@ class ContactsController(Controller):
         result = await list_contacts(request.user.company_id, query=q, page=page)
         return Template("admin/contacts/list.html", context={"result": result, "q": q, "languages": CONTACT_LANGUAGES})
 
-    async def _edit_page(self, request: Request, contact_id: int, values: dict | None = None,
-                         errors: dict | None = None, status: int = 200) -> Template:
+    async def _edit_page(
+        self,
+        request: Request,
+        contact_id: int,
+        values: dict | None = None,
+        errors: dict | None = None,
+        status: int = 200,
+    ) -> Template:
         contact = await get_contact(request.user.company_id, contact_id)
         if values is None:
-            values = {"name": contact["name"], "language": contact["language"], "details": contact["details"],
-                      "opted_out": "on" if contact["opted_out_at"] else ""}
+            values = {
+                "name": contact["name"],
+                "language": contact["language"],
+                "details": contact["details"],
+                "opted_out": "on" if contact["opted_out_at"] else "",
+            }
         context = {
-            "contact": contact, "values": values, "errors": errors or {}, "languages": CONTACT_LANGUAGES,
+            "contact": contact,
+            "values": values,
+            "errors": errors or {},
+            "languages": CONTACT_LANGUAGES,
             "stats": await contact_stats(request.user.company_id, contact_id),
         }
         return Template("admin/contacts/form.html", context=context, status_code=status)
@@ -90,8 +103,9 @@ class ContactsController(Controller):
         flash(request, _("Contact deleted: their details are erased, their conversations kept anonymously."))
         return Redirect(BASE, status_code=303)
 
-    async def _merge_page(self, request: Request, contact_id: int, q: str, page: int,
-                          errors: dict | None = None, status: int = 200) -> Template:
+    async def _merge_page(
+        self, request: Request, contact_id: int, q: str, page: int, errors: dict | None = None, status: int = 200
+    ) -> Template:
         contact = await get_contact(request.user.company_id, contact_id)
         if q.strip():
             result = await list_contacts(request.user.company_id, query=q, page=page, exclude_id=contact_id)
@@ -99,12 +113,20 @@ class ContactsController(Controller):
             # Before any search: the likely duplicates (a word of the name, the phone's end).
             rows = await likely_duplicates(request.user.company_id, contact)
             result = Page(items=list(rows), page=1, per_page=max(1, len(rows)), total=len(rows))
-        context = {"contact": contact, "result": result, "q": q, "query": q, "errors": errors or {},
-                   "suggested": not q.strip()}
+        context = {
+            "contact": contact,
+            "result": result,
+            "q": q,
+            "query": q,
+            "errors": errors or {},
+            "suggested": not q.strip(),
+        }
         return Template("admin/contacts/merge.html", context=context, status_code=status)
 
     @get("/{contact_id:int}/merge")
-    async def merge_form(self, request: Request, contact_id: FromPath[int], q: str = QUERY, page: int = PAGE) -> Template:
+    async def merge_form(
+        self, request: Request, contact_id: FromPath[int], q: str = QUERY, page: int = PAGE
+    ) -> Template:
         return await self._merge_page(request, contact_id, q, page)
 
     @get("/{contact_id:int}/merge/{duplicate_id:int}")
@@ -114,9 +136,12 @@ class ContactsController(Controller):
         if contact_id == duplicate_id:
             raise NotFound("No such contact.")
         contact, duplicate = await get_contact(company_id, contact_id), await get_contact(company_id, duplicate_id)
-        context = {"contact": contact, "duplicate": duplicate,
-                   "stats": await contact_stats(company_id, contact_id),
-                   "duplicate_stats": await contact_stats(company_id, duplicate_id)}
+        context = {
+            "contact": contact,
+            "duplicate": duplicate,
+            "stats": await contact_stats(company_id, contact_id),
+            "duplicate_stats": await contact_stats(company_id, duplicate_id),
+        }
         return Template("admin/contacts/merge_confirm.html", context=context)
 
     @post("/{contact_id:int}/merge", status_code=303)
@@ -150,7 +175,8 @@ class ContactLanguageController(Controller):
         open_conversations = await sql.fetch(
             """SELECT id, status, assigned_user_id, department_id FROM conversation
                WHERE company_id = $1 AND contact_id = $2 AND status <> 'resolved'""",
-            me.company_id, contact_id,
+            me.company_id,
+            contact_id,
         )
         if me.role not in ("admin", "supervisor"):
             if not any([await agent_may_see(me.id, me.role, c) for c in open_conversations]):
@@ -165,5 +191,10 @@ class ContactLanguageController(Controller):
             if not errors:
                 flash(request, _("Language saved."))
             return Redirect(safe_next(data.get("next"), "/"), status_code=303)
-        context = {"contact": contact, "languages": CONTACT_LANGUAGES, "language_errors": errors, "language_saved": not errors}
+        context = {
+            "contact": contact,
+            "languages": CONTACT_LANGUAGES,
+            "language_errors": errors,
+            "language_saved": not errors,
+        }
         return Template("admin/contacts/_language.html", context=context, status_code=400 if errors else 200)

@@ -61,24 +61,18 @@ class LabelsAdminController(Controller):
             await create_label(request.user.company_id, data)
         except ValidationError as exc:
             values = {k: str(data.get(k, ""))[:60] for k in ("name", "colour")}
-            return await _admin_page(
-                request, values=values, errors=exc.errors, status=400
-            )
+            return await _admin_page(request, values=values, errors=exc.errors, status=400)
         flash(request, N_("Label saved."))
         return Redirect(BASE, status_code=303)
 
     @post("/{label_id:int}", status_code=303)
-    async def update(
-        self, request: Request, label_id: FromPath[int]
-    ) -> Template | Redirect:
+    async def update(self, request: Request, label_id: FromPath[int]) -> Template | Redirect:
         data = await read_form(request)
         try:
             await update_label(request.user.company_id, label_id, data)
         except ValidationError as exc:
             values = {k: str(data.get(k, ""))[:60] for k in ("name", "colour")}
-            return await _admin_page(
-                request, values=values, errors=exc.errors, editing=label_id, status=400
-            )
+            return await _admin_page(request, values=values, errors=exc.errors, editing=label_id, status=400)
         flash(request, N_("Label saved."))
         return Redirect(BASE, status_code=303)
 
@@ -103,9 +97,7 @@ async def pane_labels_context(company_id: int, conversation_id: int) -> dict:
     return {
         "conversation_id": conversation_id,
         "labels_on": on,
-        "labels_off": [
-            row for row in await list_labels(company_id) if row["id"] not in ids
-        ],
+        "labels_off": [row for row in await list_labels(company_id) if row["id"] not in ids],
     }
 
 
@@ -120,9 +112,7 @@ class ConversationLabelsController(Controller):
         return Template("inbox/_labels.html", context=context)
 
     @post("/", status_code=200)
-    async def change(
-        self, request: Request, conversation_id: FromPath[int]
-    ) -> Template | Redirect:
+    async def change(self, request: Request, conversation_id: FromPath[int]) -> Template | Redirect:
         """``label`` and ``action`` (add or remove): answers the pane's labels fragment."""
         await _visible(request, conversation_id)
         data = await read_form(request)
@@ -146,9 +136,7 @@ class ConversationLabelsController(Controller):
         return Template("inbox/_labels.html", context=context)
 
 
-async def render_live(
-    event: LabelsChanged, viewer: User
-) -> list[ServerSentEventMessage]:
+async def render_live(event: LabelsChanged, viewer: User) -> list[ServerSentEventMessage]:
     """The conversation's list row (it shows its labels), to those who may see it, and a
     signal for an open pane to fetch its labels again (they depend on the company's list)."""
     from app.web.inbox import (  # the inbox's memos and visibility rule

@@ -15,16 +15,16 @@ from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, FromQuery
 from litestar.response import File, Redirect, Template
 
-from app.i18n import N_
 from app.domain.channels import ChannelInfo, get_channel, list_channels
+from app.domain.companies import get_company_country
+from app.domain.conversations import agent_may_see, find_open_conversation, get_conversation, list_messages, may_reply
 from app.domain.errors import NotFound, PermissionDenied, ValidationError
 from app.domain.media import INLINE, get_media_file, save_upload
-from app.domain.conversations import agent_may_see, find_open_conversation, get_conversation, list_messages, may_reply
 from app.domain.messages import get_message, receive_webhook, resend_message
+from app.domain.phones import parse_phone
 from app.domain.typing_indicators import receive_typing
 from app.domain.validation import Cleaner
-from app.domain.companies import get_company_country
-from app.domain.phones import parse_phone
+from app.i18n import N_
 from app.providers.base import InboundMessage, Media, Parsed, StatusUpdate, TypingUpdate, normalise_phone
 from app.web.forms import read_form
 from app.web.security import admin_only, staff
@@ -37,8 +37,14 @@ async def _upload(request: Request, data: dict) -> dict | None:
         return None
     settings = request.app.state.settings
     content = await upload.read()
-    return save_upload(settings.data_dir, request.user.company_id, content, upload.content_type or "", upload.filename,
-                       settings.media_max_bytes)
+    return save_upload(
+        settings.data_dir,
+        request.user.company_id,
+        content,
+        upload.content_type or "",
+        upload.filename,
+        settings.media_max_bytes,
+    )
 
 
 async def _conversation_of_message(request: Request, message_id: int, *, write: bool):
@@ -73,11 +79,21 @@ class ConversationsController(Controller):
     @get("/media/{message_id:int}")
     async def media(self, request: Request, message_id: FromPath[int]) -> File:
         await _conversation_of_message(request, message_id, write=False)
-        path, mime, name = await get_media_file(request.user.company_id, message_id, request.app.state.settings.data_dir)
+        path, mime, name = await get_media_file(
+            request.user.company_id, message_id, request.app.state.settings.data_dir
+        )
         inline = mime.startswith(INLINE)
-        return File(path=path, filename=name, media_type=mime, content_disposition_type="inline" if inline else "attachment",
-                    headers={"X-Content-Type-Options": "nosniff", "Content-Security-Policy": "sandbox",
-                             "Cache-Control": "private, no-store"})
+        return File(
+            path=path,
+            filename=name,
+            media_type=mime,
+            content_disposition_type="inline" if inline else "attachment",
+            headers={
+                "X-Content-Type-Options": "nosniff",
+                "Content-Security-Policy": "sandbox",
+                "Cache-Control": "private, no-store",
+            },
+        )
 
     @post("/messages/{message_id:int}/resend", status_code=200)
     async def resend(self, request: Request, message_id: FromPath[int]) -> Response:
@@ -105,16 +121,27 @@ class SimulatorController(Controller):
     guards = [admin_only]
 
     @get("/")
-    async def page(self, request: Request, channel: FromQuery[int | None] = None, phone: FromQuery[str] = "+15550100001",
-                   name: FromQuery[str] = "Test Customer") -> Template:
+    async def page(
+        self,
+        request: Request,
+        channel: FromQuery[int | None] = None,
+        phone: FromQuery[str] = "+15550100001",
+        name: FromQuery[str] = "Test Customer",
+    ) -> Template:
         company_id = request.user.company_id
         channels = [c for c in await list_channels(company_id) if c.provider == "sandbox"]
         current = next((c for c in channels if c.id == channel), channels[0] if channels else None)
         phone = normalise_phone(phone) or "+15550100001"
         conv = await find_open_conversation(company_id, current.id, phone) if current else None
         messages = await list_messages(company_id, conv["id"]) if conv else []
-        context = {"channels": channels, "current": current, "phone": phone, "name": name[:200], "conv": conv,
-                   "messages": messages}
+        context = {
+            "channels": channels,
+            "current": current,
+            "phone": phone,
+            "name": name[:200],
+            "conv": conv,
+            "messages": messages,
+        }
         return Template("simulator/page.html", context=context)
 
     @post("/send", status_code=303)
@@ -128,8 +155,14 @@ class SimulatorController(Controller):
         if not text and media is None:
             raise ValidationError({"text": N_("Write a message or choose a file.")})
         kind = media.pop("type") if media else "text"
-        message = InboundMessage(provider_message_id=f"sim-{uuid.uuid4().hex}", phone=phone, name=name, type=kind, text=text,
-                                 media=Media(**media) if media else None)
+        message = InboundMessage(
+            provider_message_id=f"sim-{uuid.uuid4().hex}",
+            phone=phone,
+            name=name,
+            type=kind,
+            text=text,
+            media=Media(**media) if media else None,
+        )
         await receive_webhook(channel, Parsed(messages=[message]))
         return Redirect(f"/simulator?channel={channel.id}&phone={quote(phone)}&name={quote(name)}", status_code=303)
 
@@ -155,8 +188,13 @@ class SimulatorController(Controller):
         conv = await get_conversation(request.user.company_id, conversation_id)
         if conv["channel_id"] != channel.id or channel.provider != "sandbox":
             raise ValidationError({"conversation_id": N_("Not a conversation of this Sandbox channel.")})
-        statuses = [StatusUpdate(m["provider_message_id"], "read") for m in await list_messages(channel.company_id, conv["id"])
-                    if m["direction"] == "out" and m["provider_message_id"]]
+        statuses = [
+            StatusUpdate(m["provider_message_id"], "read")
+            for m in await list_messages(channel.company_id, conv["id"])
+            if m["direction"] == "out" and m["provider_message_id"]
+        ]
         await receive_webhook(channel, Parsed(statuses=statuses))
-        return Redirect(f"/simulator?channel={channel.id}&phone={quote(conv['phone'] or '')}&name={quote(conv['contact_name'] or '')}",
-                        status_code=303)
+        return Redirect(
+            f"/simulator?channel={channel.id}&phone={quote(conv['phone'] or '')}&name={quote(conv['contact_name'] or '')}",
+            status_code=303,
+        )

@@ -6,7 +6,6 @@ from litestar import Controller, Request, get, post
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
-from app.i18n import gettext as _
 from app.domain.departments import (
     FIELDS,
     create_department,
@@ -17,18 +16,31 @@ from app.domain.departments import (
     update_department,
 )
 from app.domain.errors import ValidationError
+from app.i18n import gettext as _
 from app.web.forms import flash, read_form
 from app.web.security import admin_only
 
-DEFAULTS = {"colour": "#4f46e5", "response_timeout": 300, "menu_position": 0, "strategy": "least_load",
-            "reinjection_policy": "prefer_others", "reinjection_alert": 3, "offline_policy": "requeue",
-            "offline_alert_minutes": 10, "overflow_after": 0, "menu_timeout": 0}
+DEFAULTS = {
+    "colour": "#4f46e5",
+    "response_timeout": 300,
+    "menu_position": 0,
+    "strategy": "least_load",
+    "reinjection_policy": "prefer_others",
+    "reinjection_alert": 3,
+    "offline_policy": "requeue",
+    "offline_alert_minutes": 10,
+    "overflow_after": 0,
+    "menu_timeout": 0,
+}
 
 
 async def _form(request: Request, values: dict, errors: dict, edited, status_code: int = 200) -> Template:
     others = [d for d in await list_departments(request.user.company_id) if edited is None or d.id != edited.id]
-    return Template("admin/departments/form.html", status_code=status_code,
-                    context={"values": values, "errors": errors, "edited": edited, "others": others})
+    return Template(
+        "admin/departments/form.html",
+        status_code=status_code,
+        context={"values": values, "errors": errors, "edited": edited, "others": others},
+    )
 
 
 class DepartmentsController(Controller):

@@ -62,9 +62,9 @@ def initials(name: str | None) -> str:
 @lru_cache(maxsize=4096)
 def _avatar(name: str, size: str) -> Markup:
     colour = zlib.crc32(name.encode()) % 8
-    return Markup(
-        '<span class="avatar avatar-{size} avatar-c{colour}" aria-hidden="true">{text}</span>'
-    ).format(size=size, colour=colour, text=escape(initials(name)))
+    return Markup('<span class="avatar avatar-{size} avatar-c{colour}" aria-hidden="true">{text}</span>').format(
+        size=size, colour=colour, text=escape(initials(name))
+    )
 
 
 def avatar(name: str | None, size: str = "m") -> Markup:

@@ -19,8 +19,8 @@ from litestar.exceptions import HTTPException, NotAuthorizedException
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
-from app.i18n import N_, gettext
 from app.domain.errors import Conflict, DomainError, NotFound, PermissionDenied, Throttled, ValidationError
+from app.i18n import N_, gettext
 from app.logs import request_id
 
 log = logging.getLogger(__name__)
@@ -53,9 +53,7 @@ def error_response(request: Request, status: int, message: str, headers: dict | 
     if request.headers.get("hx-request") and status >= 400:
         # htmx does not swap error responses by default: show the message in the toast area.
         headers = {**(headers or {}), "HX-Retarget": "#toasts", "HX-Reswap": "beforeend"}
-        return Template(
-            "errors/_toast.html", context={"message": message}, status_code=status, headers=headers
-        )
+        return Template("errors/_toast.html", context={"message": message}, status_code=status, headers=headers)
     return Template(
         "errors/error.html",
         context={"status": status, "title": TITLES.get(status, "Error"), "message": message},
@@ -74,8 +72,13 @@ async def _audit_csrf_refusal(user: Any, address: str, what: str) -> None:
 
     try:
         async with sql.transaction():
-            await record_audit(user.company_id, "security.csrf_refused", target_type="path", target_label=what[:300],
-                               actor=actor_of(user, address))
+            await record_audit(
+                user.company_id,
+                "security.csrf_refused",
+                target_type="path",
+                target_label=what[:300],
+                actor=actor_of(user, address),
+            )
     except Exception:  # noqa: BLE001 - the refusal stands even if the audit cannot be written
         log.exception("could not audit a CSRF refusal")
 
@@ -87,8 +90,9 @@ def _csrf_refused(request: Request) -> Response:
     user = request.scope.get("user")
     what = f"{request.method} {request.url.path}"
     log.warning("CSRF refused: %s from %s (user %s)", what, address, getattr(user, "id", "-"))
-    response = error_response(request, 403, N_("This form has expired or came from another site: reload the page "
-                                               "and try again."))
+    response = error_response(
+        request, 403, N_("This form has expired or came from another site: reload the page and try again.")
+    )
     if user is not None and getattr(user, "company_id", None):
         response.background = BackgroundTask(_audit_csrf_refusal, user, address, what)
     return response
@@ -113,9 +117,17 @@ def http_exception(request: Request, exc: HTTPException) -> Response:
 # Path parameters naming a row of a company-scoped table: a 404 on one that exists in another
 # company is a probe across tenants, audited as security.foreign_id.
 SCOPED_IDS = {
-    "conversation_id": "conversation", "past_id": "conversation", "contact_id": "contact", "channel_id": "channel",
-    "user_id": "app_user", "department_id": "department", "quick_reply_id": "quick_reply", "order_id": "shop_order",
-    "message_id": "message", "endpoint_id": "webhook_endpoint", "key_id": "api_key",
+    "conversation_id": "conversation",
+    "past_id": "conversation",
+    "contact_id": "contact",
+    "channel_id": "channel",
+    "user_id": "app_user",
+    "department_id": "department",
+    "quick_reply_id": "quick_reply",
+    "order_id": "shop_order",
+    "message_id": "message",
+    "endpoint_id": "webhook_endpoint",
+    "key_id": "api_key",
 }
 
 
@@ -130,8 +142,14 @@ async def _audit_foreign_ids(user: Any, address: str, what: str, ids: dict[str, 
             if owner is not None and owner != user.company_id:
                 log.warning("denied %s of another company: %s=%s (user %s)", what, param, value, user.id)
                 async with sql.transaction():
-                    await record_audit(user.company_id, "security.foreign_id", target_type=table, target_id=value,
-                                       target_label=what[:300], actor=actor_of(user, address))
+                    await record_audit(
+                        user.company_id,
+                        "security.foreign_id",
+                        target_type=table,
+                        target_id=value,
+                        target_label=what[:300],
+                        actor=actor_of(user, address),
+                    )
     except Exception:  # noqa: BLE001 - the 404 stands even if the audit cannot be written
         log.exception("could not audit a denied id")
 
@@ -143,8 +161,9 @@ def _not_found(request: Request, message: str) -> Response:
     ids = {k: v for k, v in params.items() if k in SCOPED_IDS and isinstance(v, int) and 0 < v < 2**31}
     if ids and getattr(user, "company_id", None) and hasattr(user, "email"):  # a logged-in person
         address = request.client.host if request.client else "unknown"
-        response.background = BackgroundTask(_audit_foreign_ids, user, address,
-                                             f"{request.method} {request.url.path}", ids)
+        response.background = BackgroundTask(
+            _audit_foreign_ids, user, address, f"{request.method} {request.url.path}", ids
+        )
     return response
 
 

@@ -20,17 +20,13 @@ class HistoryController(Controller):
     guards = [staff]
 
     @get("/")
-    async def earlier(
-        self, request: Request, conversation_id: FromPath[int]
-    ) -> Template:
+    async def earlier(self, request: Request, conversation_id: FromPath[int]) -> Template:
         from app.web.inbox import (
             _visible_conversation,  # who may see a conversation: the inbox's rule
         )
 
         c, _ = await _visible_conversation(request, conversation_id)
-        cl = Cleaner(
-            {"before": request.query_params.get("before") or str(conversation_id)}
-        )
+        cl = Cleaner({"before": request.query_params.get("before") or str(conversation_id)})
         before = cl.integer("before", low=1, high=2**31 - 1)
         cl.raise_if_errors()
         rows = await sql.fetch(
@@ -47,9 +43,7 @@ class HistoryController(Controller):
         )
         more = len(rows) > BATCH
         conversations = list(reversed(rows[:BATCH]))
-        divider = (
-            before == conversation_id
-        )  # the first batch ends where this conversation begins
+        divider = before == conversation_id  # the first batch ends where this conversation begins
         return Template(
             "inbox/_history.html",
             context={

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import re
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
-from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
@@ -28,13 +28,16 @@ from app.dispatch.reads import (
     get_inbox_row,
     get_inbox_rows,
     inbox_counts,
+    list_contact_rows,
     list_inbox,
     list_my_conversations,
-    list_contact_rows,
     list_my_queue,
     my_unread,
     queue_ids,
 )
+from app.domain import sql
+from app.domain.channels import get_channel, list_channels
+from app.domain.contacts import CONTACT_LANGUAGES, get_contact
 from app.domain.conversations import (
     QUEUE_STATUSES,
     department_members,
@@ -44,12 +47,7 @@ from app.domain.conversations import (
     take_conversation,
     transfer_conversation,
 )
-from app.domain import sql
-from app.domain.channels import get_channel, list_channels
 from app.domain.errors import Conflict, NotFound, PermissionDenied, ValidationError
-from app.domain.handovers import last_handover_from
-from app.domain.labels import list_labels
-from app.domain.mentions import add_note_with_mentions
 from app.domain.events import (
     ContactChanged,
     ConversationOpened,
@@ -62,21 +60,23 @@ from app.domain.events import (
     TypingChanged,
     UserChanged,
 )
+from app.domain.handovers import last_handover_from
+from app.domain.labels import list_labels
+from app.domain.mentions import add_note_with_mentions
 from app.domain.messages import queue_message, window_open
-from app.domain.typing_indicators import agent_typing, watch_customer_typing
 from app.domain.notes import (
+    Item,
     get_message_view,
     get_message_views,
-    Item,
     get_note,
     list_contact_conversations,
     list_timeline,
     mark_read,
     update_contact,
 )
-from app.domain.contacts import CONTACT_LANGUAGES, get_contact
 from app.domain.quick_replies import quick_replies_for
 from app.domain.tables import User
+from app.domain.typing_indicators import agent_typing, watch_customer_typing
 from app.domain.validation import Cleaner
 from app.i18n import N_, current_language, current_timezone, format_time, gettext
 from app.web.conversations import _upload
@@ -84,6 +84,7 @@ from app.web.forms import read_form
 from app.web.security import staff
 from app.web.shared_results import SharedResults
 from app.web.templating import ENV, render_fragment
+
 
 @lru_cache(maxsize=8192)
 def _short_time(minute: datetime, language: str, zone: str) -> str:
@@ -129,8 +130,15 @@ def _filters(request: Request) -> dict[str, Any]:
     c.raise_if_errors()
     if tab in ("all", "bot") and me.role not in ("admin", "supervisor"):
         raise PermissionDenied(N_("Only supervisors and admins see every conversation."))
-    return {"tab": tab, "status": status, "department": department, "channel": channel, "q": q, "cursor": cursor,
-            "label": label}
+    return {
+        "tab": tab,
+        "status": status,
+        "department": department,
+        "channel": channel,
+        "q": q,
+        "cursor": cursor,
+        "label": label,
+    }
 
 
 def _query(filters: dict[str, Any], **changes: Any) -> str:
@@ -138,7 +146,7 @@ def _query(filters: dict[str, Any], **changes: Any) -> str:
     return urlencode({k: values[k] for k in ("tab", "status", "department", "channel", "label", "q") if values.get(k)})
 
 
-EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _cursor(cursor) -> str:
@@ -149,9 +157,16 @@ def _cursor(cursor) -> str:
 async def _list_context(request: Request, filters: dict[str, Any]) -> dict[str, Any]:
     me = request.user
     rows, next_cursor = await list_inbox(
-        me.company_id, me.id, filters["tab"], status=filters["status"], department_id=filters["department"],
-        channel_id=filters["channel"], query=filters["q"], cursor=filters["cursor"],
-        every_department=me.role in ("admin", "supervisor"), label_id=filters.get("label"),
+        me.company_id,
+        me.id,
+        filters["tab"],
+        status=filters["status"],
+        department_id=filters["department"],
+        channel_id=filters["channel"],
+        query=filters["q"],
+        cursor=filters["cursor"],
+        every_department=me.role in ("admin", "supervisor"),
+        label_id=filters.get("label"),
     )
     return {"rows": rows, "filters": filters, "qs": _query(filters), "next_cursor": _cursor(next_cursor)}
 
@@ -179,16 +194,23 @@ async def _actionable(request: Request, conversation_id: int):
         me = request.user
         row = await get_inbox_row(me.company_id, conversation_id)
         deps = (await department_members(me.company_id)).get(me.id, frozenset())
-        if row is not None and row["status"] == "assigned" and row["assigned_user_id"] != me.id and (
-                row["department_id"] is None or row["department_id"] in deps):
-            raise Conflict(gettext(N_("%(name)s took this conversation a moment ago.")) % {
-                "name": row["assigned_name"] or "?"}) from None
+        if (
+            row is not None
+            and row["status"] == "assigned"
+            and row["assigned_user_id"] != me.id
+            and (row["department_id"] is None or row["department_id"] in deps)
+        ):
+            raise Conflict(
+                gettext(N_("%(name)s took this conversation a moment ago.")) % {"name": row["assigned_name"] or "?"}
+            ) from None
         raise
 
 
 def _readonly_reason(me: User, c, deps) -> str:
     if c["status"] == "resolved":
-        return N_("This conversation is resolved: it is read-only history. The customer's next message opens a new one.")
+        return N_(
+            "This conversation is resolved: it is read-only history. The customer's next message opens a new one."
+        )
     if c["status"] in ("bot", "queued"):
         return N_("This conversation is waiting for an agent: take it to answer.")
     return N_("Read-only: this conversation is assigned to %(name)s; only they or a supervisor may reply.")
@@ -215,8 +237,12 @@ async def _templates_used(company_id: int) -> list[str]:
 async def _departments(company_id: int) -> list:
     """The company's departments for the filters and the transfer menu (plain rows: Piccolo's
     objects cost milliseconds here, measured)."""
-    return [Item(r) for r in await sql.fetch(
-        "SELECT id, name, colour FROM department WHERE company_id = $1 ORDER BY lower(name)", company_id)]
+    return [
+        Item(r)
+        for r in await sql.fetch(
+            "SELECT id, name, colour FROM department WHERE company_id = $1 ORDER BY lower(name)", company_id
+        )
+    ]
 
 
 async def _nothing() -> list:
@@ -244,17 +270,25 @@ async def _pane_context(request: Request, conversation_id: int) -> dict[str, Any
     is_open = (not channel.impl.has_window) or window_open(c["last_inbound_at"])
     # Independent reads, side by side on the pool.
     (items, cursor), agents, templates, quick_replies, departments, contact, past = await asyncio.gather(
-        list_timeline(company_id, conversation_id), _agents(company_id),
+        list_timeline(company_id, conversation_id),
+        _agents(company_id),
         _templates_used(company_id) if not is_open else _nothing(),
-        quick_replies_for(company_id, c["department_id"]), _departments(company_id),
-        get_contact(company_id, c["contact_id"], deleted_too=True), list_contact_conversations(company_id, c["contact_id"]),
+        quick_replies_for(company_id, c["department_id"]),
+        _departments(company_id),
+        get_contact(company_id, c["contact_id"], deleted_too=True),
+        list_contact_conversations(company_id, c["contact_id"]),
     )
     supervisor = me.role in ("admin", "supervisor")
-    can_take = c["status"] in ("bot", "queued") or (supervisor and c["status"] == "assigned" and c["assigned_user_id"] != me.id)
+    can_take = c["status"] in ("bot", "queued") or (
+        supervisor and c["status"] == "assigned" and c["assigned_user_id"] != me.id
+    )
     if me.role == "agent" and c["department_id"] is not None and c["department_id"] not in deps:
         can_take = False
-    reason = "" if can_reply and c["status"] != "resolved" else gettext(_readonly_reason(me, c, deps)) % {
-        "name": c["assigned_name"] or "?"}
+    reason = (
+        ""
+        if can_reply and c["status"] != "resolved"
+        else gettext(_readonly_reason(me, c, deps)) % {"name": c["assigned_name"] or "?"}
+    )
     return {
         "c": c,
         "channel": channel,
@@ -279,8 +313,11 @@ async def _pane_context(request: Request, conversation_id: int) -> dict[str, Any
 def _push_url(request: Request, conversation_id: int) -> str:
     """``/inbox/<id>`` keeping the list's tab and filters of the page the request came from."""
     current = request.headers.get("hx-current-url", "")
-    keep = {k: v for k, v in parse_qsl(urlsplit(current).query)
-            if k in ("tab", "status", "department", "channel", "label", "q")}
+    keep = {
+        k: v
+        for k, v in parse_qsl(urlsplit(current).query)
+        if k in ("tab", "status", "department", "channel", "label", "q")
+    }
     return f"/inbox/{conversation_id}" + (f"?{urlencode(keep)}" if keep else "")
 
 
@@ -301,16 +338,40 @@ class InboxController(Controller):
         company_id = me.company_id
         pane = _pane_context(request, conversation_id) if conversation_id is not None else _nothing()
         every = me.role in ("admin", "supervisor")
-        listing, counts, mine_unread, queued, members, departments, channels, pane_context, labels = await asyncio.gather(
-            _list_context(request, filters), inbox_counts(company_id, me.id, every), my_unread(company_id, me.id),
+        (
+            listing,
+            counts,
+            mine_unread,
+            queued,
+            members,
+            departments,
+            channels,
+            pane_context,
+            labels,
+        ) = await asyncio.gather(
+            _list_context(request, filters),
+            inbox_counts(company_id, me.id, every),
+            my_unread(company_id, me.id),
             queue_ids(company_id, me.id, every),
-            department_members(company_id), _departments(company_id), list_channels(company_id), pane,
+            department_members(company_id),
+            _departments(company_id),
+            list_channels(company_id),
+            pane,
             list_labels(company_id),
         )
-        context = {**listing, "counts": counts, "mine_unread": mine_unread, "queue_ids": queued,
-                   "my_departments": sorted(members.get(me.id, frozenset())), "all_departments": departments,
-                   "channels": channels, "open_id": conversation_id, "queue_statuses": QUEUE_STATUSES,
-                   **(pane_context or {}), "all_labels": labels}
+        context = {
+            **listing,
+            "counts": counts,
+            "mine_unread": mine_unread,
+            "queue_ids": queued,
+            "my_departments": sorted(members.get(me.id, frozenset())),
+            "all_departments": departments,
+            "channels": channels,
+            "open_id": conversation_id,
+            "queue_statuses": QUEUE_STATUSES,
+            **(pane_context or {}),
+            "all_labels": labels,
+        }
         if conversation_id is not None:
             _watch_typing(request, conversation_id)
         return Template("inbox/page.html", context=context)
@@ -344,8 +405,15 @@ class InboxController(Controller):
         before = cl.integer("before", low=1, high=2**62)
         cl.raise_if_errors()
         items, cursor = await list_timeline(request.user.company_id, conversation_id, before=before)
-        return Template("inbox/_timeline_page.html",
-                        context={"c": c, "items": items, "cursor": cursor, "can_reply": may_reply(request.user.id, request.user.role, c)})
+        return Template(
+            "inbox/_timeline_page.html",
+            context={
+                "c": c,
+                "items": items,
+                "cursor": cursor,
+                "can_reply": may_reply(request.user.id, request.user.role, c),
+            },
+        )
 
     @post("/{conversation_id:int}/messages", status_code=200)
     async def send(self, request: Request, conversation_id: FromPath[int]) -> Template | Redirect:
@@ -432,7 +500,9 @@ class InboxController(Controller):
         else:
             department_id, user_id = (value, None) if kind == "department" else (None, value)
         c.raise_if_errors()
-        await transfer_conversation(request.user, conversation_id, department_id=department_id, user_id=user_id, note=note)
+        await transfer_conversation(
+            request.user, conversation_id, department_id=department_id, user_id=user_id, note=note
+        )
         return await self._after_action(request, conversation_id)
 
     @post("/{conversation_id:int}/contact", status_code=200)
@@ -448,11 +518,22 @@ class InboxController(Controller):
         if not _htmx(request) and not errors:
             return Redirect(f"/inbox/{conversation_id}", status_code=303)
         contact = await get_contact(company_id, c["contact_id"], deleted_too=True)
-        context = {"c": c, "contact": contact if not errors else {**dict(contact), **{k: data.get(k, "") for k in ("name", "email", "details")}},
-                   "contact_errors": errors, "saved": not errors, "languages": CONTACT_LANGUAGES,
-                   "past": [p for p in await list_contact_conversations(company_id, c["contact_id"]) if p["id"] != c["id"]]}
-        return Template("inbox/_customer.html", context=context, status_code=400 if errors else 200,
-                        headers={"HX-Reswap": "outerHTML"} if errors else None)
+        context = {
+            "c": c,
+            "contact": contact
+            if not errors
+            else {**dict(contact), **{k: data.get(k, "") for k in ("name", "email", "details")}},
+            "contact_errors": errors,
+            "saved": not errors,
+            "languages": CONTACT_LANGUAGES,
+            "past": [p for p in await list_contact_conversations(company_id, c["contact_id"]) if p["id"] != c["id"]],
+        }
+        return Template(
+            "inbox/_customer.html",
+            context=context,
+            status_code=400 if errors else 200,
+            headers={"HX-Reswap": "outerHTML"} if errors else None,
+        )
 
     @get("/{conversation_id:int}/past/{past_id:int}")
     async def past(self, request: Request, conversation_id: FromPath[int], past_id: FromPath[int]) -> Template:
@@ -463,7 +544,9 @@ class InboxController(Controller):
             raise NotFound(N_("No such conversation."))
         past = await sql.fetchrow(
             "SELECT id, created_at, status FROM conversation WHERE company_id = $1 AND id = $2 AND contact_id = $3",
-            request.user.company_id, past_id, c["contact_id"],
+            request.user.company_id,
+            past_id,
+            c["contact_id"],
         )
         if past is None:
             raise NotFound(N_("No such conversation."))
@@ -475,8 +558,13 @@ class InboxController(Controller):
 async def my_work_fragment(request: Request) -> Template:
     """The home page's "my work" cards, fetched when the stream says they changed."""
     me = request.user
-    return Template("dispatch/_my_work.html", context={
-        "mine": await list_my_conversations(me.company_id, me.id), "queue": await list_my_queue(me.company_id, me.id)})
+    return Template(
+        "dispatch/_my_work.html",
+        context={
+            "mine": await list_my_conversations(me.company_id, me.id),
+            "queue": await list_my_queue(me.company_id, me.id),
+        },
+    )
 
 
 # Live ---------------------------------------------------------------------------------------------
@@ -544,8 +632,10 @@ async def render_live(event: Event, viewer: User) -> list[ServerSentEventMessage
         deps = await viewer_departments(viewer)
         for row in await ROWS.get(event, lambda: list_contact_rows(event.company_id, event.contact_id)):
             if may_see(viewer.id, viewer.role, row, deps):
-                html = await CACHE.get((event, "inbox-row", row["id"]),
-                                       lambda row=row: _render_async("inbox/_row.html", c=row, open_id=None))
+                html = await CACHE.get(
+                    (event, "inbox-row", row["id"]),
+                    lambda row=row: _render_async("inbox/_row.html", c=row, open_id=None),
+                )
                 out.append(ServerSentEventMessage(event="inbox-row", data=html))
         return out
     if isinstance(event, TypingChanged):
@@ -569,7 +659,9 @@ async def render_live(event: Event, viewer: User) -> list[ServerSentEventMessage
             bubble = await CACHE.get((event, "inbox-note"), lambda: _render_async("inbox/_note.html", n=note))
         elif isinstance(event, (MessageReceived, MessageQueued, MessageStatusChanged)):
             m = await ITEMS.get(event, lambda: get_message_view(event.company_id, event.message_id))
-            bubble = await CACHE.get((event, "inbox-msg"), lambda: _render_async("conversations/_message.html", m=m, resend=True))
+            bubble = await CACHE.get(
+                (event, "inbox-msg"), lambda: _render_async("conversations/_message.html", m=m, resend=True)
+            )
         else:
             bubble = ""
         if bubble:
@@ -597,5 +689,7 @@ async def concerns_my_work(event: Event, viewer: User) -> bool:
         return event.department_id is None or event.department_id in await viewer_departments(viewer)
     if isinstance(event, ConversationOpened):
         row = await _row_for(event)
-        return row is not None and (row["department_id"] is None or row["department_id"] in await viewer_departments(viewer))
+        return row is not None and (
+            row["department_id"] is None or row["department_id"] in await viewer_departments(viewer)
+        )
     return False

@@ -28,11 +28,23 @@ class WebhooksController(Controller):
     path = "/admin/webhooks"
     guards = [admin_only]
 
-    async def _page(self, request: Request, *, values: dict | None = None, errors: dict | None = None,
-                    created=None, status: int = 200) -> Template:
-        context = {"endpoints": await list_endpoints(request.user.company_id), "events": EVENTS,
-                   "values": values or {"events": list(EVENTS)}, "errors": errors or {}, "created": created,
-                   "header": SIGNATURE_HEADER}
+    async def _page(
+        self,
+        request: Request,
+        *,
+        values: dict | None = None,
+        errors: dict | None = None,
+        created=None,
+        status: int = 200,
+    ) -> Template:
+        context = {
+            "endpoints": await list_endpoints(request.user.company_id),
+            "events": EVENTS,
+            "values": values or {"events": list(EVENTS)},
+            "errors": errors or {},
+            "created": created,
+            "header": SIGNATURE_HEADER,
+        }
         return Template("admin/webhooks/list.html", context=context, status_code=status)
 
     @get("/")
@@ -42,8 +54,11 @@ class WebhooksController(Controller):
     @post("/", status_code=200)
     async def create(self, request: Request) -> Template:
         form = await read_form(request)
-        data = {"url": form.get("url", ""), "description": form.get("description", ""),
-                "events": [e for e in EVENTS if form.get(f"event_{e}")]}
+        data = {
+            "url": form.get("url", ""),
+            "description": form.get("description", ""),
+            "events": [e for e in EVENTS if form.get(f"event_{e}")],
+        }
         try:
             endpoint = await create_endpoint(request.user.company_id, data)
         except ValidationError as exc:
@@ -53,8 +68,9 @@ class WebhooksController(Controller):
     @post("/{endpoint_id:int}/active", status_code=303)
     async def toggle(self, request: Request, endpoint_id: FromPath[int]) -> Redirect:
         form = await read_form(request)
-        await set_endpoint_active(request.user.company_id, endpoint_id if endpoint_id < 2**31 else 0,
-                                  form.get("active") == "1")
+        await set_endpoint_active(
+            request.user.company_id, endpoint_id if endpoint_id < 2**31 else 0, form.get("active") == "1"
+        )
         return Redirect("/admin/webhooks", status_code=303)
 
     @post("/{endpoint_id:int}/delete", status_code=303)
@@ -72,8 +88,11 @@ class WebhooksController(Controller):
         if c.errors or status not in ("", "pending", "delivered", "failed"):
             before, status = None, ""
         page = await list_deliveries(request.user.company_id, status=status, before=before)
-        return Template("admin/webhooks/deliveries.html", context={"page": page, "status": status},
-                        status_code=400 if c.errors else 200)
+        return Template(
+            "admin/webhooks/deliveries.html",
+            context={"page": page, "status": status},
+            status_code=400 if c.errors else 200,
+        )
 
     @post("/deliveries/{delivery_id:int}/replay", status_code=303)
     async def replay(self, request: Request, delivery_id: FromPath[int]) -> Redirect:

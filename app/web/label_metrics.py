@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from litestar import Controller, Request, Response, get
 from litestar.response import Template
@@ -19,9 +19,7 @@ from app.web.security import supervisors
 async def _figures(request: Request):
     company_id = request.user.company_id
     tz = await metrics.company_zone(company_id)
-    query = metrics.parse_query(
-        dict(request.query_params), datetime.now(timezone.utc).astimezone(tz).date()
-    )
+    query = metrics.parse_query(dict(request.query_params), datetime.now(UTC).astimezone(tz).date())
     await metrics.check_ids(company_id, query.filters)
     start, end = (
         metrics.day_bounds(query.start_day, tz)[0],

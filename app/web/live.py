@@ -8,30 +8,30 @@ rendered once per process, role and language and reused for every subscriber (``
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 from litestar.response import ServerSentEventMessage
 
+from app.domain.conversations import get_conversation
 from app.domain.events import (
     ContactChanged,
-    ConversationRouted,
-    ReinjectionAlert,
     ConversationOpened,
+    ConversationRouted,
     Event,
     MessageQueued,
     MessageReceived,
     MessageStatusChanged,
     NoteAdded,
     PresenceChanged,
+    ReinjectionAlert,
     TypingChanged,
     UserChanged,
 )
-from app.domain.conversations import get_conversation
 from app.domain.messages import get_message, get_messages
 from app.domain.tables import User
 from app.domain.users import departments_by_user, get_user
-from app.telephony.live import PbxLiveChanged
 from app.i18n import current_language
+from app.telephony.live import PbxLiveChanged
 from app.web.shared_results import SharedResults
 from app.web.templating import render_fragment
 
@@ -56,7 +56,9 @@ async def _presence(event: PresenceChanged, viewer: User) -> list[ServerSentEven
     async def badge() -> str:
         return render_fragment("users/_presence.html", presence=event.presence, user_id=event.user_id)
 
-    messages = [ServerSentEventMessage(event=f"presence-{event.user_id}", data=await CACHE.get((event, "badge"), badge))]
+    messages = [
+        ServerSentEventMessage(event=f"presence-{event.user_id}", data=await CACHE.get((event, "badge"), badge))
+    ]
     if event.user_id == viewer.id:
         viewer.presence = event.presence
         messages.append(
@@ -136,7 +138,9 @@ async def _message(event: MessageReceived | MessageQueued, viewer: User) -> list
     async def item() -> str:
         return render_fragment("conversations/_message.html", m=await ROWS.message(event))
 
-    return [ServerSentEventMessage(event=f"message-new-{event.conversation_id}", data=await CACHE.get((event, "msg"), item))]
+    return [
+        ServerSentEventMessage(event=f"message-new-{event.conversation_id}", data=await CACHE.get((event, "msg"), item))
+    ]
 
 
 async def _message_status(event: MessageStatusChanged, viewer: User) -> list[ServerSentEventMessage]:
@@ -147,7 +151,11 @@ async def _message_status(event: MessageStatusChanged, viewer: User) -> list[Ser
         return render_fragment("conversations/_message.html", m=await ROWS.message(event), resend=True)
 
     # Named after the conversation: see static/js/conversation.js.
-    return [ServerSentEventMessage(event=f"message-status-{event.conversation_id}", data=await CACHE.get((event, "msg"), item))]
+    return [
+        ServerSentEventMessage(
+            event=f"message-status-{event.conversation_id}", data=await CACHE.get((event, "msg"), item)
+        )
+    ]
 
 
 async def _agent_typing(event: TypingChanged, viewer: User) -> list[ServerSentEventMessage]:
@@ -223,8 +231,17 @@ route(MessageStatusChanged, "conversation", _message_status)  # type: ignore[arg
 route(TypingChanged, "conversation", _agent_typing)  # type: ignore[arg-type]
 for _cls in (ConversationRouted, ConversationOpened):
     route(_cls, "home", _my_work)
-for _cls in (ConversationRouted, MessageReceived, MessageQueued, MessageStatusChanged, ConversationOpened,
-             UserChanged, NoteAdded, ContactChanged, TypingChanged):
+for _cls in (
+    ConversationRouted,
+    MessageReceived,
+    MessageQueued,
+    MessageStatusChanged,
+    ConversationOpened,
+    UserChanged,
+    NoteAdded,
+    ContactChanged,
+    TypingChanged,
+):
     route(_cls, "inbox", _inbox)
 
 # Labels on conversations (app.web.conversation_labels): the rows and the open pane.
@@ -240,8 +257,9 @@ from app.web.viewers import render_live as _viewers  # noqa: E402
 route(ViewersChanged, "inbox", _viewers)  # type: ignore[arg-type]
 
 # The supervisor wallboard (app.web.supervisor).
-from app.web.supervisor import TOUCHING as _WALLBOARD_EVENTS, render_live as _wallboard  # noqa: E402
 from app.domain.wallboard import WallboardChanged  # noqa: E402
+from app.web.supervisor import TOUCHING as _WALLBOARD_EVENTS  # noqa: E402
+from app.web.supervisor import render_live as _wallboard  # noqa: E402
 
 for _cls in (*_WALLBOARD_EVENTS, WallboardChanged):
     route(_cls, "wallboard", _wallboard)  # type: ignore[arg-type]
@@ -260,12 +278,15 @@ def parse_topics(raw: str | None) -> frozenset[str] | None:
     return frozenset(t for t in raw[:200].split(",") if t in TOPICS)
 
 
-async def render_event(event: Event, viewer: User, topics: frozenset[str] | None = None) -> list[ServerSentEventMessage]:
+async def render_event(
+    event: Event, viewer: User, topics: frozenset[str] | None = None
+) -> list[ServerSentEventMessage]:
     out: list[ServerSentEventMessage] = []
     for wanted, renderer in ROUTES.get(event.name, ()):
         if wanted is None or topics is None or wanted & topics:
             out.extend(await renderer(event, viewer))
     return out
+
 
 # The agent's phone (issue 17): the screen-pop and the phone chip on every page of the agent.
 from app.domain.phone import AgentPhoneChanged  # noqa: E402

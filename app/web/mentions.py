@@ -30,19 +30,13 @@ class MentionsController(Controller):
     async def index(self, request: Request) -> Template:
         me = request.user
         mentions = await list_mentions(me.company_id, me.id)
-        return Template(
-            "inbox/mentions.html", context={"mentions": mentions, "mention": None}
-        )
+        return Template("inbox/mentions.html", context={"mentions": mentions, "mention": None})
 
     @get("/count")
     async def count(self, request: Request) -> Template:
         return Template(
             "inbox/_mentions_count.html",
-            context={
-                "unread": await unread_mentions(
-                    request.user.company_id, request.user.id
-                )
-            },
+            context={"unread": await unread_mentions(request.user.company_id, request.user.id)},
         )
 
     @get("/{mention_id:int}")
@@ -55,9 +49,7 @@ class MentionsController(Controller):
         my_departments = (await departments_by_user(me.company_id)).get(me.id, [])
         department_ids = {d.id for d in my_departments}
         can_take = mention["status"] in ("bot", "queued") and (
-            me.role != "agent"
-            or mention["department_id"] is None
-            or mention["department_id"] in department_ids
+            me.role != "agent" or mention["department_id"] is None or mention["department_id"] in department_ids
         )
         context = {
             "mentions": await list_mentions(me.company_id, me.id),

@@ -5,24 +5,33 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from litestar import Controller, Request, Response, get
 from litestar.response import Template
 
-from app.domain.csv_cells import safe_cell
 from app.domain import metrics, sql
+from app.domain.csv_cells import safe_cell
 from app.domain.errors import ValidationError
 from app.i18n import gettext
 from app.web.security import supervisors
 
 CSV_COLUMNS = [
-    ("label", "group"), ("new_conversations", "new_conversations"), ("assigned", "assignments"),
-    ("customer_messages", "customer_messages"), ("agent_messages", "agent_messages"), ("bot_messages", "bot_messages"),
-    ("first_responses", "first_responses"), ("frt_assign_avg", "first_response_from_assignment_avg_s"),
-    ("frt_assign_median", "first_response_from_assignment_median_s"), ("frt_created_avg", "first_response_from_creation_avg_s"),
-    ("within_target", "first_responses_within_target"), ("within_target_pct", "within_target_pct"),
-    ("resolved", "resolved"), ("resolution_avg", "resolution_avg_s"), ("resolution_median", "resolution_median_s"),
+    ("label", "group"),
+    ("new_conversations", "new_conversations"),
+    ("assigned", "assignments"),
+    ("customer_messages", "customer_messages"),
+    ("agent_messages", "agent_messages"),
+    ("bot_messages", "bot_messages"),
+    ("first_responses", "first_responses"),
+    ("frt_assign_avg", "first_response_from_assignment_avg_s"),
+    ("frt_assign_median", "first_response_from_assignment_median_s"),
+    ("frt_created_avg", "first_response_from_creation_avg_s"),
+    ("within_target", "first_responses_within_target"),
+    ("within_target_pct", "within_target_pct"),
+    ("resolved", "resolved"),
+    ("resolution_avg", "resolution_avg_s"),
+    ("resolution_median", "resolution_median_s"),
     ("reinjections", "reinjections"),
 ]
 
@@ -41,16 +50,22 @@ def csv_cell(value: object) -> object:
 
 async def _choices(company_id: int) -> dict:
     return {
-        "departments": await sql.fetch("SELECT id, name FROM department WHERE company_id = $1 ORDER BY lower(name)", company_id),
-        "channels": await sql.fetch("SELECT id, name FROM channel WHERE company_id = $1 ORDER BY lower(name)", company_id),
-        "agents": await sql.fetch("SELECT id, name FROM app_user WHERE company_id = $1 ORDER BY lower(name)", company_id),
+        "departments": await sql.fetch(
+            "SELECT id, name FROM department WHERE company_id = $1 ORDER BY lower(name)", company_id
+        ),
+        "channels": await sql.fetch(
+            "SELECT id, name FROM channel WHERE company_id = $1 ORDER BY lower(name)", company_id
+        ),
+        "agents": await sql.fetch(
+            "SELECT id, name FROM app_user WHERE company_id = $1 ORDER BY lower(name)", company_id
+        ),
     }
 
 
 async def _run(request: Request) -> tuple[metrics.Query, list[metrics.Row]]:
     company_id = request.user.company_id
     tz = await metrics.company_zone(company_id)
-    today = datetime.now(timezone.utc).astimezone(tz).date()
+    today = datetime.now(UTC).astimezone(tz).date()
     query = metrics.parse_query(dict(request.query_params), today)
     await metrics.check_ids(company_id, query.filters)
     return query, await metrics.compute_query(company_id, query)
@@ -80,7 +95,9 @@ class MetricsController(Controller):
         totals = None
         if query.group_by != "total" and len(rows) > 1:
             totals = (await metrics.compute_query(company_id, query, group_by="total"))[0]
-        context.update(query=query, rows=[(r, _label(r, query)) for r in rows], totals=totals, csv_query=request.url.query)
+        context.update(
+            query=query, rows=[(r, _label(r, query)) for r in rows], totals=totals, csv_query=request.url.query
+        )
         return Template("metrics/page.html", context=context)
 
     @get("/metrics.csv")
@@ -91,8 +108,16 @@ class MetricsController(Controller):
         writer.writerow(["from", "to", *[name for _, name in CSV_COLUMNS]])
         for row in rows:
             values = {**row.__dict__, "label": _label(row, query)}
-            writer.writerow([query.start_day.isoformat(), query.end_day.isoformat(),
-                             *[csv_cell(values[attr]) for attr, _ in CSV_COLUMNS]])
+            writer.writerow(
+                [
+                    query.start_day.isoformat(),
+                    query.end_day.isoformat(),
+                    *[csv_cell(values[attr]) for attr, _ in CSV_COLUMNS],
+                ]
+            )
         filename = f"metrics-{query.group_by}-{query.start_day.isoformat()}-{query.end_day.isoformat()}.csv"
-        return Response(buf.getvalue().encode(), media_type="text/csv; charset=utf-8",
-                        headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+        return Response(
+            buf.getvalue().encode(),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        )

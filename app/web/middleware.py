@@ -5,8 +5,7 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-
-from typing import Callable
+from collections.abc import Callable
 
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -56,20 +55,22 @@ def request_id_middleware(app: ASGIApp) -> ASGIApp:
 # Content-Security-Policy for every response. Scripts only from our own files (htmx runs with
 # allowEval off: templates/base.html's htmx-config meta), no inline script or handler, no
 # framing; style attributes stay allowed (colour chips set CSS variables), <style> elements do not.
-CSP = "; ".join((
-    "default-src 'self'",
-    "script-src 'self'",
-    "style-src 'self'",
-    "style-src-attr 'unsafe-inline'",
-    "img-src 'self' data:",
-    "media-src 'self'",
-    "connect-src 'self'",
-    "font-src 'self'",
-    "object-src 'none'",
-    "base-uri 'self'",
-    "form-action 'self'",
-    "frame-ancestors 'none'",
-))
+CSP = "; ".join(
+    (
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "style-src-attr 'unsafe-inline'",
+        "img-src 'self' data:",
+        "media-src 'self'",
+        "connect-src 'self'",
+        "font-src 'self'",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    )
+)
 HARDENING = [
     (b"content-security-policy", CSP.encode()),
     (b"x-frame-options", b"DENY"),

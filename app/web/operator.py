@@ -9,9 +9,9 @@ import time
 from litestar import Controller, Request, Response, get, post
 from litestar.response import ServerSentEventMessage, Stream, Template
 
-from app.i18n import N_
-from app.domain.tables import User
 from app.domain.errors import ValidationError
+from app.domain.tables import User
+from app.i18n import N_
 from app.telephony import calls, cdr
 from app.telephony.ami import AmiError
 from app.telephony.live import PbxLiveChanged, get_live, get_status
@@ -93,7 +93,14 @@ class OperatorController(Controller):
         except ValidationError as exc:
             errors, page = exc.errors, cdr.CdrPage([], None, cdr.CdrFilter())
         query = {k: v for k, v in params.items() if k in {"q", "from", "to", "disposition", "min_duration"} and v}
-        context = {"page": page, "params": params, "query": query, "errors": errors, "dispositions": cdr.DISPOSITIONS, "tab": "history"}
+        context = {
+            "page": page,
+            "params": params,
+            "query": query,
+            "errors": errors,
+            "dispositions": cdr.DISPOSITIONS,
+            "tab": "history",
+        }
         return Template("operator/history.html", context=context, status_code=400 if errors else 200)
 
     @get("/history.csv")

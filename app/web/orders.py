@@ -7,14 +7,15 @@ from litestar import Controller, Request, get, post
 from litestar.params import FromPath
 from litestar.response import Redirect, ServerSentEventMessage, Template
 
-from app.domain.conversations import agent_may_see
 from app.domain import orders, sql
 from app.domain.contacts import get_contact
+from app.domain.conversations import agent_may_see
 from app.domain.errors import NotFound, ValidationError
 from app.domain.events import OrderChanged
 from app.domain.tables import User
 from app.domain.validation import Cleaner
-from app.i18n import N_, gettext as _
+from app.i18n import N_
+from app.i18n import gettext as _
 from app.web.forms import flash, read_form, safe_next
 from app.web.security import admin_only, staff
 from app.web.templating import render_fragment
@@ -39,8 +40,14 @@ class OrdersController(Controller):
             status, q, before = "", "", None
         company_id = request.user.company_id
         found, next_cursor = await orders.list_orders(company_id, status=status, query=q, before=before)
-        context = {"orders": found, "next_cursor": next_cursor, "status": status, "q": q,
-                   "counts": await orders.order_counts(company_id), "live": not (status or q or before)}
+        context = {
+            "orders": found,
+            "next_cursor": next_cursor,
+            "status": status,
+            "q": q,
+            "counts": await orders.order_counts(company_id),
+            "live": not (status or q or before),
+        }
         return Template("orders/page.html", context=context, status_code=400 if c.errors else 200)
 
     @get("/customer/{contact_id:int}")
@@ -55,12 +62,17 @@ class OrdersController(Controller):
         data = await read_form(request)
         decision = str(data.get("decision") or "")
         await _may_decide(request.user, order_id if order_id < 2**31 else 0)
-        order = await orders.decide_order(request.user.company_id, order_id if order_id < 2**31 else 0, decision,
-                                          by="agent")
+        order = await orders.decide_order(
+            request.user.company_id, order_id if order_id < 2**31 else 0, decision, by="agent"
+        )
         if request.headers.get("hx-request"):
             return Template("orders/_row.html", context={"o": order}, status_code=200)
-        flash(request, _("Order %(reference)s confirmed.") % {"reference": order["reference"]} if decision == "confirm"
-              else _("Order %(reference)s cancelled.") % {"reference": order["reference"]})
+        flash(
+            request,
+            _("Order %(reference)s confirmed.") % {"reference": order["reference"]}
+            if decision == "confirm"
+            else _("Order %(reference)s cancelled.") % {"reference": order["reference"]},
+        )
         return Redirect(safe_next(data.get("next"), "/orders"), status_code=303)
 
 
@@ -75,7 +87,9 @@ async def _may_decide(user: User, order_id: int) -> None:
     if order["conversation_id"]:
         conversation = await sql.fetchrow(
             "SELECT assigned_user_id, status, department_id FROM conversation WHERE company_id = $1 AND id = $2",
-            user.company_id, order["conversation_id"])
+            user.company_id,
+            order["conversation_id"],
+        )
     if conversation is None or not await agent_may_see(user.id, user.role, conversation):
         raise NotFound(N_("No such order."))
 
@@ -85,8 +99,11 @@ class OrderSettingsController(Controller):
     guards = [admin_only]
 
     def _form(self, values: dict, errors: dict, status: int = 200) -> Template:
-        return Template("orders/settings.html", context={"values": values, "errors": errors,
-                                                         "defaults": orders.REQUEST_TEXT}, status_code=status)
+        return Template(
+            "orders/settings.html",
+            context={"values": values, "errors": errors, "defaults": orders.REQUEST_TEXT},
+            status_code=status,
+        )
 
     @get("/")
     async def show(self, request: Request) -> Template:

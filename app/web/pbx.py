@@ -6,9 +6,9 @@ from litestar import Controller, Request, get, post
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
-from app.i18n import gettext as _
-from app.domain.errors import ValidationError
 from app.domain import phone
+from app.domain.errors import ValidationError
+from app.i18n import gettext as _
 from app.telephony import pbx
 from app.telephony.calls import list_audit
 from app.telephony.pbx import CODECS, STRATEGIES, PbxObject
@@ -42,31 +42,55 @@ class ExtensionsController(Controller):
 
     @get("/new")
     async def new(self) -> Template:
-        return Template("admin/pbx/extension_form.html", context={"values": {"codecs": ["ulaw", "alaw"]}, "errors": {}, "edited": None, "codecs": CODECS})
+        return Template(
+            "admin/pbx/extension_form.html",
+            context={"values": {"codecs": ["ulaw", "alaw"]}, "errors": {}, "edited": None, "codecs": CODECS},
+        )
 
     @post("/", status_code=200)
     async def create(self, request: Request) -> Template:
         data = await _form_data(request)
         try:
-            obj, secret = await pbx.create_extension(request.user, data, context=request.app.state.settings.context_for(request.user.company_id), **_driver(request))
+            obj, secret = await pbx.create_extension(
+                request.user,
+                data,
+                context=request.app.state.settings.context_for(request.user.company_id),
+                **_driver(request),
+            )
         except ValidationError as exc:
-            return Template("admin/pbx/extension_form.html", context={"values": data, "errors": exc.errors, "edited": None, "codecs": CODECS}, status_code=400)
+            return Template(
+                "admin/pbx/extension_form.html",
+                context={"values": data, "errors": exc.errors, "edited": None, "codecs": CODECS},
+                status_code=400,
+            )
         return Template("admin/pbx/secret.html", context={"obj": obj, "secret": secret}, status_code=201)
 
     @get("/{object_id:int}/edit")
     async def edit(self, request: Request, object_id: FromPath[int]) -> Template:
         obj = await pbx.get_extension(request.user.company_id, object_id)
         values = {"name": obj.label, "codecs": obj.details["codecs"]}
-        return Template("admin/pbx/extension_form.html", context={"values": values, "errors": {}, "edited": obj, "codecs": CODECS})
+        return Template(
+            "admin/pbx/extension_form.html", context={"values": values, "errors": {}, "edited": obj, "codecs": CODECS}
+        )
 
     @post("/{object_id:int}", status_code=303)
     async def update(self, request: Request, object_id: FromPath[int]) -> Template | Redirect:
         obj = await pbx.get_extension(request.user.company_id, object_id)
         data = await _form_data(request)
         try:
-            obj, secret = await pbx.update_extension(request.user, object_id, data, context=request.app.state.settings.context_for(request.user.company_id), **_driver(request))
+            obj, secret = await pbx.update_extension(
+                request.user,
+                object_id,
+                data,
+                context=request.app.state.settings.context_for(request.user.company_id),
+                **_driver(request),
+            )
         except ValidationError as exc:
-            return Template("admin/pbx/extension_form.html", context={"values": data, "errors": exc.errors, "edited": obj, "codecs": CODECS}, status_code=400)
+            return Template(
+                "admin/pbx/extension_form.html",
+                context={"values": data, "errors": exc.errors, "edited": obj, "codecs": CODECS},
+                status_code=400,
+            )
         if secret:
             return Template("admin/pbx/secret.html", context={"obj": obj, "secret": secret}, status_code=200)
         flash(request, _("Saved extension %(name)s.") % {"name": obj.name})
@@ -95,7 +119,9 @@ class TrunksController(Controller):
     @get("/new")
     async def new(self) -> Template:
         values = {"codecs": ["ulaw", "alaw"], "context": "from-trunk", "register": True}
-        return Template("admin/pbx/trunk_form.html", context={"values": values, "errors": {}, "edited": None, "codecs": CODECS})
+        return Template(
+            "admin/pbx/trunk_form.html", context={"values": values, "errors": {}, "edited": None, "codecs": CODECS}
+        )
 
     @post("/", status_code=303)
     async def create(self, request: Request) -> Template | Redirect:
@@ -104,14 +130,21 @@ class TrunksController(Controller):
             obj = await pbx.create_trunk(request.user, data, **_driver(request))
         except ValidationError as exc:
             data.pop("password", None)
-            return Template("admin/pbx/trunk_form.html", context={"values": data, "errors": exc.errors, "edited": None, "codecs": CODECS}, status_code=400)
+            return Template(
+                "admin/pbx/trunk_form.html",
+                context={"values": data, "errors": exc.errors, "edited": None, "codecs": CODECS},
+                status_code=400,
+            )
         flash(request, _("Trunk %(name)s created.") % {"name": obj.name})
         return Redirect("/admin/pbx/trunks", status_code=303)
 
     @get("/{object_id:int}/edit")
     async def edit(self, request: Request, object_id: FromPath[int]) -> Template:
         obj = await pbx.get_trunk(request.user.company_id, object_id)
-        return Template("admin/pbx/trunk_form.html", context={"values": dict(obj.details), "errors": {}, "edited": obj, "codecs": CODECS})
+        return Template(
+            "admin/pbx/trunk_form.html",
+            context={"values": dict(obj.details), "errors": {}, "edited": obj, "codecs": CODECS},
+        )
 
     @post("/{object_id:int}", status_code=303)
     async def update(self, request: Request, object_id: FromPath[int]) -> Template | Redirect:
@@ -121,7 +154,11 @@ class TrunksController(Controller):
             obj = await pbx.update_trunk(request.user, object_id, data, **_driver(request))
         except ValidationError as exc:
             data.pop("password", None)
-            return Template("admin/pbx/trunk_form.html", context={"values": data, "errors": exc.errors, "edited": obj, "codecs": CODECS}, status_code=400)
+            return Template(
+                "admin/pbx/trunk_form.html",
+                context={"values": data, "errors": exc.errors, "edited": obj, "codecs": CODECS},
+                status_code=400,
+            )
         flash(request, _("Saved trunk %(name)s.") % {"name": obj.name})
         return Redirect("/admin/pbx/trunks", status_code=303)
 
@@ -166,7 +203,11 @@ class QueuesController(Controller):
         try:
             obj = await pbx.create_queue(request.user, data, **_driver(request))
         except ValidationError as exc:
-            return Template("admin/pbx/queue_form.html", context=await _queue_context(request, data, exc.errors, None), status_code=400)
+            return Template(
+                "admin/pbx/queue_form.html",
+                context=await _queue_context(request, data, exc.errors, None),
+                status_code=400,
+            )
         flash(request, _("Queue %(name)s created.") % {"name": obj.name})
         return Redirect("/admin/pbx/queues", status_code=303)
 
@@ -186,7 +227,11 @@ class QueuesController(Controller):
         try:
             obj = await pbx.update_queue(request.user, object_id, data, **_driver(request))
         except ValidationError as exc:
-            return Template("admin/pbx/queue_form.html", context=await _queue_context(request, data, exc.errors, obj), status_code=400)
+            return Template(
+                "admin/pbx/queue_form.html",
+                context=await _queue_context(request, data, exc.errors, obj),
+                status_code=400,
+            )
         flash(request, _("Saved queue %(name)s.") % {"name": obj.name})
         return Redirect("/admin/pbx/queues", status_code=303)
 
@@ -211,7 +256,9 @@ async def voice_settings_save(request: Request) -> Template | Redirect:
     try:
         await phone.update_voice_settings(request.user, data)
     except ValidationError as exc:
-        return Template("admin/pbx/voice.html", context={"values": data, "errors": exc.errors, "tab": "voice"}, status_code=400)
+        return Template(
+            "admin/pbx/voice.html", context={"values": data, "errors": exc.errors, "tab": "voice"}, status_code=400
+        )
     flash(request, _("Saved."))
     return Redirect("/admin/pbx/voice", status_code=303)
 
@@ -220,7 +267,9 @@ async def voice_settings_save(request: Request) -> Template | Redirect:
 async def pbx_dialplan(request: Request) -> Template:
     """The extensions.conf lines for this company's own context (issue 17: one context per company)."""
     s = request.app.state.settings
-    text = await pbx.dialplan(request.user.company_id, s.context_for(request.user.company_id), driver=s.asterisk_sip_driver)
+    text = await pbx.dialplan(
+        request.user.company_id, s.context_for(request.user.company_id), driver=s.asterisk_sip_driver
+    )
     return Template("admin/pbx/dialplan.html", context={"dialplan": text, "tab": "dialplan"})
 
 
@@ -231,5 +280,12 @@ async def pbx_audit(request: Request) -> Template:
     return Template("admin/pbx/audit.html", context={"entries": entries, "tab": "audit"})
 
 
-CONTROLLERS = [ExtensionsController, TrunksController, QueuesController, pbx_audit, pbx_dialplan, voice_settings_page,
-               voice_settings_save]
+CONTROLLERS = [
+    ExtensionsController,
+    TrunksController,
+    QueuesController,
+    pbx_audit,
+    pbx_dialplan,
+    voice_settings_page,
+    voice_settings_save,
+]

@@ -12,11 +12,11 @@ from app.domain.callers import caller_card, e164_of
 from app.domain.conversations import take_conversation
 from app.domain.errors import NotFound, PermissionDenied, ValidationError
 from app.domain.missed_calls import follow_up_missed_call
-from app.i18n import N_
-from app.telephony import calls
 from app.domain.orders import upsert_contact
 from app.domain.phone import ON_THE_PHONE, AgentPhoneChanged, get_phone, linked_extension
 from app.domain.tables import User
+from app.i18n import N_
+from app.telephony import calls
 from app.web.forms import read_form
 from app.web.security import staff
 from app.web.templating import render_fragment
@@ -26,7 +26,12 @@ async def pop_context(company_id: int, phone: dict | None) -> dict:
     card = None
     if phone and phone["state"] in ON_THE_PHONE and phone["peer_num"]:
         card = await caller_card(company_id, phone["peer_num"].split(",")[0].strip())
-    return {"phone": phone, "card": card, "call_id": (phone or {}).get("call_id", ""), "state": (phone or {}).get("state", "")}
+    return {
+        "phone": phone,
+        "card": card,
+        "call_id": (phone or {}).get("call_id", ""),
+        "state": (phone or {}).get("state", ""),
+    }
 
 
 async def render_live(event: AgentPhoneChanged, viewer: User) -> list[ServerSentEventMessage]:
@@ -69,11 +74,15 @@ class PhoneController(Controller):
             raise NotFound(N_("No such customer."))
         extension = await linked_extension(me.company_id, me.id)
         if extension is None:
-            raise ValidationError({"extension": N_("You have no phone: an admin links your extension in the user form.")})
+            raise ValidationError(
+                {"extension": N_("You have no phone: an admin links your extension in the user form.")}
+            )
         result = await calls.originate_call(
             request.app.state.settings, me, {"extension": extension["name"], "destination": phone_number}
         )
-        return Template("operator/_toast.html", context={"message": result.message or N_("Calling."), "kind": "success"})
+        return Template(
+            "operator/_toast.html", context={"message": result.message or N_("Calling."), "kind": "success"}
+        )
 
     @post("/missed", status_code=200)
     async def missed(self, request: Request) -> Response:
@@ -95,4 +104,3 @@ class PhoneController(Controller):
         await upsert_contact(request.user.company_id, e164_of(raw) or raw, data.get("name"))
         phone = await get_phone(request.user.company_id, request.user.id)
         return Template("phone/_pop.html", context=await pop_context(request.user.company_id, phone))
-

@@ -37,12 +37,7 @@ class ProfileController(Controller):
         try:
             await update_profile(request.user, data)
         except ValidationError as exc:
-            values = {
-                k: str(data.get(k, ""))[:200]
-                for k in ("name", "language", "notification_sound")
-            }
+            values = {k: str(data.get(k, ""))[:200] for k in ("name", "language", "notification_sound")}
             return _page(values, exc.errors, 400)
-        flash(
-            request, N_("Profile saved.")
-        )  # translated when shown: the language may have changed
+        flash(request, N_("Profile saved."))  # translated when shown: the language may have changed
         return Redirect("/profile", status_code=303)

@@ -30,9 +30,7 @@ def manifest() -> Response:
     data = {
         "name": "Switchboard",
         "short_name": "Switchboard",
-        "description": _(
-            "Your customers' WhatsApp conversations and calls, in one inbox."
-        ),
+        "description": _("Your customers' WhatsApp conversations and calls, in one inbox."),
         "start_url": "/inbox",
         "scope": "/",
         "display": "standalone",

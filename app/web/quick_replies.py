@@ -26,8 +26,12 @@ class QuickRepliesController(Controller):
     guards = [admin_only]
 
     async def _form(self, request: Request, values: dict, errors: dict, edited, status: int = 200) -> Template:
-        context = {"values": values, "errors": errors, "edited": edited,
-                   "departments": await list_departments(request.user.company_id)}
+        context = {
+            "values": values,
+            "errors": errors,
+            "edited": edited,
+            "departments": await list_departments(request.user.company_id),
+        }
         return Template("admin/quick_replies/form.html", context=context, status_code=status)
 
     @get("/")
@@ -39,8 +43,9 @@ class QuickRepliesController(Controller):
         if c.errors:
             page, q = 1, ""
         result = await list_quick_replies(request.user.company_id, query=q, page=page)
-        return Template("admin/quick_replies/list.html", context={"result": result, "q": q},
-                        status_code=400 if c.errors else 200)
+        return Template(
+            "admin/quick_replies/list.html", context={"result": result, "q": q}, status_code=400 if c.errors else 200
+        )
 
     @get("/new")
     async def new(self, request: Request) -> Template:
@@ -53,7 +58,11 @@ class QuickRepliesController(Controller):
             await create_quick_reply(request.user.company_id, data)
         except ValidationError as exc:
             return await self._form(request, data, exc.errors, None, 400)
-        flash(request, _("Quick reply /%(shortcut)s created.") % {"shortcut": str(data.get("shortcut", "")).strip().lstrip("/").lower()})
+        flash(
+            request,
+            _("Quick reply /%(shortcut)s created.")
+            % {"shortcut": str(data.get("shortcut", "")).strip().lstrip("/").lower()},
+        )
         return Redirect("/admin/quick-replies", status_code=303)
 
     @get("/{quick_reply_id:int}/edit")

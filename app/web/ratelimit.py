@@ -55,15 +55,9 @@ class RateLimiter:
 
     def _forget_idle(self, now: float) -> None:
         """Drop the buckets that are full again (their keys have been quiet)."""
-        for key in [
-            k
-            for k, b in self.buckets.items()
-            if b.tokens + (now - b.at) * self.refill >= self.burst
-        ]:
+        for key in [k for k, b in self.buckets.items() if b.tokens + (now - b.at) * self.refill >= self.burst]:
             del self.buckets[key]
-        if (
-            len(self.buckets) >= self.max_keys
-        ):  # all busy: start over rather than grow without end
+        if len(self.buckets) >= self.max_keys:  # all busy: start over rather than grow without end
             self.buckets.clear()
 
 

@@ -15,8 +15,6 @@ class ReopenController(Controller):
     guards = [staff]
 
     @post("/", status_code=303)
-    async def reopen(
-        self, request: Request, conversation_id: FromPath[int]
-    ) -> Redirect:
+    async def reopen(self, request: Request, conversation_id: FromPath[int]) -> Redirect:
         await reopen_conversation(request.user, conversation_id)
         return Redirect(f"/inbox/{conversation_id}", status_code=303)

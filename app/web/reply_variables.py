@@ -21,6 +21,4 @@ class ReplyVariablesController(Controller):
         )
 
         await _visible_conversation(request, conversation_id)
-        return await reply_values(
-            request.user.company_id, conversation_id, request.user.name
-        )
+        return await reply_values(request.user.company_id, conversation_id, request.user.name)

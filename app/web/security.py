@@ -15,22 +15,22 @@ from typing import Any
 
 from litestar.connection import ASGIConnection
 from litestar.datastructures import Cookie, MutableScopeHeaders
-from litestar.response import Redirect, Response
-from litestar.types import Empty
-from litestar.utils.dataclass import extract_dataclass_items
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
-from litestar.middleware.csrf import generate_csrf_token
 from litestar.handlers.base import BaseRouteHandler
+from litestar.middleware.csrf import generate_csrf_token
 from litestar.middleware.session.server_side import ServerSideSessionBackend, ServerSideSessionConfig
+from litestar.response import Redirect, Response
 from litestar.security.session_auth import SessionAuth
 from litestar.stores.base import Store
+from litestar.types import Empty
+from litestar.utils.dataclass import extract_dataclass_items
 
-from app.i18n import N_
 from app.domain import sessions, sql
 from app.domain.tables import User
 from app.domain.users import get_active_user
-from app.web.ratelimit import retry_after
+from app.i18n import N_
 from app.settings import Settings
+from app.web.ratelimit import retry_after
 
 # Litestar's CSRF middleware refuses with this detail (litestar/middleware/csrf.py); so do we.
 CSRF_REFUSED = "CSRF token verification failed"
@@ -41,8 +41,15 @@ LOADED_KEY = "switchboard.session_loaded"
 
 # Paths reachable without a login session.
 SESSIONLESS_PATHS = ["^/webhooks/", "^/static/", "^/health"]
-PUBLIC_PATHS = ["^/login", "^/health", "^/static/", "^/webhooks/", "^/favicon.ico", "^/schema",
-                "^/manifest.webmanifest$"]
+PUBLIC_PATHS = [
+    "^/login",
+    "^/health",
+    "^/static/",
+    "^/webhooks/",
+    "^/favicon.ico",
+    "^/schema",
+    "^/manifest.webmanifest$",
+]
 
 
 def _seconds(value: int | timedelta | None) -> int | None:
@@ -90,7 +97,9 @@ class PostgresStore(Store):
         return await sql.fetchval(
             """SELECT data FROM http_session
                WHERE key = $1 AND expires_at > now() AND created_at > now() - make_interval(secs => $2)""",
-            key, float(sessions.ABSOLUTE_MAX_AGE))
+            key,
+            float(sessions.ABSOLUTE_MAX_AGE),
+        )
 
     async def delete(self, key: str) -> None:
         await sql.execute("DELETE FROM http_session WHERE key = $1", key)
@@ -213,8 +222,9 @@ def page_rate_limited(request: Any) -> Response | None:
         return None
     from app.web.errors import error_response  # errors imports nothing of ours at module level
 
-    return error_response(request, 429, N_("Too many requests: wait a moment and try again."),
-                          {"Retry-After": retry_after(wait)})
+    return error_response(
+        request, 429, N_("Too many requests: wait a moment and try again."), {"Retry-After": retry_after(wait)}
+    )
 
 
 async def rotate_session(connection: ASGIConnection) -> None:

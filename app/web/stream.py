@@ -6,16 +6,16 @@ import asyncio
 import logging
 import math
 import time
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
-from typing import AsyncGenerator
 
 from litestar import Request, get
 from litestar.exceptions import ValidationException
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 
 from app.domain.events import AccessChanged, UserChanged
-from app.domain.sessions import Access, stream_access
 from app.domain.presence import heartbeat
+from app.domain.sessions import Access, stream_access
 from app.realtime.hub import Closed, Resync
 from app.web.live import parse_topics, prefetch, render_event
 from app.web.security import staff
@@ -94,7 +94,7 @@ async def events(request: Request) -> ServerSentEvent:
                     last_beat = time.monotonic()
                 try:
                     first = await asyncio.wait_for(sub.get(), keepalive)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     yield ServerSentEventMessage(comment="keepalive", data=None)
                     continue
                 # Whatever else is already waiting is rendered as one batch: one query for the

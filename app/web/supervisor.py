@@ -17,7 +17,7 @@ import itertools
 import json
 import logging
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from litestar import Controller, Request, get
 from litestar.response import ServerSentEventMessage, Template
@@ -36,8 +36,8 @@ from app.domain.events import (
 )
 from app.domain.phone import AgentPhoneChanged
 from app.domain.tables import User
-from app.telephony.live import PbxLiveChanged
 from app.domain.wallboard import Snapshot, WallboardChanged
+from app.telephony.live import PbxLiveChanged
 from app.web.security import supervisors
 from app.web.templating import render_fragment
 
@@ -45,8 +45,17 @@ log = logging.getLogger(__name__)
 
 PANELS = ("queues", "calls", "agents", "statuses", "today", "alerts", "charts")
 # Events after which the board may show something else.
-TOUCHING = (ConversationOpened, ConversationRouted, MessageQueued, MessageReceived, PresenceChanged,
-            ReinjectionAlert, UserChanged, AgentPhoneChanged, PbxLiveChanged)
+TOUCHING = (
+    ConversationOpened,
+    ConversationRouted,
+    MessageQueued,
+    MessageReceived,
+    PresenceChanged,
+    ReinjectionAlert,
+    UserChanged,
+    AgentPhoneChanged,
+    PbxLiveChanged,
+)
 MIN_INTERVAL = 1.0  # seconds between two snapshots of one company (bursts coalesce)
 # The day's aggregates (today's times, the charts) are recomputed only when their last
 # computation took at most this share of the time since: a second on a small company, every
@@ -122,18 +131,21 @@ class Publisher:
         latest = self.snapshots.get(company_id)
         if latest is None or self.day_costs.get(company_id, 0.0) < REUSE_DAY_FROM:
             return None
-        age = (datetime.now(timezone.utc) - latest[1].now).total_seconds()
+        age = (datetime.now(UTC) - latest[1].now).total_seconds()
         return latest[1] if age < self.day_costs[company_id] / DAY_FIGURES_SHARE + MIN_INTERVAL else None
 
     async def _run(self, company_id: int) -> None:
         dirty, hub = self._dirty[company_id], self.hub
         day_at, day_cost = 0.0, 0.0
         try:
-            while (time.monotonic() - self._watched.get(company_id, 0) < WATCH_TIMEOUT
-                   and self.hub is hub and not getattr(hub, "_closing", False)):
+            while (
+                time.monotonic() - self._watched.get(company_id, 0) < WATCH_TIMEOUT
+                and self.hub is hub
+                and not getattr(hub, "_closing", False)
+            ):
                 try:
                     await asyncio.wait_for(dirty.wait(), IDLE_REFRESH)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     pass
                 dirty.clear()
                 latest = self.snapshots.get(company_id)
@@ -210,4 +222,3 @@ class SupervisorController(Controller):
         """Every panel at once (the page's fallback refresh when its stream reconnects)."""
         snap = await make_snapshot(request.user.company_id)
         return Template("supervisor/_panels.html", context={**_context(snap), "panels": PANELS})
-

@@ -9,16 +9,25 @@ a language without a catalogue falls back to the English source strings.
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
 from app import __version__
-from app.i18n import LOCALE_DIR, current_language, current_timezone, format_date, format_datetime, format_number, format_duration, format_time
+from app.i18n import (
+    LOCALE_DIR,
+    current_language,
+    current_timezone,
+    format_date,
+    format_datetime,
+    format_duration,
+    format_number,
+    format_time,
+    translations,
+)
 from app.i18n import gettext as _gettext
 from app.i18n import ngettext as _ngettext
-from app.i18n import translations
 from app.settings import ROOT
 from app.web.middleware import STARTED_AT
 
@@ -28,7 +37,7 @@ __all__ = ["ENV", "LOCALE_DIR", "current_language", "current_timezone", "render_
 def _ago(value: datetime | None) -> str:
     if value is None:
         return _gettext("never")
-    seconds = int((datetime.now(timezone.utc) - value).total_seconds())
+    seconds = int((datetime.now(UTC) - value).total_seconds())
     if seconds < 60:
         return _gettext("just now")
     if seconds < 3600:

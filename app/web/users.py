@@ -6,9 +6,10 @@ from litestar import Controller, Request, get, post
 from litestar.params import FromPath, Parameter
 from litestar.response import Redirect, Template
 
-from app.i18n import gettext as _
 from app.domain.departments import list_departments
 from app.domain.errors import ValidationError
+from app.domain.phone import clean_extension_link, extension_choices, link_extension, linked_extension
+from app.domain.sessions import end_user_sessions
 from app.domain.users import (
     LANGUAGES,
     ROLES,
@@ -20,8 +21,7 @@ from app.domain.users import (
     set_user_active,
     update_user,
 )
-from app.domain.phone import clean_extension_link, extension_choices, link_extension, linked_extension
-from app.domain.sessions import end_user_sessions
+from app.i18n import gettext as _
 from app.web.forms import flash, read_form
 from app.web.security import admin_only
 
@@ -44,7 +44,10 @@ class UsersController(Controller):
 
     @get("/")
     async def index(
-        self, request: Request, q: str = Parameter(default="", max_length=100), page: int = Parameter(default=1, ge=1, le=10_000)
+        self,
+        request: Request,
+        q: str = Parameter(default="", max_length=100),
+        page: int = Parameter(default=1, ge=1, le=10_000),
     ) -> Template:
         me = request.user
         result = await list_users(me.company_id, query=q.strip(), page=page)

@@ -33,14 +33,10 @@ class ViewersController(Controller):
         if state not in STATES:
             raise ValidationError({"state": N_("Choose one of the options.")})
         await _visible_conversation(request, conversation_id)
-        await mark_viewer(
-            request.user.company_id, conversation_id, request.user.id, state
-        )
+        await mark_viewer(request.user.company_id, conversation_id, request.user.id, state)
 
 
-async def render_live(
-    event: ViewersChanged, viewer: User
-) -> list[ServerSentEventMessage]:
+async def render_live(event: ViewersChanged, viewer: User) -> list[ServerSentEventMessage]:
     """The others on the conversation, to each person who may see it (themselves left out).
     The list is read once per event and process; the fragment differs per viewer only by who
     is left out."""
@@ -51,19 +47,8 @@ async def render_live(
         return []
 
     async def rows() -> str:
-        return json.dumps(
-            [
-                dict(r)
-                for r in await list_viewers(event.company_id, event.conversation_id)
-            ]
-        )
+        return json.dumps([dict(r) for r in await list_viewers(event.company_id, event.conversation_id)])
 
-    others = [
-        r
-        for r in json.loads(await CACHE.get((event, "viewers"), rows))
-        if r["user_id"] != viewer.id
-    ]
-    html = render_fragment(
-        "inbox/_viewers.html", viewers=others, conversation_id=event.conversation_id
-    )
+    others = [r for r in json.loads(await CACHE.get((event, "viewers"), rows)) if r["user_id"] != viewer.id]
+    html = render_fragment("inbox/_viewers.html", viewers=others, conversation_id=event.conversation_id)
     return [ServerSentEventMessage(event=f"viewers-{event.conversation_id}", data=html)]

@@ -79,8 +79,11 @@ async def _receive(request: Request, provider: str, channel_id: int) -> Response
     if wait:
         # Providers retry a 429 later: nothing is lost, and one flooded channel cannot starve the rest.
         log.warning("webhook rate limit: channel %s", channel_id)
-        return Response({"error": {"status": 429, "message": "Too many webhooks for this channel; retry later."}},
-                        status_code=429, headers={"Retry-After": retry_after(wait)})
+        return Response(
+            {"error": {"status": 429, "message": "Too many webhooks for this channel; retry later."}},
+            status_code=429,
+            headers={"Retry-After": retry_after(wait)},
+        )
     try:
         body = await _read_body(request, settings.webhook_max_bytes)
         channel = await _channel(provider, channel_id)

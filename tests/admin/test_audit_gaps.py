@@ -5,19 +5,32 @@ from tests.dispatch.factories import make_channel, make_conversation
 from tests.factories import make_department, make_user
 from tests.helpers import login, post_form
 
-META = {"name": "Main number", "provider": "meta", "cred_phone_number_id": "1122334455667",
-        "cred_access_token": "EAAG-secret-token-123456", "cred_app_secret": "app-secret-abcdef-987654", "cred_api_base": ""}
+META = {
+    "name": "Main number",
+    "provider": "meta",
+    "cred_phone_number_id": "1122334455667",
+    "cred_access_token": "EAAG-secret-token-123456",
+    "cred_app_secret": "app-secret-abcdef-987654",
+    "cred_api_base": "",
+}
 
 
 async def rows(company_id, action):
-    return await sql.fetch("SELECT * FROM audit_event WHERE company_id = $1 AND action = $2 ORDER BY id", company_id, action)
+    return await sql.fetch(
+        "SELECT * FROM audit_event WHERE company_id = $1 AND action = $2 ORDER BY id", company_id, action
+    )
 
 
 async def test_channel_credentials_changes_are_audited_without_the_secrets(admin_client):
     cid = admin_client.company.id
     assert (await post_form(admin_client, "/admin/channels", META)).status_code == 303
     channel_id = await sql.fetchval("SELECT id FROM channel WHERE company_id = $1", cid)
-    changed = {**META, "cred_access_token": "EAAG-new-token-999999", "cred_app_secret": "", "cred_phone_number_id": "999"}
+    changed = {
+        **META,
+        "cred_access_token": "EAAG-new-token-999999",
+        "cred_app_secret": "",
+        "cred_phone_number_id": "999",
+    }
     assert (await post_form(admin_client, f"/admin/channels/{channel_id}", changed)).status_code == 303
     [created] = await rows(cid, "channel.created")
     [updated] = await rows(cid, "channel.updated")
@@ -30,9 +43,13 @@ async def test_channel_credentials_changes_are_audited_without_the_secrets(admin
         assert secret not in everything
     webhook_secret = await sql.fetchval("SELECT webhook_secret FROM channel WHERE id = $1", channel_id)
     assert webhook_secret not in everything
-    await post_form(admin_client, f"/admin/channels/{channel_id}", {**META, "cred_access_token": "", "cred_app_secret": ""})
+    await post_form(
+        admin_client, f"/admin/channels/{channel_id}", {**META, "cred_access_token": "", "cred_app_secret": ""}
+    )
     assert len(await rows(cid, "channel.updated")) == 2  # the phone number id went back
-    await post_form(admin_client, f"/admin/channels/{channel_id}", {**META, "cred_access_token": "", "cred_app_secret": ""})
+    await post_form(
+        admin_client, f"/admin/channels/{channel_id}", {**META, "cred_access_token": "", "cred_app_secret": ""}
+    )
     assert len(await rows(cid, "channel.updated")) == 2  # nothing changed: nothing recorded
 
 
@@ -40,13 +57,25 @@ async def test_role_change_transfer_and_resolve_are_audited(admin_client):
     company = admin_client.company
     sales, support = await make_department(company, "Sales"), await make_department(company, "Support")
     agent = await make_user(company, "agent", presence="online", departments=[sales])
-    await post_form(admin_client, f"/admin/users/{agent.id}", {"name": agent.name, "email": agent.email, "role": "supervisor",
-                                                               "capacity": "5", "language": "", "department_ids": [str(sales.id)]})
+    await post_form(
+        admin_client,
+        f"/admin/users/{agent.id}",
+        {
+            "name": agent.name,
+            "email": agent.email,
+            "role": "supervisor",
+            "capacity": "5",
+            "language": "",
+            "department_ids": [str(sales.id)],
+        },
+    )
     [role] = await rows(company.id, "user.updated")
     assert '"role": "agent"' in role["before"] and '"role": "supervisor"' in role["after"]
     channel = await make_channel(company)
     conv = await make_conversation(company, channel, status="queued", department=sales)
-    response = await post_form(admin_client, f"/inbox/{conv}/transfer", {"target": f"department-{support.id}", "note": "VIP"})
+    response = await post_form(
+        admin_client, f"/inbox/{conv}/transfer", {"target": f"department-{support.id}", "note": "VIP"}
+    )
     assert response.status_code == 303
     [transfer] = await rows(company.id, "conversation.transferred")
     assert transfer["target_id"] == str(conv) and transfer["actor_user_id"] == admin_client.admin.id

@@ -1,6 +1,6 @@
 """Schedule: open time between two instants, across midnight, weekends, holidays and DST."""
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -66,25 +66,35 @@ def test_dst_changes_count_real_seconds_and_keep_wall_clock_hours():
     assert night.business_seconds(paris(2026, 10, 25), paris(2026, 10, 26)) == 5 * 3600
     # 09:00 stays 09:00 local on both sides of the change (UTC 08:00 in winter, 07:00 in summer)
     s = Schedule(zone=PARIS, weekly=OFFICE)
-    assert s.is_open(datetime(2026, 3, 27, 8, 0, tzinfo=timezone.utc))
-    assert s.is_open(datetime(2026, 3, 30, 7, 0, tzinfo=timezone.utc))
-    assert not s.is_open(datetime(2026, 3, 30, 6, 59, tzinfo=timezone.utc))
+    assert s.is_open(datetime(2026, 3, 27, 8, 0, tzinfo=UTC))
+    assert s.is_open(datetime(2026, 3, 30, 7, 0, tzinfo=UTC))
+    assert not s.is_open(datetime(2026, 3, 30, 6, 59, tzinfo=UTC))
     # Friday 17:00 -> Monday 10:00 across the change: still 2 open hours
     assert s.business_seconds(paris(2026, 3, 27, 17), paris(2026, 3, 30, 10)) == 2 * 3600
 
 
 def test_utc_instants_and_other_zones():
     s = Schedule(zone=ZoneInfo("America/Sao_Paulo"), weekly=OFFICE)  # UTC-3, no DST
-    start = datetime(2026, 11, 17, 12, 0, tzinfo=timezone.utc)  # 09:00 in São Paulo
+    start = datetime(2026, 11, 17, 12, 0, tzinfo=UTC)  # 09:00 in São Paulo
     assert s.is_open(start) and not s.is_open(start - timedelta(seconds=1))
     assert s.business_seconds(start, start + timedelta(days=7)) == 5 * 7 * 3600
 
 
-@pytest.mark.parametrize("text,error", [
-    ("09:00-12:00, 14:00-18:00", None), ("9h00-12h00", None), ("", None), ("00:00-24:00", None),
-    ("12:00-09:00", "end after"), ("09:00-12:00, 11:00-13:00", "overlap"), ("nine to five", "Write hours"),
-    ("25:00-26:00", "Write hours"), ("24:00-24:00", "cannot start"), ("09:00-10:00," * 7, "six intervals"),
-])
+@pytest.mark.parametrize(
+    "text,error",
+    [
+        ("09:00-12:00, 14:00-18:00", None),
+        ("9h00-12h00", None),
+        ("", None),
+        ("00:00-24:00", None),
+        ("12:00-09:00", "end after"),
+        ("09:00-12:00, 11:00-13:00", "overlap"),
+        ("nine to five", "Write hours"),
+        ("25:00-26:00", "Write hours"),
+        ("24:00-24:00", "cannot start"),
+        ("09:00-10:00," * 7, "six intervals"),
+    ],
+)
 def test_parse_intervals(text, error):
     intervals, problem = parse_intervals(text)
     if error is None:

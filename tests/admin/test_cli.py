@@ -29,7 +29,17 @@ def query(statement, *args):
 
 
 def test_creates_the_company_and_its_admin_with_a_one_time_password(run):
-    out = run("Boulangerie Dupont", "--admin-email", "Chef@Dupont.test", "--admin-name", "Chef", "--timezone", "Europe/Paris", "--language", "fr")
+    out = run(
+        "Boulangerie Dupont",
+        "--admin-email",
+        "Chef@Dupont.test",
+        "--admin-name",
+        "Chef",
+        "--timezone",
+        "Europe/Paris",
+        "--language",
+        "fr",
+    )
     company = query("SELECT id, name, timezone, language FROM company WHERE name = 'Boulangerie Dupont'")
     assert (company["timezone"], company["language"]) == ("Europe/Paris", "fr")
     admin = query("SELECT role, name, company_id, password_hash FROM app_user WHERE email = 'chef@dupont.test'")
@@ -45,12 +55,15 @@ def test_given_password_is_set_and_not_printed(run):
     assert "a-long-enough-password" not in out and "One-time password" not in out
 
 
-@pytest.mark.parametrize("argv,message", [
-    (["Acme", "--admin-email", "not-an-email"], "email"),
-    (["Acme", "--admin-email", "a@b.test", "--password", "short"], "password"),
-    (["Acme", "--admin-email", "a@b.test", "--timezone", "Mars/Base"], "timezone"),
-    (["", "--admin-email", "a@b.test"], "name"),
-])
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["Acme", "--admin-email", "not-an-email"], "email"),
+        (["Acme", "--admin-email", "a@b.test", "--password", "short"], "password"),
+        (["Acme", "--admin-email", "a@b.test", "--timezone", "Mars/Base"], "timezone"),
+        (["", "--admin-email", "a@b.test"], "name"),
+    ],
+)
 def test_bad_input_creates_nothing(run, argv, message):
     with pytest.raises(SystemExit) as exc:
         run(*argv)

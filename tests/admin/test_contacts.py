@@ -1,6 +1,7 @@
 """Contacts admin: list and search, edit, opt-out (enforced by the sender), delete, merge."""
 
 import dataclasses
+from datetime import UTC
 
 import httpx
 import pytest
@@ -59,12 +60,22 @@ async def test_only_admins(client, role):
     contact = await make_contact(company, "Ana", "+5511988887777")
     dup = await make_contact(company, "Ana", None)
     await login(client, user.email)
-    for url in ("/admin/contacts", f"/admin/contacts/{contact}/edit", f"/admin/contacts/{contact}/delete", f"/admin/contacts/{contact}/merge"):
+    for url in (
+        "/admin/contacts",
+        f"/admin/contacts/{contact}/edit",
+        f"/admin/contacts/{contact}/delete",
+        f"/admin/contacts/{contact}/merge",
+    ):
         assert (await client.get(url)).status_code == 403
     assert (await post_form(client, f"/admin/contacts/{contact}", {"name": "Hacked"})).status_code == 403
     assert (await post_form(client, f"/admin/contacts/{contact}/delete")).status_code == 403
     assert (await post_form(client, f"/admin/contacts/{contact}/merge", {"duplicate_id": dup})).status_code == 403
-    assert await sql.fetchval("SELECT count(*) FROM contact WHERE company_id = $1 AND name = 'Ana' AND deleted_at IS NULL", company.id) == 2
+    assert (
+        await sql.fetchval(
+            "SELECT count(*) FROM contact WHERE company_id = $1 AND name = 'Ana' AND deleted_at IS NULL", company.id
+        )
+        == 2
+    )
 
 
 async def test_edit_language_notes_and_opt_out_are_audited(admin_client):
@@ -72,7 +83,11 @@ async def test_edit_language_notes_and_opt_out_are_audited(admin_client):
     contact = await make_contact(admin_client.company, "Ana", "+5511988887777")
     page = await admin_client.get(f"/admin/contacts/{contact}/edit")
     assert page.status_code == 200 and "+5511988887777" in page.text
-    saved = await post_form(admin_client, f"/admin/contacts/{contact}", {"name": "Ana Souza", "language": "pt_BR", "details": "VIP", "opted_out": "on"})
+    saved = await post_form(
+        admin_client,
+        f"/admin/contacts/{contact}",
+        {"name": "Ana Souza", "language": "pt_BR", "details": "VIP", "opted_out": "on"},
+    )
     assert saved.status_code == 303
     row = await sql.fetchrow("SELECT name, language, details, opted_out_at FROM contact WHERE id = $1", contact)
     assert (row["name"], row["language"], row["details"]) == ("Ana Souza", "pt_BR", "VIP") and row["opted_out_at"]
@@ -80,14 +95,21 @@ async def test_edit_language_notes_and_opt_out_are_audited(admin_client):
     [updated] = await audit(cid, "contact.updated")
     assert "pt_BR" in updated["after"] and updated["actor_user_id"] == admin_client.admin.id
     assert "Opted out" in (await admin_client.get("/admin/contacts")).text
-    await post_form(admin_client, f"/admin/contacts/{contact}", {"name": "Ana Souza", "language": "pt_BR", "details": "VIP"})
+    await post_form(
+        admin_client, f"/admin/contacts/{contact}", {"name": "Ana Souza", "language": "pt_BR", "details": "VIP"}
+    )
     assert len(await audit(cid, "contact.opted_in")) == 1
     assert await sql.fetchval("SELECT opted_out_at FROM contact WHERE id = $1", contact) is None
 
 
-@pytest.mark.parametrize("data,field", [
-    ({"name": "x" * 201}, "name"), ({"language": "de"}, "language"), ({"details": "y" * 2001}, "details"),
-])
+@pytest.mark.parametrize(
+    "data,field",
+    [
+        ({"name": "x" * 201}, "name"),
+        ({"language": "de"}, "language"),
+        ({"details": "y" * 2001}, "details"),
+    ],
+)
 async def test_edit_bad_input(admin_client, data, field):
     contact = await make_contact(admin_client.company, "Ana", "+5511988887777")
     response = await post_form(admin_client, f"/admin/contacts/{contact}", {"name": "Ana", **data})
@@ -101,11 +123,17 @@ async def test_delete_anonymises_and_keeps_history(admin_client):
     company = admin_client.company
     channel = await make_channel(company)
     contact = await make_contact(company, "Jean Dupont", "+33611112222", details="allergic")
-    await sql.execute("INSERT INTO contact_alias (company_id, contact_id, alias) VALUES ($1, $2, '123@lid')", company.id, contact)
+    await sql.execute(
+        "INSERT INTO contact_alias (company_id, contact_id, alias) VALUES ($1, $2, '123@lid')", company.id, contact
+    )
     conv = await make_conversation(company, channel, contact_id=contact)
     await sql.execute(
         """INSERT INTO message (company_id, channel_id, conversation_id, direction, author, type, text, status)
-           VALUES ($1, $2, $3, 'in', 'customer', 'text', 'bonjour', 'received')""", company.id, channel, conv)
+           VALUES ($1, $2, $3, 'in', 'customer', 'text', 'bonjour', 'received')""",
+        company.id,
+        channel,
+        conv,
+    )
     confirm = await admin_client.get(f"/admin/contacts/{contact}/delete")
     assert confirm.status_code == 200 and "resolve it first" in confirm.text
     refused = await post_form(admin_client, f"/admin/contacts/{contact}/delete")
@@ -130,11 +158,15 @@ async def test_merge_moves_conversations_and_aliases(admin_client):
     channel, other_channel = await make_channel(company), await make_channel(company)
     keep = await make_contact(company, "Maria Silva", "+5511987654321")
     dup = await make_contact(company, "", None, details="prefers mornings", language="pt_BR", opted_out_at=None)
-    await sql.execute("INSERT INTO contact_alias (company_id, contact_id, alias) VALUES ($1, $2, '999@lid')", company.id, dup)
+    await sql.execute(
+        "INSERT INTO contact_alias (company_id, contact_id, alias) VALUES ($1, $2, '999@lid')", company.id, dup
+    )
     old = await make_conversation(company, channel, contact_id=keep, status="resolved")
     moved = await make_conversation(company, other_channel, contact_id=dup)
     # any other table pointing at contacts follows too (found from the schema's foreign keys)
-    order = await sql.fetchval("INSERT INTO shop_order (company_id, contact_id, items) VALUES ($1, $2, '[]') RETURNING id", company.id, dup)
+    order = await sql.fetchval(
+        "INSERT INTO shop_order (company_id, contact_id, items) VALUES ($1, $2, '[]') RETURNING id", company.id, dup
+    )
     page = await admin_client.get(f"/admin/contacts/{keep}/merge", params={"q": ""})
     assert page.status_code == 200 and f'id="duplicate-{keep}"' not in page.text
     response = await post_form(admin_client, f"/admin/contacts/{keep}/merge", {"duplicate_id": str(dup)})
@@ -158,19 +190,29 @@ async def test_merge_refusals(admin_client):
     await make_conversation(company, channel, contact_id=dup)
     clash = await post_form(admin_client, f"/admin/contacts/{keep}/merge", {"duplicate_id": str(dup)})
     assert clash.status_code == 409 and "same channel" in clash.text
-    assert (await post_form(admin_client, f"/admin/contacts/{keep}/merge", {"duplicate_id": str(keep)})).status_code == 409
+    assert (
+        await post_form(admin_client, f"/admin/contacts/{keep}/merge", {"duplicate_id": str(keep)})
+    ).status_code == 409
     for bad in ("abc", "", "-1", "99999999999"):
-        assert (await post_form(admin_client, f"/admin/contacts/{keep}/merge", {"duplicate_id": bad})).status_code == 400
+        assert (
+            await post_form(admin_client, f"/admin/contacts/{keep}/merge", {"duplicate_id": bad})
+        ).status_code == 400
     stranger = await make_contact(await make_company(), "A", "+5511000000003")
-    assert (await post_form(admin_client, f"/admin/contacts/{keep}/merge", {"duplicate_id": str(stranger)})).status_code == 404
+    assert (
+        await post_form(admin_client, f"/admin/contacts/{keep}/merge", {"duplicate_id": str(stranger)})
+    ).status_code == 404
     assert await sql.fetchval("SELECT count(*) FROM contact WHERE id = ANY($1::int[])", [keep, dup, stranger]) == 3
 
 
 async def test_opted_out_contacts_get_only_replies_within_24_hours(app):
-    async with FakeProvider(lambda r: json_answer(200, {"sent": True, "message": {"id": f"w{len(fake.requests)}"}})) as fake, \
-            httpx.AsyncClient() as client:
+    async with (
+        FakeProvider(lambda r: json_answer(200, {"sent": True, "message": {"id": f"w{len(fake.requests)}"}})) as fake,
+        httpx.AsyncClient() as client,
+    ):
         company = await make_company()
-        channel = await create_channel(company.id, {"name": "W", "provider": "whapi", "cred_token": "t", "cred_api_base": fake.url})
+        channel = await create_channel(
+            company.id, {"name": "W", "provider": "whapi", "cred_token": "t", "cred_api_base": fake.url}
+        )
         contact = await make_contact(company, "Ana", "+5511988887777", opted_out_at=None)
         conv = await make_conversation(company, channel.id, contact_id=contact)
         await sql.execute("UPDATE contact SET opted_out_at = now() WHERE id = $1", contact)
@@ -188,11 +230,11 @@ async def test_opted_out_contacts_get_only_replies_within_24_hours(app):
 
 
 def test_opt_out_rule():
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     from app.domain.contacts import opt_out_allows
 
-    now = datetime(2026, 11, 22, 12, tzinfo=timezone.utc)
+    now = datetime(2026, 11, 22, 12, tzinfo=UTC)
     assert opt_out_allows("text", now - timedelta(hours=23), now)
     assert not opt_out_allows("text", now - timedelta(hours=25), now)
     assert not opt_out_allows("template", now - timedelta(minutes=1), now)
@@ -226,5 +268,7 @@ async def test_agents_set_the_language_of_customers_they_may_see(client):
     assert await sql.fetchval("SELECT language FROM contact WHERE id = $1", contact) == ""
     stranger = await make_contact(await make_company(), "X", "+5511000000009")
     assert (await post_form(client, f"/contacts/{stranger}/language", {"language": "fr"})).status_code == 404
-    rows = await sql.fetch("SELECT actor_user_id FROM audit_event WHERE company_id = $1 AND action = 'contact.updated'", company.id)
+    rows = await sql.fetch(
+        "SELECT actor_user_id FROM audit_event WHERE company_id = $1 AND action = 'contact.updated'", company.id
+    )
     assert [r["actor_user_id"] for r in rows] == [holder.id, holder.id]

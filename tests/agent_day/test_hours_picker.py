@@ -19,10 +19,7 @@ async def test_a_company_open_around_the_clock_is_shown_so_not_closed(client):
     page = (await client.get("/admin/business-hours")).text
     assert re.search(r'name="mode" value="always" checked', page)
     # The picker suggests weekdays 09:00-18:00 for when hours are chosen.
-    assert (
-        'name="day0_open" checked' in page
-        and 'name="day0_from_0" value="09:00"' in page
-    )
+    assert 'name="day0_open" checked' in page and 'name="day0_from_0" value="09:00"' in page
     assert 'name="day6_open" checked' not in page
 
 
@@ -49,15 +46,10 @@ async def test_picker_saves_days_and_midnight(client):
     }
     page = (await client.get("/admin/business-hours")).text
     assert 'name="mode" value="hours" checked' in page
-    assert (
-        'name="day4_to_0" value="00:00"' in page
-        and 'name="day5_open" checked' not in page
-    )
+    assert 'name="day4_to_0" value="00:00"' in page and 'name="day5_open" checked' not in page
 
     # Back to 24/7: every interval goes.
-    assert (
-        await post_form(client, "/admin/business-hours", {**form, "mode": "always"})
-    ).status_code == 303
+    assert (await post_form(client, "/admin/business-hours", {**form, "mode": "always"})).status_code == 303
     assert not any((await get_hours(company.id)).values())
 
 
@@ -85,9 +77,7 @@ async def test_a_department_follows_the_company_or_keeps_its_own(client):
     sales = await make_department(company, "Sales")
     url = f"/admin/business-hours/departments/{sales.id}"
     page = (await client.get(url)).text
-    assert (
-        'name="mode" value="company" checked' in page and 'value="always"' not in page
-    )
+    assert 'name="mode" value="company" checked' in page and 'value="always"' not in page
     saved = await post_form(
         client,
         url,

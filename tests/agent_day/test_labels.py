@@ -32,20 +32,12 @@ async def scene(app):
 async def test_admin_defines_labels(client, scene):
     company, admin, holder, *_ = scene
     await login(client, admin.email)
-    assert (
-        await post_form(client, "/admin/labels", {"name": "VIP", "colour": "#be123c"})
-    ).status_code == 303
-    again = await post_form(
-        client, "/admin/labels", {"name": "vip", "colour": "#be123c"}
-    )
+    assert (await post_form(client, "/admin/labels", {"name": "VIP", "colour": "#be123c"})).status_code == 303
+    again = await post_form(client, "/admin/labels", {"name": "vip", "colour": "#be123c"})
     assert again.status_code == 400 and 'id="name-error"' in again.text
-    bad = await post_form(
-        client, "/admin/labels", {"name": "Refund", "colour": "red;}"}
-    )
+    bad = await post_form(client, "/admin/labels", {"name": "Refund", "colour": "red;}"})
     assert bad.status_code == 400
-    label_id = await sql.fetchval(
-        "SELECT id FROM label WHERE company_id = $1", company.id
-    )
+    label_id = await sql.fetchval("SELECT id FROM label WHERE company_id = $1", company.id)
     assert (
         await post_form(
             client,
@@ -56,21 +48,11 @@ async def test_admin_defines_labels(client, scene):
     page = await client.get("/admin/labels")
     assert "Very important" in page.text and "#047857" in page.text
     actions = [
-        r["action"]
-        for r in await sql.fetch(
-            "SELECT action FROM audit_event WHERE action LIKE 'label.%' ORDER BY id"
-        )
+        r["action"] for r in await sql.fetch("SELECT action FROM audit_event WHERE action LIKE 'label.%' ORDER BY id")
     ]
     assert actions == ["label.created", "label.updated"]
-    assert (
-        await post_form(client, f"/admin/labels/{label_id}/delete")
-    ).status_code == 303
-    assert (
-        await sql.fetchval(
-            "SELECT count(*) FROM label WHERE company_id = $1", company.id
-        )
-        == 0
-    )
+    assert (await post_form(client, f"/admin/labels/{label_id}/delete")).status_code == 303
+    assert await sql.fetchval("SELECT count(*) FROM label WHERE company_id = $1", company.id) == 0
     client.cookies.clear()
     await login(client, holder.email)
     assert (await client.get("/admin/labels")).status_code == 403
@@ -89,9 +71,7 @@ async def test_agents_label_what_they_see_and_filter_the_inbox(client, scene):
     )
     await login(client, holder.email)
     pane = await client.get(f"/inbox/{conv}/labels")
-    assert (
-        pane.status_code == 200 and f'<option value="{vip}">VIP</option>' in pane.text
-    )
+    assert pane.status_code == 200 and f'<option value="{vip}">VIP</option>' in pane.text
     added = await post_form(
         client,
         f"/inbox/{conv}/labels",
@@ -100,20 +80,12 @@ async def test_agents_label_what_they_see_and_filter_the_inbox(client, scene):
     )
     assert added.status_code == 200 and 'data-label="%d"' % vip in added.text
     assert (
-        await post_form(
-            client, f"/inbox/{conv}/labels", {"label": str(foreign), "action": "add"}
-        )
+        await post_form(client, f"/inbox/{conv}/labels", {"label": str(foreign), "action": "add"})
     ).status_code == 404
-    assert (
-        await post_form(
-            client, f"/inbox/{conv}/labels", {"label": "x", "action": "add"}
-        )
-    ).status_code == 400
+    assert (await post_form(client, f"/inbox/{conv}/labels", {"label": "x", "action": "add"})).status_code == 400
 
     listing = (await client.get(f"/inbox?tab=mine&label={vip}")).text
-    assert (
-        f'id="inbox-row-{conv}"' in listing and f'id="inbox-row-{other}"' not in listing
-    )
+    assert f'id="inbox-row-{conv}"' in listing and f'id="inbox-row-{other}"' not in listing
     assert re.search(
         r'class="row-labels"><span class="chip" style="--chip: #be123c">VIP</span>',
         listing,
@@ -126,20 +98,11 @@ async def test_agents_label_what_they_see_and_filter_the_inbox(client, scene):
         {"label": str(vip), "action": "remove"},
         headers={"hx-request": "true"},
     )
-    assert (
-        removed.status_code == 200
-        and await sql.fetchval("SELECT count(*) FROM conversation_label") == 0
-    )
+    assert removed.status_code == 200 and await sql.fetchval("SELECT count(*) FROM conversation_label") == 0
 
     client.cookies.clear()
-    await login(
-        client, stranger.email
-    )  # Support: may not see Sales' assigned conversation
-    assert (
-        await post_form(
-            client, f"/inbox/{conv}/labels", {"label": str(vip), "action": "add"}
-        )
-    ).status_code == 404
+    await login(client, stranger.email)  # Support: may not see Sales' assigned conversation
+    assert (await post_form(client, f"/inbox/{conv}/labels", {"label": str(vip), "action": "add"})).status_code == 404
     assert (await client.get(f"/inbox/{conv}/labels")).status_code == 404
 
 
@@ -148,12 +111,8 @@ async def test_a_label_change_reaches_those_who_see_the_conversation(scene):
     event = LabelsChanged(company.id, conv)
     names = [m.event for m in await render_event(event, holder, frozenset({"inbox"}))]
     assert names == ["inbox-row", f"labels-{conv}"]
-    assert [
-        m.event for m in await render_event(event, stranger, frozenset({"inbox"}))
-    ] == []
-    assert [
-        m.event for m in await render_event(event, holder, frozenset({"orders"}))
-    ] == []
+    assert [m.event for m in await render_event(event, stranger, frozenset({"inbox"}))] == []
+    assert [m.event for m in await render_event(event, holder, frozenset({"orders"}))] == []
 
 
 async def test_the_api_lists_labels_and_filters_by_one(client, app):
@@ -172,21 +131,11 @@ async def test_the_api_lists_labels_and_filters_by_one(client, app):
         first,
         vip,
     )
-    body = (
-        await client.get("/api/v1/conversations?label=vip", headers=shop.auth("read"))
-    ).json()
-    assert [c["id"] for c in body["items"]] == [first] and body["items"][0][
-        "labels"
-    ] == ["VIP"]
-    every = (
-        await client.get("/api/v1/conversations", headers=shop.auth("read"))
-    ).json()["items"]
+    body = (await client.get("/api/v1/conversations?label=vip", headers=shop.auth("read"))).json()
+    assert [c["id"] for c in body["items"]] == [first] and body["items"][0]["labels"] == ["VIP"]
+    every = (await client.get("/api/v1/conversations", headers=shop.auth("read"))).json()["items"]
     assert {c["id"]: c["labels"] for c in every} == {first: ["VIP"], second: []}
-    assert (
-        await client.get(
-            "/api/v1/conversations?label=" + "x" * 41, headers=shop.auth("read")
-        )
-    ).status_code == 400
+    assert (await client.get("/api/v1/conversations?label=" + "x" * 41, headers=shop.auth("read"))).status_code == 400
 
 
 async def test_labels_in_the_metrics_and_their_csv(client, scene):
@@ -222,9 +171,7 @@ async def test_labels_in_the_metrics_and_their_csv(client, scene):
     ]  # created, resolved, open now
     csv_text = (await client.get("/metrics/labels.csv")).text.splitlines()
     assert csv_text[0] == "from,to,label,created,resolved,open_now"
-    assert any(
-        line.endswith(",'=VIP,2,1,1") for line in csv_text
-    )  # a formula-looking name is defused
+    assert any(line.endswith(",'=VIP,2,1,1") for line in csv_text)  # a formula-looking name is defused
     assert any(line.endswith(",Unused,0,0,0") for line in csv_text)
     client.cookies.clear()
     await login(client, holder.email)

@@ -34,10 +34,7 @@ async def test_an_offline_agent_is_asked_to_go_online(client):
     await post_form(client, "/presence", {"presence": "online"})
     page = await client.get("/inbox")
     # Kept (hidden) so that the page can show it again live when the agent goes offline.
-    assert (
-        '<div id="offline-prompt" class="offline-prompt" role="status" hidden>'
-        in page.text
-    )
+    assert '<div id="offline-prompt" class="offline-prompt" role="status" hidden>' in page.text
 
 
 async def _went_offline(user, old: str, reason: str, ago: str) -> None:
@@ -134,32 +131,18 @@ async def _scene():
 async def test_an_assignment_alerts_its_agent_on_any_page_quoting_the_customer(app):
     company, sales, channel, holder, other, conv = await _scene()
     await queue_conversation(company.id, conv, sales.id)
-    holder_id = await sql.fetchval(
-        "SELECT assigned_user_id FROM conversation WHERE id = $1", conv
-    )
+    holder_id = await sql.fetchval("SELECT assigned_user_id FROM conversation WHERE id = $1", conv)
     holder = holder if holder_id == holder.id else other
-    bystander = (
-        other if holder is not other else (await make_user(company, presence="online"))
-    )
+    bystander = other if holder is not other else (await make_user(company, presence="online"))
     event = ConversationRouted(company.id, conv, "assigned", holder.id, None, sales.id)
     for topics in (frozenset({"home"}), frozenset({"orders"}), frozenset()):
-        out = [
-            m
-            for m in await render_event(event, holder, topics)
-            if m.event == "my-alert"
-        ]
+        out = [m for m in await render_event(event, holder, topics) if m.event == "my-alert"]
         assert len(out) == 1
         alert = json.loads(out[0].data)
         assert alert["conversation"] == conv and alert["customer"] == "Zoé <Z>"
-        assert (
-            alert["text"] == "My parcel is late"
-        )  # the customer's words, not the bot's menu
+        assert alert["text"] == "My parcel is late"  # the customer's words, not the bot's menu
         assert alert["kind"] == "assigned"
-    assert [
-        m
-        for m in await render_event(event, bystander, frozenset({"home"}))
-        if m.event == "my-alert"
-    ] == []
+    assert [m for m in await render_event(event, bystander, frozenset({"home"})) if m.event == "my-alert"] == []
 
 
 async def test_a_customer_message_alerts_its_holder_but_not_a_bot_message(app):
@@ -174,30 +157,22 @@ async def test_a_customer_message_alerts_its_holder_but_not_a_bot_message(app):
         "SELECT id FROM message WHERE conversation_id = $1 AND author = 'customer'",
         conv,
     )
-    bot = await sql.fetchval(
-        "SELECT id FROM message WHERE conversation_id = $1 AND author = 'bot'", conv
-    )
+    bot = await sql.fetchval("SELECT id FROM message WHERE conversation_id = $1 AND author = 'bot'", conv)
     out = [
         m
-        for m in await render_event(
-            MessageReceived(company.id, conv, customer), holder, frozenset({"home"})
-        )
+        for m in await render_event(MessageReceived(company.id, conv, customer), holder, frozenset({"home"}))
         if m.event == "my-alert"
     ]
     assert len(out) == 1 and json.loads(out[0].data)["kind"] == "message"
     assert json.loads(out[0].data)["text"] == "My parcel is late"
     assert [
         m
-        for m in await render_event(
-            MessageReceived(company.id, conv, bot), holder, frozenset({"home"})
-        )
+        for m in await render_event(MessageReceived(company.id, conv, bot), holder, frozenset({"home"}))
         if m.event == "my-alert"
     ] == []
     assert [
         m
-        for m in await render_event(
-            MessageReceived(company.id, conv, customer), other, frozenset({"home"})
-        )
+        for m in await render_event(MessageReceived(company.id, conv, customer), other, frozenset({"home"}))
         if m.event == "my-alert"
     ] == []
 
@@ -237,16 +212,10 @@ async def test_timezone_select_is_grouped_common_first_without_aliases(client):
         page.split('name="timezone"')[1].split("</select>")[0],
     )
     assert "Europe/Paris" in values[:5]
-    assert (
-        "US/Eastern" not in values
-        and "Europe/Belfast" not in values
-        and "Etc/GMT+3" not in values
-    )
+    assert "US/Eastern" not in values and "Europe/Belfast" not in values and "Etc/GMT+3" not in values
     assert set(values) <= set(timezones()) and 300 < len(set(values)) < 460
     assert "Argentina / Buenos Aires" in page
     # A company saved on an alias earlier keeps it (shown, selected).
-    await sql.execute(
-        "UPDATE company SET timezone = 'US/Eastern' WHERE id = $1", company.id
-    )
+    await sql.execute("UPDATE company SET timezone = 'US/Eastern' WHERE id = $1", company.id)
     page = (await client.get("/admin/company")).text
     assert '<option value="US/Eastern" selected>' in page

@@ -29,12 +29,8 @@ async def test_a_mention_alerts_the_colleague_and_lists_the_note_read_only(clien
     sales = await make_department(company, "Sales")
     support = await make_department(company, "Support")
     channel = await make_channel(company, department=sales)
-    holder = await make_user(
-        company, name="Anna Holder", presence="online", departments=[sales]
-    )
-    expert = await make_user(
-        company, name="Bruno Costa", presence="offline", departments=[support]
-    )
+    holder = await make_user(company, name="Anna Holder", presence="online", departments=[sales])
+    expert = await make_user(company, name="Bruno Costa", presence="offline", departments=[support])
     conv = await make_conversation(company, channel)
     await sql.execute(
         "UPDATE contact SET name = 'Zoé <Z>' WHERE id = (SELECT contact_id FROM conversation WHERE id = $1)",
@@ -63,21 +59,12 @@ async def test_a_mention_alerts_the_colleague_and_lists_the_note_read_only(clien
 
     client.cookies.clear()
     await login(client, expert.email)
-    assert (
-        await client.get(f"/inbox/{conv}/pane")
-    ).status_code == 404  # not his to open in the inbox
+    assert (await client.get(f"/inbox/{conv}/pane")).status_code == 404  # not his to open in the inbox
     assert ">1<" in (await client.get("/inbox/mentions/count")).text
     listing = (await client.get("/inbox/mentions")).text
-    assert (
-        f'href="/inbox/mentions/{mention["id"]}"' in listing
-        and "&lt;b&gt;parts&lt;/b&gt;" in listing
-    )
+    assert f'href="/inbox/mentions/{mention["id"]}"' in listing and "&lt;b&gt;parts&lt;/b&gt;" in listing
     page = await client.get(f"/inbox/mentions/{mention['id']}")
-    assert (
-        page.status_code == 200
-        and "Read-only" in page.text
-        and "Take this conversation" not in page.text
-    )
+    assert page.status_code == 200 and "Read-only" in page.text and "Take this conversation" not in page.text
     assert "do we ship" in page.text  # the note, in its conversation
     assert ">0<" in (await client.get("/inbox/mentions/count")).text  # read once opened
     # Someone else's mention is nobody else's business.

@@ -24,12 +24,8 @@ async def test_merge_page_offers_likely_duplicates_with_an_empty_search(client):
     other = await _contact(company, "Marie Curie", "+33700000002")
     await login(client, admin.email)
     page = (await client.get(f"/admin/contacts/{keep}/merge")).text
-    assert (
-        f'id="duplicate-{surname}"' in page and f'id="duplicate-{same_phone}"' in page
-    )
-    assert (
-        f'id="duplicate-{other}"' not in page and f'id="duplicate-{keep}"' not in page
-    )
+    assert f'id="duplicate-{surname}"' in page and f'id="duplicate-{same_phone}"' in page
+    assert f'id="duplicate-{other}"' not in page and f'id="duplicate-{keep}"' not in page
     assert 'name="q" value=""' in page  # the box is free for a search, not pre-filled
     # A search still finds anyone.
     found = (await client.get(f"/admin/contacts/{keep}/merge?q=curie")).text
@@ -44,23 +40,15 @@ async def test_merge_asks_for_confirmation_first(client):
     await login(client, admin.email)
     page = (await client.get(f"/admin/contacts/{keep}/merge")).text
     row = page.split(f'id="duplicate-{dup}"')[1].split("</tr>")[0]
-    assert (
-        "<form" not in row and f'href="/admin/contacts/{keep}/merge/{dup}"' in row
-    )  # no one-click merge
+    assert "<form" not in row and f'href="/admin/contacts/{keep}/merge/{dup}"' in row  # no one-click merge
     confirm = await client.get(f"/admin/contacts/{keep}/merge/{dup}")
     assert confirm.status_code == 200 and "cannot be undone" in confirm.text
     assert f'name="duplicate_id" value="{dup}"' in confirm.text
-    assert (
-        await sql.fetchval("SELECT count(*) FROM contact WHERE id = $1", dup) == 1
-    )  # nothing done yet
+    assert await sql.fetchval("SELECT count(*) FROM contact WHERE id = $1", dup) == 1  # nothing done yet
     assert (await client.get(f"/admin/contacts/{keep}/merge/{keep}")).status_code == 404
     other_company = await make_company()
     stranger = await _contact(other_company, "Jean Dupont", "+33611111111")
-    assert (
-        await client.get(f"/admin/contacts/{keep}/merge/{stranger}")
-    ).status_code == 404
-    done = await post_form(
-        client, f"/admin/contacts/{keep}/merge", {"duplicate_id": str(dup)}
-    )
+    assert (await client.get(f"/admin/contacts/{keep}/merge/{stranger}")).status_code == 404
+    done = await post_form(client, f"/admin/contacts/{keep}/merge", {"duplicate_id": str(dup)})
     assert done.status_code == 303
     assert await sql.fetchval("SELECT count(*) FROM contact WHERE id = $1", dup) == 0

@@ -10,11 +10,7 @@ async def test_an_agent_sets_name_language_and_sound(client):
     agent = await make_user(company, "agent", name="Anna")
     await login(client, agent.email)
     page = await client.get("/profile")
-    assert (
-        page.status_code == 200
-        and 'value="Anna"' in page.text
-        and 'href="/account/security"' in page.text
-    )
+    assert page.status_code == 200 and 'value="Anna"' in page.text and 'href="/account/security"' in page.text
     assert 'data-sound="chime"' in page.text
     saved = await post_form(
         client,
@@ -42,9 +38,7 @@ async def test_an_agent_sets_name_language_and_sound(client):
     page = await client.get("/profile")
     assert "Profil enregistré." in page.text  # the flash in the language just chosen
     assert 'data-sound="bell"' in page.text and "Anna &lt;Martin&gt;" in page.text
-    audit = await sql.fetchval(
-        "SELECT count(*) FROM audit_event WHERE action = 'user.profile_updated'"
-    )
+    audit = await sql.fetchval("SELECT count(*) FROM audit_event WHERE action = 'user.profile_updated'")
     assert audit == 1
 
 
@@ -60,14 +54,9 @@ async def test_bad_profile_values_are_refused(client):
     ):
         response = await post_form(client, "/profile", data)
         assert response.status_code == 400 and f'id="{field}-error"' in response.text
-    assert (
-        await sql.fetchval("SELECT name FROM app_user WHERE id = $1", agent.id)
-        == "Anna"
-    )
+    assert await sql.fetchval("SELECT name FROM app_user WHERE id = $1", agent.id) == "Anna"
 
 
 async def test_profile_needs_a_login(client):
     response = await client.get("/profile")
-    assert (
-        response.status_code in (302, 303) and "/login" in response.headers["location"]
-    )
+    assert response.status_code in (302, 303) and "/login" in response.headers["location"]

@@ -13,14 +13,10 @@ async def test_values_for_a_conversation(client):
     sales = await make_department(company, "Sales")
     support = await make_department(company, "Support")
     channel = await make_channel(company, department=sales)
-    agent = await make_user(
-        company, name="Bruno Costa", presence="online", departments=[sales]
-    )
+    agent = await make_user(company, name="Bruno Costa", presence="online", departments=[sales])
     stranger = await make_user(company, presence="offline", departments=[support])
     conv = await make_conversation(company, channel)
-    contact = await sql.fetchval(
-        "SELECT contact_id FROM conversation WHERE id = $1", conv
-    )
+    contact = await sql.fetchval("SELECT contact_id FROM conversation WHERE id = $1", conv)
     await sql.execute("UPDATE contact SET name = 'Zoé Martin' WHERE id = $1", contact)
     await sql.execute(
         """INSERT INTO shop_order (company_id, contact_id, external_id, items, currency)
@@ -31,19 +27,12 @@ async def test_values_for_a_conversation(client):
     await queue_conversation(company.id, conv, sales.id)
     await login(client, agent.email)
     values = (await client.get(f"/inbox/{conv}/reply-variables")).json()
-    assert (
-        values["customer_name"] == "Zoé Martin"
-        and values["customer_first_name"] == "Zoé"
-    )
-    assert (
-        values["agent_name"] == "Bruno Costa" and values["agent_first_name"] == "Bruno"
-    )
+    assert values["customer_name"] == "Zoé Martin" and values["customer_first_name"] == "Zoé"
+    assert values["agent_name"] == "Bruno Costa" and values["agent_first_name"] == "Bruno"
     assert values["company"] == "Padaria Central" and values["department"] == "Sales"
     assert values["order_number"] == "A-1001" and values["order_total"] == "7.50 EUR"
     text = "Olá {customer_first_name}, o pedido {order_number} ({order_total}) — {agent_first_name}, {unknown}"
-    assert (
-        fill(text, values) == "Olá Zoé, o pedido A-1001 (7.50 EUR) — Bruno, {unknown}"
-    )
+    assert fill(text, values) == "Olá Zoé, o pedido A-1001 (7.50 EUR) — Bruno, {unknown}"
     client.cookies.clear()
     await login(client, stranger.email)
     assert (await client.get(f"/inbox/{conv}/reply-variables")).status_code == 404

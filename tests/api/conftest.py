@@ -29,10 +29,15 @@ async def make_shop(name: str = "Boutique Lumière", rate_limit: int | None = No
     department = await make_department(company, "Ventes")
     agent = await make_user(company, presence="online", departments=[department], name="Alice Agent")
     keys = {}
-    for which, scopes in {"all": ["read", "write", "orders"], "read": ["read"], "write": ["write"],
-                          "orders": ["orders"]}.items():
-        _, keys[which] = await create_api_key(company.id, {"name": which, "scopes": scopes, "rate_limit": rate_limit or ""},
-                                              user_id=None)
+    for which, scopes in {
+        "all": ["read", "write", "orders"],
+        "read": ["read"],
+        "write": ["write"],
+        "orders": ["orders"],
+    }.items():
+        _, keys[which] = await create_api_key(
+            company.id, {"name": which, "scopes": scopes, "rate_limit": rate_limit or ""}, user_id=None
+        )
     return Shop(company, channel.id, department, agent, keys)
 
 

@@ -14,9 +14,9 @@ from app.domain.api_keys import create_api_key
 from app.domain.channels import ensure_sandbox_channel, get_channel
 from app.domain.events import emit
 from app.domain.messages import receive_webhook
+from app.domain.presence import set_presence
 from app.providers.base import InboundMessage, Parsed
 from app.telephony.live import PbxLiveChanged
-from app.domain.presence import set_presence
 from tests.factories import make_company, make_user
 
 

@@ -3,8 +3,12 @@
 from app.domain import sql
 from tests.api.conftest import Shop
 
-ORDER = {"phone": "+33 6 12 34 56 78", "name": "Zoé Martin", "external_id": "CMD-1001",
-         "items": [{"name": "Produit A", "price": 29.99, "quantity": 2}, {"name": "Produit B", "price": 49.99}]}
+ORDER = {
+    "phone": "+33 6 12 34 56 78",
+    "name": "Zoé Martin",
+    "external_id": "CMD-1001",
+    "items": [{"name": "Produit A", "price": 29.99, "quantity": 2}, {"name": "Produit B", "price": 49.99}],
+}
 
 
 async def test_create_order_sends_the_request_and_a_repeat_sends_nothing(client, shop: Shop):
@@ -20,8 +24,9 @@ async def test_create_order_sends_the_request_and_a_repeat_sends_nothing(client,
     assert (msg["direction"], msg["author"], msg["status"]) == ("out", "bot", "pending")
     assert "CMD-1001" in msg["text"] and "2 × Produit A" in msg["text"] and "109.97 EUR" in msg["text"]
 
-    again = await client.post("/api/v1/orders", json={**ORDER, "items": [{"name": "X", "price": 1}]},
-                              headers=shop.auth("orders"))
+    again = await client.post(
+        "/api/v1/orders", json={**ORDER, "items": [{"name": "X", "price": 1}]}, headers=shop.auth("orders")
+    )
     assert again.status_code == 200 and again.json()["id"] == order["id"] and again.json()["total"] == "109.97"
     assert await sql.fetchval("SELECT count(*) FROM message") == 1
     assert await sql.fetchval("SELECT count(*) FROM shop_order") == 1
@@ -53,7 +58,9 @@ async def test_order_validation_errors_are_400_with_the_field(client, shop: Shop
         error = r.json()["error"]
         assert error["status"] == 400 and field in error["message"], (field, error)
     for raw in (b"{", b"[]", b"null", "\u0000".encode(), b'{"items": "x"}'):
-        r = await client.post("/api/v1/orders", content=raw, headers={**shop.auth("orders"), "content-type": "application/json"})
+        r = await client.post(
+            "/api/v1/orders", content=raw, headers={**shop.auth("orders"), "content-type": "application/json"}
+        )
         assert r.status_code == 400, (raw, r.text)
     big = {**ORDER, "items": [{"name": "A" * 200, "price": 1}] * 100, "external_id": "x"}
     r = await client.post("/api/v1/orders", json={**big, "pad": "x" * 1_100_000}, headers=shop.auth("orders"))
@@ -65,15 +72,18 @@ async def test_other_companys_ids_are_not_found(client, shop: Shop, other_shop: 
     mine = (await client.post("/api/v1/orders", json=ORDER, headers=shop.auth("orders"))).json()
     theirs = other_shop.auth("all")
     assert (await client.get(f"/api/v1/orders/{mine['id']}", headers=theirs)).status_code == 404
-    assert (await client.post(f"/api/v1/orders/{mine['id']}/decision", json={"decision": "cancel"},
-                              headers=theirs)).status_code == 404
+    assert (
+        await client.post(f"/api/v1/orders/{mine['id']}/decision", json={"decision": "cancel"}, headers=theirs)
+    ).status_code == 404
     assert (await client.get(f"/api/v1/contacts/{mine['contact']['id']}", headers=theirs)).status_code == 404
     assert (await client.get(f"/api/v1/contacts/{mine['contact']['id']}/orders", headers=theirs)).status_code == 404
-    r = await client.post("/api/v1/orders", json={"contact_id": mine["contact"]["id"], "items": ORDER["items"]},
-                          headers=theirs)
+    r = await client.post(
+        "/api/v1/orders", json={"contact_id": mine["contact"]["id"], "items": ORDER["items"]}, headers=theirs
+    )
     assert r.status_code == 400 and "contact_id" in r.json()["error"]["message"]
-    r = await client.post("/api/v1/orders", json={**ORDER, "external_id": "Z", "channel_id": shop.channel_id},
-                          headers=theirs)
+    r = await client.post(
+        "/api/v1/orders", json={**ORDER, "external_id": "Z", "channel_id": shop.channel_id}, headers=theirs
+    )
     assert r.status_code == 400 and "channel_id" in r.json()["error"]["message"]
     assert (await client.get("/api/v1/orders", headers=theirs)).json()["items"] == []
     assert (await sql.fetchrow("SELECT status FROM shop_order WHERE id = $1", mine["id"]))["status"] == "pending"
@@ -81,21 +91,33 @@ async def test_other_companys_ids_are_not_found(client, shop: Shop, other_shop: 
 
 async def test_integrator_decides_an_order(client, shop: Shop):
     order = (await client.post("/api/v1/orders", json=ORDER, headers=shop.auth("orders"))).json()
-    r = await client.post(f"/api/v1/orders/{order['id']}/decision", json={"decision": "cancel"}, headers=shop.auth("orders"))
+    r = await client.post(
+        f"/api/v1/orders/{order['id']}/decision", json={"decision": "cancel"}, headers=shop.auth("orders")
+    )
     assert r.status_code == 200 and r.json()["status"] == "cancelled" and r.json()["decided_by"] == "api"
-    again = await client.post(f"/api/v1/orders/{order['id']}/decision", json={"decision": "confirm"}, headers=shop.auth("orders"))
+    again = await client.post(
+        f"/api/v1/orders/{order['id']}/decision", json={"decision": "confirm"}, headers=shop.auth("orders")
+    )
     assert again.status_code == 400 and "already decided" in again.json()["error"]["message"]
-    bad = await client.post(f"/api/v1/orders/{order['id']}/decision", json={"decision": "maybe"}, headers=shop.auth("orders"))
+    bad = await client.post(
+        f"/api/v1/orders/{order['id']}/decision", json={"decision": "maybe"}, headers=shop.auth("orders")
+    )
     assert bad.status_code == 400
 
 
 async def test_contacts(client, shop: Shop, other_shop: Shop):
-    r = await client.post("/api/v1/contacts", json={"phone": "+5511987654321", "name": "João"}, headers=shop.auth("orders"))
+    r = await client.post(
+        "/api/v1/contacts", json={"phone": "+5511987654321", "name": "João"}, headers=shop.auth("orders")
+    )
     assert r.status_code == 201 and r.json()["phone"] == "+5511987654321"
     contact_id = r.json()["id"]
-    r = await client.post("/api/v1/contacts", json={"phone": "5511987654321", "name": "João Silva"}, headers=shop.auth("orders"))
+    r = await client.post(
+        "/api/v1/contacts", json={"phone": "5511987654321", "name": "João Silva"}, headers=shop.auth("orders")
+    )
     assert r.json()["id"] == contact_id and r.json()["name"] == "João Silva"
-    assert (await client.get(f"/api/v1/contacts/{contact_id}", headers=shop.auth("read"))).json()["name"] == "João Silva"
+    assert (await client.get(f"/api/v1/contacts/{contact_id}", headers=shop.auth("read"))).json()[
+        "name"
+    ] == "João Silva"
     found = (await client.get("/api/v1/contacts?q=silva", headers=shop.auth("read"))).json()
     assert [c["id"] for c in found["items"]] == [contact_id]
     assert (await client.get("/api/v1/contacts", headers=other_shop.auth("read"))).json()["items"] == []
@@ -107,7 +129,9 @@ async def test_contacts(client, shop: Shop, other_shop: Shop):
     for n in range(5):
         await client.post("/api/v1/contacts", json={"phone": f"+3361000000{n}"}, headers=shop.auth("orders"))
     first = (await client.get("/api/v1/contacts?limit=4", headers=shop.auth("read"))).json()
-    second = (await client.get(f"/api/v1/contacts?limit=4&cursor={first['next_cursor']}", headers=shop.auth("read"))).json()
+    second = (
+        await client.get(f"/api/v1/contacts?limit=4&cursor={first['next_cursor']}", headers=shop.auth("read"))
+    ).json()
     ids = [c["id"] for c in first["items"] + second["items"]]
     assert len(ids) == 6 == len(set(ids)) and second["next_cursor"] is None
     assert (await client.get("/api/v1/contacts?limit=0", headers=shop.auth("read"))).status_code == 400

@@ -13,7 +13,11 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance, status_code_conformance
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from app.domain.api_keys import SCOPES, create_api_key
 from app.domain.channels import ensure_sandbox_channel
@@ -31,9 +35,12 @@ def api_key(live_server) -> str:
         await ensure_sandbox_channel(company.id)
         department = await make_department(company, "Ventes")
         await make_user(company, presence="online", departments=[department])
-        await create_order(company.id, {"phone": "+33612345678", "name": "Zoé", "items": [{"name": "A", "price": "1.50"}]})
-        _, key = await create_api_key(company.id, {"name": "fuzz", "scopes": list(SCOPES),
-                                                   "rate_limit": 100_000}, user_id=None)
+        await create_order(
+            company.id, {"phone": "+33612345678", "name": "Zoé", "items": [{"name": "A", "price": "1.50"}]}
+        )
+        _, key = await create_api_key(
+            company.id, {"name": "fuzz", "scopes": list(SCOPES), "rate_limit": 100_000}, user_id=None
+        )
         return key
 
     return run(seed())
@@ -46,12 +53,16 @@ def _app_schema() -> dict:
     return app.openapi_schema.to_schema()
 
 
-schema = schemathesis.openapi.from_dict(_app_schema()).include(path_regex=r"^/api/").exclude(path_regex=r"^/api/v1/events")
+schema = (
+    schemathesis.openapi.from_dict(_app_schema()).include(path_regex=r"^/api/").exclude(path_regex=r"^/api/v1/events")
+)
 
 
 @schema.parametrize()
 @settings(max_examples=8, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 def test_api_never_answers_a_server_error(case, api_key, live_server):
     response = case.call(base_url=live_server.url, headers={"Authorization": f"Bearer {api_key}"}, timeout=10)
-    case.validate_response(response, checks=[not_a_server_error, status_code_conformance, content_type_conformance,
-                                             response_schema_conformance])
+    case.validate_response(
+        response,
+        checks=[not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance],
+    )

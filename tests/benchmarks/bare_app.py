@@ -114,7 +114,7 @@ async def _events(receive, send) -> None:
             try:
                 payload = await asyncio.wait_for(queue.get(), 1.0)
                 chunk = b"event: message\ndata: " + payload.encode() + b"\n\n"
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 chunk = b": keepalive\n\n"
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
     finally:

@@ -20,7 +20,6 @@ import time
 from datetime import date
 from pathlib import Path
 
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from app import db  # noqa: E402
@@ -56,10 +55,19 @@ def call_flow(i: int) -> list[str]:
 async def bench_ami(url: str, tmp: Path) -> tuple[float, int]:
     company = await make_company("Bench Phones")
     for name in ("1001", "1002"):
-        await sql.execute("INSERT INTO pbx_object (company_id, kind, name) VALUES ($1, 'extension', $2)", company.id, name)
+        await sql.execute(
+            "INSERT INTO pbx_object (company_id, kind, name) VALUES ($1, 'extension', $2)", company.id, name
+        )
     fake = await FakeAmi().start()
-    settings = Settings(database_url=url, secret_key="bench", data_dir=tmp, ami_host="127.0.0.1", ami_port=fake.port,
-                        ami_username="console", ami_secret="consolepass")
+    settings = Settings(
+        database_url=url,
+        secret_key="bench",
+        data_dir=tmp,
+        ami_host="127.0.0.1",
+        ami_port=fake.port,
+        ami_username="console",
+        ami_secret="consolepass",
+    )
     listener = AmiListener(settings)
     await listener.start()
     for _ in range(200):
@@ -74,7 +82,7 @@ async def bench_ami(url: str, tmp: Path) -> tuple[float, int]:
     version_before = (await get_live(company.id))["version"]
     started = time.perf_counter()
     for k in range(0, total, 2000):
-        await fake.push(*payload[k:k + 2000])
+        await fake.push(*payload[k : k + 2000])
     while listener.events < total:
         await asyncio.sleep(0.001)
     await listener.publisher.flush()
@@ -124,10 +132,20 @@ async def bench_cdr(company_id: int, other_id: int) -> list[float]:
         "number prefix": lambda: (cdr.CdrFilter(search="06" + str(rnd.randrange(100, 999))), None),
         "callee": lambda: (cdr.CdrFilter(search=str(1000 + rnd.randrange(900))), None),
         "name prefix": lambda: (cdr.CdrFilter(search=rnd.choice(["ali", "Bob 1", "carol 99", "Eve"])), None),
-        "date range": lambda: (cdr.CdrFilter(start_date=date(2026, rnd.randrange(1, 9), rnd.randrange(1, 28)),
-                                             end_date=date(2026, 9, 1)), None),
-        "disposition+duration": lambda: (cdr.CdrFilter(disposition=rnd.choice(cdr.DISPOSITIONS), min_duration=rnd.randrange(0, 500)), None),
-        "search+dates": lambda: (cdr.CdrFilter(search="06" + str(rnd.randrange(10, 99)), start_date=date(2026, 3, 1), end_date=date(2026, 6, 30)), None),
+        "date range": lambda: (
+            cdr.CdrFilter(start_date=date(2026, rnd.randrange(1, 9), rnd.randrange(1, 28)), end_date=date(2026, 9, 1)),
+            None,
+        ),
+        "disposition+duration": lambda: (
+            cdr.CdrFilter(disposition=rnd.choice(cdr.DISPOSITIONS), min_duration=rnd.randrange(0, 500)),
+            None,
+        ),
+        "search+dates": lambda: (
+            cdr.CdrFilter(
+                search="06" + str(rnd.randrange(10, 99)), start_date=date(2026, 3, 1), end_date=date(2026, 6, 30)
+            ),
+            None,
+        ),
         "deep keyset page": lambda: (cdr.CdrFilter(), rnd.choice(deep_cursors)),
     }
     timings: dict[str, list[float]] = {k: [] for k in kinds}

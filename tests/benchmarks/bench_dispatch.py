@@ -13,7 +13,6 @@ import sys
 import time
 from pathlib import Path
 
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from app import db  # noqa: E402
@@ -49,7 +48,11 @@ async def main() -> None:
                    RETURNING id)
                INSERT INTO conversation (company_id, channel_id, contact_id, status, department_id, queued_at)
                SELECT $1, $3, id, 'queued', ($4::int[])[1 + (id % $5)], clock_timestamp() FROM contacts""",
-            company.id, CONVERSATIONS, channel, [d.id for d in deps], DEPARTMENTS,
+            company.id,
+            CONVERSATIONS,
+            channel,
+            [d.id for d in deps],
+            DEPARTMENTS,
         )
         queued_seconds = time.perf_counter() - started
 
@@ -60,10 +63,15 @@ async def main() -> None:
         seconds = time.perf_counter() - started
 
         assigned = await sql.fetchval("SELECT count(*) FROM conversation WHERE status = 'assigned'")
-        loads = [r["n"] for r in await sql.fetch(
-            """SELECT u.id, count(c.id) AS n FROM app_user u
+        loads = [
+            r["n"]
+            for r in await sql.fetch(
+                """SELECT u.id, count(c.id) AS n FROM app_user u
                LEFT JOIN conversation c ON c.assigned_user_id = u.id AND c.status = 'assigned'
-               WHERE u.company_id = $1 AND u.role = 'agent' GROUP BY u.id""", company.id)]
+               WHERE u.company_id = $1 AND u.role = 'agent' GROUP BY u.id""",
+                company.id,
+            )
+        ]
         violations = sum(1 for n in loads if n > CAPACITY)
         doubles = await sql.fetchval(
             """SELECT count(*) FROM (SELECT conversation_id FROM conversation_event WHERE kind = 'assigned'
@@ -73,11 +81,15 @@ async def main() -> None:
         await db.close_pool()
         server.cleanup()
     print(f"queued {CONVERSATIONS} conversations in {queued_seconds:.2f} s (one statement)")
-    print(f"{AGENTS} agents online and {assigned_now} conversations assigned in {seconds:.2f} s "
-          f"({assigned_now / seconds:.0f} assignments/s, conversation_event rows and NOTIFYs included)")
+    print(
+        f"{AGENTS} agents online and {assigned_now} conversations assigned in {seconds:.2f} s "
+        f"({assigned_now / seconds:.0f} assignments/s, conversation_event rows and NOTIFYs included)"
+    )
     print(f"loads: min {min(loads)}, max {max(loads)}")
-    print(f"RESULT dispatch assigned={assigned} seconds={seconds:.2f} max_minus_min_load={max(loads) - min(loads)} "
-          f"capacity_violations={violations} double_assignments={doubles}")
+    print(
+        f"RESULT dispatch assigned={assigned} seconds={seconds:.2f} max_minus_min_load={max(loads) - min(loads)} "
+        f"capacity_violations={violations} double_assignments={doubles}"
+    )
 
 
 if __name__ == "__main__":

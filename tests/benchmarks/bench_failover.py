@@ -41,13 +41,14 @@ import psutil
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
 
+from cluster import Cluster  # noqa: E402
+
 from app import db  # noqa: E402
 from app.domain.channels import create_channel  # noqa: E402
 from app.realtime.leader import SWEEPER  # noqa: E402
 from app.telephony.ami import LEADER_LOCK as AMI_LOCK  # noqa: E402
-from cluster import Cluster  # noqa: E402
-from tests.telephony.fake_ami import FakeAmi  # noqa: E402
 from tests.factories import PASSWORD, make_company, make_department, make_user  # noqa: E402
+from tests.telephony.fake_ami import FakeAmi  # noqa: E402
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "providers" / "meta" / "webhook_message_text.json"
 SECRET = "failover-app-secret"
@@ -265,10 +266,17 @@ async def run(
         if stranded_rows:  # what the hosts said, for the report
             for n in range(hosts):
                 log = (folder / f"host{n}.log").read_text(errors="replace").splitlines()
-                print(f"--- host {n} log (last warnings):", *[line for line in log if "WARNING" in line
-                                                                or "ERROR" in line or "Error" in line][-15:], sep="\n")
-            print("created:", await pg.fetch(
-                "SELECT id, created_at, now() - created_at AS age FROM conversation WHERE status = 'bot'"))
+                print(
+                    f"--- host {n} log (last warnings):",
+                    *[line for line in log if "WARNING" in line or "ERROR" in line or "Error" in line][-15:],
+                    sep="\n",
+                )
+            print(
+                "created:",
+                await pg.fetch(
+                    "SELECT id, created_at, now() - created_at AS age FROM conversation WHERE status = 'bot'"
+                ),
+            )
         await pg.close()
         reconnects = [s for stream in streams for s in stream.reconnects]
         return {

@@ -35,10 +35,10 @@ import json
 import multiprocessing
 import os
 import random
+import re
 import shutil
 import statistics
 import subprocess
-import re
 import sys
 import time
 from pathlib import Path
@@ -53,8 +53,7 @@ from app import db  # noqa: E402
 from app.domain.channels import create_channel  # noqa: E402
 from tests.benchmarks.bare_app import SCHEMA as BARE_SCHEMA  # noqa: E402
 from tests.benchmarks.database import embedded_database  # noqa: E402
-from tests.conftest import _with_database, free_port  # noqa: E402
-from tests.conftest import NO_FLOOD_LIMITS, LiveServer  # noqa: E402
+from tests.conftest import NO_FLOOD_LIMITS, LiveServer, _with_database, free_port  # noqa: E402  # noqa: E402
 from tests.factories import PASSWORD, make_company, make_user  # noqa: E402
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "providers" / "meta" / "webhook_message_text.json"
@@ -95,8 +94,10 @@ def body(i: int) -> bytes:
 
 
 def headers(raw: bytes) -> dict:
-    return {"content-type": "application/json",
-            "x-hub-signature-256": "sha256=" + hmac.new(SECRET.encode(), raw, hashlib.sha256).hexdigest()}
+    return {
+        "content-type": "application/json",
+        "x-hub-signature-256": "sha256=" + hmac.new(SECRET.encode(), raw, hashlib.sha256).hexdigest(),
+    }
 
 
 class Watcher:
@@ -167,16 +168,21 @@ def write_requests(path: Path, marks: range) -> None:
     path.write_text("return {\n" + ",\n".join(rows) + "\n}\n")
 
 
-def run_wrk(tmp: Path, base: str, path: str, marks: range, seconds: int,
-            rate: float = 0) -> tuple[dict[int, float], dict]:
+def run_wrk(
+    tmp: Path, base: str, path: str, marks: range, seconds: int, rate: float = 0
+) -> tuple[dict[int, float], dict]:
     """One wrk run; returns {mark: first POST start (monotonic s)} and wrk's summary, with
     ``unanswered``: requests begun but not answered when wrk stopped (at most one per connection;
     wrk cannot say which, so a message missing from the database is lost only beyond those)."""
     requests, out = tmp / "requests.lua", tmp / "wrk.out"
     write_requests(requests, marks)
     env = {**os.environ, "WRK_REQUESTS": str(requests), "WRK_PATH": path, "WRK_RATE": str(rate), "WRK_OUT": str(out)}
-    subprocess.run(["wrk", "-t1", f"-c{CONCURRENCY}", f"-d{seconds}s", "--timeout", "10s", "-s", str(LUA), base],
-                   env=env, check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        ["wrk", "-t1", f"-c{CONCURRENCY}", f"-d{seconds}s", "--timeout", "10s", "-s", str(LUA), base],
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     starts: dict[int, float] = {}
     summary: dict = {}
     issued = 0
@@ -212,8 +218,12 @@ class Target:
         """CPU seconds so far of the server processes and of this app's PostgreSQL backends.
         CPU per message depends far less on what else the shared machine runs than throughput."""
         conn = await asyncpg.connect(self.dsn)
-        pids = [r["pid"] for r in await conn.fetch(
-            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")]
+        pids = [
+            r["pid"]
+            for r in await conn.fetch(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        ]
         await conn.close()
         root = psutil.Process(self.server_pid)
         app = [root, *root.children(recursive=True)]
@@ -242,8 +252,9 @@ class Target:
     async def open_tab(self) -> None:
         ctx = multiprocessing.get_context("spawn")
         self.ready, self.stop, self.results = ctx.Event(), ctx.Event(), ctx.Queue()
-        self.tab = ctx.Process(target=watch, args=(self.base, self.cookies, self.ready, self.stop, self.results),
-                               daemon=True)
+        self.tab = ctx.Process(
+            target=watch, args=(self.base, self.cookies, self.ready, self.stop, self.results), daemon=True
+        )
         self.tab.start()
         if not await asyncio.to_thread(self.ready.wait, 20):
             raise RuntimeError(f"{self.name}: the watching tab did not get its stream")
@@ -272,12 +283,20 @@ class Target:
             msgs_per_s=statistics.median(self.rates),
             app_cpu_ms_per_msg=self.cpu["app"] * 1000 / max(1, self.cpu_msgs),
             pg_cpu_ms_per_msg=self.cpu["pg"] * 1000 / max(1, self.cpu_msgs),
-            p50_ms=pct(latencies, 0.5), p99_ms=pct(latencies, 0.99),
-            lost=max(0, len(missing) - self.unanswered), dup=sum(n - 1 for n in stored.values()) + dups,
-            errors=self.errors, sse_missed=len(set(self.sent) - set(seen)), resyncs=resyncs)
-        print(f"{self.name}: sent={len(self.sent)} stored={len(stored)} announced={len(seen)} errors={self.errors} "
-              f"resyncs={resyncs} unanswered_at_wrk_stop={self.unanswered} missing={len(missing)} "
-              f"closed-loop rounds: {', '.join(f'{r:.0f}' for r in self.rates)} msgs/s")
+            p50_ms=pct(latencies, 0.5),
+            p99_ms=pct(latencies, 0.99),
+            lost=max(0, len(missing) - self.unanswered),
+            dup=sum(n - 1 for n in stored.values()) + dups,
+            errors=self.errors,
+            sse_missed=len(set(self.sent) - set(seen)),
+            resyncs=resyncs,
+        )
+        print(
+            f"{self.name}: sent={len(self.sent)} stored={len(stored)} announced={len(seen)} errors={self.errors} "
+            f"resyncs={resyncs} unanswered_at_wrk_stop={self.unanswered} missing={len(missing)} "
+            f"closed-loop rounds: {', '.join(f'{r:.0f}' for r in self.rates)} msgs/s"
+        )
+
         def show(key: str, value: object) -> str:
             if isinstance(value, float):
                 return f"{key}={value:.2f}" if key.endswith("per_msg") else f"{key}={value:.1f}"
@@ -296,13 +315,40 @@ class GranianServer:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = open(tmp / "granian.log", "w")  # noqa: SIM115 - closed in stop()
-        env = {**os.environ, "DATABASE_URL": database_url, "SECRET_KEY": TEST_SECRET, "DATA_DIR": str(tmp),
-               "LOG_LEVEL": "WARNING", "SSE_KEEPALIVE": "1", **NO_FLOOD_LIMITS}
+        env = {
+            **os.environ,
+            "DATABASE_URL": database_url,
+            "SECRET_KEY": TEST_SECRET,
+            "DATA_DIR": str(tmp),
+            "LOG_LEVEL": "WARNING",
+            "SSE_KEEPALIVE": "1",
+            **NO_FLOOD_LIMITS,
+        }
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "granian", "--interface", "asgi", "--factory", "app.main:app_from_env",
-             "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(WORKERS), "--loop", "uvloop",
-             "--log-level", "warning"],
-            cwd=Path(__file__).resolve().parents[2], env=env, stdout=self.log, stderr=subprocess.STDOUT)
+            [
+                sys.executable,
+                "-m",
+                "granian",
+                "--interface",
+                "asgi",
+                "--factory",
+                "app.main:app_from_env",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--workers",
+                str(WORKERS),
+                "--loop",
+                "uvloop",
+                "--log-level",
+                "warning",
+            ],
+            cwd=Path(__file__).resolve().parents[2],
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
@@ -331,9 +377,24 @@ class BareServer:
         self.log = open(tmp / "bare.log", "w")  # noqa: SIM115 - closed in stop()
         env = {**os.environ, "BARE_DATABASE_URL": dsn, "BARE_SECRET": SECRET}
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "tests.benchmarks.bare_app:app", "--port", str(self.port),
-             "--workers", str(WORKERS), "--log-level", "warning", "--no-access-log"],
-            cwd=Path(__file__).resolve().parents[2], env=env, stdout=self.log, stderr=subprocess.STDOUT)
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "tests.benchmarks.bare_app:app",
+                "--port",
+                str(self.port),
+                "--workers",
+                str(WORKERS),
+                "--log-level",
+                "warning",
+                "--no-access-log",
+            ],
+            cwd=Path(__file__).resolve().parents[2],
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
@@ -369,22 +430,37 @@ async def main() -> None:
         await conn.close()
         company = await make_company("Bench Co")
         supervisor = await make_user(company, "supervisor")
-        channel = await create_channel(company.id, {"name": "Meta", "provider": "meta", "cred_phone_number_id": "1",
-                                                    "cred_access_token": "t", "cred_app_secret": SECRET})
+        channel = await create_channel(
+            company.id,
+            {
+                "name": "Meta",
+                "provider": "meta",
+                "cred_phone_number_id": "1",
+                "cred_access_token": "t",
+                "cred_app_secret": SECRET,
+            },
+        )
         # Both apps run side by side and take turns: the machine's load (shared) changes from
         # one minute to the next, so each round measures one right after the other.
         servers.append(BareServer(bare_url, tmp))
-        servers.append(GranianServer(url, tmp) if SERVER == "granian" else LiveServer(url, tmp, workers=WORKERS, env=NO_FLOOD_LIMITS))
+        servers.append(
+            GranianServer(url, tmp)
+            if SERVER == "granian"
+            else LiveServer(url, tmp, workers=WORKERS, env=NO_FLOOD_LIMITS)
+        )
         bare_server, live = servers
         async with httpx.AsyncClient(base_url=live.url) as client:
             await client.get("/login")
-            r = await client.post("/login", data={"email": supervisor.email, "password": PASSWORD,
-                                                  "_csrf_token": client.cookies["csrftoken"]})
+            r = await client.post(
+                "/login",
+                data={"email": supervisor.email, "password": PASSWORD, "_csrf_token": client.cookies["csrftoken"]},
+            )
             assert r.status_code == 303
             cookies = dict(client.cookies)
         bare = Target("bare", bare_server.url, "/webhooks/meta/1", bare_url, "bare_message", "provider_id", {})
-        sb = Target("switchboard", live.url, f"/webhooks/meta/{channel.id}", url, "message", "provider_message_id",
-                    cookies)
+        sb = Target(
+            "switchboard", live.url, f"/webhooks/meta/{channel.id}", url, "message", "provider_message_id", cookies
+        )
         bare.server_pid, sb.server_pid = bare_server.proc.pid, live.proc.pid
         targets = [bare, sb]
         for target in targets:
@@ -421,13 +497,17 @@ async def main() -> None:
     cost = {t.name: t.result["app_cpu_ms_per_msg"] + t.result["pg_cpu_ms_per_msg"] for t in targets}
     cpu_ratio = cost["bare"] / cost["switchboard"]
     p99_ratio = sb.result["p99_ms"] / bare.result["p99_ms"]
-    print(f"server processes: {WORKERS} each (Switchboard under {SERVER}); ratio per round: "
-          f"{', '.join(f'{r:.2f}' for r in ratios)}; paced phase at {rate:.0f}/s (half the bare closed-loop "
-          f"rate); load: {os.getloadavg()[0]:.2f}")
-    print(f"RESULT ingest_vs_bare ratio={ratio:.2f} switchboard_msgs_per_s={sb.result['msgs_per_s']:.0f} "
-          f"bare_msgs_per_s={bare.result['msgs_per_s']:.0f} p99_ratio={p99_ratio:.2f} "
-          f"lost={sb.result['lost'] + bare.result['lost']} dup={sb.result['dup'] + bare.result['dup']} "
-          f"cpu_ratio={cpu_ratio:.2f}")
+    print(
+        f"server processes: {WORKERS} each (Switchboard under {SERVER}); ratio per round: "
+        f"{', '.join(f'{r:.2f}' for r in ratios)}; paced phase at {rate:.0f}/s (half the bare closed-loop "
+        f"rate); load: {os.getloadavg()[0]:.2f}"
+    )
+    print(
+        f"RESULT ingest_vs_bare ratio={ratio:.2f} switchboard_msgs_per_s={sb.result['msgs_per_s']:.0f} "
+        f"bare_msgs_per_s={bare.result['msgs_per_s']:.0f} p99_ratio={p99_ratio:.2f} "
+        f"lost={sb.result['lost'] + bare.result['lost']} dup={sb.result['dup'] + bare.result['dup']} "
+        f"cpu_ratio={cpu_ratio:.2f}"
+    )
 
 
 if __name__ == "__main__":

@@ -84,7 +84,11 @@ async def seed() -> tuple[int, int, int, str, str]:
                   'text', 'Message ' || k || ' of conversation ' || convs.id, CASE WHEN k % 2 = 0 THEN 'received' ELSE 'read' END,
                   'p-' || convs.id || '-' || k
            FROM convs, generate_series(1, 4) k""",
-        company.id, CONVERSATIONS, channel, sales.id, agent.id,
+        company.id,
+        CONVERSATIONS,
+        channel,
+        sales.id,
+        agent.id,
     )
     big = await sql.fetchval(
         "SELECT id FROM conversation WHERE company_id = $1 ORDER BY last_message_at DESC LIMIT 1", company.id
@@ -97,7 +101,11 @@ async def seed() -> tuple[int, int, int, str, str]:
                   CASE WHEN k % 3 = 0 THEN 'delivered' ELSE 'received' END, 'big-' || k,
                   now() - make_interval(secs => $5 - k)
            FROM generate_series(1, $5) k""",
-        company.id, channel, big, agent.id, BIG,
+        company.id,
+        channel,
+        big,
+        agent.id,
+        BIG,
     )
     # Labels (issue 18): ten of them, two on every other conversation (the rows show them).
     await sql.execute(
@@ -116,7 +124,9 @@ async def seed() -> tuple[int, int, int, str, str]:
 async def logged_in(base: str, email: str) -> httpx.AsyncClient:
     client = httpx.AsyncClient(base_url=base, timeout=30, limits=httpx.Limits(max_connections=CLIENTS + 50))
     await client.get("/login")
-    response = await client.post("/login", data={"email": email, "password": PASSWORD, "_csrf_token": client.cookies["csrftoken"]})
+    response = await client.post(
+        "/login", data={"email": email, "password": PASSWORD, "_csrf_token": client.cookies["csrftoken"]}
+    )
     assert response.status_code == 303, response.text
     return client
 
@@ -145,8 +155,10 @@ class Stream:
 
     async def run(self) -> None:
         reader, writer = await asyncio.open_connection(self.host, self.port)
-        writer.write(f"GET /events?topics=inbox HTTP/1.1\r\nHost: {self.host}\r\nCookie: {self.cookie}\r\n"
-                     f"Accept: text/event-stream\r\n\r\n".encode())
+        writer.write(
+            f"GET /events?topics=inbox HTTP/1.1\r\nHost: {self.host}\r\nCookie: {self.cookie}\r\n"
+            f"Accept: text/event-stream\r\n\r\n".encode()
+        )
         await writer.drain()
         tail = b""
         try:
@@ -182,11 +194,15 @@ async def main() -> None:
         inbox_times = await timed_gets(agent, "/inbox", REQUESTS)
         conversation_times = await timed_gets(agent, f"/inbox/{big}", REQUESTS)
         older = await agent.get(f"/inbox/{big}")
-        print(f"inbox: {rows} rows shown of {CONVERSATIONS}; median {statistics.median(inbox_times):.1f} ms, "
-              f"p95 {pct(inbox_times, .95):.1f} ms")
+        print(
+            f"inbox: {rows} rows shown of {CONVERSATIONS}; median {statistics.median(inbox_times):.1f} ms, "
+            f"p95 {pct(inbox_times, 0.95):.1f} ms"
+        )
         shown = older.text.count('class="msg ')
-        print(f"conversation of {BIG} messages ({shown} shown, older ones on scroll): "
-              f"median {statistics.median(conversation_times):.1f} ms, p95 {pct(conversation_times, .95):.1f} ms")
+        print(
+            f"conversation of {BIG} messages ({shown} shown, older ones on scroll): "
+            f"median {statistics.median(conversation_times):.1f} ms, p95 {pct(conversation_times, 0.95):.1f} ms"
+        )
 
         rss_before = rss_mb(live.proc.pid)
         # Each stream has its own connection; half are the agent's, half the supervisor's.
@@ -200,7 +216,9 @@ async def main() -> None:
         open_streams = sum(1 for s in streams if s.ready.is_set())
         await asyncio.sleep(1)
         rss_connected = rss_mb(live.proc.pid)
-        print(f"{open_streams} event streams open; server RSS {rss_before:.0f} MB before, {rss_connected:.0f} MB with them")
+        print(
+            f"{open_streams} event streams open; server RSS {rss_before:.0f} MB before, {rss_connected:.0f} MB with them"
+        )
 
         latencies: list[float] = []
         on_time = CLIENTS
@@ -220,16 +238,22 @@ async def main() -> None:
                 within = sum(1 for t in got if t <= 1.0)
                 on_time = min(on_time, within)
                 latencies += got
-                print(f"broadcast {k + 1}: {len(got)}/{CLIENTS} clients got the row, {within} within 1 s, "
-                      f"slowest {max(got) * 1000 if got else float('nan'):.0f} ms")
+                print(
+                    f"broadcast {k + 1}: {len(got)}/{CLIENTS} clients got the row, {within} within 1 s, "
+                    f"slowest {max(got) * 1000 if got else float('nan'):.0f} ms"
+                )
                 await asyncio.sleep(0.5)
         finally:
             await notify.close()
         rss_after = rss_mb(live.proc.pid)
-        print(f"server RSS after the broadcasts: {rss_after:.0f} MB; delivery p50 {statistics.median(latencies) * 1000:.0f} ms, "
-              f"p95 {pct(latencies, .95) * 1000:.0f} ms, max {max(latencies) * 1000:.0f} ms")
-        print(f"RESULT pages inbox_p95_ms={pct(inbox_times, .95):.1f} conversation_p95_ms={pct(conversation_times, .95):.1f} "
-              f"sse_clients={on_time} sse_rss_mb={max(rss_connected, rss_after):.0f}")
+        print(
+            f"server RSS after the broadcasts: {rss_after:.0f} MB; delivery p50 {statistics.median(latencies) * 1000:.0f} ms, "
+            f"p95 {pct(latencies, 0.95) * 1000:.0f} ms, max {max(latencies) * 1000:.0f} ms"
+        )
+        print(
+            f"RESULT pages inbox_p95_ms={pct(inbox_times, 0.95):.1f} conversation_p95_ms={pct(conversation_times, 0.95):.1f} "
+            f"sse_clients={on_time} sse_rss_mb={max(rss_connected, rss_after):.0f}"
+        )
     finally:
         for s in streams:
             if s.task:

@@ -55,7 +55,9 @@ CALLS = int(os.environ.get("VOICE_CALLS", 100))
 CHATS = int(os.environ.get("VOICE_CHATS", 400))
 CALL_RATE = float(os.environ.get("VOICE_CALL_RATE", 0))  # calls per second; 0 = all in one burst
 SECRET = "bench-voice-secret"
-META = json.loads((Path(__file__).resolve().parents[1] / "fixtures" / "providers" / "meta" / "webhook_message_text.json").read_text())
+META = json.loads(
+    (Path(__file__).resolve().parents[1] / "fixtures" / "providers" / "meta" / "webhook_message_text.json").read_text()
+)
 
 
 def pct(values: list[float], q: float) -> float:
@@ -70,19 +72,38 @@ def customer(i: int) -> str:
 def ring(i: int, extension: str) -> list[str]:
     """Customer i's queue call ringing ``extension`` (real blocks, re-addressed)."""
     uid, member = f"8{i:06d}.1", f"8{i:06d}.2"
-    caller = retag(first("real_event_Newchannel.txt", Uniqueid=CALLER), Channel=f"PJSIP/trunk-c{i:07x}", Uniqueid=uid,
-                   Linkedid=uid, CallerIDNum=customer(i), CallerIDName="")
+    caller = retag(
+        first("real_event_Newchannel.txt", Uniqueid=CALLER),
+        Channel=f"PJSIP/trunk-c{i:07x}",
+        Uniqueid=uid,
+        Linkedid=uid,
+        CallerIDNum=customer(i),
+        CallerIDName="",
+    )
     ringing = first("real_flow_basic_call_1001_to_1002.txt", Event="Newstate", Channel="PJSIP/1002-00000001")
-    return [caller, retag(ringing, Channel=f"PJSIP/{extension}-m{i:07x}", Uniqueid=member, Linkedid=uid,
-                          CallerIDNum=extension, CallerIDName="Agent", ConnectedLineNum=customer(i))]
+    return [
+        caller,
+        retag(
+            ringing,
+            Channel=f"PJSIP/{extension}-m{i:07x}",
+            Uniqueid=member,
+            Linkedid=uid,
+            CallerIDNum=extension,
+            CallerIDName="Agent",
+            ConnectedLineNum=customer(i),
+        ),
+    ]
 
 
 def hang_up(i: int, extension: str) -> list[str]:
     uid, member = f"8{i:06d}.1", f"8{i:06d}.2"
     base = first("real_event_Hangup.txt", Uniqueid=CALLER)
     free = retag(first("real_event_DeviceStateChange.txt", Device="PJSIP/1001"), Device=f"PJSIP/{extension}")
-    return [retag(base, Channel=f"PJSIP/{extension}-m{i:07x}", Uniqueid=member, Linkedid=uid),
-            retag(base, Channel=f"PJSIP/trunk-c{i:07x}", Uniqueid=uid, Linkedid=uid), free]
+    return [
+        retag(base, Channel=f"PJSIP/{extension}-m{i:07x}", Uniqueid=member, Linkedid=uid),
+        retag(base, Channel=f"PJSIP/trunk-c{i:07x}", Uniqueid=uid, Linkedid=uid),
+        free,
+    ]
 
 
 def webhook(i: int) -> tuple[bytes, dict]:
@@ -107,8 +128,15 @@ async def wait_for(check, timeout: float, what: str) -> None:
 async def main() -> None:
     tmp, server, url = await embedded_database("sb-bench-voice-")
     fake = await FakeAmi().start()
-    settings = Settings(database_url=url, secret_key="bench", data_dir=tmp, ami_host="127.0.0.1", ami_port=fake.port,
-                        ami_username="console", ami_secret="consolepass")
+    settings = Settings(
+        database_url=url,
+        secret_key="bench",
+        data_dir=tmp,
+        ami_host="127.0.0.1",
+        ami_port=fake.port,
+        ami_username="console",
+        ami_secret="consolepass",
+    )
     await db.open_pool()
     company = await make_company("Voice Bench")
     dep = await make_department(company, "Support")
@@ -118,14 +146,31 @@ async def main() -> None:
     extensions = [str(2000 + n) for n in range(AGENTS)]
     for agent, ext in zip(agents, extensions):
         oid = await sql.fetchval(
-            "INSERT INTO pbx_object (company_id, kind, name) VALUES ($1, 'extension', $2) RETURNING id", company.id, ext)
-        await sql.execute("INSERT INTO agent_extension (user_id, company_id, extension_id) VALUES ($1, $2, $3)",
-                          agent.id, company.id, oid)
+            "INSERT INTO pbx_object (company_id, kind, name) VALUES ($1, 'extension', $2) RETURNING id", company.id, ext
+        )
+        await sql.execute(
+            "INSERT INTO agent_extension (user_id, company_id, extension_id) VALUES ($1, $2, $3)",
+            agent.id,
+            company.id,
+            oid,
+        )
     for i in range(CALLS):
-        await sql.execute("INSERT INTO contact (company_id, phone, name) VALUES ($1, $2, $3)", company.id, customer(i),
-                          f"Customer {i}")
-    channel = await create_channel(company.id, {"name": "Meta", "provider": "meta", "cred_phone_number_id": "1",
-                                                "cred_access_token": "t", "cred_app_secret": SECRET})
+        await sql.execute(
+            "INSERT INTO contact (company_id, phone, name) VALUES ($1, $2, $3)",
+            company.id,
+            customer(i),
+            f"Customer {i}",
+        )
+    channel = await create_channel(
+        company.id,
+        {
+            "name": "Meta",
+            "provider": "meta",
+            "cred_phone_number_id": "1",
+            "cred_access_token": "t",
+            "cred_app_secret": SECRET,
+        },
+    )
     await sql.execute("UPDATE channel SET default_department_id = $2 WHERE id = $1", channel.id, dep.id)
     await db.close_pool()
 
@@ -142,9 +187,14 @@ async def main() -> None:
     listener = app.state.ami
     try:
         await wait_for(lambda: _true(listener.status == "connected"), 20, "the AMI connection")
-        free = [retag(first("real_event_DeviceStateChange.txt", Device="PJSIP/1001"), Device=f"PJSIP/{e}") for e in extensions]
+        free = [
+            retag(first("real_event_DeviceStateChange.txt", Device="PJSIP/1001"), Device=f"PJSIP/{e}")
+            for e in extensions
+        ]
         await fake.push(*free)
-        await wait_for(lambda: _count("SELECT count(*) FROM agent_phone WHERE state = 'idle'", AGENTS), 30, "idle phones")
+        await wait_for(
+            lambda: _count("SELECT count(*) FROM agent_phone WHERE state = 'idle'", AGENTS), 30, "idle phones"
+        )
 
         by_user = {a.id: a for a in agents}
         pushed: dict[str, float] = {}
@@ -166,7 +216,7 @@ async def main() -> None:
             while len(popped) < CALLS:
                 try:
                     item = await asyncio.wait_for(sub.get(), 0.05)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     continue
                 if isinstance(item, AgentPhoneChanged) and item.state == "ringing" and item.call_id not in seen:
                     seen.add(item.call_id)
@@ -177,14 +227,26 @@ async def main() -> None:
         # Warm-up (excluded): one call to the last agent, so that first-use costs (templates
         # compiled, statements prepared) are not counted as a screen-pop's latency.
         warm = AGENTS - 1
-        await sql.execute("INSERT INTO contact (company_id, phone, name) VALUES ($1, $2, 'Warm up')", company.id, customer(10**6))
+        await sql.execute(
+            "INSERT INTO contact (company_id, phone, name) VALUES ($1, $2, 'Warm up')", company.id, customer(10**6)
+        )
         await fake.push(*ring(10**6, extensions[warm]))
-        await wait_for(lambda: _count(f"SELECT count(*) FROM agent_phone WHERE user_id = {agents[warm].id} AND state = 'ringing'", 1),
-                       20, "the warm-up call")
-        await render_event(AgentPhoneChanged(company_id=company.id, user_id=agents[warm].id, state="ringing"), agents[warm])
+        await wait_for(
+            lambda: _count(
+                f"SELECT count(*) FROM agent_phone WHERE user_id = {agents[warm].id} AND state = 'ringing'", 1
+            ),
+            20,
+            "the warm-up call",
+        )
+        await render_event(
+            AgentPhoneChanged(company_id=company.id, user_id=agents[warm].id, state="ringing"), agents[warm]
+        )
         await fake.push(*hang_up(10**6, extensions[warm]))
-        await wait_for(lambda: _count(f"SELECT count(*) FROM agent_phone WHERE user_id = {agents[warm].id} AND state = 'idle'", 1),
-                       20, "the warm-up hang-up")
+        await wait_for(
+            lambda: _count(f"SELECT count(*) FROM agent_phone WHERE user_id = {agents[warm].id} AND state = 'idle'", 1),
+            20,
+            "the warm-up hang-up",
+        )
         while True:  # forget the warm-up's events
             try:
                 sub.queue.get_nowait()
@@ -214,31 +276,43 @@ async def main() -> None:
             await chats
             await asyncio.wait_for(watcher, 60)
             burst_s = time.perf_counter() - t0
-            await wait_for(lambda: _count("SELECT count(*) FROM conversation WHERE status IN ('queued', 'assigned')",
-                                          CHATS), 60, "every chat routed or waiting")
+            await wait_for(
+                lambda: _count("SELECT count(*) FROM conversation WHERE status IN ('queued', 'assigned')", CHATS),
+                60,
+                "every chat routed or waiting",
+            )
             await asyncio.sleep(1.0)  # the dispatcher's last drains
             violations = await sql.fetchval(
                 """SELECT count(*) FROM conversation_event e JOIN agent_phone p ON p.user_id = e.to_user_id
-                   WHERE e.kind = 'assigned' AND p.state IN ('ringing', 'busy') AND e.at > p.since""")
+                   WHERE e.kind = 'assigned' AND p.state IN ('ringing', 'busy') AND e.at > p.since"""
+            )
             violations += await sql.fetchval(
                 """SELECT count(*) FROM (SELECT assigned_user_id, count(*) AS n FROM conversation WHERE status = 'assigned'
-                   GROUP BY 1) o JOIN app_user u ON u.id = o.assigned_user_id WHERE o.n > u.capacity""")
+                   GROUP BY 1) o JOIN app_user u ON u.id = o.assigned_user_id WHERE o.n > u.capacity"""
+            )
             waiting = await sql.fetchval("SELECT count(*) FROM conversation WHERE status = 'queued'")
 
             t1 = time.perf_counter()
             for i in range(CALLS):
                 await fake.push(*hang_up(i, extensions[i]))
             expected = min(CHATS, AGENTS * 3)
-            await wait_for(lambda: _count("SELECT count(*) FROM conversation WHERE status = 'assigned'", expected), 60,
-                           "the queue to drain after the calls")
+            await wait_for(
+                lambda: _count("SELECT count(*) FROM conversation WHERE status = 'assigned'", expected),
+                60,
+                "the queue to drain after the calls",
+            )
             drain_ms = (time.perf_counter() - t1) * 1000
         latencies = [(popped[k] - pushed[k]) * 1000 for k in popped]
         bus = [(received[k] - pushed[k]) * 1000 for k in received if k in pushed]
-        print(f"voice: {AGENTS} agents, {CALLS} calls and {CHATS} chats in {burst_s:.2f}s; {waiting} chats waited for "
-              f"the calls; screen-pop p50 {pct(latencies, 0.5):.1f} ms, max {max(latencies):.1f} ms; "
-              f"phone event on the bus p50 {pct(bus, 0.5):.1f} ms, p95 {pct(bus, 0.95):.1f} ms")
-        print(f"RESULT voice screenpop_p95_ms={pct(latencies, 0.95):.1f} capacity_violations={violations} "
-              f"drain_ms={drain_ms:.0f}")
+        print(
+            f"voice: {AGENTS} agents, {CALLS} calls and {CHATS} chats in {burst_s:.2f}s; {waiting} chats waited for "
+            f"the calls; screen-pop p50 {pct(latencies, 0.5):.1f} ms, max {max(latencies):.1f} ms; "
+            f"phone event on the bus p50 {pct(bus, 0.5):.1f} ms, p95 {pct(bus, 0.95):.1f} ms"
+        )
+        print(
+            f"RESULT voice screenpop_p95_ms={pct(latencies, 0.95):.1f} capacity_violations={violations} "
+            f"drain_ms={drain_ms:.0f}"
+        )
     finally:
         stop.set()
         await life

@@ -14,7 +14,7 @@ from app import db
 from tests.conftest import _with_database
 
 
-async def embedded_database(prefix: str) -> tuple[Path, "pgserver.PostgresServer", str]:
+async def embedded_database(prefix: str) -> tuple[Path, pgserver.PostgresServer, str]:
     """A temporary folder, an embedded PostgreSQL in it and a migrated database "bench": the
     folder (removed when the script exits), the server (call ``server.cleanup()`` when done)
     and the database's URL."""

@@ -7,8 +7,8 @@ tests launch ``/usr/bin/chromium`` with the flags this closed network needs.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 

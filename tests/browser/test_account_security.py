@@ -23,9 +23,7 @@ def test_turn_on_two_factor_and_log_in_with_it(new_page):
     page.goto("/account/security")
     page.click("text=Set up two-factor login")
     expect(page.locator(".mfa-qr svg")).to_be_visible()
-    secret = re.search(
-        r"[A-Z2-7]{16,}", page.locator("#two-factor code").inner_text()
-    ).group(0)
+    secret = re.search(r"[A-Z2-7]{16,}", page.locator("#two-factor code").inner_text()).group(0)
     screenshot(page, "account-security-setup")
     page.fill("input[name=code]", pyotp.TOTP(secret).now())
     page.click("text=Turn on two-factor login")

@@ -17,10 +17,21 @@ pytestmark = pytest.mark.browser
 async def _contacts(company):
     channel = await make_channel(company)
     other = await make_channel(company)
-    keep = await sql.fetchval("INSERT INTO contact (company_id, phone, name) VALUES ($1, '+5511987654321', 'Maria Silva') RETURNING id", company.id)
-    dup = await sql.fetchval("INSERT INTO contact (company_id, phone, name, language) VALUES ($1, NULL, 'Maria Silva', 'pt_BR') RETURNING id", company.id)
-    await sql.execute("INSERT INTO contact_alias (company_id, contact_id, alias) VALUES ($1, $2, '5511987@lid')", company.id, dup)
-    await sql.fetchval("INSERT INTO contact (company_id, phone, name) VALUES ($1, '+33612345678', 'Jean <b>Dupont</b>') RETURNING id", company.id)
+    keep = await sql.fetchval(
+        "INSERT INTO contact (company_id, phone, name) VALUES ($1, '+5511987654321', 'Maria Silva') RETURNING id",
+        company.id,
+    )
+    dup = await sql.fetchval(
+        "INSERT INTO contact (company_id, phone, name, language) VALUES ($1, NULL, 'Maria Silva', 'pt_BR') RETURNING id",
+        company.id,
+    )
+    await sql.execute(
+        "INSERT INTO contact_alias (company_id, contact_id, alias) VALUES ($1, $2, '5511987@lid')", company.id, dup
+    )
+    await sql.fetchval(
+        "INSERT INTO contact (company_id, phone, name) VALUES ($1, '+33612345678', 'Jean <b>Dupont</b>') RETURNING id",
+        company.id,
+    )
     await make_conversation(company, channel, contact_id=keep, status="resolved")
     await make_conversation(company, other, contact_id=dup)
     return keep, dup

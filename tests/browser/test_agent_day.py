@@ -23,9 +23,7 @@ window.Notification.requestPermission = function () { return Promise.resolve("gr
 
 
 @pytest.mark.parametrize("width,language", [(1280, "en"), (390, "fr")])
-def test_login_lands_on_inbox_with_offline_prompt_and_alerts_elsewhere(
-    new_page, width, language
-):
+def test_login_lands_on_inbox_with_offline_prompt_and_alerts_elsewhere(new_page, width, language):
     company = run(make_company(f"Day Co {width}"))
     support = run(make_department(company, "Support", code=f"S{width}"))
     channel_id = run(make_channel(company, department=support))
@@ -47,16 +45,12 @@ def test_login_lands_on_inbox_with_offline_prompt_and_alerts_elsewhere(
     expect(prompt).to_contain_text("hors ligne" if language == "fr" else "offline")
     screenshot(page, f"agent-day-offline-prompt-{width}-{language}")
     prompt.locator("button[value=online]").click()
-    expect(page.locator("#presence-switch button[value=online]")).to_have_attribute(
-        "aria-pressed", "true"
-    )
+    expect(page.locator("#presence-switch button[value=online]")).to_have_attribute("aria-pressed", "true")
     expect(prompt).to_be_hidden()
     # Permission already granted: no "Enable notifications" button.
     expect(page.locator("#notify-enable")).to_be_hidden()
     # Capitalised as a sentence, not Title Case (French "En ligne", never "En Ligne").
-    online_label = (
-        page.locator("#presence-switch button[value=online]").inner_text().strip()
-    )
+    online_label = page.locator("#presence-switch button[value=online]").inner_text().strip()
     assert online_label == ("En ligne" if language == "fr" else "Online")
 
     # The agent leaves the inbox for the team page; a customer writes and is assigned to them.
@@ -65,27 +59,15 @@ def test_login_lands_on_inbox_with_offline_prompt_and_alerts_elsewhere(
     page.evaluate("window.__played = []; window.switchboardPlay = null;")
     customer = new_page()
     browser_login(customer, admin.email, PASSWORD)
-    customer.goto(
-        f"/simulator?channel={channel_id}&phone=%2B15550100001&name=Zo%C3%A9%20Martin"
-    )
-    customer.fill(
-        "form.sim-compose input[name=text]", "Bonjour, ma commande 1234 est en retard"
-    )
+    customer.goto(f"/simulator?channel={channel_id}&phone=%2B15550100001&name=Zo%C3%A9%20Martin")
+    customer.fill("form.sim-compose input[name=text]", "Bonjour, ma commande 1234 est en retard")
     customer.click("form.sim-compose button[type=submit]")
     expect(page.locator("#alert-log")).to_contain_text("Zoé Martin", timeout=10_000)
     expect(page.locator("#alert-log")).to_contain_text("ma commande 1234 est en retard")
     notes = page.evaluate("window.__notes")
     assert notes and "Zoé Martin" in notes[0]["title"]
-    assert (
-        notes[0]["body"] == "Bonjour, ma commande 1234 est en retard"
-    )  # the customer's words, not the menu
+    assert notes[0]["body"] == "Bonjour, ma commande 1234 est en retard"  # the customer's words, not the menu
     screenshot(page, f"agent-day-alert-on-team-page-{width}-{language}")
-    assert not [
-        u
-        for u in missing
-        if u.endswith("/favicon.ico") or "manifest" in u or "/static/" in u
-    ], missing
+    assert not [u for u in missing if u.endswith("/favicon.ico") or "manifest" in u or "/static/" in u], missing
     # Nav icons come from the sprite.
-    expect(page.locator(".mainnav a[href='/inbox'] svg use")).to_have_attribute(
-        "href", "#i-inbox"
-    )
+    expect(page.locator(".mainnav a[href='/inbox'] svg use")).to_have_attribute("href", "#i-inbox")

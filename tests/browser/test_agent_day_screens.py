@@ -67,17 +67,11 @@ async def _audit_entry(company_id: int) -> None:
 @pytest.mark.parametrize("language", ["en", "pt_BR", "fr"])
 def test_touched_screens_fit_at_1280_and_are_captured_at_390(new_page, language):
     company = run(make_company(f"Screens {language}"))
-    support = run(
-        make_department(company, "Support technique et après-vente", code="SUP")
-    )
+    support = run(make_department(company, "Support technique et après-vente", code="SUP"))
     channel = run(make_channel(company, department=support))
     run(make_conversation(company, channel))
     admin = run(make_user(company, "admin", name="Adélaïde Administratrice"))
-    run(
-        sql.execute(
-            "UPDATE app_user SET language = $2 WHERE id = $1", admin.id, language
-        )
-    )
+    run(sql.execute("UPDATE app_user SET language = $2 WHERE id = $1", admin.id, language))
     run(_audit_entry(company.id))
     run(sql.execute("INSERT INTO label (company_id, name, colour) VALUES ($1, 'Remboursement', '#b45309')", company.id))
     for width in (1280, 390):

@@ -35,11 +35,7 @@ def test_everyday_tools(new_page, width, language):
     anna = run(make_user(company, "agent", name="Anna Agent", departments=[support]))
     bruno = run(make_user(company, "agent", name="Bruno Costa", departments=[support]))
     for user in (anna, bruno):
-        run(
-            sql.execute(
-                "UPDATE app_user SET language = $2 WHERE id = $1", user.id, language
-            )
-        )
+        run(sql.execute("UPDATE app_user SET language = $2 WHERE id = $1", user.id, language))
     vip = run(
         sql.fetchval(
             "INSERT INTO label (company_id, name, colour) VALUES ($1, 'VIP', '#be123c') RETURNING id",
@@ -61,13 +57,9 @@ def test_everyday_tools(new_page, width, language):
 
     customer = new_page()
     browser_login(customer, admin.email, PASSWORD)
-    customer.goto(
-        f"/simulator?channel={channel_id}&phone=%2B15550100002&name=Zo%C3%A9%20Martin"
-    )
+    customer.goto(f"/simulator?channel={channel_id}&phone=%2B15550100002&name=Zo%C3%A9%20Martin")
     for n in range(14):  # enough to scroll
-        customer.fill(
-            "form.sim-compose input[name=text]", f"Message number {n} from Zoé"
-        )
+        customer.fill("form.sim-compose input[name=text]", f"Message number {n} from Zoé")
         customer.click("form.sim-compose button[type=submit]")
         expect(customer.locator("body")).to_contain_text(f"Message number {n} from Zoé")
     # The simulator (a phone) shows its newest message.
@@ -76,20 +68,18 @@ def test_everyday_tools(new_page, width, language):
         " return t.scrollHeight - t.scrollTop - t.clientHeight < 5; })()"
     )
 
-    conv = run(
-        sql.fetchval("SELECT id FROM conversation WHERE company_id = $1", company.id)
-    )
+    conv = run(sql.fetchval("SELECT id FROM conversation WHERE company_id = $1", company.id))
     expect(page.locator(f"#inbox-row-{conv}")).to_be_visible(timeout=10_000)
     page.goto(f"/inbox/{conv}")
     expect(page.locator("#composer-text")).to_be_visible()
     expect(page.locator(f"#labels-{conv} .label-add")).to_be_visible()
-    at_bottom = ("(() => { const t = document.querySelector('.inbox-thread');"
-                 " return t.scrollHeight - t.scrollTop - t.clientHeight < 5; })()")
+    at_bottom = (
+        "(() => { const t = document.querySelector('.inbox-thread');"
+        " return t.scrollHeight - t.scrollTop - t.clientHeight < 5; })()"
+    )
     page.wait_for_function(at_bottom)
     box = page.locator("#composer-text").bounding_box()
-    assert (
-        box and box["y"] + box["height"] <= 800
-    )  # the composer is on screen, under the newest message
+    assert box and box["y"] + box["height"] <= 800  # the composer is on screen, under the newest message
     if width == 390:
         expect(page.locator(".customer-col")).to_be_hidden()
         page.click("#customer-toggle")
@@ -109,9 +99,7 @@ def test_everyday_tools(new_page, width, language):
     page.keyboard.press("Tab")
     page.keyboard.press("Enter")
     expect(page.locator(f"#labels-{conv} .label-chip")).to_have_text(re.compile("VIP"))
-    expect(page.locator(f"#inbox-row-{conv} .row-labels")).to_contain_text(
-        "VIP", timeout=5000
-    )
+    expect(page.locator(f"#inbox-row-{conv} .row-labels")).to_contain_text("VIP", timeout=5000)
 
     # A quick reply is inserted filled in; the agent sees it before sending.
     page.fill("#composer-text", "")
@@ -132,14 +120,10 @@ def test_everyday_tools(new_page, width, language):
     page.locator("#note-text").type("@Bruno Costa can you check the parcel?")
     page.keyboard.press("Enter")
     expect(page.locator(".inbox-thread .note").last).to_contain_text("@Bruno Costa")
-    expect(colleague.locator("#alert-log")).to_contain_text(
-        t["mentioned"], timeout=10_000
-    )
+    expect(colleague.locator("#alert-log")).to_contain_text(t["mentioned"], timeout=10_000)
     colleague.goto("/inbox/mentions")
     colleague.locator(".mention-row a").first.click()
-    expect(colleague.locator(".mention-open")).to_contain_text(
-        "can you check the parcel?"
-    )
+    expect(colleague.locator(".mention-open")).to_contain_text("can you check the parcel?")
     screenshot(colleague, f"tools-mentions-{width}-{language}")
 
     # Resolve, then reopen.
@@ -148,9 +132,7 @@ def test_everyday_tools(new_page, width, language):
     expect(page.locator("#action-reopen")).to_be_visible(timeout=10_000)
     page.click("#action-reopen")
     expect(page.locator("#action-resolve")).to_be_visible()
-    expect(page.locator(".inbox-thread")).to_contain_text(
-        re.compile("Reopened|Rouverte")
-    )
+    expect(page.locator(".inbox-thread")).to_contain_text(re.compile("Reopened|Rouverte"))
 
     # The profile, reached from the avatar.
     page.click(".topbar .whoami")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import threading
+from datetime import UTC
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -74,38 +75,55 @@ def test_qr_pairing_page_moves_to_working(new_page, fake_waha):
     page = new_page()
     browser_login(page, admin.email, PASSWORD)
     page.goto(f"/admin/channels/{channel.id}/edit")
-    expect(page.locator("#channel-health [data-state]")).to_have_attribute(
-        "data-state", "pairing"
-    )
+    expect(page.locator("#channel-health [data-state]")).to_have_attribute("data-state", "pairing")
     expect(page.locator("#pairing-qr svg")).to_be_visible()
     screenshot(page, "channel-pairing-1280")
     page.set_viewport_size({"width": 390, "height": 844})
     screenshot(page, "channel-pairing-390")
     page.set_viewport_size({"width": 1280, "height": 800})
     fake_waha.status = "WORKING"  # the phone scanned the code
-    expect(page.locator("#channel-health [data-state]")).to_have_attribute(
-        "data-state", "working", timeout=10_000
-    )
+    expect(page.locator("#channel-health [data-state]")).to_have_attribute("data-state", "working", timeout=10_000)
     expect(page.locator("#pairing-qr")).to_have_count(0)
     screenshot(page, "channel-working-1280")
 
 
 async def _busy_then_silent(company) -> int:
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     from app.domain import sql
 
-    channel = await create_channel(company.id, {"name": "Loja Whapi", "provider": "whapi", "cred_token": "t",
-                                                "cred_api_base": "http://127.0.0.1:9", "webhook_secret": "whsec-0123456789abcdef"})
-    contact = await sql.fetchval("INSERT INTO contact (company_id, phone) VALUES ($1, '+5511900000001') RETURNING id", company.id)
-    conv = await sql.fetchval("INSERT INTO conversation (company_id, channel_id, contact_id, status) "
-                              "VALUES ($1, $2, $3, 'resolved') RETURNING id", company.id, channel.id, contact)
-    now = datetime.now(timezone.utc)
+    channel = await create_channel(
+        company.id,
+        {
+            "name": "Loja Whapi",
+            "provider": "whapi",
+            "cred_token": "t",
+            "cred_api_base": "http://127.0.0.1:9",
+            "webhook_secret": "whsec-0123456789abcdef",
+        },
+    )
+    contact = await sql.fetchval(
+        "INSERT INTO contact (company_id, phone) VALUES ($1, '+5511900000001') RETURNING id", company.id
+    )
+    conv = await sql.fetchval(
+        "INSERT INTO conversation (company_id, channel_id, contact_id, status) "
+        "VALUES ($1, $2, $3, 'resolved') RETURNING id",
+        company.id,
+        channel.id,
+        contact,
+    )
+    now = datetime.now(UTC)
     for i in range(40):  # a message every 15 minutes for ten hours, then six hours of nothing
-        await sql.execute("""INSERT INTO message (company_id, channel_id, conversation_id, direction, author, type, text,
+        await sql.execute(
+            """INSERT INTO message (company_id, channel_id, conversation_id, direction, author, type, text,
                                                   provider_message_id, status, created_at)
                              VALUES ($1, $2, $3, 'in', 'customer', 'text', 'oi', $4, 'received', $5)""",
-                          company.id, channel.id, conv, f"old-{i}", now - timedelta(hours=6, minutes=15 * i))
+            company.id,
+            channel.id,
+            conv,
+            f"old-{i}",
+            now - timedelta(hours=6, minutes=15 * i),
+        )
     return channel.id
 
 

@@ -27,8 +27,7 @@ def watched(new_page, width=1280):
         "console",
         lambda m: (
             problems.append(m.text)
-            if m.type == "error"
-            and ("Content Security Policy" in m.text or "eval" in m.text.lower())
+            if m.type == "error" and ("Content Security Policy" in m.text or "eval" in m.text.lower())
             else None
         ),
     )
@@ -48,9 +47,7 @@ def test_screens_work_under_the_csp(new_page):
 
     sim, sim_problems = watched(new_page, 900)
     browser_login(sim, admin.email, PASSWORD)
-    response = sim.goto(
-        f"/simulator?channel={channel.id}&phone=%2B15550100001&name=Zoe"
-    )
+    response = sim.goto(f"/simulator?channel={channel.id}&phone=%2B15550100001&name=Zoe")
     assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
     sim.fill(".sim-compose input[name=text]", "Hello under CSP")
     sim.click(".sim-compose button[type=submit]")
@@ -65,9 +62,7 @@ def test_screens_work_under_the_csp(new_page):
     desk.wait_for_timeout(300)
     desk.fill("#composer-text", "Answer under CSP")
     desk.click("#composer-send")
-    expect(desk.locator(".inbox-thread .msg-out")).to_contain_text(
-        "Answer under CSP", timeout=5000
-    )
+    expect(desk.locator(".inbox-thread .msg-out")).to_contain_text("Answer under CSP", timeout=5000)
     # The composer empties itself after a successful send.
     expect(desk.locator("#composer-text")).to_have_value("")
     check(desk, problems, "conversation")

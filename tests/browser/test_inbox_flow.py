@@ -18,14 +18,19 @@ from tests.factories import PASSWORD, make_company, make_department, make_user
 pytestmark = pytest.mark.browser
 
 
-
 def png(width: int = 48, height: int = 32) -> bytes:
     """A small valid PNG (a blue rectangle)."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
     raw = b"".join(b"\x00" + b"\x25\x63\xeb" * width for _ in range(height))
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )
 
 
 def go_online(page) -> None:
@@ -41,8 +46,13 @@ def test_inbox_round_trip(new_page):
     admin = run(make_user(company, "admin", name="Ada Admin"))
     anna = run(make_user(company, "agent", name="Anna", departments=[sales]))
     bruno = run(make_user(company, "agent", name="Bruno", departments=[support]))
-    run(sql.execute("INSERT INTO quick_reply (company_id, shortcut, text) VALUES ($1, 'thanks', $2)",
-                    company.id, "Thank you for writing, we are looking into it."))
+    run(
+        sql.execute(
+            "INSERT INTO quick_reply (company_id, shortcut, text) VALUES ($1, 'thanks', $2)",
+            company.id,
+            "Thank you for writing, we are looking into it.",
+        )
+    )
 
     desk = new_page()
     browser_login(desk, anna.email, PASSWORD)
@@ -87,7 +97,9 @@ def test_inbox_round_trip(new_page):
     expect(desk.locator("#qr-suggest li")).to_have_count(1)
     box.press("Enter")
     expect(box).to_have_value("Thank you for writing, we are looking into it.")
-    expect(desk.locator("#composer-count")).to_have_text(f"{len('Thank you for writing, we are looking into it.')} / 4096")
+    expect(desk.locator("#composer-count")).to_have_text(
+        f"{len('Thank you for writing, we are looking into it.')} / 4096"
+    )
     box.press("Enter")
     expect(thread.locator(".msg-out", has_text="Thank you for writing")).to_have_count(1)
     expect(box).to_have_value("")
@@ -114,7 +126,9 @@ def test_inbox_round_trip(new_page):
     desk.click(".composer-modes [data-mode=note]")
     desk.fill("#note-text", "Customer asked twice already")
     desk.press("#note-text", "Enter")
-    expect(thread.locator(".note:not(.is-temp)", has_text="Customer asked twice already").locator(".note-label")).to_contain_text("Anna")
+    expect(
+        thread.locator(".note:not(.is-temp)", has_text="Customer asked twice already").locator(".note-label")
+    ).to_contain_text("Anna")
     screenshot(desk, "inbox-conversation")
 
     # The customer writes again while Anna reads: the row moves up, no unread piles up.

@@ -18,8 +18,16 @@ pytestmark = pytest.mark.browser
 
 
 async def customer_writes(channel, text: str, n: int | str) -> None:
-    await receive_webhook(channel, Parsed(messages=[
-        InboundMessage(provider_message_id=f"late-{n}", phone="+15550100002", name="Zoé", type="text", text=text)]))
+    await receive_webhook(
+        channel,
+        Parsed(
+            messages=[
+                InboundMessage(
+                    provider_message_id=f"late-{n}", phone="+15550100002", name="Zoé", type="text", text=text
+                )
+            ]
+        ),
+    )
 
 
 async def announce_again(company_id: int, conversation_id: int, message_id: int) -> None:

@@ -30,7 +30,12 @@ def fake_ami():
 @pytest.fixture(scope="module")
 def pbx_server(database_url, tmp_path_factory, fake_ami):
     """A server process whose AMI listener talks to the fake Asterisk."""
-    extra = {"AMI_HOST": "127.0.0.1", "AMI_PORT": str(fake_ami.ami.port), "AMI_USERNAME": "console", "AMI_SECRET": "consolepass"}
+    extra = {
+        "AMI_HOST": "127.0.0.1",
+        "AMI_PORT": str(fake_ami.ami.port),
+        "AMI_USERNAME": "console",
+        "AMI_SECRET": "consolepass",
+    }
     saved = {k: os.environ.get(k) for k in extra}
     os.environ.update(extra)
     try:

@@ -71,10 +71,16 @@ def test_order_confirmed_on_whatsapp_end_to_end(new_page, live_server, receiver)
     desk.evaluate("document.querySelector('#main').dataset.mark = 'original'")
     desk.wait_for_timeout(500)  # let the event stream connect
 
-    r = httpx.post(f"{live_server.url}/api/v1/orders", headers={"Authorization": f"Bearer {key}"}, json={
-        "phone": "+33612345678", "name": "Zoé Martin", "external_id": "CMD-2042",
-        "items": [{"name": "Lampe <Opaline>", "price": 39.9, "quantity": 2}, {"name": "Ampoule", "price": 4.5}],
-    })
+    r = httpx.post(
+        f"{live_server.url}/api/v1/orders",
+        headers={"Authorization": f"Bearer {key}"},
+        json={
+            "phone": "+33612345678",
+            "name": "Zoé Martin",
+            "external_id": "CMD-2042",
+            "items": [{"name": "Lampe <Opaline>", "price": 39.9, "quantity": 2}, {"name": "Ampoule", "price": 4.5}],
+        },
+    )
     assert r.status_code == 201, r.text
     order = r.json()
     row = desk.locator(f"#order-{order['id']}")
@@ -98,7 +104,9 @@ def test_order_confirmed_on_whatsapp_end_to_end(new_page, live_server, receiver)
     expect(desk.locator("#main[data-mark=original]")).to_have_count(1)  # live, not reloaded
     # The simulator's form reloads its page: the thanks may have left before its stream reconnected.
     sim.reload()
-    expect(sim.locator(".thread.sim .msg-out").last).to_contain_text("votre commande CMD-2042 est confirmée", timeout=5000)
+    expect(sim.locator(".thread.sim .msg-out").last).to_contain_text(
+        "votre commande CMD-2042 est confirmée", timeout=5000
+    )
 
     deadline = time.monotonic() + 10
     while not receiver.calls and time.monotonic() < deadline:
@@ -115,8 +123,12 @@ def test_order_confirmed_on_whatsapp_end_to_end(new_page, live_server, receiver)
     screenshot(sim, "orders-simulator")
 
     desk = sim  # the admin
-    for path, name in (("/admin/api-keys", "admin-api-keys"), ("/admin/webhooks", "admin-webhooks"),
-                       ("/admin/webhooks/deliveries", "admin-webhook-deliveries"), ("/admin/orders", "admin-order-settings")):
+    for path, name in (
+        ("/admin/api-keys", "admin-api-keys"),
+        ("/admin/webhooks", "admin-webhooks"),
+        ("/admin/webhooks/deliveries", "admin-webhook-deliveries"),
+        ("/admin/orders", "admin-order-settings"),
+    ):
         desk.goto(path)
         expect(desk.locator("h1")).to_be_visible()
         screenshot(desk, name)

@@ -35,11 +35,7 @@ def test_viewers_and_typing_agents(new_page, width, language, here, typing):
     )
     sue = run(make_user(company, "supervisor", name="Sue Supervisor"))
     for user in (anna, sue):
-        run(
-            sql.execute(
-                "UPDATE app_user SET language = $2 WHERE id = $1", user.id, language
-            )
-        )
+        run(sql.execute("UPDATE app_user SET language = $2 WHERE id = $1", user.id, language))
 
     agent = new_page(width=width)
     browser_login(agent, anna.email, PASSWORD)

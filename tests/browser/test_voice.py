@@ -29,7 +29,12 @@ def fake_ami():
 
 @pytest.fixture(scope="module")
 def pbx_server(database_url, tmp_path_factory, fake_ami):
-    extra = {"AMI_HOST": "127.0.0.1", "AMI_PORT": str(fake_ami.ami.port), "AMI_USERNAME": "console", "AMI_SECRET": "consolepass"}
+    extra = {
+        "AMI_HOST": "127.0.0.1",
+        "AMI_PORT": str(fake_ami.ami.port),
+        "AMI_USERNAME": "console",
+        "AMI_SECRET": "consolepass",
+    }
     saved = {k: os.environ.get(k) for k in extra}
     os.environ.update(extra)
     try:
@@ -84,7 +89,11 @@ def test_every_pbx_admin_page_opens(browser, pbx_server):
         page.fill("input[name=name]", "q41")
         page.check("input[name=member_4101]")
         page.click("form.form button[type=submit]")
-        for listing, table in (("extensions", "#extensions-table"), ("trunks", "#trunks-table"), ("queues", "#queues-table")):
+        for listing, table in (
+            ("extensions", "#extensions-table"),
+            ("trunks", "#trunks-table"),
+            ("queues", "#queues-table"),
+        ):
             page.goto(f"/admin/pbx/{listing}")
             links = page.locator(f"{table} a[href$='/edit']")
             expect(links.first).to_be_visible()
@@ -160,11 +169,19 @@ def test_queue_call_pops_the_caller_holds_chats_and_drains_at_hang_up(browser, p
     admin = run(make_user(company, "admin"))
     dep = run(make_department(company, "Sales"))
     agent = run(make_user(company, "agent", name="Bob Agent", presence="online", capacity=2, departments=[dep]))
-    run(pbx.create_extension(admin, {"number": "1002", "name": "Bob", "codecs": ["ulaw"]}, context=f"sb{company.id}-internal"))
+    run(
+        pbx.create_extension(
+            admin, {"number": "1002", "name": "Bob", "codecs": ["ulaw"]}, context=f"sb{company.id}-internal"
+        )
+    )
     ext = run(sql.fetchval("SELECT id FROM pbx_object WHERE name = '1002'"))
     run(link_extension(admin, agent.id, ext))  # as the user form does
-    contact = run(sql.fetchval(
-        "INSERT INTO contact (company_id, phone, name) VALUES ($1, '+33612345678', 'Alice Martin') RETURNING id", company.id))
+    contact = run(
+        sql.fetchval(
+            "INSERT INTO contact (company_id, phone, name) VALUES ($1, '+33612345678', 'Alice Martin') RETURNING id",
+            company.id,
+        )
+    )
     channel = run(make_channel(company, department=dep))
     _wait_connected()
     free = retag(first("real_event_DeviceStateChange.txt", Device="PJSIP/1001"), Device="PJSIP/1002")
@@ -175,8 +192,10 @@ def test_queue_call_pops_the_caller_holds_chats_and_drains_at_hang_up(browser, p
         page.goto("/inbox")
         page.wait_for_timeout(500)  # the event stream opens
         _wait_phone(agent, "idle")
-        events = [retag(b, CallerIDNum="0612345678") if CALLER in b and "CallerIDNum: 1001" in b else b
-                  for b in ringing_events()]
+        events = [
+            retag(b, CallerIDNum="0612345678") if CALLER in b and "CallerIDNum: 1001" in b else b
+            for b in ringing_events()
+        ]
         fake_ami.call(fake_ami.ami.push(*events))
         pop = page.locator("#screen-pop")
         expect(pop).to_contain_text("Alice Martin")
@@ -203,8 +222,11 @@ def test_queue_call_pops_the_caller_holds_chats_and_drains_at_hang_up(browser, p
 
         page.locator("#presence-switch button[data-presence=offline]").click()
         deadline = time.monotonic() + 10
-        while not [a for a in fake_ami.ami.actions_named("QueuePause")
-                   if a.get("Interface") == "PJSIP/1002" and a.get("Paused") == "true"]:
+        while not [
+            a
+            for a in fake_ami.ami.actions_named("QueuePause")
+            if a.get("Interface") == "PJSIP/1002" and a.get("Paused") == "true"
+        ]:
             assert time.monotonic() < deadline, "going offline sent no QueuePause"
             time.sleep(0.05)
         assert run(get_phone(company.id, agent.id)) is not None
@@ -234,8 +256,12 @@ def test_voice_settings_wallboard_and_call_metrics_pages(browser, pbx_server, fa
     admin = run(make_user(company, "admin"))
     dep = run(make_department(company, "Sales"))
     agent = run(make_user(company, "agent", name="Bea Agent", presence="online", departments=[dep]))
-    ext = run(sql.fetchval(
-        "INSERT INTO pbx_object (company_id, kind, name, label) VALUES ($1, 'extension', '4301', 'Bea') RETURNING id", company.id))
+    ext = run(
+        sql.fetchval(
+            "INSERT INTO pbx_object (company_id, kind, name, label) VALUES ($1, 'extension', '4301', 'Bea') RETURNING id",
+            company.id,
+        )
+    )
     run(sql.execute("INSERT INTO pbx_object (company_id, kind, name) VALUES ($1, 'queue', 'q43')", company.id))
     context, page = _page(browser, pbx_server)
     try:
@@ -249,8 +275,13 @@ def test_voice_settings_wallboard_and_call_metrics_pages(browser, pbx_server, fa
         from tests.telephony.test_console_calls import retag
 
         _wait_connected()
-        pause = retag(ami_blocks("real_event_QueueMemberPause.txt")[0], Queue="q43", Interface="PJSIP/4301",
-                      StateInterface="PJSIP/4301", MemberName="Bea")
+        pause = retag(
+            ami_blocks("real_event_QueueMemberPause.txt")[0],
+            Queue="q43",
+            Interface="PJSIP/4301",
+            StateInterface="PJSIP/4301",
+            MemberName="Bea",
+        )
         fake_ami.call(fake_ami.ami.push(pause))
         deadline = time.monotonic() + 10
         while not (run(sql.fetchval("SELECT paused FROM agent_phone WHERE user_id = $1", agent.id))):

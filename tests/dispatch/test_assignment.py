@@ -6,9 +6,9 @@ import asyncio
 import pytest
 
 from app.dispatch.assignment import drain_department, mark_agent_replied, queue_conversation, reinject_overdue
-from app.domain.conversations import assign_to_agent, resolve_conversation, take_conversation, transfer_conversation
 from app.dispatch.sweeper import react, redistribute_offline_agents
 from app.domain import sql
+from app.domain.conversations import assign_to_agent, resolve_conversation, take_conversation, transfer_conversation
 from app.domain.errors import PermissionDenied, ValidationError
 from app.domain.events import ConversationRouted, PresenceChanged, UserChanged
 from app.domain.presence import set_presence
@@ -28,7 +28,9 @@ async def world(app):
 async def events_of(conversation_id):
     return [
         (r["kind"], r["from_status"], r["to_status"], r["to_user_id"])
-        for r in await sql.fetch("SELECT * FROM conversation_event WHERE conversation_id = $1 ORDER BY id", conversation_id)
+        for r in await sql.fetch(
+            "SELECT * FROM conversation_event WHERE conversation_id = $1 ORDER BY id", conversation_id
+        )
     ]
 
 
@@ -98,7 +100,9 @@ async def test_reinjection_goes_to_another_agent_when_there_is_one(world, app):
     await queue_conversation(company.id, conv, sales.id)
     assert (await conversation(conv))["assigned_user_id"] == slow.id
     other = await make_user(company, presence="online", departments=[sales])
-    await sql.execute("UPDATE conversation SET awaiting_agent_since = now() - interval '61 seconds' WHERE id = $1", conv)
+    await sql.execute(
+        "UPDATE conversation SET awaiting_agent_since = now() - interval '61 seconds' WHERE id = $1", conv
+    )
 
     assert await reinject_overdue() == [conv]
     row = await conversation(conv)
@@ -183,7 +187,9 @@ async def test_take_assign_transfer_resolve_rules(world):
     assert row["status"] == "resolved" and row["resolved_at"] is not None
     with pytest.raises(ValidationError):
         await take_conversation(anna, conv)
-    history = await sql.fetch("SELECT kind, note, actor_user_id FROM conversation_event WHERE conversation_id = $1 ORDER BY id", conv)
+    history = await sql.fetch(
+        "SELECT kind, note, actor_user_id FROM conversation_event WHERE conversation_id = $1 ORDER BY id", conv
+    )
     assert [h["kind"] for h in history] == ["taken", "transferred", "reassigned", "resolved"]
     assert history[1]["note"] == "Billing question" and history[3]["actor_user_id"] == boss.id
 
@@ -263,7 +269,9 @@ async def test_reply_timer_follows_customer_and_agent_messages(world):
     company, sales, _, channel = world
     agent = await make_user(company, presence="online", departments=[sales])
     conv = await make_conversation(company, channel)
-    phone = await sql.fetchval("SELECT ct.phone FROM conversation c JOIN contact ct ON ct.id = c.contact_id WHERE c.id = $1", conv)
+    phone = await sql.fetchval(
+        "SELECT ct.phone FROM conversation c JOIN contact ct ON ct.id = c.contact_id WHERE c.id = $1", conv
+    )
     await queue_conversation(company.id, conv, sales.id)
     info = await get_channel(company.id, channel)
 
@@ -271,7 +279,10 @@ async def test_reply_timer_follows_customer_and_agent_messages(world):
         msg = await sql.fetchval(
             """INSERT INTO message (company_id, channel_id, conversation_id, direction, author, author_user_id, type, text, status)
                VALUES ($1, $2, $3, 'out', 'agent', $4, 'text', 'Hello', 'pending') RETURNING id""",
-            company.id, channel, conv, agent.id,
+            company.id,
+            channel,
+            conv,
+            agent.id,
         )
         await react(MessageQueued(company_id=company.id, conversation_id=conv, message_id=msg))
         row = await conversation(conv)
@@ -279,19 +290,36 @@ async def test_reply_timer_follows_customer_and_agent_messages(world):
 
     await agent_replies()
     # The business phone's own message (an echo) owes nobody an answer.
-    await receive_webhook(info, Parsed(messages=[InboundMessage(provider_message_id="echo-1", phone=phone, type="text",
-                                                                text="sent from the phone", outbound=True)]))
+    await receive_webhook(
+        info,
+        Parsed(
+            messages=[
+                InboundMessage(
+                    provider_message_id="echo-1", phone=phone, type="text", text="sent from the phone", outbound=True
+                )
+            ]
+        ),
+    )
     assert (await conversation(conv))["awaiting_agent_since"] is None
-    await receive_webhook(info, Parsed(messages=[InboundMessage(provider_message_id="in-1", phone=phone, type="text", text="Hi?")]))
+    await receive_webhook(
+        info, Parsed(messages=[InboundMessage(provider_message_id="in-1", phone=phone, type="text", text="Hi?")])
+    )
     first = (await conversation(conv))["awaiting_agent_since"]
     assert first is not None
-    await receive_webhook(info, Parsed(messages=[InboundMessage(provider_message_id="in-2", phone=phone, type="text", text="Hello??")]))
+    await receive_webhook(
+        info, Parsed(messages=[InboundMessage(provider_message_id="in-2", phone=phone, type="text", text="Hello??")])
+    )
     assert (await conversation(conv))["awaiting_agent_since"] == first  # the wait started with the first
     await agent_replies()
-    await receive_webhook(info, Parsed(messages=[
-        InboundMessage(provider_message_id="in-3", phone=phone, type="text", text="one"),
-        InboundMessage(provider_message_id="in-4", phone=phone, type="text", text="two"),
-    ]))
+    await receive_webhook(
+        info,
+        Parsed(
+            messages=[
+                InboundMessage(provider_message_id="in-3", phone=phone, type="text", text="one"),
+                InboundMessage(provider_message_id="in-4", phone=phone, type="text", text="two"),
+            ]
+        ),
+    )
     assert (await conversation(conv))["awaiting_agent_since"] is not None
 
 
@@ -306,12 +334,14 @@ async def test_supervisors_are_alerted_after_repeated_reinjections(world, app):
 
     alerts = []
     for _ in range(2):
-        await sql.execute("UPDATE conversation SET awaiting_agent_since = now() - interval '61 seconds' WHERE id = $1", conv)
+        await sql.execute(
+            "UPDATE conversation SET awaiting_agent_since = now() - interval '61 seconds' WHERE id = $1", conv
+        )
         assert await reinject_overdue() == [conv]
     while True:  # events arrive just after each commit: read until quiet
         try:
             item = await asyncio.wait_for(sub.get(), 1)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             break
         if isinstance(item, ReinjectionAlert):
             alerts.append(item.reinjections)

@@ -14,13 +14,21 @@ async def say(company, channel, conv, text):
     message_id = await sql.fetchval(
         """INSERT INTO message (company_id, channel_id, conversation_id, direction, author, type, text, status)
            VALUES ($1, $2, $3, 'in', 'customer', 'text', $4, 'received') RETURNING id""",
-        company.id, channel, conv, text,
+        company.id,
+        channel,
+        conv,
+        text,
     )
     await react(MessageReceived(company_id=company.id, conversation_id=conv, message_id=message_id))
 
 
 async def bot_texts(conv):
-    return [r["text"] for r in await sql.fetch("SELECT text FROM message WHERE conversation_id = $1 AND author = 'bot' ORDER BY id", conv)]
+    return [
+        r["text"]
+        for r in await sql.fetch(
+            "SELECT text FROM message WHERE conversation_id = $1 AND author = 'bot' ORDER BY id", conv
+        )
+    ]
 
 
 @pytest.fixture
@@ -41,7 +49,9 @@ async def test_menu_then_answer_queues_and_assigns(world):
     await say(company, channel, conv, "Bonjour")  # the first message, written before any question
     await react(ConversationOpened(company_id=company.id, conversation_id=conv, channel_id=channel))
     [welcome] = await bot_texts(conv)
-    assert "Welcome to Boulangerie Dupont!" in welcome and "1. Ventes" in welcome and "2. Service après-vente" in welcome
+    assert (
+        "Welcome to Boulangerie Dupont!" in welcome and "1. Ventes" in welcome and "2. Service après-vente" in welcome
+    )
     assert "Back office" not in welcome
     assert (await conversation(conv))["status"] == "bot"
 
@@ -60,12 +70,18 @@ async def test_a_department_name_is_an_answer_too(world):
     assert (await conversation(conv))["department_id"] == sales.id
 
 
-@pytest.mark.parametrize("reply,expected", [("Oui", "queued-last"), ("sim", "queued-last"), ("Não", "menu"), ("whatever", "menu")])
+@pytest.mark.parametrize(
+    "reply,expected", [("Oui", "queued-last"), ("sim", "queued-last"), ("Não", "menu"), ("whatever", "menu")]
+)
 async def test_returning_customer_is_offered_the_last_department(world, reply, expected):
     company, sales, support, channel = world
     old = await make_conversation(company, channel)
     contact_id = (await conversation(old))["contact_id"]
-    await sql.execute("UPDATE conversation SET status = 'resolved', resolved_at = now(), department_id = $2 WHERE id = $1", old, support.id)
+    await sql.execute(
+        "UPDATE conversation SET status = 'resolved', resolved_at = now(), department_id = $2 WHERE id = $1",
+        old,
+        support.id,
+    )
     conv = await make_conversation(company, channel, contact_id=contact_id)
     await react(ConversationOpened(company_id=company.id, conversation_id=conv, channel_id=channel))
     assert "continue with Service après-vente" in (await bot_texts(conv))[-1]
@@ -100,7 +116,11 @@ async def test_silent_returning_customer_gets_the_menu_after_the_timeout(world):
     company, sales, support, channel = world
     old = await make_conversation(company, channel)
     contact_id = (await conversation(old))["contact_id"]
-    await sql.execute("UPDATE conversation SET status = 'resolved', resolved_at = now(), department_id = $2 WHERE id = $1", old, sales.id)
+    await sql.execute(
+        "UPDATE conversation SET status = 'resolved', resolved_at = now(), department_id = $2 WHERE id = $1",
+        old,
+        sales.id,
+    )
     conv = await make_conversation(company, channel, contact_id=contact_id)
     await react(ConversationOpened(company_id=company.id, conversation_id=conv, channel_id=channel))
     assert await expire_returning_questions(300) == []  # not yet
@@ -113,7 +133,7 @@ async def test_silent_returning_customer_gets_the_menu_after_the_timeout(world):
 
 # Out of hours (issue 4) and the customer's language (issue 6) ------------------------------
 
-from datetime import datetime, timezone  # noqa: E402
+from datetime import UTC, datetime  # noqa: E402
 
 from app.dispatch.bot import tell_if_closed, yes_or_no  # noqa: E402
 from app.domain.auto_messages import update_auto_messages  # noqa: E402
@@ -122,7 +142,7 @@ from app.domain.business_hours import set_hours  # noqa: E402
 
 async def close_now(company, department=None):
     """Hours on one weekday three days from today only (company timezone UTC): closed now."""
-    day = (datetime.now(timezone.utc).weekday() + 3) % 7
+    day = (datetime.now(UTC).weekday() + 3) % 7
     await set_hours(company.id, department.id if department else None, {f"day{day}": "09:00-10:00"})
     return day
 
@@ -191,7 +211,11 @@ async def test_customers_get_texts_and_yes_no_in_their_language(world):
     old = await make_conversation(company, channel)
     contact_id = (await conversation(old))["contact_id"]
     await sql.execute("UPDATE contact SET language = 'fr' WHERE id = $1", contact_id)
-    await sql.execute("UPDATE conversation SET status = 'resolved', resolved_at = now(), department_id = $2 WHERE id = $1", old, support.id)
+    await sql.execute(
+        "UPDATE conversation SET status = 'resolved', resolved_at = now(), department_id = $2 WHERE id = $1",
+        old,
+        support.id,
+    )
     conv = await make_conversation(company, channel, contact_id=contact_id)
     await react(ConversationOpened(company_id=company.id, conversation_id=conv, channel_id=channel))
     closed, question = await bot_texts(conv)
@@ -206,13 +230,24 @@ async def test_customers_get_texts_and_yes_no_in_their_language(world):
     await sql.execute("UPDATE contact SET language = 'pt_BR' WHERE id = $1", contact_id)
     assert await render_auto_message(company.id, "resolved", conversation_id=conv) == "Tchau!"
     await sql.execute("UPDATE contact SET language = '' WHERE id = $1", contact_id)  # company's: English
-    assert (await render_auto_message(company.id, "resolved", conversation_id=conv)).startswith("Thank you for contacting")
+    assert (await render_auto_message(company.id, "resolved", conversation_id=conv)).startswith(
+        "Thank you for contacting"
+    )
 
 
-@pytest.mark.parametrize("text,language,expected", [
-    ("Oui", "fr", True), ("non", "fr", False), ("Sim!", "pt_BR", True), ("Não", "pt_BR", False),
-    ("yes", "fr", True), ("n", "pt_BR", False), ("peut-être", "fr", None), ("", "en", None),
-])
+@pytest.mark.parametrize(
+    "text,language,expected",
+    [
+        ("Oui", "fr", True),
+        ("non", "fr", False),
+        ("Sim!", "pt_BR", True),
+        ("Não", "pt_BR", False),
+        ("yes", "fr", True),
+        ("n", "pt_BR", False),
+        ("peut-être", "fr", None),
+        ("", "en", None),
+    ],
+)
 def test_yes_or_no(text, language, expected):
     assert yes_or_no(text, language) is expected
 

@@ -11,9 +11,9 @@ import subprocess
 import sys
 
 from app.dispatch.assignment import drain_everything, queue_conversation
-from app.domain.conversations import resolve_conversation
 from app.dispatch.sweeper import react
 from app.domain import sql
+from app.domain.conversations import resolve_conversation
 from app.domain.events import PresenceChanged
 from app.domain.presence import set_presence
 from app.settings import ROOT
@@ -23,7 +23,10 @@ from tests.factories import make_company, make_department, make_user
 
 async def assert_invariants(company_id: int) -> None:
     # 1. Capacity.
-    capacities = {r["id"]: r["capacity"] for r in await sql.fetch("SELECT id, capacity FROM app_user WHERE company_id = $1", company_id)}
+    capacities = {
+        r["id"]: r["capacity"]
+        for r in await sql.fetch("SELECT id, capacity FROM app_user WHERE company_id = $1", company_id)
+    }
     for user_id, n in (await open_counts(company_id)).items():
         assert n <= capacities[user_id], f"agent {user_id} holds {n} > capacity {capacities[user_id]}"
     # 2. Each conversation's history is one chain: every transition starts where the last ended.
@@ -35,9 +38,14 @@ async def assert_invariants(company_id: int) -> None:
     for r in rows:
         previous = state.get(r["conversation_id"])
         if previous is not None:
-            assert r["from_status"] == previous, f"conversation {r['conversation_id']}: {previous} then {r['from_status']}"
+            assert r["from_status"] == previous, (
+                f"conversation {r['conversation_id']}: {previous} then {r['from_status']}"
+            )
         state[r["conversation_id"]] = r["to_status"]
-    current = {r["id"]: r["status"] for r in await sql.fetch("SELECT id, status FROM conversation WHERE company_id = $1", company_id)}
+    current = {
+        r["id"]: r["status"]
+        for r in await sql.fetch("SELECT id, status FROM conversation WHERE company_id = $1", company_id)
+    }
     for conv_id, status in state.items():
         assert current[conv_id] == status
     # 3. Nothing queued while an eligible agent has room.
@@ -68,7 +76,10 @@ async def test_fifo_when_agents_arrive_together(app):
         await react(PresenceChanged(company_id=company.id, user_id=agent.id, presence="online"))
 
     await asyncio.gather(*(arrive(a) for a in agents))
-    statuses = [r["status"] for r in await sql.fetch("SELECT status FROM conversation WHERE id = ANY($1::int[]) ORDER BY id", convs)]
+    statuses = [
+        r["status"]
+        for r in await sql.fetch("SELECT status FROM conversation WHERE id = ANY($1::int[]) ORDER BY id", convs)
+    ]
     assert statuses == ["assigned"] * 20 + ["queued"] * 10  # the 20 oldest, exactly
     loads = sorted((await open_counts(company.id)).values())
     assert loads == [4, 4, 4, 4, 4]
@@ -83,7 +94,9 @@ async def test_storm_in_one_process(app):
     agents = []
     for n in range(12):
         member_of = [deps[n % 2]] + ([deps[(n + 1) % 2]] if n % 3 == 0 else [])
-        agents.append(await make_user(company, presence="offline", capacity=random.randint(1, 3), departments=member_of))
+        agents.append(
+            await make_user(company, presence="offline", capacity=random.randint(1, 3), departments=member_of)
+        )
     convs = [await make_conversation(company, channel) for _ in range(120)]
 
     async def webhook(conv):
@@ -114,9 +127,19 @@ async def test_storm_across_two_processes(app, settings):
     thirds = [convs[0::3], convs[1::3], convs[2::3]]
     procs = [
         subprocess.Popen(
-            [sys.executable, "-m", "tests.dispatch.race_worker", settings.database_url, str(dep.id),
-             ",".join(map(str, part)), ",".join(str(a.id) for a in agents[i * 4:(i + 1) * 4])],
-            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            [
+                sys.executable,
+                "-m",
+                "tests.dispatch.race_worker",
+                settings.database_url,
+                str(dep.id),
+                ",".join(map(str, part)),
+                ",".join(str(a.id) for a in agents[i * 4 : (i + 1) * 4]),
+            ],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         for i, part in enumerate(thirds[:2])
     ]
@@ -126,6 +149,10 @@ async def test_storm_across_two_processes(app, settings):
         assert proc.returncode == 0 and out.strip() == "ok", err[-2000:]
     await drain_everything()
     await assert_invariants(company.id)
-    assigned = await sql.fetchval("SELECT count(*) FROM conversation WHERE company_id = $1 AND status = 'assigned'", company.id)
-    online = await sql.fetchval("SELECT count(*) FROM app_user WHERE company_id = $1 AND presence = 'online'", company.id)
+    assigned = await sql.fetchval(
+        "SELECT count(*) FROM conversation WHERE company_id = $1 AND status = 'assigned'", company.id
+    )
+    online = await sql.fetchval(
+        "SELECT count(*) FROM app_user WHERE company_id = $1 AND presence = 'online'", company.id
+    )
     assert assigned >= 3 * online  # every online agent is full (90 conversations wait for 24 slots at most)

@@ -1,12 +1,12 @@
 """The dispatch strategies, as pure functions."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from app.dispatch.policy import Candidate, choose
 
-NOW = datetime(2026, 11, 22, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 
 
 def c(user_id, open_, capacity=5, minutes_ago=None):

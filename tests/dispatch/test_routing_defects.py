@@ -4,8 +4,7 @@ stuck on an agent who left, chatter from the bot), on the real engine and databa
 import pytest
 
 from app.dispatch.assignment import queue_conversation, reinject_overdue
-from app.dispatch.sweeper import react
-from app.dispatch.sweeper import sweep_once
+from app.dispatch.sweeper import react, sweep_once
 from app.dispatch.timers import list_due
 from app.domain import sql
 from app.domain.conversations import take_conversation, transfer_conversation
@@ -26,8 +25,10 @@ async def world(app):
 
 async def time_out(conv: int) -> None:
     """61 seconds pass without an answer (the clock moves: the running timer is 61 s older)."""
-    await sql.execute("UPDATE conversation SET awaiting_agent_since = awaiting_agent_since - interval '61 seconds' "
-                      "WHERE id = $1", conv)
+    await sql.execute(
+        "UPDATE conversation SET awaiting_agent_since = awaiting_agent_since - interval '61 seconds' WHERE id = $1",
+        conv,
+    )
 
 
 async def bot_texts(conv: int) -> list[str]:
@@ -118,8 +119,11 @@ async def test_presence_expiry_moves_held_conversations_on(world, settings):
     await queue_conversation(company.id, conv, support.id)
     await sql.execute("UPDATE conversation SET awaiting_agent_since = NULL WHERE id = $1", conv)  # answered
     bruno = await make_user(company, presence="online", departments=[support])
-    await sql.execute("UPDATE app_user SET last_seen_at = now() - interval '1 hour', "
-                      "presence_changed_at = now() - interval '1 hour' WHERE id = $1", anna.id)
+    await sql.execute(
+        "UPDATE app_user SET last_seen_at = now() - interval '1 hour', "
+        "presence_changed_at = now() - interval '1 hour' WHERE id = $1",
+        anna.id,
+    )
     await sql.execute("UPDATE app_user SET last_seen_at = now() WHERE id = $1", bruno.id)
     await sweep_once(settings)  # no event in memory: the sweep alone
     assert (await conversation(conv))["assigned_user_id"] == bruno.id
@@ -168,9 +172,15 @@ async def test_an_answer_whose_event_was_lost_is_read_by_the_sweep(world, settin
     await sql.execute(
         """INSERT INTO message (company_id, channel_id, conversation_id, direction, author, type, text, status, created_at)
            VALUES ($1, $2, $3, 'in', 'customer', 'text', '1', 'received', now() - interval '5 seconds')""",
-        company.id, channel, conv)
-    await sql.execute("UPDATE conversation SET bot_asked_at = now() - interval '6 seconds', "
-                      "last_inbound_at = now() - interval '5 seconds' WHERE id = $1", conv)
+        company.id,
+        channel,
+        conv,
+    )
+    await sql.execute(
+        "UPDATE conversation SET bot_asked_at = now() - interval '6 seconds', "
+        "last_inbound_at = now() - interval '5 seconds' WHERE id = $1",
+        conv,
+    )
     await sweep_once(settings)
     assert (await conversation(conv))["assigned_user_id"] == agent.id
 
@@ -182,8 +192,11 @@ async def test_a_silent_customer_after_the_menu_goes_to_the_fallback_department(
     channel = await make_channel(company)
     conv = await make_conversation(company, channel)
     await react(ConversationOpened(company.id, conv, channel))
-    await sql.execute("UPDATE conversation SET bot_asked_at = now() - interval '59 seconds', "
-                      "last_inbound_at = now() - interval '70 seconds' WHERE id = $1", conv)
+    await sql.execute(
+        "UPDATE conversation SET bot_asked_at = now() - interval '59 seconds', "
+        "last_inbound_at = now() - interval '70 seconds' WHERE id = $1",
+        conv,
+    )
     await sweep_once(settings)
     assert (await conversation(conv))["status"] == "bot"  # not yet
     await sql.execute("UPDATE conversation SET bot_asked_at = now() - interval '61 seconds' WHERE id = $1", conv)
@@ -197,9 +210,12 @@ async def test_the_returning_question_times_out_after_the_company_setting(world,
     await make_user(company, presence="offline", departments=[support])
     channel = await make_channel(company)
     conv = await make_conversation(company, channel)
-    await sql.execute("UPDATE conversation SET status = 'bot', bot_state = 'returning', "
-                      "bot_asked_at = now() - interval '121 seconds', last_inbound_at = now() - interval '200 seconds' "
-                      "WHERE id = $1", conv)
+    await sql.execute(
+        "UPDATE conversation SET status = 'bot', bot_state = 'returning', "
+        "bot_asked_at = now() - interval '121 seconds', last_inbound_at = now() - interval '200 seconds' "
+        "WHERE id = $1",
+        conv,
+    )
     await sweep_once(settings)  # the company's default: 2 minutes
     assert (await conversation(conv))["bot_state"] == "menu"
 
@@ -210,8 +226,13 @@ async def test_a_returning_customer_goes_straight_back_to_their_agent(world):
     await make_user(company, presence="online", departments=[support])
     channel = await make_channel(company)
     old = await make_conversation(company, channel)
-    await sql.execute("UPDATE conversation SET status = 'resolved', resolved_at = now(), department_id = $2, "
-                      "assigned_user_id = $3 WHERE id = $1", old, support.id, anna.id)
+    await sql.execute(
+        "UPDATE conversation SET status = 'resolved', resolved_at = now(), department_id = $2, "
+        "assigned_user_id = $3 WHERE id = $1",
+        old,
+        support.id,
+        anna.id,
+    )
     contact = (await conversation(old))["contact_id"]
     await sql.execute("UPDATE app_user SET last_assigned_at = now() + interval '1 hour' WHERE id = $1", anna.id)
     conv = await make_conversation(company, channel, contact_id=contact)
@@ -219,7 +240,11 @@ async def test_a_returning_customer_goes_straight_back_to_their_agent(world):
     assert (await conversation(conv))["bot_state"] == "returning"
     mid = await sql.fetchval(
         """INSERT INTO message (company_id, channel_id, conversation_id, direction, author, type, text, status)
-           VALUES ($1, $2, $3, 'in', 'customer', 'text', 'yes', 'received') RETURNING id""", company.id, channel, conv)
+           VALUES ($1, $2, $3, 'in', 'customer', 'text', 'yes', 'received') RETURNING id""",
+        company.id,
+        channel,
+        conv,
+    )
     await react(MessageReceived(company.id, conv, mid))
     assert (await conversation(conv))["assigned_user_id"] == anna.id
 
@@ -239,8 +264,11 @@ async def test_the_takeover_text_goes_once_and_no_text_repeats(world):
     await transfer_conversation(holder, conv, department_id=support.id)
     second = (await conversation(conv))["assigned_user_id"]
     assert second != first
-    await react(ConversationRouted(company.id, conv, "assigned", user_id=second, previous_user_id=None,
-                                   department_id=support.id))
+    await react(
+        ConversationRouted(
+            company.id, conv, "assigned", user_id=second, previous_user_id=None, department_id=support.id
+        )
+    )
     await time_out(conv)
     await reinject_overdue()
     third = (await conversation(conv))["assigned_user_id"]
@@ -264,14 +292,19 @@ async def test_an_unclear_reply_to_an_order_goes_to_an_agent_not_the_menu(app):
     from tests.api.conftest import make_shop
 
     shop = await make_shop()  # its channel has no default department
-    order, _ = await create_order(shop.company.id, {"phone": "+33612345678", "name": "Zoé",
-                                                     "items": [{"name": "Lampe", "price": "19.00", "quantity": 1}]})
+    order, _ = await create_order(
+        shop.company.id,
+        {"phone": "+33612345678", "name": "Zoé", "items": [{"name": "Lampe", "price": "19.00", "quantity": 1}]},
+    )
     conv = order["conversation_id"]
     await react(ConversationOpened(shop.company.id, conv, shop.channel_id))
     mid = await sql.fetchval(
         """INSERT INTO message (company_id, channel_id, conversation_id, direction, author, type, text, status)
            VALUES ($1, $2, $3, 'in', 'customer', 'text', 'Can I pay on delivery?', 'received') RETURNING id""",
-        shop.company.id, shop.channel_id, conv)
+        shop.company.id,
+        shop.channel_id,
+        conv,
+    )
     await react(MessageReceived(shop.company.id, conv, mid))
     row = await conversation(conv)
     assert row["status"] in ("queued", "assigned") and row["bot_state"] != "menu"
@@ -286,6 +319,9 @@ async def test_a_new_customer_message_moves_a_conversation_the_bot_never_greeted
     mid = await sql.fetchval(
         """INSERT INTO message (company_id, channel_id, conversation_id, direction, author, type, text, status)
            VALUES ($1, $2, $3, 'in', 'customer', 'text', 'Hello? Anyone?', 'received') RETURNING id""",
-        company.id, channel, conv)
+        company.id,
+        channel,
+        conv,
+    )
     await react(MessageReceived(company.id, conv, mid))
     assert (await conversation(conv))["bot_state"] == "menu"

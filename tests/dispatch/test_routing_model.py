@@ -22,7 +22,9 @@ import uuid
 from dataclasses import dataclass, field
 
 import pytest
-from hypothesis import HealthCheck, settings as hsettings, strategies as st
+from hypothesis import HealthCheck
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
 
 from app.dispatch.invariants import check
@@ -81,11 +83,15 @@ async def pass_time(company_id: int, seconds: int) -> None:
                   last_inbound_at = last_inbound_at - {shift}, last_message_at = last_message_at - {shift},
                   resolved_at = resolved_at - {shift}, takeover_sent_at = takeover_sent_at - {shift},
                   out_of_hours_sent_at = out_of_hours_sent_at - {shift}
-           WHERE company_id = $1""", company_id)
+           WHERE company_id = $1""",
+        company_id,
+    )
     await sql.execute(f"UPDATE message SET created_at = created_at - {shift} WHERE company_id = $1", company_id)
     await sql.execute(
         f"""UPDATE app_user SET last_seen_at = last_seen_at - {shift}, presence_changed_at = presence_changed_at - {shift}
-           WHERE company_id = $1""", company_id)
+           WHERE company_id = $1""",
+        company_id,
+    )
 
 
 @pytest.mark.timeout(600)
@@ -115,8 +121,13 @@ async def test_routing_keeps_its_guarantees_whatever_happens(app, settings):
             return self.world.agents[n % AGENTS]
 
         def _open(self) -> list:
-            return call(sql.fetch("SELECT id, status, assigned_user_id FROM conversation WHERE company_id = $1 "
-                                  "AND status <> 'resolved' ORDER BY id", self.world.company_id))
+            return call(
+                sql.fetch(
+                    "SELECT id, status, assigned_user_id FROM conversation WHERE company_id = $1 "
+                    "AND status <> 'resolved' ORDER BY id",
+                    self.world.company_id,
+                )
+            )
 
         @initialize()
         def a_working_day(self) -> None:
@@ -128,8 +139,13 @@ async def test_routing_keeps_its_guarantees_whatever_happens(app, settings):
 
         @rule(customer=st.integers(0, CUSTOMERS - 1), text=st.sampled_from(WORDS))
         def customer_writes(self, customer: int, text: str) -> None:
-            message = InboundMessage(provider_message_id=f"m-{uuid.uuid4().hex}", phone=self.world.phones[customer],
-                                     name=f"Customer {customer}", type="text", text=text)
+            message = InboundMessage(
+                provider_message_id=f"m-{uuid.uuid4().hex}",
+                phone=self.world.phones[customer],
+                name=f"Customer {customer}",
+                type="text",
+                text=text,
+            )
             call(receive_webhook(self.world.channel, Parsed(messages=[message])))
             self._listen()
 
@@ -175,8 +191,11 @@ async def test_routing_keeps_its_guarantees_whatever_happens(app, settings):
             if rows:
                 row = rows[pick % len(rows)]
                 try:
-                    call(queue_message(self.world.company_id, row["id"], {"text": "On it."},
-                                       user_id=row["assigned_user_id"]))
+                    call(
+                        queue_message(
+                            self.world.company_id, row["id"], {"text": "On it."}, user_id=row["assigned_user_id"]
+                        )
+                    )
                 except DomainError:
                     pass
                 self._listen()
@@ -193,8 +212,11 @@ async def test_routing_keeps_its_guarantees_whatever_happens(app, settings):
         @rule(agent=st.integers(0, AGENTS - 1), capacity=st.integers(0, 4))
         def admin_changes_capacity(self, agent: int, capacity: int) -> None:
             user = self._agent(agent)
-            load = call(sql.fetchval("SELECT count(*) FROM conversation WHERE assigned_user_id = $1 "
-                                     "AND status = 'assigned'", user.id))
+            load = call(
+                sql.fetchval(
+                    "SELECT count(*) FROM conversation WHERE assigned_user_id = $1 AND status = 'assigned'", user.id
+                )
+            )
             # Never below what they hold (README: a lowered capacity keeps what the agent holds).
             call(sql.execute("UPDATE app_user SET capacity = $2 WHERE id = $1", user.id, max(capacity, load)))
             from app.domain.events import UserChanged
@@ -206,8 +228,15 @@ async def test_routing_keeps_its_guarantees_whatever_happens(app, settings):
         @rule(agent=st.integers(0, AGENTS - 1))
         def call_starts(self, agent: int) -> None:
             user = self._agent(agent)
-            call(record_phone_states([PhoneState(user.id, self.world.company_id, f"9{agent}", "busy", f"c{agent}",
-                                                 "+33600000000", "Caller")]))
+            call(
+                record_phone_states(
+                    [
+                        PhoneState(
+                            user.id, self.world.company_id, f"9{agent}", "busy", f"c{agent}", "+33600000000", "Caller"
+                        )
+                    ]
+                )
+            )
             self._listen()
 
         @rule(agent=st.integers(0, AGENTS - 1))
@@ -251,17 +280,27 @@ async def test_routing_keeps_its_guarantees_whatever_happens(app, settings):
         def no_routed_chat_during_a_call(self) -> None:
             """Dispatch gives no conversation to an agent after their call began (the default
             "no new chats during a call"); people may still take or hand one over by hand."""
-            routed = call(sql.fetchval(
-                """SELECT count(*) FROM conversation_event e JOIN agent_phone p ON p.user_id = e.to_user_id
+            routed = call(
+                sql.fetchval(
+                    """SELECT count(*) FROM conversation_event e JOIN agent_phone p ON p.user_id = e.to_user_id
                    WHERE e.company_id = $1 AND e.kind = 'assigned' AND p.state IN ('ringing', 'busy')
-                     AND e.at > p.since""", self.world.company_id))
+                     AND e.at > p.since""",
+                    self.world.company_id,
+                )
+            )
             assert routed == 0
 
     try:
         await asyncio.to_thread(
-            run_state_machine_as_test, Routing,
-            settings=hsettings(max_examples=EXAMPLES, stateful_step_count=STEPS, deadline=None,
-                               suppress_health_check=list(HealthCheck), database=None),
+            run_state_machine_as_test,
+            Routing,
+            settings=hsettings(
+                max_examples=EXAMPLES,
+                stateful_step_count=STEPS,
+                deadline=None,
+                suppress_health_check=list(HealthCheck),
+                database=None,
+            ),
         )
     finally:
         hub.unsubscribe(sub)

@@ -50,13 +50,16 @@ async def test_changes_made_elsewhere_reach_the_cache(app, database_url):
     try:
         await other.execute(
             "INSERT INTO business_hours (company_id, department_id, weekday, opens, closes) VALUES ($1, NULL, 1, 480, 1080)",
-            company.id)
+            company.id,
+        )
 
         async def hours_seen() -> bool:
             return not (await SCHEDULES.get(company.id)).always_open
 
         assert await _until(hours_seen)
-        await other.execute("INSERT INTO holiday (company_id, day, label) VALUES ($1, '2027-01-01', 'New year')", company.id)
+        await other.execute(
+            "INSERT INTO holiday (company_id, day, label) VALUES ($1, '2027-01-01', 'New year')", company.id
+        )
 
         async def holiday_seen() -> bool:
             return len((await SCHEDULES.get(company.id)).holidays) == 1

@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from app.dispatch.assignment import drain_for_user, queue_conversation
-from app.domain.conversations import resolve_conversation
 from app.domain import sql
+from app.domain.conversations import resolve_conversation
 from app.domain.phone import PhoneState, record_phone_states
 from tests.conftest import run_sync
 from tests.dispatch.factories import make_channel, make_conversation
@@ -30,8 +30,10 @@ class VoiceDispatch(RuleBasedStateMachine):
         async def build():
             company = await make_company()
             dep = await make_department(company)
-            agents = [await make_user(company, "agent", presence="online", capacity=CAPACITY, departments=[dep])
-                      for _ in range(AGENTS)]
+            agents = [
+                await make_user(company, "agent", presence="online", capacity=CAPACITY, departments=[dep])
+                for _ in range(AGENTS)
+            ]
             channel = await make_channel(company, department=dep)
             return company, dep, agents, channel
 
@@ -39,9 +41,12 @@ class VoiceDispatch(RuleBasedStateMachine):
         self.on_call: dict[int, int] = {}  # user id -> chats held when the call began
 
     def _held(self) -> dict[int, int]:
-        rows = run_sync(sql.fetch(
-            "SELECT assigned_user_id, count(*) AS n FROM conversation WHERE company_id = $1 AND status = 'assigned' GROUP BY 1",
-            self.company.id))
+        rows = run_sync(
+            sql.fetch(
+                "SELECT assigned_user_id, count(*) AS n FROM conversation WHERE company_id = $1 AND status = 'assigned' GROUP BY 1",
+                self.company.id,
+            )
+        )
         return {r["assigned_user_id"]: r["n"] for r in rows}
 
     @rule()
@@ -55,8 +60,12 @@ class VoiceDispatch(RuleBasedStateMachine):
     @rule(which=st.integers(0, AGENTS - 1))
     def chat_resolved(self, which: int) -> None:
         agent = self.agents[which]
-        conv = run_sync(sql.fetchval(
-            "SELECT id FROM conversation WHERE assigned_user_id = $1 AND status = 'assigned' ORDER BY id LIMIT 1", agent.id))
+        conv = run_sync(
+            sql.fetchval(
+                "SELECT id FROM conversation WHERE assigned_user_id = $1 AND status = 'assigned' ORDER BY id LIMIT 1",
+                agent.id,
+            )
+        )
         if conv is not None:
             run_sync(resolve_conversation(agent, conv))
             if agent.id in self.on_call:
@@ -68,8 +77,15 @@ class VoiceDispatch(RuleBasedStateMachine):
         if agent.id in self.on_call:
             return
         self.on_call[agent.id] = self._held().get(agent.id, 0)
-        run_sync(record_phone_states([PhoneState(agent.id, self.company.id, f"10{which}", "busy", f"call{which}",
-                                                 "+33612345678", "Customer")]))
+        run_sync(
+            record_phone_states(
+                [
+                    PhoneState(
+                        agent.id, self.company.id, f"10{which}", "busy", f"call{which}", "+33612345678", "Customer"
+                    )
+                ]
+            )
+        )
 
     @precondition(lambda self: bool(self.on_call))
     @rule(data=st.data())
@@ -102,8 +118,11 @@ class VoiceDispatch(RuleBasedStateMachine):
     def no_chat_waits_next_to_a_free_agent(self) -> None:
         if not hasattr(self, "company"):
             return
-        waiting = run_sync(sql.fetchval(
-            "SELECT count(*) FROM conversation WHERE company_id = $1 AND status = 'queued'", self.company.id))
+        waiting = run_sync(
+            sql.fetchval(
+                "SELECT count(*) FROM conversation WHERE company_id = $1 AND status = 'queued'", self.company.id
+            )
+        )
         if waiting:
             held = self._held()
             free = [a.id for a in self.agents if a.id not in self.on_call and held.get(a.id, 0) < CAPACITY]
@@ -111,5 +130,6 @@ class VoiceDispatch(RuleBasedStateMachine):
 
 
 TestVoiceDispatch = VoiceDispatch.TestCase
-TestVoiceDispatch.settings = settings(max_examples=8, stateful_step_count=14, deadline=None,
-                                      suppress_health_check=list(HealthCheck))
+TestVoiceDispatch.settings = settings(
+    max_examples=8, stateful_step_count=14, deadline=None, suppress_health_check=list(HealthCheck)
+)

@@ -57,8 +57,11 @@ def test_every_event_round_trips_through_decode(cls):
     event = sample(cls)
     assert decode(event.encode()) == event
     # With its optional fields left out too (a payload written by hand may omit them).
-    required = {f.name: getattr(event, f.name) for f in dataclasses.fields(cls)
-                if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING}
+    required = {
+        f.name: getattr(event, f.name)
+        for f in dataclasses.fields(cls)
+        if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+    }
     assert decode(json.dumps({"name": cls.name, **required})) == cls(**required)
 
 
@@ -82,10 +85,12 @@ class Notifications:
 
     async def wait_for(self, done: Callable[[list[Event]], bool], timeout: float = 10) -> list[Event]:
         """The decoded events once ``done`` holds for them (a failed decode stays in as None)."""
+
         async def until() -> None:
             while not done(self.events()):
                 self.arrived.clear()
                 await self.arrived.wait()
+
         await asyncio.wait_for(until(), timeout)
         return self.events()
 
@@ -109,7 +114,8 @@ async def test_the_triggers_payloads_decode(app, bus):
     company = await make_company()
     channel_id = await sql.fetchval(
         "INSERT INTO channel (company_id, name, provider, webhook_secret) VALUES ($1, 'C', 'sandbox', 's') RETURNING id",
-        company.id)
+        company.id,
+    )
     statements = [
         # migration 0013: channel-changed
         ("UPDATE channel SET name = 'D' WHERE id = $1", channel_id),
@@ -129,9 +135,13 @@ async def test_the_triggers_payloads_decode(app, bus):
     for statement, *args in statements:
         await sql.execute(statement, *args)
     expected = [
-        ChannelChanged(company.id, channel_id), ChannelChanged(company.id, channel_id), ChannelChanged(0, 0),
-        *[ScheduleChanged(company.id)] * 3, ScheduleChanged(0),
-        *[ScheduleChanged(company.id)] * 3, ScheduleChanged(0),
+        ChannelChanged(company.id, channel_id),
+        ChannelChanged(company.id, channel_id),
+        ChannelChanged(0, 0),
+        *[ScheduleChanged(company.id)] * 3,
+        ScheduleChanged(0),
+        *[ScheduleChanged(company.id)] * 3,
+        ScheduleChanged(0),
         ScheduleChanged(company.id),
     ]
     events = await bus.wait_for(lambda events: len(events) >= len(expected))
@@ -143,11 +153,21 @@ async def test_the_ingest_statements_payloads_decode(app, bus):
     shop = await make_shop()
     channel = await get_channel(shop.company.id, shop.channel_id)
     # One message alone (the one-statement path), then two at once and an @lid alias (the other path).
-    await receive_webhook(channel, Parsed(messages=[
-        InboundMessage(provider_message_id="in-1", phone="+33611111111", type="text", text="Bonjour")]))
-    await receive_webhook(channel, Parsed(messages=[
-        InboundMessage(provider_message_id="in-2", phone="+33622222222", type="text", text="Hello"),
-        InboundMessage(provider_message_id="in-3", phone=None, alias="1532@lid", type="text", text="Olá")]))
+    await receive_webhook(
+        channel,
+        Parsed(
+            messages=[InboundMessage(provider_message_id="in-1", phone="+33611111111", type="text", text="Bonjour")]
+        ),
+    )
+    await receive_webhook(
+        channel,
+        Parsed(
+            messages=[
+                InboundMessage(provider_message_id="in-2", phone="+33622222222", type="text", text="Hello"),
+                InboundMessage(provider_message_id="in-3", phone=None, alias="1532@lid", type="text", text="Olá"),
+            ]
+        ),
+    )
     conv_id = await sql.fetchval("SELECT conversation_id FROM message WHERE provider_message_id = 'in-1'")
     sent = await queue_message(shop.company.id, conv_id, {"text": "Hi"}, user_id=shop.agent.id)
     await attach_provider_id(channel, sent, "out-1", "sent")
@@ -160,8 +180,11 @@ async def test_the_ingest_statements_payloads_decode(app, bus):
     def names(events: list) -> list[str]:
         return [e.name for e in events if e is not None]
 
-    events = await bus.wait_for(lambda events: names(events).count("message-received") >= 3
-                                and names(events).count("message-status-changed") >= 4)
+    events = await bus.wait_for(
+        lambda events: (
+            names(events).count("message-received") >= 3 and names(events).count("message-status-changed") >= 4
+        )
+    )
     assert bus.undecoded() == []
     assert names(events).count("conversation-opened") == 3
     statuses = [(e.message_id, e.status) for e in events if e is not None and e.name == "message-status-changed"]

@@ -27,17 +27,40 @@ SECRET = "group-commit-secret"
 @pytest.fixture
 async def channel(app):  # the app fixture opens the pool the writer uses
     company = await make_company()
-    return await create_channel(company.id, {"name": "Meta", "provider": "meta", "cred_phone_number_id": "1",
-                                             "cred_access_token": "t", "cred_app_secret": SECRET})
+    return await create_channel(
+        company.id,
+        {
+            "name": "Meta",
+            "provider": "meta",
+            "cred_phone_number_id": "1",
+            "cred_access_token": "t",
+            "cred_app_secret": SECRET,
+        },
+    )
 
 
 def args(channel, phone: str, message_id: str, department_id: int | None = None) -> tuple:
-    return (channel.company_id, channel.id, department_id, phone, "Zoé", "text", message_id, f"text of {message_id}", "{}", "",
-            CHANNEL, ConversationOpened.name, MessageReceived.name)
+    return (
+        channel.company_id,
+        channel.id,
+        department_id,
+        phone,
+        "Zoé",
+        "text",
+        message_id,
+        f"text of {message_id}",
+        "{}",
+        "",
+        CHANNEL,
+        ConversationOpened.name,
+        MessageReceived.name,
+    )
 
 
 def call(writer: GroupCommit, channel, phone: str, message_id: str, department_id: int | None = None):
-    return writer.run((channel.company_id, phone, channel.id), (_INBOUND_ONE, args(channel, phone, message_id, department_id)))
+    return writer.run(
+        (channel.company_id, phone, channel.id), (_INBOUND_ONE, args(channel, phone, message_id, department_id))
+    )
 
 
 async def stored_ids() -> list[str]:
@@ -54,12 +77,16 @@ async def test_concurrent_webhooks_share_commits_and_each_is_stored_once(client,
         value["contacts"][0]["wa_id"] = phone
         value["messages"][0].update({"from": phone, "id": f"wamid.gc{i}"})
         raw = json.dumps(data).encode()
-        return raw, {"content-type": "application/json",
-                     "x-hub-signature-256": "sha256=" + hmac.new(SECRET.encode(), raw, hashlib.sha256).hexdigest()}
+        return raw, {
+            "content-type": "application/json",
+            "x-hub-signature-256": "sha256=" + hmac.new(SECRET.encode(), raw, hashlib.sha256).hexdigest(),
+        }
 
     before = (INBOUND.batches, INBOUND.calls)
     posts = [webhook(i) for i in range(60)] + [webhook(i) for i in range(0, 60, 3)]  # 20 provider retries
-    answers = await asyncio.gather(*(client.post(f"/webhooks/meta/{channel.id}", content=raw, headers=h) for raw, h in posts))
+    answers = await asyncio.gather(
+        *(client.post(f"/webhooks/meta/{channel.id}", content=raw, headers=h) for raw, h in posts)
+    )
     assert [a.status_code for a in answers] == [200] * len(posts)
     assert sum(a.json()["stored"] for a in answers) == 60
     assert sum(a.json()["duplicates"] for a in answers) == 20
@@ -106,8 +133,9 @@ async def test_two_batches_take_row_locks_in_one_order(channel):
         await call(GroupCommit(), channel, phone, f"first-{phone}")
 
     async def waiting_for_locks() -> int:
-        return await sql.fetchval("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                                  "AND datname = current_database()")
+        return await sql.fetchval(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()"
+        )
 
     async def until_waiting(n: int) -> None:
         for _ in range(500):
@@ -166,7 +194,9 @@ async def test_a_caller_that_goes_away_still_has_its_message_stored(channel):
     assert sorted(await stored_ids()) == ["left", "stayed"]
 
 
-async def test_concurrent_status_webhooks_share_commits_apply_forward_and_wait_for_unknown_messages(app, client, channel):
+async def test_concurrent_status_webhooks_share_commits_apply_forward_and_wait_for_unknown_messages(
+    app, client, channel
+):
     """Statuses (the most frequent webhooks: sent, delivered, read for every reply) take the same
     group commit, each after its (channel, provider id) lock: applied only forward, each applied
     one announced, a status for a message we do not have kept until it arrives, retries harmless."""
@@ -182,29 +212,41 @@ async def test_concurrent_status_webhooks_share_commits_apply_forward_and_wait_f
             """INSERT INTO message (company_id, channel_id, conversation_id, direction, author, type, text, data,
                                     provider_message_id, status)
                VALUES ($1, $2, $3, 'out', 'agent', 'text', $4, '{}', $5, 'sent') RETURNING id""",
-            channel.company_id, channel.id, conv_id, f"reply {i}", f"wamid.out{i}")
+            channel.company_id,
+            channel.id,
+            conv_id,
+            f"reply {i}",
+            f"wamid.out{i}",
+        )
 
     def status_webhook(provider_id: str, status: str) -> tuple[bytes, dict]:
         data = json.loads(json.dumps(template))
         data["entry"][0]["changes"][0]["value"]["statuses"][0].update({"id": provider_id, "status": status})
         raw = json.dumps(data).encode()
-        return raw, {"content-type": "application/json",
-                     "x-hub-signature-256": "sha256=" + hmac.new(SECRET.encode(), raw, hashlib.sha256).hexdigest()}
+        return raw, {
+            "content-type": "application/json",
+            "x-hub-signature-256": "sha256=" + hmac.new(SECRET.encode(), raw, hashlib.sha256).hexdigest(),
+        }
 
     sub = app.state.hub.subscribe(channel.company_id)
-    posts = ([status_webhook(f"wamid.out{i}", "read") for i in range(8)]
-             + [status_webhook(f"wamid.out{i}", "delivered") for i in range(8)]  # behind read or before it
-             + [status_webhook(f"wamid.out{i}", "read") for i in range(0, 8, 2)]  # provider retries
-             + [status_webhook(f"wamid.unknown{i}", "delivered") for i in range(3)])
+    posts = (
+        [status_webhook(f"wamid.out{i}", "read") for i in range(8)]
+        + [status_webhook(f"wamid.out{i}", "delivered") for i in range(8)]  # behind read or before it
+        + [status_webhook(f"wamid.out{i}", "read") for i in range(0, 8, 2)]  # provider retries
+        + [status_webhook(f"wamid.unknown{i}", "delivered") for i in range(3)]
+    )
     before = (STATUSES.batches, STATUSES.calls)
-    answers = await asyncio.gather(*(client.post(f"/webhooks/meta/{channel.id}", content=raw, headers=h) for raw, h in posts))
+    answers = await asyncio.gather(
+        *(client.post(f"/webhooks/meta/{channel.id}", content=raw, headers=h) for raw, h in posts)
+    )
     assert [a.status_code for a in answers] == [200] * len(posts)
     assert STATUSES.calls - before[1] == len(posts) and STATUSES.batches - before[0] < len(posts)
     rows = await sql.fetch("SELECT id, status FROM message WHERE direction = 'out' ORDER BY id")
     assert [r["status"] for r in rows] == ["read"] * 8  # never moved back to delivered
     assert sum(a.json()["early_statuses"] for a in answers) == 3
-    assert sorted(r["provider_message_id"] for r in await sql.fetch("SELECT provider_message_id FROM pending_status")) == [
-        f"wamid.unknown{i}" for i in range(3)]
+    assert sorted(
+        r["provider_message_id"] for r in await sql.fetch("SELECT provider_message_id FROM pending_status")
+    ) == [f"wamid.unknown{i}" for i in range(3)]
     applied = sum(a.json()["statuses"] for a in answers)
     assert 8 <= applied <= 16  # each read once; a delivered that came first applied too
     events = []
@@ -212,5 +254,7 @@ async def test_concurrent_status_webhooks_share_commits_apply_forward_and_wait_f
         item = await asyncio.wait_for(sub.get(), 5)
         if isinstance(item, MessageStatusChanged):
             events.append(item)
-    assert {(e.conversation_id, e.message_id) for e in events if e.status == "read"} == {(conv_id, ids[i]) for i in range(8)}
+    assert {(e.conversation_id, e.message_id) for e in events if e.status == "read"} == {
+        (conv_id, ids[i]) for i in range(8)
+    }
     assert all(e.company_id == channel.company_id for e in events)

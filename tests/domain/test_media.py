@@ -46,10 +46,23 @@ async def test_twilio_media_fetched_and_served(app, client, settings):
 
     company, other = await make_company(), await make_company()
     async with FakeProvider(handler) as fake, httpx.AsyncClient() as http:
-        channel = await create_channel(company.id, {"name": "tw", "provider": "twilio", "cred_account_sid": "ACX",
-                                                    "cred_auth_token": "tok", "cred_from_number": "+14155238886",
-                                                    "cred_api_base": fake.url})
-        await receive_webhook(channel, parsed_with_url(twilio.PROVIDER, "twilio", "webhook_inbound_image_caption_assembled.txt", fake.url, form=True))
+        channel = await create_channel(
+            company.id,
+            {
+                "name": "tw",
+                "provider": "twilio",
+                "cred_account_sid": "ACX",
+                "cred_auth_token": "tok",
+                "cred_from_number": "+14155238886",
+                "cred_api_base": fake.url,
+            },
+        )
+        await receive_webhook(
+            channel,
+            parsed_with_url(
+                twilio.PROVIDER, "twilio", "webhook_inbound_image_caption_assembled.txt", fake.url, form=True
+            ),
+        )
         sender = Sender(http, data_dir=settings.data_dir)
         assert await sender.fetch_media_once() is True
         assert await sender.fetch_media_once() is False
@@ -84,14 +97,27 @@ async def test_twilio_media_fetched_and_served(app, client, settings):
 async def test_meta_media_id_resolved_then_downloaded(app, settings):
     def handler(req):
         if req.path == "/v21.0/65463453":
-            return json_answer(200, {"url": f"{fake.url}/whatsapp_business/attachments/?mid=65463453", "mime_type": "image/jpeg"})
+            return json_answer(
+                200, {"url": f"{fake.url}/whatsapp_business/attachments/?mid=65463453", "mime_type": "image/jpeg"}
+            )
         return 200, {"content-type": "image/jpeg"}, JPEG
 
     company = await make_company()
     async with FakeProvider(handler) as fake, httpx.AsyncClient() as http:
-        channel = await create_channel(company.id, {"name": "m", "provider": "meta", "cred_phone_number_id": "1", "cred_access_token": "tok",
-                                                    "cred_app_secret": "s", "cred_api_base": fake.url + "/v21.0"})
-        await receive_webhook(channel, parsed_with_url(meta.PROVIDER, "meta", "webhook_message_image_media_id.json", fake.url))
+        channel = await create_channel(
+            company.id,
+            {
+                "name": "m",
+                "provider": "meta",
+                "cred_phone_number_id": "1",
+                "cred_access_token": "tok",
+                "cred_app_secret": "s",
+                "cred_api_base": fake.url + "/v21.0",
+            },
+        )
+        await receive_webhook(
+            channel, parsed_with_url(meta.PROVIDER, "meta", "webhook_message_image_media_id.json", fake.url)
+        )
         await Sender(http, data_dir=settings.data_dir).fetch_media_once()
         assert [r.path for r in fake.requests] == ["/v21.0/65463453", "/whatsapp_business/attachments/?mid=65463453"]
         assert all(r.headers["authorization"] == "Bearer tok" for r in fake.requests)
@@ -109,10 +135,20 @@ async def test_media_limits(app, settings, case):
 
     company = await make_company()
     async with FakeProvider(handler) as fake, httpx.AsyncClient() as http:
-        channel = await create_channel(company.id, {"name": "tw", "provider": "twilio", "cred_account_sid": "ACX",
-                                                    "cred_auth_token": "tok", "cred_from_number": "+14155238886",
-                                                    "cred_api_base": fake.url})
-        parsed = parsed_with_url(twilio.PROVIDER, "twilio", "webhook_inbound_document_assembled.txt", fake.url, form=True)
+        channel = await create_channel(
+            company.id,
+            {
+                "name": "tw",
+                "provider": "twilio",
+                "cred_account_sid": "ACX",
+                "cred_auth_token": "tok",
+                "cred_from_number": "+14155238886",
+                "cred_api_base": fake.url,
+            },
+        )
+        parsed = parsed_with_url(
+            twilio.PROVIDER, "twilio", "webhook_inbound_document_assembled.txt", fake.url, form=True
+        )
         m = dataclasses.replace(parsed.messages[0], media=dataclasses.replace(parsed.messages[0].media, mime_type=""))
         await receive_webhook(channel, Parsed(messages=[m]))
         await Sender(http, data_dir=settings.data_dir, media_max_bytes=100).fetch_media_once()
@@ -131,23 +167,41 @@ async def test_uploads_from_simulator_and_composer(app, client, settings):
     await login(client, admin.email)
     sandbox = await ensure_sandbox_channel(company.id)
     files = {"file": ("photo.jpg", JPEG, "image/jpeg")}
-    r = await client.post("/simulator/send", data={"channel_id": str(sandbox.id), "phone": "+15550100001", "text": "look",
-                                                   "_csrf_token": csrf(client)}, files=files)
+    r = await client.post(
+        "/simulator/send",
+        data={"channel_id": str(sandbox.id), "phone": "+15550100001", "text": "look", "_csrf_token": csrf(client)},
+        files=files,
+    )
     assert r.status_code == 303, r.text
     row = await sql.fetchrow("SELECT id, type, text, data FROM message")
     assert (row["type"], row["text"]) == ("image", "look") and json.loads(row["data"])["media"]["size"] == len(JPEG)
     assert (await client.get(f"/conversations/media/{row['id']}")).content == JPEG
-    bad = await client.post("/simulator/send", data={"channel_id": str(sandbox.id), "phone": "+15550100001", "_csrf_token": csrf(client)},
-                            files={"file": ("x.html", b"<script>", "text/html")})
+    bad = await client.post(
+        "/simulator/send",
+        data={"channel_id": str(sandbox.id), "phone": "+15550100001", "_csrf_token": csrf(client)},
+        files={"file": ("x.html", b"<script>", "text/html")},
+    )
     assert bad.status_code == 400 and await sql.fetchval("SELECT count(*) FROM message") == 1
 
-    async with FakeProvider(lambda r: json_answer(200, {"sent": True, "message": {"id": "wh-1"}})) as fake, httpx.AsyncClient() as http:
-        whapi = await create_channel(company.id, {"name": "w", "provider": "whapi", "cred_token": "tok", "cred_api_base": fake.url})
+    async with (
+        FakeProvider(lambda r: json_answer(200, {"sent": True, "message": {"id": "wh-1"}})) as fake,
+        httpx.AsyncClient() as http,
+    ):
+        whapi = await create_channel(
+            company.id, {"name": "w", "provider": "whapi", "cred_token": "tok", "cred_api_base": fake.url}
+        )
         from app.providers.base import InboundMessage
-        await receive_webhook(whapi, Parsed(messages=[InboundMessage(provider_message_id="i1", phone="+919984351847", type="text", text="hi")]))
+
+        await receive_webhook(
+            whapi,
+            Parsed(messages=[InboundMessage(provider_message_id="i1", phone="+919984351847", type="text", text="hi")]),
+        )
         conv = await sql.fetchval("SELECT id FROM conversation WHERE channel_id = $1", whapi.id)
-        r = await client.post(f"/inbox/{conv}/messages", data={"text": "your invoice", "_csrf_token": csrf(client)},
-                              files={"file": ("invoice.pdf", b"%PDF-1.4 test", "application/pdf")})
+        r = await client.post(
+            f"/inbox/{conv}/messages",
+            data={"text": "your invoice", "_csrf_token": csrf(client)},
+            files={"file": ("invoice.pdf", b"%PDF-1.4 test", "application/pdf")},
+        )
         assert r.status_code == 303, r.text
         out = await sql.fetchrow("SELECT id, type FROM message WHERE direction = 'out'")
         assert out["type"] == "document"

@@ -61,8 +61,14 @@ async def test_meta_uploads_the_file_then_sends_its_id(app, settings):
 
 
 async def test_meta_upload_refused_fails_the_message_with_reason(app, settings):
-    error = {"error": {"message": "(#131053) Media upload error", "type": "OAuthException", "code": 131053,
-                       "error_data": {"details": "Unsupported file type."}}}
+    error = {
+        "error": {
+            "message": "(#131053) Media upload error",
+            "type": "OAuthException",
+            "code": 131053,
+            "error_data": {"details": "Unsupported file type."},
+        }
+    }
     async with FakeProvider(lambda r: json_answer(400, error)) as fake, httpx.AsyncClient() as client:
         company, agent, channel, conv = await setup("meta", fake.url)
         mid = await _queue_file(settings, company, agent, conv)
@@ -82,7 +88,14 @@ async def test_meta_upload_outage_is_retried(app, settings):
 
 
 async def test_waha_sends_the_file_as_base64(app, settings):
-    answer = {"id": {"fromMe": True, "remote": "972987654321@c.us", "id": "true_972987654321@c.us_ABC", "_serialized": "true_972987654321@c.us_ABC"}}
+    answer = {
+        "id": {
+            "fromMe": True,
+            "remote": "972987654321@c.us",
+            "id": "true_972987654321@c.us_ABC",
+            "_serialized": "true_972987654321@c.us_ABC",
+        }
+    }
     async with FakeProvider(lambda r: json_answer(201, answer)) as fake, httpx.AsyncClient() as client:
         company, agent, channel, conv = await setup("waha", fake.url)
         mid = await _queue_file(settings, company, agent, conv)
@@ -96,8 +109,10 @@ async def test_waha_sends_the_file_as_base64(app, settings):
 
 
 async def test_whapi_sends_the_file_as_a_data_uri(app, settings):
-    async with FakeProvider(lambda r: json_answer(200, {"sent": True, "message": {"id": "PsqXn5SAD5v7HRA-wHqB9tg"}})) as fake, \
-            httpx.AsyncClient() as client:
+    async with (
+        FakeProvider(lambda r: json_answer(200, {"sent": True, "message": {"id": "PsqXn5SAD5v7HRA-wHqB9tg"}})) as fake,
+        httpx.AsyncClient() as client,
+    ):
         company, agent, channel, conv = await setup("whapi", fake.url)
         mid = await _queue_file(settings, company, agent, conv)
         await Sender(client, data_dir=settings.data_dir).run_once()
@@ -112,7 +127,9 @@ async def test_twilio_gets_a_signed_link_to_the_file(app, settings, client):
     async with FakeProvider(lambda r: json_answer(201, TWILIO_OK)) as fake, httpx.AsyncClient() as http:
         company, agent, channel, conv = await setup("twilio", fake.url)
         mid = await _queue_file(settings, company, agent, conv)
-        await Sender(http, data_dir=settings.data_dir, public_url="https://sb.example.com", secret_key=settings.secret_key).run_once()
+        await Sender(
+            http, data_dir=settings.data_dir, public_url="https://sb.example.com", secret_key=settings.secret_key
+        ).run_once()
         [req] = fake.requests
         link = dict(httpx.QueryParams(req.body.decode()))["MediaUrl"]
         assert link.startswith(f"https://sb.example.com/webhooks/media/{mid}/")

@@ -34,12 +34,26 @@ def settings(settings):
 async def setup(provider: str, base: str, phone: str = "+972987654321"):
     company = await make_company()
     agent = await make_user(company, "supervisor")
-    creds = {"meta": {"cred_phone_number_id": "1122", "cred_access_token": "tok", "cred_app_secret": "s", "cred_api_base": base + "/v21.0"},
-             "twilio": {"cred_account_sid": "ACX", "cred_auth_token": "tt", "cred_from_number": "+14155238886", "cred_api_base": base},
-             "whapi": {"cred_token": "tok", "cred_api_base": base},
-             "waha": {"cred_base_url": base, "cred_session": "default", "cred_api_key": "k"}}[provider]
+    creds = {
+        "meta": {
+            "cred_phone_number_id": "1122",
+            "cred_access_token": "tok",
+            "cred_app_secret": "s",
+            "cred_api_base": base + "/v21.0",
+        },
+        "twilio": {
+            "cred_account_sid": "ACX",
+            "cred_auth_token": "tt",
+            "cred_from_number": "+14155238886",
+            "cred_api_base": base,
+        },
+        "whapi": {"cred_token": "tok", "cred_api_base": base},
+        "waha": {"cred_base_url": base, "cred_session": "default", "cred_api_key": "k"},
+    }[provider]
     channel = await create_channel(company.id, {"name": provider, "provider": provider, **creds})
-    await receive_webhook(channel, Parsed(messages=[InboundMessage(provider_message_id="in-1", phone=phone, type="text", text="hello")]))
+    await receive_webhook(
+        channel, Parsed(messages=[InboundMessage(provider_message_id="in-1", phone=phone, type="text", text="hello")])
+    )
     conv_id = await sql.fetchval("SELECT id FROM conversation WHERE channel_id = $1", channel.id)
     return company, agent, channel, conv_id
 
@@ -65,11 +79,18 @@ async def test_meta_send_stores_provider_id(app):
         assert await status_of(mid) == "pending"
         await Sender(client).run_once()
         row = await sql.fetchrow("SELECT status, provider_message_id, sent_at FROM message WHERE id = $1", mid)
-        assert (row["status"], row["provider_message_id"]) == ("sent", "wamid.gBGGSFcCNEOPAgkO_KJ55r4w_ww") and row["sent_at"]
+        assert (row["status"], row["provider_message_id"]) == ("sent", "wamid.gBGGSFcCNEOPAgkO_KJ55r4w_ww") and row[
+            "sent_at"
+        ]
         [req] = fake.requests
         assert req.path == "/v21.0/1122/messages" and req.headers["authorization"] == "Bearer tok"
-        assert req.json() == {"messaging_product": "whatsapp", "recipient_type": "individual", "to": "972987654321",
-                              "type": "text", "text": {"preview_url": False, "body": "Hello <b>there</b>"}}
+        assert req.json() == {
+            "messaging_product": "whatsapp",
+            "recipient_type": "individual",
+            "to": "972987654321",
+            "type": "text",
+            "text": {"preview_url": False, "body": "Hello <b>there</b>"},
+        }
         await Sender(client).run_once()
         assert len(fake.requests) == 1  # nothing is sent twice
 
@@ -95,7 +116,15 @@ async def test_outage_delays_but_loses_nothing(app):
         await drain(sender, all_sent)
         assert len(fake.requests) > 3  # attempts failed during the outage
         assert delivered == ["m0", "m1", "m2"]  # each once, in order
-        assert len({r["provider_message_id"] for r in await sql.fetch("SELECT provider_message_id FROM message WHERE direction = 'out'")}) == 3
+        assert (
+            len(
+                {
+                    r["provider_message_id"]
+                    for r in await sql.fetch("SELECT provider_message_id FROM message WHERE direction = 'out'")
+                }
+            )
+            == 3
+        )
         body = parse_qs(fake.requests[-1].body.decode())
         assert body["StatusCallback"] == [f"https://sb.example.com/webhooks/twilio/{channel.id}"]
         assert body["To"] == ["whatsapp:+972987654321"] and body["From"] == ["whatsapp:+14155238886"]
@@ -103,7 +132,10 @@ async def test_outage_delays_but_loses_nothing(app):
 
 
 async def test_retry_after_is_honoured(app):
-    async with FakeProvider(lambda r: json_answer(429, {}, {"retry-after": "30"})) as fake, httpx.AsyncClient() as client:
+    async with (
+        FakeProvider(lambda r: json_answer(429, {}, {"retry-after": "30"})) as fake,
+        httpx.AsyncClient() as client,
+    ):
         company, agent, channel, conv = await setup("whapi", fake.url)
         mid = await queue_message(company.id, conv, {"text": "hi"}, user_id=agent.id)
         await Sender(client).run_once()
@@ -153,7 +185,9 @@ async def test_status_before_send_response_is_applied(app):
         company, agent, channel, conv = await setup("meta", fake.url)
         mid = await queue_message(company.id, conv, {"text": "quick"}, user_id=agent.id)
         # The provider's "delivered" webhook wins the race against its own send response.
-        await receive_webhook(channel, Parsed(statuses=[StatusUpdate("wamid.gBGGSFcCNEOPAgkO_KJ55r4w_ww", "delivered")]))
+        await receive_webhook(
+            channel, Parsed(statuses=[StatusUpdate("wamid.gBGGSFcCNEOPAgkO_KJ55r4w_ww", "delivered")])
+        )
         await Sender(client).run_once()
         assert await status_of(mid) == "delivered"
         assert await sql.fetchval("SELECT count(*) FROM pending_status") == 0
@@ -161,12 +195,21 @@ async def test_status_before_send_response_is_applied(app):
 
 async def test_two_senders_never_send_twice(app):
     counter = iter(range(10_000))
-    async with FakeProvider(lambda r: json_answer(200, {"sent": True, "message": {"id": f"id-{next(counter)}"}})) as fake, \
-            httpx.AsyncClient() as client:
+    async with (
+        FakeProvider(lambda r: json_answer(200, {"sent": True, "message": {"id": f"id-{next(counter)}"}})) as fake,
+        httpx.AsyncClient() as client,
+    ):
         company, agent, channel, conv = await setup("whapi", fake.url)
         convs = [conv]
         for i in range(9):
-            await receive_webhook(channel, Parsed(messages=[InboundMessage(provider_message_id=f"in-x{i}", phone=f"+3361234567{i}", type="text", text="hi")]))
+            await receive_webhook(
+                channel,
+                Parsed(
+                    messages=[
+                        InboundMessage(provider_message_id=f"in-x{i}", phone=f"+3361234567{i}", type="text", text="hi")
+                    ]
+                ),
+            )
         convs = [r["id"] for r in await sql.fetch("SELECT id FROM conversation")]
         for c in convs:
             for j in range(3):
@@ -198,7 +241,9 @@ async def test_window_templates_and_limits(app):
         with pytest.raises(ValidationError) as closed:
             await queue_message(company.id, conv, {"text": "hi"}, user_id=agent.id)
         assert "24 hours" in closed.value.errors["text"]
-        mid = await queue_message(company.id, conv, {"template_name": "hello_world", "template_language": "en_US"}, user_id=agent.id)
+        mid = await queue_message(
+            company.id, conv, {"template_name": "hello_world", "template_language": "en_US"}, user_id=agent.id
+        )
         await Sender(client).run_once()
         assert fake.requests[-1].json()["template"] == {"name": "hello_world", "language": {"code": "en_US"}}
         assert await status_of(mid) == "sent"
@@ -214,5 +259,6 @@ async def test_other_company_cannot_queue(app):
         company, agent, channel, conv = await setup("whapi", fake.url)
         other = await make_company()
         from app.domain.errors import NotFound
+
         with pytest.raises(NotFound):
             await queue_message(other.id, conv, {"text": "hi"}, user_id=None)

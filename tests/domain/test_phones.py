@@ -27,8 +27,8 @@ from tests.factories import make_company
         ("(11) 98765-4321", "BR", "+5511987654321"),
         ("+0612345678", "FR", None),
         ("whatsapp:+14155238886", "", "+14155238886"),
-    ("5511987654321", "", "+5511987654321"),  # bare digits with a country code (API integrators)
-    ("5511987654321", "FR", "+5511987654321"),
+        ("5511987654321", "", "+5511987654321"),  # bare digits with a country code (API integrators)
+        ("5511987654321", "FR", "+5511987654321"),
         ("12", "FR", None),
         ("not a number", "FR", None),
     ],
@@ -51,10 +51,7 @@ async def test_typed_national_number_uses_the_company_country():
         },
     )
     contact = await upsert_contact(company.id, "06 12 34 56 78", "Dupont")
-    assert (
-        await sql.fetchval("SELECT phone FROM contact WHERE id = $1", contact)
-        == "+33612345678"
-    )
+    assert await sql.fetchval("SELECT phone FROM contact WHERE id = $1", contact) == "+33612345678"
     with pytest.raises(ValidationError):
         await update_company(
             company.id,

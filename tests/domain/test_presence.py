@@ -2,7 +2,6 @@
 
 import asyncio
 
-
 from app.dispatch.sweeper import sweep_once
 from app.domain import sql
 from app.domain.presence import PresenceChange, expire_stale_presence, heartbeat, set_presence

@@ -90,9 +90,7 @@ class Phone:
 
 
 async def expire_lease(message_id: int) -> None:
-    await sql.execute(
-        "UPDATE message SET next_attempt_at = now() WHERE id = $1", message_id
-    )
+    await sql.execute("UPDATE message SET next_attempt_at = now() WHERE id = $1", message_id)
 
 
 @pytest.mark.parametrize("provider", ["waha", "whapi"])
@@ -100,12 +98,8 @@ async def test_timeout_after_the_provider_accepted_sends_once(app, provider):
     phone = Phone(provider)
     async with FakeProvider(phone) as fake, httpx.AsyncClient(timeout=0.3) as client:
         company, agent, channel, conv = await setup(provider, fake.url)
-        mid = await queue_message(
-            company.id, conv, {"text": "Your order ships today"}, user_id=agent.id
-        )
-        fake.hang = (
-            1.0  # the provider takes the message, its answer never comes in time
-        )
+        mid = await queue_message(company.id, conv, {"text": "Your order ships today"}, user_id=agent.id)
+        fake.hang = 1.0  # the provider takes the message, its answer never comes in time
         await Sender(client, retry_base=0.01).run_once()
         fake.hang = 0
         await asyncio.sleep(0.9)  # the provider finishes taking it after our timeout
@@ -119,9 +113,7 @@ async def test_timeout_after_the_provider_accepted_sends_once(app, provider):
         "SELECT status, provider_message_id, send_started_at FROM message WHERE id = $1",
         mid,
     )
-    assert row["status"] == "sent" and row["provider_message_id"] == (
-        "W1" if provider == "waha" else "H1"
-    )
+    assert row["status"] == "sent" and row["provider_message_id"] == ("W1" if provider == "waha" else "H1")
     assert row["send_started_at"] is None
 
 
@@ -130,9 +122,7 @@ async def test_crash_between_the_call_and_its_record_sends_once(app):
     phone = Phone("whapi")
     async with FakeProvider(phone) as fake, httpx.AsyncClient() as client:
         company, agent, channel, conv = await setup("whapi", fake.url)
-        mid = await queue_message(
-            company.id, conv, {"text": "See you at 10"}, user_id=agent.id
-        )
+        mid = await queue_message(company.id, conv, {"text": "See you at 10"}, user_id=agent.id)
         [claimed] = await claim_due(10, 120)  # the dying process's claim, committed
         ch = await get_channel_for_webhook(channel.id)
         await ch.impl.send(
@@ -176,17 +166,11 @@ async def test_meta_cannot_list_so_the_agent_is_told_and_may_resend(app):
 
     async with FakeProvider(handler) as fake, httpx.AsyncClient() as client:
         company, agent, channel, conv = await setup("meta", fake.url)
-        mid = await queue_message(
-            company.id, conv, {"text": "Your code is 1234"}, user_id=agent.id
-        )
-        await claim_due(
-            10, 120
-        )  # claimed, then the process died: did Meta get it? Nobody knows.
+        mid = await queue_message(company.id, conv, {"text": "Your code is 1234"}, user_id=agent.id)
+        await claim_due(10, 120)  # claimed, then the process died: did Meta get it? Nobody knows.
         await expire_lease(mid)
         await Sender(client).run_once()
-        row = await sql.fetchrow(
-            "SELECT status, error_code, error_reason FROM message WHERE id = $1", mid
-        )
+        row = await sql.fetchrow("SELECT status, error_code, error_reason FROM message WHERE id = $1", mid)
         assert (row["status"], row["error_code"]) == ("failed", "unknown")
         assert row["error_reason"].startswith("May not have been sent")
         assert phone_sends == []  # never resent by itself
@@ -200,9 +184,7 @@ async def test_the_providers_echo_settles_an_unknown_send(app):
     phone = Phone("waha")
     async with FakeProvider(phone) as fake, httpx.AsyncClient() as client:
         company, agent, channel, conv = await setup("waha", fake.url)
-        mid = await queue_message(
-            company.id, conv, {"text": "Parcel left the depot"}, user_id=agent.id
-        )
+        mid = await queue_message(company.id, conv, {"text": "Parcel left the depot"}, user_id=agent.id)
         await claim_due(10, 120)
         ch = await get_channel_for_webhook(channel.id)
         echo = InboundMessage(
@@ -217,9 +199,5 @@ async def test_the_providers_echo_settles_an_unknown_send(app):
         await expire_lease(mid)
         await Sender(client).run_once()
     assert phone.sends() == 0
-    rows = await sql.fetch(
-        "SELECT id, status, provider_message_id FROM message WHERE direction = 'out'"
-    )
-    assert [(r["id"], r["status"], r["provider_message_id"]) for r in rows] == [
-        (mid, "sent", "3EB0ECHO")
-    ]
+    rows = await sql.fetch("SELECT id, status, provider_message_id FROM message WHERE direction = 'out'")
+    assert [(r["id"], r["status"], r["provider_message_id"]) for r in rows] == [(mid, "sent", "3EB0ECHO")]

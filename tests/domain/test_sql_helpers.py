@@ -17,7 +17,12 @@ def test_like_matches_anywhere_and_takes_wildcards_literally():
 
 async def test_like_in_postgresql(app):
     rows = ["50% off", "500 off", "a_b", "axb", "back\\slash"]
-    for text, expected in [("50%", ["50% off"]), ("a_b", ["a_b"]), ("\\", ["back\\slash"]), ("OFF", ["50% off", "500 off"])]:
+    for text, expected in [
+        ("50%", ["50% off"]),
+        ("a_b", ["a_b"]),
+        ("\\", ["back\\slash"]),
+        ("OFF", ["50% off", "500 off"]),
+    ]:
         found = await sql.fetch("SELECT t FROM unnest($1::text[]) t WHERE t ILIKE $2 ORDER BY t", rows, sql.like(text))
         assert [r["t"] for r in found] == expected, text
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -23,12 +23,20 @@ from tests.fake_provider import FakeProvider
 # AWS's examples ("Signature Calculations for the Authorization Header: Transferring Payload in
 # a Single Chunk", Amazon S3 API reference), with their example credentials.
 AWS_KEY, AWS_SECRET = "AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
-AWS_DAY = datetime(2013, 5, 24, tzinfo=timezone.utc)
+AWS_DAY = datetime(2013, 5, 24, tzinfo=UTC)
 
 
 def test_signature_of_aws_get_object_example():
-    headers = sign("GET", "https://examplebucket.s3.amazonaws.com/test.txt", {"Range": "bytes=0-9"}, EMPTY_SHA256,
-                   access_key=AWS_KEY, secret_key=AWS_SECRET, region="us-east-1", now=AWS_DAY)
+    headers = sign(
+        "GET",
+        "https://examplebucket.s3.amazonaws.com/test.txt",
+        {"Range": "bytes=0-9"},
+        EMPTY_SHA256,
+        access_key=AWS_KEY,
+        secret_key=AWS_SECRET,
+        region="us-east-1",
+        now=AWS_DAY,
+    )
     assert headers["Authorization"] == (
         "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request, "
         "SignedHeaders=host;range;x-amz-content-sha256;x-amz-date, "
@@ -38,10 +46,19 @@ def test_signature_of_aws_get_object_example():
 
 def test_signature_of_aws_put_object_example():
     body = b"Welcome to Amazon S3."
-    headers = sign("PUT", "https://examplebucket.s3.amazonaws.com/test%24file.text",
-                   {"Date": "Fri, 24 May 2013 00:00:00 GMT", "x-amz-storage-class": "REDUCED_REDUNDANCY"},
-                   hashlib.sha256(body).hexdigest(), access_key=AWS_KEY, secret_key=AWS_SECRET, region="us-east-1", now=AWS_DAY)
-    assert headers["Authorization"].endswith("Signature=98ad721746da40c64f1a55b78f14c238d841ea1380cd77a1b5971af0ece108bd")
+    headers = sign(
+        "PUT",
+        "https://examplebucket.s3.amazonaws.com/test%24file.text",
+        {"Date": "Fri, 24 May 2013 00:00:00 GMT", "x-amz-storage-class": "REDUCED_REDUNDANCY"},
+        hashlib.sha256(body).hexdigest(),
+        access_key=AWS_KEY,
+        secret_key=AWS_SECRET,
+        region="us-east-1",
+        now=AWS_DAY,
+    )
+    assert headers["Authorization"].endswith(
+        "Signature=98ad721746da40c64f1a55b78f14c238d841ea1380cd77a1b5971af0ece108bd"
+    )
     assert headers["x-amz-content-sha256"] == "44ce7dd67c959e0d3524ffac1771dfbba87d2b6b4b4e99e42034a8b803f8b072"
 
 
@@ -59,12 +76,20 @@ class FakeBucket:
         auth = req.headers.get("authorization", "")
         names = auth.split("SignedHeaders=")[1].split(",")[0].split(";")
         given = {n: req.headers[n] for n in names if n not in ("host", "x-amz-date", "x-amz-content-sha256")}
-        now = datetime.strptime(req.headers["x-amz-date"], "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc)
+        now = datetime.strptime(req.headers["x-amz-date"], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
         payload = req.headers["x-amz-content-sha256"]
         if req.method == "PUT" and hashlib.sha256(req.body).hexdigest() != payload:
             return 400, {}, b"<Error><Code>XAmzContentSHA256Mismatch</Code></Error>"
-        expected = sign(req.method, f"http://{req.headers['host']}{req.path}", given, payload,
-                        access_key="key", secret_key=self.secret, region="eu-west-3", now=now)["Authorization"]
+        expected = sign(
+            req.method,
+            f"http://{req.headers['host']}{req.path}",
+            given,
+            payload,
+            access_key="key",
+            secret_key=self.secret,
+            region="eu-west-3",
+            now=now,
+        )["Authorization"]
         if expected != auth:
             return 403, {}, b"<Error><Code>SignatureDoesNotMatch</Code></Error>"
         if req.method == "PUT":
@@ -92,7 +117,10 @@ async def _message_with_file(settings, content: bytes) -> tuple[int, int]:
     return await sql.fetchval(
         """INSERT INTO message (company_id, channel_id, conversation_id, direction, author, type, text, data, status)
            VALUES ($1, $2, $3, 'in', 'customer', 'image', '', $4::jsonb, 'received') RETURNING id""",
-        company.id, channel_id, conversation_id, json.dumps({"media": media}),
+        company.id,
+        channel_id,
+        conversation_id,
+        json.dumps({"media": media}),
     ), company.id
 
 
@@ -133,7 +161,9 @@ async def test_a_bucket_outage_delays_the_copy_and_loses_nothing(app, settings, 
     assert "remote" not in media and "503" in media["remote_error"]
     assert await replicate_one(settings.data_dir) is False  # waits for its retry time
     fake.down = False
-    await sql.execute("UPDATE message SET data = jsonb_set(data, '{media,remote_retry_at}', to_jsonb(now() - interval '1 s'))")
+    await sql.execute(
+        "UPDATE message SET data = jsonb_set(data, '{media,remote_retry_at}', to_jsonb(now() - interval '1 s'))"
+    )
     assert await replicate_one(settings.data_dir) is True
     media = json.loads(await sql.fetchval("SELECT data->'media' FROM message WHERE id = $1", message_id))
     assert media["remote"] and "remote_error" not in media

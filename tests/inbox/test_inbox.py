@@ -18,8 +18,21 @@ from tests.helpers import login, post_form
 
 async def customer_writes(channel, phone: str, text: str, name: str = "Zoe", reply_to: str = "") -> None:
     n = await sql.fetchval("SELECT count(*) FROM message")
-    await receive_webhook(channel, Parsed(messages=[InboundMessage(provider_message_id=f"in-{phone}-{n}", phone=phone,
-                                                                     name=name, type="text", text=text, reply_to=reply_to)]))
+    await receive_webhook(
+        channel,
+        Parsed(
+            messages=[
+                InboundMessage(
+                    provider_message_id=f"in-{phone}-{n}",
+                    phone=phone,
+                    name=name,
+                    type="text",
+                    text=text,
+                    reply_to=reply_to,
+                )
+            ]
+        ),
+    )
 
 
 @pytest.fixture
@@ -37,8 +50,10 @@ async def shop(app):
 
 async def open_conversation(channel, sales, phone="+15550100001", text="Hello <b>there</b>"):
     await customer_writes(channel, phone, text)
-    conv_id = await sql.fetchval("SELECT c.id FROM conversation c JOIN contact ct ON ct.id = c.contact_id WHERE ct.phone = $1 AND c.status <> 'resolved'",
-                                 phone)
+    conv_id = await sql.fetchval(
+        "SELECT c.id FROM conversation c JOIN contact ct ON ct.id = c.contact_id WHERE ct.phone = $1 AND c.status <> 'resolved'",
+        phone,
+    )
     await queue_conversation(channel.company_id, conv_id, sales.id)
     return conv_id
 
@@ -53,7 +68,9 @@ async def test_mine_queue_and_the_open_conversation(client, shop):
     assert f'id="inbox-row-{conv}"' in page.text and "Zoe" in page.text
     assert 'data-unread="1"' in page.text  # one unread customer message
     assert "Hello &lt;b&gt;there&lt;/b&gt;" in page.text and "<b>there</b>" not in page.text
-    pane = await client.get(f"/inbox/{conv}/pane", headers={"hx-request": "true", "hx-current-url": "http://x/inbox?tab=mine"})
+    pane = await client.get(
+        f"/inbox/{conv}/pane", headers={"hx-request": "true", "hx-current-url": "http://x/inbox?tab=mine"}
+    )
     assert pane.status_code == 200 and pane.headers["hx-push-url"] == f"/inbox/{conv}?tab=mine"
     assert 'id="composer"' in pane.text and 'id="action-resolve"' in pane.text
     # Opening it marked the customer's message read.
@@ -86,7 +103,7 @@ async def test_history_loads_older_pages(client, shop):
     await login(client, anna.email)
     page = await client.get(f"/inbox/{conv}")
     assert "line 119" in page.text and "line 060" not in page.text
-    before = re.search(r'/inbox/\d+/timeline\?before=(\d+)', page.text).group(1)
+    before = re.search(r"/inbox/\d+/timeline\?before=(\d+)", page.text).group(1)
     older = await client.get(f"/inbox/{conv}/timeline?before={before}")
     assert "line 060" in older.text and "line 119" not in older.text and "thread-more" in older.text
     for bad in ("abc", "0", "-1", "9" * 30, ""):
@@ -105,12 +122,18 @@ async def test_take_transfer_resolve_from_the_pane(client, shop):
     assert "take it to answer" in pane.text and 'id="composer"' not in pane.text
     taken = await post_form(client, f"/inbox/{conv}/take", headers={"hx-request": "true"})
     assert taken.status_code == 200 and 'id="composer"' in taken.text
-    moved = await post_form(client, f"/inbox/{conv}/transfer", {"target": f"department-{support.id}", "note": "Billing question"},
-                            headers={"hx-request": "true"})
+    moved = await post_form(
+        client,
+        f"/inbox/{conv}/transfer",
+        {"target": f"department-{support.id}", "note": "Billing question"},
+        headers={"hx-request": "true"},
+    )
     assert moved.status_code == 200 and "no longer yours" in moved.text  # out of Bruno's sight now
     row = await conversation(conv)
     assert row["department_id"] == support.id and row["status"] == "queued"
-    note = await sql.fetchval("SELECT note FROM conversation_event WHERE conversation_id = $1 AND kind = 'transferred'", conv)
+    note = await sql.fetchval(
+        "SELECT note FROM conversation_event WHERE conversation_id = $1 AND kind = 'transferred'", conv
+    )
     assert note == "Billing question"
     assert (await client.get(f"/inbox/{conv}")).status_code == 404
     boss = await make_user(company, "supervisor")
@@ -122,7 +145,9 @@ async def test_take_transfer_resolve_from_the_pane(client, shop):
     done = await post_form(client, f"/inbox/{conv}/resolve", headers={"hx-request": "true"})
     assert done.status_code == 200 and "read-only history" in done.text
     assert (await conversation(conv))["status"] == "resolved"
-    closing = await sql.fetchval("SELECT text FROM message WHERE conversation_id = $1 AND author = 'bot' ORDER BY id DESC LIMIT 1", conv)
+    closing = await sql.fetchval(
+        "SELECT text FROM message WHERE conversation_id = $1 AND author = 'bot' ORDER BY id DESC LIMIT 1", conv
+    )
     assert "closed" in closing
 
 
@@ -131,12 +156,14 @@ async def test_filters_search_and_pages(client, shop):
     boss = await make_user(company, "supervisor")
     ids = []
     for n in range(55):
-        ids.append(await open_conversation(channel, sales if n % 2 else support, phone=f"+1555020{n:04d}", text=f"order {n}"))
+        ids.append(
+            await open_conversation(channel, sales if n % 2 else support, phone=f"+1555020{n:04d}", text=f"order {n}")
+        )
     await customer_writes(channel, "+15550200007", "my parcel is late")
     await login(client, boss.email)
     page = await client.get("/inbox?tab=all")
     assert page.text.count('class="inbox-row ') == 40 and "inbox-more" in page.text
-    cursor = re.search(r'cursor=([\d-]+)', page.text).group(1)
+    cursor = re.search(r"cursor=([\d-]+)", page.text).group(1)
     more = await client.get(f"/inbox/list?tab=all&cursor={cursor}")
     assert more.text.count('class="inbox-row ') == 15 and "<ul" not in more.text
     found = await client.get("/inbox/list?tab=all&q=parcel")
@@ -146,8 +173,16 @@ async def test_filters_search_and_pages(client, shop):
     by_department = await client.get(f"/inbox/list?tab=all&department={sales.id}")
     assert by_department.text.count('class="inbox-row ') == 27
     assert (await client.get("/inbox/list?tab=all&q=%25")).text.count('class="inbox-row ') == 0  # % is literal
-    for bad in ("tab=nope", "status=open", "department=x", "channel=-1", "cursor=abc", "cursor=99999999999999999999-1",
-                "q=" + "x" * 101, "department=99999999999"):
+    for bad in (
+        "tab=nope",
+        "status=open",
+        "department=x",
+        "channel=-1",
+        "cursor=abc",
+        "cursor=99999999999999999999-1",
+        "q=" + "x" * 101,
+        "department=99999999999",
+    ):
         assert (await client.get(f"/inbox/list?{bad}")).status_code == 400, bad
 
 
@@ -161,13 +196,21 @@ async def test_customer_details_and_past_conversations(client, shop):
     assert f"/inbox/{conv}/past/{old}" in page.text
     past = await client.get(f"/inbox/{conv}/past/{old}")
     assert past.status_code == 200 and "first visit" in past.text
-    saved = await post_form(client, f"/inbox/{conv}/contact", {"name": "Zoe <Z>", "email": "zoe@example.com", "details": "Prefers mornings"},
-                            headers={"hx-request": "true"})
+    saved = await post_form(
+        client,
+        f"/inbox/{conv}/contact",
+        {"name": "Zoe <Z>", "email": "zoe@example.com", "details": "Prefers mornings"},
+        headers={"hx-request": "true"},
+    )
     assert saved.status_code == 200 and "Zoe &lt;Z&gt;" in saved.text
     contact = await sql.fetchrow("SELECT name, email, details FROM contact WHERE phone = '+15550100001'")
     assert dict(contact) == {"name": "Zoe <Z>", "email": "zoe@example.com", "details": "Prefers mornings"}
-    bad = await post_form(client, f"/inbox/{conv}/contact", {"name": "x" * 201, "email": "not-an-email", "details": "y" * 2001},
-                          headers={"hx-request": "true"})
+    bad = await post_form(
+        client,
+        f"/inbox/{conv}/contact",
+        {"name": "x" * 201, "email": "not-an-email", "details": "y" * 2001},
+        headers={"hx-request": "true"},
+    )
     assert bad.status_code == 400 and bad.text.count('aria-invalid="true"') == 3
     other = await make_company()
     stranger_channel = await make_channel(other)
@@ -181,13 +224,20 @@ async def test_quick_replies_offered_in_the_composer(client, shop):
         """INSERT INTO quick_reply (company_id, department_id, shortcut, text) VALUES
            ($1, NULL, 'hello', 'Hello! How can we help?'), ($1, $2, 'price', 'Sales price list'),
            ($1, $3, 'refund', 'Support refund policy'), ($1, $2, 'hello', 'Hello from Sales <team>')""",
-        company.id, sales.id, support.id,
+        company.id,
+        sales.id,
+        support.id,
     )
     conv = await open_conversation(channel, sales)
     await login(client, anna.email)
     page = await client.get(f"/inbox/{conv}")
-    data = json.loads(re.search(r'<script type="application/json" class="qr-data">(.*?)</script>', page.text, re.S).group(1))
-    assert data == [{"shortcut": "hello", "text": "Hello from Sales <team>"}, {"shortcut": "price", "text": "Sales price list"}]
+    data = json.loads(
+        re.search(r'<script type="application/json" class="qr-data">(.*?)</script>', page.text, re.S).group(1)
+    )
+    assert data == [
+        {"shortcut": "hello", "text": "Hello from Sales <team>"},
+        {"shortcut": "price", "text": "Sales price list"},
+    ]
     assert "<team>" not in page.text.split('class="qr-data">')[1].split("</script>")[0]  # escaped inside the script too
 
 
@@ -196,9 +246,14 @@ async def test_reply_with_an_attachment(client, shop):
     conv = await open_conversation(channel, sales)
     await login(client, anna.email)
     from tests.helpers import csrf
+
     png = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000")
-    reply = await client.post(f"/inbox/{conv}/messages", data={"text": "the form", "_csrf_token": csrf(client)},
-                              files={"file": ("form.png", png, "image/png")}, headers={"hx-request": "true"})
+    reply = await client.post(
+        f"/inbox/{conv}/messages",
+        data={"text": "the form", "_csrf_token": csrf(client)},
+        files={"file": ("form.png", png, "image/png")},
+        headers={"hx-request": "true"},
+    )
     assert reply.status_code == 200, reply.text
     assert "msg-image" in reply.text and "/conversations/media/" in reply.text
 
@@ -210,8 +265,12 @@ async def test_customer_panel_has_the_language_of_automatic_messages_and_the_ord
     await login(client, anna.email)
     pane = await client.get(f"/inbox/{conv}")
     assert f'id="contact-language-{contact_id}"' in pane.text and f'hx-get="/orders/customer/{contact_id}"' in pane.text
-    saved = await post_form(client, f"/contacts/{contact_id}/language", {"language": "fr", "next": f"/inbox/{conv}"},
-                            headers={"HX-Request": "true"})
+    saved = await post_form(
+        client,
+        f"/contacts/{contact_id}/language",
+        {"language": "fr", "next": f"/inbox/{conv}"},
+        headers={"HX-Request": "true"},
+    )
     assert saved.status_code == 200
     assert await sql.fetchval("SELECT language FROM contact WHERE id = $1", contact_id) == "fr"
     pane = await client.get(f"/inbox/{conv}")

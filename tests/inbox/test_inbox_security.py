@@ -36,18 +36,30 @@ async def world(app):
     await queue_conversation(company.id, waiting, sales.id)
     foreign_company = await make_company()
     foreign = await make_conversation(foreign_company, await make_channel(foreign_company))
-    return {"company": company, "sales": sales, "holder": holder, "other": other, "outsider": outsider,
-            "held": held, "waiting": waiting, "foreign": foreign}
+    return {
+        "company": company,
+        "sales": sales,
+        "holder": holder,
+        "other": other,
+        "outsider": outsider,
+        "held": held,
+        "waiting": waiting,
+        "foreign": foreign,
+    }
 
 
 async def assert_untouched(conv_id: int, before) -> None:
     after = await conversation(conv_id)
     assert dict(after) == dict(before)
-    assert not await sql.fetchval("SELECT count(*) FROM message WHERE conversation_id = $1 AND direction = 'out'", conv_id)
+    assert not await sql.fetchval(
+        "SELECT count(*) FROM message WHERE conversation_id = $1 AND direction = 'out'", conv_id
+    )
     assert not await sql.fetchval("SELECT count(*) FROM conversation_note WHERE conversation_id = $1", conv_id)
 
 
-@pytest.mark.parametrize("who,target", [("other", "held"), ("holder", "foreign"), ("outsider", "waiting"), ("outsider", "held")])
+@pytest.mark.parametrize(
+    "who,target", [("other", "held"), ("holder", "foreign"), ("outsider", "waiting"), ("outsider", "held")]
+)
 async def test_no_sight_no_access(client, world, who, target):
     """Another agent's, another department's, another company's conversation: 404 for every route."""
     conv_id = world[target]
@@ -127,14 +139,21 @@ async def test_bad_input_is_a_clear_4xx(client, world):
         response = await post_form(client, url.format(id=conv_id), data, headers={"hx-request": "true"})
         assert response.status_code == status, (url, data, response.status_code)
     # The same field twice: the last one counts, as everywhere.
-    twice = await client.post(f"/inbox/{conv_id}/notes", content=f"text=one&text=two&_csrf_token={csrf(client)}",
-                              headers={"content-type": "application/x-www-form-urlencoded", "hx-request": "true"})
+    twice = await client.post(
+        f"/inbox/{conv_id}/notes",
+        content=f"text=one&text=two&_csrf_token={csrf(client)}",
+        headers={"content-type": "application/x-www-form-urlencoded", "hx-request": "true"},
+    )
     assert twice.status_code == 200 and "two" in twice.text
     huge = await client.post(f"/inbox/{conv_id}/notes", data={"text": "z" * 2_000_000, "_csrf_token": csrf(client)})
     assert huge.status_code == 413
     other_company_dept = await make_department(await make_company(), "Elsewhere")
-    response = await post_form(client, f"/inbox/{conv_id}/transfer", {"target": f"department-{other_company_dept.id}"},
-                               headers={"hx-request": "true"})
+    response = await post_form(
+        client,
+        f"/inbox/{conv_id}/transfer",
+        {"target": f"department-{other_company_dept.id}"},
+        headers={"hx-request": "true"},
+    )
     assert response.status_code == 404
     assert (await conversation(conv_id))["department_id"] == world["sales"].id
 

@@ -3,8 +3,8 @@
 import pytest
 
 from app.dispatch.assignment import queue_conversation
-from app.domain.conversations import transfer_conversation
 from app.domain import sql
+from app.domain.conversations import transfer_conversation
 from app.domain.events import ContactChanged, ConversationRouted, MessageReceived, NoteAdded
 from app.domain.notes import add_note, update_contact
 from app.web import inbox
@@ -27,7 +27,9 @@ async def scene(app):
     message_id = await sql.fetchval(
         """INSERT INTO message (company_id, channel_id, conversation_id, direction, author, type, text, status)
            VALUES ($1, $2, $3, 'in', 'customer', 'text', 'Where is <my> parcel?', 'received') RETURNING id""",
-        company.id, channel, conv,
+        company.id,
+        channel,
+        conv,
     )
     for memo in (inbox.ROWS, inbox.ITEMS, inbox.MEMBERS):
         memo._items.clear()
@@ -90,13 +92,17 @@ async def test_the_agent_who_lost_a_conversation_is_told_why(scene):
     company, support, conv, message_id, holder, colleague, stranger, boss = scene
     await sql.execute(
         "UPDATE conversation SET status = 'queued', assigned_user_id = NULL, department_id = $2 WHERE id = $1",
-        conv, support.id,
+        conv,
+        support.id,
     )
     for kind in ("reinjected", "redistributed", "reassigned"):
         await sql.execute(
             """INSERT INTO conversation_event (company_id, conversation_id, kind, from_status, to_status, from_user_id)
                VALUES ($1, $2, $3, 'assigned', 'queued', $4)""",
-            company.id, conv, kind, holder.id,
+            company.id,
+            conv,
+            kind,
+            holder.id,
         )
         event = ConversationRouted(company.id, conv, "queued", None, holder.id, support.id)
         gone = [(m.event, m.data) for m in await inbox.render_live(event, holder)]

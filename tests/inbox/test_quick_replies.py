@@ -21,21 +21,32 @@ async def test_create_edit_delete_and_audit(client, admin_setup):
     company, sales, admin = admin_setup
     await login(client, admin.email)
     assert "/admin/quick-replies" in (await client.get("/admin")).text
-    created = await post_form(client, "/admin/quick-replies", {"shortcut": "/Hello", "text": "Hello <there>!", "department_id": ""})
+    created = await post_form(
+        client, "/admin/quick-replies", {"shortcut": "/Hello", "text": "Hello <there>!", "department_id": ""}
+    )
     assert created.status_code == 303
     page = await client.get("/admin/quick-replies")
     assert "/hello" in page.text and "Hello &lt;there&gt;!" in page.text and "Whole company" in page.text
-    qr_id = int(re.search(r'/admin/quick-replies/(\d+)/edit', page.text).group(1))
+    qr_id = int(re.search(r"/admin/quick-replies/(\d+)/edit", page.text).group(1))
     # Same shortcut in a department is allowed; twice in the same place is not.
-    assert (await post_form(client, "/admin/quick-replies", {"shortcut": "hello", "text": "Sales hi", "department_id": str(sales.id)})).status_code == 303
+    assert (
+        await post_form(
+            client, "/admin/quick-replies", {"shortcut": "hello", "text": "Sales hi", "department_id": str(sales.id)}
+        )
+    ).status_code == 303
     dup = await post_form(client, "/admin/quick-replies", {"shortcut": "HELLO", "text": "again", "department_id": ""})
     assert dup.status_code == 400 and "already used" in dup.text and 'aria-invalid="true"' in dup.text
-    edited = await post_form(client, f"/admin/quick-replies/{qr_id}", {"shortcut": "hi", "text": "Hi!", "department_id": ""})
+    edited = await post_form(
+        client, f"/admin/quick-replies/{qr_id}", {"shortcut": "hi", "text": "Hi!", "department_id": ""}
+    )
     assert edited.status_code == 303
     assert await sql.fetchval("SELECT shortcut FROM quick_reply WHERE id = $1", qr_id) == "hi"
     assert (await post_form(client, f"/admin/quick-replies/{qr_id}/delete")).status_code == 303
     assert await sql.fetchval("SELECT count(*) FROM quick_reply WHERE id = $1", qr_id) == 0
-    actions = [r["action"] for r in await sql.fetch("SELECT action FROM audit_event WHERE target_type = 'quick_reply' ORDER BY id")]
+    actions = [
+        r["action"]
+        for r in await sql.fetch("SELECT action FROM audit_event WHERE target_type = 'quick_reply' ORDER BY id")
+    ]
     assert actions == ["quick_reply.created", "quick_reply.created", "quick_reply.updated", "quick_reply.deleted"]
 
 
@@ -45,7 +56,9 @@ async def test_list_is_searchable_and_paginated(client, admin_setup):
         "INSERT INTO quick_reply (company_id, shortcut, text) SELECT $1, 'r' || lpad(n::text, 3, '0'), 'Text ' || n FROM generate_series(1, 60) n",
         company.id,
     )
-    await sql.execute("INSERT INTO quick_reply (company_id, shortcut, text) VALUES ($1, 'refund', 'Our refund policy')", company.id)
+    await sql.execute(
+        "INSERT INTO quick_reply (company_id, shortcut, text) VALUES ($1, 'refund', 'Our refund policy')", company.id
+    )
     await login(client, admin.email)
     first = await client.get("/admin/quick-replies")
     assert first.text.count('id="quick-reply-') == 25 and "Page 1 of 3" in first.text
@@ -72,7 +85,9 @@ async def test_roles_company_csrf_and_bad_input(client, admin_setup):
         assert (await post_form(client, "/admin/quick-replies", {"shortcut": "x", "text": "y"})).status_code == 403
     await login(client, admin.email)
     assert (await client.get(f"/admin/quick-replies/{foreign_id}/edit")).status_code == 404
-    assert (await post_form(client, f"/admin/quick-replies/{foreign_id}", {"shortcut": "x", "text": "y"})).status_code == 404
+    assert (
+        await post_form(client, f"/admin/quick-replies/{foreign_id}", {"shortcut": "x", "text": "y"})
+    ).status_code == 404
     assert (await post_form(client, f"/admin/quick-replies/{foreign_id}/delete")).status_code == 404
     assert (await client.get("/admin/quick-replies/99999999999/edit")).status_code == 404
     assert (await client.post("/admin/quick-replies", data={"shortcut": "x", "text": "y"})).status_code == 403

@@ -51,12 +51,26 @@ async def fake():
 
 async def open_for(channel, holder, department, phone=CUSTOMER, provider_id="in-1") -> int:
     """The customer writes (the real ingestion path), then the conversation is the holder's."""
-    await receive_webhook(channel, Parsed(messages=[InboundMessage(provider_message_id=provider_id, phone=phone,
-                                                                     name="Zoé <b>", type="text", text="Hello")]))
-    conv_id = await sql.fetchval("SELECT c.id FROM conversation c JOIN contact ct ON ct.id = c.contact_id "
-                                 "WHERE c.channel_id = $1 AND ct.phone = $2", channel.id, phone)
-    await sql.execute("UPDATE conversation SET status = 'assigned', assigned_user_id = $1, department_id = $2 WHERE id = $3",
-                      holder.id if holder else None, department.id, conv_id)
+    await receive_webhook(
+        channel,
+        Parsed(
+            messages=[
+                InboundMessage(provider_message_id=provider_id, phone=phone, name="Zoé <b>", type="text", text="Hello")
+            ]
+        ),
+    )
+    conv_id = await sql.fetchval(
+        "SELECT c.id FROM conversation c JOIN contact ct ON ct.id = c.contact_id "
+        "WHERE c.channel_id = $1 AND ct.phone = $2",
+        channel.id,
+        phone,
+    )
+    await sql.execute(
+        "UPDATE conversation SET status = 'assigned', assigned_user_id = $1, department_id = $2 WHERE id = $3",
+        holder.id if holder else None,
+        department.id,
+        conv_id,
+    )
     return conv_id
 
 
@@ -67,10 +81,26 @@ async def desk(app, fake):
     holder = await make_user(company, presence="busy", departments=[sales])
     other = await make_user(company, presence="busy", departments=[sales])
     boss = await make_user(company, "supervisor")
-    waha = await create_channel(company.id, {"name": "WAHA", "provider": "waha", "cred_base_url": fake.url,
-                                             "cred_session": "default", "webhook_secret": SECRET})
+    waha = await create_channel(
+        company.id,
+        {
+            "name": "WAHA",
+            "provider": "waha",
+            "cred_base_url": fake.url,
+            "cred_session": "default",
+            "webhook_secret": SECRET,
+        },
+    )
     conv = await open_for(waha, holder, sales)
-    return {"company": company, "sales": sales, "holder": holder, "other": other, "boss": boss, "waha": waha, "conv": conv}
+    return {
+        "company": company,
+        "sales": sales,
+        "holder": holder,
+        "other": other,
+        "boss": boss,
+        "waha": waha,
+        "conv": conv,
+    }
 
 
 async def typing(client, conv_id, state="typing", **kwargs):
@@ -82,6 +112,7 @@ def calls(fake) -> list:
 
 
 # Agent → customer ----------------------------------------------------------------------------------
+
 
 async def test_agent_typing_reaches_waha_throttled_and_stopped(client, desk, fake):
     await login(client, desk["holder"].email)
@@ -123,8 +154,9 @@ async def test_a_broken_provider_address_is_no_500(client, app):
     company = await make_company()
     sales = await make_department(company)
     holder = await make_user(company, departments=[sales])
-    broken = await create_channel(company.id, {"name": "W", "provider": "waha", "cred_base_url": "http://127.0.0.1:1",
-                                               "webhook_secret": SECRET})
+    broken = await create_channel(
+        company.id, {"name": "W", "provider": "waha", "cred_base_url": "http://127.0.0.1:1", "webhook_secret": SECRET}
+    )
     # Saved before addresses were checked on save (app.netpolicy.check_url refuses it now).
     await sql.execute("""UPDATE channel SET credentials = jsonb_set(credentials, '{base_url}', '"http://[::1"')""")
     conv = await open_for(broken, holder, sales)
@@ -145,16 +177,43 @@ async def test_meta_typing_marks_the_last_customer_message_read(client, app, fak
     company = await make_company()
     sales = await make_department(company)
     holder = await make_user(company, departments=[sales])
-    meta = await create_channel(company.id, {"name": "Meta", "provider": "meta", "cred_phone_number_id": "1122",
-                                             "cred_access_token": "tok", "cred_app_secret": "s",
-                                             "cred_api_base": fake.url + "/v21.0", "webhook_secret": SECRET})
+    meta = await create_channel(
+        company.id,
+        {
+            "name": "Meta",
+            "provider": "meta",
+            "cred_phone_number_id": "1122",
+            "cred_access_token": "tok",
+            "cred_app_secret": "s",
+            "cred_api_base": fake.url + "/v21.0",
+            "webhook_secret": SECRET,
+        },
+    )
     conv = await open_for(meta, holder, sales, phone="+972987654321", provider_id="wamid.first")
-    await receive_webhook(meta, Parsed(messages=[InboundMessage(provider_message_id="wamid.last", phone="+972987654321",
-                                                                  type="text", text="Still there?")]))
+    await receive_webhook(
+        meta,
+        Parsed(
+            messages=[
+                InboundMessage(
+                    provider_message_id="wamid.last", phone="+972987654321", type="text", text="Still there?"
+                )
+            ]
+        ),
+    )
     await login(client, holder.email)
     assert (await typing(client, conv)).status_code == 204
-    assert calls(fake) == [("POST", "/v21.0/1122/messages", {"messaging_product": "whatsapp", "status": "read",
-                                                              "message_id": "wamid.last", "typing_indicator": {"type": "text"}})]
+    assert calls(fake) == [
+        (
+            "POST",
+            "/v21.0/1122/messages",
+            {
+                "messaging_product": "whatsapp",
+                "status": "read",
+                "message_id": "wamid.last",
+                "typing_indicator": {"type": "text"},
+            },
+        )
+    ]
     assert (await typing(client, conv, "paused")).status_code == 204
     assert len(fake.requests) == 1  # Meta has no stop call
 
@@ -163,9 +222,18 @@ async def test_twilio_composer_sends_nothing(client, app, fake):
     company = await make_company()
     sales = await make_department(company)
     holder = await make_user(company, departments=[sales])
-    twilio = await create_channel(company.id, {"name": "Twilio", "provider": "twilio", "cred_account_sid": "ACX",
-                                               "cred_auth_token": "t", "cred_from_number": "+14155238886",
-                                               "cred_api_base": fake.url, "webhook_secret": SECRET})
+    twilio = await create_channel(
+        company.id,
+        {
+            "name": "Twilio",
+            "provider": "twilio",
+            "cred_account_sid": "ACX",
+            "cred_auth_token": "t",
+            "cred_from_number": "+14155238886",
+            "cred_api_base": fake.url,
+            "webhook_secret": SECRET,
+        },
+    )
     conv = await open_for(twilio, holder, sales)
     await login(client, holder.email)
     page = await client.get(f"/inbox/{conv}")
@@ -207,13 +275,23 @@ async def test_csrf_and_bad_input(client, desk, fake):
     await login(client, desk["holder"].email)
     conv = desk["conv"]
     assert (await client.post(f"/inbox/{conv}/typing", data={"state": "typing"})).status_code == 403
-    assert (await client.post(f"/inbox/{conv}/typing", data={"state": "typing", "_csrf_token": "forged"})).status_code == 403
-    for url in ("/inbox/0/typing", "/inbox/-3/typing", "/inbox/99999999999/typing", "/inbox/abc/typing", "/inbox//typing"):
+    assert (
+        await client.post(f"/inbox/{conv}/typing", data={"state": "typing", "_csrf_token": "forged"})
+    ).status_code == 403
+    for url in (
+        "/inbox/0/typing",
+        "/inbox/-3/typing",
+        "/inbox/99999999999/typing",
+        "/inbox/abc/typing",
+        "/inbox//typing",
+    ):
         response = await post_form(client, url, {"state": "typing"})
         assert 400 <= response.status_code < 500, (url, response.status_code)
     for state in ("", "dancing", "x" * 5000):
         assert (await typing(client, conv, state, headers={"hx-request": "true"})).status_code == 400
-    huge = await client.post(f"/inbox/{conv}/typing", data={"state": "typing", "pad": "z" * 2_000_000, "_csrf_token": csrf(client)})
+    huge = await client.post(
+        f"/inbox/{conv}/typing", data={"state": "typing", "pad": "z" * 2_000_000, "_csrf_token": csrf(client)}
+    )
     assert huge.status_code == 413
     assert fake.requests == []
 
@@ -231,9 +309,13 @@ def test_throttle_timing():
 
 # Customer → agent ----------------------------------------------------------------------------------
 
+
 def waha_headers(body: bytes, secret: str = SECRET) -> dict:
-    return {"content-type": "application/json", "x-webhook-hmac": hmac.new(secret.encode(), body, hashlib.sha512).hexdigest(),
-            "x-webhook-hmac-algorithm": "sha512"}
+    return {
+        "content-type": "application/json",
+        "x-webhook-hmac": hmac.new(secret.encode(), body, hashlib.sha512).hexdigest(),
+        "x-webhook-hmac-algorithm": "sha512",
+    }
 
 
 async def typing_events(sub, wait: float = 1.0) -> list[TypingChanged]:
@@ -242,7 +324,7 @@ async def typing_events(sub, wait: float = 1.0) -> list[TypingChanged]:
     while (left := deadline - asyncio.get_running_loop().time()) > 0:
         try:
             item = await asyncio.wait_for(sub.get(), left)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             break
         if isinstance(item, TypingChanged):
             found.append(item)
@@ -257,8 +339,10 @@ async def test_waha_presence_reaches_the_bus_and_stores_nothing(client, app, des
         response = await client.post(f"/webhooks/waha/{desk['waha'].id}", content=body, headers=waha_headers(body))
         assert response.status_code == 200, response.text
     events = await typing_events(sub)
-    assert [(e.conversation_id, e.who, e.state) for e in events] == [(desk["conv"], "customer", "typing"),
-                                                                    (desk["conv"], "customer", "paused")]
+    assert [(e.conversation_id, e.who, e.state) for e in events] == [
+        (desk["conv"], "customer", "typing"),
+        (desk["conv"], "customer", "paused"),
+    ]
     assert await sql.fetchval("SELECT count(*) FROM message") == rows_before
     app.state.hub.unsubscribe(sub)
 
@@ -268,7 +352,9 @@ async def test_presence_needs_a_valid_signature(client, app, desk):
     body = (FIX / "waha/webhook_presence_update_typing_assembled.json").read_bytes()
     bad = await client.post(f"/webhooks/waha/{desk['waha'].id}", content=body, headers=waha_headers(body, "wrong"))
     assert bad.status_code == 403
-    missing = await client.post(f"/webhooks/waha/{desk['waha'].id}", content=body, headers={"content-type": "application/json"})
+    missing = await client.post(
+        f"/webhooks/waha/{desk['waha'].id}", content=body, headers={"content-type": "application/json"}
+    )
     assert missing.status_code == 401
     assert await typing_events(sub, 0.5) == []
     app.state.hub.unsubscribe(sub)
@@ -285,7 +371,9 @@ async def test_unknown_contacts_groups_and_resolved_conversations_are_acknowledg
         assert response.status_code == 200, response.text
     await sql.execute("UPDATE conversation SET status = 'resolved' WHERE id = $1", desk["conv"])
     body = (FIX / "waha/webhook_presence_update_typing_assembled.json").read_bytes()
-    assert (await client.post(f"/webhooks/waha/{desk['waha'].id}", content=body, headers=waha_headers(body))).status_code == 200
+    assert (
+        await client.post(f"/webhooks/waha/{desk['waha'].id}", content=body, headers=waha_headers(body))
+    ).status_code == 200
     assert await typing_events(sub, 0.5) == []
     assert await sql.fetchval("SELECT count(*) FROM contact") == 1  # no contact made for a stranger's presence
     app.state.hub.unsubscribe(sub)
@@ -295,16 +383,24 @@ async def test_whapi_presence_with_its_secret(client, app, fake):
     company = await make_company()
     sales = await make_department(company)
     holder = await make_user(company, departments=[sales])
-    whapi = await create_channel(company.id, {"name": "Whapi", "provider": "whapi", "cred_token": "t",
-                                              "cred_api_base": fake.url, "webhook_secret": SECRET})
+    whapi = await create_channel(
+        company.id,
+        {"name": "Whapi", "provider": "whapi", "cred_token": "t", "cred_api_base": fake.url, "webhook_secret": SECRET},
+    )
     conv = await open_for(whapi, holder, sales, phone="+919984351847")
     sub = app.state.hub.subscribe(company.id)
     body = (FIX / "whapi/webhook_presences_recording.json").read_bytes()
-    wrong = await client.post(f"/webhooks/whapi/{whapi.id}", content=body,
-                              headers={"content-type": "application/json", "x-webhook-secret": "nope"})
+    wrong = await client.post(
+        f"/webhooks/whapi/{whapi.id}",
+        content=body,
+        headers={"content-type": "application/json", "x-webhook-secret": "nope"},
+    )
     assert wrong.status_code == 403
-    ok = await client.post(f"/webhooks/whapi/{whapi.id}", content=body,
-                           headers={"content-type": "application/json", "x-webhook-secret": SECRET})
+    ok = await client.post(
+        f"/webhooks/whapi/{whapi.id}",
+        content=body,
+        headers={"content-type": "application/json", "x-webhook-secret": SECRET},
+    )
     assert ok.status_code == 200
     assert [(e.conversation_id, e.state) for e in await typing_events(sub)] == [(conv, "recording")]
     app.state.hub.unsubscribe(sub)
@@ -323,7 +419,8 @@ async def test_the_hint_goes_to_those_who_may_see_the_conversation(desk):
     assert await inbox.render_live(agent, desk["holder"]) == []
     admin = await make_user(company, "admin")
     assert [(m.event, m.data) for m in await live.render_event(agent, admin, frozenset({"conversation"}))] == [
-        (f"typing-agent-{conv}", "typing")]
+        (f"typing-agent-{conv}", "typing")
+    ]
     assert await live.render_event(agent, desk["holder"], frozenset({"conversation"})) == []
 
 
@@ -335,6 +432,7 @@ async def test_pane_has_the_escaped_hint(client, desk):
 
 
 # The simulator ----------------------------------------------------------------------------------
+
 
 async def test_simulator_typing(client, app):
     company = await make_company()
@@ -361,6 +459,7 @@ async def test_simulator_typing(client, app):
 
 # Asking for the customer's presence (WAHA sends it only for chats subscribed to) ---------------
 
+
 async def test_opening_a_waha_conversation_asks_for_the_customers_presence(client, desk, fake, app):
     await login(client, desk["holder"].email)
     assert (await client.get(f"/inbox/{desk['conv']}/pane")).status_code == 200
@@ -382,13 +481,30 @@ async def test_presence_request_failures_and_other_providers_are_quiet(client, a
     company = await make_company()
     sales = await make_department(company, "Sales")
     holder = await make_user(company, presence="busy", departments=[sales])
-    meta = await create_channel(company.id, {"name": "Meta", "provider": "meta", "cred_phone_number_id": "1122",
-                                             "cred_access_token": "t", "cred_app_secret": "s",
-                                             "cred_api_base": fake.url + "/v21.0", "webhook_secret": SECRET})
+    meta = await create_channel(
+        company.id,
+        {
+            "name": "Meta",
+            "provider": "meta",
+            "cred_phone_number_id": "1122",
+            "cred_access_token": "t",
+            "cred_app_secret": "s",
+            "cred_api_base": fake.url + "/v21.0",
+            "webhook_secret": SECRET,
+        },
+    )
     conv = await open_for(meta, holder, sales, phone="+15550100077", provider_id="wamid.x")
     assert await watch_customer_typing(app.state.http, company.id, conv) == "nothing"  # Meta: no such call
-    waha = await create_channel(company.id, {"name": "WAHA 2", "provider": "waha", "cred_base_url": fake.url,
-                                             "cred_session": "default", "webhook_secret": SECRET})
+    waha = await create_channel(
+        company.id,
+        {
+            "name": "WAHA 2",
+            "provider": "waha",
+            "cred_base_url": fake.url,
+            "cred_session": "default",
+            "webhook_secret": SECRET,
+        },
+    )
     conv2 = await open_for(waha, holder, sales, phone="+15550100078", provider_id="w-2")
     fake.handler = lambda r: json_answer(500, {"error": "session not working"})
     assert await watch_customer_typing(app.state.http, company.id, conv2) == "failed"
@@ -402,8 +518,17 @@ async def test_simulator_typing_refuses_other_companies_other_channels_agents_an
     agent = await make_user(company)
     theirs = await ensure_sandbox_channel(other.id)
     ours = await ensure_sandbox_channel(company.id)
-    meta = await create_channel(company.id, {"name": "Meta", "provider": "meta", "cred_phone_number_id": "1",
-                                             "cred_access_token": "t", "cred_app_secret": "s", "webhook_secret": SECRET})
+    meta = await create_channel(
+        company.id,
+        {
+            "name": "Meta",
+            "provider": "meta",
+            "cred_phone_number_id": "1",
+            "cred_access_token": "t",
+            "cred_app_secret": "s",
+            "webhook_secret": SECRET,
+        },
+    )
     sub = app.state.hub.subscribe(None)
     form = {"phone": "+15550100001", "state": "typing"}
     await login(client, agent.email)

@@ -13,9 +13,8 @@ import asyncio
 import statistics
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
@@ -45,9 +44,11 @@ async def main() -> None:
         company = await make_company("Bench")
         deps = [await make_department(company) for _ in range(DEPARTMENTS)]
         channel = await make_channel(company)
-        agents = [await make_user(company, capacity=1000, presence="online", departments=[deps[n % DEPARTMENTS]])
-                  for n in range(AGENTS)]
-        now = datetime.now(timezone.utc)
+        agents = [
+            await make_user(company, capacity=1000, presence="online", departments=[deps[n % DEPARTMENTS]])
+            for n in range(AGENTS)
+        ]
+        now = datetime.now(UTC)
         start = now.replace(hour=0, minute=0, second=0, microsecond=0)
         span = max((now - start).total_seconds() - 60, 60)
         dep_ids, agent_ids = [d.id for d in deps], [a.id for a in agents]
@@ -66,7 +67,15 @@ async def main() -> None:
                FROM (SELECT id, CASE WHEN id % 20 < 14 THEN 'assigned' WHEN id % 20 < 18 THEN 'resolved'
                                      WHEN id % 20 = 18 THEN 'queued' ELSE 'bot' END AS s,
                             $8::timestamptz + make_interval(secs => (id % 997) * $9 / 997.0) AS t FROM contacts) c""",
-            company.id, CONVERSATIONS, channel, dep_ids, DEPARTMENTS, agent_ids, AGENTS, start, span,
+            company.id,
+            CONVERSATIONS,
+            channel,
+            dep_ids,
+            DEPARTMENTS,
+            agent_ids,
+            AGENTS,
+            start,
+            span,
         )
         await sql.execute(
             """INSERT INTO conversation_event (company_id, conversation_id, kind, from_status, to_status, to_user_id,
@@ -94,7 +103,8 @@ async def main() -> None:
                       least(c.created_at + make_interval(secs => 45 + n * 20), now())
                FROM conversation c CROSS JOIN generate_series(0, $2 - 1) n
                WHERE c.company_id = $1""",
-            company.id, MESSAGES // CONVERSATIONS,
+            company.id,
+            MESSAGES // CONVERSATIONS,
         )
         await sql.execute("ANALYZE")
         counted = await sql.fetchval("SELECT count(*) FROM message WHERE company_id = $1", company.id)
@@ -108,14 +118,22 @@ async def main() -> None:
 
         render_ms, panels = await timed(render)
         size = sum(len(p) for p in panels.values())
-        day_ms, rows = await timed(lambda: metrics.compute(company.id, start, now + timedelta(seconds=1), group_by="agent",
-                                                           schedule=schedules[0]), runs=3)
+        day_ms, rows = await timed(
+            lambda: metrics.compute(
+                company.id, start, now + timedelta(seconds=1), group_by="agent", schedule=schedules[0]
+            ),
+            runs=3,
+        )
         print(f"{AGENTS} agents, {CONVERSATIONS} conversations, {counted} messages today")
-        print(f"wallboard snapshot: {snap_ms:.0f} ms with the day's figures, {live_ms:.0f} ms live part only (medians of 5)")
+        print(
+            f"wallboard snapshot: {snap_ms:.0f} ms with the day's figures, {live_ms:.0f} ms live part only (medians of 5)"
+        )
         print(f"render every panel: {render_ms:.0f} ms, {size / 1024:.0f} KB")
         print(f"metrics for the day per agent: {day_ms:.0f} ms ({len(rows)} rows)")
-        print(f"RESULT wallboard snapshot {snap_ms:.0f} ms (live part {live_ms:.0f} ms), render {render_ms:.0f} ms, "
-              f"metrics day/agent {day_ms:.0f} ms")
+        print(
+            f"RESULT wallboard snapshot {snap_ms:.0f} ms (live part {live_ms:.0f} ms), render {render_ms:.0f} ms, "
+            f"metrics day/agent {day_ms:.0f} ms"
+        )
     finally:
         await db.close_pool()
         server.cleanup()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from app.domain.business_hours import Schedule
@@ -13,10 +13,11 @@ from app.domain.metrics import OpenTime
 def test_indexed_business_seconds_match_the_schedule_across_dst_lunch_and_holidays():
     schedule = Schedule(
         zone=ZoneInfo("Europe/Paris"),
-        weekly={d: ((9 * 60, 12 * 60), (13 * 60, 18 * 60)) for d in range(5)} | {5: ((22 * 60, 24 * 60),), 6: ((0, 6 * 60),)},
+        weekly={d: ((9 * 60, 12 * 60), (13 * 60, 18 * 60)) for d in range(5)}
+        | {5: ((22 * 60, 24 * 60),), 6: ((0, 6 * 60),)},
         holidays=frozenset({date(2026, 3, 27)}),
     )
-    lo = datetime(2026, 3, 20, tzinfo=timezone.utc)  # across the spring DST change (29 March)
+    lo = datetime(2026, 3, 20, tzinfo=UTC)  # across the spring DST change (29 March)
     hi = lo + timedelta(days=14)
     fast = OpenTime(schedule, lo, hi)
     rng = random.Random(6)

@@ -47,9 +47,17 @@ async def test_supervisors_and_admins_see_the_board(client, company, role):
 @pytest.mark.parametrize(
     "query",
     [
-        "from=2026-13-01", "from=yesterday", "to=2026-02-30", "from=2026-01-10&to=2026-01-01",
-        "from=2020-01-01&to=2026-01-01", "group=password", "department=abc", "department=-1",
-        "agent=99999999999999999999", "from=1999-01-01&to=1999-01-02", "to=2999-01-01",
+        "from=2026-13-01",
+        "from=yesterday",
+        "to=2026-02-30",
+        "from=2026-01-10&to=2026-01-01",
+        "from=2020-01-01&to=2026-01-01",
+        "group=password",
+        "department=abc",
+        "department=-1",
+        "agent=99999999999999999999",
+        "from=1999-01-01&to=1999-01-02",
+        "to=2999-01-01",
     ],
 )
 async def test_bad_input_is_a_400(client, company, query):
@@ -70,7 +78,12 @@ async def test_another_companys_ids_are_404(client, company):
     other_agent = await make_user(other, "agent")
     sup = await make_user(c, "supervisor")
     await login(client, sup.email)
-    for query in (f"department={other_dep.id}", f"channel={other_channel}", f"agent={other_agent.id}", "department=424242"):
+    for query in (
+        f"department={other_dep.id}",
+        f"channel={other_channel}",
+        f"agent={other_agent.id}",
+        "department=424242",
+    ):
         assert (await client.get(f"/metrics?{query}")).status_code == 404, query
         assert (await client.get(f"/metrics.csv?{query}")).status_code == 404, query
     for query in (f"department={support.id}", f"channel={channel_id}", f"agent={sup.id}"):

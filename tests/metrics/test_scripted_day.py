@@ -78,12 +78,19 @@ class Day:
     async def conversation(self, channel_id: int, department, created: datetime, status: str, name: str) -> int:
         contact = await sql.fetchval(
             "INSERT INTO contact (company_id, phone, name) VALUES ($1, $2, $3) RETURNING id",
-            self.company.id, f"+33600{abs(hash(name)) % 10**6:06d}", name,
+            self.company.id,
+            f"+33600{abs(hash(name)) % 10**6:06d}",
+            name,
         )
         return await sql.fetchval(
             """INSERT INTO conversation (company_id, channel_id, contact_id, status, department_id, created_at, last_message_at)
                VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING id""",
-            self.company.id, channel_id, contact, status, department.id if department else None, created,
+            self.company.id,
+            channel_id,
+            contact,
+            status,
+            department.id if department else None,
+            created,
         )
 
     async def message(self, conv: int, when: datetime, author: str, user=None) -> None:
@@ -92,17 +99,32 @@ class Day:
             """INSERT INTO message (company_id, channel_id, conversation_id, direction, author, author_user_id, type, text,
                                     status, created_at)
                VALUES ($1, $2, $3, $4, $5, $6, 'text', 'x', $7, $8)""",
-            self.company.id, channel_id, conv, "in" if author == "customer" else "out", author,
-            user.id if user else None, "received" if author == "customer" else "sent", when,
+            self.company.id,
+            channel_id,
+            conv,
+            "in" if author == "customer" else "out",
+            author,
+            user.id if user else None,
+            "received" if author == "customer" else "sent",
+            when,
         )
 
-    async def event(self, conv: int, when: datetime, kind: str, from_status, to_status, dep, *, from_user=None, to_user=None):
+    async def event(
+        self, conv: int, when: datetime, kind: str, from_status, to_status, dep, *, from_user=None, to_user=None
+    ):
         await sql.execute(
             """INSERT INTO conversation_event (company_id, conversation_id, kind, from_status, to_status, from_user_id,
                    to_user_id, from_department_id, to_department_id, at)
                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9)""",
-            self.company.id, conv, kind, from_status, to_status, from_user.id if from_user else None,
-            to_user.id if to_user else None, dep.id, when,
+            self.company.id,
+            conv,
+            kind,
+            from_status,
+            to_status,
+            from_user.id if from_user else None,
+            to_user.id if to_user else None,
+            dep.id,
+            when,
         )
 
 
@@ -114,7 +136,10 @@ async def day():
         for opens, closes in ((9 * 60, 12 * 60), (13 * 60, 18 * 60)):
             await sql.execute(
                 "INSERT INTO business_hours (company_id, weekday, opens, closes) VALUES ($1, $2, $3, $4)",
-                company.id, weekday, opens, closes,
+                company.id,
+                weekday,
+                opens,
+                closes,
             )
     support = await make_department(company, "Support", response_timeout=300)
     sales = await make_department(company, "Sales", response_timeout=600)
@@ -174,7 +199,9 @@ async def day():
     await o.message(oc, at("10:00"), "customer")
     await o.event(oc, at("10:01"), "assigned", "queued", "assigned", other_dep, to_user=other_agent)
     await o.message(oc, at("10:02"), "agent", other_agent)
-    await o.event(oc, at("10:03"), "resolved", "assigned", "resolved", other_dep, from_user=other_agent, to_user=other_agent)
+    await o.event(
+        oc, at("10:03"), "resolved", "assigned", "resolved", other_dep, from_user=other_agent, to_user=other_agent
+    )
 
     return company, {"anna": anna, "bruno": bruno, "carla": carla, "support": support, "sales": sales, "a": a, "b": b}
 
@@ -182,13 +209,28 @@ async def day():
 async def _rows(company, group_by: str, first: int = 10, last: int = 10):
     start, _ = metrics.day_bounds(datetime(2026, 3, first).date(), PARIS)
     _, end = metrics.day_bounds(datetime(2026, 3, last).date(), PARIS)
-    return await metrics.compute(company.id, start, end, group_by=group_by, schedule=await load_schedule(company.id), tz=PARIS)
+    return await metrics.compute(
+        company.id, start, end, group_by=group_by, schedule=await load_schedule(company.id), tz=PARIS
+    )
 
 
 def _figures(row) -> dict:
-    keys = ("new_conversations", "assigned", "customer_messages", "agent_messages", "bot_messages", "first_responses",
-            "frt_assign_avg", "frt_assign_median", "frt_created_avg", "within_target", "resolved", "resolution_avg",
-            "resolution_median", "reinjections")
+    keys = (
+        "new_conversations",
+        "assigned",
+        "customer_messages",
+        "agent_messages",
+        "bot_messages",
+        "first_responses",
+        "frt_assign_avg",
+        "frt_assign_median",
+        "frt_created_avg",
+        "within_target",
+        "resolved",
+        "resolution_avg",
+        "resolution_median",
+        "reinjections",
+    )
     return {k: getattr(row, k) for k in keys}
 
 
@@ -197,65 +239,191 @@ async def test_per_agent(day):
     rows = {r.label: r for r in await _rows(company, "agent")}
     assert set(rows) == {"Anna", "Bruno", "=Carla"}
     assert _figures(rows["Anna"]) == dict(
-        new_conversations=None, assigned=2, customer_messages=None, agent_messages=2, bot_messages=None,
-        first_responses=1, frt_assign_avg=120, frt_assign_median=120, frt_created_avg=240, within_target=1,
-        resolved=1, resolution_avg=1800, resolution_median=1800, reinjections=1)
+        new_conversations=None,
+        assigned=2,
+        customer_messages=None,
+        agent_messages=2,
+        bot_messages=None,
+        first_responses=1,
+        frt_assign_avg=120,
+        frt_assign_median=120,
+        frt_created_avg=240,
+        within_target=1,
+        resolved=1,
+        resolution_avg=1800,
+        resolution_median=1800,
+        reinjections=1,
+    )
     assert _figures(rows["Bruno"]) == dict(
-        new_conversations=None, assigned=2, customer_messages=None, agent_messages=2, bot_messages=None,
-        first_responses=2, frt_assign_avg=180, frt_assign_median=180, frt_created_avg=615, within_target=2,
-        resolved=1, resolution_avg=1200, resolution_median=1200, reinjections=0)
+        new_conversations=None,
+        assigned=2,
+        customer_messages=None,
+        agent_messages=2,
+        bot_messages=None,
+        first_responses=2,
+        frt_assign_avg=180,
+        frt_assign_median=180,
+        frt_created_avg=615,
+        within_target=2,
+        resolved=1,
+        resolution_avg=1200,
+        resolution_median=1200,
+        reinjections=0,
+    )
     assert _figures(rows["=Carla"]) == dict(
-        new_conversations=None, assigned=1, customer_messages=None, agent_messages=1, bot_messages=None,
-        first_responses=1, frt_assign_avg=300, frt_assign_median=300, frt_created_avg=300, within_target=1,
-        resolved=1, resolution_avg=1200, resolution_median=1200, reinjections=0)
+        new_conversations=None,
+        assigned=1,
+        customer_messages=None,
+        agent_messages=1,
+        bot_messages=None,
+        first_responses=1,
+        frt_assign_avg=300,
+        frt_assign_median=300,
+        frt_created_avg=300,
+        within_target=1,
+        resolved=1,
+        resolution_avg=1200,
+        resolution_median=1200,
+        reinjections=0,
+    )
 
 
 async def test_per_department_channel_and_total(day):
     company, x = day
     deps = {r.label: r for r in await _rows(company, "department")}
     assert _figures(deps["Support"]) == dict(
-        new_conversations=3, assigned=4, customer_messages=4, agent_messages=4, bot_messages=2,
-        first_responses=3, frt_assign_avg=160, frt_assign_median=120, frt_created_avg=490, within_target=3,
-        resolved=2, resolution_avg=1500, resolution_median=1500, reinjections=1)
+        new_conversations=3,
+        assigned=4,
+        customer_messages=4,
+        agent_messages=4,
+        bot_messages=2,
+        first_responses=3,
+        frt_assign_avg=160,
+        frt_assign_median=120,
+        frt_created_avg=490,
+        within_target=3,
+        resolved=2,
+        resolution_avg=1500,
+        resolution_median=1500,
+        reinjections=1,
+    )
     assert _figures(deps["Sales"]) == dict(
-        new_conversations=0, assigned=1, customer_messages=0, agent_messages=1, bot_messages=0,
-        first_responses=1, frt_assign_avg=300, frt_assign_median=300, frt_created_avg=300, within_target=1,
-        resolved=1, resolution_avg=1200, resolution_median=1200, reinjections=0)
-    assert (deps[""].key, deps[""].new_conversations, deps[""].customer_messages, deps[""].bot_messages) == (None, 1, 1, 1)
+        new_conversations=0,
+        assigned=1,
+        customer_messages=0,
+        agent_messages=1,
+        bot_messages=0,
+        first_responses=1,
+        frt_assign_avg=300,
+        frt_assign_median=300,
+        frt_created_avg=300,
+        within_target=1,
+        resolved=1,
+        resolution_avg=1200,
+        resolution_median=1200,
+        reinjections=0,
+    )
+    assert (deps[""].key, deps[""].new_conversations, deps[""].customer_messages, deps[""].bot_messages) == (
+        None,
+        1,
+        1,
+        1,
+    )
 
     channels = {r.label: r for r in await _rows(company, "channel")}
     assert _figures(channels["Channel A"]) == dict(
-        new_conversations=3, assigned=2, customer_messages=4, agent_messages=3, bot_messages=3,
-        first_responses=2, frt_assign_avg=210, frt_assign_median=210, frt_created_avg=510, within_target=2,
-        resolved=1, resolution_avg=1800, resolution_median=1800, reinjections=0)
+        new_conversations=3,
+        assigned=2,
+        customer_messages=4,
+        agent_messages=3,
+        bot_messages=3,
+        first_responses=2,
+        frt_assign_avg=210,
+        frt_assign_median=210,
+        frt_created_avg=510,
+        within_target=2,
+        resolved=1,
+        resolution_avg=1800,
+        resolution_median=1800,
+        reinjections=0,
+    )
     assert _figures(channels["Channel B"]) == dict(
-        new_conversations=1, assigned=3, customer_messages=1, agent_messages=2, bot_messages=0,
-        first_responses=2, frt_assign_avg=180, frt_assign_median=180, frt_created_avg=375, within_target=2,
-        resolved=2, resolution_avg=1200, resolution_median=1200, reinjections=1)
+        new_conversations=1,
+        assigned=3,
+        customer_messages=1,
+        agent_messages=2,
+        bot_messages=0,
+        first_responses=2,
+        frt_assign_avg=180,
+        frt_assign_median=180,
+        frt_created_avg=375,
+        within_target=2,
+        resolved=2,
+        resolution_avg=1200,
+        resolution_median=1200,
+        reinjections=1,
+    )
 
     (total,) = await _rows(company, "total")
     assert _figures(total) == dict(
-        new_conversations=4, assigned=5, customer_messages=5, agent_messages=5, bot_messages=3,
-        first_responses=4, frt_assign_avg=195, frt_assign_median=210, frt_created_avg=442.5, within_target=4,
-        resolved=3, resolution_avg=1400, resolution_median=1200, reinjections=1)
+        new_conversations=4,
+        assigned=5,
+        customer_messages=5,
+        agent_messages=5,
+        bot_messages=3,
+        first_responses=4,
+        frt_assign_avg=195,
+        frt_assign_median=210,
+        frt_created_avg=442.5,
+        within_target=4,
+        resolved=3,
+        resolution_avg=1400,
+        resolution_median=1200,
+        reinjections=1,
+    )
     assert total.within_target_pct == 100
 
 
 async def test_per_day_and_filters(day):
     company, x = day
     monday, tuesday = await _rows(company, "day", first=9, last=10)
-    assert (monday.label, monday.new_conversations, monday.customer_messages, monday.bot_messages,
-            monday.first_responses, monday.assigned) == ("2026-03-09", 1, 1, 1, 0, 0)
-    assert (tuesday.label, tuesday.first_responses, tuesday.frt_assign_avg, tuesday.resolved) == ("2026-03-10", 4, 195, 3)
+    assert (
+        monday.label,
+        monday.new_conversations,
+        monday.customer_messages,
+        monday.bot_messages,
+        monday.first_responses,
+        monday.assigned,
+    ) == ("2026-03-09", 1, 1, 1, 0, 0)
+    assert (tuesday.label, tuesday.first_responses, tuesday.frt_assign_avg, tuesday.resolved) == (
+        "2026-03-10",
+        4,
+        195,
+        3,
+    )
 
     start, _ = metrics.day_bounds(datetime(2026, 3, 10).date(), PARIS)
     _, end = metrics.day_bounds(datetime(2026, 3, 10).date(), PARIS)
     schedule = await load_schedule(company.id)
-    (bruno,) = await metrics.compute(company.id, start, end, group_by="total", schedule=schedule, tz=PARIS,
-                                     filters=metrics.Filters(user_id=x["bruno"].id))
+    (bruno,) = await metrics.compute(
+        company.id,
+        start,
+        end,
+        group_by="total",
+        schedule=schedule,
+        tz=PARIS,
+        filters=metrics.Filters(user_id=x["bruno"].id),
+    )
     assert (bruno.first_responses, bruno.frt_assign_avg, bruno.agent_messages, bruno.assigned) == (2, 180, 2, 2)
-    (sales,) = await metrics.compute(company.id, start, end, group_by="total", schedule=schedule, tz=PARIS,
-                                     filters=metrics.Filters(department_id=x["sales"].id))
+    (sales,) = await metrics.compute(
+        company.id,
+        start,
+        end,
+        group_by="total",
+        schedule=schedule,
+        tz=PARIS,
+        filters=metrics.Filters(department_id=x["sales"].id),
+    )
     assert (sales.first_responses, sales.resolved, sales.agent_messages) == (1, 1, 1)
 
 
@@ -285,11 +453,21 @@ async def test_page_and_csv_show_the_same_figures(client, day):
     rows = {r["group"]: r for r in csv.DictReader(io.StringIO(response.text))}
     assert set(rows) == {"Anna", "Bruno", "'=Carla"}  # formula injection defused
     bruno = rows["Bruno"]
-    assert (bruno["first_responses"], bruno["first_response_from_assignment_avg_s"], bruno["first_response_from_creation_avg_s"],
-            bruno["first_responses_within_target"], bruno["resolved"], bruno["resolution_avg_s"]) == ("2", "180.0", "615.0", "2", "1", "1200.0")
+    assert (
+        bruno["first_responses"],
+        bruno["first_response_from_assignment_avg_s"],
+        bruno["first_response_from_creation_avg_s"],
+        bruno["first_responses_within_target"],
+        bruno["resolved"],
+        bruno["resolution_avg_s"],
+    ) == ("2", "180.0", "615.0", "2", "1", "1200.0")
     assert rows["Anna"]["reinjections"] == "1"
 
     response = await client.get("/metrics.csv?from=2026-03-10&to=2026-03-10&group=department")
     deps = {r["group"]: r for r in csv.DictReader(io.StringIO(response.text))}
-    assert (deps["Support"]["new_conversations"], deps["Support"]["bot_messages"], deps["Support"]["first_response_from_assignment_median_s"]) == ("3", "2", "120.0")
+    assert (
+        deps["Support"]["new_conversations"],
+        deps["Support"]["bot_messages"],
+        deps["Support"]["first_response_from_assignment_median_s"],
+    ) == ("3", "2", "120.0")
     assert deps["No department"]["new_conversations"] == "1"

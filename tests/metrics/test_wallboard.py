@@ -3,7 +3,7 @@ rendered in English and French with customer names escaped."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from app.domain import metrics, sql, wallboard
 from app.i18n import current_language
@@ -11,16 +11,25 @@ from app.web.supervisor import render_panels
 from tests.dispatch.factories import make_channel
 from tests.factories import make_company, make_department, make_user
 
-NOW = datetime(2026, 3, 10, 15, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 3, 10, 15, 0, tzinfo=UTC)
 
 
 async def _conversation(company, channel_id, department, status, name, *, created, **columns) -> int:
-    contact = await sql.fetchval("INSERT INTO contact (company_id, phone, name) VALUES ($1, $2, $3) RETURNING id",
-                                 company.id, f"+3361{abs(hash(name)) % 10**7:07d}", name)
+    contact = await sql.fetchval(
+        "INSERT INTO contact (company_id, phone, name) VALUES ($1, $2, $3) RETURNING id",
+        company.id,
+        f"+3361{abs(hash(name)) % 10**7:07d}",
+        name,
+    )
     conv = await sql.fetchval(
         """INSERT INTO conversation (company_id, channel_id, contact_id, status, department_id, created_at)
            VALUES ($1, $2, $3, $4, $5, $6) RETURNING id""",
-        company.id, channel_id, contact, status, department.id, created,
+        company.id,
+        channel_id,
+        contact,
+        status,
+        department.id,
+        created,
     )
     for column, value in columns.items():
         await sql.execute(f"UPDATE conversation SET {column} = $2 WHERE id = $1", conv, value)
@@ -41,26 +50,61 @@ async def test_snapshot_and_panels():
         conv = await _conversation(company, channel_id, support, "queued", name, created=at, queued_at=at)
         await sql.execute(
             """INSERT INTO conversation_event (company_id, conversation_id, kind, from_status, to_status, to_department_id, at)
-               VALUES ($1, $2, 'queued', 'bot', 'queued', $3, $4)""", company.id, conv, support.id, at)
+               VALUES ($1, $2, 'queued', 'bot', 'queued', $3, $4)""",
+            company.id,
+            conv,
+            support.id,
+            at,
+        )
     # Anna holds one conversation unanswered for 400 s (past 300 s), reinjected 3 times today.
-    held = await _conversation(company, channel_id, support, "assigned", "Held <i>Customer</i>", created=NOW - timedelta(hours=1),
-                               assigned_user_id=anna.id, assigned_at=NOW - timedelta(seconds=400),
-                               awaiting_agent_since=NOW - timedelta(seconds=400), reinjections=3)
+    held = await _conversation(
+        company,
+        channel_id,
+        support,
+        "assigned",
+        "Held <i>Customer</i>",
+        created=NOW - timedelta(hours=1),
+        assigned_user_id=anna.id,
+        assigned_at=NOW - timedelta(seconds=400),
+        awaiting_agent_since=NOW - timedelta(seconds=400),
+        reinjections=3,
+    )
     await sql.execute(
         """INSERT INTO conversation_event (company_id, conversation_id, kind, from_status, to_status, from_user_id,
                to_department_id, at) VALUES ($1, $2, 'reinjected', 'assigned', 'queued', $3, $4, $5)""",
-        company.id, held, anna.id, support.id, NOW - timedelta(minutes=30))
+        company.id,
+        held,
+        anna.id,
+        support.id,
+        NOW - timedelta(minutes=30),
+    )
     await sql.execute(
         """INSERT INTO conversation_event (company_id, conversation_id, kind, from_status, to_status, to_user_id,
                to_department_id, at) VALUES ($1, $2, 'assigned', 'queued', 'assigned', $3, $4, $5)""",
-        company.id, held, anna.id, support.id, NOW - timedelta(minutes=25))
+        company.id,
+        held,
+        anna.id,
+        support.id,
+        NOW - timedelta(minutes=25),
+    )
     # Messages: two from the customer at 09:xx, Anna's reply at 14:50, one bot message.
-    for hour, minute, author, user in ((9, 5, "customer", None), (9, 40, "customer", None), (14, 50, "agent", anna), (9, 6, "bot", None)):
+    for hour, minute, author, user in (
+        (9, 5, "customer", None),
+        (9, 40, "customer", None),
+        (14, 50, "agent", anna),
+        (9, 6, "bot", None),
+    ):
         await sql.execute(
             """INSERT INTO message (company_id, channel_id, conversation_id, direction, author, author_user_id, type, text,
                                     status, created_at) VALUES ($1, $2, $3, $4, $5, $6, 'text', 'x', 'sent', $7)""",
-            company.id, channel_id, held, "in" if author == "customer" else "out", author, user.id if user else None,
-            NOW.replace(hour=hour, minute=minute))
+            company.id,
+            channel_id,
+            held,
+            "in" if author == "customer" else "out",
+            author,
+            user.id if user else None,
+            NOW.replace(hour=hour, minute=minute),
+        )
 
     snap = await wallboard.snapshot(company.id, await metrics.load_schedules(company.id), NOW)
     deps = {d["name"]: d for d in snap.departments}

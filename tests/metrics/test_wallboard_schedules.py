@@ -31,7 +31,8 @@ async def test_hours_changed_by_another_process_reach_the_wallboard(app, databas
     other = await asyncpg.connect(database_url)
     try:
         await other.execute(
-            "INSERT INTO business_hours (company_id, weekday, opens, closes) VALUES ($1, 2, 480, 1080)", company.id)
+            "INSERT INTO business_hours (company_id, weekday, opens, closes) VALUES ($1, 2, 480, 1080)", company.id
+        )
     finally:
         await other.close()
 

@@ -18,7 +18,9 @@ async def test_orders_page_for_staff_with_escaping_and_hand_decisions(client, ap
     shop = await make_shop()
     other = await make_shop("Other")
     order, _ = await create_order(shop.company.id, {"phone": "+33612345678", "name": "<b>Zoé</b>", "items": ITEMS})
-    theirs, _ = await create_order(other.company.id, {"phone": "+33612345678", "name": "Other customer", "items": ITEMS})
+    theirs, _ = await create_order(
+        other.company.id, {"phone": "+33612345678", "name": "Other customer", "items": ITEMS}
+    )
     agent = await make_user(shop.company, "agent")
     assert (await client.get("/orders")).status_code in (302, 303, 307)  # not logged in: to the login page
     await login(client, agent.email)
@@ -44,9 +46,16 @@ async def test_orders_page_for_staff_with_escaping_and_hand_decisions(client, ap
     assert (audit["action"], audit["actor_user_id"]) == ("order.cancelled", agent.id)
 
     second, _ = await create_order(shop.company.id, {"phone": "+33612345679", "items": ITEMS})
-    r = await client.post(f"/orders/{second['id']}/decision", data={"decision": "confirm"},
-                          headers={"hx-request": "true", "x-csrftoken": csrf(client)})
-    assert r.status_code == 200 and r.text.startswith(f'<tr id="order-{second["id"]}"') and 'data-status="confirmed"' in r.text
+    r = await client.post(
+        f"/orders/{second['id']}/decision",
+        data={"decision": "confirm"},
+        headers={"hx-request": "true", "x-csrftoken": csrf(client)},
+    )
+    assert (
+        r.status_code == 200
+        and r.text.startswith(f'<tr id="order-{second["id"]}"')
+        and 'data-status="confirmed"' in r.text
+    )
 
     panel = await client.get(f"/orders/customer/{order['contact_id']}")
     assert panel.status_code == 200 and f'data-order-id="{order["id"]}"' in panel.text
@@ -67,9 +76,14 @@ async def test_order_settings_admin_only(client, app):
     assert page.status_code == 200 and "je confirme" in page.text
     r = await post_form(client, "/admin/orders", {"confirm_words": "oui\nvalidé", "cancel_words": "Oui"})
     assert r.status_code == 400 and "field-error" in r.text
-    r = await post_form(client, "/admin/orders", {"confirm_words": "oui\nvalidé", "cancel_words": "non", "request_text": "Hi {name}"})
+    r = await post_form(
+        client, "/admin/orders", {"confirm_words": "oui\nvalidé", "cancel_words": "non", "request_text": "Hi {name}"}
+    )
     assert r.status_code == 303
-    assert await sql.fetchval("SELECT confirm_words FROM order_settings WHERE company_id = $1", shop.company.id) == "oui\nvalidé"
+    assert (
+        await sql.fetchval("SELECT confirm_words FROM order_settings WHERE company_id = $1", shop.company.id)
+        == "oui\nvalidé"
+    )
 
 
 async def test_api_keys_admin_shows_the_key_once_and_revokes(client, app):
@@ -85,8 +99,11 @@ async def test_api_keys_admin_shows_the_key_once_and_revokes(client, app):
     assert r.status_code == 403  # no CSRF token
     r = await post_form(client, "/admin/api-keys", {"name": "", "rate_limit": "abc"})
     assert r.status_code == 400 and r.text.count("field-error") == 3
-    r = await post_form(client, "/admin/api-keys", {"name": "Boutique <i>en ligne</i>", "scope_orders": "1", "scope_read": "1",
-                                                    "rate_limit": "30"})
+    r = await post_form(
+        client,
+        "/admin/api-keys",
+        {"name": "Boutique <i>en ligne</i>", "scope_orders": "1", "scope_read": "1", "rate_limit": "30"},
+    )
     assert r.status_code == 201
     key = re.search(r'id="api-key-secret">([^<]+)<', r.text).group(1)
     found = await find_api_key(key)
@@ -118,8 +135,11 @@ async def test_webhooks_admin_and_delivery_log(client, app):
     assert r.status_code == 400 and "http://" in r.text
     r = await post_form(client, "/admin/webhooks", {"url": "https://shop.example/hooks"})
     assert r.status_code == 400
-    r = await post_form(client, "/admin/webhooks", {"url": "https://shop.example/hooks", "event_order.created": "1",
-                                                    "event_order.confirmed": "1"})
+    r = await post_form(
+        client,
+        "/admin/webhooks",
+        {"url": "https://shop.example/hooks", "event_order.created": "1", "event_order.confirmed": "1"},
+    )
     assert r.status_code == 201
     secret = re.search(r'id="webhook-secret">([^<]+)<', r.text).group(1)
     assert secret.startswith("whsec_") and secret not in (await client.get("/admin/webhooks")).text
@@ -130,7 +150,9 @@ async def test_webhooks_admin_and_delivery_log(client, app):
     assert not await sql.fetchval("SELECT active FROM webhook_endpoint WHERE id = $1", mine)
     await sql.execute("UPDATE webhook_endpoint SET active = true WHERE id = $1", mine)
 
-    await create_order(shop.company.id, {"phone": "+33612345678", "name": "<b>Zoé</b>", "items": [{"name": "A", "price": 1}]})
+    await create_order(
+        shop.company.id, {"phone": "+33612345678", "name": "<b>Zoé</b>", "items": [{"name": "A", "price": 1}]}
+    )
     await create_order(other.company.id, {"phone": "+33612345678", "items": [{"name": "A", "price": 1}]})
     log = await client.get("/admin/webhooks/deliveries")
     assert log.status_code == 200 and log.text.count('id="delivery-') == 1 and "<b>Zoé" not in log.text
@@ -175,4 +197,4 @@ async def test_live_fragments_for_the_orders_page_and_the_customer_panel(app):
     assert changed[0].event == f"order-{order['id']}"
     panel = render_fragment("orders/_customer_orders.html", contact_id=order["contact_id"])
     assert f'hx-get="/orders/customer/{order["contact_id"]}"' in panel
-    assert f'sse:order-contact-{order["contact_id"]}' in panel
+    assert f"sse:order-contact-{order['contact_id']}" in panel

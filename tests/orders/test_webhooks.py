@@ -3,9 +3,8 @@
 import dataclasses
 import json
 
-import pytest
-
 import httpx
+import pytest
 
 from app.dispatch.assignment import queue_conversation
 from app.domain import sql
@@ -41,7 +40,9 @@ def test_signature_round_trip_and_tampering():
 async def test_order_events_are_delivered_signed_once(app):
     shop = await make_shop()
     async with FakeProvider() as receiver:
-        endpoint = await create_endpoint(shop.company.id, {"url": receiver.url + "/hooks", "events": ["order.created", "order.confirmed"]})
+        endpoint = await create_endpoint(
+            shop.company.id, {"url": receiver.url + "/hooks", "events": ["order.created", "order.confirmed"]}
+        )
         order, _ = await create_order(shop.company.id, {"phone": "+33612345678", "external_id": "W-1", "items": ITEMS})
         await decide_order(shop.company.id, order["id"], "confirm", by="api")
         async with httpx.AsyncClient() as http:
@@ -68,7 +69,9 @@ async def test_failures_back_off_then_fail_and_replay_sends_again(app):
         async with httpx.AsyncClient() as http:
             worker = WebhookSender(http, max_attempts=2, retry_base=5)
             assert await worker.run_once() == 1
-            row = await sql.fetchrow("SELECT status, attempts, response_status, next_attempt_at > now() + interval '3 seconds' AS later FROM webhook_delivery")
+            row = await sql.fetchrow(
+                "SELECT status, attempts, response_status, next_attempt_at > now() + interval '3 seconds' AS later FROM webhook_delivery"
+            )
             assert (row["status"], row["attempts"], row["response_status"], row["later"]) == ("pending", 1, 500, True)
             assert await worker.run_once() == 0  # not due yet
             await sql.execute("UPDATE webhook_delivery SET next_attempt_at = now()")
@@ -113,19 +116,28 @@ async def test_a_paused_endpoints_deliveries_wait(app):
 async def test_conversation_changes_and_only_subscribed_active_endpoints(app):
     shop = await make_shop()
     other = await make_shop("Other")
-    await create_endpoint(shop.company.id, {"url": "http://x.example/a", "events": ["conversation.opened", "conversation.queued"]})
+    await create_endpoint(
+        shop.company.id, {"url": "http://x.example/a", "events": ["conversation.opened", "conversation.queued"]}
+    )
     await create_endpoint(shop.company.id, {"url": "http://x.example/b", "events": ["order.created"]})
     paused = await create_endpoint(shop.company.id, {"url": "http://x.example/c", "events": ["conversation.opened"]})
     await sql.execute("UPDATE webhook_endpoint SET active = false WHERE id = $1", paused.id)
     await create_endpoint(other.company.id, {"url": "http://x.example/o", "events": ["conversation.opened"]})
     channel = await get_channel(shop.company.id, shop.channel_id)
-    await receive_webhook(channel, Parsed(messages=[InboundMessage(provider_message_id="m1", phone="+33611111111",
-                                                                   name="Léa", type="text", text="Bonjour")]))
+    await receive_webhook(
+        channel,
+        Parsed(
+            messages=[
+                InboundMessage(provider_message_id="m1", phone="+33611111111", name="Léa", type="text", text="Bonjour")
+            ]
+        ),
+    )
     conv = await sql.fetchval("SELECT id FROM conversation WHERE company_id = $1", shop.company.id)
     await queue_conversation(shop.company.id, conv, shop.department.id)
     rows = await sql.fetch(
         """SELECT d.event, e.url, d.payload FROM webhook_delivery d JOIN webhook_endpoint e ON e.id = d.endpoint_id
-           ORDER BY d.id""")
+           ORDER BY d.id"""
+    )
     events = [(r["event"], r["url"]) for r in rows]
     assert events[:2] == [("conversation.opened", "http://x.example/a"), ("conversation.queued", "http://x.example/a")]
     # conversation.queued is followed by the assignment to the online agent, to which /a did not subscribe.

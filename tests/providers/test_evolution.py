@@ -23,9 +23,7 @@ SECRET = "whsec-evolution-0123456789"
 P = evolution.PROVIDER
 
 
-def req(
-    name: str, headers: dict | None = None, query: dict | None = None
-) -> WebhookRequest:
+def req(name: str, headers: dict | None = None, query: dict | None = None) -> WebhookRequest:
     return WebhookRequest(
         url="",
         headers={"content-type": "application/json", **(headers or {})},
@@ -82,9 +80,7 @@ def test_webhook_secret_header_or_token():
         SECRET,
         req("webhook_messages_upsert_text.json", {"x-webhook-secret": SECRET}),
     )
-    P.verify(
-        {}, SECRET, req("webhook_messages_upsert_text.json", query={"token": SECRET})
-    )
+    P.verify({}, SECRET, req("webhook_messages_upsert_text.json", query={"token": SECRET}))
     with pytest.raises(WebhookRejected) as e:
         P.verify(
             {},
@@ -99,16 +95,9 @@ def test_webhook_secret_header_or_token():
 
 def test_build_send_text_media_reaction_with_apikey():
     creds = {"base_url": "http://evo.test/", "instance": "shop", "api_key": "B6D7"}
-    text = P.build_send(
-        creds, Outgoing(to_phone="+5511988887777", text="Chega amanhã!")
-    )
-    assert (
-        str(text.url) == "http://evo.test/message/sendText/shop"
-        and text.headers["apikey"] == "B6D7"
-    )
-    assert json.loads(text.content) == json.loads(
-        (FIX / "send_text_request.json").read_text()
-    )
+    text = P.build_send(creds, Outgoing(to_phone="+5511988887777", text="Chega amanhã!"))
+    assert str(text.url) == "http://evo.test/message/sendText/shop" and text.headers["apikey"] == "B6D7"
+    assert json.loads(text.content) == json.loads((FIX / "send_text_request.json").read_text())
     media = P.build_send(
         creds,
         Outgoing(
@@ -146,16 +135,12 @@ def test_build_send_text_media_reaction_with_apikey():
         },
         "reaction": "👍",
     }
-    lid = P.build_send(
-        creds, Outgoing(to_phone="", to_alias="132375270973606@lid", text="oi")
-    )
+    lid = P.build_send(creds, Outgoing(to_phone="", to_alias="132375270973606@lid", text="oi"))
     assert json.loads(lid.content)["number"] == "132375270973606@lid"
 
 
 def test_read_send_response():
-    ok = httpx.Response(
-        201, json=json.loads((FIX / "send_text_response.json").read_text())
-    )
+    ok = httpx.Response(201, json=json.loads((FIX / "send_text_response.json").read_text()))
     assert P.read_send_response(ok).provider_message_id == "3EB0FFFF000000000001"
     refused = httpx.Response(
         400,
@@ -210,9 +195,7 @@ async def test_evolution_through_the_app_and_the_sender(client):
             assert r.status_code == 200
         assert await sql.fetchval("SELECT count(*) FROM message") == 1
         conv = await sql.fetchval("SELECT id FROM conversation")
-        mid = await queue_message(
-            company.id, conv, {"text": "Chega amanhã!"}, user_id=agent.id
-        )
+        mid = await queue_message(company.id, conv, {"text": "Chega amanhã!"}, user_id=agent.id)
         await Sender(http).run_once()
         body = (FIX / "webhook_messages_update_read.json").read_bytes()
         r = await client.post(
@@ -221,13 +204,8 @@ async def test_evolution_through_the_app_and_the_sender(client):
             headers={"content-type": "application/json"},
         )
         assert r.status_code == 200
-    assert (
-        fake.requests[0].path == "/message/sendText/shop"
-        and fake.requests[0].headers["apikey"] == "B6D7"
-    )
-    row = await sql.fetchrow(
-        "SELECT status, provider_message_id FROM message WHERE id = $1", mid
-    )
+    assert fake.requests[0].path == "/message/sendText/shop" and fake.requests[0].headers["apikey"] == "B6D7"
+    row = await sql.fetchrow("SELECT status, provider_message_id FROM message WHERE id = $1", mid)
     assert (row["status"], row["provider_message_id"]) == (
         "read",
         "3EB0FFFF000000000001",
@@ -241,8 +219,9 @@ async def test_session_state_asks_connection_state_then_connect_for_the_qr():
         if r.path == "/instance/connectionState/shop":
             return json_answer(200, {"instance": {"instanceName": "shop", "state": state["value"]}})
         if r.path == "/instance/connect/shop":
-            return json_answer(200, {"pairingCode": None, "code": "2@evo-raw-qr", "base64": "data:image/png;base64,AA==",
-                                     "count": 1})
+            return json_answer(
+                200, {"pairingCode": None, "code": "2@evo-raw-qr", "base64": "data:image/png;base64,AA==", "count": 1}
+            )
         return json_answer(404, {})
 
     creds = {"instance": "shop", "api_key": "B6D7"}

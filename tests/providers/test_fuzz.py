@@ -41,14 +41,18 @@ def mutations(data, rng: random.Random, n: int = 60):
         yield copy
 
 
-@pytest.mark.parametrize("provider,folder", [(meta.PROVIDER, "meta"), (waha.PROVIDER, "waha"), (whapi.PROVIDER, "whapi"),
-                                           (evolution.PROVIDER, "evolution")])
+@pytest.mark.parametrize(
+    "provider,folder",
+    [(meta.PROVIDER, "meta"), (waha.PROVIDER, "waha"), (whapi.PROVIDER, "whapi"), (evolution.PROVIDER, "evolution")],
+)
 def test_parsers_survive_wrong_shapes(provider, folder):
     rng = random.Random(7)
     crashes = []
     for path in sorted((FIX / folder).glob("webhook_*.json")):
         for mutated in mutations(json.loads(path.read_text()), rng):
-            req = WebhookRequest(url="", headers={"content-type": "application/json"}, body=json.dumps(mutated).encode())
+            req = WebhookRequest(
+                url="", headers={"content-type": "application/json"}, body=json.dumps(mutated).encode()
+            )
             try:
                 assert isinstance(provider.parse(req), Parsed)
             except WebhookRejected:

@@ -16,14 +16,19 @@ FIX = Path(__file__).resolve().parent.parent / "fixtures" / "providers"
 
 
 def jreq(path: str, **headers: str) -> WebhookRequest:
-    return WebhookRequest(url="https://sb.test/webhooks/x/1", headers={"content-type": "application/json", **headers},
-                          body=(FIX / path).read_bytes())
+    return WebhookRequest(
+        url="https://sb.test/webhooks/x/1",
+        headers={"content-type": "application/json", **headers},
+        body=(FIX / path).read_bytes(),
+    )
 
 
 def freq(path: str) -> WebhookRequest:
-    return WebhookRequest(url="https://sb.test/webhooks/twilio/1",
-                          headers={"content-type": "application/x-www-form-urlencoded"},
-                          body=(FIX / path).read_bytes().strip())
+    return WebhookRequest(
+        url="https://sb.test/webhooks/twilio/1",
+        headers={"content-type": "application/x-www-form-urlencoded"},
+        body=(FIX / path).read_bytes().strip(),
+    )
 
 
 def one(parsed):
@@ -33,12 +38,22 @@ def one(parsed):
 
 # Phone normalisation ------------------------------------------------------------------------
 
-@pytest.mark.parametrize("raw,expected", [
-    ("11111111111@c.us", "+11111111111"), ("919984351847@s.whatsapp.net", "+919984351847"),
-    ("whatsapp:+5511999999999", "+5511999999999"), ("972987654321", "+972987654321"),
-    ("48XXXXXXXXX ", None), ("120363419669512474@g.us", None), ("153219082764294@lid", None),
-    ("", None), ("+12", None), ("4915112345678:12@s.whatsapp.net", "+4915112345678"),
-])
+
+@pytest.mark.parametrize(
+    "raw,expected",
+    [
+        ("11111111111@c.us", "+11111111111"),
+        ("919984351847@s.whatsapp.net", "+919984351847"),
+        ("whatsapp:+5511999999999", "+5511999999999"),
+        ("972987654321", "+972987654321"),
+        ("48XXXXXXXXX ", None),
+        ("120363419669512474@g.us", None),
+        ("153219082764294@lid", None),
+        ("", None),
+        ("+12", None),
+        ("4915112345678:12@s.whatsapp.net", "+4915112345678"),
+    ],
+)
 def test_normalise_phone(raw, expected):
     assert normalise_phone(raw) == expected
 
@@ -72,7 +87,11 @@ def test_meta_details():
     reply = one(meta.PROVIDER.parse(jreq("meta/webhook_message_reply_context.json")))
     assert reply.reply_to == "wamid.xyzxyz=="
     doc = one(meta.PROVIDER.parse(jreq("meta/webhook_message_document_caption_forwarded.json")))
-    assert (doc.media.media_id, doc.media.filename, doc.media.mime_type) == ("1234567890987654321", "filename.pdf", "application/pdf")
+    assert (doc.media.media_id, doc.media.filename, doc.media.mime_type) == (
+        "1234567890987654321",
+        "filename.pdf",
+        "application/pdf",
+    )
     img = one(meta.PROVIDER.parse(jreq("meta/webhook_message_image_with_url.json")))
     assert img.media.url.startswith("https://lookaside.fbsbx.com/") and img.media.media_id == "65463453"
     loc = one(meta.PROVIDER.parse(jreq("meta/webhook_message_location_chosen.json")))
@@ -82,7 +101,9 @@ def test_meta_details():
     assert reaction.timestamp == 1697044456
 
 
-@pytest.mark.parametrize("name,status", [("sent", "sent"), ("delivered", "delivered"), ("read", "read"), ("failed", "failed")])
+@pytest.mark.parametrize(
+    "name,status", [("sent", "sent"), ("delivered", "delivered"), ("read", "read"), ("failed", "failed")]
+)
 def test_meta_statuses(name, status):
     parsed = meta.PROVIDER.parse(jreq(f"meta/webhook_status_{name}.json"))
     assert not parsed.messages and len(parsed.statuses) == 1
@@ -127,12 +148,24 @@ def test_meta_send_requests_match_fixtures():
     expected = json.loads((FIX / "meta/send_text_request.json").read_text())
     assert body == {**expected, "to": "15555555555"}
     assert str(text.url) == "https://graph.test/v21.0/1122/messages" and text.headers["authorization"] == "Bearer T"
-    reply = json.loads(meta.PROVIDER.build_send(creds, Outgoing(to_phone="+1555", text="<TEXT_MSG_CONTENT>", reply_to="<MSGID_OF_PREV_MSG>")).content)
+    reply = json.loads(
+        meta.PROVIDER.build_send(
+            creds, Outgoing(to_phone="+1555", text="<TEXT_MSG_CONTENT>", reply_to="<MSGID_OF_PREV_MSG>")
+        ).content
+    )
     assert reply == {**json.loads((FIX / "meta/send_text_reply_request.json").read_text()), "to": "1555"}
-    tpl = json.loads(meta.PROVIDER.build_send(creds, Outgoing(to_phone="+15555555555", template={"name": "hello_world", "language": "en_US"})).content)
+    tpl = json.loads(
+        meta.PROVIDER.build_send(
+            creds, Outgoing(to_phone="+15555555555", template={"name": "hello_world", "language": "en_US"})
+        ).content
+    )
     expected_tpl = json.loads((FIX / "meta/send_template_hello_world_request.json").read_text())
     assert {k: tpl[k] for k in expected_tpl} == expected_tpl
-    img = json.loads(meta.PROVIDER.build_send(creds, Outgoing(to_phone="+1555", type="image", media_url="http(s)://image-url")).content)
+    img = json.loads(
+        meta.PROVIDER.build_send(
+            creds, Outgoing(to_phone="+1555", type="image", media_url="http(s)://image-url")
+        ).content
+    )
     assert img == {**json.loads((FIX / "meta/send_image_by_link_request.json").read_text()), "to": "1555"}
 
 
@@ -143,8 +176,10 @@ def test_meta_send_responses():
     with pytest.raises(SendError) as exc:
         meta.PROVIDER.read_send_response(bad)
     assert exc.value.permanent and exc.value.code == "131030" and "allowed list" in exc.value.reason
-    for name, code, words in [("error_object_131047_reengagement.json", "131047", "24 hours"),
-                              ("error_object_190_expired_token.json", "190", "expired")]:
+    for name, code, words in [
+        ("error_object_131047_reengagement.json", "131047", "24 hours"),
+        ("error_object_190_expired_token.json", "190", "expired"),
+    ]:
         err = json.loads((FIX / f"meta/{name}").read_text())
         with pytest.raises(SendError) as exc:
             meta.PROVIDER.read_send_response(httpx.Response(400, json={"error": err}))
@@ -156,11 +191,21 @@ def test_meta_send_responses():
 
 # WAHA ---------------------------------------------------------------------------------------
 
+
 def test_waha_hmac_vector():
-    lines = dict(line.split("=", 1) for line in (FIX / "waha/hmac_example.txt").read_text().splitlines()
-                 if line[:4] in ("BODY", "KEY="))
-    sig = [line.split(": ")[1] for line in (FIX / "waha/hmac_example.txt").read_text().splitlines() if line.startswith("X-Webhook-Hmac:")][0]
-    req = WebhookRequest(url="", headers={"x-webhook-hmac": sig, "x-webhook-hmac-algorithm": "sha512"}, body=lines["BODY"].encode())
+    lines = dict(
+        line.split("=", 1)
+        for line in (FIX / "waha/hmac_example.txt").read_text().splitlines()
+        if line[:4] in ("BODY", "KEY=")
+    )
+    sig = [
+        line.split(": ")[1]
+        for line in (FIX / "waha/hmac_example.txt").read_text().splitlines()
+        if line.startswith("X-Webhook-Hmac:")
+    ][0]
+    req = WebhookRequest(
+        url="", headers={"x-webhook-hmac": sig, "x-webhook-hmac-algorithm": "sha512"}, body=lines["BODY"].encode()
+    )
     waha.PROVIDER.verify({}, lines["KEY"], req)
     with pytest.raises(WebhookRejected):
         waha.PROVIDER.verify({}, "wrong-key", req)
@@ -171,14 +216,24 @@ def test_waha_hmac_vector():
 
 def test_waha_messages():
     image = one(waha.PROVIDER.parse(jreq("waha/webhook_message_image_caption.json")))
-    assert (image.type, image.text, image.phone, image.media.mime_type) == ("image", "Check this out (caption for the media)!", "+11111111111", "image/jpeg")
+    assert (image.type, image.text, image.phone, image.media.mime_type) == (
+        "image",
+        "Check this out (caption for the media)!",
+        "+11111111111",
+        "image/jpeg",
+    )
     assert image.provider_message_id == "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
     doc = one(waha.PROVIDER.parse(jreq("waha/webhook_message_document.json")))
     assert (doc.type, doc.media.filename) == ("document", "some-file.pdf")
     reply = one(waha.PROVIDER.parse(jreq("waha/webhook_message_reply_quoted.json")))
     assert (reply.type, reply.text, reply.reply_to) == ("text", "Yes!", "AAAAAAAAAAAAAAAAAAA")
     reaction = one(waha.PROVIDER.parse(jreq("waha/webhook_message_reaction.json")))
-    assert (reaction.type, reaction.text, reaction.reaction_to, reaction.phone) == ("reaction", "🙏", "11111111111111111111111111111111", "+79111111")
+    assert (reaction.type, reaction.text, reaction.reaction_to, reaction.phone) == (
+        "reaction",
+        "🙏",
+        "11111111111111111111111111111111",
+        "+79111111",
+    )
     echo = one(waha.PROVIDER.parse(jreq("waha/webhook_message_text_webjs_full.json")))
     assert echo.outbound and echo.text == "Hi there!" and echo.phone == "+11111111111"
 
@@ -190,7 +245,10 @@ def test_waha_acks_and_ignored():
     session = waha.PROVIDER.parse(jreq("waha/webhook_session_status_working.json"))
     assert (session.session_state, session.session_detail, session.messages) == ("working", "WORKING", [])
     assert waha.PROVIDER.parse(jreq("waha/webhook_envelope_structure.json")).messages == []
-    group = {"event": "message", "payload": json.loads((FIX / "waha/webhook_group_message_payload_noweb_real.json").read_text())}
+    group = {
+        "event": "message",
+        "payload": json.loads((FIX / "waha/webhook_group_message_payload_noweb_real.json").read_text()),
+    }
     req = WebhookRequest(url="", headers={"content-type": "application/json"}, body=json.dumps(group).encode())
     assert waha.PROVIDER.parse(req).ignored == ["group chat"]
 
@@ -205,13 +263,33 @@ def test_waha_send():
     text = waha.PROVIDER.build_send(creds, Outgoing(to_phone="+12132132130", text="Hi there!"))
     assert json.loads(text.content) == json.loads((FIX / "waha/send_text_request.json").read_text())
     assert str(text.url) == "http://waha.test/api/sendText" and text.headers["x-api-key"] == "K"
-    img = json.loads(waha.PROVIDER.build_send(creds, Outgoing(to_phone="+11111111111", type="image", text="string",
-        media_url="https://github.com/devlikeapro/waha/raw/core/examples/dev.likeapro.jpg", media_mime="image/jpeg", media_filename="filename.jpeg")).content)
+    img = json.loads(
+        waha.PROVIDER.build_send(
+            creds,
+            Outgoing(
+                to_phone="+11111111111",
+                type="image",
+                text="string",
+                media_url="https://github.com/devlikeapro/waha/raw/core/examples/dev.likeapro.jpg",
+                media_mime="image/jpeg",
+                media_filename="filename.jpeg",
+            ),
+        ).content
+    )
     assert img == json.loads((FIX / "waha/send_image_request_url.json").read_text())
     for name, kind in [("send_file_request_url.json", "document"), ("send_voice_request_url.json", "voice")]:
         expected = json.loads((FIX / f"waha/{name}").read_text())
-        built = waha.PROVIDER.build_send(creds, Outgoing(to_phone="+11111111111", type=kind, text=expected.get("caption", ""),
-                 media_url=expected["file"]["url"], media_mime=expected["file"]["mimetype"], media_filename=expected["file"].get("filename", "")))
+        built = waha.PROVIDER.build_send(
+            creds,
+            Outgoing(
+                to_phone="+11111111111",
+                type=kind,
+                text=expected.get("caption", ""),
+                media_url=expected["file"]["url"],
+                media_mime=expected["file"]["mimetype"],
+                media_filename=expected["file"].get("filename", ""),
+            ),
+        )
         assert built.url.path == ("/api/sendFile" if kind == "document" else "/api/sendVoice")
         assert json.loads(built.content)["file"]["url"] == expected["file"]["url"]
     ok = httpx.Response(201, content=(FIX / "waha/send_text_response_noweb_real.json").read_bytes())
@@ -219,6 +297,7 @@ def test_waha_send():
 
 
 # Whapi --------------------------------------------------------------------------------------
+
 
 def test_whapi_messages():
     m = one(whapi.PROVIDER.parse(jreq("whapi/webhook_messages_text_incoming.json")))
@@ -236,7 +315,9 @@ def test_whapi_messages():
 def test_whapi_statuses_and_secret():
     for name, status in [("delivered", "delivered"), ("read", "read")]:
         parsed = whapi.PROVIDER.parse(jreq(f"whapi/webhook_statuses_{name}.json"))
-        assert [(s.provider_message_id, s.status) for s in parsed.statuses] == [("YhNqCveDWW90_t8lzrW25w-wO4Twl0rVw", status)]
+        assert [(s.provider_message_id, s.status) for s in parsed.statuses] == [
+            ("YhNqCveDWW90_t8lzrW25w-wO4Twl0rVw", status)
+        ]
     req = jreq("whapi/webhook_statuses_read.json", **{"x-webhook-secret": "s3cret"})
     whapi.PROVIDER.verify({}, "s3cret", req)
     whapi.PROVIDER.verify({}, "s3cret", WebhookRequest(url="", headers={}, body=b"", query={"token": "s3cret"}))
@@ -252,7 +333,10 @@ def test_whapi_send():
     assert str(built.url) == "https://gate.test/messages/text" and built.headers["authorization"] == "Bearer T"
     ok = httpx.Response(200, content=(FIX / "whapi/send_text_response_assembled.json").read_bytes())
     assert whapi.PROVIDER.read_send_response(ok).provider_message_id == "yqJRppZk7BI-wNoTwl0rVw"
-    assert json.loads((FIX / "whapi/settings_patch_webhook_request.json").read_text())["webhooks"][0]["events"][0]["type"] == "messages"
+    assert (
+        json.loads((FIX / "whapi/settings_patch_webhook_request.json").read_text())["webhooks"][0]["events"][0]["type"]
+        == "messages"
+    )
 
 
 # Twilio -------------------------------------------------------------------------------------
@@ -288,14 +372,34 @@ def test_twilio_statuses(status):
 
 
 def test_twilio_signature_vectors():
-    params = [("CallSid", "CA1234567890ABCDE"), ("Digits", "1234"), ("From", "+14158675309"), ("To", "+18005551212"), ("Caller", "+14158675309")]
-    assert twilio.signature("12345", "https://mycompany.com/myapp.php?foo=1&bar=2", params) == "RSOYDt4T1cUTdK1PDd93/VVr8B8="
-    assert twilio.signature("12345", "https://mycompany.com:443/myapp.php?foo=1&bar=2", params) == "kvajT1Ptam85bY51eRf/AJRuM3w="
+    params = [
+        ("CallSid", "CA1234567890ABCDE"),
+        ("Digits", "1234"),
+        ("From", "+14158675309"),
+        ("To", "+18005551212"),
+        ("Caller", "+14158675309"),
+    ]
+    assert (
+        twilio.signature("12345", "https://mycompany.com/myapp.php?foo=1&bar=2", params)
+        == "RSOYDt4T1cUTdK1PDd93/VVr8B8="
+    )
+    assert (
+        twilio.signature("12345", "https://mycompany.com:443/myapp.php?foo=1&bar=2", params)
+        == "kvajT1Ptam85bY51eRf/AJRuM3w="
+    )
     dup = [("Digits", "5678"), ("Digits", "1234"), ("Sid", "CA123"), ("SidAccount", "AC123")]
-    assert twilio.signature("12345", "https://mycompany.com/myapp.php?foo=1&bar=2", dup) == "IK+Dwps556ElfBT0I3Rgjkr1wJU="
+    assert (
+        twilio.signature("12345", "https://mycompany.com/myapp.php?foo=1&bar=2", dup) == "IK+Dwps556ElfBT0I3Rgjkr1wJU="
+    )
     body = (FIX / "twilio/webhook_inbound_text_assembled.txt").read_bytes().strip()
-    req = WebhookRequest(url="https://example.com/webhooks/twilio/whatsapp",
-                         headers={"content-type": "application/x-www-form-urlencoded", "x-twilio-signature": "ZtX0/SDfRhW0ghbniVJTnFbM/EE="}, body=body)
+    req = WebhookRequest(
+        url="https://example.com/webhooks/twilio/whatsapp",
+        headers={
+            "content-type": "application/x-www-form-urlencoded",
+            "x-twilio-signature": "ZtX0/SDfRhW0ghbniVJTnFbM/EE=",
+        },
+        body=body,
+    )
     twilio.PROVIDER.verify({"auth_token": "test_auth_token"}, "", req)
     port = WebhookRequest(url="https://example.com:443/webhooks/twilio/whatsapp", headers=req.headers, body=body)
     twilio.PROVIDER.verify({"auth_token": "test_auth_token"}, "", port)
@@ -305,18 +409,41 @@ def test_twilio_signature_vectors():
 
 def test_twilio_send_requests():
     creds = {"account_sid": "ACX", "auth_token": "tok", "from_number": "+14155238886", "api_base": "https://tw.test"}
-    text = twilio.PROVIDER.build_send(creds, Outgoing(to_phone="+5511999999999", text="Hello from the agent",
-                                                     status_callback="https://example.com/webhooks/twilio/status"))
+    text = twilio.PROVIDER.build_send(
+        creds,
+        Outgoing(
+            to_phone="+5511999999999",
+            text="Hello from the agent",
+            status_callback="https://example.com/webhooks/twilio/status",
+        ),
+    )
     expected = (FIX / "twilio/send_text_request_assembled.txt").read_text().strip().splitlines()[-1]
     assert text.content.decode() == expected
     assert str(text.url) == "https://tw.test/2010-04-01/Accounts/ACX/Messages.json"
     assert text.headers["authorization"].startswith("Basic ")
-    media = twilio.PROVIDER.build_send(creds, Outgoing(to_phone="+5511999999999", type="document", text="caption text",
-                                                      media_url="https://example.com/files/invoice.pdf"))
-    assert media.content.decode() == (FIX / "twilio/send_media_request_assembled.txt").read_text().strip().splitlines()[-1]
-    tpl = twilio.PROVIDER.build_send(creds, Outgoing(to_phone="+5511999999999", template={
-        "content_sid": "HXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX", "variables": {"1": "12/1", "2": "3pm"}}))
-    assert tpl.content.decode() == (FIX / "twilio/send_template_request_assembled.txt").read_text().strip().splitlines()[-1]
+    media = twilio.PROVIDER.build_send(
+        creds,
+        Outgoing(
+            to_phone="+5511999999999",
+            type="document",
+            text="caption text",
+            media_url="https://example.com/files/invoice.pdf",
+        ),
+    )
+    assert (
+        media.content.decode() == (FIX / "twilio/send_media_request_assembled.txt").read_text().strip().splitlines()[-1]
+    )
+    tpl = twilio.PROVIDER.build_send(
+        creds,
+        Outgoing(
+            to_phone="+5511999999999",
+            template={"content_sid": "HXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX", "variables": {"1": "12/1", "2": "3pm"}},
+        ),
+    )
+    assert (
+        tpl.content.decode()
+        == (FIX / "twilio/send_template_request_assembled.txt").read_text().strip().splitlines()[-1]
+    )
 
 
 def test_twilio_send_responses():
@@ -345,10 +472,14 @@ def test_malformed_bodies_are_rejected():
 
 # Buttons: a tapped button is the customer's answer (order confirmation reads it as text) ------
 
-@pytest.mark.parametrize("name,text,button", [
-    ("meta/webhook_message_interactive_button_reply_assembled.json", "Oui, je confirme", "order-42-confirm"),
-    ("meta/webhook_message_template_button_assembled.json", "Confirmar", "CONFIRM"),
-])
+
+@pytest.mark.parametrize(
+    "name,text,button",
+    [
+        ("meta/webhook_message_interactive_button_reply_assembled.json", "Oui, je confirme", "order-42-confirm"),
+        ("meta/webhook_message_template_button_assembled.json", "Confirmar", "CONFIRM"),
+    ],
+)
 def test_meta_button_replies_are_text(name, text, button):
     m = one(meta.PROVIDER.parse(jreq(name)))
     assert (m.type, m.text, m.button) == ("text", text, button)

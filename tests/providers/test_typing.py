@@ -18,8 +18,9 @@ FIX = Path(__file__).resolve().parent.parent / "fixtures" / "providers"
 
 
 def jreq(path: str) -> WebhookRequest:
-    return WebhookRequest(url="https://sb.test/webhooks/x/1", headers={"content-type": "application/json"},
-                          body=(FIX / path).read_bytes())
+    return WebhookRequest(
+        url="https://sb.test/webhooks/x/1", headers={"content-type": "application/json"}, body=(FIX / path).read_bytes()
+    )
 
 
 def body(data: dict) -> WebhookRequest:
@@ -27,6 +28,7 @@ def body(data: dict) -> WebhookRequest:
 
 
 # Customer → agent: presence webhooks --------------------------------------------------------------
+
 
 @pytest.mark.parametrize("name,state", [("typing_assembled", "typing"), ("paused_assembled", "paused")])
 def test_waha_presence_update(name, state):
@@ -40,14 +42,29 @@ def test_waha_presence_of_a_group_is_ignored():
     assert parsed.typing == [] and parsed.ignored == ["group presence"]
 
 
-@pytest.mark.parametrize("payload,expected", [
-    ({"id": "11111111111@c.us", "presences": [{"participant": "11111111111@c.us", "lastKnownPresence": "recording"}]}, "recording"),
-    ({"id": "11111111111@c.us", "presences": [{"participant": "11111111111@c.us", "lastKnownPresence": "online"}]}, "paused"),
-    ({"id": "11111111111@c.us", "presences": [{"lastKnownPresence": "dancing"}]}, None),
-    ({"id": "11111111111@c.us", "presences": "typing"}, None),
-    ({"id": "11111111111@c.us"}, None),
-    ({"id": "status@broadcast", "presences": [{"lastKnownPresence": "typing"}]}, None),
-])
+@pytest.mark.parametrize(
+    "payload,expected",
+    [
+        (
+            {
+                "id": "11111111111@c.us",
+                "presences": [{"participant": "11111111111@c.us", "lastKnownPresence": "recording"}],
+            },
+            "recording",
+        ),
+        (
+            {
+                "id": "11111111111@c.us",
+                "presences": [{"participant": "11111111111@c.us", "lastKnownPresence": "online"}],
+            },
+            "paused",
+        ),
+        ({"id": "11111111111@c.us", "presences": [{"lastKnownPresence": "dancing"}]}, None),
+        ({"id": "11111111111@c.us", "presences": "typing"}, None),
+        ({"id": "11111111111@c.us"}, None),
+        ({"id": "status@broadcast", "presences": [{"lastKnownPresence": "typing"}]}, None),
+    ],
+)
 def test_waha_presence_states_and_odd_shapes(payload, expected):
     parsed = waha.PROVIDER.parse(body({"event": "presence.update", "payload": payload}))
     assert [u.state for u in parsed.typing] == ([expected] if expected else [])
@@ -56,8 +73,17 @@ def test_waha_presence_states_and_odd_shapes(payload, expected):
 
 
 def test_waha_presence_of_an_lid_chat_keeps_the_alias():
-    parsed = waha.PROVIDER.parse(body({"event": "presence.update", "payload": {
-        "id": "153219082764294@lid", "presences": [{"participant": "153219082764294@lid", "lastKnownPresence": "typing"}]}}))
+    parsed = waha.PROVIDER.parse(
+        body(
+            {
+                "event": "presence.update",
+                "payload": {
+                    "id": "153219082764294@lid",
+                    "presences": [{"participant": "153219082764294@lid", "lastKnownPresence": "typing"}],
+                },
+            }
+        )
+    )
     assert parsed.typing == [TypingUpdate(phone=None, state="typing", alias="153219082764294@lid")]
 
 
@@ -69,8 +95,18 @@ def test_whapi_presences(name, state):
 
 
 def test_whapi_presence_odd_shapes_are_ignored():
-    parsed = whapi.PROVIDER.parse(body({"presences": [{"contact_id": "120363419669512474@g.us", "status": "typing"},
-                                                      {"contact_id": "919984351847", "status": "juggling"}, "x", None]}))
+    parsed = whapi.PROVIDER.parse(
+        body(
+            {
+                "presences": [
+                    {"contact_id": "120363419669512474@g.us", "status": "typing"},
+                    {"contact_id": "919984351847", "status": "juggling"},
+                    "x",
+                    None,
+                ]
+            }
+        )
+    )
     assert parsed.typing == [] and len(parsed.ignored) == 2
     assert whapi.PROVIDER.parse(body({"presences": "typing"})).typing == []
 
@@ -93,13 +129,20 @@ def test_waha_typing_requests():
     assert start.headers["x-api-key"] == "K"
     stop = waha.PROVIDER.build_typing(creds, CHAT, False)
     assert (stop.method, str(stop.url), json.loads(stop.content)) == (
-        "POST", "https://waha.test/api/stopTyping", {"session": "default", "chatId": "111111111@c.us"})
+        "POST",
+        "https://waha.test/api/stopTyping",
+        {"session": "default", "chatId": "111111111@c.us"},
+    )
 
 
 def test_whapi_typing_requests():
     creds = {"token": "T", "api_base": "https://gate.test"}
     on = whapi.PROVIDER.build_typing(creds, CHAT, True)
-    assert (on.method, str(on.url), json.loads(on.content)) == ("PUT", "https://gate.test/presences/111111111", {"presence": "typing"})
+    assert (on.method, str(on.url), json.loads(on.content)) == (
+        "PUT",
+        "https://gate.test/presences/111111111",
+        {"presence": "typing"},
+    )
     assert on.headers["authorization"] == "Bearer T"
     off = whapi.PROVIDER.build_typing(creds, CHAT, False)
     assert json.loads(off.content) == {"presence": "paused"}
@@ -117,8 +160,11 @@ def test_meta_typing_request_marks_the_last_message_read():
 
 
 def test_who_supports_typing():
-    assert [p.name for p in (whapi.PROVIDER, waha.PROVIDER, meta.PROVIDER, twilio.PROVIDER, sandbox.PROVIDER)
-            if p.supports_typing] == ["whapi", "waha", "meta", "sandbox"]
+    assert [
+        p.name
+        for p in (whapi.PROVIDER, waha.PROVIDER, meta.PROVIDER, twilio.PROVIDER, sandbox.PROVIDER)
+        if p.supports_typing
+    ] == ["whapi", "waha", "meta", "sandbox"]
     assert twilio.PROVIDER.build_typing({}, CHAT, True) is None
     assert not meta.PROVIDER.typing_stops and waha.PROVIDER.typing_stops and whapi.PROVIDER.typing_stops
 
@@ -129,7 +175,8 @@ async def test_send_typing_goes_over_http_once_and_fails_without_retry():
             creds = {"base_url": fake.url, "session": "s1"}
             assert await waha.PROVIDER.send_typing(client, creds, CHAT, True) is True
             assert [(r.method, r.path, r.json()) for r in fake.requests] == [
-                ("POST", "/api/startTyping", {"session": "s1", "chatId": "111111111@c.us"})]
+                ("POST", "/api/startTyping", {"session": "s1", "chatId": "111111111@c.us"})
+            ]
             fake.handler = lambda r: json_answer(500, {"error": "down"})
             with pytest.raises(SendError):
                 await waha.PROVIDER.send_typing(client, creds, CHAT, False)

@@ -25,7 +25,10 @@ async def _message(company, conversation_id: int, channel_id: int, text: str) ->
     return await sql.fetchval(
         """INSERT INTO message (company_id, channel_id, conversation_id, direction, author, type, text, status)
            VALUES ($1, $2, $3, 'in', 'customer', 'text', $4, 'received') RETURNING id""",
-        company.id, channel_id, conversation_id, text,
+        company.id,
+        channel_id,
+        conversation_id,
+        text,
     )
 
 
@@ -86,8 +89,10 @@ async def test_inbox_rows_and_bubbles_of_a_batch_are_fetched_once(app, monkeypat
     viewer = await User.objects().get(User.id == supervisor.id)
     channel_id = await make_channel(company)
     convs = [await make_conversation(company, channel_id) for _ in range(2)]
-    events = [MessageReceived(company.id, conv, await _message(company, conv, channel_id, f"row {i}"))
-              for i, conv in enumerate(convs * 2)]
+    events = [
+        MessageReceived(company.id, conv, await _message(company, conv, channel_id, f"row {i}"))
+        for i, conv in enumerate(convs * 2)
+    ]
     calls = []
     real_rows, real_views = inbox.get_inbox_rows, inbox.get_message_views
 

@@ -65,8 +65,10 @@ async def test_reconnect_after_losing_the_connection_tells_subscribers_to_resync
             item = await next_item(sub, timeout=10)
             assert isinstance(item, Resync) and item.reason == "reconnected"
             assert hub.connected.is_set()
-            await conn.execute("SELECT pg_notify('switchboard_events', $1)",
-                               PresenceChanged(company_id=1, user_id=5, presence="busy").encode())
+            await conn.execute(
+                "SELECT pg_notify('switchboard_events', $1)",
+                PresenceChanged(company_id=1, user_id=5, presence="busy").encode(),
+            )
             assert (await next_item(sub)).user_id == 5  # listening again
         finally:
             await conn.close()

@@ -28,9 +28,9 @@ async def wait_for_text(stream: httpx.Response, name: str, text: str, timeout: f
         current, data = None, []
         async for line in lines:
             if line.startswith("event: "):
-                current, data = line[len("event: "):], []
+                current, data = line[len("event: ") :], []
             elif line.startswith("data: "):
-                data.append(line[len("data: "):])
+                data.append(line[len("data: ") :])
             elif line == "" and current == name and text in "\n".join(data):
                 return "\n".join(data)
         raise AssertionError("stream ended")
@@ -39,8 +39,16 @@ async def wait_for_text(stream: httpx.Response, name: str, text: str, timeout: f
 
 
 async def customer_writes(channel, text: str, n: int) -> None:
-    await receive_webhook(channel, Parsed(messages=[
-        InboundMessage(provider_message_id=f"replay-{n}", phone="+15550100001", name="Zoé", type="text", text=text)]))
+    await receive_webhook(
+        channel,
+        Parsed(
+            messages=[
+                InboundMessage(
+                    provider_message_id=f"replay-{n}", phone="+15550100001", name="Zoé", type="text", text=text
+                )
+            ]
+        ),
+    )
 
 
 async def test_events_between_a_page_and_its_stream_are_replayed_across_processes(live_server, second_live_server):
@@ -48,7 +56,10 @@ async def test_events_between_a_page_and_its_stream_are_replayed_across_processe
     admin = await make_user(company, "admin")
     channel = await get_channel(company.id, (await ensure_sandbox_channel(company.id)).id)
     await customer_writes(channel, "first", 1)
-    async with httpx.AsyncClient(base_url=live_server.url) as on_a, httpx.AsyncClient(base_url=second_live_server.url) as on_b:
+    async with (
+        httpx.AsyncClient(base_url=live_server.url) as on_a,
+        httpx.AsyncClient(base_url=second_live_server.url) as on_b,
+    ):
         await _login(on_a, admin.email)
         on_b.cookies = on_a.cookies
         conv_id = await sql.fetchval("SELECT id FROM conversation WHERE company_id = $1", company.id)
@@ -58,8 +69,10 @@ async def test_events_between_a_page_and_its_stream_are_replayed_across_processe
         await customer_writes(channel, "written while the page's stream was opening", 2)
         await asyncio.sleep(0.3)  # the event has reached both processes' hubs: a stream opened now
         # without `since` never gets it (the gap this closes); with it, it does, on process B.
-        async with on_b.stream("GET", f"/events?topics=conversation&since={since}", timeout=10) as late, \
-                on_b.stream("GET", "/events?topics=conversation", timeout=10) as unaware:
+        async with (
+            on_b.stream("GET", f"/events?topics=conversation&since={since}", timeout=10) as late,
+            on_b.stream("GET", "/events?topics=conversation", timeout=10) as unaware,
+        ):
             await wait_for_text(late, f"message-new-{conv_id}", "written while the page", 5)
             with pytest.raises(asyncio.TimeoutError):
                 await wait_for_text(unaware, f"message-new-{conv_id}", "written while the page", 1)
@@ -84,8 +97,9 @@ async def test_a_malformed_since_is_refused(client, since):
     company = await make_company()
     admin = await make_user(company, "admin")
     await client.get("/login")
-    r = await client.post("/login", data={"email": admin.email, "password": PASSWORD,
-                                          "_csrf_token": client.cookies["csrftoken"]})
+    r = await client.post(
+        "/login", data={"email": admin.email, "password": PASSWORD, "_csrf_token": client.cookies["csrftoken"]}
+    )
     assert r.status_code == 303
     r = await client.get(f"/events?topics=conversation&since={since}")
     assert r.status_code == 400

@@ -46,9 +46,17 @@ async def test_each_page_gets_its_own_fragments(app):
     assert f"presence-{supervisor.id}" in names(await live.render_event(presence, viewer, frozenset()))
 
 
-@pytest.mark.parametrize("path,topic", [("/", "home"), ("/inbox", "inbox"), ("/supervisor", "wallboard"),
-                                        ("/orders", "orders"), ("/admin/users", "users"),
-                                        ("/simulator", "conversation")])
+@pytest.mark.parametrize(
+    "path,topic",
+    [
+        ("/", "home"),
+        ("/inbox", "inbox"),
+        ("/supervisor", "wallboard"),
+        ("/orders", "orders"),
+        ("/admin/users", "users"),
+        ("/simulator", "conversation"),
+    ],
+)
 async def test_pages_name_their_topics(client, path, topic):
     from tests.helpers import login
 

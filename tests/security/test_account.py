@@ -38,9 +38,7 @@ def test_password_policy():
         "aaaaaaaaaaaaaaaa",
         "alice.smith@acme.test",
     ):
-        assert "too easy to guess" in password_problem(
-            weak, ("alice.smith@acme.test", "Alice Smith")
-        ), weak
+        assert "too easy to guess" in password_problem(weak, ("alice.smith@acme.test", "Alice Smith")), weak
     assert password_problem(NEW) is None
 
 
@@ -49,11 +47,7 @@ async def test_change_password_ends_the_other_sessions(client, second):
     await login(client, user.email)
     await login(second, user.email)
     page = await client.get("/account/security")
-    assert (
-        page.status_code == 200
-        and "Phone browser" in page.text
-        and "198.51.100.9" in page.text
-    )
+    assert page.status_code == 200 and "Phone browser" in page.text and "198.51.100.9" in page.text
     r = await post_form(
         client,
         "/account/security/password",
@@ -63,11 +57,7 @@ async def test_change_password_ends_the_other_sessions(client, second):
             "confirm_password": "password1234",
         },
     )
-    assert (
-        r.status_code == 400
-        and "too easy to guess" in r.text
-        and "common password" in r.text
-    )  # zxcvbn's advice
+    assert r.status_code == 400 and "too easy to guess" in r.text and "common password" in r.text  # zxcvbn's advice
     r = await post_form(
         client,
         "/account/security/password",
@@ -84,19 +74,12 @@ async def test_change_password_ends_the_other_sessions(client, second):
         {"current_password": PASSWORD, "new_password": NEW, "confirm_password": NEW},
     )
     assert r.status_code == 303
-    assert (
-        await client.get("/account/security")
-    ).status_code == 200  # this session stays
+    assert (await client.get("/account/security")).status_code == 200  # this session stays
     assert (await second.get("/inbox")).status_code in (
         302,
         303,
     )  # the other one is over
-    assert (
-        await sql.fetchval(
-            "SELECT count(*) FROM audit_event WHERE action = 'password.changed'"
-        )
-        == 1
-    )
+    assert await sql.fetchval("SELECT count(*) FROM audit_event WHERE action = 'password.changed'") == 1
     await login(second, user.email, NEW)
 
 
@@ -108,17 +91,11 @@ async def test_users_see_and_end_their_sessions(client, second):
     handles = re.findall(r'id="session-([0-9a-f]+)"', page)
     assert len(handles) == 2 and "This session" in page
     other = next(h for h in handles if f"/account/security/sessions/{h}/end" in page)
-    assert (
-        await post_form(client, f"/account/security/sessions/{other}/end")
-    ).status_code == 303
+    assert (await post_form(client, f"/account/security/sessions/{other}/end")).status_code == 303
     assert (await second.get("/inbox")).status_code in (302, 303)
-    assert (
-        await post_form(client, f"/account/security/sessions/{other}/end")
-    ).status_code == 404
+    assert (await post_form(client, f"/account/security/sessions/{other}/end")).status_code == 404
     await login(second, user.email)
-    assert (
-        await post_form(client, "/account/security/sessions/end-others")
-    ).status_code == 303
+    assert (await post_form(client, "/account/security/sessions/end-others")).status_code == 303
     assert (await second.get("/inbox")).status_code in (302, 303)
     assert (await client.get("/inbox")).status_code == 200
 
@@ -129,28 +106,17 @@ async def test_an_admin_ends_all_sessions_of_a_user(client, second):
     stranger = await make_user(other, "agent")
     await login(second, agent.email)
     await login(client, admin.email)
-    assert (
-        await post_form(client, f"/admin/users/{stranger.id}/sessions/end")
-    ).status_code == 404
-    assert (
-        await post_form(client, f"/admin/users/{agent.id}/sessions/end")
-    ).status_code == 303
+    assert (await post_form(client, f"/admin/users/{stranger.id}/sessions/end")).status_code == 404
+    assert (await post_form(client, f"/admin/users/{agent.id}/sessions/end")).status_code == 303
     assert (await second.get("/inbox")).status_code in (302, 303)
-    assert (
-        await sql.fetchval(
-            "SELECT count(*) FROM audit_event WHERE action = 'session.all_ended'"
-        )
-        == 1
-    )
+    assert await sql.fetchval("SELECT count(*) FROM audit_event WHERE action = 'session.all_ended'") == 1
 
 
 async def test_sessions_have_an_absolute_lifetime(client):
     user = await make_user(await make_company(), "agent")
     await login(client, user.email)
     assert (await client.get("/inbox")).status_code == 200
-    await sql.execute(
-        "UPDATE http_session SET created_at = now() - interval '13 hours'"
-    )
+    await sql.execute("UPDATE http_session SET created_at = now() - interval '13 hours'")
     assert (await client.get("/inbox")).status_code in (
         302,
         303,
@@ -164,9 +130,7 @@ async def enrol(client) -> tuple[str, list[str]]:
     secret = re.search(r"<code>([A-Z2-7]{16,})</code>", page).group(1)
     r = await post_form(client, "/account/security/mfa/confirm", {"code": "000000"})
     assert r.status_code == 400
-    r = await post_form(
-        client, "/account/security/mfa/confirm", {"code": pyotp.TOTP(secret).now()}
-    )
+    r = await post_form(client, "/account/security/mfa/confirm", {"code": pyotp.TOTP(secret).now()})
     assert r.status_code == 200 and "Two-factor login is on" in r.text
     codes = re.findall(r"<li><code>([a-z2-9]{5}-[a-z2-9]{5})</code></li>", r.text)
     assert len(codes) == 10
@@ -193,12 +157,8 @@ async def test_two_factor_login(client, second):
     assert r.status_code == 400
     # A code already used (at enrolment) is not accepted again; the next one is.
     now = time.time()
-    used = await sql.fetchval(
-        "SELECT mfa_last_step FROM app_user WHERE id = $1", user.id
-    )
-    r = await post_form(
-        second, "/login/mfa", {"code": pyotp.TOTP(secret).at(used * 30)}
-    )
+    used = await sql.fetchval("SELECT mfa_last_step FROM app_user WHERE id = $1", user.id)
+    r = await post_form(second, "/login/mfa", {"code": pyotp.TOTP(secret).at(used * 30)})
     assert r.status_code == 400
     code = pyotp.TOTP(secret).at(now + 30)
     r = await post_form(second, "/login/mfa", {"code": code})
@@ -206,18 +166,11 @@ async def test_two_factor_login(client, second):
     # Recovery codes work once each.
     second.cookies.clear()
     await password_step(second, user.email)
-    assert (
-        await post_form(second, "/login/mfa", {"code": codes[0].upper()})
-    ).status_code == 303
+    assert (await post_form(second, "/login/mfa", {"code": codes[0].upper()})).status_code == 303
     second.cookies.clear()
     await password_step(second, user.email)
-    assert (
-        await post_form(second, "/login/mfa", {"code": codes[0]})
-    ).status_code == 400
-    actions = [
-        r["action"]
-        for r in await sql.fetch("SELECT action FROM audit_event ORDER BY id")
-    ]
+    assert (await post_form(second, "/login/mfa", {"code": codes[0]})).status_code == 400
+    actions = [r["action"] for r in await sql.fetch("SELECT action FROM audit_event ORDER BY id")]
     assert {"mfa.enabled", "login.mfa_failed", "login.mfa_succeeded"} <= set(actions)
     row = await sql.fetchrow(
         "SELECT request_id, actor_address FROM audit_event WHERE action = 'login.mfa_failed' LIMIT 1"
@@ -231,17 +184,10 @@ async def test_wrong_codes_are_throttled(client, second):
     await enrol(client)
     await password_step(second, user.email)
     for _ in range(5):
-        assert (
-            await post_form(second, "/login/mfa", {"code": "000000"})
-        ).status_code == 400
+        assert (await post_form(second, "/login/mfa", {"code": "000000"})).status_code == 400
     r = await post_form(second, "/login/mfa", {"code": "000000"})
     assert r.status_code == 429 and int(r.headers["retry-after"]) > 0
-    assert (
-        await sql.fetchval(
-            "SELECT count(*) FROM audit_event WHERE action = 'login.throttled'"
-        )
-        == 1
-    )
+    assert await sql.fetchval("SELECT count(*) FROM audit_event WHERE action = 'login.throttled'") == 1
 
 
 async def test_company_can_require_two_factor_of_admins(client):

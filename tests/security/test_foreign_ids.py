@@ -18,9 +18,7 @@ async def test_probing_another_companys_ids_is_audited(client, app):
     for path in (f"/inbox/{their_conv}", f"/admin/users/{their_user.id}/edit"):
         r = await client.get(path, headers={"x-request-id": "probe-7"})
         assert r.status_code == 404
-    assert (
-        await client.get("/inbox/99999999")
-    ).status_code == 404  # nobody's: not an event
+    assert (await client.get("/inbox/99999999")).status_code == 404  # nobody's: not an event
     rows = await sql.fetch(
         "SELECT company_id, action, target_type, target_id, request_id, actor_address "
         "FROM audit_event WHERE action = 'security.foreign_id' ORDER BY id"
@@ -29,13 +27,5 @@ async def test_probing_another_companys_ids_is_audited(client, app):
         (mine.id, "conversation", str(their_conv)),
         (mine.id, "app_user", str(their_user.id)),
     ]
-    assert all(
-        r["request_id"] == "probe-7" and r["actor_address"] == "203.0.113.7"
-        for r in rows
-    )
-    assert (
-        await sql.fetchval(
-            "SELECT count(*) FROM audit_event WHERE company_id = $1", theirs.id
-        )
-        == 0
-    )
+    assert all(r["request_id"] == "probe-7" and r["actor_address"] == "203.0.113.7" for r in rows)
+    assert await sql.fetchval("SELECT count(*) FROM audit_event WHERE company_id = $1", theirs.id) == 0

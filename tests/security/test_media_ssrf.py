@@ -73,9 +73,7 @@ async def inbound(channel, url="", mime="image/jpeg", media_id="", pid="m1"):
 
 
 async def stored_media():
-    return json.loads(
-        await sql.fetchval("SELECT data->'media' FROM message ORDER BY id DESC LIMIT 1")
-    )
+    return json.loads(await sql.fetchval("SELECT data->'media' FROM message ORDER BY id DESC LIMIT 1"))
 
 
 async def test_payload_url_naming_an_internal_service_is_never_requested(app, settings):
@@ -91,18 +89,12 @@ async def test_payload_url_naming_an_internal_service_is_never_requested(app, se
     assert "path" not in media and "not a server of Twilio" in media["error"]
 
 
-async def test_the_connected_address_is_checked_even_on_the_configured_host(
-    app, settings
-):
+async def test_the_connected_address_is_checked_even_on_the_configured_host(app, settings):
     """The channel's own server resolving to loopback is refused unless PRIVATE_NETWORKS allows it."""
     company = await make_company()
-    async with FakeProvider(
-        lambda r: (200, {"content-type": "image/jpeg"}, JPEG)
-    ) as fake:
+    async with FakeProvider(lambda r: (200, {"content-type": "image/jpeg"}, JPEG)) as fake:
         port = fake.url.rsplit(":", 1)[1]
-        channel = await twilio_channel(
-            company, api_base=f"https://api.twilio.test:{port}"
-        )
+        channel = await twilio_channel(company, api_base=f"https://api.twilio.test:{port}")
         await inbound(
             channel,
             url=f"https://api.twilio.test:{port}/2010-04-01/Accounts/ACX/Messages/MM1/Media/ME1",
@@ -111,29 +103,19 @@ async def test_the_connected_address_is_checked_even_on_the_configured_host(
             assert await Sender(http, data_dir=settings.data_dir).fetch_media_once()
         assert fake.requests == []
     media = await stored_media()
-    assert (
-        "path" not in media
-        and "refused" in media["error"]
-        and "127.0.0.1" in media["error"]
-    )
+    assert "path" not in media and "refused" in media["error"] and "127.0.0.1" in media["error"]
 
 
-async def test_credentials_go_only_to_the_provider_and_redirects_only_to_its_cdn(
-    app, settings
-):
+async def test_credentials_go_only_to_the_provider_and_redirects_only_to_its_cdn(app, settings):
     company = await make_company()
-    async with FakeProvider(
-        lambda r: (200, {"content-type": "image/jpeg"}, JPEG)
-    ) as cdn:
+    async with FakeProvider(lambda r: (200, {"content-type": "image/jpeg"}, JPEG)) as cdn:
         cdn_port = cdn.url.rsplit(":", 1)[1]
 
         def api(req):
             if req.path.endswith("/ME1"):
                 return (
                     307,
-                    {
-                        "location": f"http://mms.twiliocdn.com:{cdn_port}/ACX/file?Expires=1"
-                    },
+                    {"location": f"http://mms.twiliocdn.com:{cdn_port}/ACX/file?Expires=1"},
                     b"",
                 )
             return 302, {"location": f"{cdn.url}/steal"}, b""  # another host: refused
@@ -152,20 +134,11 @@ async def test_credentials_go_only_to_the_provider_and_redirects_only_to_its_cdn
             )
             async with guarded_client(LOCAL, to_localhost("mms.twiliocdn.com")) as http:
                 sender = Sender(http, data_dir=settings.data_dir)
-                assert (
-                    await sender.fetch_media_once() and await sender.fetch_media_once()
-                )
-            assert [
-                r.headers["authorization"].startswith("Basic ") for r in fake.requests
-            ] == [True, True]
+                assert await sender.fetch_media_once() and await sender.fetch_media_once()
+            assert [r.headers["authorization"].startswith("Basic ") for r in fake.requests] == [True, True]
         assert [r.path for r in cdn.requests] == ["/ACX/file?Expires=1"]
-        assert "authorization" not in cdn.requests[0].headers and cdn.requests[
-            0
-        ].headers["host"].startswith("mms.")
-    rows = [
-        json.loads(r["m"])
-        for r in await sql.fetch("SELECT data->'media' AS m FROM message ORDER BY id")
-    ]
+        assert "authorization" not in cdn.requests[0].headers and cdn.requests[0].headers["host"].startswith("mms.")
+    rows = [json.loads(r["m"]) for r in await sql.fetch("SELECT data->'media' AS m FROM message ORDER BY id")]
     assert rows[0]["size"] == len(JPEG) and "error" not in rows[0]
     assert "path" not in rows[1] and "127.0.0.1" in rows[1]["error"]
 
@@ -186,9 +159,7 @@ async def test_credentials_go_only_to_the_provider_and_redirects_only_to_its_cdn
 )
 async def test_stored_type_comes_from_the_bytes(app, settings, declared, body, kept):
     company = await make_company()
-    async with FakeProvider(
-        lambda r: (200, {"content-type": declared or "image/jpeg"}, body)
-    ) as fake:
+    async with FakeProvider(lambda r: (200, {"content-type": declared or "image/jpeg"}, body)) as fake:
         channel = await twilio_channel(company, api_base=fake.url)
         await inbound(channel, url=f"{fake.url}/2010-04-01/x/Media/ME1", mime=declared)
         async with guarded_client(LOCAL) as http:
@@ -197,15 +168,10 @@ async def test_stored_type_comes_from_the_bytes(app, settings, declared, body, k
     if kept is None:
         assert "path" not in media and "not kept" in media["error"]
     else:
-        assert (
-            media["mime_type"] == kept
-            and (settings.data_dir / media["path"]).read_bytes() == body
-        )
+        assert media["mime_type"] == kept and (settings.data_dir / media["path"]).read_bytes() == body
 
 
-async def test_media_that_never_comes_fails_with_a_reason_after_bounded_tries(
-    app, settings
-):
+async def test_media_that_never_comes_fails_with_a_reason_after_bounded_tries(app, settings):
     company = await make_company()
     async with FakeProvider(lambda r: json_answer(503, {"message": "down"})) as fake:
         channel = await twilio_channel(company, api_base=fake.url)
@@ -222,16 +188,12 @@ async def test_media_that_never_comes_fails_with_a_reason_after_bounded_tries(
 
 async def test_a_slow_file_is_cut_off_by_the_time_limit(app, settings):
     company = await make_company()
-    async with FakeProvider(
-        lambda r: (200, {"content-type": "image/jpeg"}, JPEG)
-    ) as fake:
+    async with FakeProvider(lambda r: (200, {"content-type": "image/jpeg"}, JPEG)) as fake:
         fake.hang = 2.0
         channel = await twilio_channel(company, api_base=fake.url)
         await inbound(channel, url=f"{fake.url}/2010-04-01/x/Media/ME1")
         async with guarded_client(LOCAL) as http:
-            await Sender(
-                http, data_dir=settings.data_dir, media_timeout=0.3
-            ).fetch_media_once()
+            await Sender(http, data_dir=settings.data_dir, media_timeout=0.3).fetch_media_once()
     media = await stored_media()
     assert "path" not in media and "error" not in media and media["tries"] == 1
     assert await sql.fetchval("SELECT next_attempt_at > now() FROM message")
@@ -239,15 +201,11 @@ async def test_a_slow_file_is_cut_off_by_the_time_limit(app, settings):
 
 async def test_an_announced_oversize_file_is_refused_before_reading(app, settings):
     company = await make_company()
-    async with FakeProvider(
-        lambda r: (200, {"content-type": "image/jpeg"}, JPEG)
-    ) as fake:
+    async with FakeProvider(lambda r: (200, {"content-type": "image/jpeg"}, JPEG)) as fake:
         channel = await twilio_channel(company, api_base=fake.url)
         await inbound(channel, url=f"{fake.url}/2010-04-01/x/Media/ME1")
         async with guarded_client(LOCAL) as http:
-            await Sender(
-                http, data_dir=settings.data_dir, media_max_bytes=100
-            ).fetch_media_once()
+            await Sender(http, data_dir=settings.data_dir, media_max_bytes=100).fetch_media_once()
     assert "larger than" in (await stored_media())["error"]
 
 
@@ -255,9 +213,7 @@ async def test_waha_files_come_from_the_configured_server_only(app, settings):
     """WAHA names files under its own WAHA_BASE_URL (localhost:3000 in the fixtures): the path is
     fetched from the server the admin configured; a path outside /api/files/ is not a file."""
     company = await make_company()
-    async with FakeProvider(
-        lambda r: (200, {"content-type": "image/jpeg"}, JPEG)
-    ) as fake:
+    async with FakeProvider(lambda r: (200, {"content-type": "image/jpeg"}, JPEG)) as fake:
         channel = await create_channel(
             company.id,
             {
@@ -268,9 +224,7 @@ async def test_waha_files_come_from_the_configured_server_only(app, settings):
                 "cred_api_key": "key-1",
             },
         )
-        await inbound(
-            channel, url="http://localhost:3000/api/files/true_1@c.us_AAA.jpg", pid="w1"
-        )
+        await inbound(channel, url="http://localhost:3000/api/files/true_1@c.us_AAA.jpg", pid="w1")
         await inbound(channel, url=f"{fake.url}/api/sessions/default", pid="w2")
         async with guarded_client(LOCAL) as http:
             sender = Sender(http, data_dir=settings.data_dir)
@@ -279,18 +233,13 @@ async def test_waha_files_come_from_the_configured_server_only(app, settings):
         assert [(r.path, r.headers.get("x-api-key")) for r in fake.requests] == [
             ("/api/files/true_1@c.us_AAA.jpg", "key-1")
         ]
-    rows = [
-        json.loads(r["m"])
-        for r in await sql.fetch("SELECT data->'media' AS m FROM message ORDER BY id")
-    ]
+    rows = [json.loads(r["m"]) for r in await sql.fetch("SELECT data->'media' AS m FROM message ORDER BY id")]
     assert rows[0]["size"] == len(JPEG) and "gave no address" in rows[1]["error"]
 
 
 async def test_meta_graph_answer_naming_another_host_gets_no_request(app, settings):
     company = await make_company()
-    async with FakeProvider(
-        lambda r: (200, {"content-type": "image/jpeg"}, JPEG)
-    ) as elsewhere:
+    async with FakeProvider(lambda r: (200, {"content-type": "image/jpeg"}, JPEG)) as elsewhere:
         port = elsewhere.url.rsplit(":", 1)[1]
 
         def graph(req):
@@ -315,18 +264,14 @@ async def test_meta_graph_answer_naming_another_host_gets_no_request(app, settin
                 },
             )
             await inbound(channel, media_id="65463453")
-            async with guarded_client(
-                LOCAL, to_localhost("files.attacker.test")
-            ) as http:
+            async with guarded_client(LOCAL, to_localhost("files.attacker.test")) as http:
                 await Sender(http, data_dir=settings.data_dir).fetch_media_once()
             assert [r.path for r in fake.requests] == ["/v21.0/65463453"]
         assert elsewhere.requests == []
     assert "files.attacker.test" in (await stored_media())["error"]
 
 
-async def test_the_signed_link_to_an_outbound_file_expires(
-    client, app, settings, monkeypatch
-):
+async def test_the_signed_link_to_an_outbound_file_expires(client, app, settings, monkeypatch):
     """Twilio downloads outbound files from a signed link (issue 16, low): it stops working after
     an hour, and its expiry cannot be extended without the key."""
     from app.domain.media import LINK_SECONDS, media_token
@@ -354,9 +299,7 @@ async def test_the_signed_link_to_an_outbound_file_expires(
         json.dumps({"media": {"path": path, "mime_type": "application/pdf"}}),
     )
     fresh = media_token(TEST_SECRET, mid, path)
-    assert (
-        await client.get(f"/webhooks/media/{mid}/{fresh}")
-    ).content == b"%PDF-1.4 test"
+    assert (await client.get(f"/webhooks/media/{mid}/{fresh}")).content == b"%PDF-1.4 test"
     import time as _time
 
     old = media_token(TEST_SECRET, mid, path, now=_time.time() - LINK_SECONDS - 1)

@@ -67,21 +67,16 @@ def test_private_networks_setting_opens_only_what_it_names():
     assert policy.refusal("::ffff:10.0.0.1") is None
     assert policy.refusal("192.168.0.1") and policy.refusal("169.254.169.254")
     everything = Policy.from_settings("*", allow_http=False)
-    assert (
-        everything.refusal("192.168.0.1") is None
-        and everything.refusal("fd12::1") is None
-    )
+    assert everything.refusal("192.168.0.1") is None and everything.refusal("fd12::1") is None
     # Metadata services stay out of reach whatever the setting says.
-    assert everything.refusal("169.254.169.254") and Policy.from_settings(
-        "169.254.0.0/16", False
-    ).refusal("169.254.169.254")
+    assert everything.refusal("169.254.169.254") and Policy.from_settings("169.254.0.0/16", False).refusal(
+        "169.254.169.254"
+    )
 
 
 def test_check_url_at_save_time():
     policy = Policy()
-    assert (
-        check_url(" https://waha.example.com/ ", policy) == "https://waha.example.com/"
-    )
+    assert check_url(" https://waha.example.com/ ", policy) == "https://waha.example.com/"
     for bad in [
         "http://waha.example.com",
         "ftp://x",
@@ -140,13 +135,9 @@ async def test_allowed_private_network_connects_to_the_checked_address_and_no_re
 
     async with FakeProvider(handler) as fake:
         port = int(fake.url.rsplit(":", 1)[1])
-        async with guarded_client(
-            Policy.from_settings("127.0.0.0/8", True), resolver_to("127.0.0.1")
-        ) as client:
+        async with guarded_client(Policy.from_settings("127.0.0.0/8", True), resolver_to("127.0.0.1")) as client:
             r = await client.get(f"http://waha.internal:{port}/api/files/x.jpg")
-        assert r.status_code == 302 and [q.path for q in fake.requests] == [
-            "/api/files/x.jpg"
-        ]
+        assert r.status_code == 302 and [q.path for q in fake.requests] == ["/api/files/x.jpg"]
         assert fake.requests[0].headers["host"] == f"waha.internal:{port}"
 
 

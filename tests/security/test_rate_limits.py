@@ -25,9 +25,7 @@ def test_token_bucket():
 
 @pytest.fixture
 def settings(settings):
-    return dataclasses.replace(
-        settings, webhook_rate_limit=5, page_rate_limit=30, sender_enabled=False
-    )
+    return dataclasses.replace(settings, webhook_rate_limit=5, page_rate_limit=30, sender_enabled=False)
 
 
 async def test_a_flooded_channel_gets_429_and_others_do_not(client):
@@ -35,16 +33,11 @@ async def test_a_flooded_channel_gets_429_and_others_do_not(client):
     a = await create_channel(company.id, {"name": "A", "provider": "sandbox"})
     b = await create_channel(company.id, {"name": "B", "provider": "sandbox"})
     body = json.dumps({"nothing": True})
-    codes = [
-        (await client.post(f"/webhooks/sandbox/{a.id}", content=body)).status_code
-        for _ in range(12)
-    ]
+    codes = [(await client.post(f"/webhooks/sandbox/{a.id}", content=body)).status_code for _ in range(12)]
     assert 429 in codes and codes[:10].count(429) == 0  # bursts of twice the rate pass
     r = await client.post(f"/webhooks/sandbox/{a.id}", content=body)
     assert r.status_code == 429 and int(r.headers["retry-after"]) >= 1
-    assert (
-        await client.post(f"/webhooks/sandbox/{b.id}", content=body)
-    ).status_code != 429
+    assert (await client.post(f"/webhooks/sandbox/{b.id}", content=body)).status_code != 429
 
 
 async def test_a_session_making_too_many_requests_gets_429(client):
@@ -52,6 +45,4 @@ async def test_a_session_making_too_many_requests_gets_429(client):
     await login(client, user.email)
     codes = [(await client.get("/inbox")).status_code for _ in range(35)]
     assert codes[0] == 200 and codes[-1] == 429
-    assert (
-        await client.get("/static/css/app.css")
-    ).status_code == 200  # files are not counted
+    assert (await client.get("/static/css/app.css")).status_code == 200  # files are not counted

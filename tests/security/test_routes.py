@@ -35,12 +35,7 @@ NOT_WALKED = {"/events"}
 
 
 def _public(path: str) -> bool:
-    return any(
-        path == p
-        or path.startswith(p if p.endswith("/") else p + "/")
-        or path == p.rstrip("/")
-        for p in PUBLIC
-    )
+    return any(path == p or path.startswith(p if p.endswith("/") else p + "/") or path == p.rstrip("/") for p in PUBLIC)
 
 
 def routes(app: Litestar):
@@ -49,17 +44,13 @@ def routes(app: Litestar):
             for method in sorted(getattr(handler, "http_methods", ())):
                 if method in ("OPTIONS", "HEAD"):
                     continue
-                guards = {
-                    getattr(g, "func", g).__name__ for g in handler.resolve_guards()
-                }
+                guards = {getattr(g, "func", g).__name__ for g in handler.resolve_guards()}
                 yield route.path, method, guards
 
 
 def concrete(path: str) -> str:
     """A request path for a route pattern: ids of nothing (1), names of nothing."""
-    return re.sub(
-        r"\{(\w+):(\w+)\}", lambda m: "1" if m.group(2) == "int" else "x", path
-    )
+    return re.sub(r"\{(\w+):(\w+)\}", lambda m: "1" if m.group(2) == "int" else "x", path)
 
 
 async def test_the_route_table_is_walked(app):
@@ -70,13 +61,7 @@ async def test_the_route_table_is_walked(app):
 
 
 async def test_every_route_names_a_role_guard_or_is_public(app):
-    unguarded = sorted(
-        {
-            f"{m} {p}"
-            for p, m, g in routes(app)
-            if not (g & ROLE_GUARDS) and not _public(p)
-        }
-    )
+    unguarded = sorted({f"{m} {p}" for p, m, g in routes(app) if not (g & ROLE_GUARDS) and not _public(p)})
     assert not unguarded, (
         f"add guards=[staff|supervisors|admin_only] (or list them in PUBLIC with a reason): {unguarded}"
     )
@@ -102,9 +87,7 @@ async def test_visitors_see_nothing_behind_a_login(app, client):
         if method != "GET" or _public(path) or path in NOT_WALKED:
             continue
         r = await client.get(concrete(path))
-        if r.status_code not in (401, 302, 303) or (
-            r.is_redirect and "/login" not in r.headers["location"]
-        ):
+        if r.status_code not in (401, 302, 303) or (r.is_redirect and "/login" not in r.headers["location"]):
             leaked.append(f"GET {path}: {r.status_code}")
     assert not leaked, leaked
 
@@ -121,20 +104,12 @@ async def test_every_answer_carries_the_hardening_headers(app, client, role):
         for name, value in HEADERS.items():
             if value not in r.headers.get(name, ""):
                 missing.append(f"GET {path} ({r.status_code}): {name}")
-        if "no-store" not in r.headers.get("cache-control", "") and not path.startswith(
-            "/schema"
-        ):
-            missing.append(
-                f"GET {path} ({r.status_code}): cache-control {r.headers.get('cache-control')}"
-            )
+        if "no-store" not in r.headers.get("cache-control", "") and not path.startswith("/schema"):
+            missing.append(f"GET {path} ({r.status_code}): cache-control {r.headers.get('cache-control')}")
     # Unknown paths and static files too (static files may be cached).
     for path in ("/no/such/page", "/static/css/app.css"):
         r = await client.get(path)
-        missing += [
-            f"GET {path}: {n}"
-            for n, v in HEADERS.items()
-            if v not in r.headers.get(n, "")
-        ]
+        missing += [f"GET {path}: {n}" for n, v in HEADERS.items() if v not in r.headers.get(n, "")]
     assert not missing, missing
 
 

@@ -12,9 +12,7 @@ from tests.factories import make_company, make_user
 from tests.test_two_processes import _login, _wait_for_event
 
 
-async def _stream_ends_with(
-    stream: httpx.Response, name: str, timeout: float = 6.0
-) -> str:
+async def _stream_ends_with(stream: httpx.Response, name: str, timeout: float = 6.0) -> str:
     data, _ = await _wait_for_event(stream, name, timeout)
     # ... and then the server closes it.
     with pytest.raises(AssertionError, match="stream ended"):
@@ -22,21 +20,15 @@ async def _stream_ends_with(
     return data
 
 
-async def test_logout_on_one_process_ends_the_stream_on_the_other(
-    live_server, second_live_server
-):
+async def test_logout_on_one_process_ends_the_stream_on_the_other(live_server, second_live_server):
     company = await make_company()
     agent = await make_user(company, "agent")
     async with httpx.AsyncClient(base_url=live_server.url) as on_a:
         await _login(on_a, agent.email)
-        async with httpx.AsyncClient(
-            base_url=second_live_server.url, cookies=on_a.cookies
-        ) as on_b:
+        async with httpx.AsyncClient(base_url=second_live_server.url, cookies=on_a.cookies) as on_b:
             async with on_b.stream("GET", "/events", timeout=15) as stream:
                 await _wait_for_event(stream, "ready", 5)
-                r = await on_a.post(
-                    "/logout", data={"_csrf_token": on_a.cookies["csrftoken"]}
-                )
+                r = await on_a.post("/logout", data={"_csrf_token": on_a.cookies["csrftoken"]})
                 assert r.status_code == 303
                 assert await _stream_ends_with(stream, "logged-out") == "session"
 
@@ -51,9 +43,7 @@ async def test_access_changes_end_the_stream(live_server, second_live_server, ch
     )
     async with httpx.AsyncClient(base_url=live_server.url) as on_a:
         await _login(on_a, supervisor.email)
-        async with httpx.AsyncClient(
-            base_url=second_live_server.url, cookies=on_a.cookies
-        ) as on_b:
+        async with httpx.AsyncClient(base_url=second_live_server.url, cookies=on_a.cookies) as on_b:
             async with on_b.stream("GET", "/events", timeout=15) as stream:
                 await _wait_for_event(stream, "ready", 5)
                 if change == "role":
@@ -78,9 +68,7 @@ async def test_access_changes_end_the_stream(live_server, second_live_server, ch
                         "UPDATE http_session SET expires_at = now() WHERE user_id = $1",
                         supervisor.id,
                     )
-                expected = (
-                    "reload" if change in ("role", "departments") else "logged-out"
-                )
+                expected = "reload" if change in ("role", "departments") else "logged-out"
                 await _stream_ends_with(stream, expected)
 
 

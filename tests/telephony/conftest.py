@@ -21,7 +21,13 @@ async def fake_ami():
 
 def ami_settings(settings, ami: FakeAmi, **changes):
     return dataclasses.replace(
-        settings, ami_host="127.0.0.1", ami_port=ami.port, ami_username="console", ami_secret="consolepass", ami_timeout=2, **changes
+        settings,
+        ami_host="127.0.0.1",
+        ami_port=ami.port,
+        ami_username="console",
+        ami_secret="consolepass",
+        ami_timeout=2,
+        **changes,
     )
 
 

@@ -77,7 +77,7 @@ class FakeAmi:
         self.port = 0
         self.logged_in = asyncio.Event()
 
-    async def start(self) -> "FakeAmi":
+    async def start(self) -> FakeAmi:
         self.server = await asyncio.start_server(self._client, "127.0.0.1", 0)
         self.port = self.server.sockets[0].getsockname()[1]
         return self
@@ -126,24 +126,34 @@ class FakeAmi:
                     self.logins.append(request)
                     if request.get("Username") != self.username or request.get("Secret") != self.secret:
                         await asyncio.sleep(0.05)  # Asterisk waits 1 s, then closes
-                        writer.write(f"Response: Error\r\nActionID: {action_id}\r\nMessage: Authentication failed\r\n\r\n".encode())
+                        writer.write(
+                            f"Response: Error\r\nActionID: {action_id}\r\nMessage: Authentication failed\r\n\r\n".encode()
+                        )
                         await writer.drain()
                         writer.close()
                         return
                     authed = True
-                    writer.write(f"Response: Success\r\nActionID: {action_id}\r\nMessage: Authentication accepted\r\n\r\n".encode())
+                    writer.write(
+                        f"Response: Success\r\nActionID: {action_id}\r\nMessage: Authentication accepted\r\n\r\n".encode()
+                    )
                     if request.get("Events", "on").lower() != "off":
-                        writer.write(b"Event: FullyBooted\r\nPrivilege: system,all\r\nUptime: 51\r\nLastReload: 51\r\nStatus: Fully Booted\r\n\r\n")
+                        writer.write(
+                            b"Event: FullyBooted\r\nPrivilege: system,all\r\nUptime: 51\r\nLastReload: 51\r\nStatus: Fully Booted\r\n\r\n"
+                        )
                         self.event_writers.append(writer)
                         self.logged_in.set()
                     await writer.drain()
                     continue
                 if not authed:
-                    writer.write(f"Response: Error\r\nActionID: {action_id}\r\nMessage: Permission denied\r\n\r\n".encode())
+                    writer.write(
+                        f"Response: Error\r\nActionID: {action_id}\r\nMessage: Permission denied\r\n\r\n".encode()
+                    )
                     continue
                 self.actions.append(request)
                 if action == "logoff":
-                    writer.write(f"Response: Goodbye\r\nActionID: {action_id}\r\nMessage: Thanks for all the fish.\r\n\r\n".encode())
+                    writer.write(
+                        f"Response: Goodbye\r\nActionID: {action_id}\r\nMessage: Thanks for all the fish.\r\n\r\n".encode()
+                    )
                     await writer.drain()
                     writer.close()
                     return
@@ -166,7 +176,6 @@ class FakeAmi:
             if writer in self.event_writers:
                 self.event_writers.remove(writer)
             writer.close()
-
 
     def _show_dialplan(self, request: dict[str, str]) -> list[str]:
         """ShowDialPlan as ``manager_show_dialplan`` in main/pbx.c (22.10.1) answers it: an

@@ -49,7 +49,11 @@ def hangup_events() -> list[str]:
     """Both hang up; Asterisk then says the member's device is free again."""
     caller = first("real_event_Hangup.txt", Uniqueid=CALLER)
     free = retag(first("real_event_DeviceStateChange.txt", Device="PJSIP/1001"), Device="PJSIP/1002")
-    return [retag(caller, Channel="PJSIP/1002-00000003", Uniqueid=MEMBER, CallerIDNum="1002", CallerIDName="Bob"), caller, free]
+    return [
+        retag(caller, Channel="PJSIP/1002-00000003", Uniqueid=MEMBER, CallerIDNum="1002", CallerIDName="Bob"),
+        caller,
+        free,
+    ]
 
 
 @pytest.fixture
@@ -100,7 +104,9 @@ async def test_no_new_chat_during_a_call_and_the_queue_drains_when_it_ends(app, 
 async def test_fewer_chats_during_a_call_by_company_setting(client, fake_ami, team):
     company, admin, dep, agent = team
     await login(client, admin.email)
-    response = await post_form(client, "/admin/pbx/voice", {"during_call": "fewer", "capacity_cut": "2", "pause_when": "offline"})
+    response = await post_form(
+        client, "/admin/pbx/voice", {"during_call": "fewer", "capacity_cut": "2", "pause_when": "offline"}
+    )
     assert response.status_code == 303, response.text
     channel = await make_channel(company, department=dep)
     await fake_ami.push(*ringing_events())
@@ -129,8 +135,12 @@ async def test_going_offline_pauses_the_agents_queue_members(app, fake_ami, team
 
 async def test_a_pause_from_the_phone_shows_on_the_agent(app, fake_ami, team):
     company, admin, dep, agent = team
-    pause = retag(blocks("real_event_QueueMemberPause.txt")[0], Interface="PJSIP/1002", StateInterface="PJSIP/1002",
-                  MemberName="Bob")
+    pause = retag(
+        blocks("real_event_QueueMemberPause.txt")[0],
+        Interface="PJSIP/1002",
+        StateInterface="PJSIP/1002",
+        MemberName="Bob",
+    )
     await fake_ami.push(pause)
 
     async def lunch():
@@ -147,13 +157,19 @@ async def test_linking_an_extension_in_the_user_form(client, team):
     await login(client, admin.email)
     form = await client.get(f"/admin/users/{other.id}/edit")
     assert 'name="extension_id"' in form.text
-    taken = await post_form(client, f"/admin/users/{other.id}", {"name": other.name, "email": other.email, "role": "agent",
-                                                               "capacity": "5", "extension_id": str(ext)})
+    taken = await post_form(
+        client,
+        f"/admin/users/{other.id}",
+        {"name": other.name, "email": other.email, "role": "agent", "capacity": "5", "extension_id": str(ext)},
+    )
     assert taken.status_code == 400 and "already someone" in taken.text
     await pbx.create_extension(admin, {"number": "1003", "name": "Carol", "codecs": ["ulaw"]}, context="sbx")
     free = await sql.fetchval("SELECT id FROM pbx_object WHERE name = '1003'")
-    ok = await post_form(client, f"/admin/users/{other.id}", {"name": other.name, "email": other.email, "role": "agent",
-                                                            "capacity": "5", "extension_id": str(free)})
+    ok = await post_form(
+        client,
+        f"/admin/users/{other.id}",
+        {"name": other.name, "email": other.email, "role": "agent", "capacity": "5", "extension_id": str(free)},
+    )
     assert ok.status_code == 303
     assert await sql.fetchval("SELECT extension_id FROM agent_extension WHERE user_id = $1", other.id) == free
     stranger = await make_user(await make_company(), "admin")
@@ -168,13 +184,19 @@ async def test_screen_pop_shows_the_caller_and_goes_at_hang_up(app, client, fake
     company, admin, dep, agent = team
     # Alice calls from 1001; as a customer she is +33 6 12 34 56 78, and the trunk says 0612345678.
     contact = await sql.fetchval(
-        "INSERT INTO contact (company_id, phone, name) VALUES ($1, '+33612345678', 'Alice Martin') RETURNING id", company.id
+        "INSERT INTO contact (company_id, phone, name) VALUES ($1, '+33612345678', 'Alice Martin') RETURNING id",
+        company.id,
     )
     channel = await make_channel(company, department=dep)
     conv = await make_conversation(company, channel, status="queued", department=dep, contact_id=contact)
-    await sql.execute("INSERT INTO conversation_note (company_id, conversation_id, text) VALUES ($1, $2, 'VIP: call back')",
-                      company.id, conv)
-    events = [retag(b, CallerIDNum="0612345678") if CALLER in b and "CallerIDNum: 1001" in b else b for b in ringing_events()]
+    await sql.execute(
+        "INSERT INTO conversation_note (company_id, conversation_id, text) VALUES ($1, $2, 'VIP: call back')",
+        company.id,
+        conv,
+    )
+    events = [
+        retag(b, CallerIDNum="0612345678") if CALLER in b and "CallerIDNum: 1001" in b else b for b in ringing_events()
+    ]
     sub = app.state.hub.subscribe(company.id)
     await fake_ami.push(*events)
     await eventually(lambda: _phone_state(agent, "ringing"))
@@ -204,8 +226,9 @@ async def test_unknown_caller_offers_to_create_a_contact(client, fake_ami, team)
     await login(client, agent.email)
     page = await client.get("/phone/me")
     assert "Create contact" in page.text
-    created = await post_form(client, "/phone/contacts", {"phone": "+33698765432", "name": "New <b>one</b>"},
-                              headers={"hx-request": "true"})
+    created = await post_form(
+        client, "/phone/contacts", {"phone": "+33698765432", "name": "New <b>one</b>"}, headers={"hx-request": "true"}
+    )
     assert created.status_code == 200
     assert await sql.fetchval("SELECT name FROM contact WHERE phone = '+33698765432'") == "New <b>one</b>"
 
@@ -213,7 +236,8 @@ async def test_unknown_caller_offers_to_create_a_contact(client, fake_ami, team)
 async def test_click_to_call_from_a_conversation_rings_the_agents_phone_first(client, fake_ami, team):
     company, admin, dep, agent = team
     contact = await sql.fetchval(
-        "INSERT INTO contact (company_id, phone, name) VALUES ($1, '+33612345678', 'Alice') RETURNING id", company.id)
+        "INSERT INTO contact (company_id, phone, name) VALUES ($1, '+33612345678', 'Alice') RETURNING id", company.id
+    )
     await login(client, agent.email)
     ok = await post_form(client, "/phone/call", {"contact_id": str(contact)}, headers={"hx-request": "true"})
     assert ok.status_code == 200 and "Originate successfully queued" in ok.text

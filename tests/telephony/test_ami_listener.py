@@ -169,7 +169,9 @@ def test_security_events_and_noise_do_not_change_state():
     state = LiveState()
     assert not state.apply({"Event": "VarSet", "Uniqueid": "1", "Channel": "PJSIP/1001-1"})
     assert not state.apply({"Event": "SuccessfulAuth", "Privilege": "security,all"})
-    assert state.apply({"Event": "Newchannel", "Uniqueid": "1", "Linkedid": "1", "Channel": "PJSIP/1001-1", "ChannelState": "4"})
+    assert state.apply(
+        {"Event": "Newchannel", "Uniqueid": "1", "Linkedid": "1", "Channel": "PJSIP/1001-1", "ChannelState": "4"}
+    )
     assert state.channels["1"].state == "Ring"
     assert state.apply({"Event": "Hangup", "Uniqueid": "1"}) and not state.channels
 

@@ -43,8 +43,12 @@ async def test_transfer_to_a_number_the_dialplan_lacks_is_refused(client, fake_a
     await login(client, admin.email)
     context = f"sb{company.id}-internal"
     fake_ami.dialplan = {(context, "601")}
-    bad = await post_form(client, "/operator/calls/transfer", {"channel": "PJSIP/1001-00000000", "destination": "999"},
-                          headers={"hx-request": "true"})
+    bad = await post_form(
+        client,
+        "/operator/calls/transfer",
+        {"channel": "PJSIP/1001-00000000", "destination": "999"},
+        headers={"hx-request": "true"},
+    )
     assert bad.status_code == 400 and "dialplan" in bad.text
     assert fake_ami.actions_named("Redirect") == []  # the call is not dropped
     asked = fake_ami.actions_named("ShowDialPlan")[-1]
@@ -58,9 +62,13 @@ async def test_history_search_by_extension_finds_queue_answers_and_placed_calls(
     company, admin = pbx
     supervisor = await make_user(company, "supervisor")
     await add_cdr(company, 1, src="+33612345678", dst="700", clid='"Cust" <+33612345678>')  # answered by 1002 (queue)
-    await sql.execute("UPDATE cdr SET channel = 'PJSIP/trunk1-00000009', dstchannel = 'PJSIP/1002-0000000a' WHERE sequence = 1")
+    await sql.execute(
+        "UPDATE cdr SET channel = 'PJSIP/trunk1-00000009', dstchannel = 'PJSIP/1002-0000000a' WHERE sequence = 1"
+    )
     await add_cdr(company, 2, src="0612345678", dst="0612345678", clid='"0612345678" <0612345678>')  # old click-to-call
-    await sql.execute("UPDATE cdr SET channel = 'PJSIP/1003-0000000b', dstchannel = 'PJSIP/trunk1-0000000c' WHERE sequence = 2")
+    await sql.execute(
+        "UPDATE cdr SET channel = 'PJSIP/1003-0000000b', dstchannel = 'PJSIP/trunk1-0000000c' WHERE sequence = 2"
+    )
     await add_cdr(company, 3, src="1001", dst="601")  # not 1002's nor 1003's
     await sql.execute("UPDATE cdr SET dstchannel = '' WHERE sequence = 3")
     await login(client, supervisor.email)

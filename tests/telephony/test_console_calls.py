@@ -69,8 +69,14 @@ def test_queue_call_rings_until_the_member_is_bridged():
         first("real_event_AgentConnect.txt", Uniqueid=CALLER),
         first("real_event_BridgeEnter.txt", Uniqueid=MEMBER),
     )
-    enter_caller = retag(first("real_event_BridgeEnter.txt", Uniqueid=MEMBER), Channel="PJSIP/1001-00000002",
-                         Uniqueid=CALLER, CallerIDNum="1001", CallerIDName="Alice", BridgeNumChannels="2")
+    enter_caller = retag(
+        first("real_event_BridgeEnter.txt", Uniqueid=MEMBER),
+        Channel="PJSIP/1001-00000002",
+        Uniqueid=CALLER,
+        CallerIDNum="1001",
+        CallerIDName="Alice",
+        BridgeNumChannels="2",
+    )
     feed(state, enter_caller)
     call = only_call(state)
     assert (call["state"], call["from_num"], call["to_num"]) == ("Up", "1001", "1002")
@@ -79,8 +85,13 @@ def test_queue_call_rings_until_the_member_is_bridged():
 def test_ring_all_queue_shows_every_ringing_member():
     state = LiveState()
     queue_call_ringing(state)
-    second = retag(first("real_event_AgentCalled.txt", Uniqueid=CALLER), DestChannel="PJSIP/1003-00000004",
-                   DestUniqueid="1795314674.4", DestCallerIDNum="1003", DestCallerIDName="Carol")
+    second = retag(
+        first("real_event_AgentCalled.txt", Uniqueid=CALLER),
+        DestChannel="PJSIP/1003-00000004",
+        DestUniqueid="1795314674.4",
+        DestCallerIDNum="1003",
+        DestCallerIDName="Carol",
+    )
     feed(state, second)
     call = only_call(state)
     assert call["state"] == "Ringing"
@@ -93,7 +104,7 @@ def test_caller_hanging_up_first_does_not_swap_from_and_to():
     hangups = [i for i, b in enumerate(events) if b.startswith("Event: Hangup\r\n")]
     feed(state, *events[: hangups[0]])
     assert (only_call(state)["from_num"], only_call(state)["to_num"]) == ("1001", "1002")
-    caller_gone = next(b for b in events[hangups[0]:] if b.startswith("Event: Hangup\r\n") and "PJSIP/1001-" in b)
+    caller_gone = next(b for b in events[hangups[0] :] if b.startswith("Event: Hangup\r\n") and "PJSIP/1001-" in b)
     feed(state, caller_gone)
     assert len(state.channels) == 1
     call = only_call(state)
@@ -114,13 +125,29 @@ def test_an_originated_call_never_shows_s():
     """Originate PJSIP/1001 (answer) -> Exten 601: the channel starts at extension ``s``."""
     state = LiveState()
     answered = first("real_event_Newchannel.txt", Uniqueid=CALLER)
-    new = retag(answered, Channel="PJSIP/1001-0000000a", Uniqueid="1795314705.12", Linkedid="1795314705.12",
-                ChannelState="5", ChannelStateDesc="Ringing", Exten="s", ConnectedLineNum="1001")
+    new = retag(
+        answered,
+        Channel="PJSIP/1001-0000000a",
+        Uniqueid="1795314705.12",
+        Linkedid="1795314705.12",
+        ChannelState="5",
+        ChannelStateDesc="Ringing",
+        Exten="s",
+        ConnectedLineNum="1001",
+    )
     feed(state, new)
     call = only_call(state)
     assert call["from_num"] == "1001" and call["to_num"] == ""
-    feed(state, retag(first("real_event_Newexten.txt"), Channel="PJSIP/1001-0000000a", Uniqueid="1795314705.12",
-                      Linkedid="1795314705.12", Exten="601"))
+    feed(
+        state,
+        retag(
+            first("real_event_Newexten.txt"),
+            Channel="PJSIP/1001-0000000a",
+            Uniqueid="1795314705.12",
+            Linkedid="1795314705.12",
+            Exten="601",
+        ),
+    )
     assert only_call(state)["to_num"] == "601"
 
 
@@ -131,15 +158,20 @@ def test_trunk_status_follows_the_outbound_registration():
     state.registrations = {("sip:acme@sip.example.net", "sip:sip.example.net"): "op1"}
     reachable = retag(first("real_event_ContactStatus.txt"), AOR="op1", EndpointName="op1", ContactStatus="Reachable")
     feed(state, reachable)
-    registry = ("Event: Registry\r\nPrivilege: system,all\r\nChannelType: PJSIP\r\n"
-                "Username: sip:acme@sip.example.net\r\nDomain: sip:sip.example.net\r\nStatus: {}")
+    registry = (
+        "Event: Registry\r\nPrivilege: system,all\r\nChannelType: PJSIP\r\n"
+        "Username: sip:acme@sip.example.net\r\nDomain: sip:sip.example.net\r\nStatus: {}"
+    )
     feed(state, registry.format("Rejected"))
     trunk = state.snapshot(1, owners, {}, [])["endpoints"]["op1"]
     assert (trunk["registered"], trunk["registration"]) == (False, "Rejected")
     feed(state, registry.format("Registered"))
     assert state.snapshot(1, owners, {}, [])["endpoints"]["op1"]["registered"] is True
     # The list answer after a reconnect (PJSIPShowRegistrationsOutbound) says the same.
-    feed(state, "Event: OutboundRegistrationDetail\r\nObjectType: registration\r\nObjectName: op1\r\nStatus: Unregistered")
+    feed(
+        state,
+        "Event: OutboundRegistrationDetail\r\nObjectType: registration\r\nObjectName: op1\r\nStatus: Unregistered",
+    )
     assert state.snapshot(1, owners, {}, [])["endpoints"]["op1"]["registered"] is False
 
 
@@ -149,14 +181,28 @@ def test_blind_transfer_shows_the_transferee_and_its_new_callee():
     transfer = blocks("real_event_BlindTransfer.txt")[0]
     h = parse(transfer)
     base = blocks("real_flow_basic_call_1001_to_1002.txt")
-    caller_new = retag(first("real_flow_basic_call_1001_to_1002.txt", Event="Newchannel", Channel="PJSIP/1001-00000000"),
-                       Channel=h["TransfereeChannel"], Uniqueid=h["TransfereeUniqueid"], Linkedid=h["TransfereeLinkedid"])
-    callee_new = retag(first("real_flow_basic_call_1001_to_1002.txt", Event="Newchannel", Channel="PJSIP/1002-00000001"),
-                       Channel=h["TransfererChannel"], Uniqueid=h["TransfererUniqueid"], Linkedid=h["TransfererLinkedid"])
-    enters = [retag(b, Channel=h["TransfereeChannel"] if "1001-" in b else h["TransfererChannel"],
-                    Uniqueid=h["TransfereeUniqueid"] if "1001-" in b else h["TransfererUniqueid"],
-                    Linkedid=h["TransfereeLinkedid"])
-              for b in base if b.startswith("Event: BridgeEnter")]
+    caller_new = retag(
+        first("real_flow_basic_call_1001_to_1002.txt", Event="Newchannel", Channel="PJSIP/1001-00000000"),
+        Channel=h["TransfereeChannel"],
+        Uniqueid=h["TransfereeUniqueid"],
+        Linkedid=h["TransfereeLinkedid"],
+    )
+    callee_new = retag(
+        first("real_flow_basic_call_1001_to_1002.txt", Event="Newchannel", Channel="PJSIP/1002-00000001"),
+        Channel=h["TransfererChannel"],
+        Uniqueid=h["TransfererUniqueid"],
+        Linkedid=h["TransfererLinkedid"],
+    )
+    enters = [
+        retag(
+            b,
+            Channel=h["TransfereeChannel"] if "1001-" in b else h["TransfererChannel"],
+            Uniqueid=h["TransfereeUniqueid"] if "1001-" in b else h["TransfererUniqueid"],
+            Linkedid=h["TransfereeLinkedid"],
+        )
+        for b in base
+        if b.startswith("Event: BridgeEnter")
+    ]
     feed(state, caller_new, callee_new, *enters)
     call = only_call(state)
     assert (call["state"], call["from_num"], call["to_num"]) == ("Up", "1001", "1002")

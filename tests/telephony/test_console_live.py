@@ -43,13 +43,17 @@ async def test_queue_members_follow_the_apps_own_changes(app, fake_ami):
     await pbx.create_extension(admin, {"number": "1001", "name": "Alice", "codecs": ["ulaw"]}, context="sb-x")
     await pbx.create_extension(admin, {"number": "1002", "name": "Bob", "codecs": ["ulaw"]}, context="sb-x")
     fake_ami.replies["queuestatus"] = _status_reply(("PJSIP/1002", "Bob"))
-    queue = await pbx.create_queue(admin, {"name": "support", "strategy": "ringall", "members": [{"extension": "1002"}]})
+    queue = await pbx.create_queue(
+        admin, {"name": "support", "strategy": "ringall", "members": [{"extension": "1002"}]}
+    )
     await eventually(_connected)
     assert await eventually(lambda: _members(company)) == ["PJSIP/1002"]
 
     # The admin adds Alice: Asterisk raises nothing until the queue is reloaded; we ask.
     fake_ami.replies["queuestatus"] = _status_reply(("PJSIP/1001", "Alice"), ("PJSIP/1002", "Bob"))
-    await pbx.update_queue(admin, queue.id, {"strategy": "ringall", "members": [{"extension": "1001"}, {"extension": "1002"}]})
+    await pbx.update_queue(
+        admin, queue.id, {"strategy": "ringall", "members": [{"extension": "1001"}, {"extension": "1002"}]}
+    )
 
     async def both():
         return await _members(company) == ["PJSIP/1001", "PJSIP/1002"]
@@ -90,8 +94,17 @@ async def test_queue_member_added_and_removed_events(app, fake_ami):
 async def test_trunk_registration_from_registry_events(app, fake_ami, client):
     company = await make_company()
     admin = await make_user(company, "admin")
-    await pbx.create_trunk(admin, {"name": "op1", "host": "sip.example.net", "username": "acme", "password": "p",
-                                   "register": "on", "codecs": ["ulaw"]})
+    await pbx.create_trunk(
+        admin,
+        {
+            "name": "op1",
+            "host": "sip.example.net",
+            "username": "acme",
+            "password": "p",
+            "register": "on",
+            "codecs": ["ulaw"],
+        },
+    )
     await eventually(_connected)
     assert fake_ami.actions_named("PJSIPShowRegistrationsOutbound")  # asked at every (re)connect
 
@@ -100,11 +113,14 @@ async def test_trunk_registration_from_registry_events(app, fake_ami, client):
 
     await eventually(trunk_known)  # the leader has read the new trunk (and its registration)
     # What res_pjsip_outbound_registration publishes: the client and server URIs, and the result.
-    registry = ("Event: Registry\r\nPrivilege: system,all\r\nChannelType: PJSIP\r\n"
-                "Username: sip:acme@sip.example.net\r\nDomain: sip:sip.example.net\r\nStatus: {}")
+    registry = (
+        "Event: Registry\r\nPrivilege: system,all\r\nChannelType: PJSIP\r\n"
+        "Username: sip:acme@sip.example.net\r\nDomain: sip:sip.example.net\r\nStatus: {}"
+    )
     # OPTIONS are answered (the AOR is reachable) ...
-    await fake_ami.push(retag(blocks("real_event_ContactStatus.txt")[0], AOR="op1", EndpointName="op1",
-                              ContactStatus="Reachable"))
+    await fake_ami.push(
+        retag(blocks("real_event_ContactStatus.txt")[0], AOR="op1", EndpointName="op1", ContactStatus="Reachable")
+    )
     # ... but the registration is rejected: the console says so.
     await fake_ami.push(registry.format("Rejected"))
 

@@ -24,11 +24,25 @@ async def _company(auto: bool):
     admin = await make_user(company, "admin")
     dep = await make_department(company, "Sales")
     agent = await make_user(company, "agent", presence="online", departments=[dep])
-    channel = await create_channel(company.id, {"name": "Meta", "provider": "meta", "cred_phone_number_id": "1",
-                                                "cred_access_token": "t", "cred_app_secret": "s"})
+    channel = await create_channel(
+        company.id,
+        {
+            "name": "Meta",
+            "provider": "meta",
+            "cred_phone_number_id": "1",
+            "cred_access_token": "t",
+            "cred_app_secret": "s",
+        },
+    )
     await sql.execute("UPDATE channel SET default_department_id = $2 WHERE id = $1", channel.id, dep.id)
-    await update_voice_settings(admin, {"missed_call_template": "missed_call_v1", "missed_call_language": "fr",
-                                        "missed_call_auto": "on" if auto else ""})
+    await update_voice_settings(
+        admin,
+        {
+            "missed_call_template": "missed_call_v1",
+            "missed_call_language": "fr",
+            "missed_call_auto": "on" if auto else "",
+        },
+    )
     return company, admin, dep, agent, channel
 
 

@@ -14,5 +14,7 @@ async def test_console_without_pbx(client):
     page = await client.get("/operator/")
     assert page.status_code == 200 and "PBX not configured" in page.text
     assert "No calls right now." in page.text
-    hangup = await post_form(client, "/operator/calls/hangup", {"channel": "PJSIP/1001-00000000"}, headers={"HX-Request": "true"})
+    hangup = await post_form(
+        client, "/operator/calls/hangup", {"channel": "PJSIP/1001-00000000"}, headers={"HX-Request": "true"}
+    )
     assert hangup.status_code == 404  # no such live call

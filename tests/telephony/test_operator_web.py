@@ -72,10 +72,17 @@ async def test_transfer_sends_redirect(client, fake_ami, pbx):
     company, supervisor = pbx
     await _call_up(fake_ami, company)
     await login(client, supervisor.email)
-    response = await post_form(client, "/operator/calls/transfer", {"channel": "PJSIP/1001-00000000", "destination": "601"})
+    response = await post_form(
+        client, "/operator/calls/transfer", {"channel": "PJSIP/1001-00000000", "destination": "601"}
+    )
     assert response.status_code == 200 and "Redirect successful" in response.text
     sent = fake_ami.actions_named("Redirect")[-1]
-    assert (sent["Channel"], sent["Context"], sent["Exten"], sent["Priority"]) == ("PJSIP/1001-00000000", f"sb{company.id}-internal", "601", "1")
+    assert (sent["Channel"], sent["Context"], sent["Exten"], sent["Priority"]) == (
+        "PJSIP/1001-00000000",
+        f"sb{company.id}-internal",
+        "601",
+        "1",
+    )
 
 
 async def test_asterisk_error_is_shown_as_such(client, fake_ami, pbx):
@@ -83,7 +90,9 @@ async def test_asterisk_error_is_shown_as_such(client, fake_ami, pbx):
     await _call_up(fake_ami, company)
     fake_ami.replies["hangup"] = ["Response: Error\r\nActionID: x\r\nMessage: No such channel"]
     await login(client, supervisor.email)
-    response = await post_form(client, "/operator/calls/hangup", {"channel": "PJSIP/1001-00000000"}, headers={"HX-Request": "true"})
+    response = await post_form(
+        client, "/operator/calls/hangup", {"channel": "PJSIP/1001-00000000"}, headers={"HX-Request": "true"}
+    )
     assert response.status_code == 502
     assert "Asterisk refused Hangup: No such channel" in response.text
     audit = await sql.fetchrow("SELECT detail FROM pbx_audit")
@@ -125,11 +134,17 @@ async def test_calls_api(client, fake_ami, pbx):
     headers = {"x-csrftoken": csrf(client)}
     listing = await client.get("/api/calls/")
     assert listing.json()["calls"][0]["channels"][0] == "PJSIP/1001-00000000"
-    ok = await client.post("/api/calls/transfer", json={"channel": "PJSIP/1001-00000000", "destination": "601"}, headers=headers)
+    ok = await client.post(
+        "/api/calls/transfer", json={"channel": "PJSIP/1001-00000000", "destination": "601"}, headers=headers
+    )
     assert ok.status_code == 200 and ok.json() == {"ok": True, "message": "Redirect successful"}
     bad = await client.post("/api/calls/hangup", json={"channel": "PJSIP/1001-00000000; rm"}, headers=headers)
     assert bad.status_code == 400 and bad.json()["error"]["status"] == 400
-    assert (await client.post("/api/calls/hangup", content=b"{not json", headers={**headers, "content-type": "application/json"})).status_code == 400
+    assert (
+        await client.post(
+            "/api/calls/hangup", content=b"{not json", headers={**headers, "content-type": "application/json"}
+        )
+    ).status_code == 400
     assert (await client.post("/api/calls/hangup", json=["a"], headers=headers)).status_code == 400
     schema = (await client.get("/schema/openapi.json")).json()
     assert "/api/calls/hangup" in schema["paths"] and "/api/calls/transfer" in schema["paths"]
@@ -140,11 +155,22 @@ async def test_pause_queue_member(client, fake_ami, pbx):
     await own(company, "queue", "support")
     await eventually(_connected)
     await login(client, supervisor.email)
-    response = await post_form(client, "/operator/queues/pause", {"queue": "support", "interface": "PJSIP/1001", "paused": "true", "reason": "lunch"})
+    response = await post_form(
+        client,
+        "/operator/queues/pause",
+        {"queue": "support", "interface": "PJSIP/1001", "paused": "true", "reason": "lunch"},
+    )
     assert response.status_code == 200 and "Interface paused successfully" in response.text
     sent = fake_ami.actions_named("QueuePause")[-1]
-    assert (sent["Queue"], sent["Interface"], sent["Paused"], sent["Reason"]) == ("support", "PJSIP/1001", "true", "lunch")
-    assert (await post_form(client, "/operator/queues/pause", {"queue": "sales", "interface": "PJSIP/1001"})).status_code == 404
+    assert (sent["Queue"], sent["Interface"], sent["Paused"], sent["Reason"]) == (
+        "support",
+        "PJSIP/1001",
+        "true",
+        "lunch",
+    )
+    assert (
+        await post_form(client, "/operator/queues/pause", {"queue": "sales", "interface": "PJSIP/1001"})
+    ).status_code == 404
 
 
 async def test_click_to_call_originates_from_own_extension_only(client, fake_ami, pbx):
@@ -154,12 +180,21 @@ async def test_click_to_call_originates_from_own_extension_only(client, fake_ami
     ok = await post_form(client, "/operator/calls/originate", {"extension": "1001", "destination": "0612345678"})
     assert ok.status_code == 200 and "Originate successfully queued" in ok.text
     sent = fake_ami.actions_named("Originate")[-1]
-    assert (sent["Channel"], sent["Context"], sent["Exten"], sent["Async"]) == ("PJSIP/1001", f"sb{company.id}-internal", "0612345678", "true")
+    assert (sent["Channel"], sent["Context"], sent["Exten"], sent["Async"]) == (
+        "PJSIP/1001",
+        f"sb{company.id}-internal",
+        "0612345678",
+        "true",
+    )
     other = await make_company()
     from tests.telephony.conftest import own as give
 
     await give(other, "extension", "3001")
-    for bad in ({"extension": "3001", "destination": "1"}, {"extension": "1001", "destination": "abc"}, {"extension": "", "destination": ""}):
+    for bad in (
+        {"extension": "3001", "destination": "1"},
+        {"extension": "1001", "destination": "abc"},
+        {"extension": "", "destination": ""},
+    ):
         assert (await post_form(client, "/operator/calls/originate", bad)).status_code == 400, bad
     assert len(fake_ami.actions_named("Originate")) == 1
     audit = await sql.fetch("SELECT action, target FROM pbx_audit")

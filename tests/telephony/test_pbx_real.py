@@ -31,7 +31,9 @@ async def _register(number: str, endpoint: str | None = None) -> None:
     await sql.execute(
         """INSERT INTO ps_contacts (id, uri, expiration_time, endpoint, reg_server, prune_on_boot)
            VALUES ($1, $2, 1795318000, $3, '', 'no')""",
-        f"{number}^3B@8c5bd2a1b6d35b6f3e8a0e31", f"sip:{number}@127.0.0.1:5062", endpoint or number,
+        f"{number}^3B@8c5bd2a1b6d35b6f3e8a0e31",
+        f"sip:{number}@127.0.0.1:5062",
+        endpoint or number,
     )
 
 
@@ -44,8 +46,11 @@ async def test_every_pbx_edit_page_answers(client, admin):
     assert (await post_form(client, "/admin/pbx/queues/", queue)).status_code == 303
     trunk_id = await sql.fetchval("SELECT id FROM pbx_object WHERE name = 'op1'")
     queue_id = await sql.fetchval("SELECT id FROM pbx_object WHERE name = 'support'")
-    for url in (f"/admin/pbx/extensions/{ext_id}/edit", f"/admin/pbx/trunks/{trunk_id}/edit",
-                f"/admin/pbx/queues/{queue_id}/edit"):
+    for url in (
+        f"/admin/pbx/extensions/{ext_id}/edit",
+        f"/admin/pbx/trunks/{trunk_id}/edit",
+        f"/admin/pbx/queues/{queue_id}/edit",
+    ):
         page = await client.get(url)
         assert page.status_code == 200, (url, page.text[:300])
         assert 'action="' + url.removesuffix("/edit") + '/delete"' in page.text
@@ -54,8 +59,15 @@ async def test_every_pbx_edit_page_answers(client, admin):
 
 async def test_semicolons_are_escaped_in_every_realtime_value(client, admin):
     await login(client, admin.email)
-    trunk = {"name": "op1", "host": "sip.example.net", "username": "acme", "password": "trunkpass;1",
-             "register": "on", "codecs": ["ulaw"], "context": "from-trunk"}
+    trunk = {
+        "name": "op1",
+        "host": "sip.example.net",
+        "username": "acme",
+        "password": "trunkpass;1",
+        "register": "on",
+        "codecs": ["ulaw"],
+        "context": "from-trunk",
+    }
     assert (await post_form(client, "/admin/pbx/trunks/", trunk)).status_code == 303
     assert await sql.fetchval("SELECT password FROM ps_auths WHERE id = 'op1'") == "trunkpass^3B1"
     # Every text value we wrote, in every Realtime table: none carries a raw ';'.

@@ -13,8 +13,18 @@ from app.domain import sql
 
 COLUMNS_MD = Path(__file__).resolve().parent.parent / "fixtures" / "asterisk-schema" / "columns.md"
 TABLES = [
-    "sippeers", "ps_endpoints", "ps_auths", "ps_aors", "ps_contacts", "ps_registrations",
-    "ps_endpoint_id_ips", "ps_transports", "queues", "queue_members", "queue_rules", "cdr",
+    "sippeers",
+    "ps_endpoints",
+    "ps_auths",
+    "ps_aors",
+    "ps_contacts",
+    "ps_registrations",
+    "ps_endpoint_id_ips",
+    "ps_transports",
+    "queues",
+    "queue_members",
+    "queue_rules",
+    "cdr",
 ]
 
 
@@ -74,9 +84,7 @@ async def test_queue_members_uniqueid_has_no_default_and_is_unique():
 
 
 async def test_cdr_has_no_primary_key_and_quoted_end_column():
-    pk = await sql.fetchval(
-        "SELECT count(*) FROM pg_constraint WHERE conrelid = 'cdr'::regclass AND contype = 'p'"
-    )
+    pk = await sql.fetchval("SELECT count(*) FROM pg_constraint WHERE conrelid = 'cdr'::regclass AND contype = 'p'")
     assert pk == 0
     await sql.execute('INSERT INTO cdr (src, "end") VALUES ($1, now())', "1001")
     assert await sql.fetchval('SELECT count(*) FROM cdr WHERE "end" IS NOT NULL') == 1
@@ -87,8 +95,10 @@ async def test_piccolo_mirrors_match_our_tables():
 
     for table in TELEPHONY_TABLES:
         name = table._meta.tablename
-        columns = {r["column_name"] for r in await sql.fetch(
-            "SELECT column_name FROM information_schema.columns WHERE table_name = $1", name)}
+        columns = {
+            r["column_name"]
+            for r in await sql.fetch("SELECT column_name FROM information_schema.columns WHERE table_name = $1", name)
+        }
         assert {c._meta.db_column_name for c in table._meta.columns} == columns, name
     company_id = await sql.fetchval("INSERT INTO company (name) VALUES ('x') RETURNING id")
     from app.telephony.tables import PbxOwnership

@@ -49,18 +49,32 @@ async def test_login_success_failure_and_logout_are_recorded(client):
 
 async def test_user_create_update_role_change_and_deactivation(admin_client):
     company, admin = admin_client.company, admin_client.admin
-    response = await post_form(admin_client, "/admin/users", {
-        "name": "Nina", "email": "nina@example.test", "role": "agent", "capacity": "4",
-        "password": "a-very-long-password",
-    })
+    response = await post_form(
+        admin_client,
+        "/admin/users",
+        {
+            "name": "Nina",
+            "email": "nina@example.test",
+            "role": "agent",
+            "capacity": "4",
+            "password": "a-very-long-password",
+        },
+    )
     assert response.status_code == 303
     created = (await _events(company.id, "user.created"))[0]
     nina_id = int(created["target_id"])
     assert created["actor_user_id"] == admin.id and '"role": "agent"' in created["after"]
     assert "password" not in created["after"]
-    await post_form(admin_client, f"/admin/users/{nina_id}", {
-        "name": "Nina", "email": "nina@example.test", "role": "supervisor", "capacity": "4",
-    })
+    await post_form(
+        admin_client,
+        f"/admin/users/{nina_id}",
+        {
+            "name": "Nina",
+            "email": "nina@example.test",
+            "role": "supervisor",
+            "capacity": "4",
+        },
+    )
     updated = (await _events(company.id, "user.updated"))[0]
     assert updated["before"] == '{"role": "agent"}' and updated["after"] == '{"role": "supervisor"}'
     await post_form(admin_client, f"/admin/users/{nina_id}/deactivate")
@@ -73,7 +87,9 @@ async def test_department_create_update_delete(admin_client):
     company = admin_client.company
     await post_form(admin_client, "/admin/departments", {"name": "Sales", "code": "SALES", "colour": "#112233"})
     dep_id = int((await _events(company.id, "department.created"))[0]["target_id"])
-    await post_form(admin_client, f"/admin/departments/{dep_id}", {"name": "Sales EU", "code": "SALES", "colour": "#112233"})
+    await post_form(
+        admin_client, f"/admin/departments/{dep_id}", {"name": "Sales EU", "code": "SALES", "colour": "#112233"}
+    )
     updated = (await _events(company.id, "department.updated"))[0]
     assert updated["before"] == '{"name": "Sales"}' and updated["after"] == '{"name": "Sales EU"}'
     await post_form(admin_client, f"/admin/departments/{dep_id}/delete")
@@ -130,7 +146,8 @@ async def test_keyset_pagination(admin_client):
     for n in range(60):
         await sql.execute(
             "INSERT INTO audit_event (company_id, action, target_label) VALUES ($1, 'test.done', $2)",
-            company.id, f"Row {n:02d}",
+            company.id,
+            f"Row {n:02d}",
         )
     first = await admin_client.get("/admin/audit", params={"action": "test.done"})
     assert "Row 59" in first.text and "Row 09" not in first.text and 'rel="next"' in first.text
@@ -141,8 +158,14 @@ async def test_keyset_pagination(admin_client):
 
 @pytest.mark.parametrize(
     "params",
-    [{"from": "yesterday"}, {"to": "2026-13-01"}, {"from": "2026-02-02", "to": "2026-02-01"},
-     {"q": "x" * 101}, {"action": "a" * 500}, {"cursor": "not-a-cursor"}],
+    [
+        {"from": "yesterday"},
+        {"to": "2026-13-01"},
+        {"from": "2026-02-02", "to": "2026-02-01"},
+        {"q": "x" * 101},
+        {"action": "a" * 500},
+        {"cursor": "not-a-cursor"},
+    ],
 )
 async def test_bad_input_is_refused(admin_client, params):
     response = await admin_client.get("/admin/audit", params=params)

@@ -56,19 +56,13 @@ async def test_session_status_webhook_then_page_shows_qr_then_working(client):
             },
         )
         body = (FIX / "waha/webhook_session_status_scan_qr.json").read_bytes()
-        r = await client.post(
-            f"/webhooks/waha/{channel.id}", content=body, headers=waha_headers(body)
-        )
+        r = await client.post(f"/webhooks/waha/{channel.id}", content=body, headers=waha_headers(body))
         assert r.status_code == 200
         assert (await get_health(company.id, channel.id))["state"] == "pairing"
         assert [a["state"] for a in await channel_alerts(company.id)] == ["pairing"]
         await login(client, admin.email)
         page = await client.get(f"/admin/channels/{channel.id}/health")
-        assert (
-            page.status_code == 200
-            and "<svg" in page.text
-            and "needs pairing" in page.text
-        )
+        assert page.status_code == 200 and "<svg" in page.text and "needs pairing" in page.text
         assert (await get_health(company.id, channel.id))["qr"] == QR
         waha.status = "WORKING"
         page = await client.get(f"/admin/channels/{channel.id}/health")
@@ -142,9 +136,7 @@ async def test_silent_far_longer_than_usual_raises_an_alert():
             f"m{i}",
             now - timedelta(hours=6) - timedelta(minutes=20 * i),
         )
-    assert (
-        await channel_alerts(company.id, now - timedelta(hours=5, minutes=30)) == []
-    )  # 30 min: usual
+    assert await channel_alerts(company.id, now - timedelta(hours=5, minutes=30)) == []  # 30 min: usual
     [alert] = await channel_alerts(company.id, now)
     assert alert["state"] == "silent" and alert["seconds"] >= 6 * 3600 - 5
     health = await get_health(company.id, channel.id, now)
@@ -161,9 +153,7 @@ async def test_health_is_admin_only_and_company_scoped(client):
         403,
         404,
     )
-    await client.post(
-        "/logout", headers={"x-csrftoken": client.cookies.get("csrftoken", "")}
-    )
+    await client.post("/logout", headers={"x-csrftoken": client.cookies.get("csrftoken", "")})
     client.cookies.clear()
     await login(client, admin.email)
     assert (await client.get(f"/admin/channels/{theirs.id}/health")).status_code == 404
@@ -184,15 +174,28 @@ async def test_whapi_health_and_qr_and_meta_quality():
         if r.path == "/users/login":
             return json_answer(200, {"status": "OK", "rowdata": "2@whapi-raw-qr", "expire": 20})
         if r.path.startswith("/v21.0/1122"):
-            return json_answer(200, {"status": "CONNECTED", "quality_rating": "YELLOW", "display_phone_number": "+1 555"})
+            return json_answer(
+                200, {"status": "CONNECTED", "quality_rating": "YELLOW", "display_phone_number": "+1 555"}
+            )
         return json_answer(404, {})
 
     async with FakeProvider(handler) as fake, httpx.AsyncClient() as http:
-        whapi = await create_channel(company.id, {"name": "H", "provider": "whapi", "cred_token": "t", "cred_api_base": fake.url,
-                                                  "webhook_secret": SECRET})
-        meta = await create_channel(company.id, {"name": "M", "provider": "meta", "cred_phone_number_id": "1122",
-                                                 "cred_access_token": "tok", "cred_app_secret": "s",
-                                                 "cred_api_base": fake.url + "/v21.0", "webhook_secret": SECRET})
+        whapi = await create_channel(
+            company.id,
+            {"name": "H", "provider": "whapi", "cred_token": "t", "cred_api_base": fake.url, "webhook_secret": SECRET},
+        )
+        meta = await create_channel(
+            company.id,
+            {
+                "name": "M",
+                "provider": "meta",
+                "cred_phone_number_id": "1122",
+                "cred_access_token": "tok",
+                "cred_app_secret": "s",
+                "cred_api_base": fake.url + "/v21.0",
+                "webhook_secret": SECRET,
+            },
+        )
         await refresh(await get_channel_for_webhook(whapi.id), http)
         health = await get_health(company.id, whapi.id)
         assert (health["state"], health["qr"]) == ("pairing", "2@whapi-raw-qr")
@@ -215,8 +218,10 @@ async def test_an_unreachable_provider_is_down_with_the_error():
     company = await make_company()
     async with FakeProvider() as fake:
         url = fake.url
-    channel = await create_channel(company.id, {"name": "W", "provider": "waha", "cred_base_url": url,
-                                                "cred_session": "default", "webhook_secret": SECRET})
+    channel = await create_channel(
+        company.id,
+        {"name": "W", "provider": "waha", "cred_base_url": url, "cred_session": "default", "webhook_secret": SECRET},
+    )
     async with httpx.AsyncClient() as http:
         await refresh(await get_channel_for_webhook(channel.id), http, timeout=2.0)
     health = await get_health(company.id, channel.id)

@@ -13,8 +13,14 @@ from tests.factories import make_company, make_user
 from tests.fake_provider import FakeProvider, json_answer
 from tests.helpers import login, post_form
 
-META = {"name": "Main number", "provider": "meta", "cred_phone_number_id": "1122334455667",
-        "cred_access_token": "EAAG-secret-token-123456", "cred_app_secret": "app-secret-abcdef-987654", "cred_api_base": ""}
+META = {
+    "name": "Main number",
+    "provider": "meta",
+    "cred_phone_number_id": "1122334455667",
+    "cred_access_token": "EAAG-secret-token-123456",
+    "cred_app_secret": "app-secret-abcdef-987654",
+    "cred_api_base": "",
+}
 
 
 @pytest.fixture
@@ -37,22 +43,34 @@ async def test_create_edit_disable_channel(admin_client):
     assert r.status_code == 303, r.text
     row = await sql.fetchrow("SELECT * FROM channel")
     creds = json.loads(row["credentials"])
-    assert creds["access_token"] == "EAAG-secret-token-123456" and creds["api_base"] == "https://graph.facebook.com/v21.0"
+    assert (
+        creds["access_token"] == "EAAG-secret-token-123456" and creds["api_base"] == "https://graph.facebook.com/v21.0"
+    )
     assert len(row["webhook_secret"]) >= 16
     page = await admin_client.get(f"/admin/channels/{row['id']}/edit")
     assert f"http://sb.example.com/webhooks/meta/{row['id']}" in page.text
     # The generated webhook secret is shown once, with a copy button (like API keys) ...
-    assert f'id="webhook-secret-once">{row["webhook_secret"]}</code>' in page.text and 'data-copy="#webhook-secret-once"' in page.text
+    assert (
+        f'id="webhook-secret-once">{row["webhook_secret"]}</code>' in page.text
+        and 'data-copy="#webhook-secret-once"' in page.text
+    )
     page = await admin_client.get(f"/admin/channels/{row['id']}/edit")
     for secret in ("EAAG-secret-token-123456", "app-secret-abcdef-987654", row["webhook_secret"]):
         assert secret not in page.text  # ... then masked, like the other secrets
     assert "verify token" in page.text and "HMAC" not in page.text  # help about this provider only
     assert "••••3456" in page.text
     # Saving with empty secret fields keeps the stored secrets.
-    r = await post_form(admin_client, f"/admin/channels/{row['id']}", {**META, "name": "Renamed", "cred_access_token": "", "cred_app_secret": ""})
+    r = await post_form(
+        admin_client,
+        f"/admin/channels/{row['id']}",
+        {**META, "name": "Renamed", "cred_access_token": "", "cred_app_secret": ""},
+    )
     assert r.status_code == 303
     creds = json.loads(await sql.fetchval("SELECT credentials FROM channel"))
-    assert creds["access_token"] == "EAAG-secret-token-123456" and await sql.fetchval("SELECT name FROM channel") == "Renamed"
+    assert (
+        creds["access_token"] == "EAAG-secret-token-123456"
+        and await sql.fetchval("SELECT name FROM channel") == "Renamed"
+    )
     r = await post_form(admin_client, f"/admin/channels/{row['id']}/active", {"active": "0"})
     assert r.status_code == 303 and await sql.fetchval("SELECT active FROM channel") is False
     listing = await admin_client.get("/admin/channels")
@@ -60,11 +78,17 @@ async def test_create_edit_disable_channel(admin_client):
 
 
 async def test_validation_errors_never_echo_secrets(admin_client):
-    r = await post_form(admin_client, "/admin/channels", {**META, "name": "", "cred_phone_number_id": "", "cred_api_base": "ftp://x"})
+    r = await post_form(
+        admin_client, "/admin/channels", {**META, "name": "", "cred_phone_number_id": "", "cred_api_base": "ftp://x"}
+    )
     assert r.status_code == 400
     assert "This field is required." in r.text and "https://" in r.text
     channel = await create_channel(admin_client.company.id, META)
-    r = await post_form(admin_client, f"/admin/channels/{channel.id}", {**META, "name": "", "cred_access_token": "NEW-secret-value-0000"})
+    r = await post_form(
+        admin_client,
+        f"/admin/channels/{channel.id}",
+        {**META, "name": "", "cred_access_token": "NEW-secret-value-0000"},
+    )
     assert r.status_code == 400 and "NEW-secret-value-0000" not in r.text
     r = await post_form(admin_client, "/admin/channels", {**META, "provider": "carrier-pigeon"})
     assert r.status_code == 400 and await sql.fetchval("SELECT count(*) FROM channel") == 1
@@ -79,7 +103,9 @@ async def test_duplicate_name_and_short_secret(admin_client):
 
 
 async def test_check_connection_calls_the_provider(admin_client):
-    async with FakeProvider(lambda r: json_answer(200, {"display_phone_number": "+1 555 0100", "verified_name": "Shop"})) as fake:
+    async with FakeProvider(
+        lambda r: json_answer(200, {"display_phone_number": "+1 555 0100", "verified_name": "Shop"})
+    ) as fake:
         channel = await create_channel(admin_client.company.id, {**META, "cred_api_base": fake.url + "/v21.0"})
         r = await post_form(admin_client, f"/admin/channels/{channel.id}/check", headers={"hx-request": "true"})
         assert r.status_code == 200 and "Connection OK." in r.text and "+1 555 0100" in r.text
@@ -89,7 +115,9 @@ async def test_check_connection_calls_the_provider(admin_client):
         channel = await create_channel(admin_client.company.id, {**META, "name": "B", "cred_api_base": fake.url})
         r = await post_form(admin_client, f"/admin/channels/{channel.id}/check")
         assert "Connection failed." in r.text and "expired" in r.text
-    channel = await create_channel(admin_client.company.id, {**META, "name": "C", "cred_api_base": "http://127.0.0.1:9"})
+    channel = await create_channel(
+        admin_client.company.id, {**META, "name": "C", "cred_api_base": "http://127.0.0.1:9"}
+    )
     r = await post_form(admin_client, f"/admin/channels/{channel.id}/check")
     assert r.status_code == 200 and "Could not reach" in r.text
 
@@ -115,8 +143,11 @@ async def test_simulator_and_conversation_page(admin_client):
     channel = await ensure_sandbox_channel(admin_client.company.id)
     page = await admin_client.get(f"/simulator?channel={channel.id}")
     assert page.status_code == 200 and "Phone simulator" in page.text
-    r = await post_form(admin_client, "/simulator/send", {"channel_id": channel.id, "phone": "+15550100001", "name": "Zoé",
-                                                          "text": "<script>alert(1)</script>"})
+    r = await post_form(
+        admin_client,
+        "/simulator/send",
+        {"channel_id": channel.id, "phone": "+15550100001", "name": "Zoé", "text": "<script>alert(1)</script>"},
+    )
     assert r.status_code == 303
     conv = await sql.fetchrow("SELECT * FROM conversation")
     show = await admin_client.get(f"/inbox/{conv['id']}")
@@ -124,12 +155,18 @@ async def test_simulator_and_conversation_page(admin_client):
     assert "<script>alert(1)</script>" not in show.text and "&lt;script&gt;alert(1)&lt;/script&gt;" in show.text
     listing = await admin_client.get("/inbox?tab=all")
     assert "Zoé" in listing.text
-    r = await post_form(admin_client, f"/inbox/{conv['id']}/messages", {"text": "Hello!"}, headers={"hx-request": "true"})
+    r = await post_form(
+        admin_client, f"/inbox/{conv['id']}/messages", {"text": "Hello!"}, headers={"hx-request": "true"}
+    )
     assert r.status_code == 200
     assert await sql.fetchval("SELECT status FROM message WHERE direction = 'out'") == "pending"
-    r = await post_form(admin_client, f"/inbox/{conv['id']}/messages", {"text": "x" * 5000}, headers={"hx-request": "true"})
+    r = await post_form(
+        admin_client, f"/inbox/{conv['id']}/messages", {"text": "x" * 5000}, headers={"hx-request": "true"}
+    )
     assert r.status_code == 400 and "4096" in r.text
-    bad = await post_form(admin_client, "/simulator/send", {"channel_id": channel.id, "phone": "not a phone", "text": "x"})
+    bad = await post_form(
+        admin_client, "/simulator/send", {"channel_id": channel.id, "phone": "not a phone", "text": "x"}
+    )
     assert bad.status_code == 400
 
 
@@ -138,7 +175,11 @@ async def test_conversations_scoped_and_guarded(client):
     foreign_channel = await ensure_sandbox_channel(other.id)
     from app.domain.messages import receive_webhook
     from app.providers.base import InboundMessage, Parsed
-    await receive_webhook(foreign_channel, Parsed(messages=[InboundMessage(provider_message_id="x", phone="+15550100009", type="text", text="secret")]))
+
+    await receive_webhook(
+        foreign_channel,
+        Parsed(messages=[InboundMessage(provider_message_id="x", phone="+15550100009", type="text", text="secret")]),
+    )
     conv_id = await sql.fetchval("SELECT id FROM conversation")
     msg_id = await sql.fetchval("SELECT id FROM message")
     agent = await make_user(company, "agent")
@@ -149,6 +190,10 @@ async def test_conversations_scoped_and_guarded(client):
     assert (await client.get(f"/inbox/{conv_id}")).status_code == 404
     assert (await post_form(client, f"/inbox/{conv_id}/messages", {"text": "hi"})).status_code == 404
     assert (await post_form(client, f"/conversations/messages/{msg_id}/resend")).status_code == 404
-    assert (await post_form(client, "/simulator/send", {"channel_id": foreign_channel.id, "phone": "+15550100001", "text": "x"})).status_code == 404
+    assert (
+        await post_form(
+            client, "/simulator/send", {"channel_id": foreign_channel.id, "phone": "+15550100001", "text": "x"}
+        )
+    ).status_code == 404
     assert "secret" not in (await client.get("/inbox?tab=all")).text
     assert await sql.fetchval("SELECT count(*) FROM message") == 1

@@ -40,8 +40,13 @@ async def test_validation_errors(admin_client):
     bad = {"name": "", "code": "no spaces!", "colour": "red", "response_timeout": "5", "menu_position": "x"}
     response = await post_form(admin_client, "/admin/departments", bad)
     assert response.status_code == 400
-    for message in ("This field is required.", "Use letters, digits, - and _ only.", "Use a colour such as",
-                    "Enter a number from 10 to 86400.", "Enter a whole number."):
+    for message in (
+        "This field is required.",
+        "Use letters, digits, - and _ only.",
+        "Use a colour such as",
+        "Enter a number from 10 to 86400.",
+        "Enter a whole number.",
+    ):
         assert message in response.text
     assert await Department.count() == 0
 

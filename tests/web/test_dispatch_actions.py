@@ -43,9 +43,12 @@ async def test_agent_cannot_act_on_someone_elses_conversation(client, setup):
     await queue_conversation(company.id, conv, sales.id)
     assert (await conversation(conv))["assigned_user_id"] == holder.id
     await login(client, other.email)
-    for url, data in ((f"/inbox/{conv}/resolve", {}), (f"/inbox/{conv}/take", {}),
-                      (f"/inbox/{conv}/transfer", {"target": f"department-{support.id}"}),
-                      (f"/inbox/{conv}/transfer", {"target": f"user-{other.id}"})):
+    for url, data in (
+        (f"/inbox/{conv}/resolve", {}),
+        (f"/inbox/{conv}/take", {}),
+        (f"/inbox/{conv}/transfer", {"target": f"department-{support.id}"}),
+        (f"/inbox/{conv}/transfer", {"target": f"user-{other.id}"}),
+    ):
         response = await post_form(client, url, data)
         assert response.status_code == 409 and holder.name in response.text, url  # who has it
     assert (await conversation(conv))["assigned_user_id"] == holder.id
@@ -77,8 +80,9 @@ async def test_bad_input_and_other_company(client, setup):
     await login(client, boss.email)
     assert (await post_form(client, f"/inbox/{conv}/transfer", {})).status_code == 400
     assert (await post_form(client, f"/inbox/{conv}/transfer", {"target": "department-x"})).status_code == 400
-    assert (await post_form(client, f"/inbox/{conv}/transfer",
-                            {"target": f"department-{sales.id}", "note": "n" * 3000})).status_code == 400
+    assert (
+        await post_form(client, f"/inbox/{conv}/transfer", {"target": f"department-{sales.id}", "note": "n" * 3000})
+    ).status_code == 400
     assert (await post_form(client, f"/inbox/{conv}/transfer", {"target": "user--1"})).status_code == 400
     assert (await post_form(client, f"/inbox/{foreign_conv}/resolve")).status_code == 404
     assert (await post_form(client, f"/inbox/{foreign_conv}/take")).status_code == 404
@@ -115,7 +119,9 @@ async def test_agents_see_their_own_and_their_queue_only(client, setup):
     client.cookies.clear()
     await login(client, bruno.email)
     page = await client.get(f"/inbox/{waiting_support}")
-    assert page.status_code == 200 and "take it to answer" in page.text  # queued in his department: visible, not writable
+    assert (
+        page.status_code == 200 and "take it to answer" in page.text
+    )  # queued in his department: visible, not writable
     refused = await post_form(client, f"/inbox/{waiting_support}/messages", {"text": "Hi"})
     assert refused.status_code == 403
     assert (await client.get(f"/inbox/{mine}")).status_code == 404

@@ -69,33 +69,47 @@ async def seed(data_dir) -> Seeded:
     company_id = admin.company_id
     # The integrator's endpoint first: the order then queues a delivery to it.
     endpoint = await create_endpoint(company_id, {"url": "http://127.0.0.1:9/hooks", "events": ["order.created"]})
-    order, _ = await create_order(company_id, {"phone": "+33612345678", "name": "Zoé",
-                                               "items": [{"name": "Robe", "price": "59.90", "quantity": 1}]})
+    order, _ = await create_order(
+        company_id,
+        {"phone": "+33612345678", "name": "Zoé", "items": [{"name": "Robe", "price": "59.90", "quantity": 1}]},
+    )
     conversation_id, contact_id = order["conversation_id"], order["contact_id"]
     channel_id = order["channel_id"]
     past_id = await sql.fetchval(
         """INSERT INTO conversation (company_id, channel_id, contact_id, status, resolved_at)
-           VALUES ($1, $2, $3, 'resolved', now()) RETURNING id""", company_id, channel_id, contact_id)
+           VALUES ($1, $2, $3, 'resolved', now()) RETURNING id""",
+        company_id,
+        channel_id,
+        contact_id,
+    )
     await add_note(company_id, conversation_id, admin.id, {"text": "A note"})
     media = save_upload(data_dir, company_id, PNG, "image/png", "chart.png", 1_000_000)
     message_id = await queue_message(company_id, conversation_id, {"text": "A chart"}, user_id=admin.id, media=media)
-    extension, _ = await pbx.create_extension(admin, {"number": "2001", "name": "Desk", "codecs": ["ulaw"]},
-                                              context=f"sb{company_id}-internal")
+    extension, _ = await pbx.create_extension(
+        admin, {"number": "2001", "name": "Desk", "codecs": ["ulaw"]}, context=f"sb{company_id}-internal"
+    )
     trunk = await pbx.create_trunk(admin, {"name": "operator", "host": "10.0.0.1", "codecs": ["ulaw"]})
-    queue = await pbx.create_queue(admin, {"name": "support", "strategy": "ringall",
-                                          "members": [{"extension": "2001", "penalty": 0}]})
-    key, api_key = await create_api_key(company_id, {"name": "shop", "scopes": list(SCOPES)},
-                                        user_id=admin.id)
+    queue = await pbx.create_queue(
+        admin, {"name": "support", "strategy": "ringall", "members": [{"extension": "2001", "penalty": 0}]}
+    )
+    key, api_key = await create_api_key(company_id, {"name": "shop", "scopes": list(SCOPES)}, user_id=admin.id)
     # The agent's day (issue 18): a duplicate contact to merge, a label, a mention of the admin
     # (mentions are personal: the admin, who sees every page, must be the one mentioned).
     duplicate_id = await sql.fetchval(
-        "INSERT INTO contact (company_id, phone, name) VALUES ($1, '+33698765432', 'Zoé bis') RETURNING id", company_id)
+        "INSERT INTO contact (company_id, phone, name) VALUES ($1, '+33698765432', 'Zoé bis') RETURNING id", company_id
+    )
     label_id = await sql.fetchval("INSERT INTO label (company_id, name) VALUES ($1, 'VIP') RETURNING id", company_id)
     agent_id = await sql.fetchval("SELECT id FROM app_user WHERE email = $1", emails["agent"])
     note_id = await sql.fetchval("SELECT max(id) FROM conversation_note WHERE company_id = $1", company_id)
     mention_id = await sql.fetchval(
         """INSERT INTO mention (company_id, note_id, conversation_id, user_id, author_user_id)
-           VALUES ($1, $2, $3, $4, $5) RETURNING id""", company_id, note_id, conversation_id, admin.id, agent_id)
+           VALUES ($1, $2, $3, $4, $5) RETURNING id""",
+        company_id,
+        note_id,
+        conversation_id,
+        admin.id,
+        agent_id,
+    )
     ids = {
         "conversation_id": conversation_id,
         "past_id": past_id,
@@ -165,8 +179,11 @@ def server_errors(statuses: dict[str, int]) -> list[str]:
 def test_the_route_table_has_pages_with_every_kind_of_id(app):
     paths = get_paths(app)
     assert len(paths) > 60
-    for needed in ("/admin/pbx/extensions/{object_id:int}/edit", "/inbox/{conversation_id:int}",
-                   "/api/v1/orders/{order_id:int}"):
+    for needed in (
+        "/admin/pbx/extensions/{object_id:int}/edit",
+        "/inbox/{conversation_id:int}",
+        "/api/v1/orders/{order_id:int}",
+    ):
         assert needed in paths
     with pytest.raises(AssertionError, match="no seeded id"):
         ids_for("/new/{widget_id:int}", {})
@@ -180,8 +197,11 @@ async def test_every_page_as_a_role_is_never_a_server_error(app, client, setting
     assert server_errors(statuses) == []
     if role == "admin":
         # Real ids: the admin sees every page (so the check above ran on real pages, not on 404s).
-        missing = [f"{s} {p}" for p, s in statuses.items()
-                   if s >= 400 and p not in NOT_FOUND_BY_DESIGN and not p.startswith("/api/")]
+        missing = [
+            f"{s} {p}"
+            for p, s in statuses.items()
+            if s >= 400 and p not in NOT_FOUND_BY_DESIGN and not p.startswith("/api/")
+        ]
         assert missing == []
 
 
@@ -201,14 +221,29 @@ async def test_every_page_with_an_api_key_is_never_a_server_error(app, client, s
     assert api and all(s == 200 for s in api.values()), api
 
 
-JUNK = {"name": "x" * 5000, "id": "abc", "page": "-1", "department_id": "zz", "user_id": "1e99", "text": "\x00",
-        "email": "@", "phone": "+", "status": "nonsense", "events": "nonsense", "codecs": "nonsense"}
+JUNK = {
+    "name": "x" * 5000,
+    "id": "abc",
+    "page": "-1",
+    "department_id": "zz",
+    "user_id": "1e99",
+    "text": "\x00",
+    "email": "@",
+    "phone": "+",
+    "status": "nonsense",
+    "events": "nonsense",
+    "codecs": "nonsense",
+}
 
 
 def change_paths(app) -> list[tuple[str, str]]:
     """(method, path) of every state-changing route; deletions, then logging out, last."""
-    found = {(method, route.path) for route in app.routes
-             for method in (getattr(route, "methods", None) or ()) if method in ("POST", "PUT", "PATCH", "DELETE")}
+    found = {
+        (method, route.path)
+        for route in app.routes
+        for method in (getattr(route, "methods", None) or ())
+        if method in ("POST", "PUT", "PATCH", "DELETE")
+    }
     return sorted(found, key=lambda mp: ("logout" in mp[1], mp[0] == "DELETE" or "delete" in mp[1], mp))
 
 
@@ -220,8 +255,9 @@ async def test_every_change_with_bad_input_is_never_a_server_error(app, client, 
     for method, path in change_paths(app):
         for data in ({}, JUNK):
             token = csrf(client)
-            response = await client.request(method, ids_for(path, seeded.ids), data={**data, "_csrf_token": token},
-                                             headers={"x-csrftoken": token})
+            response = await client.request(
+                method, ids_for(path, seeded.ids), data={**data, "_csrf_token": token}, headers={"x-csrftoken": token}
+            )
             if response.status_code >= 500:
                 errors.append(f"{response.status_code} {method} {path} {'junk' if data else 'empty'}")
     assert errors == []

@@ -8,11 +8,11 @@ import base64
 
 import pytest
 
-from app.domain.conversations import assign_to_agent, resolve_conversation
 from app.dispatch.sweeper import react
 from app.domain import sql
 from app.domain.api_keys import create_api_key
 from app.domain.channels import create_channel
+from app.domain.conversations import assign_to_agent, resolve_conversation
 from app.domain.events import ConversationOpened
 from tests.factories import make_company, make_department, make_user
 from tests.helpers import login

@@ -77,8 +77,13 @@ async def test_create_user_bad_input_rerenders_with_field_errors(admin_client):
     )
     assert response.status_code == 400
     text = response.text
-    for message in ("This field is required.", "Enter a valid e-mail address.", "Choose one of the options.",
-                    "Enter a number from 0 to 100.", "Use at least 12 characters."):
+    for message in (
+        "This field is required.",
+        "Enter a valid e-mail address.",
+        "Choose one of the options.",
+        "Enter a number from 0 to 100.",
+        "Use at least 12 characters.",
+    ):
         assert message in text
     assert 'value="not-an-email"' in text  # what was typed is kept
     assert "short" not in text  # never echo a password
@@ -118,7 +123,9 @@ async def test_edit_user_keeps_password_when_empty(admin_client):
 
 async def test_admin_cannot_lock_themselves_out(admin_client):
     me = admin_client.admin
-    demote = await post_form(admin_client, f"/admin/users/{me.id}", {**NEW_USER, "email": me.email, "role": "agent", "password": ""})
+    demote = await post_form(
+        admin_client, f"/admin/users/{me.id}", {**NEW_USER, "email": me.email, "role": "agent", "password": ""}
+    )
     assert demote.status_code == 400 and "own role" in demote.text
     deactivate = await post_form(admin_client, f"/admin/users/{me.id}/deactivate")
     assert deactivate.status_code == 403

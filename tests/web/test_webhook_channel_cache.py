@@ -47,7 +47,10 @@ async def test_a_change_by_another_process_reaches_the_cache(client, channels, d
     try:
         await other.execute("UPDATE channel SET active = false WHERE id = $1", meta.id)
         assert await _until(client, meta, 403, 10, "disabled") == "403"
-        await other.execute("UPDATE channel SET active = true, credentials = credentials || '{\"app_secret\": \"rotated\"}' WHERE id = $1", meta.id)
+        await other.execute(
+            'UPDATE channel SET active = true, credentials = credentials || \'{"app_secret": "rotated"}\' WHERE id = $1',
+            meta.id,
+        )
         assert await _until(client, meta, 403, 100, "signature") == "403"  # the old app secret no longer signs
         body = _message(200)
         good = await client.post(f"/webhooks/meta/{meta.id}", content=body, headers=meta_headers(body, "rotated"))
