@@ -669,10 +669,13 @@ async def render_live(event: Event, viewer: User) -> list[ServerSentEventMessage
     elif isinstance(event, ConversationRouted):
         # Out of this viewer's sight now (taken by a colleague, transferred away): every list
         # that shows it drops it, and an open pane says so: "<id> <why>" for the agent who lost
-        # it (app.domain.handovers), "<id>" for the others.
+        # it (app.domain.handovers); for the others, who never had it, "<id> taken" when a
+        # colleague took it (not "no longer yours: transferred"), "<id>" otherwise.
         why = ""
         if viewer.id == event.previous_user_id:
             why = " " + await last_handover_from(event.company_id, event.conversation_id, viewer.id)
+        elif event.status == "assigned":
+            why = " taken"
         out.append(ServerSentEventMessage(event="inbox-gone", data=f"{event.conversation_id}{why}"))
     return out
 

@@ -33,7 +33,7 @@ async def test_a_row_taken_by_a_colleague_leaves_every_other_queue(scene):
     await take_conversation(anna, conv)
     event = ConversationRouted(company.id, conv, "assigned", user_id=anna.id, department_id=sales.id)
     sent = await render_event(event, bruno, frozenset({"inbox"}))
-    assert [(m.event, m.data) for m in sent] == [("inbox-gone", str(conv))]
+    assert [(m.event, m.data) for m in sent] == [("inbox-gone", f"{conv} taken")]
 
 
 async def test_acting_on_a_conversation_a_colleague_just_took_says_who(client, scene):
