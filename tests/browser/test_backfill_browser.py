@@ -136,6 +136,9 @@ def test_fetch_missed_messages_appear_live_once_in_order(new_page, fake_waha, li
     expect(thread.locator("li.msg-recovered").first).to_contain_text("recovered")
     expect(thread.locator("li.msg-out.msg-recovered")).to_have_count(1)
     screenshot(desk, "backfill-inbox-1280")
+    desk.set_viewport_size({"width": 390, "height": 844})
+    screenshot(desk, "backfill-inbox-390")
+    desk.set_viewport_size({"width": 1280, "height": 800})
 
     reads = fake_waha.history_reads
     admin_page.click("#channel-health button:has-text('Fetch missed messages')")
