@@ -175,9 +175,26 @@
     if (temp && temp.parentNode) {
       if (old && old !== temp) { temp.remove(); } else { temp.replaceWith(el); old = null; stick = true; }
     }
-    if (old) { old.replaceWith(el); } else if (!el.isConnected) { t.appendChild(el); }
+    if (old) { old.replaceWith(el); } else if (!el.isConnected) { placeBubble(t, el); }
     htmx.process(el);
     if (stick) { toBottom(t); }
+  }
+  // A new bubble goes where its time puts it: after the last item written no later than it (a
+  // message recovered from the provider's history is older than what came since), else before
+  // the first dated item (below "older messages"), else at the end. Undated items (a message
+  // still being sent) are passed over. ISO times of one zone compare as strings.
+  function placeBubble(t, el) {
+    var at = el.dataset.at || "", items = t.children;
+    if (at) {
+      for (var n = items.length - 1; n >= 0; n--) {
+        var other = items[n].dataset.at;
+        if (other && other <= at) { t.insertBefore(el, items[n].nextSibling); return; }
+      }
+      for (var k = 0; k < items.length; k++) {
+        if (items[k].dataset.at) { t.insertBefore(el, items[k]); return; }
+      }
+    }
+    t.appendChild(el);
   }
   function reloadPane(id) {
     if (!window.htmx) { return; }

@@ -138,3 +138,59 @@ def test_wallboard_alerts_on_a_silent_channel(new_page):
     expect(alert).to_contain_text("Loja Whapi")
     expect(alert).to_contain_text("far longer than usual")
     screenshot(page, "wallboard-silent-channel")
+
+
+class FakeWhapi(ThreadingHTTPServer):
+    text = "QR"  # /health status.text: QR while it waits for a scan, AUTH once paired
+    qr = "2@whapi-raw-qr-value,Zm9vYmFy,YmF6cXV4"
+
+
+class WhapiHandler(BaseHTTPRequestHandler):
+    server: FakeWhapi
+
+    def do_GET(self) -> None:
+        if self.path.split("?")[0] == "/health":
+            body: dict = {"status": {"code": 3 if self.server.text == "QR" else 4, "text": self.server.text}}
+        elif self.path.split("?")[0] == "/users/login":
+            body = {"status": "OK", "rowdata": self.server.qr, "expire": 20}
+        else:
+            body = {}
+        data = json.dumps(body).encode()
+        self.send_response(200 if body else 404)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+def test_whapi_qr_pairing_page_moves_to_working(new_page):
+    server = FakeWhapi(("127.0.0.1", 0), WhapiHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        company = run(make_company("Loja Roxa"))
+        admin = run(make_user(company, "admin"))
+        channel = run(
+            create_channel(
+                company.id,
+                {
+                    "name": "Loja Whapi",
+                    "provider": "whapi",
+                    "cred_token": "t",
+                    "cred_api_base": f"http://127.0.0.1:{server.server_address[1]}",
+                    "webhook_secret": "whsec-0123456789abcdef",
+                },
+            )
+        )
+        page = new_page()
+        browser_login(page, admin.email, PASSWORD)
+        page.goto(f"/admin/channels/{channel.id}/edit")
+        expect(page.locator("#channel-health [data-state]")).to_have_attribute("data-state", "pairing")
+        expect(page.locator("#pairing-qr svg")).to_be_visible()
+        server.text = "AUTH"  # the phone scanned the code
+        expect(page.locator("#channel-health [data-state]")).to_have_attribute("data-state", "working", timeout=10_000)
+        expect(page.locator("#pairing-qr")).to_have_count(0)
+    finally:
+        server.shutdown()
