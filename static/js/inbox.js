@@ -360,7 +360,7 @@
   }
   function quickReplies() {
     var data = $("#composer .qr-data"); if (!data) { return []; }
-    try { return JSON.parse(data.textContent || "[]"); } catch (e) { return []; }
+    try { return JSON.parse(data.getAttribute("data-json") || "[]"); } catch (e) { return []; }
   }
   function count() {
     var text = $("#composer-text"), out = $("#composer-count"), form = $("#composer");
