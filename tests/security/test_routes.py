@@ -21,6 +21,8 @@ PUBLIC = {
     "/static/": "CSS, JS and vendored files",
     "/webhooks/": "provider webhooks, authenticated by each provider's signature; media by a signed link",
     "/schema": "the public API's description (app.api)",
+    "/favicon.ico": "the site icon browsers ask for on every page, the login page included",
+    "/manifest.webmanifest": "the PWA manifest (name, icons, colours): nothing of a company's",
 }
 ROLE_GUARDS = {"staff", "supervisors", "admin_only", "api_auth"}
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
@@ -30,8 +32,11 @@ HEADERS = {
     "x-content-type-options": "nosniff",
     "referrer-policy": "same-origin",
 }
-# Endless or not a page: checked elsewhere (tests/security/test_stream_ends.py checks /events).
-NOT_WALKED = {"/events"}
+# Endless or not a page: checked elsewhere (tests/security/test_stream_ends.py checks /events,
+# tests/api/test_events_api.py the integrators' /api/v1/events).
+NOT_WALKED = {"/events", "/api/v1/events"}
+# The same for every company and visitor, nothing personal: browsers may keep them.
+CACHEABLE = {"/favicon.ico", "/manifest.webmanifest"}
 
 
 def _public(path: str) -> bool:
@@ -104,7 +109,8 @@ async def test_every_answer_carries_the_hardening_headers(app, client, role):
         for name, value in HEADERS.items():
             if value not in r.headers.get(name, ""):
                 missing.append(f"GET {path} ({r.status_code}): {name}")
-        if "no-store" not in r.headers.get("cache-control", "") and not path.startswith("/schema"):
+        cacheable = path.startswith("/schema") or path in CACHEABLE
+        if "no-store" not in r.headers.get("cache-control", "") and not cacheable:
             missing.append(f"GET {path} ({r.status_code}): cache-control {r.headers.get('cache-control')}")
     # Unknown paths and static files too (static files may be cached).
     for path in ("/no/such/page", "/static/css/app.css"):
